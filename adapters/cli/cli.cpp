@@ -1,0 +1,587 @@
+#include "adapters/cli/cli.hpp"
+
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <openssl/evp.h>
+
+#include "adapters/cli/args.hpp"
+#include "adapters/runtime/system_clock.hpp"
+#include "adapters/sqlite/sqlite_store.hpp"
+#include "adapters/yaml/project.hpp"
+#include "engine/diagram.hpp"
+#include "engine/service.hpp"
+
+namespace hoso::cli {
+
+namespace json = boost::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::int64_t kMaxDocumentBytes = 512LL * 1024 * 1024;
+
+int exit_code(ErrorCode c) {
+  switch (c) {
+    case ErrorCode::kInternal: return 1;
+    case ErrorCode::kInvalidInput: return 2;
+    case ErrorCode::kNotFound: return 3;
+    case ErrorCode::kNotPermitted: return 4;
+    case ErrorCode::kRefused: return 5;
+    case ErrorCode::kVersionConflict: return 6;
+    case ErrorCode::kInvalidDefinition: return 7;
+    case ErrorCode::kVerifyFailed: return 8;
+  }
+  return 1;
+}
+
+const char* kUsage = R"(hoso — quản lý hồ sơ đề nghị khen thưởng (Phong trào "Toàn dân bảo vệ an ninh Tổ quốc")
+
+Cách dùng (mọi lệnh nhận --db PATH, mặc định ./hoso.db):
+  hoso init [--config DIR] [--workflows DIR]
+  hoso workflows check [--config DIR] [--workflows DIR]
+  hoso workflows list [--json]
+  hoso workflows show NAME [--format mermaid|dot|json]
+  hoso orgs list [--json]
+  hoso users list [--json]
+  hoso dossier create --workflow W --award KIND --as USER [--field K=V]... [--doc KIND=FILE]... [--note TEXT] [--json]
+  hoso dossier act ID ACTION --as USER [--note TEXT | --note-file FILE] [--field K=V]... [--doc KIND=FILE]... [--ballot yes|no|abstain]
+                   [--expect-version N] [--json]
+  hoso dossier show ID [--as USER] [--json]
+  hoso inbox --as USER [--json]
+  hoso history ID [--as USER] [--json]
+  hoso replay ID|--all [--json]
+  hoso audit verify [--json]
+
+Mã thoát: 0 thành công, 1 lỗi hệ thống, 2 sai cú pháp hoặc dữ liệu không hợp lệ, 3 không tìm thấy,
+4 không có quyền, 5 bị quy tắc từ chối, 6 xung đột phiên bản, 7 quy trình/cấu hình không hợp lệ,
+8 kiểm tra toàn vẹn thất bại.
+)";
+
+// Shared state of one invocation.
+struct Ctx {
+  const Args& args;
+  std::ostream& out;
+  std::ostream& err;
+  bool json_out() const { return args.flag("json"); }
+  std::string db() const { return args.get("db").value_or("hoso.db"); }
+};
+
+int fail(Ctx& c, const Error& e) {
+  if (c.json_out()) {
+    json::object o{{"code", error_code_name(e.code)}, {"message", e.message}};
+    if (!e.reason.empty()) o["reason"] = e.reason;
+    if (!e.subject.empty()) o["subject"] = e.subject;
+    c.err << json::serialize(json::object{{"error", std::move(o)}}) << "\n";
+  } else {
+    c.err << "lỗi: " << e.message << "\n";
+  }
+  return exit_code(e.code);
+}
+
+int usage(Ctx& c, const std::string& msg) { return fail(c, make_error(ErrorCode::kInvalidInput, msg + "\n\n" + kUsage)); }
+
+Result<std::unique_ptr<SqliteStore>> open_existing(Ctx& c) { return SqliteStore::open(c.db(), OpenMode::kExisting); }
+
+// Everything a dossier command needs: store, directory, definitions, clock, service.
+struct Runtime {
+  std::unique_ptr<SqliteStore> store;
+  Directory directory;
+  std::unique_ptr<yaml::StoreDefinitionRegistry> registry;
+  SystemClock clock;
+  std::unique_ptr<CommandService> service;
+};
+
+Result<std::unique_ptr<Runtime>> open_runtime(Ctx& c) {
+  auto store = open_existing(c);
+  if (!store) return store.error();
+  auto dir = yaml::directory_from_store(**store);
+  if (!dir) return dir.error();
+  auto rt = std::make_unique<Runtime>();
+  rt->store = std::move(store.value());
+  rt->directory = std::move(dir.value());
+  rt->registry = std::make_unique<yaml::StoreDefinitionRegistry>(*rt->store);
+  rt->service = std::make_unique<CommandService>(*rt->store, rt->clock, *rt->registry, rt->directory);
+  return rt;
+}
+
+Result<std::int64_t> parse_int(const std::string& s, const char* what) {
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc{} || p != s.data() + s.size() || v < 0)
+    return make_error(ErrorCode::kInvalidInput, fmt::format("{} '{}' không phải số hợp lệ", what, s));
+  return v;
+}
+
+// SHA-256 and size of a file, streamed.
+Result<RawDocument> read_document(const std::string& kind, const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec))
+    return make_error(ErrorCode::kInvalidInput, fmt::format("không đọc được tệp tài liệu '{}'", path));
+  auto size = static_cast<std::int64_t>(fs::file_size(path, ec));
+  if (ec || size > kMaxDocumentBytes)
+    return make_error(ErrorCode::kInvalidInput, fmt::format("tệp '{}' quá lớn (tối đa {} MB)", path, kMaxDocumentBytes >> 20));
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error(ErrorCode::kInvalidInput, fmt::format("không mở được tệp tài liệu '{}'", path));
+  EVP_MD_CTX* md = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(md, EVP_sha256(), nullptr);
+  char buf[1 << 16];
+  while (in) {
+    in.read(buf, sizeof buf);
+    if (in.gcount() > 0) EVP_DigestUpdate(md, buf, static_cast<std::size_t>(in.gcount()));
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(md, digest, &len);
+  EVP_MD_CTX_free(md);
+  std::string hex;
+  for (unsigned i = 0; i < len; ++i) hex += fmt::format("{:02x}", digest[i]);
+  return RawDocument{kind, fs::path(path).filename().string(), hex, size};
+}
+
+Result<RawInput> raw_input(Ctx& c) {
+  RawInput in;
+  for (const auto& f : c.args.all("field")) {
+    auto eq = f.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return make_error(ErrorCode::kInvalidInput, fmt::format("--field cần dạng TÊN=GIÁ_TRỊ, nhận được '{}'", f));
+    in.fields.emplace_back(f.substr(0, eq), f.substr(eq + 1));
+  }
+  for (const auto& d : c.args.all("doc")) {
+    auto eq = d.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return make_error(ErrorCode::kInvalidInput, fmt::format("--doc cần dạng LOẠI=TỆP, nhận được '{}'", d));
+    auto doc = read_document(d.substr(0, eq), d.substr(eq + 1));
+    if (!doc) return doc.error();
+    in.documents.push_back(std::move(doc.value()));
+  }
+  in.note = c.args.get("note").value_or("");
+  if (auto file = c.args.get("note-file")) {
+    if (c.args.get("note")) return make_error(ErrorCode::kInvalidInput, "chỉ dùng một trong --note và --note-file");
+    std::error_code ec;
+    const auto size = fs::file_size(*file, ec);
+    if (ec) return make_error(ErrorCode::kInvalidInput, fmt::format("không đọc được tệp ghi chú '{}'", *file));
+    if (size > kMaxNoteBytes)
+      return make_error(ErrorCode::kInvalidInput,
+                        fmt::format("Ghi chú trong '{}' dài {} byte, vượt quá giới hạn {} byte", *file, size, kMaxNoteBytes));
+    std::ifstream f(*file, std::ios::binary);
+    in.note.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  }
+  in.ballot = c.args.get("ballot").value_or("");
+  if (auto v = c.args.get("expect-version")) {
+    auto n = parse_int(*v, "--expect-version");
+    if (!n) return n.error();
+    in.expected_version = *n;
+  }
+  return in;
+}
+
+json::value parse_json_or_string(const std::string& s) {
+  boost::system::error_code ec;
+  json::value v = json::parse(s, ec);
+  return ec ? json::value(s) : v;
+}
+
+json::object event_json(const EventRecord& e) {
+  return json::object{{"seq", e.seq},
+                      {"type", e.type},
+                      {"at", e.at},
+                      {"actor", json::object{{"user", e.actor_user}, {"role", e.actor_role}, {"org", e.actor_org}}},
+                      {"action", e.action},
+                      {"from", e.from_state},
+                      {"to", e.to_state},
+                      {"holder", e.holder},
+                      {"note", e.note},
+                      {"payload", parse_json_or_string(e.payload)},
+                      {"schema_version", e.schema_version},
+                      {"prev_hash", e.prev_hash},
+                      {"hash", e.hash}};
+}
+
+std::string org_name(const Directory& dir, const std::string& key) {
+  auto id = dir.find_org(key);
+  return id ? dir.org(*id).name : key;
+}
+
+json::object dossier_json(const Runtime& rt, const DossierView& v, const std::optional<UserId>& user) {
+  const Definition& def = *v.definition;
+  const State& st = def.state(v.state.state);
+  const Award& award = def.award(v.state.award);
+  json::object o{{"id", v.record.id},
+                 {"workflow", v.record.workflow},
+                 {"definition_hash", v.record.definition_hash},
+                 {"award", award.key},
+                 {"award_name", award.name},
+                 {"state", st.key},
+                 {"state_title", st.title},
+                 {"holder", v.record.holder},
+                 {"holder_name", v.record.holder.empty() ? "" : org_name(rt.directory, v.record.holder)},
+                 {"origin", v.record.origin},
+                 {"origin_name", org_name(rt.directory, v.record.origin)},
+                 {"status", v.record.closed ? "closed" : "open"},
+                 {"outcome", st.outcome},
+                 {"version", v.record.version},
+                 {"overdue", v.overdue},
+                 {"fields", parse_json_or_string(v.record.fields)},
+                 {"documents", parse_json_or_string(v.record.documents)},
+                 {"created_by", v.record.created_by},
+                 {"created_at", v.record.created_at},
+                 {"updated_at", v.record.updated_at},
+                 {"last_hash", v.record.last_hash}};
+  if (st.vote) o["vote"] = parse_json_or_string(v.record.vote);
+  if (user) {
+    json::array actions;
+    for (ActionId a : available_actions(def, rt.directory, v.state, *user)) actions.push_back(json::string(def.action_name(a)));
+    o["actions"] = std::move(actions);
+  }
+  return o;
+}
+
+// ---------------------------------------------------------------------------------------------
+int cmd_init(Ctx& c) {
+  const std::string config = c.args.get("config").value_or("config");
+  const std::string workflows = c.args.get("workflows").value_or("workflows");
+  auto project = yaml::load_project(config, workflows);
+  if (!project.ok()) {
+    for (const auto& d : project.diagnostics) c.err << d.format() << "\n";
+    c.err << fmt::format("lỗi: cấu hình hoặc quy trình không hợp lệ ({} lỗi); cơ sở dữ liệu không thay đổi\n",
+                         project.diagnostics.size());
+    return 7;
+  }
+  auto store = SqliteStore::open(c.db(), OpenMode::kCreate);
+  if (!store) return fail(c, store.error());
+  SystemClock clock;
+  const std::string now = format_utc(clock.now());
+  std::size_t added = 0;
+  auto before = (*store)->current_definitions();
+  if (!before) return fail(c, before.error());
+  auto st = (*store)->write([&](WriteTx& tx) -> Status {
+    for (const auto& w : project.workflows) {
+      bool known = false;
+      for (const auto& b : *before) known = known || b.hash == w.definition->hash();
+      added += known ? 0 : 1;
+      DefinitionRecord r{w.definition->hash(), w.definition->name(), w.file, w.source, project.catalogue_file,
+                         project.catalogue_source, now};
+      if (auto s = tx.put_definition(r); !s) return s;
+    }
+    std::vector<OrgRecord> orgs;
+    std::vector<UserRecord> users;
+    for (const auto& o : project.orgs) orgs.push_back(OrgRecord{o.key, o.name, o.kind, o.parent});
+    for (const auto& u : project.users) users.push_back(UserRecord{u.key, u.name, u.email, u.org, u.roles});
+    return tx.replace_directory(orgs, users);
+  });
+  if (!st) return fail(c, st.error());
+  if (c.json_out()) {
+    json::array defs;
+    for (const auto& w : project.workflows)
+      defs.push_back(json::object{{"name", w.definition->name()}, {"hash", w.definition->hash()}, {"file", w.file}});
+    c.out << json::serialize(json::object{{"db", c.db()}, {"orgs", project.orgs.size()}, {"users", project.users.size()},
+                                          {"definitions", std::move(defs)}, {"new_definitions", added}})
+          << "\n";
+  } else {
+    c.out << fmt::format("Đã khởi tạo {}: {} cơ quan, {} người dùng, {} quy trình ({} phiên bản mới)\n", c.db(),
+                         project.orgs.size(), project.users.size(), project.workflows.size(), added);
+  }
+  return 0;
+}
+
+int cmd_workflows(Ctx& c) {
+  const auto& p = c.args.positional;
+  if (p.size() < 2) return usage(c, "thiếu lệnh con của 'workflows' (check, list, show)");
+  if (p[1] == "check") {
+    auto project = yaml::load_project(c.args.get("config").value_or("config"), c.args.get("workflows").value_or("workflows"));
+    for (const auto& d : project.diagnostics) c.err << d.format() << "\n";
+    if (!project.ok()) {
+      c.err << fmt::format("{} lỗi\n", project.diagnostics.size());
+      return 7;
+    }
+    for (const auto& w : project.workflows)
+      c.out << fmt::format("{}: {} ({} trạng thái, {} chuyển tiếp) — hợp lệ\n", w.file, w.definition->name(),
+                           w.definition->states().size(), w.definition->transitions().size());
+    return 0;
+  }
+  auto store = open_existing(c);
+  if (!store) return fail(c, store.error());
+  if (p[1] == "list") {
+    auto defs = (*store)->current_definitions();
+    if (!defs) return fail(c, defs.error());
+    yaml::StoreDefinitionRegistry registry(**store);
+    json::array arr;
+    for (const auto& d : *defs) {
+      auto def = registry.by_hash(d.hash);
+      if (!def) return fail(c, def.error());
+      if (c.json_out())
+        arr.push_back(json::object{{"name", d.name}, {"title", (*def)->title()}, {"hash", d.hash},
+                                   {"file", d.workflow_file}, {"loaded_at", d.loaded_at}});
+      else
+        c.out << fmt::format("{}\t{}\t{}\n", d.name, (*def)->title(), d.hash.substr(0, 12));
+    }
+    if (c.json_out()) c.out << json::serialize(arr) << "\n";
+    return 0;
+  }
+  if (p[1] == "show") {
+    if (p.size() < 3) return usage(c, "thiếu tên quy trình");
+    yaml::StoreDefinitionRegistry registry(**store);
+    auto def = registry.current(p[2]);
+    if (!def) return fail(c, def.error());
+    const std::string format = c.args.get("format").value_or(c.json_out() ? "json" : "mermaid");
+    if (format == "mermaid") c.out << to_mermaid(**def);
+    else if (format == "dot") c.out << to_dot(**def);
+    else if (format == "json") c.out << to_json(**def) << "\n";
+    else return usage(c, fmt::format("định dạng '{}' không hỗ trợ (mermaid, dot, json)", format));
+    return 0;
+  }
+  return usage(c, fmt::format("lệnh con không hợp lệ: workflows {}", p[1]));
+}
+
+int cmd_orgs_users(Ctx& c) {
+  const auto& p = c.args.positional;
+  if (p.size() < 2 || p[1] != "list") return usage(c, fmt::format("cách dùng: hoso {} list [--json]", p[0]));
+  auto store = open_existing(c);
+  if (!store) return fail(c, store.error());
+  json::array arr;
+  if (p[0] == "orgs") {
+    auto orgs = (*store)->orgs();
+    if (!orgs) return fail(c, orgs.error());
+    for (const auto& o : *orgs) {
+      if (c.json_out())
+        arr.push_back(json::object{{"id", o.key}, {"name", o.name}, {"kind", o.kind},
+                                   {"parent", o.parent.empty() ? json::value(nullptr) : json::value(o.parent)}});
+      else
+        c.out << fmt::format("{}\t{}\t{}\t{}\n", o.key, o.name, o.kind, o.parent);
+    }
+  } else {
+    auto users = (*store)->users();
+    if (!users) return fail(c, users.error());
+    for (const auto& u : *users) {
+      json::array roles;
+      for (const auto& r : u.roles) roles.push_back(json::string(r));
+      if (c.json_out())
+        arr.push_back(json::object{{"id", u.key}, {"name", u.name}, {"org", u.org}, {"roles", std::move(roles)},
+                                   {"email", u.email}});
+      else
+        c.out << fmt::format("{}\t{}\t{}\t{}\n", u.key, u.name, u.org, fmt::join(u.roles, ","));
+    }
+  }
+  if (c.json_out()) c.out << json::serialize(arr) << "\n";
+  return 0;
+}
+
+Result<DossierId> dossier_id(const std::string& s) {
+  auto n = parse_int(s, "mã hồ sơ");
+  if (!n || *n == 0) return make_error(ErrorCode::kInvalidInput, fmt::format("mã hồ sơ '{}' không hợp lệ", s));
+  return *n;
+}
+
+int print_outcome(Ctx& c, Runtime& rt, const Outcome& o, bool created) {
+  if (c.json_out()) {
+    json::array events;
+    for (const auto& e : o.events) events.push_back(event_json(e));
+    c.out << json::serialize(json::object{{"id", o.id}, {"version", o.version}, {"state", o.state},
+                                          {"events", std::move(events)}})
+          << "\n";
+    return 0;
+  }
+  if (created) {
+    c.out << o.id << "\n";
+    return 0;
+  }
+  auto view = rt.service->show(o.id, std::nullopt);
+  if (!view) return fail(c, view.error());
+  const State& st = view->definition->state(view->state.state);
+  c.out << fmt::format("Hồ sơ {}: đã chuyển sang bước '{}'{} (phiên bản {})\n", o.id, st.title,
+                       view->record.holder.empty() ? "" : ", đang ở " + org_name(rt.directory, view->record.holder),
+                       o.version);
+  return 0;
+}
+
+int cmd_dossier(Ctx& c) {
+  const auto& p = c.args.positional;
+  if (p.size() < 2) return usage(c, "thiếu lệnh con của 'dossier' (create, act, show)");
+  auto rt = open_runtime(c);
+  if (!rt) return fail(c, rt.error());
+  Runtime& r = **rt;
+  if (p[1] == "create") {
+    auto wf = c.args.get("workflow"), award = c.args.get("award"), as = c.args.get("as");
+    if (!wf || !award || !as) return usage(c, "dossier create cần --workflow, --award và --as");
+    if (p.size() != 2) return usage(c, "dossier create không nhận tham số vị trí");
+    auto in = raw_input(c);
+    if (!in) return fail(c, in.error());
+    auto o = r.service->create(*wf, *award, *as, *in);
+    if (!o) return fail(c, o.error());
+    return print_outcome(c, r, *o, true);
+  }
+  if (p[1] == "act") {
+    if (p.size() != 4) return usage(c, "cách dùng: hoso dossier act ID ACTION --as USER");
+    auto as = c.args.get("as");
+    if (!as) return usage(c, "dossier act cần --as USER");
+    auto id = dossier_id(p[2]);
+    if (!id) return fail(c, id.error());
+    auto in = raw_input(c);
+    if (!in) return fail(c, in.error());
+    auto o = r.service->act(*id, p[3], *as, *in);
+    if (!o) return fail(c, o.error());
+    return print_outcome(c, r, *o, false);
+  }
+  if (p[1] == "show") {
+    if (p.size() != 3) return usage(c, "cách dùng: hoso dossier show ID [--as USER]");
+    auto id = dossier_id(p[2]);
+    if (!id) return fail(c, id.error());
+    auto as = c.args.get("as");
+    auto view = r.service->show(*id, as);
+    if (!view) return fail(c, view.error());
+    std::optional<UserId> user;
+    if (as) user = r.directory.find_user(*as);
+    json::object o = dossier_json(r, *view, user);
+    if (c.json_out()) {
+      c.out << json::serialize(o) << "\n";
+      return 0;
+    }
+    const Definition& def = *view->definition;
+    c.out << fmt::format("Hồ sơ {} — {} ({})\n", view->record.id, def.award(view->state.award).name, def.title());
+    c.out << fmt::format("  Bước hiện tại: {}{}\n", def.state(view->state.state).title,
+                         view->record.closed ? " (đã kết thúc)" : "");
+    if (!view->record.holder.empty()) c.out << fmt::format("  Cơ quan đang xử lý: {}\n", org_name(r.directory, view->record.holder));
+    c.out << fmt::format("  Đơn vị đề nghị: {}\n  Phiên bản: {}\n  Cập nhật: {}\n", org_name(r.directory, view->record.origin),
+                         view->record.version, format_vietnam(*parse_utc(view->record.updated_at)));
+    for (const auto& f : def.fields())
+      if (view->state.fields[f.id.value].present())
+        c.out << fmt::format("  {}: {}\n", f.label, format_value(f.spec, view->state.fields[f.id.value]));
+    for (const auto& d : view->state.documents)
+      c.out << fmt::format("  Tài liệu: {} — {} (sha256 {})\n", def.document(d.kind).name, d.filename, d.sha256.substr(0, 16));
+    if (o.contains("actions")) {
+      std::string acts;
+      for (const auto& a : o["actions"].as_array()) acts += (acts.empty() ? "" : ", ") + std::string(a.as_string());
+      c.out << fmt::format("  Thao tác được phép: {}\n", acts.empty() ? "(không có)" : acts);
+    }
+    return 0;
+  }
+  return usage(c, fmt::format("lệnh con không hợp lệ: dossier {}", p[1]));
+}
+
+int cmd_inbox(Ctx& c) {
+  auto as = c.args.get("as");
+  if (!as) return usage(c, "inbox cần --as USER");
+  auto rt = open_runtime(c);
+  if (!rt) return fail(c, rt.error());
+  Runtime& r = **rt;
+  auto items = r.service->inbox(*as);
+  if (!items) return fail(c, items.error());
+  auto user = r.directory.find_user(*as);
+  json::array arr;
+  for (const auto& v : *items) {
+    if (c.json_out()) {
+      arr.push_back(dossier_json(r, v, user));
+    } else {
+      const Definition& def = *v.definition;
+      c.out << fmt::format("{}\t{}\t{}\t{}{}\n", v.record.id, def.award(v.state.award).name, def.state(v.state.state).title,
+                           org_name(r.directory, v.record.origin), v.overdue ? "\tQUÁ HẠN" : "");
+    }
+  }
+  if (c.json_out()) c.out << json::serialize(arr) << "\n";
+  else if (items->empty()) c.out << "Không có hồ sơ nào đang chờ xử lý.\n";
+  return 0;
+}
+
+int cmd_history(Ctx& c) {
+  const auto& p = c.args.positional;
+  if (p.size() != 2) return usage(c, "cách dùng: hoso history ID [--as USER] [--json]");
+  auto id = dossier_id(p[1]);
+  if (!id) return fail(c, id.error());
+  auto rt = open_runtime(c);
+  if (!rt) return fail(c, rt.error());
+  auto events = (*rt)->service->history(*id, c.args.get("as"));
+  if (!events) return fail(c, events.error());
+  json::array arr;
+  for (const auto& e : *events) {
+    if (c.json_out()) arr.push_back(event_json(e));
+    else
+      c.out << fmt::format("#{} {} {} {} ({}, {}) {} → {}{}  [{}]\n", e.seq, format_vietnam(*parse_utc(e.at)), e.type,
+                           e.actor_user, e.actor_role, e.actor_org, e.from_state.empty() ? "∅" : e.from_state, e.to_state,
+                           e.note.empty() ? "" : " — " + e.note, e.hash.substr(0, 16));
+  }
+  if (c.json_out()) c.out << json::serialize(arr) << "\n";
+  return 0;
+}
+
+int print_report(Ctx& c, const VerifyReport& r, std::optional<DossierId> id) {
+  if (c.json_out()) {
+    json::object o{{"ok", r.ok}, {"events", r.events}, {"dossiers", r.dossiers}};
+    if (id) o["id"] = *id;
+    if (!r.ok) {
+      o["failure"] = r.failure;
+      o["dossier"] = r.failed_dossier;
+      o["seq"] = r.failed_seq;
+    }
+    c.out << json::serialize(o) << "\n";
+  } else if (r.ok) {
+    c.out << fmt::format("Toàn vẹn: {} sự kiện của {} hồ sơ đã được kiểm tra, không phát hiện sai lệch.\n", r.events, r.dossiers);
+  } else {
+    c.out << fmt::format("PHÁT HIỆN SAI LỆCH tại hồ sơ {}, sự kiện {}: {}\n", r.failed_dossier, r.failed_seq, r.failure);
+  }
+  return r.ok ? 0 : 8;
+}
+
+int cmd_replay(Ctx& c) {
+  const auto& p = c.args.positional;
+  const bool all = c.args.flag("all");
+  if ((all && p.size() != 1) || (!all && p.size() != 2)) return usage(c, "cách dùng: hoso replay ID|--all [--json]");
+  auto rt = open_runtime(c);
+  if (!rt) return fail(c, rt.error());
+  if (all) {
+    auto r = (*rt)->service->replay_all();
+    if (!r) return fail(c, r.error());
+    return print_report(c, *r, std::nullopt);
+  }
+  auto id = dossier_id(p[1]);
+  if (!id) return fail(c, id.error());
+  auto r = (*rt)->service->replay(*id);
+  if (!r) return fail(c, r.error());
+  return print_report(c, *r, *id);
+}
+
+int cmd_audit(Ctx& c) {
+  const auto& p = c.args.positional;
+  if (p.size() != 2 || p[1] != "verify") return usage(c, "cách dùng: hoso audit verify [--json]");
+  auto rt = open_runtime(c);
+  if (!rt) return fail(c, rt.error());
+  auto r = (*rt)->service->audit_verify();
+  if (!r) return fail(c, r.error());
+  return print_report(c, *r, std::nullopt);
+}
+
+}  // namespace
+
+int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+  auto parsed = parse_args(argc, argv);
+  if (!parsed) {
+    err << "lỗi: " << parsed.error().message << "\n";
+    return 2;
+  }
+  Ctx c{*parsed, out, err};
+  const auto& p = parsed->positional;
+  if (parsed->flag("help") || p.empty() || p[0] == "help") {
+    (p.empty() && !parsed->flag("help") ? err : out) << kUsage;
+    return p.empty() && !parsed->flag("help") ? 2 : 0;
+  }
+  try {
+    const std::string& cmd = p[0];
+    if (cmd == "init") return p.size() == 1 ? cmd_init(c) : usage(c, "init không nhận tham số vị trí");
+    if (cmd == "workflows") return cmd_workflows(c);
+    if (cmd == "orgs" || cmd == "users") return cmd_orgs_users(c);
+    if (cmd == "dossier") return cmd_dossier(c);
+    if (cmd == "inbox") return cmd_inbox(c);
+    if (cmd == "history") return cmd_history(c);
+    if (cmd == "replay") return cmd_replay(c);
+    if (cmd == "audit") return cmd_audit(c);
+    return usage(c, fmt::format("lệnh không hợp lệ: {}", cmd));
+  } catch (const std::exception& e) {
+    return fail(c, make_error(ErrorCode::kInternal, fmt::format("lỗi hệ thống: {}", e.what())));
+  }
+}
+
+}  // namespace hoso::cli

@@ -1,0 +1,1334 @@
+#include "adapters/sqlite/sqlite_store.hpp"
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <array>
+#include <exception>
+#include <filesystem>
+#include <string_view>
+#include <system_error>
+#include <unordered_map>
+#include <utility>
+
+namespace hoso {
+namespace {
+
+// ---------------------------------------------------------------------------------------------------
+// Schema, version 1. Stored on disk: never change a meaning; changes go in a new schema_version.
+//
+// Invariants (checked by the database where it can, by SqliteStore::append where it cannot):
+//  * events is the source of truth and is append-only: the triggers below refuse UPDATE and DELETE
+//    from any connection, including the sqlite3 shell. (DROP TABLE cannot be refused by SQLite.)
+//  * events.gseq is the rowid, assigned as max(gseq)+1, so the log grows only at its right edge: every
+//    append writes the last page of one B-tree. There is deliberately NO secondary index on events —
+//    not even (dossier_id, seq): such an index receives one insert per event at a random page and,
+//    past a million interleaved events, turns appends into random writes (see PERFORMANCE.md).
+//  * A dossier's events form a backward chain: prev_gseq is the gseq of the same dossier's previous
+//    event (NULL exactly for seq 1), and dossiers.last_gseq is the head of that chain. gseq grows along
+//    the chain, so walking it back and reversing yields seq order 1..version using rowid lookups only.
+//  * (dossier_id, seq) is unique and gap-free because every append goes through the projection row:
+//    a new dossier INSERTs it (the primary key refuses a second creation), a later append UPDATEs it
+//    WHERE version = expected, all inside one BEGIN IMMEDIATE transaction. Hence
+//    dossiers.version = number of the dossier's events = seq of the event at last_gseq.
+//  * dossiers and outbox are written in the same transaction as the events that caused them.
+//  * orgs/users are the current directory, not history: replaced wholesale; `ord` keeps config order.
+//  * definitions are immutable, keyed by the hash of their sources; definition_heads names the current
+//    one per workflow name.
+constexpr const char* kSchemaSql = R"sql(
+CREATE TABLE IF NOT EXISTS meta (
+  "key" TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS events (
+  gseq           INTEGER PRIMARY KEY,   -- global append order; rowid, so inserts append
+  dossier_id     INTEGER NOT NULL,
+  seq            INTEGER NOT NULL CHECK (seq >= 1),
+  type           TEXT    NOT NULL,
+  at             TEXT    NOT NULL,      -- UTC "YYYY-MM-DDTHH:MM:SS.mmmZ"
+  actor_user     TEXT    NOT NULL,
+  actor_role     TEXT    NOT NULL,
+  actor_org      TEXT    NOT NULL,
+  "action"       TEXT    NOT NULL,
+  from_state     TEXT    NOT NULL,
+  to_state       TEXT    NOT NULL,
+  holder         TEXT    NOT NULL,
+  note           TEXT    NOT NULL,
+  payload        TEXT    NOT NULL,      -- canonical JSON
+  schema_version INTEGER NOT NULL,
+  prev_hash      TEXT    NOT NULL,      -- "" for seq 1
+  hash           TEXT    NOT NULL,      -- computed by the engine; the store only keeps it
+  prev_gseq      INTEGER,               -- same dossier's previous event; NULL exactly for seq 1
+  CHECK ((seq = 1) = (prev_gseq IS NULL)),
+  CHECK (prev_gseq IS NULL OR prev_gseq < gseq)
+);
+-- No index on events, by design (see above).
+
+CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+
+-- The projection: one row per dossier, rewritten with every append. Derived from events (it could be
+-- rebuilt by replay), so events do not reference it.
+CREATE TABLE IF NOT EXISTS dossiers (
+  id              INTEGER PRIMARY KEY,
+  workflow        TEXT    NOT NULL,
+  definition_hash TEXT    NOT NULL,
+  award           TEXT    NOT NULL,
+  origin          TEXT    NOT NULL,
+  state           TEXT    NOT NULL,
+  holder          TEXT    NOT NULL,     -- org key
+  previous_holder TEXT    NOT NULL,
+  closed          INTEGER NOT NULL CHECK (closed IN (0, 1)),
+  version         INTEGER NOT NULL CHECK (version >= 1),   -- = number of events = last seq
+  fields          TEXT    NOT NULL,
+  documents       TEXT    NOT NULL,
+  vote            TEXT    NOT NULL,
+  created_by      TEXT    NOT NULL,
+  created_at      TEXT    NOT NULL,
+  updated_at      TEXT    NOT NULL,
+  last_hash       TEXT    NOT NULL,
+  last_gseq       INTEGER NOT NULL      -- head of the prev_gseq chain
+);
+-- The inbox: open dossiers held by an org (rowid order within a key gives id order for free).
+CREATE INDEX IF NOT EXISTS dossiers_inbox ON dossiers (holder, closed);
+
+-- Notifications to deliver, written with the event that caused them.
+CREATE TABLE IF NOT EXISTS outbox (
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  dossier_id   INTEGER NOT NULL,
+  event_seq    INTEGER NOT NULL,
+  target_org   TEXT    NOT NULL,
+  template_key TEXT    NOT NULL,
+  created_at   TEXT    NOT NULL,
+  status       TEXT    NOT NULL DEFAULT 'pending',
+  attempts     INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS outbox_dossier ON outbox (dossier_id);
+
+CREATE TABLE IF NOT EXISTS definitions (
+  hash             TEXT PRIMARY KEY,    -- hash of the sources: one row per distinct version, never changed
+  name             TEXT NOT NULL,
+  workflow_file    TEXT NOT NULL,
+  workflow_source  TEXT NOT NULL,
+  catalogue_file   TEXT NOT NULL,
+  catalogue_source TEXT NOT NULL,
+  loaded_at        TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS definition_heads (
+  name TEXT PRIMARY KEY,               -- workflow name
+  hash TEXT NOT NULL REFERENCES definitions (hash)
+);
+
+CREATE TABLE IF NOT EXISTS orgs (
+  "key"  TEXT    PRIMARY KEY,
+  name   TEXT    NOT NULL,
+  kind   TEXT    NOT NULL,
+  parent TEXT    NOT NULL,             -- "" for the root
+  ord    INTEGER NOT NULL UNIQUE       -- position in the config
+);
+CREATE TABLE IF NOT EXISTS users (
+  "key"  TEXT    PRIMARY KEY,
+  name   TEXT    NOT NULL,
+  email  TEXT    NOT NULL,
+  org    TEXT    NOT NULL,
+  roles  TEXT    NOT NULL,             -- JSON array of role names
+  ord    INTEGER NOT NULL UNIQUE
+);
+)sql";
+
+#define HOSO_DOSSIER_COLS                                                                           \
+  "id, workflow, definition_hash, award, origin, state, holder, previous_holder, closed, version, " \
+  "fields, documents, vote, created_by, created_at, updated_at, last_hash"
+#define HOSO_EVENT_COLS                                                                              \
+  "dossier_id, seq, type, at, actor_user, actor_role, actor_org, \"action\", from_state, to_state, " \
+  "holder, note, payload, schema_version, prev_hash, hash"
+#define HOSO_DEFINITION_COLS \
+  "hash, name, workflow_file, workflow_source, catalogue_file, catalogue_source, loaded_at"
+
+// Every statement the store runs, prepared once per connection.
+enum class Q {
+  kBegin,
+  kBeginImmediate,
+  kCommit,
+  kRollback,
+  kLoad,
+  kProbe,
+  kMaxId,
+  kInsertEvent,
+  kInsertDossier,
+  kUpdateDossier,
+  kUpdateDossierSameInbox,
+  kInsertOutbox,
+  kHead,
+  kEventByGseq,
+  kDossiers,
+  kOpenHeldBy,
+  kOutbox,
+  kDefinition,
+  kCurrentDefinitions,
+  kInsertDefinition,
+  kDefinitionName,
+  kUpsertHead,
+  kDeleteOrgs,
+  kDeleteUsers,
+  kInsertOrg,
+  kInsertUser,
+  kOrgs,
+  kUsers,
+  kCount,
+};
+
+constexpr std::array<const char*, static_cast<std::size_t>(Q::kCount)> kSql = {
+    "BEGIN",
+    "BEGIN IMMEDIATE",
+    "COMMIT",
+    "ROLLBACK",
+    "SELECT " HOSO_DOSSIER_COLS ", last_gseq FROM dossiers WHERE id = ?1",
+    "SELECT version, last_gseq, holder, closed FROM dossiers WHERE id = ?1",
+    "SELECT coalesce(max(id), 0) FROM dossiers",
+    "INSERT INTO events (" HOSO_EVENT_COLS
+    ", prev_gseq) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+    "INSERT INTO dossiers (" HOSO_DOSSIER_COLS
+    ", last_gseq) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+    "UPDATE dossiers SET workflow = ?2, definition_hash = ?3, award = ?4, origin = ?5, state = ?6, "
+    "holder = ?7, previous_holder = ?8, closed = ?9, version = ?10, fields = ?11, documents = ?12, "
+    "vote = ?13, created_by = ?14, created_at = ?15, updated_at = ?16, last_hash = ?17, last_gseq = ?18 "
+    "WHERE id = ?1 AND version = ?19",
+    // The same when holder and closed do not change: leaving the indexed columns out of SET spares the
+    // dossiers_inbox index an entry rewrite (an extra page per command); they move to WHERE as a check.
+    "UPDATE dossiers SET workflow = ?2, definition_hash = ?3, award = ?4, origin = ?5, state = ?6, "
+    "previous_holder = ?8, version = ?10, fields = ?11, documents = ?12, vote = ?13, created_by = ?14, "
+    "created_at = ?15, updated_at = ?16, last_hash = ?17, last_gseq = ?18 "
+    "WHERE id = ?1 AND version = ?19 AND holder = ?7 AND closed = ?9",
+    "INSERT INTO outbox (dossier_id, event_seq, target_org, template_key, created_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5)",
+    "SELECT version, last_gseq FROM dossiers WHERE id = ?1",
+    "SELECT " HOSO_EVENT_COLS ", prev_gseq FROM events WHERE gseq = ?1",
+    "SELECT " HOSO_DOSSIER_COLS " FROM dossiers ORDER BY id",
+    "SELECT " HOSO_DOSSIER_COLS " FROM dossiers WHERE holder = ?1 AND closed = 0 ORDER BY id",
+    "SELECT dossier_id, event_seq, target_org, template_key, created_at FROM outbox "
+    "WHERE dossier_id = ?1 ORDER BY id",
+    "SELECT " HOSO_DEFINITION_COLS " FROM definitions WHERE hash = ?1",
+    "SELECT d.hash, d.name, d.workflow_file, d.workflow_source, d.catalogue_file, d.catalogue_source, "
+    "d.loaded_at FROM definition_heads h JOIN definitions d ON d.hash = h.hash ORDER BY h.name",
+    "INSERT OR IGNORE INTO definitions (" HOSO_DEFINITION_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    "SELECT name FROM definitions WHERE hash = ?1",
+    "INSERT INTO definition_heads (name, hash) VALUES (?1, ?2) "
+    "ON CONFLICT (name) DO UPDATE SET hash = excluded.hash",
+    "DELETE FROM orgs",
+    "DELETE FROM users",
+    "INSERT INTO orgs (\"key\", name, kind, parent, ord) VALUES (?1, ?2, ?3, ?4, ?5)",
+    "INSERT INTO users (\"key\", name, email, org, roles, ord) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    "SELECT \"key\", name, kind, parent FROM orgs ORDER BY ord",
+    "SELECT \"key\", name, email, org, roles FROM users ORDER BY ord",
+};
+
+constexpr const char* kScanSql = "SELECT " HOSO_EVENT_COLS " FROM events ORDER BY gseq";
+
+#undef HOSO_DOSSIER_COLS
+#undef HOSO_EVENT_COLS
+#undef HOSO_DEFINITION_COLS
+
+// --- RAII -------------------------------------------------------------------------------------------
+
+struct DbCloser {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+using DbHandle = std::unique_ptr<sqlite3, DbCloser>;
+
+struct StmtFinalizer {
+  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+};
+using StmtHandle = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+
+// One use of a prepared statement: resets it (ending any implicit read transaction it holds) and clears
+// its bindings (which point into the caller's strings) when the scope ends.
+class StmtUse {
+ public:
+  explicit StmtUse(sqlite3_stmt* s) : s_(s) {}
+  ~StmtUse() {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+  }
+  StmtUse(const StmtUse&) = delete;
+  StmtUse& operator=(const StmtUse&) = delete;
+  sqlite3_stmt* get() const { return s_; }
+  int step() const { return sqlite3_step(s_); }
+
+ private:
+  sqlite3_stmt* s_;
+};
+
+// Binds parameters 1, 2, … in order, keeping the first error. Strings are bound without copying
+// (SQLITE_STATIC): they must outlive the StmtUse, which clears the bindings.
+class Binder {
+ public:
+  explicit Binder(sqlite3_stmt* s) : s_(s) {}
+  Binder& text(const std::string& v) {
+    if (rc_ == SQLITE_OK) rc_ = sqlite3_bind_text64(s_, ++i_, v.data(), v.size(), SQLITE_STATIC, SQLITE_UTF8);
+    return *this;
+  }
+  Binder& i64(std::int64_t v) {
+    if (rc_ == SQLITE_OK) rc_ = sqlite3_bind_int64(s_, ++i_, v);
+    return *this;
+  }
+  Binder& null() {
+    if (rc_ == SQLITE_OK) rc_ = sqlite3_bind_null(s_, ++i_);
+    return *this;
+  }
+  int rc() const { return rc_; }
+
+ private:
+  sqlite3_stmt* s_;
+  int i_ = 0;
+  int rc_ = SQLITE_OK;
+};
+
+// Assigns a text column into `out`, reusing its capacity. NULL reads as "".
+inline void col_text(sqlite3_stmt* s, int i, std::string& out) {
+  const unsigned char* p = sqlite3_column_text(s, i);
+  if (p == nullptr) {
+    out.clear();
+    return;
+  }
+  out.assign(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(s, i)));
+}
+inline std::string col_string(sqlite3_stmt* s, int i) {
+  std::string out;
+  col_text(s, i, out);
+  return out;
+}
+inline std::int64_t col_i64(sqlite3_stmt* s, int i) { return sqlite3_column_int64(s, i); }
+inline bool col_null(sqlite3_stmt* s, int i) { return sqlite3_column_type(s, i) == SQLITE_NULL; }
+
+// Reads HOSO_EVENT_COLS starting at column 0.
+inline void read_event(sqlite3_stmt* s, EventRecord& e) {
+  e.dossier = col_i64(s, 0);
+  e.seq = col_i64(s, 1);
+  col_text(s, 2, e.type);
+  col_text(s, 3, e.at);
+  col_text(s, 4, e.actor_user);
+  col_text(s, 5, e.actor_role);
+  col_text(s, 6, e.actor_org);
+  col_text(s, 7, e.action);
+  col_text(s, 8, e.from_state);
+  col_text(s, 9, e.to_state);
+  col_text(s, 10, e.holder);
+  col_text(s, 11, e.note);
+  col_text(s, 12, e.payload);
+  e.schema_version = sqlite3_column_int(s, 13);
+  col_text(s, 14, e.prev_hash);
+  col_text(s, 15, e.hash);
+}
+
+// Reads HOSO_DOSSIER_COLS starting at column 0.
+DossierRecord read_dossier(sqlite3_stmt* s) {
+  DossierRecord d;
+  d.id = col_i64(s, 0);
+  col_text(s, 1, d.workflow);
+  col_text(s, 2, d.definition_hash);
+  col_text(s, 3, d.award);
+  col_text(s, 4, d.origin);
+  col_text(s, 5, d.state);
+  col_text(s, 6, d.holder);
+  col_text(s, 7, d.previous_holder);
+  d.closed = col_i64(s, 8) != 0;
+  d.version = col_i64(s, 9);
+  col_text(s, 10, d.fields);
+  col_text(s, 11, d.documents);
+  col_text(s, 12, d.vote);
+  col_text(s, 13, d.created_by);
+  col_text(s, 14, d.created_at);
+  col_text(s, 15, d.updated_at);
+  col_text(s, 16, d.last_hash);
+  return d;
+}
+
+DefinitionRecord read_definition(sqlite3_stmt* s) {
+  DefinitionRecord d;
+  col_text(s, 0, d.hash);
+  col_text(s, 1, d.name);
+  col_text(s, 2, d.workflow_file);
+  col_text(s, 3, d.workflow_source);
+  col_text(s, 4, d.catalogue_file);
+  col_text(s, 5, d.catalogue_source);
+  col_text(s, 6, d.loaded_at);
+  return d;
+}
+
+// Binds parameters 1..17 of kInsertDossier / kUpdateDossier* (same numbering).
+Binder bind_dossier(sqlite3_stmt* s, const DossierRecord& d) {
+  Binder b(s);
+  b.i64(d.id)
+      .text(d.workflow)
+      .text(d.definition_hash)
+      .text(d.award)
+      .text(d.origin)
+      .text(d.state)
+      .text(d.holder)
+      .text(d.previous_holder)
+      .i64(d.closed ? 1 : 0)
+      .i64(d.version)
+      .text(d.fields)
+      .text(d.documents)
+      .text(d.vote)
+      .text(d.created_by)
+      .text(d.created_at)
+      .text(d.updated_at)
+      .text(d.last_hash);
+  return b;
+}
+
+// --- roles as a JSON array of strings ------------------------------------------------------------------
+
+std::string encode_roles(const std::vector<std::string>& roles) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "[";
+  for (std::size_t i = 0; i < roles.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '"';
+    for (char c : roles[i]) {
+      const auto u = static_cast<unsigned char>(c);
+      if (c == '"' || c == '\\') {
+        out += '\\';
+        out += c;
+      } else if (u < 0x20) {
+        out += "\\u00";
+        out += kHex[u >> 4];
+        out += kHex[u & 0xF];
+      } else {
+        out += c;
+      }
+    }
+    out += '"';
+  }
+  out += ']';
+  return out;
+}
+
+void append_utf8(std::string& out, std::uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+// Parses a JSON array of strings; nullopt when malformed.
+std::optional<std::vector<std::string>> decode_roles(std::string_view s) {
+  std::size_t i = 0;
+  auto ws = [&] {
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) ++i;
+  };
+  auto hex4 = [&](std::uint32_t& v) {
+    if (s.size() - i < 4) return false;
+    v = 0;
+    for (int k = 0; k < 4; ++k) {
+      const char c = s[i++];
+      std::uint32_t d = 0;
+      if (c >= '0' && c <= '9')
+        d = static_cast<std::uint32_t>(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        d = static_cast<std::uint32_t>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        d = static_cast<std::uint32_t>(c - 'A' + 10);
+      else
+        return false;
+      v = v * 16 + d;
+    }
+    return true;
+  };
+  std::vector<std::string> out;
+  ws();
+  if (i >= s.size() || s[i++] != '[') return std::nullopt;
+  ws();
+  if (i < s.size() && s[i] == ']') {
+    ++i;
+    ws();
+    return i == s.size() ? std::optional(out) : std::nullopt;
+  }
+  while (true) {
+    ws();
+    if (i >= s.size() || s[i++] != '"') return std::nullopt;
+    std::string item;
+    while (true) {
+      if (i >= s.size()) return std::nullopt;
+      const char c = s[i++];
+      if (c == '"') break;
+      if (c != '\\') {
+        item += c;
+        continue;
+      }
+      if (i >= s.size()) return std::nullopt;
+      const char e = s[i++];
+      switch (e) {
+        case '"':
+          item += '"';
+          break;
+        case '\\':
+          item += '\\';
+          break;
+        case '/':
+          item += '/';
+          break;
+        case 'b':
+          item += '\b';
+          break;
+        case 'f':
+          item += '\f';
+          break;
+        case 'n':
+          item += '\n';
+          break;
+        case 'r':
+          item += '\r';
+          break;
+        case 't':
+          item += '\t';
+          break;
+        case 'u': {
+          std::uint32_t cp = 0;
+          if (!hex4(cp)) return std::nullopt;
+          if (cp >= 0xD800 && cp < 0xDC00) {
+            std::uint32_t lo = 0;
+            if (s.size() - i < 2 || s[i] != '\\' || s[i + 1] != 'u') return std::nullopt;
+            i += 2;
+            if (!hex4(lo) || lo < 0xDC00 || lo >= 0xE000) return std::nullopt;
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+          } else if (cp >= 0xDC00 && cp < 0xE000) {
+            return std::nullopt;
+          }
+          append_utf8(item, cp);
+          break;
+        }
+        default:
+          return std::nullopt;
+      }
+    }
+    out.push_back(std::move(item));
+    ws();
+    if (i >= s.size()) return std::nullopt;
+    const char sep = s[i++];
+    if (sep == ']') break;
+    if (sep != ',') return std::nullopt;
+  }
+  ws();
+  if (i != s.size()) return std::nullopt;
+  return out;
+}
+
+Error internal(std::string message) { return make_error(ErrorCode::kInternal, std::move(message)); }
+
+// Runs `fn` (returning Status or Result<T>), turning any escaping exception into kInternal.
+template <typename F>
+auto guarded(F&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    return internal(fmt::format("lỗi nội bộ của kho dữ liệu: {}", e.what()));
+  } catch (...) {
+    return internal("lỗi nội bộ của kho dữ liệu: ngoại lệ không xác định");
+  }
+}
+
+}  // namespace
+
+// ===================================================================================================
+
+class SqliteStore::Impl {
+ public:
+  Impl(std::string path, DbHandle db, std::chrono::milliseconds busy_timeout)
+      : path_(std::move(path)), db_(std::move(db)), busy_timeout_(busy_timeout), tx_(*this) {}
+
+  // Prepares every cached statement; fails when the schema does not match them.
+  Status prepare_all() {
+    for (std::size_t i = 0; i < stmts_.size(); ++i) {
+      sqlite3_stmt* raw = nullptr;
+      const int rc = sqlite3_prepare_v3(db_.get(), kSql[i], -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
+      stmts_[i].reset(raw);
+      if (rc != SQLITE_OK) return db_error(rc, fmt::format("chuẩn bị câu lệnh «{}»", kSql[i]));
+    }
+    return Status::Ok();
+  }
+
+  sqlite3* db() const { return db_.get(); }
+  const std::string& path() const { return path_; }
+  sqlite3_stmt* stmt(Q q) const { return stmts_[static_cast<std::size_t>(q)].get(); }
+
+  // A storage failure, with SQLite's own message. Every storage failure is kInternal.
+  Error db_error(int rc, std::string_view doing) const {
+    const int primary = rc & 0xFF;
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
+      return internal(
+          fmt::format("cơ sở dữ liệu {} đang bị tiến trình khác khóa; đã chờ quá {} ms khi {} (SQLite: {})",
+                      path_, busy_timeout_.count(), doing, sqlite3_errmsg(db_.get())));
+    }
+    return internal(fmt::format("lỗi cơ sở dữ liệu {} khi {}: {} (mã SQLite {})", path_, doing,
+                                sqlite3_errmsg(db_.get()), rc));
+  }
+
+  // Steps a statement that returns no rows.
+  Status exec(Q q, std::string_view doing) {
+    StmtUse use(stmt(q));
+    const int rc = use.step();
+    if (rc != SQLITE_DONE) return db_error(rc, doing);
+    return Status::Ok();
+  }
+
+  void rollback_if_open() {
+    if (sqlite3_get_autocommit(db_.get()) == 0) {
+      StmtUse use(stmt(Q::kRollback));
+      use.step();  // nothing more to do if even ROLLBACK fails: SQLite rolls back on close
+    }
+  }
+
+  // --- the write transaction -----------------------------------------------------------------------
+
+  class Tx final : public WriteTx {
+   public:
+    explicit Tx(Impl& impl) : impl_(impl) {}
+
+    // Starts a transaction's bookkeeping.
+    void begin() {
+      active_ = true;
+      poisoned_.reset();
+      known_.clear();
+      last_allocated_ = 0;
+    }
+    void end() { active_ = false; }
+    const std::optional<Error>& poisoned() const { return poisoned_; }
+
+    Result<std::optional<DossierRecord>> load(DossierId id) override {
+      return guarded([&]() -> Result<std::optional<DossierRecord>> {
+        if (!active_) return not_active();
+        std::int64_t last_gseq = 0;
+        auto r = impl_.load_row(id, &last_gseq);
+        if (!r.ok()) return r;
+        if (r.value())
+          known_[id] = Known{true, r.value()->version, last_gseq, r.value()->holder, r.value()->closed};
+        else
+          known_[id] = Known{};
+        return r;
+      });
+    }
+
+    Result<DossierId> allocate_dossier_id() override {
+      return guarded([&]() -> Result<DossierId> {
+        if (!active_) return not_active();
+        StmtUse use(impl_.stmt(Q::kMaxId));
+        const int rc = use.step();
+        if (rc != SQLITE_ROW) return impl_.db_error(rc, "cấp mã hồ sơ mới");
+        const DossierId id = std::max<DossierId>(col_i64(use.get(), 0), last_allocated_) + 1;
+        last_allocated_ = id;
+        known_[id] = Known{};  // we hold the write lock: nobody else can create it now
+        return id;
+      });
+    }
+
+    Status append(std::int64_t expected_version, const DossierRecord& projection,
+                  const std::vector<EventRecord>& events, const std::vector<OutboxRecord>& outbox) override {
+      return guarded([&]() -> Status { return append_impl(expected_version, projection, events, outbox); });
+    }
+
+    Status put_definition(const DefinitionRecord& def) override {
+      return guarded([&]() -> Status {
+        if (!active_) return not_active();
+        {
+          StmtUse use(impl_.stmt(Q::kInsertDefinition));
+          Binder b(use.get());
+          b.text(def.hash)
+              .text(def.name)
+              .text(def.workflow_file)
+              .text(def.workflow_source)
+              .text(def.catalogue_file)
+              .text(def.catalogue_source)
+              .text(def.loaded_at);
+          if (b.rc() != SQLITE_OK) return impl_.db_error(b.rc(), "lưu định nghĩa quy trình");
+          const int rc = use.step();
+          if (rc != SQLITE_DONE) return poison(impl_.db_error(rc, "lưu định nghĩa quy trình"));
+          if (sqlite3_changes(impl_.db()) == 0) {
+            // Already stored: the same hash must not name another workflow.
+            StmtUse name_use(impl_.stmt(Q::kDefinitionName));
+            Binder nb(name_use.get());
+            nb.text(def.hash);
+            const int nrc = nb.rc() == SQLITE_OK ? name_use.step() : nb.rc();
+            if (nrc != SQLITE_ROW) return impl_.db_error(nrc, "đọc định nghĩa quy trình");
+            const std::string stored = col_string(name_use.get(), 0);
+            if (stored != def.name) {
+              return internal(fmt::format("định nghĩa {} đã được lưu cho quy trình «{}», không phải «{}»",
+                                          def.hash, stored, def.name));
+            }
+          }
+        }
+        StmtUse use(impl_.stmt(Q::kUpsertHead));
+        Binder b(use.get());
+        b.text(def.name).text(def.hash);
+        if (b.rc() != SQLITE_OK) return poison(impl_.db_error(b.rc(), "đặt định nghĩa hiện hành"));
+        const int rc = use.step();
+        if (rc != SQLITE_DONE) return poison(impl_.db_error(rc, "đặt định nghĩa hiện hành"));
+        return Status::Ok();
+      });
+    }
+
+    Status replace_directory(const std::vector<OrgRecord>& orgs,
+                             const std::vector<UserRecord>& users) override {
+      return guarded([&]() -> Status {
+        if (!active_) return not_active();
+        if (Status s = impl_.exec(Q::kDeleteOrgs, "xóa danh mục đơn vị"); !s) return poison(s.error());
+        if (Status s = impl_.exec(Q::kDeleteUsers, "xóa danh mục người dùng"); !s) return poison(s.error());
+        std::int64_t ord = 0;
+        for (const OrgRecord& o : orgs) {
+          StmtUse use(impl_.stmt(Q::kInsertOrg));
+          Binder b(use.get());
+          b.text(o.key).text(o.name).text(o.kind).text(o.parent).i64(++ord);
+          const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
+          if (rc != SQLITE_DONE) return poison(impl_.db_error(rc, fmt::format("ghi đơn vị «{}»", o.key)));
+        }
+        ord = 0;
+        for (const UserRecord& u : users) {
+          const std::string roles = encode_roles(u.roles);
+          StmtUse use(impl_.stmt(Q::kInsertUser));
+          Binder b(use.get());
+          b.text(u.key).text(u.name).text(u.email).text(u.org).text(roles).i64(++ord);
+          const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
+          if (rc != SQLITE_DONE) return poison(impl_.db_error(rc, fmt::format("ghi người dùng «{}»", u.key)));
+        }
+        return Status::Ok();
+      });
+    }
+
+   private:
+    // What this transaction knows about a dossier row. Valid until the transaction ends: we hold the
+    // write lock, so only this transaction can change the row, and append() keeps this up to date.
+    struct Known {
+      bool exists = false;
+      std::int64_t version = 0;
+      std::int64_t last_gseq = 0;
+      std::string holder;  // the indexed columns: an update that keeps them skips the index
+      bool closed = false;
+    };
+
+    static Error not_active() { return internal("WriteTx được dùng ngoài write(): giao dịch đã kết thúc"); }
+
+    // Records a failure after something may have been written: write() will roll back whatever work
+    // returns.
+    Error poison(Error e) {
+      if (!poisoned_) poisoned_ = e;
+      return e;
+    }
+
+    Status append_impl(std::int64_t expected, const DossierRecord& p, const std::vector<EventRecord>& events,
+                       const std::vector<OutboxRecord>& outbox) {
+      if (!active_) return not_active();
+      // Checks the batch is one consistent step of the dossier before touching anything.
+      if (expected < 0) return internal(fmt::format("append: phiên bản mong đợi âm ({})", expected));
+      if (events.empty()) return internal(fmt::format("append: hồ sơ {} không có sự kiện nào để ghi", p.id));
+      const auto count = static_cast<std::int64_t>(events.size());
+      if (p.version != expected + count) {
+        return internal(fmt::format("append: hồ sơ {} có phiên bản {} nhưng phải là {} + {} sự kiện", p.id,
+                                    p.version, expected, count));
+      }
+      for (std::int64_t i = 0; i < count; ++i) {
+        const EventRecord& e = events[static_cast<std::size_t>(i)];
+        if (e.dossier != p.id || e.seq != expected + 1 + i) {
+          return internal(
+              fmt::format("append: sự kiện thứ {} mang (hồ sơ {}, số thứ tự {}), mong đợi ({}, {})", i + 1,
+                          e.dossier, e.seq, p.id, expected + 1 + i));
+        }
+      }
+      for (const OutboxRecord& o : outbox) {
+        if (o.dossier != p.id || o.event_seq <= expected || o.event_seq > p.version) {
+          return internal(
+              fmt::format("append: thông báo gắn với (hồ sơ {}, sự kiện {}) không thuộc lần ghi này",
+                          o.dossier, o.event_seq));
+        }
+      }
+
+      // The version check, before any write.
+      auto known = probe(p.id);
+      if (!known.ok()) return known.error();
+      const Known k = known.value();
+      if (expected == 0 && k.exists) {
+        return make_error(
+            ErrorCode::kVersionConflict,
+            fmt::format("hồ sơ {} đã tồn tại (phiên bản {}); không thể tạo lại", p.id, k.version));
+      }
+      if (expected > 0 && !k.exists) {
+        return make_error(ErrorCode::kNotFound, fmt::format("không tìm thấy hồ sơ {}", p.id));
+      }
+      if (expected > 0 && k.version != expected) {
+        return make_error(
+            ErrorCode::kVersionConflict,
+            fmt::format("hồ sơ {} đã được cập nhật bởi người khác (phiên bản hiện tại {}, lệnh dựa "
+                        "trên phiên bản {}); hãy tải lại và thử lại",
+                        p.id, k.version, expected));
+      }
+
+      // From here on a failure leaves part of the batch written: poison so write() rolls back.
+      std::int64_t prev_gseq = expected == 0 ? 0 : k.last_gseq;
+      sqlite3_stmt* ins = impl_.stmt(Q::kInsertEvent);
+      for (const EventRecord& e : events) {
+        StmtUse use(ins);
+        Binder b(ins);
+        b.i64(e.dossier)
+            .i64(e.seq)
+            .text(e.type)
+            .text(e.at)
+            .text(e.actor_user)
+            .text(e.actor_role)
+            .text(e.actor_org)
+            .text(e.action)
+            .text(e.from_state)
+            .text(e.to_state)
+            .text(e.holder)
+            .text(e.note)
+            .text(e.payload)
+            .i64(e.schema_version)
+            .text(e.prev_hash)
+            .text(e.hash);
+        if (prev_gseq == 0)
+          b.null();
+        else
+          b.i64(prev_gseq);
+        const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
+        if (rc != SQLITE_DONE) {
+          return poison(impl_.db_error(rc, fmt::format("ghi sự kiện {} của hồ sơ {}", e.seq, e.dossier)));
+        }
+        prev_gseq = sqlite3_last_insert_rowid(impl_.db());
+      }
+
+      {
+        const Q q = expected == 0                                    ? Q::kInsertDossier
+                    : (k.holder == p.holder && k.closed == p.closed) ? Q::kUpdateDossierSameInbox
+                                                                     : Q::kUpdateDossier;
+        sqlite3_stmt* s = impl_.stmt(q);
+        StmtUse use(s);
+        Binder b = bind_dossier(s, p);
+        b.i64(prev_gseq);
+        if (expected > 0) b.i64(expected);
+        const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
+        if (rc != SQLITE_DONE)
+          return poison(impl_.db_error(rc, fmt::format("ghi trạng thái hồ sơ {}", p.id)));
+        if (sqlite3_changes(impl_.db()) != 1) {
+          // Cannot happen while we hold the write lock; if it does, the events above must not stay.
+          return poison(internal(fmt::format("hồ sơ {} đổi phiên bản giữa lúc kiểm tra và lúc ghi", p.id)));
+        }
+      }
+
+      for (const OutboxRecord& o : outbox) {
+        StmtUse use(impl_.stmt(Q::kInsertOutbox));
+        Binder b(use.get());
+        b.i64(o.dossier).i64(o.event_seq).text(o.target_org).text(o.template_key).text(o.created_at);
+        const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
+        if (rc != SQLITE_DONE)
+          return poison(impl_.db_error(rc, fmt::format("ghi thông báo của hồ sơ {}", p.id)));
+      }
+
+      known_[p.id] = Known{true, p.version, prev_gseq, p.holder, p.closed};
+      return Status::Ok();
+    }
+
+    // The dossier's version and chain head: from what this transaction already read, else one lookup.
+    Result<Known> probe(DossierId id) {
+      if (auto it = known_.find(id); it != known_.end()) return it->second;
+      StmtUse use(impl_.stmt(Q::kProbe));
+      Binder b(use.get());
+      b.i64(id);
+      const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
+      if (rc == SQLITE_DONE) return Known{};
+      if (rc != SQLITE_ROW) return impl_.db_error(rc, fmt::format("đọc phiên bản hồ sơ {}", id));
+      return Known{true, col_i64(use.get(), 0), col_i64(use.get(), 1), col_string(use.get(), 2),
+                   col_i64(use.get(), 3) != 0};
+    }
+
+    Impl& impl_;
+    bool active_ = false;
+    std::optional<Error> poisoned_;
+    std::unordered_map<DossierId, Known> known_;
+    DossierId last_allocated_ = 0;
+  };
+
+  Status write(const std::function<Status(WriteTx&)>& work) {
+    if (in_write_) {
+      return internal("write() được gọi lồng trong một write() khác trên cùng kết nối (không được phép)");
+    }
+    if (sqlite3_get_autocommit(db_.get()) == 0) {
+      return internal("write() được gọi khi kết nối đang ở trong một giao dịch đọc");
+    }
+    in_write_ = true;
+    struct Reset {
+      Impl& impl;
+      ~Reset() {
+        impl.tx_.end();
+        impl.in_write_ = false;
+      }
+    } reset{*this};
+
+    if (Status s = exec(Q::kBeginImmediate, "bắt đầu giao dịch ghi"); !s) {
+      rollback_if_open();
+      return s;
+    }
+    tx_.begin();
+    Status result;
+    try {
+      result = work(tx_);
+    } catch (const std::exception& e) {
+      result = internal(fmt::format("lỗi nội bộ trong giao dịch ghi: {}", e.what()));
+    } catch (...) {
+      result = internal("lỗi nội bộ trong giao dịch ghi: ngoại lệ không xác định");
+    }
+    if (result.ok() && tx_.poisoned()) result = *tx_.poisoned();
+    if (!result.ok()) {
+      rollback_if_open();
+      return result;
+    }
+    if (Status s = exec(Q::kCommit, "xác nhận giao dịch ghi"); !s) {
+      rollback_if_open();
+      return s;
+    }
+    return Status::Ok();
+  }
+
+  // --- reads -------------------------------------------------------------------------------------------
+
+  // A read transaction spanning several statements, unless the connection is already in one (then the
+  // reads join it, e.g. a read made from inside write()).
+  class ReadTx {
+   public:
+    explicit ReadTx(Impl& impl) : impl_(impl) {}
+    Status begin() {
+      if (sqlite3_get_autocommit(impl_.db()) == 0) return Status::Ok();
+      Status s = impl_.exec(Q::kBegin, "bắt đầu giao dịch đọc");
+      owns_ = s.ok();
+      return s;
+    }
+    ~ReadTx() {
+      if (!owns_) return;
+      StmtUse use(impl_.stmt(Q::kCommit));
+      if (use.step() != SQLITE_DONE) impl_.rollback_if_open();
+    }
+    ReadTx(const ReadTx&) = delete;
+    ReadTx& operator=(const ReadTx&) = delete;
+
+   private:
+    Impl& impl_;
+    bool owns_ = false;
+  };
+
+  // The projection row and (through last_gseq) its chain head.
+  Result<std::optional<DossierRecord>> load_row(DossierId id, std::int64_t* last_gseq) {
+    StmtUse use(stmt(Q::kLoad));
+    Binder b(use.get());
+    b.i64(id);
+    const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
+    if (rc == SQLITE_DONE) return std::optional<DossierRecord>();
+    if (rc != SQLITE_ROW) return db_error(rc, fmt::format("đọc hồ sơ {}", id));
+    if (last_gseq != nullptr) *last_gseq = col_i64(use.get(), 17);
+    return std::optional<DossierRecord>(read_dossier(use.get()));
+  }
+
+  Result<std::vector<EventRecord>> events(DossierId id) {
+    ReadTx rt(*this);
+    if (Status s = rt.begin(); !s) return s.error();
+    std::vector<EventRecord> out;
+    std::int64_t version = 0;
+    std::int64_t gseq = 0;
+    {
+      StmtUse use(stmt(Q::kHead));
+      Binder b(use.get());
+      b.i64(id);
+      const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
+      if (rc == SQLITE_DONE) return out;  // no such dossier: no events
+      if (rc != SQLITE_ROW) return db_error(rc, fmt::format("đọc hồ sơ {}", id));
+      version = col_i64(use.get(), 0);
+      gseq = col_i64(use.get(), 1);
+    }
+    out.reserve(static_cast<std::size_t>(std::clamp<std::int64_t>(version, 0, 1 << 16)));
+    sqlite3_stmt* s = stmt(Q::kEventByGseq);
+    bool more = true;
+    while (more) {
+      StmtUse use(s);
+      Binder b(s);
+      b.i64(gseq);
+      const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
+      if (rc == SQLITE_DONE) return broken_chain(id, gseq, "không có sự kiện tại vị trí này");
+      if (rc != SQLITE_ROW) return db_error(rc, fmt::format("đọc sự kiện của hồ sơ {}", id));
+      EventRecord& e = out.emplace_back();
+      read_event(s, e);
+      if (e.dossier != id) return broken_chain(id, gseq, "sự kiện thuộc hồ sơ khác");
+      more = !col_null(s, 16);
+      if (more) {
+        const std::int64_t prev = col_i64(s, 16);
+        if (prev >= gseq) return broken_chain(id, gseq, "chuỗi không giảm dần");
+        gseq = prev;
+      }
+    }
+    std::reverse(out.begin(), out.end());
+    if (static_cast<std::int64_t>(out.size()) != version) {
+      return broken_chain(id, gseq, fmt::format("có {} sự kiện nhưng phiên bản là {}", out.size(), version));
+    }
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      if (out[i].seq != static_cast<std::int64_t>(i) + 1) {
+        return broken_chain(id, gseq, fmt::format("số thứ tự {} ở vị trí {}", out[i].seq, i + 1));
+      }
+    }
+    return out;
+  }
+
+  Error broken_chain(DossierId id, std::int64_t gseq, std::string_view what) const {
+    return internal(fmt::format("chuỗi sự kiện của hồ sơ {} bị hỏng tại gseq {}: {}", id, gseq, what));
+  }
+
+  Status scan_events(const std::function<Status(const EventRecord&)>& fn) {
+    // A statement of its own, so fn may use the store (even scan again) while the cursor is open.
+    sqlite3_stmt* raw = nullptr;
+    const int prc = sqlite3_prepare_v2(db_.get(), kScanSql, -1, &raw, nullptr);
+    StmtHandle s(raw);
+    if (prc != SQLITE_OK) return db_error(prc, "chuẩn bị đọc nhật ký sự kiện");
+    EventRecord e;
+    int rc = SQLITE_ROW;
+    while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
+      read_event(raw, e);
+      Status st = fn(e);
+      if (!st.ok()) return st;
+    }
+    if (rc != SQLITE_DONE) return db_error(rc, "đọc nhật ký sự kiện");
+    return Status::Ok();
+  }
+
+  // Runs a statement and collects one T per row.
+  template <typename T, typename Read>
+  Result<std::vector<T>> collect(Q q, Binder* bound, std::string_view doing, Read read) {
+    sqlite3_stmt* s = stmt(q);
+    StmtUse use(s);
+    if (bound != nullptr && bound->rc() != SQLITE_OK) return db_error(bound->rc(), doing);
+    std::vector<T> out;
+    int rc = SQLITE_ROW;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      auto r = read(s);
+      if (!r.ok()) return r.error();
+      out.push_back(std::move(r.value()));
+    }
+    if (rc != SQLITE_DONE) return db_error(rc, doing);
+    return out;
+  }
+
+  Result<std::vector<DossierRecord>> dossiers() {
+    return collect<DossierRecord>(Q::kDossiers, nullptr, "đọc danh sách hồ sơ",
+                                  [](sqlite3_stmt* s) { return Result<DossierRecord>(read_dossier(s)); });
+  }
+
+  Result<std::vector<DossierRecord>> open_held_by(const std::string& holder) {
+    Binder b(stmt(Q::kOpenHeldBy));
+    b.text(holder);
+    return collect<DossierRecord>(Q::kOpenHeldBy, &b, "đọc hồ sơ đang xử lý",
+                                  [](sqlite3_stmt* s) { return Result<DossierRecord>(read_dossier(s)); });
+  }
+
+  Result<std::vector<OutboxRecord>> outbox(DossierId id) {
+    Binder b(stmt(Q::kOutbox));
+    b.i64(id);
+    return collect<OutboxRecord>(Q::kOutbox, &b, "đọc hàng đợi thông báo", [](sqlite3_stmt* s) {
+      OutboxRecord o;
+      o.dossier = col_i64(s, 0);
+      o.event_seq = col_i64(s, 1);
+      col_text(s, 2, o.target_org);
+      col_text(s, 3, o.template_key);
+      col_text(s, 4, o.created_at);
+      return Result<OutboxRecord>(std::move(o));
+    });
+  }
+
+  Result<std::optional<DefinitionRecord>> definition(const std::string& hash) {
+    StmtUse use(stmt(Q::kDefinition));
+    Binder b(use.get());
+    b.text(hash);
+    const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
+    if (rc == SQLITE_DONE) return std::optional<DefinitionRecord>();
+    if (rc != SQLITE_ROW) return db_error(rc, "đọc định nghĩa quy trình");
+    return std::optional<DefinitionRecord>(read_definition(use.get()));
+  }
+
+  Result<std::vector<DefinitionRecord>> current_definitions() {
+    return collect<DefinitionRecord>(
+        Q::kCurrentDefinitions, nullptr, "đọc các định nghĩa hiện hành",
+        [](sqlite3_stmt* s) { return Result<DefinitionRecord>(read_definition(s)); });
+  }
+
+  Result<std::vector<OrgRecord>> orgs() {
+    return collect<OrgRecord>(Q::kOrgs, nullptr, "đọc danh mục đơn vị", [](sqlite3_stmt* s) {
+      OrgRecord o;
+      col_text(s, 0, o.key);
+      col_text(s, 1, o.name);
+      col_text(s, 2, o.kind);
+      col_text(s, 3, o.parent);
+      return Result<OrgRecord>(std::move(o));
+    });
+  }
+
+  Result<std::vector<UserRecord>> users() {
+    return collect<UserRecord>(Q::kUsers, nullptr, "đọc danh mục người dùng", [](sqlite3_stmt* s) {
+      UserRecord u;
+      col_text(s, 0, u.key);
+      col_text(s, 1, u.name);
+      col_text(s, 2, u.email);
+      col_text(s, 3, u.org);
+      std::string roles;
+      col_text(s, 4, roles);
+      auto decoded = decode_roles(roles);
+      if (!decoded) {
+        return Result<UserRecord>(
+            internal(fmt::format("cột roles của người dùng «{}» bị hỏng: {}", u.key, roles)));
+      }
+      u.roles = std::move(*decoded);
+      return Result<UserRecord>(std::move(u));
+    });
+  }
+
+ private:
+  std::string path_;
+  DbHandle db_;  // declared first among handles: destroyed after every statement is finalized
+  std::chrono::milliseconds busy_timeout_;
+  std::array<StmtHandle, static_cast<std::size_t>(Q::kCount)> stmts_;
+  Tx tx_;
+  bool in_write_ = false;
+};
+
+// ===================================================================================================
+// Opening.
+
+namespace {
+
+enum class SchemaState { kEmpty, kHoso, kForeign };
+
+struct Inspection {
+  SchemaState state = SchemaState::kEmpty;
+  std::int64_t version = 0;
+};
+
+// Reads what the file holds without writing to it. Fails with the SQLite code on error.
+int inspect(sqlite3* db, Inspection& out) {
+  sqlite3_stmt* raw = nullptr;
+  int rc = sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE type = 'table'", -1, &raw, nullptr);
+  StmtHandle tables(raw);
+  if (rc != SQLITE_OK) return rc;
+  bool any = false;
+  bool meta = false;
+  while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
+    any = true;
+    if (col_string(raw, 0) == "meta") meta = true;
+  }
+  if (rc != SQLITE_DONE) return rc;
+  tables.reset();
+  if (!meta) {
+    out.state = any ? SchemaState::kForeign : SchemaState::kEmpty;
+    return SQLITE_OK;
+  }
+  rc = sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE \"key\" = 'schema_version'", -1, &raw, nullptr);
+  StmtHandle version(raw);
+  if (rc != SQLITE_OK) {
+    out.state = SchemaState::kForeign;  // a "meta" table that is not ours
+    return SQLITE_OK;
+  }
+  rc = sqlite3_step(raw);
+  if (rc == SQLITE_ROW) {
+    out.state = SchemaState::kHoso;
+    out.version = col_i64(raw, 0);
+    return SQLITE_OK;
+  }
+  if (rc == SQLITE_DONE) {
+    out.state = SchemaState::kForeign;
+    return SQLITE_OK;
+  }
+  return rc;
+}
+
+Error open_error(sqlite3* db, const std::string& path, int rc, std::string_view doing) {
+  return internal(fmt::format("không mở được cơ sở dữ liệu {} khi {}: {} (mã SQLite {})", path, doing,
+                              db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc));
+}
+
+Error not_found(const std::string& path, std::string_view why) {
+  return make_error(ErrorCode::kNotFound, fmt::format("không tìm thấy cơ sở dữ liệu {}: {}", path, why));
+}
+
+// Runs a constant statement (no values), returning its first text column when it has one.
+int run(sqlite3* db, const char* sql, std::string* first = nullptr) {
+  sqlite3_stmt* raw = nullptr;
+  int rc = sqlite3_prepare_v2(db, sql, -1, &raw, nullptr);
+  StmtHandle s(raw);
+  if (rc != SQLITE_OK) return rc;
+  while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
+    if (first != nullptr && first->empty()) col_text(raw, 0, *first);
+  }
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+bool is_regular_file(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::is_regular_file(path, ec);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path, OpenMode mode,
+                                                       std::chrono::milliseconds busy_timeout) {
+  return guarded([&]() -> Result<std::unique_ptr<SqliteStore>> {
+    const bool create = mode == OpenMode::kCreate;
+    if (!create && !is_regular_file(path)) return not_found(path, "tệp không tồn tại");
+
+    sqlite3* raw = nullptr;
+    const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
+    int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+    DbHandle db(raw);
+    if (rc != SQLITE_OK) {
+      if (!create && rc == SQLITE_CANTOPEN) return not_found(path, "không mở được tệp");
+      return open_error(db.get(), path, rc, "mở tệp");
+    }
+    const auto timeout_ms =
+        static_cast<int>(std::clamp<std::chrono::milliseconds::rep>(busy_timeout.count(), 0, 1 << 30));
+    sqlite3_busy_timeout(db.get(), timeout_ms);
+
+    Inspection seen;
+    rc = inspect(db.get(), seen);
+    if (rc == SQLITE_NOTADB) {
+      if (!create) return not_found(path, "tệp không phải cơ sở dữ liệu hoso");
+      return make_error(ErrorCode::kInvalidInput,
+                        fmt::format("tệp {} đã tồn tại và không phải cơ sở dữ liệu hoso", path));
+    }
+    if (rc != SQLITE_OK) return open_error(db.get(), path, rc, "đọc lược đồ");
+    if (seen.state == SchemaState::kForeign) {
+      if (!create) return not_found(path, "tệp không chứa lược đồ hoso");
+      return make_error(
+          ErrorCode::kInvalidInput,
+          fmt::format("tệp {} là một cơ sở dữ liệu khác, không phải của hoso; không ghi vào", path));
+    }
+    if (seen.state == SchemaState::kEmpty && !create) return not_found(path, "tệp không chứa lược đồ hoso");
+    if (seen.state == SchemaState::kHoso && seen.version != kSchemaVersion) {
+      return internal(
+          fmt::format("cơ sở dữ liệu {} có lược đồ phiên bản {}; bản hoso này chỉ đọc phiên bản {}", path,
+                      seen.version, kSchemaVersion));
+    }
+
+    // Durability and integrity settings of this connection (journal_mode is stored in the file).
+    std::string journal;
+    rc = run(db.get(), "PRAGMA journal_mode = WAL", &journal);
+    if (rc != SQLITE_OK) return open_error(db.get(), path, rc, "bật chế độ WAL");
+    if (journal != "wal") {
+      return internal(
+          fmt::format("cơ sở dữ liệu {} không bật được chế độ WAL (đang là «{}»)", path, journal));
+    }
+    if ((rc = run(db.get(), "PRAGMA synchronous = FULL")) != SQLITE_OK) {
+      return open_error(db.get(), path, rc, "đặt synchronous = FULL");
+    }
+    if ((rc = run(db.get(), "PRAGMA foreign_keys = ON")) != SQLITE_OK) {
+      return open_error(db.get(), path, rc, "bật khóa ngoại");
+    }
+
+    if (seen.state == SchemaState::kEmpty) {
+      // Idempotent DDL under the write lock: two processes creating the same file at once both succeed.
+      if ((rc = run(db.get(), "BEGIN IMMEDIATE")) != SQLITE_OK)
+        return open_error(db.get(), path, rc, "tạo lược đồ");
+      rc = sqlite3_exec(db.get(), kSchemaSql, nullptr, nullptr, nullptr);
+      if (rc == SQLITE_OK) {
+        sqlite3_stmt* s = nullptr;
+        rc = sqlite3_prepare_v2(db.get(),
+                                "INSERT OR IGNORE INTO meta (\"key\", value) VALUES ('schema_version', ?1)",
+                                -1, &s, nullptr);
+        StmtHandle meta(s);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_int(s, 1, kSchemaVersion);
+        if (rc == SQLITE_OK) rc = sqlite3_step(s) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db.get());
+      }
+      if (rc == SQLITE_OK) rc = run(db.get(), "COMMIT");
+      if (rc != SQLITE_OK) {
+        Error e = open_error(db.get(), path, rc, "tạo lược đồ");
+        if (sqlite3_get_autocommit(db.get()) == 0) run(db.get(), "ROLLBACK");
+        return e;
+      }
+    }
+
+    auto impl = std::make_unique<Impl>(path, std::move(db), busy_timeout);
+    if (Status s = impl->prepare_all(); !s) return s.error();
+    return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(impl)));
+  });
+}
+
+bool SqliteStore::exists(const std::string& path) {
+  if (!is_regular_file(path)) return false;
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  DbHandle db(raw);
+  if (rc != SQLITE_OK) return false;
+  sqlite3_busy_timeout(db.get(), 1000);
+  Inspection seen;
+  return inspect(db.get(), seen) == SQLITE_OK && seen.state == SchemaState::kHoso;
+}
+
+// ===================================================================================================
+
+SqliteStore::SqliteStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SqliteStore::~SqliteStore() = default;
+
+const std::string& SqliteStore::path() const { return impl_->path(); }
+
+Status SqliteStore::write(const std::function<Status(WriteTx&)>& work) {
+  return guarded([&] { return impl_->write(work); });
+}
+
+Result<std::optional<DossierRecord>> SqliteStore::load(DossierId id) {
+  return guarded([&] { return impl_->load_row(id, nullptr); });
+}
+
+Result<std::vector<EventRecord>> SqliteStore::events(DossierId id) {
+  return guarded([&] { return impl_->events(id); });
+}
+
+Status SqliteStore::scan_events(const std::function<Status(const EventRecord&)>& fn) {
+  return guarded([&] { return impl_->scan_events(fn); });
+}
+
+Result<std::vector<DossierRecord>> SqliteStore::dossiers() {
+  return guarded([&] { return impl_->dossiers(); });
+}
+
+Result<std::vector<DossierRecord>> SqliteStore::open_held_by(const std::string& holder) {
+  return guarded([&] { return impl_->open_held_by(holder); });
+}
+
+Result<std::vector<OutboxRecord>> SqliteStore::outbox(DossierId id) {
+  return guarded([&] { return impl_->outbox(id); });
+}
+
+Result<std::optional<DefinitionRecord>> SqliteStore::definition(const std::string& hash) {
+  return guarded([&] { return impl_->definition(hash); });
+}
+
+Result<std::vector<DefinitionRecord>> SqliteStore::current_definitions() {
+  return guarded([&] { return impl_->current_definitions(); });
+}
+
+Result<std::vector<OrgRecord>> SqliteStore::orgs() {
+  return guarded([&] { return impl_->orgs(); });
+}
+
+Result<std::vector<UserRecord>> SqliteStore::users() {
+  return guarded([&] { return impl_->users(); });
+}
+
+}  // namespace hoso

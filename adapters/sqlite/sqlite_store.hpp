@@ -1,0 +1,75 @@
+// The Store port on one SQLite file: an append-only event log plus the projections derived from it.
+//
+// One SqliteStore is one connection. It is not thread-safe: use it from one thread at a time (open
+// one per thread or per process). Several processes may open the same file; their writes are
+// serialized by SQLite's write lock (write() takes it up front), readers never block writers (WAL).
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/records.hpp"
+#include "engine/result.hpp"
+#include "engine/store.hpp"
+
+namespace hoso {
+
+enum class OpenMode {
+  kCreate,    // create the file and the schema when missing; open an existing hoso database as is
+  kExisting,  // the file must exist and hold a hoso schema, else kNotFound
+};
+
+class SqliteStore final : public Store {
+ public:
+  // Version of the on-disk schema written by this build (meta.schema_version). Stored on disk.
+  static constexpr int kSchemaVersion = 1;
+  // How long a command waits for another process's write lock before failing with kInternal.
+  static constexpr std::chrono::milliseconds kDefaultBusyTimeout{10'000};
+
+  // Opens (or creates, with kCreate) the database at `path`. Fails with kNotFound when kExisting and the
+  // file is missing or holds no hoso schema; with kInvalidInput when kCreate meets a file that is some
+  // other database; with kInternal on I/O errors or a schema version this build does not know.
+  static Result<std::unique_ptr<SqliteStore>> open(
+      const std::string& path, OpenMode mode, std::chrono::milliseconds busy_timeout = kDefaultBusyTimeout);
+  // Returns true when `path` is an existing file holding a hoso schema. Never modifies the file.
+  static bool exists(const std::string& path);
+
+  ~SqliteStore() override;
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  const std::string& path() const;
+
+  // Runs `work` inside BEGIN IMMEDIATE … COMMIT. Rolls back when work fails, throws, or when any storage
+  // step inside it failed after writing (even if work ignored that error). Fails with kInternal when
+  // called from inside another write() on this store.
+  Status write(const std::function<Status(WriteTx&)>& work) override;
+
+  // Reads run on this connection: from inside write() they see that transaction's own writes.
+  Result<std::optional<DossierRecord>> load(DossierId id) override;
+  // Walks the dossier's prev_gseq chain back from its projection (rowid lookups only), in one read
+  // transaction; empty when there is no such dossier; kInternal when the chain is broken.
+  Result<std::vector<EventRecord>> events(DossierId id) override;
+  // Streams the log in gseq (append) order through one cursor; the record passed to fn is reused
+  // between calls (copy it to keep it).
+  Status scan_events(const std::function<Status(const EventRecord&)>& fn) override;
+  Result<std::vector<DossierRecord>> dossiers() override;
+  Result<std::vector<DossierRecord>> open_held_by(const std::string& holder) override;
+  Result<std::vector<OutboxRecord>> outbox(DossierId id) override;
+
+  Result<std::optional<DefinitionRecord>> definition(const std::string& hash) override;
+  Result<std::vector<DefinitionRecord>> current_definitions() override;
+  Result<std::vector<OrgRecord>> orgs() override;
+  Result<std::vector<UserRecord>> users() override;
+
+ private:
+  class Impl;  // SQLite lives only in the .cpp
+  explicit SqliteStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hoso

@@ -1,0 +1,141 @@
+#include "adapters/yaml/project.hpp"
+
+#include <algorithm>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "adapters/yaml/loader.hpp"
+#include "engine/hash_chain.hpp"
+
+namespace hoso::yaml {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Reads a file, turning a failure into a diagnostic.
+bool read_into(const std::string& path, std::string& out, std::vector<Diagnostic>& diags) {
+  auto text = read_text_file(path);
+  if (!text) {
+    diags.push_back(Diagnostic{SourceLoc{path, 1, 1}, text.error().message});
+    return false;
+  }
+  out = std::move(text.value());
+  return true;
+}
+
+void append(std::vector<Diagnostic>& to, std::vector<Diagnostic> from) {
+  to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
+}
+
+}  // namespace
+
+std::string definition_hash(const std::string& workflow_source, const std::string& catalogue_source) {
+  return sha256_hex(fmt::format("hoso-definition-v1;{}:{};{}:{};", workflow_source.size(), workflow_source,
+                                catalogue_source.size(), catalogue_source));
+}
+
+CompileOutcome compile_sources(const std::string& workflow_file, const std::string& workflow_source,
+                               const std::string& catalogue_file, const std::string& catalogue_source) {
+  CompileOutcome out;
+  CatalogueSpec catalogue;
+  WorkflowSpec workflow;
+  append(out.diagnostics, parse_catalogue(catalogue_source, catalogue_file, catalogue));
+  append(out.diagnostics, parse_workflow(workflow_source, workflow_file, workflow));
+  if (!out.diagnostics.empty()) return out;
+  out = compile_definition(workflow, catalogue);
+  if (out.definition) {
+    auto def = std::const_pointer_cast<Definition>(out.definition);
+    def->set_hash(definition_hash(workflow_source, catalogue_source));
+  }
+  return out;
+}
+
+Project load_project(const std::string& config_dir, const std::string& workflows_dir) {
+  Project p;
+  const std::string orgs_file = (fs::path(config_dir) / "orgs.yaml").string();
+  const std::string users_file = (fs::path(config_dir) / "users.yaml").string();
+  p.catalogue_file = (fs::path(config_dir) / "awards.yaml").string();
+  std::string orgs_text, users_text;
+  const bool have_orgs = read_into(orgs_file, orgs_text, p.diagnostics);
+  const bool have_users = read_into(users_file, users_text, p.diagnostics);
+  if (have_orgs && have_users) {
+    append(p.diagnostics, load_directory(orgs_text, orgs_file, users_text, users_file, p.orgs, p.users));
+    if (p.diagnostics.empty()) {
+      // Belt and braces: the engine's own checks must agree.
+      auto dir = Directory::build(p.orgs, p.users);
+      if (!dir) p.diagnostics.push_back(Diagnostic{SourceLoc{orgs_file, 1, 1}, dir.error().message});
+    }
+  }
+  CatalogueSpec catalogue;
+  if (read_into(p.catalogue_file, p.catalogue_source, p.diagnostics)) {
+    append(p.diagnostics, parse_catalogue(p.catalogue_source, p.catalogue_file, catalogue));
+    append(p.diagnostics, check_catalogue(catalogue));
+  }
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (fs::directory_iterator it(workflows_dir, ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().extension() == ".yaml" || it->path().extension() == ".yml") files.push_back(it->path().string());
+  if (ec) p.diagnostics.push_back(Diagnostic{SourceLoc{workflows_dir, 0, 0}, "cannot read the workflows folder: " + ec.message()});
+  std::sort(files.begin(), files.end());
+  if (files.empty() && !ec) p.diagnostics.push_back(Diagnostic{SourceLoc{workflows_dir, 0, 0}, "no workflow files (*.yaml)"});
+  for (const auto& file : files) {
+    LoadedWorkflow w;
+    w.file = file;
+    if (!read_into(file, w.source, p.diagnostics)) continue;
+    auto outcome = compile_sources(file, w.source, p.catalogue_file, p.catalogue_source);
+    // Catalogue problems were reported once above; keep only this workflow's own.
+    for (auto& d : outcome.diagnostics)
+      if (d.loc.file == file) p.diagnostics.push_back(std::move(d));
+    if (!outcome.definition) continue;
+    for (const auto& other : p.workflows)
+      if (other.definition->name() == outcome.definition->name())
+        p.diagnostics.push_back(Diagnostic{SourceLoc{file, 1, 1}, fmt::format("workflow name '{}' is also used by {}",
+                                                                                outcome.definition->name(), other.file)});
+    w.definition = outcome.definition;
+    p.workflows.push_back(std::move(w));
+  }
+  return p;
+}
+
+Result<std::shared_ptr<const Definition>> StoreDefinitionRegistry::by_hash(const std::string& hash) {
+  for (const auto& [h, def] : cache_)
+    if (h == hash) return def;
+  auto rec = store_.definition(hash);
+  if (!rec) return rec.error();
+  if (!rec->has_value())
+    return make_error(ErrorCode::kNotFound, fmt::format("definition {} is not in the database", hash));
+  const DefinitionRecord& r = **rec;
+  auto outcome = compile_sources(r.workflow_file, r.workflow_source, r.catalogue_file, r.catalogue_source);
+  if (!outcome.definition)
+    return make_error(ErrorCode::kInvalidDefinition,
+                      fmt::format("stored definition {} no longer compiles: {}", hash,
+                                  outcome.diagnostics.empty() ? "" : outcome.diagnostics.front().format()));
+  if (outcome.definition->hash() != hash)
+    return make_error(ErrorCode::kVerifyFailed, fmt::format("stored definition {} does not match its hash", hash));
+  cache_.emplace_back(hash, outcome.definition);
+  return outcome.definition;
+}
+
+Result<std::shared_ptr<const Definition>> StoreDefinitionRegistry::current(const std::string& workflow) {
+  auto defs = store_.current_definitions();
+  if (!defs) return defs.error();
+  for (const auto& d : *defs)
+    if (d.name == workflow) return by_hash(d.hash);
+  return Error{ErrorCode::kNotFound, fmt::format("Không có quy trình '{}'", workflow), "unknown_workflow", workflow};
+}
+
+Result<Directory> directory_from_store(Store& store) {
+  auto orgs = store.orgs();
+  if (!orgs) return orgs.error();
+  auto users = store.users();
+  if (!users) return users.error();
+  std::vector<OrgSpec> org_specs;
+  std::vector<UserSpec> user_specs;
+  for (const auto& o : *orgs) org_specs.push_back(OrgSpec{o.key, o.name, o.kind, o.parent});
+  for (const auto& u : *users) user_specs.push_back(UserSpec{u.key, u.name, u.email, u.org, u.roles});
+  return Directory::build(org_specs, user_specs);
+}
+
+}  // namespace hoso::yaml

@@ -1,0 +1,55 @@
+// Loads a project's config/ and workflows/ from disk, validates and compiles everything.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/definition.hpp"
+#include "engine/directory.hpp"
+#include "engine/records.hpp"
+#include "engine/service.hpp"
+#include "engine/store.hpp"
+
+namespace hoso::yaml {
+
+struct LoadedWorkflow {
+  std::string file, source;
+  std::shared_ptr<const Definition> definition;
+};
+
+struct Project {
+  std::vector<OrgSpec> orgs;
+  std::vector<UserSpec> users;
+  std::string catalogue_file, catalogue_source;
+  std::vector<LoadedWorkflow> workflows;
+  std::vector<Diagnostic> diagnostics;  // empty when everything is valid
+  bool ok() const { return diagnostics.empty(); }
+};
+
+// Reads <config_dir>/{orgs,users,awards}.yaml and every *.yaml in `workflows_dir` (sorted by name)
+// and compiles the workflows. All problems are collected, each with file:line:col.
+Project load_project(const std::string& config_dir, const std::string& workflows_dir);
+
+// The content hash that pins a definition: sha256 over both sources (stored on disk: never change).
+std::string definition_hash(const std::string& workflow_source, const std::string& catalogue_source);
+
+// Compiles a definition from stored sources; diagnostics on failure.
+CompileOutcome compile_sources(const std::string& workflow_file, const std::string& workflow_source,
+                               const std::string& catalogue_file, const std::string& catalogue_source);
+
+// Definitions loaded from the store by hash, compiled once and cached.
+class StoreDefinitionRegistry : public DefinitionRegistry {
+ public:
+  explicit StoreDefinitionRegistry(Store& store) : store_(store) {}
+  Result<std::shared_ptr<const Definition>> by_hash(const std::string& hash) override;
+  Result<std::shared_ptr<const Definition>> current(const std::string& workflow) override;
+
+ private:
+  Store& store_;
+  std::vector<std::pair<std::string, std::shared_ptr<const Definition>>> cache_;
+};
+
+// Builds the directory stored in the database.
+Result<Directory> directory_from_store(Store& store);
+
+}  // namespace hoso::yaml

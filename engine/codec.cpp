@@ -1,0 +1,299 @@
+#include "engine/codec.hpp"
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+namespace hoso {
+
+namespace json = boost::json;
+
+namespace {
+
+Error bad(const std::string& what) { return make_error(ErrorCode::kVerifyFailed, what); }
+
+std::string org_key(const Directory& dir, OrgId id) { return id.valid() ? dir.org(id).key : std::string(); }
+std::string user_key(const Directory& dir, UserId id) { return id.valid() ? dir.user(id).key : std::string(); }
+
+json::array encode_documents(const Definition& def, const std::vector<DocumentRef>& docs) {
+  json::array out;
+  for (const auto& d : docs)
+    out.push_back(json::object{{"kind", def.document(d.kind).key}, {"filename", d.filename}, {"sha256", d.sha256},
+                               {"size", d.size}});
+  return out;
+}
+
+Result<std::vector<DocumentRef>> decode_documents(const Definition& def, const json::value& v) {
+  std::vector<DocumentRef> out;
+  if (!v.is_array()) return bad("documents is not an array");
+  for (const auto& item : v.as_array()) {
+    const auto* o = item.if_object();
+    if (!o || !o->contains("kind") || !o->contains("filename") || !o->contains("sha256") || !o->contains("size"))
+      return bad("malformed document entry");
+    auto kind = def.find_document(json::value_to<std::string>(o->at("kind")));
+    if (!kind) return bad("unknown document kind");
+    out.push_back(DocumentRef{*kind, json::value_to<std::string>(o->at("filename")),
+                              json::value_to<std::string>(o->at("sha256")), o->at("size").to_number<std::int64_t>()});
+  }
+  return out;
+}
+
+Result<std::vector<UserId>> decode_users(const Directory& dir, const json::value& v) {
+  std::vector<UserId> out;
+  if (!v.is_array()) return bad("user list is not an array");
+  for (const auto& item : v.as_array()) {
+    if (!item.is_string()) return bad("user id is not a string");
+    auto id = dir.find_user(std::string_view(item.as_string()));
+    if (!id) return bad(fmt::format("unknown user '{}'", std::string_view(item.as_string())));
+    out.push_back(*id);
+  }
+  return out;
+}
+
+json::array encode_users(const Directory& dir, const std::vector<UserId>& users) {
+  json::array out;
+  for (UserId u : users) out.push_back(json::string(dir.user(u).key));
+  return out;
+}
+
+Result<std::vector<FieldChange>> decode_changes(const Definition& def, const json::value& v) {
+  std::vector<FieldChange> out;
+  if (!v.is_array()) return bad("changes is not an array");
+  for (const auto& item : v.as_array()) {
+    const auto* pair = item.if_array();
+    if (!pair || pair->size() != 2 || !(*pair)[0].is_string() || !(*pair)[1].is_string()) return bad("malformed change");
+    auto f = def.find_field(std::string_view((*pair)[0].as_string()));
+    if (!f) return bad(fmt::format("unknown field '{}'", std::string_view((*pair)[0].as_string())));
+    auto value = parse_value(def.field(*f).spec, std::string_view((*pair)[1].as_string()));
+    if (!value) return bad(fmt::format("field '{}': {}", def.field(*f).key, value.error().message));
+    out.push_back(FieldChange{*f, std::move(value.value())});
+  }
+  return out;
+}
+
+std::optional<OrgId> org_of(const Directory& dir, const std::string& key) {
+  if (key.empty()) return OrgId{};
+  return dir.find_org(key);
+}
+
+}  // namespace
+
+EventRecord encode_event(const Definition& def, const Directory& dir, DossierId id, const Event& e) {
+  EventRecord r;
+  r.dossier = id;
+  r.seq = e.seq;
+  r.type = event_type_name(e.type);
+  r.at = format_utc(e.at);
+  r.actor_user = user_key(dir, e.actor.user);
+  r.actor_role = role_name(e.actor.role);
+  r.actor_org = org_key(dir, e.actor.org);
+  r.action = e.action.valid() ? def.action_name(e.action) : "";
+  r.from_state = e.from.valid() ? def.state(e.from).key : "";
+  r.to_state = def.state(e.to).key;
+  r.holder = org_key(dir, e.holder);
+  r.note = e.note;
+  json::object p;
+  if (e.type == EventType::kDossierCreated) {
+    p["award"] = def.award(e.award).key;
+    p["origin"] = org_key(dir, e.origin);
+  }
+  if (!e.changes.empty()) {
+    json::array changes;
+    for (const auto& c : e.changes)
+      changes.push_back(json::array{json::string(def.field(c.field).key),
+                                    json::string(format_value(def.field(c.field).spec, c.value))});
+    p["changes"] = std::move(changes);
+  }
+  if (!e.documents.empty()) p["documents"] = encode_documents(def, e.documents);
+  if (e.ballot != Ballot::kNone) p["ballot"] = ballot_name(e.ballot);
+  if (!e.electorate.empty()) p["electorate"] = encode_users(dir, e.electorate);
+  if (!e.effects.empty()) {
+    json::array effects;
+    for (const auto& f : e.effects) {
+      json::object o;
+      switch (f.kind) {
+        case Effect::Kind::kNotify: o["notify"] = f.to; o["template"] = f.template_; break;
+        case Effect::Kind::kStartTimer: o["start_timer"] = f.timer; o["after"] = f.after; break;
+        case Effect::Kind::kCancelTimer: o["cancel_timer"] = f.timer; break;
+      }
+      effects.push_back(std::move(o));
+    }
+    p["effects"] = std::move(effects);
+  }
+  r.payload = json::serialize(p);
+  r.schema_version = kEventSchemaVersion;
+  return r;
+}
+
+Result<Event> decode_event(const Definition& def, const Directory& dir, const EventRecord& r) {
+  Event e;
+  auto type = parse_event_type(r.type);
+  if (!type) return bad(fmt::format("unknown event type '{}'", r.type));
+  if (r.schema_version != kEventSchemaVersion) return bad(fmt::format("unsupported schema version {}", r.schema_version));
+  e.type = *type;
+  e.seq = r.seq;
+  auto at = parse_utc(r.at);
+  if (!at) return bad(fmt::format("malformed time '{}'", r.at));
+  e.at = *at;
+  auto user = dir.find_user(r.actor_user);
+  auto org = dir.find_org(r.actor_org);
+  auto role = parse_role(r.actor_role);
+  if (!user || !org || !role) return bad(fmt::format("unknown actor '{}' / '{}' / '{}'", r.actor_user, r.actor_role, r.actor_org));
+  e.actor = Actor{*user, *role, *org};
+  if (!r.action.empty()) {
+    auto a = def.find_action(r.action);
+    if (!a) return bad(fmt::format("unknown action '{}'", r.action));
+    e.action = *a;
+  }
+  if (!r.from_state.empty()) {
+    auto s = def.find_state(r.from_state);
+    if (!s) return bad(fmt::format("unknown state '{}'", r.from_state));
+    e.from = *s;
+  }
+  auto to = def.find_state(r.to_state);
+  if (!to) return bad(fmt::format("unknown state '{}'", r.to_state));
+  e.to = *to;
+  auto holder = org_of(dir, r.holder);
+  if (!holder) return bad(fmt::format("unknown org '{}'", r.holder));
+  e.holder = *holder;
+  e.note = r.note;
+  boost::system::error_code ec;
+  json::value pv = json::parse(r.payload, ec);
+  if (ec || !pv.is_object()) return bad("payload is not a JSON object");
+  const json::object& p = pv.as_object();
+  if (const auto* v = p.if_contains("award")) {
+    auto a = v->is_string() ? def.find_award(std::string_view(v->as_string())) : std::nullopt;
+    if (!a) return bad("unknown award in payload");
+    e.award = *a;
+  }
+  if (const auto* v = p.if_contains("origin")) {
+    auto o = v->is_string() ? dir.find_org(std::string_view(v->as_string())) : std::nullopt;
+    if (!o) return bad("unknown origin in payload");
+    e.origin = *o;
+  }
+  if (const auto* v = p.if_contains("changes")) {
+    auto c = decode_changes(def, *v);
+    if (!c) return c.error();
+    e.changes = std::move(c.value());
+  }
+  if (const auto* v = p.if_contains("documents")) {
+    auto d = decode_documents(def, *v);
+    if (!d) return d.error();
+    e.documents = std::move(d.value());
+  }
+  if (const auto* v = p.if_contains("ballot")) {
+    auto b = v->is_string() ? parse_ballot(std::string_view(v->as_string())) : std::nullopt;
+    if (!b) return bad("malformed ballot");
+    e.ballot = *b;
+  }
+  if (const auto* v = p.if_contains("electorate")) {
+    auto u = decode_users(dir, *v);
+    if (!u) return u.error();
+    e.electorate = std::move(u.value());
+  }
+  if (const auto* v = p.if_contains("effects"); v && v->is_array()) {
+    for (const auto& item : v->as_array()) {
+      const auto* o = item.if_object();
+      if (!o) return bad("malformed effect");
+      Effect f;
+      auto str = [&](const char* k) {
+        const auto* x = o->if_contains(k);
+        return x && x->is_string() ? std::string(x->as_string()) : std::string();
+      };
+      if (o->contains("notify")) { f.kind = Effect::Kind::kNotify; f.to = str("notify"); f.template_ = str("template"); }
+      else if (o->contains("start_timer")) { f.kind = Effect::Kind::kStartTimer; f.timer = str("start_timer"); f.after = str("after"); }
+      else { f.kind = Effect::Kind::kCancelTimer; f.timer = str("cancel_timer"); }
+      e.effects.push_back(std::move(f));
+    }
+  }
+  return e;
+}
+
+DossierRecord encode_dossier(const Definition& def, const Directory& dir, const DossierState& s,
+                             const std::string& last_hash) {
+  DossierRecord r;
+  r.id = s.id;
+  r.workflow = def.name();
+  r.definition_hash = s.definition_hash;
+  r.award = def.award(s.award).key;
+  r.origin = org_key(dir, s.origin);
+  r.state = def.state(s.state).key;
+  r.holder = org_key(dir, s.holder);
+  r.previous_holder = org_key(dir, s.previous_holder);
+  r.closed = s.closed;
+  r.version = s.version;
+  json::object fields;
+  for (const auto& f : def.fields())
+    if (s.fields[f.id.value].present()) fields[f.key] = format_value(f.spec, s.fields[f.id.value]);
+  r.fields = json::serialize(fields);
+  r.documents = json::serialize(encode_documents(def, s.documents));
+  r.vote = json::serialize(json::object{{"electorate", encode_users(dir, s.vote.electorate)},
+                                        {"voted", encode_users(dir, s.vote.voted)},
+                                        {"yes", s.vote.yes},
+                                        {"no", s.vote.no},
+                                        {"abstain", s.vote.abstain}});
+  r.created_by = user_key(dir, s.created_by);
+  r.created_at = format_utc(s.created_at);
+  r.updated_at = format_utc(s.updated_at);
+  r.last_hash = last_hash;
+  return r;
+}
+
+Result<DossierState> decode_dossier(const Definition& def, const Directory& dir, const DossierRecord& r) {
+  DossierState s;
+  s.id = r.id;
+  s.definition_hash = r.definition_hash;
+  auto award = def.find_award(r.award);
+  auto origin = dir.find_org(r.origin);
+  auto state = def.find_state(r.state);
+  auto holder = org_of(dir, r.holder);
+  auto prev = org_of(dir, r.previous_holder);
+  auto creator = dir.find_user(r.created_by);
+  if (!award || !origin || !state || !holder || !prev || !creator)
+    return bad(fmt::format("dossier {} names an award, org, state or user that is no longer known", r.id));
+  s.award = *award;
+  s.origin = *origin;
+  s.state = *state;
+  s.holder = *holder;
+  s.previous_holder = *prev;
+  s.created_by = *creator;
+  s.closed = r.closed;
+  s.version = r.version;
+  auto created = parse_utc(r.created_at);
+  auto updated = parse_utc(r.updated_at);
+  if (!created || !updated) return bad("malformed timestamps in projection");
+  s.created_at = *created;
+  s.updated_at = *updated;
+  s.fields.assign(def.fields().size(), Value{});
+  boost::system::error_code ec;
+  json::value fv = json::parse(r.fields, ec);
+  if (ec || !fv.is_object()) return bad("projection fields are not a JSON object");
+  for (const auto& kv : fv.as_object()) {
+    auto f = def.find_field(kv.key());
+    if (!f || !kv.value().is_string()) return bad(fmt::format("unknown field '{}' in projection", std::string_view(kv.key())));
+    auto v = parse_value(def.field(*f).spec, std::string_view(kv.value().as_string()));
+    if (!v) return bad(v.error().message);
+    s.fields[f->value] = std::move(v.value());
+  }
+  json::value dv = json::parse(r.documents, ec);
+  if (ec) return bad("projection documents are not JSON");
+  auto docs = decode_documents(def, dv);
+  if (!docs) return docs.error();
+  s.documents = std::move(docs.value());
+  json::value vv = json::parse(r.vote, ec);
+  if (ec || !vv.is_object()) return bad("projection vote is not a JSON object");
+  const auto& vo = vv.as_object();
+  if (!vo.contains("electorate") || !vo.contains("voted") || !vo.contains("yes") || !vo.contains("no") || !vo.contains("abstain"))
+    return bad("projection vote is incomplete");
+  auto electorate = decode_users(dir, vo.at("electorate"));
+  auto voted = decode_users(dir, vo.at("voted"));
+  if (!electorate) return electorate.error();
+  if (!voted) return voted.error();
+  s.vote.electorate = std::move(electorate.value());
+  s.vote.voted = std::move(voted.value());
+  s.vote.yes = static_cast<int>(vo.at("yes").to_number<std::int64_t>());
+  s.vote.no = static_cast<int>(vo.at("no").to_number<std::int64_t>());
+  s.vote.abstain = static_cast<int>(vo.at("abstain").to_number<std::int64_t>());
+  return s;
+}
+
+}  // namespace hoso

@@ -1,0 +1,24 @@
+// Converts between the engine's typed structs and the persisted records (names instead of ids,
+// JSON payloads). Pure.
+#pragma once
+#include "engine/definition.hpp"
+#include "engine/directory.hpp"
+#include "engine/dossier.hpp"
+#include "engine/records.hpp"
+#include "engine/result.hpp"
+
+namespace hoso {
+
+// The record of `e` for dossier `id` (hash and prev_hash left empty: the chain is the caller's job).
+EventRecord encode_event(const Definition& def, const Directory& dir, DossierId id, const Event& e);
+// The event a record stands for; fails with kVerifyFailed when it names something the definition or
+// the directory does not know.
+Result<Event> decode_event(const Definition& def, const Directory& dir, const EventRecord& r);
+
+// The projection record of `s`.
+DossierRecord encode_dossier(const Definition& def, const Directory& dir, const DossierState& s,
+                             const std::string& last_hash);
+// The state a projection record stands for.
+Result<DossierState> decode_dossier(const Definition& def, const Directory& dir, const DossierRecord& r);
+
+}  // namespace hoso

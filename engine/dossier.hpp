@@ -1,0 +1,145 @@
+// Dossiers, the commands that act on them, and the events that record what happened.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/definition.hpp"
+#include "engine/ids.hpp"
+#include "engine/time.hpp"
+#include "engine/value.hpp"
+
+namespace hoso {
+
+// Event type tags. Stored on disk by name: never rename, never reuse.
+enum class EventType : std::uint8_t {
+  kDossierCreated,
+  kDossierSubmitted,
+  kDossierAccepted,
+  kDossierAppraised,
+  kDossierForwarded,
+  kDossierReturned,
+  kDossierResubmitted,
+  kDossierRejected,
+  kDossierDecided,
+  kDossierWithdrawn,
+  kVoteCast,
+  kVoteClosed,
+};
+const char* event_type_name(EventType t);
+std::optional<EventType> parse_event_type(std::string_view s);
+EventType event_type_for(TransitionKind k);
+
+// Schema version of event payloads written by this build. Stored on disk.
+inline constexpr int kEventSchemaVersion = 1;
+// Longest note accepted, in bytes.
+inline constexpr std::size_t kMaxNoteBytes = 16 * 1024;
+
+// Who acts: the person, the role they act in, and their org at the time.
+struct Actor {
+  UserId user;
+  Role role = Role::kClerk;
+  OrgId org;
+};
+
+// A document attached to a dossier: metadata and checksum only.
+struct DocumentRef {
+  DocKindId kind;
+  std::string filename;
+  std::string sha256;  // lowercase hex
+  std::int64_t size = 0;
+  friend bool operator==(const DocumentRef&, const DocumentRef&) = default;
+};
+
+struct FieldChange {
+  FieldId field;
+  Value value;
+  friend bool operator==(const FieldChange&, const FieldChange&) = default;
+};
+
+enum class Ballot : std::uint8_t { kNone, kYes, kNo, kAbstain };
+const char* ballot_name(Ballot b);
+std::optional<Ballot> parse_ballot(std::string_view s);
+
+struct VoteTally {
+  std::vector<UserId> electorate;  // members entitled to vote, fixed when the vote opened
+  std::vector<UserId> voted;
+  int yes = 0, no = 0, abstain = 0;
+  friend bool operator==(const VoteTally&, const VoteTally&) = default;
+};
+
+// One recorded fact. Events are the source of truth; the projection is a fold over them.
+struct Event {
+  EventType type = EventType::kDossierCreated;
+  std::int64_t seq = 0;  // 1-based, per dossier
+  Timestamp at;
+  Actor actor;
+  ActionId action;       // invalid for DossierCreated
+  StateId from, to;      // from is invalid for DossierCreated
+  OrgId holder;          // holder after the event
+  std::string note;
+  std::vector<FieldChange> changes;
+  std::vector<DocumentRef> documents;
+  // DossierCreated only
+  AwardId award;
+  OrgId origin;
+  // Votes: the ballot of a VoteCast; the electorate when the event enters a vote state.
+  Ballot ballot = Ballot::kNone;
+  std::vector<UserId> electorate;
+  // Effects requested by the transition, recorded for the audit trail.
+  std::vector<Effect> effects;
+};
+
+// The current state of one dossier (the projection).
+struct DossierState {
+  DossierId id = 0;
+  std::string definition_hash;
+  AwardId award;
+  OrgId origin;
+  StateId state;
+  OrgId holder;
+  OrgId previous_holder;
+  bool closed = false;
+  std::int64_t version = 0;  // = number of events
+  std::vector<Value> fields;  // indexed by FieldId
+  std::vector<DocumentRef> documents;
+  VoteTally vote;
+  UserId created_by;
+  Timestamp created_at, updated_at;
+  friend bool operator==(const DossierState&, const DossierState&) = default;
+};
+
+// A request to create a dossier.
+struct CreateCommand {
+  AwardId award;
+  std::vector<FieldChange> fields;
+  std::vector<DocumentRef> documents;
+  std::string note;
+};
+
+// A request to take an action on a dossier.
+struct ActCommand {
+  ActionId action;
+  std::vector<FieldChange> fields;
+  std::vector<DocumentRef> documents;
+  std::string note;
+  Ballot ballot = Ballot::kNone;
+  std::optional<std::int64_t> expected_version;
+};
+
+// What the core decided: events to append (and the effects they carry).
+struct Decision {
+  std::vector<Event> events;
+};
+
+// Why the core refused; `reason` is stable and machine-readable, `subject` names the clause,
+// document, field or state concerned. The Error message is Vietnamese for the clerk.
+struct Refusal {
+  Error error;
+  std::string reason;   // not_permitted | guard_failed | document_missing | field_missing | no_such_action |
+                        // dossier_closed | version_conflict | invalid_input | award_not_in_force | ...
+  std::string subject;
+};
+
+}  // namespace hoso

@@ -1,0 +1,61 @@
+// Persisted forms. The store sees only these (strings and numbers), never definitions or ids,
+// so a store needs no knowledge of workflows and can be implemented on SQLite or PostgreSQL alike.
+// Every field here is stored on disk: never change a meaning.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/ids.hpp"
+
+namespace hoso {
+
+// One row of the append-only event log.
+struct EventRecord {
+  DossierId dossier = 0;
+  std::int64_t seq = 0;
+  std::string type;  // EventType name
+  std::string at;    // UTC, "YYYY-MM-DDTHH:MM:SS.mmmZ"
+  std::string actor_user, actor_role, actor_org;
+  std::string action, from_state, to_state, holder;
+  std::string note;
+  std::string payload;  // canonical JSON: changes, documents, ballot, electorate, effects, award, origin
+  int schema_version = 1;
+  std::string prev_hash;  // hash of the dossier's previous event; "" for the first
+  std::string hash;       // sha256 hex over canonical_event_bytes(*this)
+  friend bool operator==(const EventRecord&, const EventRecord&) = default;
+};
+
+// The projection of one dossier's current state (one row, updated with every event).
+struct DossierRecord {
+  DossierId id = 0;
+  std::string workflow, definition_hash, award, origin, state, holder, previous_holder;
+  bool closed = false;
+  std::int64_t version = 0;
+  std::string fields;     // JSON object, field key → canonical text value
+  std::string documents;  // JSON array
+  std::string vote;       // JSON object
+  std::string created_by, created_at, updated_at;
+  std::string last_hash;  // hash of the latest event
+  friend bool operator==(const DossierRecord&, const DossierRecord&) = default;
+};
+
+// A notification to deliver, written in the same transaction as the event that caused it.
+struct OutboxRecord {
+  DossierId dossier = 0;
+  std::int64_t event_seq = 0;
+  std::string target_org;  // org key
+  std::string template_key;
+  std::string created_at;
+};
+
+// A workflow definition pinned by the hash of its sources.
+struct DefinitionRecord {
+  std::string hash, name, workflow_file, workflow_source, catalogue_file, catalogue_source, loaded_at;
+};
+
+// Directory rows (the current org tree and users).
+struct OrgRecord { std::string key, name, kind, parent; };
+struct UserRecord { std::string key, name, email, org; std::vector<std::string> roles; };
+
+}  // namespace hoso

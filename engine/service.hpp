@@ -1,0 +1,101 @@
+// The command service: turns raw requests (strings, from the CLI or HTTP) into core commands, runs the
+// pure core, and appends the outcome through the Store in one transaction. Also the read side:
+// show, inbox, history, replay and the audit of the hash chain. Knows only interfaces.
+#pragma once
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/core.hpp"
+#include "engine/records.hpp"
+#include "engine/store.hpp"
+
+namespace hoso {
+
+// Where compiled definitions come from (by content hash, or the current one of a workflow name).
+class DefinitionRegistry {
+ public:
+  virtual ~DefinitionRegistry() = default;
+  virtual Result<std::shared_ptr<const Definition>> by_hash(const std::string& hash) = 0;
+  virtual Result<std::shared_ptr<const Definition>> current(const std::string& workflow) = 0;
+};
+
+// A document as the edge sees it: kind key and the file's metadata.
+struct RawDocument {
+  std::string kind, filename, sha256;
+  std::int64_t size = 0;
+};
+
+// A request before it is typed against a definition.
+struct RawInput {
+  std::vector<std::pair<std::string, std::string>> fields;  // key, text value
+  std::vector<RawDocument> documents;
+  std::string note;
+  std::string ballot;  // "", yes, no, abstain
+  std::optional<std::int64_t> expected_version;
+};
+
+struct Outcome {
+  DossierId id = 0;
+  std::int64_t version = 0;
+  std::string state;
+  std::vector<EventRecord> events;  // as appended, with hashes
+};
+
+// A dossier as read, decoded against its pinned definition.
+struct DossierView {
+  std::shared_ptr<const Definition> definition;
+  DossierState state;
+  DossierRecord record;
+  bool overdue = false;  // reserved for processing deadlines
+};
+
+struct VerifyReport {
+  bool ok = true;
+  std::int64_t events = 0;
+  std::int64_t dossiers = 0;
+  std::string failure;           // first problem found, for people
+  DossierId failed_dossier = 0;  // 0 when none
+  std::int64_t failed_seq = 0;
+};
+
+class CommandService {
+ public:
+  CommandService(Store& store, Clock& clock, DefinitionRegistry& definitions, const Directory& directory)
+      : store_(store), clock_(clock), defs_(definitions), dir_(directory) {}
+
+  // Creates a dossier of `award` under the current definition of `workflow`, proposed by `user`.
+  Result<Outcome> create(const std::string& workflow, const std::string& award, const std::string& user,
+                         const RawInput& input);
+  // Takes `action` on dossier `id` as `user`.
+  Result<Outcome> act(DossierId id, const std::string& action, const std::string& user, const RawInput& input);
+
+  // Reads one dossier; when `user` is given, refuses (kNotPermitted) if they may not read it.
+  Result<DossierView> show(DossierId id, const std::optional<std::string>& user);
+  // The dossiers waiting for `user`: held by their org, with an action their roles may take now.
+  Result<std::vector<DossierView>> inbox(const std::string& user);
+  // The events of a dossier, in order (read permission checked when `user` is given).
+  Result<std::vector<EventRecord>> history(DossierId id, const std::optional<std::string>& user);
+  // Rebuilds the dossier from its events under its pinned definition, checking the hash chain, and
+  // compares with the stored projection.
+  Result<VerifyReport> replay(DossierId id);
+  // Replays every dossier in one pass over the log in append order.
+  Result<VerifyReport> replay_all();
+  // Recomputes every event hash and chain link, and checks each projection's last hash and version.
+  Result<VerifyReport> audit_verify();
+
+  const Directory& directory() const { return dir_; }
+
+ private:
+  Result<UserId> find_user(const std::string& key) const;
+  Result<Outcome> commit(WriteTx& tx, const Definition& def, DossierState& state, std::int64_t expected_version,
+                         std::string last_hash, const Decision& decision);
+
+  Store& store_;
+  Clock& clock_;
+  DefinitionRegistry& defs_;
+  const Directory& dir_;
+};
+
+}  // namespace hoso

@@ -1,0 +1,68 @@
+// The ports the core's command service needs from the outside world.
+#pragma once
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/records.hpp"
+#include "engine/result.hpp"
+#include "engine/time.hpp"
+
+namespace hoso {
+
+// The one source of "now". Production reads the system clock; tests and simulations use others.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  // Returns the current instant. Read once per command.
+  virtual Timestamp now() = 0;
+};
+
+// Operations inside one write transaction. Everything done through one WriteTx commits together
+// or not at all.
+class WriteTx {
+ public:
+  virtual ~WriteTx() = default;
+  // Returns the dossier's projection, or nullopt when there is none.
+  virtual Result<std::optional<DossierRecord>> load(DossierId id) = 0;
+  // Returns a fresh dossier id, never used before.
+  virtual Result<DossierId> allocate_dossier_id() = 0;
+  // Appends events and writes the projection. `expected_version` 0 inserts a new dossier; otherwise the
+  // stored version must equal it or this fails with kVersionConflict and writes nothing.
+  virtual Status append(std::int64_t expected_version, const DossierRecord& projection,
+                        const std::vector<EventRecord>& events, const std::vector<OutboxRecord>& outbox) = 0;
+  // Stores a definition; a no-op when its hash is already stored. Makes it current for its name.
+  virtual Status put_definition(const DefinitionRecord& def) = 0;
+  // Replaces the org tree and users.
+  virtual Status replace_directory(const std::vector<OrgRecord>& orgs, const std::vector<UserRecord>& users) = 0;
+};
+
+// A durable store of definitions, events, projections and the outbox.
+class Store {
+ public:
+  virtual ~Store() = default;
+  // Runs `work` in one write transaction: commits when it returns ok, rolls back otherwise (and on
+  // any storage error), returning work's error.
+  virtual Status write(const std::function<Status(WriteTx&)>& work) = 0;
+
+  virtual Result<std::optional<DossierRecord>> load(DossierId id) = 0;
+  // The dossier's events in sequence order.
+  virtual Result<std::vector<EventRecord>> events(DossierId id) = 0;
+  // Calls `fn` for every event in append order; stops early (returning fn's error) when fn fails.
+  virtual Status scan_events(const std::function<Status(const EventRecord&)>& fn) = 0;
+  // Every dossier projection, in id order.
+  virtual Result<std::vector<DossierRecord>> dossiers() = 0;
+  // Open dossiers held by org `holder`, in id order.
+  virtual Result<std::vector<DossierRecord>> open_held_by(const std::string& holder) = 0;
+  virtual Result<std::vector<OutboxRecord>> outbox(DossierId id) = 0;
+
+  virtual Result<std::optional<DefinitionRecord>> definition(const std::string& hash) = 0;
+  // The current definition of every workflow name.
+  virtual Result<std::vector<DefinitionRecord>> current_definitions() = 0;
+  virtual Result<std::vector<OrgRecord>> orgs() = 0;
+  virtual Result<std::vector<UserRecord>> users() = 0;
+};
+
+}  // namespace hoso

@@ -1,0 +1,983 @@
+// SqliteStore on real files, one fresh temporary directory per test.
+#include "adapters/sqlite/sqlite_store.hpp"
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "engine/hash_chain.hpp"
+
+namespace hoso {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A fresh directory under the system temp dir, removed with everything in it at scope end.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "hoso-sqlite-test-XXXXXX").string();
+    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  fs::path path_;
+};
+
+// A plain sqlite3 connection to the same file, bypassing the store.
+class RawDb {
+ public:
+  explicit RawDb(const std::string& path) {
+    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
+      throw std::runtime_error("raw open failed");
+    }
+    sqlite3_busy_timeout(db_, 5000);
+  }
+  ~RawDb() { sqlite3_close_v2(db_); }
+  RawDb(const RawDb&) = delete;
+  RawDb& operator=(const RawDb&) = delete;
+  // Runs sql; returns the SQLite result code.
+  int exec(const std::string& sql) { return sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr); }
+  std::string errmsg() const { return sqlite3_errmsg(db_); }
+  // The first column of the first row as text ("" when no row).
+  std::string scalar(const std::string& sql) {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &s, nullptr) != SQLITE_OK) {
+      throw std::runtime_error("raw prepare failed: " + errmsg());
+    }
+    std::string out;
+    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0) != nullptr) {
+      out = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
+    }
+    sqlite3_finalize(s);
+    return out;
+  }
+  long long count(const std::string& table) { return std::stoll(scalar("SELECT count(*) FROM " + table)); }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+std::unique_ptr<SqliteStore> open_store(const std::string& path, OpenMode mode = OpenMode::kCreate,
+                                        std::chrono::milliseconds busy = SqliteStore::kDefaultBusyTimeout) {
+  auto r = SqliteStore::open(path, mode, busy);
+  if (!r.ok()) FAIL("open failed: " << r.error().message);
+  return std::move(r).value();
+}
+
+EventRecord make_event(DossierId id, std::int64_t seq, const std::string& prev_hash,
+                       const std::string& holder) {
+  EventRecord e;
+  e.dossier = id;
+  e.seq = seq;
+  e.type = seq == 1 ? "DossierCreated" : "DossierForwarded";
+  e.at =
+      fmt::format("2026-03-{:02}T08:{:02}:{:02}.{:03}Z", 1 + seq % 28, seq % 60, id % 60, (seq * 7) % 1000);
+  e.actor_user = "nguyen.van.an";
+  e.actor_role = "clerk";
+  e.actor_org = "so-noi-vu";
+  e.action = seq == 1 ? "tao" : "chuyen";
+  e.from_state = seq == 1 ? "" : "dang-tham-dinh";
+  e.to_state = "cho-ky";
+  e.holder = holder;
+  e.note = fmt::format("Ghi chú số {} của hồ sơ {}: đề nghị tặng Bằng khen — Nguyễn Thị Ánh Tuyết", seq, id);
+  e.payload = fmt::format(R"({{"changes":{{"ho_ten":"Trần Thị Bích {}"}}}})", seq);
+  e.schema_version = 1;
+  e.prev_hash = prev_hash;
+  e.hash = event_hash(e);
+  return e;
+}
+
+DossierRecord make_projection(DossierId id, const std::vector<EventRecord>& history, bool closed) {
+  const EventRecord& last = history.back();
+  DossierRecord d;
+  d.id = id;
+  d.workflow = "khen-thuong-thuong-xuyen";
+  d.definition_hash = "d3f1";
+  d.award = "bang-khen-ubnd-tinh";
+  d.origin = "so-noi-vu";
+  d.state = last.to_state;
+  d.holder = last.holder;
+  d.previous_holder = history.size() > 1 ? history[history.size() - 2].holder : "";
+  d.closed = closed;
+  d.version = last.seq;
+  d.fields = R"({"ho_ten":"Trần Thị Bích","don_vi":"Phòng Tổ chức – Cán bộ"})";
+  d.documents = "[]";
+  d.vote = "{}";
+  d.created_by = "nguyen.van.an";
+  d.created_at = history.front().at;
+  d.updated_at = last.at;
+  d.last_hash = last.hash;
+  return d;
+}
+
+// What the store should hold, maintained alongside it.
+struct Model {
+  std::map<DossierId, std::vector<EventRecord>> events;
+  std::map<DossierId, DossierRecord> projections;
+  std::vector<EventRecord> log;  // append order
+
+  std::int64_t version(DossierId id) const {
+    auto it = projections.find(id);
+    return it == projections.end() ? 0 : it->second.version;
+  }
+};
+
+// One append: how many events, to which holder, closing or not, with which outbox rows.
+struct Step {
+  int count = 1;
+  std::string holder = "so-noi-vu";
+  bool close = false;
+  std::vector<OutboxRecord> outbox;
+  std::function<void(EventRecord&)> edit;  // applied to each new event before hashing again
+
+  Step& n(int c) {
+    count = c;
+    return *this;
+  }
+  Step& to(std::string h) {
+    holder = std::move(h);
+    return *this;
+  }
+  Step& closing() {
+    close = true;
+    return *this;
+  }
+  Step& notify(std::vector<OutboxRecord> rows) {
+    outbox = std::move(rows);
+    return *this;
+  }
+  Step& editing(std::function<void(EventRecord&)> fn) {
+    edit = std::move(fn);
+    return *this;
+  }
+};
+
+// The events and projection of the next step of `id`, built from the model.
+std::pair<std::vector<EventRecord>, DossierRecord> next_step(const Model& m, DossierId id, const Step& step) {
+  std::vector<EventRecord> history;
+  if (auto it = m.events.find(id); it != m.events.end()) history = it->second;
+  std::vector<EventRecord> fresh;
+  for (int i = 0; i < step.count; ++i) {
+    const std::string prev = history.empty() ? "" : history.back().hash;
+    EventRecord e = make_event(id, static_cast<std::int64_t>(history.size()) + 1, prev, step.holder);
+    if (step.edit) {
+      step.edit(e);
+      e.hash = event_hash(e);
+    }
+    history.push_back(e);
+    fresh.push_back(e);
+  }
+  return {fresh, make_projection(id, history, step.close)};
+}
+
+void commit_step(Model& m, DossierId id, const std::vector<EventRecord>& fresh, const DossierRecord& p) {
+  auto& h = m.events[id];
+  h.insert(h.end(), fresh.begin(), fresh.end());
+  m.log.insert(m.log.end(), fresh.begin(), fresh.end());
+  m.projections[id] = p;
+}
+
+// Appends one step to `id` in its own write(), mirroring it into the model on success.
+Status advance(SqliteStore& store, Model& m, DossierId id, const Step& step = {}) {
+  auto [fresh, projection] = next_step(m, id, step);
+  const std::int64_t expected = m.version(id);
+  Status s = store.write([&](WriteTx& tx) { return tx.append(expected, projection, fresh, step.outbox); });
+  if (s.ok()) commit_step(m, id, fresh, projection);
+  return s;
+}
+
+std::vector<EventRecord> scan_all(SqliteStore& store) {
+  std::vector<EventRecord> out;
+  Status s = store.scan_events([&](const EventRecord& e) {
+    out.push_back(e);
+    return Status::Ok();
+  });
+  REQUIRE(s.ok());
+  return out;
+}
+
+// Everything observable through the Store interface, for before/after comparisons.
+struct Snapshot {
+  std::vector<EventRecord> log;
+  std::vector<DossierRecord> dossiers;
+  long long outbox_rows = 0, definitions = 0, orgs = 0, users = 0;
+  friend bool operator==(const Snapshot&, const Snapshot&) = default;
+};
+
+Snapshot snapshot(SqliteStore& store) {
+  Snapshot s;
+  s.log = scan_all(store);
+  s.dossiers = store.dossiers().value();
+  RawDb raw(store.path());
+  s.outbox_rows = raw.count("outbox");
+  s.definitions = raw.count("definitions");
+  s.orgs = raw.count("orgs");
+  s.users = raw.count("users");
+  return s;
+}
+
+DefinitionRecord make_definition(const std::string& name, int v) {
+  DefinitionRecord d;
+  d.name = name;
+  d.workflow_file = fmt::format("workflows/{}.yaml", name);
+  d.workflow_source = fmt::format("name: {}\nversion: {}\nstates: [nháp, chờ ký]\n", name, v);
+  d.catalogue_file = "config/awards.yaml";
+  d.catalogue_source = "awards: [bang-khen]\n";
+  d.hash = sha256_hex(d.workflow_source + d.catalogue_source);
+  d.loaded_at = fmt::format("2026-01-0{}T00:00:00.000Z", v);
+  return d;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------
+
+TEST_CASE("open: kExisting on a missing file fails with kNotFound naming the path", "[sqlite]") {
+  TempDir dir;
+  const std::string path = dir.file("khong-co.db");
+  auto r = SqliteStore::open(path, OpenMode::kExisting);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == ErrorCode::kNotFound);
+  CHECK_THAT(r.error().message, Catch::Contains(path));
+  CHECK_FALSE(fs::exists(path));  // and did not create it
+  CHECK_FALSE(SqliteStore::exists(path));
+}
+
+TEST_CASE("open: kCreate writes the schema; reopening keeps the data", "[sqlite]") {
+  TempDir dir;
+  const std::string path = dir.file("hoso.db");
+  Model m;
+  {
+    auto store = open_store(path, OpenMode::kCreate);
+    REQUIRE(advance(*store, m, 1, Step().n(2)).ok());
+  }
+  CHECK(SqliteStore::exists(path));
+  {
+    RawDb raw(path);
+    CHECK(raw.scalar("SELECT value FROM meta WHERE key = 'schema_version'") == "1");
+    CHECK(raw.scalar("PRAGMA journal_mode") == "wal");
+    for (const char* table :
+         {"events", "dossiers", "outbox", "definitions", "definition_heads", "orgs", "users"}) {
+      CHECK(raw.scalar(fmt::format("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '{}'",
+                                   table)) == "1");
+    }
+    // The log stays append-shaped: no secondary index on events at all.
+    CHECK(raw.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'") ==
+          "0");
+    CHECK(raw.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events'") ==
+          "2");
+  }
+  for (OpenMode mode : {OpenMode::kCreate, OpenMode::kExisting}) {
+    auto store = open_store(path, mode);
+    CHECK(store->events(1).value() == m.events[1]);
+    CHECK(store->load(1).value() == m.projections[1]);
+    RawDb raw(path);
+    CHECK(raw.count("meta") == 1);
+  }
+}
+
+TEST_CASE("open: files without a hoso schema are refused, never modified", "[sqlite]") {
+  TempDir dir;
+  SECTION("an empty file, kExisting") {
+    const std::string path = dir.file("empty.db");
+    std::ofstream(path).close();
+    auto r = SqliteStore::open(path, OpenMode::kExisting);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == ErrorCode::kNotFound);
+    CHECK(fs::file_size(path) == 0);
+    CHECK_FALSE(SqliteStore::exists(path));
+  }
+  SECTION("a text file") {
+    const std::string path = dir.file("notes.txt");
+    std::ofstream(path) << "đây không phải cơ sở dữ liệu\n";
+    auto r = SqliteStore::open(path, OpenMode::kExisting);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == ErrorCode::kNotFound);
+    auto c = SqliteStore::open(path, OpenMode::kCreate);
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.error().code == ErrorCode::kInvalidInput);
+  }
+  SECTION("another application's SQLite database") {
+    const std::string path = dir.file("other.db");
+    {
+      sqlite3* db = nullptr;
+      REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+      REQUIRE(sqlite3_exec(db, "CREATE TABLE customers (id INTEGER PRIMARY KEY)", nullptr, nullptr,
+                           nullptr) == SQLITE_OK);
+      sqlite3_close(db);
+    }
+    auto e = SqliteStore::open(path, OpenMode::kExisting);
+    REQUIRE_FALSE(e.ok());
+    CHECK(e.error().code == ErrorCode::kNotFound);
+    auto c = SqliteStore::open(path, OpenMode::kCreate);
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.error().code == ErrorCode::kInvalidInput);
+    RawDb raw(path);
+    CHECK(raw.scalar("SELECT count(*) FROM sqlite_master") == "1");
+  }
+}
+
+TEST_CASE("open: a newer schema version is refused", "[sqlite]") {
+  TempDir dir;
+  const std::string path = dir.file("hoso.db");
+  open_store(path).reset();
+  {
+    RawDb raw(path);
+    REQUIRE(raw.exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'") == SQLITE_OK);
+  }
+  auto r = SqliteStore::open(path, OpenMode::kExisting);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == ErrorCode::kInternal);
+  CHECK_THAT(r.error().message, Catch::Contains("2"));
+}
+
+TEST_CASE("append: create then follow-ups round-trip every field", "[sqlite]") {
+  TempDir dir;
+  auto store = open_store(dir.file("hoso.db"));
+  Model m;
+
+  std::string big = R"({"documents":[)";
+  while (big.size() < 100 * 1024)
+    big += R"({"ten":"Tờ trình đề nghị khen thưởng – Ủy ban nhân dân tỉnh Thừa Thiên Huế"},)";
+  big += R"({"ten":"cuối"}]})";
+
+  REQUIRE(advance(*store, m, 1, Step().editing([&](EventRecord& e) {
+            e.payload = big;
+            e.note =
+                "Hồ sơ của ông Phạm Đức Thắng; ghi chú có dấu ‘ngoặc’ \"kép\" và emoji "
+                "🏅\n\tdòng "
+                "hai";
+          })).ok());
+  REQUIRE(advance(*store, m, 1, Step().n(3).to("ubnd-tinh")).ok());
+  REQUIRE(advance(*store, m, 1, Step().to("ban-tdkt").closing()).ok());
+
+  auto loaded = store->load(1);
+  REQUIRE(loaded.ok());
+  REQUIRE(loaded.value().has_value());
+  CHECK(*loaded.value() == m.projections[1]);
+  CHECK(loaded.value()->version == 5);
+  CHECK(loaded.value()->closed);
+
+  auto events = store->events(1);
+  REQUIRE(events.ok());
+  REQUIRE(events.value().size() == 5);
+  CHECK(events.value() == m.events[1]);
+  CHECK(events.value()[0].payload.size() > 100 * 1024);
+  CHECK(events.value()[0].payload == big);
+  for (const EventRecord& e : events.value()) CHECK(event_hash(e) == e.hash);  // bytes survive exactly
+
+  CHECK_FALSE(store->load(2).value().has_value());
+  CHECK(store->events(2).value().empty());
+}
+
+TEST_CASE("events: the prev_gseq chain rebuilds each dossier with many dossiers interleaved", "[sqlite]") {
+  TempDir dir;
+  auto store = open_store(dir.file("hoso.db"));
+  Model m;
+  for (int round = 0; round < 12; ++round) {
+    for (DossierId id = 1; id <= 5; ++id) {
+      if ((round + id) % 3 == 0) continue;  // irregular interleaving
+      REQUIRE(advance(*store, m, id, Step().n(1 + static_cast<int>((round * id) % 3))).ok());
+    }
+  }
+  for (DossierId id = 1; id <= 5; ++id) {
+    auto events = store->events(id);
+    REQUIRE(events.ok());
+    CHECK(events.value() == m.events[id]);
+    CHECK(static_cast<std::int64_t>(events.value().size()) == store->load(id).value()->version);
+  }
+  // scan_events yields exactly the append order.
+  CHECK(scan_all(*store) == m.log);
+
+  RawDb raw(store->path());
+  CHECK(raw.scalar("SELECT count(*) FROM events WHERE seq = 1 AND prev_gseq IS NULL") == "5");
+  CHECK(raw.scalar("SELECT count(*) FROM events WHERE prev_gseq IS NULL") == "5");
+  CHECK(raw.scalar("SELECT group_concat(gseq) FROM (SELECT gseq FROM events ORDER BY gseq)") ==
+        raw.scalar("SELECT group_concat(rowid) FROM (SELECT rowid FROM events ORDER BY rowid)"));
+}
+
+TEST_CASE("append: a stale expected_version fails with kVersionConflict and writes nothing", "[sqlite]") {
+  TempDir dir;
+  auto store = open_store(dir.file("hoso.db"));
+  Model m;
+  REQUIRE(advance(*store, m, 1, Step().n(3)).ok());
+  REQUIRE(advance(*store, m, 2).ok());
+  const Snapshot before = snapshot(*store);
+
+  SECTION("update from an old version") {
+    Model stale;
+    stale.events[1] = {m.events[1].front()};
+    stale.projections[1] = make_projection(1, stale.events[1], false);  // version 1 while the store is at 3
+    auto [fresh, projection] = next_step(stale, 1, Step());
+    bool work_ran = false;
+    Status s = store->write([&](WriteTx& tx) {
+      work_ran = true;
+      return tx.append(1, projection, fresh, {{1, 2, "so-noi-vu", "chuyen", "2026-01-01T00:00:00.000Z"}});
+    });
+    CHECK(work_ran);
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.error().code == ErrorCode::kVersionConflict);
+    CHECK_THAT(s.error().message, Catch::Contains("phiên bản"));
+  }
+  SECTION("creating an id that exists") {
+    Model fresh_model;
+    auto [fresh, projection] = next_step(fresh_model, 2, {});
+    Status s = store->write([&](WriteTx& tx) { return tx.append(0, projection, fresh, {}); });
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.error().code == ErrorCode::kVersionConflict);
+  }
+  SECTION("the conflict writes nothing even when work ignores it and commits") {
+    Model stale;
+    stale.events[1] = {m.events[1].front()};
+    stale.projections[1] = make_projection(1, stale.events[1], false);
+    auto [fresh, projection] = next_step(stale, 1, {});
+    Status inner;
+    Status s = store->write([&](WriteTx& tx) {
+      inner = tx.append(1, projection, fresh, {});
+      return Status::Ok();
+    });
+    CHECK(s.ok());
+    REQUIRE_FALSE(inner.ok());
+    CHECK(inner.error().code == ErrorCode::kVersionConflict);
+  }
+  CHECK(snapshot(*store) == before);
+  CHECK(store->load(1).value() == m.projections[1]);
+}
+
+TEST_CASE("append: an inconsistent batch is refused with kInternal before anything is written", "[sqlite]") {
+  TempDir dir;
+  auto store = open_store(dir.file("hoso.db"));
+  Model m;
+  REQUIRE(advance(*store, m, 1, Step().n(2)).ok());
+  const Snapshot before = snapshot(*store);
+  auto [fresh, projection] = next_step(m, 1, Step().n(2));
+
+  auto try_append = [&](std::int64_t expected, const DossierRecord& p, const std::vector<EventRecord>& evs,
+                        const std::vector<OutboxRecord>& ob = {}) {
+    Status inner;
+    Status s = store->write([&](WriteTx& tx) {
+      inner = tx.append(expected, p, evs, ob);
+      return Status::Ok();
+    });
+    REQUIRE(s.ok());
+    return inner;
+  };
+  SECTION("projection version is not expected + events") {
+    DossierRecord p = projection;
+    p.version = 5;
+    Status s = try_append(2, p, fresh);
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.error().code == ErrorCode::kInternal);
+  }
+  SECTION("a gap in seq") {
+    std::vector<EventRecord> evs = fresh;
+    evs[1].seq = 5;
+    CHECK(try_append(2, projection, evs).error().code == ErrorCode::kInternal);
+  }
+  SECTION("an event of another dossier") {
+    std::vector<EventRecord> evs = fresh;
+    evs[0].dossier = 9;
+    CHECK(try_append(2, projection, evs).error().code == ErrorCode::kInternal);
+  }
+  SECTION("no events") {
+    DossierRecord p = m.projections[1];
+    CHECK(try_append(2, p, {}).error().code == ErrorCode::kInternal);
+  }
+  SECTION("an outbox row for an event outside the batch") {
+    CHECK(try_append(2, projection, fresh, {{1, 1, "so-noi-vu", "t", "x"}}).error().code ==
+          ErrorCode::kInternal);
+  }
+  SECTION("an update of a dossier that does not exist") {
+    Model other;
+    other.events[7] = {make_event(7, 1, "", "x")};
+    other.projections[7] = make_projection(7, other.events[7], false);
+    auto [evs, p] = next_step(other, 7, {});
+    CHECK(try_append(1, p, evs).error().code == ErrorCode::kNotFound);
+  }
+  CHECK(snapshot(*store) == before);
+}
+
+TEST_CASE("write: everything rolls back when work fails after appending", "[sqlite]") {
+  TempDir dir;
+  auto store = open_store(dir.file("hoso.db"));
+  Model m;
+  REQUIRE(advance(*store, m, 1, Step().n(2)).ok());
+  REQUIRE(
+      store->write([&](WriteTx& tx) { return tx.put_definition(make_definition("khen-thuong", 1)); }).ok());
+  REQUIRE(store
+              ->write([&](WriteTx& tx) {
+                return tx.replace_directory({{"so-noi-vu", "Sở Nội vụ", "so", ""}}, {});
+              })
+              .ok());
+  const Snapshot before = snapshot(*store);
+
+  auto work_then = [&](const std::function<Status()>& finish) {
+    return store->write([&](WriteTx& tx) -> Status {
+      auto id = tx.allocate_dossier_id();
+      REQUIRE(id.ok());
+      Model scratch = m;
+      auto [created, p_created] = next_step(scratch, id.value(), Step().n(2));
+      if (Status s = tx.append(0, p_created, created, {{id.value(), 1, "so-noi-vu", "tao", "x"}}); !s)
+        return s;
+      auto [more, p_more] = next_step(scratch, 1, {});
+      if (Status s = tx.append(2, p_more, more, {}); !s) return s;
+      if (Status s = tx.put_definition(make_definition("khen-thuong", 2)); !s) return s;
+      if (Status s = tx.replace_directory({{"ubnd", "UBND tỉnh", "ubnd", ""}}, {}); !s) return s;
+      // Reads inside the transaction see its own writes.
+      CHECK(tx.load(1).value()->version == 3);
+      CHECK(store->load(1).value()->version == 3);
+      CHECK(store->events(1).value().size() == 3);
+      return finish();
+    });
+  };
+  SECTION("work returns an error") {
+    Status s = work_then([] { return Status(make_error(ErrorCode::kRefused, "quy tắc từ chối")); });
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.error().code == ErrorCode::kRefused);
+    CHECK(s.error().message == "quy tắc từ chối");
+  }
+  SECTION("work throws") {
+    Status s = work_then([]() -> Status { throw std::runtime_error("bùm"); });
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.error().code == ErrorCode::kInternal);
+    CHECK_THAT(s.error().message, Catch::Contains("bùm"));
+  }
+  CHECK(snapshot(*store) == before);
+  CHECK(store->load(1).value() == m.projections[1]);
+  CHECK(store->current_definitions().value().front().workflow_source ==
+        make_definition("khen-thuong", 1).workflow_source);
+
+  // And the store is usable afterwards.
+  REQUIRE(advance(*store, m, 1).ok());
+  CHECK(store->events(1).value() == m.events[1]);
+}
+
+TEST_CASE("write: a storage failure inside work rolls back even when work ignores it", "[sqlite]") {
+  TempDir dir;
+  auto store = open_store(dir.file("hoso.db"));
+  REQUIRE(store->write([&](WriteTx& tx) { return tx.replace_directory({{"a", "A", "so", ""}}, {}); }).ok());
+  Status inner;
+  Status s = store->write([&](WriteTx& tx) {
+    // Duplicate keys: the second insert fails after the old rows were deleted.
+    inner = tx.replace_directory({{"b", "B", "so", ""}, {"b", "B again", "so", ""}}, {});
+    return Status::Ok();
+  });
+  REQUIRE_FALSE(inner.ok());
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.error().code == ErrorCode::kInternal);
+  CHECK_THAT(s.error().message, Catch::Contains("UNIQUE"));
+  auto orgs = store->orgs().value();
+  REQUIRE(orgs.size() == 1);
+  CHECK(orgs[0].key == "a");
+}
+
+TEST_CASE("write: nested writes are refused; a WriteTx is dead after its write()", "[sqlite]") {
+  TempDir dir;
+  auto store = open_store(dir.file("hoso.db"));
+  WriteTx* kept = nullptr;
+  Status nested;
+  Status outer = store->write([&](WriteTx& tx) {
+    kept = &tx;
+    nested = store->write([](WriteTx&) { return Status::Ok(); });
+    return tx.replace_directory({{"a", "A", "so", ""}}, {});
+  });
+  CHECK(outer.ok());
+  REQUIRE_FALSE(nested.ok());
+  CHECK(nested.error().code == ErrorCode::kInternal);
+  CHECK(store->orgs().value().size() == 1);  // the outer transaction still committed
+  REQUIRE(kept != nullptr);
+  CHECK(kept->allocate_dossier_id().error().code == ErrorCode::kInternal);
+}
+
+TEST_CASE("allocate_dossier_id: fresh ids, distinct within one transaction", "[sqlite]") {
+  TempDir dir;
+  auto store = open_store(dir.file("hoso.db"));
+  Model m;
+  REQUIRE(store
+              ->write([&](WriteTx& tx) -> Status {
+                auto a = tx.allocate_dossier_id();
+                auto b = tx.allocate_dossier_id();
+                CHECK(a.value() == 1);
+                CHECK(b.value() == 2);
+                for (DossierId id : {a.value(), b.value()}) {
+                  auto [evs, p] = next_step(m, id, {});
+                  if (Status s = tx.append(0, p, evs, {}); !s) return s;
+                  commit_step(m, id, evs, p);
+                }
+                return Status::Ok();
+              })
+              .ok());
+  REQUIRE(store
+              ->write([&](WriteTx& tx) -> Status {
+                CHECK(tx.allocate_dossier_id().value() == 3);
+                return Status::Ok();
+              })
+              .ok());
+}
+
+TEST_CASE("events are append-only in the database itself", "[sqlite]") {
+  TempDir dir;
+  const std::string path = dir.file("hoso.db");
+  auto store = open_store(path);
+  Model m;
+  REQUIRE(advance(*store, m, 1, Step().n(3)).ok());
+  RawDb raw(path);
+  CHECK(raw.exec("UPDATE events SET note = 'sửa lén' WHERE seq = 2") != SQLITE_OK);
+  CHECK_THAT(raw.errmsg(), Catch::Contains("append-only"));
+  CHECK(raw.exec("DELETE FROM events WHERE seq = 3") != SQLITE_OK);
+  CHECK_THAT(raw.errmsg(), Catch::Contains("append-only"));
+  CHECK(raw.exec("DELETE FROM events") != SQLITE_OK);
+  CHECK(raw.count("events") == 3);
+  CHECK(store->events(1).value() == m.events[1]);
+}
+
+TEST_CASE("put_definition: idempotent by hash, moves the head of its name", "[sqlite]") {
+  TempDir dir;
+  auto store = open_store(dir.file("hoso.db"));
+  const DefinitionRecord a1 = make_definition("khen-thuong", 1);
+  const DefinitionRecord a2 = make_definition("khen-thuong", 2);
+  const DefinitionRecord b1 = make_definition("danh-hieu", 1);
+  auto put = [&](const DefinitionRecord& d) {
+    return store->write([&](WriteTx& tx) { return tx.put_definition(d); });
+  };
+  auto heads = [&] {
+    std::vector<std::string> out;
+    const std::vector<DefinitionRecord> current = store->current_definitions().value();
+    for (const auto& d : current) out.push_back(d.name + "@" + d.hash.substr(0, 8));
+    return out;
+  };
+  auto tag = [](const DefinitionRecord& d) { return d.name + "@" + d.hash.substr(0, 8); };
+  RawDb raw(store->path());
+
+  REQUIRE(put(a1).ok());
+  REQUIRE(put(a1).ok());
+  CHECK(raw.count("definitions") == 1);
+  CHECK(heads() == std::vector<std::string>{tag(a1)});
+  REQUIRE(put(a2).ok());
+  CHECK(heads() == std::vector<std::string>{tag(a2)});
+  REQUIRE(put(b1).ok());
+  CHECK(heads() == std::vector<std::string>{tag(b1), tag(a2)});  // by name
+  REQUIRE(put(a1).ok());                                         // back to an older version
+  CHECK(heads() == std::vector<std::string>{tag(b1), tag(a1)});
+  CHECK(raw.count("definitions") == 3);
+
+  auto got = store->definition(a2.hash);
+  REQUIRE(got.ok());
+  REQUIRE(got.value().has_value());
+  const DefinitionRecord& d = *got.value();
+  CHECK(d.hash == a2.hash);
+  CHECK(d.name == a2.name);
+  CHECK(d.workflow_file == a2.workflow_file);
+  CHECK(d.workflow_source == a2.workflow_source);
+  CHECK(d.catalogue_file == a2.catalogue_file);
+  CHECK(d.catalogue_source == a2.catalogue_source);
+  CHECK(d.loaded_at == a2.loaded_at);
+  CHECK_FALSE(store->definition("khong-co").value().has_value());
+
+  DefinitionRecord renamed = a1;
+  renamed.name = "ten-khac";
+  Status s = put(renamed);
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.error().code == ErrorCode::kInternal);
+}
+
+TEST_CASE("replace_directory: round-trips in config order and replaces wholesale", "[sqlite]") {
+  TempDir dir;
+  auto store = open_store(dir.file("hoso.db"));
+  const std::vector<OrgRecord> orgs = {
+      {"ubnd-tinh", "Ủy ban nhân dân tỉnh", "ubnd", ""},
+      {"so-noi-vu", "Sở Nội vụ", "so", "ubnd-tinh"},
+      {"ban-tdkt", "Ban Thi đua – Khen thưởng", "ban", "so-noi-vu"},
+      {"a-truong", "Trường THPT A", "truong", "so-noi-vu"},
+  };
+  const std::vector<UserRecord> users = {
+      {"tran.b", "Trần Văn B", "b@example.vn", "so-noi-vu", {"clerk", "appraiser"}},
+      {"an", "Nguyễn Văn An", "an@example.vn", "ubnd-tinh", {"signer"}},
+      {"x", "Người \"lạ\"", "", "ban-tdkt", {}},
+      {"y", "Ký tự đặc biệt", "y@example.vn", "a-truong", {"quote\"back\\slash", "tab\there", "vai trò"}},
+  };
+  REQUIRE(store->write([&](WriteTx& tx) { return tx.replace_directory(orgs, users); }).ok());
+  auto got_orgs = store->orgs().value();
+  auto got_users = store->users().value();
+  REQUIRE(got_orgs.size() == orgs.size());
+  for (std::size_t i = 0; i < orgs.size(); ++i) {
+    CHECK(got_orgs[i].key == orgs[i].key);
+    CHECK(got_orgs[i].name == orgs[i].name);
+    CHECK(got_orgs[i].kind == orgs[i].kind);
+    CHECK(got_orgs[i].parent == orgs[i].parent);
+  }
+  REQUIRE(got_users.size() == users.size());
+  for (std::size_t i = 0; i < users.size(); ++i) {
+    CHECK(got_users[i].key == users[i].key);
+    CHECK(got_users[i].name == users[i].name);
+    CHECK(got_users[i].email == users[i].email);
+    CHECK(got_users[i].org == users[i].org);
+    CHECK(got_users[i].roles == users[i].roles);
+  }
+
+  REQUIRE(store->write([&](WriteTx& tx) { return tx.replace_directory({orgs[1]}, {users[1]}); }).ok());
+  REQUIRE(store->orgs().value().size() == 1);
+  CHECK(store->orgs().value()[0].key == "so-noi-vu");
+  REQUIRE(store->users().value().size() == 1);
+  CHECK(store->users().value()[0].key == "an");
+}
+
+TEST_CASE("open_held_by: open dossiers of one holder, in id order; dossiers: all in id order", "[sqlite]") {
+  TempDir dir;
+  auto store = open_store(dir.file("hoso.db"));
+  Model m;
+  REQUIRE(advance(*store, m, 3, Step().to("so-noi-vu")).ok());
+  REQUIRE(advance(*store, m, 1, Step().to("so-noi-vu")).ok());
+  REQUIRE(advance(*store, m, 2, Step().to("ubnd-tinh")).ok());
+  REQUIRE(advance(*store, m, 4, Step().to("so-noi-vu").closing()).ok());
+  REQUIRE(advance(*store, m, 5, Step().to("ubnd-tinh")).ok());
+
+  auto ids = [](const std::vector<DossierRecord>& ds) {
+    std::vector<DossierId> out;
+    for (const auto& d : ds) out.push_back(d.id);
+    return out;
+  };
+  CHECK(ids(store->open_held_by("so-noi-vu").value()) == std::vector<DossierId>{1, 3});
+  CHECK(ids(store->open_held_by("ubnd-tinh").value()) == std::vector<DossierId>{2, 5});
+  CHECK(store->open_held_by("khong-ai").value().empty());
+  CHECK(store->open_held_by("so-noi-vu").value()[0] == m.projections[1]);
+
+  // Moving a dossier moves it between inboxes.
+  REQUIRE(advance(*store, m, 1, Step().to("ubnd-tinh")).ok());
+  CHECK(ids(store->open_held_by("so-noi-vu").value()) == std::vector<DossierId>{3});
+  CHECK(ids(store->open_held_by("ubnd-tinh").value()) == std::vector<DossierId>{1, 2, 5});
+
+  auto all = store->dossiers().value();
+  CHECK(ids(all) == std::vector<DossierId>{1, 2, 3, 4, 5});
+  for (const auto& d : all) CHECK(d == m.projections[d.id]);
+  RawDb raw(store->path());
+  CHECK(raw.scalar("PRAGMA integrity_check") == "ok");
+}
+
+TEST_CASE("append: several appends and moves of one dossier inside one transaction", "[sqlite]") {
+  TempDir dir;
+  auto store = open_store(dir.file("hoso.db"));
+  Model m;
+  REQUIRE(advance(*store, m, 1, Step().to("so-noi-vu")).ok());
+  REQUIRE(advance(*store, m, 2, Step().to("so-noi-vu")).ok());
+  Model next = m;
+  // load, then append four times, alternating between keeping and moving the holder, closing last.
+  const std::vector<Step> steps = {Step().to("so-noi-vu"), Step().n(2).to("ubnd-tinh"),
+                                   Step().to("ubnd-tinh"), Step().to("ban-tdkt").closing()};
+  Status s = store->write([&](WriteTx& tx) -> Status {
+    auto loaded = tx.load(1);
+    if (!loaded.ok()) return loaded.error();
+    REQUIRE(loaded.value() == m.projections[1]);
+    for (const Step& step : steps) {
+      auto [fresh, p] = next_step(next, 1, step);
+      if (Status st = tx.append(next.version(1), p, fresh, {}); !st) return st;
+      commit_step(next, 1, fresh, p);
+    }
+    return Status::Ok();
+  });
+  REQUIRE(s.ok());
+  m = next;
+  CHECK(store->load(1).value() == m.projections[1]);
+  CHECK(store->events(1).value() == m.events[1]);
+  CHECK(store->open_held_by("ban-tdkt").value().empty());
+  CHECK(store->open_held_by("ubnd-tinh").value().empty());
+  REQUIRE(store->open_held_by("so-noi-vu").value().size() == 1);
+  CHECK(store->open_held_by("so-noi-vu").value()[0].id == 2);
+  RawDb raw(store->path());
+  CHECK(raw.scalar("PRAGMA integrity_check") == "ok");  // table and inbox index agree
+}
+
+TEST_CASE("outbox: rows are written with their events, pending", "[sqlite]") {
+  TempDir dir;
+  auto store = open_store(dir.file("hoso.db"));
+  Model m;
+  const std::vector<OutboxRecord> first = {{1, 1, "so-noi-vu", "ho-so-moi", "2026-03-01T00:00:00.000Z"}};
+  const std::vector<OutboxRecord> second = {
+      {1, 2, "ubnd-tinh", "cho-ky", "2026-03-02T00:00:00.000Z"},
+      {1, 3, "ban-tdkt", "thong-bao-ket-qua", "2026-03-02T00:00:00.000Z"}};
+  REQUIRE(advance(*store, m, 1, Step().notify(first)).ok());
+  REQUIRE(advance(*store, m, 2).ok());
+  REQUIRE(advance(*store, m, 1, Step().n(2).notify(second)).ok());
+
+  auto rows = store->outbox(1).value();
+  REQUIRE(rows.size() == 3);
+  std::vector<OutboxRecord> want = first;
+  want.insert(want.end(), second.begin(), second.end());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    CHECK(rows[i].dossier == want[i].dossier);
+    CHECK(rows[i].event_seq == want[i].event_seq);
+    CHECK(rows[i].target_org == want[i].target_org);
+    CHECK(rows[i].template_key == want[i].template_key);
+    CHECK(rows[i].created_at == want[i].created_at);
+  }
+  CHECK(store->outbox(2).value().empty());
+  RawDb raw(store->path());
+  CHECK(raw.scalar("SELECT count(*) FROM outbox WHERE status = 'pending' AND attempts = 0") == "3");
+}
+
+TEST_CASE("scan_events: stops at fn's first error; fn may read the store meanwhile", "[sqlite]") {
+  TempDir dir;
+  auto store = open_store(dir.file("hoso.db"));
+  Model m;
+  for (DossierId id = 1; id <= 3; ++id) REQUIRE(advance(*store, m, id, Step().n(2)).ok());
+
+  int seen = 0;
+  Status s = store->scan_events([&](const EventRecord&) -> Status {
+    if (++seen == 3) return make_error(ErrorCode::kVerifyFailed, "chuỗi băm không khớp");
+    return Status::Ok();
+  });
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.error().code == ErrorCode::kVerifyFailed);
+  CHECK(seen == 3);
+
+  std::size_t matched = 0;
+  s = store->scan_events([&](const EventRecord& e) -> Status {
+    auto history = store->events(e.dossier);
+    if (!history.ok()) return history.error();
+    if (history.value()[static_cast<std::size_t>(e.seq - 1)] == e) ++matched;
+    return Status::Ok();
+  });
+  REQUIRE(s.ok());
+  CHECK(matched == m.log.size());
+
+  s = store->scan_events([](const EventRecord&) -> Status { throw std::runtime_error("hỏng"); });
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.error().code == ErrorCode::kInternal);
+}
+
+TEST_CASE("write: waits for another writer's lock, then fails with kInternal after the busy timeout",
+          "[sqlite]") {
+  TempDir dir;
+  const std::string path = dir.file("hoso.db");
+  auto store = open_store(path, OpenMode::kCreate, std::chrono::milliseconds(150));
+  Model m;
+  RawDb other(path);
+  REQUIRE(other.exec("BEGIN IMMEDIATE") == SQLITE_OK);
+  const auto start = std::chrono::steady_clock::now();
+  Status s = advance(*store, m, 1);
+  const auto waited = std::chrono::steady_clock::now() - start;
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.error().code == ErrorCode::kInternal);
+  CHECK_THAT(s.error().message, Catch::Contains("khóa"));
+  CHECK(waited >= std::chrono::milliseconds(100));
+  REQUIRE(other.exec("ROLLBACK") == SQLITE_OK);
+  REQUIRE(advance(*store, m, 1).ok());
+  CHECK(store->events(1).value() == m.events[1]);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Two OS processes race on the same dossier.
+
+namespace {
+
+// In a forked child: open the store, load the dossier, report "ready", wait for "go", then append one
+// event on top of what was loaded. Exit code 0 = appended, 1 = kVersionConflict, 2+ = anything else.
+int race_child(const std::string& path, DossierId id, std::int64_t expected, int ready_fd, int go_fd,
+               int tag) {
+  auto opened = SqliteStore::open(path, OpenMode::kExisting);
+  if (!opened.ok()) return 3;
+  SqliteStore& store = *opened.value();
+  auto loaded = store.load(id);
+  if (!loaded.ok() || !loaded.value() || loaded.value()->version != expected) return 4;
+  const DossierRecord base = *loaded.value();
+  char byte = 'r';
+  if (::write(ready_fd, &byte, 1) != 1) return 5;
+  if (::read(go_fd, &byte, 1) != 1) return 6;
+
+  EventRecord e = make_event(id, expected + 1, base.last_hash, fmt::format("tien-trinh-{}", tag));
+  e.note = fmt::format("ghi bởi tiến trình {}", tag);
+  e.hash = event_hash(e);
+  DossierRecord p = base;
+  p.version = expected + 1;
+  p.previous_holder = base.holder;
+  p.holder = e.holder;
+  p.last_hash = e.hash;
+  p.updated_at = e.at;
+  Status s = store.write([&](WriteTx& tx) { return tx.append(expected, p, {e}, {}); });
+  if (s.ok()) return 0;
+  return s.error().code == ErrorCode::kVersionConflict ? 1 : 7;
+}
+
+}  // namespace
+
+TEST_CASE("two processes append on the same version: exactly one wins, the other gets kVersionConflict",
+          "[sqlite][process]") {
+  TempDir dir;
+  const std::string path = dir.file("hoso.db");
+  Model m;
+  {
+    auto store = open_store(path);
+    REQUIRE(advance(*store, m, 1).ok());
+  }  // closed before forking: each child opens its own connection
+
+  for (std::int64_t expected = 1; expected <= 3; ++expected) {
+    int ready[2];
+    int go[2];
+    REQUIRE(::pipe(ready) == 0);
+    REQUIRE(::pipe(go) == 0);
+    pid_t pids[2];
+    for (int tag = 0; tag < 2; ++tag) {
+      pids[tag] = ::fork();
+      REQUIRE(pids[tag] >= 0);
+      if (pids[tag] == 0) {
+        ::alarm(60);  // never hang the suite
+        ::close(ready[0]);
+        ::close(go[1]);
+        _exit(race_child(path, 1, expected, ready[1], go[0], tag));
+      }
+    }
+    ::close(ready[1]);
+    ::close(go[0]);
+    char buf[2];
+    std::size_t got = 0;
+    while (got < 2) {
+      const ssize_t n = ::read(ready[0], buf + got, 2 - got);
+      if (n <= 0) break;
+      got += static_cast<std::size_t>(n);
+    }
+    CHECK(got == 2);  // both children have read version `expected`
+    const char go_bytes[2] = {'g', 'g'};
+    CHECK(::write(go[1], go_bytes, 2) == 2);
+    ::close(ready[0]);
+    ::close(go[1]);
+
+    int codes[2] = {-1, -1};
+    for (int tag = 0; tag < 2; ++tag) {
+      int status = 0;
+      REQUIRE(::waitpid(pids[tag], &status, 0) == pids[tag]);
+      REQUIRE(WIFEXITED(status));
+      codes[tag] = WEXITSTATUS(status);
+    }
+    INFO("round " << expected << ": exit codes " << codes[0] << ", " << codes[1]);
+    CHECK(((codes[0] == 0 && codes[1] == 1) || (codes[0] == 1 && codes[1] == 0)));
+    const int winner = codes[0] == 0 ? 0 : 1;
+
+    auto store = open_store(path, OpenMode::kExisting);
+    auto events = store->events(1).value();
+    REQUIRE(static_cast<std::int64_t>(events.size()) == expected + 1);
+    CHECK(events.back().note == fmt::format("ghi bởi tiến trình {}", winner));
+    CHECK(store->load(1).value()->version == expected + 1);
+    CHECK(scan_all(*store).size() == static_cast<std::size_t>(expected + 1));
+  }
+}
+
+}  // namespace hoso

@@ -1,0 +1,390 @@
+// End-to-end: the real `hoso` binary on a real SQLite file.
+#include <sqlite3.h>
+
+#include <fstream>
+
+#include "tests/e2e/cli_support.hpp"
+
+using namespace hoso::testing;
+
+namespace {
+
+const std::vector<std::string> kCommune = {"draft", "commune_intake", "commune_appraisal", "commune_decision"};
+const std::vector<std::string> kProvince = {"province_police_intake", "province_police_review", "home_affairs_appraisal",
+                                            "council_vote", "council_vote", "council_vote", "council_vote",
+                                            "province_decision"};
+
+std::vector<std::string> join(std::initializer_list<std::vector<std::string>> parts) {
+  std::vector<std::string> out;
+  for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
+// Runs `hoso dossier act` and returns the result.
+RunResult act(const Cli& cli, const std::string& id, const std::string& action, const std::string& user,
+              std::vector<std::string> extra = {}) {
+  std::vector<std::string> args = {"dossier", "act", id, action, "--as", user};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return cli(args);
+}
+
+void must(const RunResult& r) {
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+}
+
+// Takes a standard dossier from a Phượng Tiến unit up to the council vote.
+std::string to_council(const Cli& cli, const std::string& award) {
+  const std::string id = create(cli, "standard", award, "xom-khuan-lan.clerk", eligible_args(cli));
+  must(act(cli, id, "submit", "xom-khuan-lan.clerk"));
+  must(act(cli, id, "accept", "ca-xa-phuong-tien.clerk"));
+  must(act(cli, id, "appraise", "vhxh-xa-phuong-tien.appraiser"));
+  must(act(cli, id, "forward", "ubnd-xa-phuong-tien.signer"));
+  must(act(cli, id, "accept", "ca-tinh-thai-nguyen.clerk"));
+  must(act(cli, id, "forward", "ca-tinh-thai-nguyen.appraiser"));
+  must(act(cli, id, "appraise", "snv-thai-nguyen.appraiser"));
+  return id;
+}
+
+}  // namespace
+
+TEST_CASE("init, lists and diagrams", "[e2e]") {
+  Cli cli;
+  cli.init();
+  const auto orgs = cli.ok_json({"orgs", "list"});
+  bool found = false;
+  for (const auto& o : orgs.as_array())
+    if (str(o.at("id")) == "xa-phuong-tien") {
+      found = true;
+      CHECK(str(o.at("kind")) == "commune");
+      CHECK(str(o.at("parent")) == "thai-nguyen");
+      CHECK(str(o.at("name")).find("Phượng Tiến") != std::string::npos);
+    }
+  CHECK(found);
+  const auto users = cli.ok_json({"users", "list"});
+  REQUIRE(users.as_array().size() > 50);
+  CHECK(users.as_array()[0].as_object().contains("roles"));
+  const auto wfs = cli.ok_json({"workflows", "list"});
+  REQUIRE(wfs.as_array().size() == 2);
+  auto mermaid = cli({"workflows", "show", "standard", "--format", "mermaid"});
+  CHECK(mermaid.code == 0);
+  CHECK(mermaid.out.find("stateDiagram-v2") == 0);
+  CHECK(mermaid.out.find("council_vote --> province_decision") != std::string::npos);
+  auto dot = cli({"workflows", "show", "simplified", "--format", "dot"});
+  CHECK(dot.out.find("digraph") == 0);
+  auto js = cli.ok_json({"workflows", "show", "standard", "--format", "json"});
+  CHECK(str(js.at("name")) == "standard");
+  CHECK(cli({"workflows", "show", "nope"}).code == 3);
+  CHECK(cli({"workflows", "show", "standard", "--format", "png"}).code == 2);
+}
+
+TEST_CASE("loading again adds definition versions and never changes an old dossier", "[e2e][definitions]") {
+  Cli cli;
+  cli.init();
+  const std::string old_id = create(cli, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_args(cli));
+  const std::string old_hash = str(cli.ok_json({"dossier", "show", old_id}).at("definition_hash"));
+  // Loading the same files again adds nothing.
+  auto again = cli.ok_json({"init", "--config", kSource + "/config", "--workflows", kSource + "/workflows"});
+  CHECK(again.at("new_definitions").as_int64() == 0);
+  // An edited copy of the workflows: the commune intake now goes straight to the decision.
+  const std::string wf = cli.dir + "/workflows";
+  std::filesystem::create_directory(wf);
+  std::filesystem::copy_file(kSource + "/workflows/simplified.yaml", wf + "/simplified.yaml");
+  std::ifstream in(kSource + "/workflows/standard.yaml");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string from = "title: \"Thủ tục khen thưởng thông thường\"";
+  REQUIRE(text.find(from) != std::string::npos);
+  text.replace(text.find(from), from.size(), "title: \"Thủ tục khen thưởng thông thường (sửa đổi)\"");
+  std::ofstream(wf + "/standard.yaml") << text;
+  auto loaded = cli.ok_json({"init", "--config", kSource + "/config", "--workflows", wf});
+  CHECK(loaded.at("new_definitions").as_int64() == 1);
+  const std::string new_id = create(cli, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_args(cli));
+  CHECK(str(cli.ok_json({"dossier", "show", new_id}).at("definition_hash")) != old_hash);
+  CHECK(str(cli.ok_json({"dossier", "show", old_id}).at("definition_hash")) == old_hash);
+  // The old dossier still walks and replays under the definition it started with.
+  CHECK(walk(cli, old_id).back() == "approved");
+  CHECK(cli({"replay", old_id}).code == 0);
+  CHECK(cli({"audit", "verify"}).code == 0);
+}
+
+TEST_CASE("every award kind's full path through the binary", "[e2e][paths]") {
+  Cli cli;
+  cli.init();
+  const std::string unit = "xom-khuan-lan.clerk";
+  CHECK(walk(cli, create(cli, "standard", "giay_khen_xa", unit, eligible_args(cli))) == join({kCommune, {"approved"}}));
+  for (const char* award : {"bang_khen_tinh", "co_thi_dua_tinh"})
+    CHECK(walk(cli, create(cli, "standard", award, unit, eligible_args(cli))) == join({kCommune, kProvince, {"approved"}}));
+  for (const char* award : {"bang_khen_ttg", "co_thi_dua_cp"})
+    CHECK(walk(cli, create(cli, "standard", award, unit, eligible_args(cli))) ==
+          join({kCommune, kProvince, {"central_intake", "central_appraisal", "pm_decision", "approved"}}));
+  for (const char* award : {"huan_chuong_ld_nhat", "huan_chuong_ld_nhi", "huan_chuong_ld_ba"})
+    CHECK(walk(cli, create(cli, "standard", award, unit, eligible_args(cli))) ==
+          join({kCommune, kProvince, {"central_intake", "central_appraisal", "pm_decision", "president_decision", "approved"}}));
+  CHECK(walk(cli, create(cli, "standard", "giay_khen_so", "sgddt-lao-cai.clerk", eligible_args(cli))) ==
+        std::vector<std::string>{"draft", "approved"});
+  CHECK(walk(cli, create(cli, "standard", "bang_khen_tinh", "syt-lao-cai.clerk", eligible_args(cli))) ==
+        join({{"draft"}, kProvince, {"approved"}}));
+  const std::vector<std::string> dot_xuat = {"--field", "recipient_name=Anh Lò Văn Páo", "--field",
+                                             "recipient_kind=individual", "--field", "act_date=2026-01-10", "--field",
+                                             "act_summary=Cứu người trong lũ quét"};
+  auto docs = eligible_args(cli);
+  std::vector<std::string> args = dot_xuat;
+  args.insert(args.end(), docs.end() - 12, docs.end());  // the six --doc pairs
+  CHECK(walk(cli, create(cli, "simplified", "giay_khen_xa_dot_xuat", "thon-phin-ngan.clerk", args)) ==
+        std::vector<std::string>{"draft", "commune_review", "commune_decision", "approved"});
+  CHECK(walk(cli, create(cli, "simplified", "bang_khen_tinh_dot_xuat", "thon-phin-ngan.clerk", args)) ==
+        std::vector<std::string>{"draft", "commune_review", "commune_decision", "province_review", "province_decision",
+                                 "approved"});
+  // The history of a decided dossier names who, when, why and carries the chain of hashes.
+  const auto hist = cli.ok_json({"history", "1"});
+  const auto& events = hist.as_array();
+  REQUIRE(events.size() == 5);
+  CHECK(str(events[0].at("type")) == "DossierCreated");
+  CHECK(str(events[4].at("type")) == "DossierDecided");
+  CHECK(str(events[4].at("actor").at("user")) == "ubnd-xa-phuong-tien.signer");
+  CHECK(str(events[4].at("prev_hash")) == str(events[3].at("hash")));
+  for (const auto& e : events)
+    for (const char* key : {"seq", "type", "at", "actor", "from", "to", "note", "hash"}) CHECK(e.as_object().contains(key));
+  auto replay_all = cli.ok_json({"replay", "--all"});
+  CHECK(replay_all.at("ok").as_bool());
+  CHECK(replay_all.at("dossiers").as_int64() == 12);
+  auto audit = cli.ok_json({"audit", "verify"});
+  CHECK(audit.at("ok").as_bool());
+}
+
+TEST_CASE("return and resubmit, rejection, closed dossiers", "[e2e]") {
+  Cli cli;
+  cli.init();
+  const std::string id = create(cli, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_args(cli));
+  must(act(cli, id, "submit", "xom-khuan-lan.clerk"));
+  auto no_reason = act(cli, id, "return", "ca-xa-phuong-tien.clerk");
+  CHECK(no_reason.code == 5);
+  CHECK(no_reason.err.find("lý do") != std::string::npos);
+  must(act(cli, id, "return", "ca-xa-phuong-tien.clerk", {"--note", "Thiếu chữ ký trên biên bản"}));
+  auto d = cli.ok_json({"dossier", "show", id});
+  CHECK(str(d.at("state")) == "origin_supplement");
+  CHECK(str(d.at("holder")) == "xom-khuan-lan");
+  auto inbox = cli.ok_json({"inbox", "--as", "xom-khuan-lan.clerk"});
+  REQUIRE(inbox.as_array().size() == 1);
+  must(act(cli, id, "resubmit", "xom-khuan-lan.clerk",
+           {"--doc", "bien_ban_hop=" + cli.write_file("bb2.pdf", "%PDF signed"), "--note", "Đã bổ sung chữ ký"}));
+  CHECK(str(cli.ok_json({"dossier", "show", id}).at("state")) == "commune_intake");
+  must(act(cli, id, "reject", "ca-xa-phuong-tien.clerk", {"--note", "Không đủ điều kiện"}));
+  d = cli.ok_json({"dossier", "show", id});
+  CHECK(str(d.at("status")) == "closed");
+  CHECK(str(d.at("state")) == "rejected");
+  const std::string before = cli.dump();
+  auto closed = act(cli, id, "accept", "ca-xa-phuong-tien.clerk");
+  CHECK(closed.code == 5);
+  CHECK(closed.err.find("đã kết thúc") != std::string::npos);
+  CHECK(cli.dump() == before);
+  const auto hist = cli.ok_json({"history", id});
+  REQUIRE(hist.as_array().size() == 5);
+  CHECK(str(hist.as_array()[2].at("type")) == "DossierReturned");
+  CHECK(str(hist.as_array()[2].at("note")) == "Thiếu chữ ký trên biên bản");
+  CHECK(str(hist.as_array()[4].at("type")) == "DossierRejected");
+}
+
+TEST_CASE("council votes that pass and that fail their threshold", "[e2e][vote]") {
+  Cli cli;
+  cli.init();
+  const std::string m = "snv-thai-nguyen.council";
+  SECTION("4 yes of 5 members passes the 80% threshold") {
+    const std::string id = to_council(cli, "bang_khen_tinh");
+    for (int i = 1; i <= 3; ++i) must(act(cli, id, "vote", m + std::to_string(i), {"--ballot", "yes"}));
+    CHECK(str(cli.ok_json({"dossier", "show", id}).at("state")) == "council_vote");
+    auto twice = act(cli, id, "vote", m + "1", {"--ballot", "yes"});
+    CHECK(twice.code == 5);
+    must(act(cli, id, "vote", m + "4", {"--ballot", "yes"}));
+    auto d = cli.ok_json({"dossier", "show", id});
+    CHECK(str(d.at("state")) == "province_decision");
+    CHECK(str(d.at("holder")) == "ubnd-tinh-thai-nguyen");
+  }
+  SECTION("2 no votes of 5 make 80% unreachable: the vote fails") {
+    const std::string id = to_council(cli, "co_thi_dua_tinh");
+    must(act(cli, id, "vote", m + "1", {"--ballot", "yes"}));
+    must(act(cli, id, "vote", m + "2", {"--ballot", "no"}));
+    must(act(cli, id, "vote", m + "3", {"--ballot", "no"}));
+    auto d = cli.ok_json({"dossier", "show", id});
+    CHECK(str(d.at("state")) == "rejected");
+    const auto hist = cli.ok_json({"history", id});
+    CHECK(str(hist.as_array().back().at("type")) == "VoteCast");
+    CHECK(str(hist.as_array().back().at("payload").at("ballot")) == "no");
+  }
+}
+
+TEST_CASE("every Phượng Tiến criterion refuses with its clause named", "[e2e][guards]") {
+  Cli cli;
+  cli.init();
+  struct Case {
+    std::string award, field, value, clause;
+  };
+  const std::vector<Case> cases = {
+      {"co_thi_dua_tinh", "recipient_kind", "individual", "collective_only"},
+      {"co_thi_dua_tinh", "leads_cluster", "false", "leads_cluster"},
+      {"co_thi_dua_tinh", "merits_count", "2", "three_merits"},
+      {"co_thi_dua_tinh", "replicated_models", "0", "replicated_model"},
+      {"bang_khen_tinh", "has_movement_plan", "false", "movement_plan"},
+      {"bang_khen_tinh", "security_certified", "false", "security_certified"},
+      {"bang_khen_tinh", "movement_grade", "kha", "excellent_grade"},
+      {"bang_khen_tinh", "good_models", "0", "good_model"},
+      {"bang_khen_tinh", "serious_incident", "true", "no_serious_incident"},
+      {"bang_khen_tinh", "party_org_clean", "false", "clean_party_org"},
+      {"bang_khen_tinh", "has_complaints", "true", "no_complaints"},
+      {"bang_khen_tinh", "recipient_org_type", "enterprise", "enterprise_security_force"},
+  };
+  for (const auto& c : cases) {
+    auto args = eligible_args(cli);
+    for (auto& a : args)
+      if (a.rfind(c.field + "=", 0) == 0) a = c.field + "=" + c.value;
+    const std::string id = create(cli, "standard", c.award, "xom-khuan-lan.clerk", args);
+    const std::string before = cli.dump();
+    auto r = act(cli, id, "submit", "xom-khuan-lan.clerk", {"--json"});
+    INFO(c.clause << ": " << r.err);
+    CHECK(r.code == 5);
+    auto err = boost::json::parse(r.err);
+    CHECK(str(err.at("error").at("reason")) == "guard_failed");
+    CHECK(str(err.at("error").at("subject")) == c.clause);
+    CHECK(str(err.at("error").at("message")).find("Không đạt tiêu chí '" + c.clause + "'") != std::string::npos);
+    CHECK(cli.dump() == before);
+  }
+  // An individual who heads a unit: the unit's own movement must be effective.
+  auto args = eligible_args(cli);
+  for (auto& a : args)
+    if (a == "recipient_kind=collective") a = "recipient_kind=individual";
+  args.insert(args.end(), {"--field", "heads_unit=true", "--field", "unit_movement_effective=false"});
+  const std::string id = create(cli, "standard", "bang_khen_tinh", "xom-khuan-lan.clerk", args);
+  auto r = act(cli, id, "submit", "xom-khuan-lan.clerk");
+  CHECK(r.code == 5);
+  CHECK(r.err.find("unit_head_movement") != std::string::npos);
+}
+
+TEST_CASE("permission refusals", "[e2e][security]") {
+  Cli cli;
+  cli.init();
+  const std::string id = create(cli, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_args(cli));
+  const std::string before = cli.dump();
+  auto other_org = act(cli, id, "submit", "thcs-phuong-tien.clerk");
+  CHECK(other_org.code == 4);
+  CHECK(other_org.err.find("không có quyền") != std::string::npos);
+  auto auditor = act(cli, id, "submit", "ubnd-tinh-thai-nguyen.auditor");
+  CHECK(auditor.code == 4);
+  must(act(cli, id, "submit", "xom-khuan-lan.clerk"));
+  auto wrong_role = act(cli, id, "accept", "ubnd-xa-phuong-tien.signer");
+  CHECK(wrong_role.code == 4);
+  CHECK(cli({"dossier", "show", id, "--as", "ubnd-tinh-lao-cai.auditor"}).code == 4);
+  CHECK(cli({"history", id, "--as", "ubnd-tinh-lao-cai.auditor"}).code == 4);
+  CHECK(cli({"dossier", "show", id, "--as", "ubnd-tinh-thai-nguyen.auditor"}).code == 0);
+  CHECK(cli({"dossier", "act", id, "accept", "--as", "nobody"}).code == 3);
+  CHECK(cli({"dossier", "show", "999"}).code == 3);
+  (void)before;
+}
+
+TEST_CASE("bad input is refused with a clear error and leaves the database as it was", "[e2e][input]") {
+  Cli cli;
+  cli.init();
+  const std::string id = create(cli, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_args(cli));
+  const std::string before = cli.dump();
+  auto expect = [&](const RunResult& r, int code, const std::string& fragment) {
+    INFO(r.err);
+    CHECK(r.code == code);
+    CHECK(r.err.find(fragment) != std::string::npos);
+    CHECK(cli.dump() == before);
+  };
+  expect(cli({"dossier", "create", "--workflow", "standard", "--award", "huy_chuong_vang", "--as", "xom-khuan-lan.clerk",
+              "--field", "recipient_name=X", "--field", "recipient_kind=collective"}),
+         2, "huy_chuong_vang");
+  expect(cli({"dossier", "create", "--workflow", "standard", "--award", "giay_khen_xa", "--as", "xom-khuan-lan.clerk",
+              "--field", "recipient_name=X", "--field", "recipient_kind=collective", "--field", "colour=blue"}),
+         2, "colour");
+  expect(cli({"dossier", "create", "--workflow", "standard", "--award", "giay_khen_xa", "--as", "xom-khuan-lan.clerk",
+              "--field", "recipient_name=X", "--field", "recipient_kind=collective", "--field", "merits_count=ba"}),
+         2, "merits_count");
+  expect(cli({"dossier", "create", "--workflow", "standard", "--award", "giay_khen_xa", "--as", "xom-khuan-lan.clerk",
+              "--field", "recipient_name=X\xff\xfe", "--field", "recipient_kind=collective"}),
+         2, "UTF-8");
+  expect(act(cli, id, "return", "ca-xa-phuong-tien.clerk", {"--note", "Sai \xc3\x28"}), 2, "UTF-8");
+  const std::string big = cli.write_file("big-note.txt", std::string(10 * 1024 * 1024, 'a'));
+  expect(act(cli, id, "submit", "xom-khuan-lan.clerk", {"--note-file", big}), 2, "vượt quá giới hạn");
+  expect(cli({"dossier", "create", "--workflow", "standard", "--award", "giay_khen_xa", "--as", "xom-khuan-lan.clerk",
+              "--doc", "to_trinh=/nonexistent/file.pdf"}),
+         2, "/nonexistent/file.pdf");
+  expect(cli({"dossier", "act", id}), 2, "cách dùng");
+  expect(cli({"dossier", "act", id, "submit", "--as", "xom-khuan-lan.clerk", "--bogus"}), 2, "--bogus");
+  expect(act(cli, id, "fly", "xom-khuan-lan.clerk"), 5, "fly");
+  expect(act(cli, id, "submit", "xom-khuan-lan.clerk", {"--expect-version", "7"}), 6, "phiên bản");
+  // A malformed workflow: init reports file:line:col and does not touch the database.
+  const std::string wf = cli.dir + "/broken";
+  std::filesystem::create_directory(wf);
+  cli.write_file("broken/standard.yaml", "workflow: x\nstates: [unclosed\n");
+  auto bad = cli({"init", "--config", kSource + "/config", "--workflows", wf});
+  CHECK(bad.code == 7);
+  CHECK(bad.err.find("broken/standard.yaml:3:1: error: end of sequence flow not found") != std::string::npos);
+  CHECK(cli.dump() == before);
+  // `workflows check` agrees.
+  auto check = cli({"workflows", "check", "--config", kSource + "/config", "--workflows", wf});
+  CHECK(check.code == 7);
+  CHECK(check.err.find("broken/standard.yaml:3:1: error:") != std::string::npos);
+  // A command on a database that does not exist creates nothing.
+  Cli empty;
+  auto none = empty({"dossier", "show", "1"});
+  CHECK(none.code == 3);
+  CHECK_FALSE(std::filesystem::exists(empty.db));
+}
+
+TEST_CASE("two processes acting on the same version: one wins, the stale one is refused", "[e2e][concurrency]") {
+  Cli cli;
+  cli.init();
+  const std::string id = create(cli, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_args(cli));
+  must(act(cli, id, "submit", "xom-khuan-lan.clerk"));
+  for (int round = 0; round < 3; ++round) {
+    const std::string version = std::to_string(cli.ok_json({"dossier", "show", id}).at("version").as_int64());
+    auto a = spawn({HOSO_BINARY, "dossier", "act", id, round % 2 ? "reject" : "return", "--as", "ca-xa-phuong-tien.clerk",
+                    "--note", "A", "--expect-version", version, "--db", cli.db});
+    auto b = spawn({HOSO_BINARY, "dossier", "act", id, round % 2 ? "reject" : "return", "--as", "ca-xa-phuong-tien.clerk",
+                    "--note", "B", "--expect-version", version, "--db", cli.db});
+    auto ra = finish(a), rb = finish(b);
+    INFO(ra.err << " / " << rb.err);
+    CHECK(((ra.code == 0 && rb.code == 6) || (ra.code == 6 && rb.code == 0)));
+    const auto hist = cli.ok_json({"history", id});
+    CHECK(hist.as_array().size() == static_cast<std::size_t>(3 + round * 2));
+    if (round == 0) {
+      must(act(cli, id, "resubmit", "xom-khuan-lan.clerk"));
+    } else if (round == 1) {
+      break;  // rejected: closed
+    }
+  }
+  CHECK(cli({"audit", "verify"}).code == 0);
+}
+
+TEST_CASE("a tampered database file is caught by audit verify and replay", "[e2e][audit]") {
+  Cli cli;
+  cli.init();
+  const std::string id = create(cli, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_args(cli));
+  must(act(cli, id, "submit", "xom-khuan-lan.clerk"));
+  must(act(cli, id, "accept", "ca-xa-phuong-tien.clerk"));
+  CHECK(cli({"audit", "verify"}).code == 0);
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(cli.db.c_str(), &db) == SQLITE_OK);
+  // The log refuses edits by itself...
+  CHECK(sqlite3_exec(db, "UPDATE events SET note = 'x' WHERE seq = 2", nullptr, nullptr, nullptr) != SQLITE_OK);
+  CHECK(sqlite3_exec(db, "DELETE FROM events WHERE seq = 3", nullptr, nullptr, nullptr) != SQLITE_OK);
+  // ...so a forger drops the guard and rewrites who acted.
+  REQUIRE(sqlite3_exec(db, "DROP TRIGGER IF EXISTS events_no_update", nullptr, nullptr, nullptr) == SQLITE_OK);
+  char* msg = nullptr;
+  int rc = sqlite3_exec(db, "UPDATE events SET actor_user = 'thcs-phuong-tien.clerk' WHERE seq = 2", nullptr, nullptr, &msg);
+  INFO((msg ? msg : ""));
+  REQUIRE(rc == SQLITE_OK);
+  REQUIRE(sqlite3_changes(db) == 1);
+  sqlite3_close(db);
+  auto audit = cli({"audit", "verify", "--json"});
+  CHECK(audit.code == 8);
+  auto report = boost::json::parse(audit.out);
+  CHECK_FALSE(report.at("ok").as_bool());
+  CHECK(report.at("dossier").as_int64() == std::stoll(id));
+  CHECK(report.at("seq").as_int64() == 2);
+  auto text = cli({"audit", "verify"});
+  CHECK(text.code == 8);
+  CHECK(text.out.find("sự kiện 2") != std::string::npos);
+  CHECK(cli({"replay", id}).code == 8);
+}

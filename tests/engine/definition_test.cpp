@@ -1,0 +1,177 @@
+// Compiling workflows: every validation rule reports file:line:col, and valid tables are built right.
+#include <catch2/catch.hpp>
+
+#include "adapters/yaml/loader.hpp"
+#include "adapters/yaml/project.hpp"
+#include "engine/diagram.hpp"
+
+using namespace hoso;
+
+namespace {
+
+const std::string kCatalogueFile = std::string(HOSO_SOURCE_DIR) + "/config/awards.yaml";
+
+std::string catalogue_source() {
+  auto text = yaml::read_text_file(kCatalogueFile);
+  REQUIRE(text.ok());
+  return *text;
+}
+
+// A minimal valid workflow; tests splice lines into it.
+const std::string kHeader = R"(workflow: mini
+title: "Thử"
+awards: [giay_khen_xa, bang_khen_tinh]
+origins: [unit]
+create_roles: [clerk]
+fields:
+  n: {type: int, min: 0}
+  flag: {type: bool}
+  grade: {type: enum, values: [tot, kha]}
+)";
+
+CompileOutcome compile(const std::string& body) {
+  return yaml::compile_sources("mini.yaml", kHeader + body, kCatalogueFile, catalogue_source());
+}
+
+std::string all(const CompileOutcome& o) {
+  std::string s;
+  for (const auto& d : o.diagnostics) s += d.format() + "\n";
+  return s;
+}
+
+const std::string kStates = R"(states:
+  draft: {title: "T", initial: true, holder: origin}
+  review: {title: "T", holder: {of: commune_police, within: commune}}
+  done: {title: "T", terminal: true}
+)";
+
+}  // namespace
+
+TEST_CASE("a valid mini workflow compiles into a typed table", "[definition]") {
+  auto o = compile(kStates + R"(transitions:
+  - {action: submit, kind: submit, from: draft, to: review, roles: [clerk]}
+  - {action: decide, kind: decide, from: review, to: done, roles: [clerk], guards: [{id: big, expr: "n >= 3", message: "nhỏ"}]}
+)");
+  INFO(all(o));
+  REQUIRE(o.definition);
+  const Definition& d = *o.definition;
+  CHECK(d.name() == "mini");
+  CHECK(d.states().size() == 3);
+  CHECK(d.state(d.initial()).key == "draft");
+  auto submit = d.find_action("submit");
+  REQUIRE(submit);
+  REQUIRE(d.candidates(d.initial(), *submit).size() == 1);
+  CHECK(d.state(d.transition(d.candidates(d.initial(), *submit)[0]).to).key == "review");
+  CHECK(d.hash().size() == 64);
+  CHECK(to_mermaid(d).find("draft --> review: submit") != std::string::npos);
+  CHECK(to_dot(d).find("\"review\" -> \"done\"") != std::string::npos);
+  CHECK(to_json(d).find("\"name\":\"mini\"") != std::string::npos);
+}
+
+TEST_CASE("validation errors name the file, line and column", "[definition]") {
+  // Lines of kHeader: 1..9; kStates starts at line 10.
+  SECTION("unknown state") {
+    auto o = compile(kStates + "transitions:\n  - {action: submit, kind: submit, from: draft, to: nowhere, roles: [clerk]}\n"
+                               "  - {action: decide, kind: decide, from: draft, to: done, roles: [clerk]}\n");
+    CHECK_THAT(all(o), Catch::Contains("mini.yaml:15:") && Catch::Contains("unknown state 'nowhere'"));
+  }
+  SECTION("unknown role, unknown field, unknown award") {
+    auto o = compile(kStates + R"(transitions:
+  - {action: submit, kind: submit, from: draft, to: review, roles: [boss], accepts_fields: [colour]}
+  - {action: decide, kind: decide, from: review, to: done, roles: [clerk], when: {awards: [huy_chuong]}}
+)");
+    const std::string s = all(o);
+    CHECK_THAT(s, Catch::Contains("mini.yaml:15:") && Catch::Contains("unknown role 'boss'"));
+    CHECK_THAT(s, Catch::Contains("unknown field 'colour'"));
+    CHECK_THAT(s, Catch::Contains("mini.yaml:16:") && Catch::Contains("unknown award 'huy_chuong'"));
+  }
+  SECTION("unreachable state") {
+    auto o = compile(R"(states:
+  draft: {title: "T", initial: true, holder: origin}
+  island: {title: "T", holder: origin}
+  done: {title: "T", terminal: true}
+transitions:
+  - {action: decide, kind: decide, from: draft, to: done, roles: [clerk]}
+  - {action: decide, kind: decide, from: island, to: done, roles: [clerk]}
+)");
+    CHECK_THAT(all(o), Catch::Contains("mini.yaml:12:3: error: state 'island' is unreachable"));
+  }
+  SECTION("a non-terminal state with no path to a terminal state") {
+    auto o = compile(R"(states:
+  draft: {title: "T", initial: true, holder: origin}
+  limbo: {title: "T", holder: origin}
+  done: {title: "T", terminal: true}
+transitions:
+  - {action: submit, kind: submit, from: draft, to: limbo, roles: [clerk]}
+  - {action: decide, kind: decide, from: draft, to: done, roles: [clerk]}
+)");
+    CHECK_THAT(all(o), Catch::Contains("mini.yaml:12:3: error: state 'limbo' has no path to a terminal state"));
+  }
+  SECTION("two transitions that can fire on the same action at once") {
+    auto o = compile(kStates + R"(transitions:
+  - {action: submit, kind: submit, from: draft, to: review, roles: [clerk]}
+  - {action: submit, kind: submit, from: draft, to: done, roles: [clerk], when: {authority: [commune_chair]}}
+  - {action: decide, kind: decide, from: review, to: done, roles: [clerk]}
+)");
+    CHECK_THAT(all(o), Catch::Contains("mini.yaml:16:") && Catch::Contains("can both fire") &&
+                           Catch::Contains("line 15"));
+  }
+  SECTION("disjoint when conditions do not conflict") {
+    auto o = compile(kStates + R"(transitions:
+  - {action: submit, kind: submit, from: draft, to: review, roles: [clerk], when: {authority: [province_chair]}}
+  - {action: submit, kind: submit, from: draft, to: done, roles: [clerk], when: {authority: [commune_chair]}}
+  - {action: decide, kind: decide, from: review, to: done, roles: [clerk]}
+)");
+    INFO(all(o));
+    CHECK(o.definition);
+  }
+  SECTION("type errors in guards point into the expression") {
+    auto o = compile(kStates + R"(transitions:
+  - {action: submit, kind: submit, from: draft, to: review, roles: [clerk]}
+  - action: decide
+    kind: decide
+    from: review
+    to: done
+    roles: [clerk]
+    guards:
+      - {id: bad, expr: "n == true", message: "sai"}
+      - id: enum
+        expr: grade == "xuat_sac"
+        message: "sai"
+)");
+    const std::string s = all(o);
+    CHECK_THAT(s, Catch::Contains("mini.yaml:22:31: error: in guard 'bad'"));
+    CHECK_THAT(s, Catch::Contains("mini.yaml:24:24: error: in guard 'enum'") && Catch::Contains("xuat_sac"));
+  }
+  SECTION("a set literal of the wrong type, and a terminal state with a holder") {
+    auto o = compile(R"(states:
+  draft: {title: "T", initial: true, holder: origin}
+  done: {title: "T", terminal: true, holder: origin}
+transitions:
+  - {action: decide, kind: decide, from: draft, to: done, roles: [clerk], set: {n: "many"}}
+)");
+    const std::string s = all(o);
+    CHECK_THAT(s, Catch::Contains("terminal state 'done' has no holder"));
+    CHECK_THAT(s, Catch::Contains("mini.yaml:14:") && Catch::Contains("set n"));
+  }
+  SECTION("malformed YAML") {
+    auto o = compile("states: [unclosed\n");
+    REQUIRE_FALSE(o.definition);
+    CHECK_THAT(all(o), Catch::Contains("mini.yaml:"));
+  }
+}
+
+TEST_CASE("the seed workflows and config load without diagnostics", "[definition]") {
+  auto p = yaml::load_project(std::string(HOSO_SOURCE_DIR) + "/config", std::string(HOSO_SOURCE_DIR) + "/workflows");
+  std::string s;
+  for (const auto& d : p.diagnostics) s += d.format() + "\n";
+  INFO(s);
+  REQUIRE(p.ok());
+  REQUIRE(p.workflows.size() == 2);
+  for (const auto& w : p.workflows) {
+    const Definition& d = *w.definition;
+    // The same sources always pin to the same hash; a change of one byte pins elsewhere.
+    CHECK(d.hash() == yaml::definition_hash(w.source, p.catalogue_source));
+    CHECK(d.hash() != yaml::definition_hash(w.source + " ", p.catalogue_source));
+  }
+}

@@ -1,0 +1,454 @@
+// The core through the command service, with a fake clock and the in-memory store.
+#include <catch2/catch.hpp>
+
+#include "engine/codec.hpp"
+#include "tests/support/walker.hpp"
+
+using namespace hoso;
+using namespace hoso::testing;
+
+namespace {
+
+DossierId create(World& w, const std::string& workflow, const std::string& award, const std::string& user,
+                 const RawInput& in) {
+  auto r = w.service->create(workflow, award, user, in);
+  INFO((r ? "" : r.error().message));
+  REQUIRE(r.ok());
+  return r->id;
+}
+
+RawInput simplified_input() {
+  RawInput in;
+  in.fields = {{"recipient_name", "Anh Nguyễn Văn Dũng"}, {"recipient_kind", "individual"}, {"act_date", "2026-02-20"},
+               {"act_summary", "Cứu người bị đuối nước"}};
+  in.documents = {{"to_trinh", "tt.pdf", std::string(64, 'b'), 10}, {"tom_tat_thanh_tich", "tt2.pdf", std::string(64, 'c'), 10}};
+  return in;
+}
+
+std::vector<std::string> path_of(World& w, const std::string& workflow, const std::string& award, const std::string& user,
+                                 const RawInput& in) {
+  return walk_forward(w, create(w, workflow, award, user, in));
+}
+
+const std::vector<std::string> kCommunePath = {"draft", "commune_intake", "commune_appraisal", "commune_decision"};
+const std::vector<std::string> kProvincePath = {"province_police_intake", "province_police_review",
+                                                "home_affairs_appraisal", "council_vote", "council_vote",
+                                                "council_vote", "council_vote", "province_decision"};
+
+std::vector<std::string> concat(std::initializer_list<std::vector<std::string>> parts) {
+  std::vector<std::string> out;
+  for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("every award kind walks its full path and stops at its deciding level", "[service][paths]") {
+  World w;
+  const std::string unit = "xom-khuan-lan.clerk";
+  SECTION("Giấy khen xã stops at the commune") {
+    CHECK(path_of(w, "standard", "giay_khen_xa", unit, eligible_collective()) == concat({kCommunePath, {"approved"}}));
+  }
+  SECTION("Bằng khen and Cờ thi đua tỉnh stop at UBND tỉnh after the council vote") {
+    for (const char* award : {"bang_khen_tinh", "co_thi_dua_tinh"})
+      CHECK(path_of(w, "standard", award, unit, eligible_collective()) == concat({kCommunePath, kProvincePath, {"approved"}}));
+  }
+  SECTION("Bằng khen Thủ tướng and Cờ thi đua Chính phủ go to central and the Prime Minister") {
+    for (const char* award : {"bang_khen_ttg", "co_thi_dua_cp"})
+      CHECK(path_of(w, "standard", award, unit, eligible_collective()) ==
+            concat({kCommunePath, kProvincePath, {"central_intake", "central_appraisal", "pm_decision", "approved"}}));
+  }
+  SECTION("Huân chương Lao động goes on to the President") {
+    for (const char* award : {"huan_chuong_ld_nhat", "huan_chuong_ld_nhi", "huan_chuong_ld_ba"})
+      CHECK(path_of(w, "standard", award, unit, eligible_collective()) ==
+            concat({kCommunePath, kProvincePath,
+                    {"central_intake", "central_appraisal", "pm_decision", "president_decision", "approved"}}));
+  }
+  SECTION("a provincial department enters at Công an tỉnh") {
+    CHECK(path_of(w, "standard", "bang_khen_tinh", "sgddt-thai-nguyen.clerk", eligible_collective()) ==
+          concat({{"draft"}, kProvincePath, {"approved"}}));
+  }
+  SECTION("a department head decides Giấy khen of the department") {
+    CHECK(path_of(w, "standard", "giay_khen_so", "sgddt-thai-nguyen.clerk", eligible_collective()) ==
+          std::vector<std::string>{"draft", "approved"});
+  }
+  SECTION("the simplified procedure has no appraisal and no council") {
+    CHECK(path_of(w, "simplified", "giay_khen_xa_dot_xuat", unit, simplified_input()) ==
+          std::vector<std::string>{"draft", "commune_review", "commune_decision", "approved"});
+    CHECK(path_of(w, "simplified", "bang_khen_tinh_dot_xuat", unit, simplified_input()) ==
+          std::vector<std::string>{"draft", "commune_review", "commune_decision", "province_review", "province_decision",
+                                   "approved"});
+  }
+  // Every walk above left a history that replays to the stored projection and verifies.
+  auto audit = w.service->audit_verify();
+  REQUIRE(audit.ok());
+  CHECK(audit->ok);
+  auto replay = w.service->replay_all();
+  REQUIRE(replay.ok());
+  CHECK(replay->ok);
+  CHECK(replay->dossiers >= 1);
+}
+
+TEST_CASE("return for supplementation, resubmission, rejection and withdrawal", "[service]") {
+  World w;
+  const DossierId id = create(w, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_collective());
+  REQUIRE(w.service->act(id, "submit", "xom-khuan-lan.clerk", {}).ok());
+
+  SECTION("a return needs a reason, goes back to the proposer, and the resubmission comes back") {
+    auto no_reason = w.service->act(id, "return", "ca-xa-phuong-tien.clerk", {});
+    REQUIRE_FALSE(no_reason.ok());
+    CHECK(no_reason.error().reason == "note_required");
+    RawInput why;
+    why.note = "Thiếu biên bản họp xét khen thưởng có chữ ký";
+    auto ret = w.service->act(id, "return", "ca-xa-phuong-tien.clerk", why);
+    REQUIRE(ret.ok());
+    CHECK(ret->state == "origin_supplement");
+    auto view = w.service->show(id, std::nullopt);
+    CHECK(view->record.holder == "xom-khuan-lan");
+    RawInput fix;
+    fix.fields = {{"achievement_summary", "Bổ sung biên bản"}};
+    fix.documents = {{"bien_ban_hop", "bien-ban-moi.pdf", std::string(64, 'd'), 2048}};
+    auto again = w.service->act(id, "resubmit", "xom-khuan-lan.clerk", fix);
+    REQUIRE(again.ok());
+    CHECK(again->state == "commune_intake");
+    auto events = w.service->history(id, std::nullopt);
+    REQUIRE(events->size() == 4);
+    CHECK((*events)[2].type == "DossierReturned");
+    CHECK((*events)[2].note == why.note);
+    CHECK((*events)[3].type == "DossierResubmitted");
+  }
+  SECTION("a rejection closes the dossier and nothing more can be done") {
+    RawInput why;
+    why.note = "Không đủ điều kiện theo tiêu chuẩn";
+    auto r = w.service->act(id, "reject", "ca-xa-phuong-tien.clerk", why);
+    REQUIRE(r.ok());
+    CHECK(r->state == "rejected");
+    auto after = w.service->act(id, "accept", "ca-xa-phuong-tien.clerk", {});
+    REQUIRE_FALSE(after.ok());
+    CHECK(after.error().code == ErrorCode::kRefused);
+    CHECK(after.error().reason == "dossier_closed");
+  }
+  SECTION("the proposer may withdraw; nobody else may") {
+    RawInput why;
+    why.note = "Đơn vị rút để hoàn thiện";
+    auto other = w.service->act(id, "withdraw", "ca-xa-phuong-tien.clerk", why);
+    REQUIRE_FALSE(other.ok());
+    CHECK(other.error().code == ErrorCode::kNotPermitted);
+    auto r = w.service->act(id, "withdraw", "xom-khuan-lan.clerk", why);
+    REQUIRE(r.ok());
+    CHECK(r->state == "withdrawn");
+  }
+}
+
+TEST_CASE("permissions: role, org and read jurisdiction", "[service][security]") {
+  World w;
+  const DossierId id = create(w, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_collective());
+  SECTION("a clerk of another commune cannot act") {
+    auto r = w.service->act(id, "submit", "tdp-so-10-phan-dinh-phung.clerk", {});
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == ErrorCode::kNotPermitted);
+  }
+  SECTION("the right org but the wrong role cannot act") {
+    REQUIRE(w.service->act(id, "submit", "xom-khuan-lan.clerk", {}).ok());
+    REQUIRE(w.service->act(id, "accept", "ca-xa-phuong-tien.clerk", {}).ok());
+    auto r = w.service->act(id, "appraise", "ubnd-xa-phuong-tien.signer", {});
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == ErrorCode::kNotPermitted);
+  }
+  SECTION("a unit may not create awards that do not fit its place in the tree") {
+    auto r = w.service->create("standard", "giay_khen_so", "xom-khuan-lan.clerk", eligible_collective());
+    REQUIRE(r.ok());  // created as a draft, but it can never be submitted
+    auto s = w.service->act(r->id, "submit", "xom-khuan-lan.clerk", {});
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.error().reason == "no_such_action");
+  }
+  SECTION("reading is limited to the user's jurisdiction") {
+    CHECK(w.service->show(id, std::string("ca-xa-phuong-tien.clerk")).ok());
+    CHECK(w.service->show(id, std::string("ubnd-tinh-thai-nguyen.auditor")).ok());
+    CHECK(w.service->show(id, std::string("bo-noi-vu.auditor")).ok());
+    auto other_province = w.service->show(id, std::string("ubnd-tinh-lao-cai.auditor"));
+    REQUIRE_FALSE(other_province.ok());
+    CHECK(other_province.error().code == ErrorCode::kNotPermitted);
+    auto other_unit = w.service->history(id, std::string("thcs-phuong-tien.clerk"));
+    REQUIRE_FALSE(other_unit.ok());
+    CHECK(other_unit.error().code == ErrorCode::kNotPermitted);
+  }
+  SECTION("an auditor cannot act") {
+    auto r = w.service->act(id, "submit", "ubnd-tinh-thai-nguyen.auditor", {});
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == ErrorCode::kNotPermitted);
+  }
+}
+
+TEST_CASE("council vote: threshold, quorum, one vote per member", "[service][vote]") {
+  World w;
+  const DossierId id = create(w, "standard", "bang_khen_tinh", "xom-khuan-lan.clerk", eligible_collective());
+  auto step = [&](const std::string& action, const std::string& user, RawInput in = {}) {
+    w.tick();
+    auto r = w.service->act(id, action, user, in);
+    INFO(action << " by " << user << ": " << (r ? "" : r.error().message));
+    REQUIRE(r.ok());
+    return r->state;
+  };
+  step("submit", "xom-khuan-lan.clerk");
+  step("accept", "ca-xa-phuong-tien.clerk");
+  step("appraise", "vhxh-xa-phuong-tien.appraiser");
+  step("forward", "ubnd-xa-phuong-tien.signer");
+  step("accept", "ca-tinh-thai-nguyen.clerk");
+  step("forward", "ca-tinh-thai-nguyen.appraiser");
+  REQUIRE(step("appraise", "snv-thai-nguyen.appraiser") == "council_vote");
+  auto ballot = [](const char* b) {
+    RawInput in;
+    in.ballot = b;
+    return in;
+  };
+  const std::string m = "snv-thai-nguyen.council";
+  SECTION("4 of 5 yes reaches 80% of members and passes") {
+    CHECK(step("vote", m + "1", ballot("yes")) == "council_vote");
+    CHECK(step("vote", m + "2", ballot("no")) == "council_vote");
+    CHECK(step("vote", m + "3", ballot("yes")) == "council_vote");
+    CHECK(step("vote", m + "4", ballot("yes")) == "council_vote");
+    CHECK(step("vote", m + "5", ballot("yes")) == "province_decision");
+    auto events = w.service->history(id, std::nullopt);
+    CHECK(events->back().type == "VoteCast");
+    CHECK(events->back().to_state == "province_decision");
+  }
+  SECTION("two no votes make 80% unreachable and the vote fails at once") {
+    CHECK(step("vote", m + "1", ballot("no")) == "council_vote");
+    CHECK(step("vote", m + "2", ballot("no")) == "rejected");
+    auto v = w.service->show(id, std::nullopt);
+    CHECK(v->record.closed);
+  }
+  SECTION("a member votes once; a non-member cannot vote; a ballot is required") {
+    step("vote", m + "1", ballot("yes"));
+    auto twice = w.service->act(id, "vote", m + "1", ballot("yes"));
+    REQUIRE_FALSE(twice.ok());
+    CHECK(twice.error().reason == "already_voted");
+    auto outsider = w.service->act(id, "vote", "snv-thai-nguyen.appraiser", ballot("yes"));
+    REQUIRE_FALSE(outsider.ok());
+    CHECK(outsider.error().code == ErrorCode::kNotPermitted);
+    auto blank = w.service->act(id, "vote", m + "2", {});
+    REQUIRE_FALSE(blank.ok());
+    CHECK(blank.error().code == ErrorCode::kInvalidInput);
+  }
+  SECTION("closing early is refused without quorum, and decides on the votes cast with it") {
+    step("vote", m + "1", ballot("yes"));
+    step("vote", m + "2", ballot("yes"));
+    auto early = w.service->act(id, "close_vote", "snv-thai-nguyen.clerk", {});
+    REQUIRE_FALSE(early.ok());
+    CHECK(early.error().reason == "quorum_not_met");
+    step("vote", m + "3", ballot("yes"));
+    // 3 yes of 5 members = 60% < 80%: closing now fails the vote.
+    CHECK(step("close_vote", "snv-thai-nguyen.clerk") == "rejected");
+  }
+}
+
+TEST_CASE("Phượng Tiến eligibility: every clause refuses with its name", "[service][guards]") {
+  World w;
+  struct Case {
+    std::string award, field, value, clause;
+  };
+  const std::vector<Case> cases = {
+      {"co_thi_dua_tinh", "recipient_kind", "individual", "collective_only"},
+      {"co_thi_dua_tinh", "leads_cluster", "false", "leads_cluster"},
+      {"co_thi_dua_tinh", "merits_count", "2", "three_merits"},
+      {"co_thi_dua_tinh", "replicated_models", "0", "replicated_model"},
+      {"bang_khen_tinh", "has_movement_plan", "false", "movement_plan"},
+      {"bang_khen_tinh", "security_certified", "false", "security_certified"},
+      {"bang_khen_tinh", "security_cert_cycle_end", "2024-11-15", "security_certified"},
+      {"bang_khen_tinh", "movement_grade", "tot", "excellent_grade"},
+      {"bang_khen_tinh", "good_models", "0", "good_model"},
+      {"bang_khen_tinh", "serious_incident", "true", "no_serious_incident"},
+      {"bang_khen_tinh", "party_org_clean", "false", "clean_party_org"},
+      {"bang_khen_tinh", "has_complaints", "true", "no_complaints"},
+  };
+  for (const auto& c : cases) {
+    DYNAMIC_SECTION(c.award << ": " << c.field << "=" << c.value << " fails " << c.clause) {
+      RawInput in = eligible_collective();
+      for (auto& [k, v] : in.fields)
+        if (k == c.field) v = c.value;
+      const DossierId id = create(w, "standard", c.award, "xom-khuan-lan.clerk", in);
+      auto r = w.service->act(id, "submit", "xom-khuan-lan.clerk", {});
+      REQUIRE_FALSE(r.ok());
+      CHECK(r.error().code == ErrorCode::kRefused);
+      CHECK(r.error().reason == "guard_failed");
+      CHECK(r.error().subject == c.clause);
+      CHECK_THAT(r.error().message, Catch::Contains("Không đạt tiêu chí '" + c.clause + "'"));
+      // Nothing was written: the dossier is still a draft at version 1.
+      CHECK(w.service->show(id, std::nullopt)->record.version == 1);
+    }
+  }
+  SECTION("an enterprise needs an adequate security force") {
+    RawInput in = eligible_collective("Công ty TNHH Cơ khí Gia Sàng");
+    for (auto& [k, v] : in.fields)
+      if (k == "recipient_org_type") v = "enterprise";
+    const DossierId id = create(w, "standard", "bang_khen_tinh", "xom-khuan-lan.clerk", in);
+    auto r = w.service->act(id, "submit", "xom-khuan-lan.clerk", {});
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().subject == "enterprise_security_force");
+    RawInput fix;
+    fix.fields = {{"security_force_adequate", "true"}};
+    CHECK(w.service->act(id, "submit", "xom-khuan-lan.clerk", fix).ok());
+  }
+  SECTION("an individual who heads a unit needs an effective movement in the unit") {
+    RawInput in = eligible_collective("Ông Hoàng Văn Lâm");
+    for (auto& [k, v] : in.fields)
+      if (k == "recipient_kind") v = "individual";
+    in.fields.push_back({"heads_unit", "true"});
+    in.fields.push_back({"unit_movement_effective", "false"});
+    const DossierId id = create(w, "standard", "bang_khen_tinh", "xom-khuan-lan.clerk", in);
+    auto r = w.service->act(id, "submit", "xom-khuan-lan.clerk", {});
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().subject == "unit_head_movement");
+  }
+  SECTION("a missing field needed by a clause is named") {
+    RawInput in = eligible_collective();
+    std::erase_if(in.fields, [](const auto& kv) { return kv.first == "leads_cluster"; });
+    const DossierId id = create(w, "standard", "co_thi_dua_tinh", "xom-khuan-lan.clerk", in);
+    auto r = w.service->act(id, "submit", "xom-khuan-lan.clerk", {});
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().subject == "leads_cluster");
+    CHECK_THAT(r.error().message, Catch::Contains("chưa có thông tin"));
+  }
+}
+
+TEST_CASE("the latest closed certification cycle moves on 16/11", "[service][guards]") {
+  World w;
+  // 2026-11-16 09:00 Vietnam: the cycle ending 15/11/2026 has closed, so 2025's certificate is stale.
+  w.clock.set(Timestamp{1794794400000});
+  const DossierId id = create(w, "standard", "bang_khen_tinh", "xom-khuan-lan.clerk", eligible_collective());
+  auto r = w.service->act(id, "submit", "xom-khuan-lan.clerk", {});
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().subject == "security_certified");
+  RawInput fix;
+  fix.fields = {{"security_cert_cycle_end", "2026-11-15"}};
+  CHECK(w.service->act(id, "submit", "xom-khuan-lan.clerk", fix).ok());
+}
+
+TEST_CASE("documents, fields and input checks", "[service]") {
+  World w;
+  SECTION("a required document missing is named") {
+    RawInput in = eligible_collective();
+    std::erase_if(in.documents, [](const RawDocument& d) { return d.kind == "bao_cao_thanh_tich"; });
+    const DossierId id = create(w, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", in);
+    auto r = w.service->act(id, "submit", "xom-khuan-lan.clerk", {});
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().reason == "document_missing");
+    CHECK(r.error().subject == "bao_cao_thanh_tich");
+  }
+  SECTION("unknown award, unknown field, wrong type, oversize note, non-UTF-8 note") {
+    auto bad_award = w.service->create("standard", "huy_chuong_vang", "xom-khuan-lan.clerk", eligible_collective());
+    REQUIRE_FALSE(bad_award.ok());
+    CHECK(bad_award.error().code == ErrorCode::kInvalidInput);
+    RawInput in = eligible_collective();
+    in.fields.push_back({"favourite_colour", "blue"});
+    auto bad_field = w.service->create("standard", "giay_khen_xa", "xom-khuan-lan.clerk", in);
+    REQUIRE_FALSE(bad_field.ok());
+    CHECK(bad_field.error().subject == "favourite_colour");
+    in = eligible_collective();
+    in.fields.push_back({"achievement_year", "năm ngoái"});
+    auto bad_type = w.service->create("standard", "giay_khen_xa", "xom-khuan-lan.clerk", in);
+    REQUIRE_FALSE(bad_type.ok());
+    CHECK(bad_type.error().subject == "achievement_year");
+    in = eligible_collective();
+    in.note = std::string(kMaxNoteBytes + 1, 'x');
+    auto big = w.service->create("standard", "giay_khen_xa", "xom-khuan-lan.clerk", in);
+    REQUIRE_FALSE(big.ok());
+    CHECK(big.error().code == ErrorCode::kInvalidInput);
+    in.note = "\xff\xfe";
+    auto binary = w.service->create("standard", "giay_khen_xa", "xom-khuan-lan.clerk", in);
+    REQUIRE_FALSE(binary.ok());
+    CHECK(binary.error().code == ErrorCode::kInvalidInput);
+    CHECK(w.store.data().events.empty());
+  }
+  SECTION("a decision needs its number and date") {
+    const DossierId id = create(w, "standard", "giay_khen_so", "sgddt-thai-nguyen.clerk", eligible_collective());
+    auto r = w.service->act(id, "decide", "sgddt-thai-nguyen.signer", {});
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().reason == "field_missing");
+    RawInput in;
+    in.fields = {{"decision_number", "45/QĐ-SGDĐT"}, {"decision_date", "2026-03-02"}};
+    auto ok = w.service->act(id, "decide", "sgddt-thai-nguyen.signer", in);
+    REQUIRE(ok.ok());
+    CHECK(ok->state == "approved");
+  }
+  SECTION("a field the action does not accept is refused") {
+    const DossierId id = create(w, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_collective());
+    REQUIRE(w.service->act(id, "submit", "xom-khuan-lan.clerk", {}).ok());
+    RawInput in;
+    in.fields = {{"merits_count", "9"}};
+    auto r = w.service->act(id, "accept", "ca-xa-phuong-tien.clerk", in);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().reason == "field_not_accepted");
+  }
+}
+
+TEST_CASE("versions, time and the hash chain", "[service][history]") {
+  World w;
+  const DossierId id = create(w, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_collective());
+  SECTION("a stale expected version is refused and nothing is written") {
+    RawInput in;
+    in.expected_version = 1;
+    REQUIRE(w.service->act(id, "submit", "xom-khuan-lan.clerk", in).ok());
+    in.expected_version = 1;
+    auto stale = w.service->act(id, "accept", "ca-xa-phuong-tien.clerk", in);
+    REQUIRE_FALSE(stale.ok());
+    CHECK(stale.error().code == ErrorCode::kVersionConflict);
+    CHECK(w.store.data().events.size() == 2);
+  }
+  SECTION("an event may not be stamped earlier than the previous one") {
+    w.clock.advance_ms(-3'600'000);
+    auto r = w.service->act(id, "submit", "xom-khuan-lan.clerk", {});
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().reason == "clock_behind");
+  }
+  SECTION("events carry the clock's time, the actor, and a chain of hashes") {
+    w.tick();
+    REQUIRE(w.service->act(id, "submit", "xom-khuan-lan.clerk", {}).ok());
+    const auto& ev = w.store.data().events;
+    REQUIRE(ev.size() == 2);
+    CHECK(ev[0].prev_hash.empty());
+    CHECK(ev[1].prev_hash == ev[0].hash);
+    CHECK(ev[1].at == format_utc(w.clock.now()));
+    CHECK(ev[1].actor_user == "xom-khuan-lan.clerk");
+    CHECK(ev[1].actor_role == "clerk");
+    CHECK(ev[1].actor_org == "xom-khuan-lan");
+    CHECK(w.store.data().outbox.size() == 1);
+    CHECK(w.store.data().outbox[0].target_org == "ca-xa-phuong-tien");
+  }
+  SECTION("an edited event is caught by the audit and by replay") {
+    REQUIRE(w.service->act(id, "submit", "xom-khuan-lan.clerk", {}).ok());
+    w.store.data().events[1].note = "sửa lén";
+    auto audit = w.service->audit_verify();
+    REQUIRE(audit.ok());
+    CHECK_FALSE(audit->ok);
+    CHECK(audit->failed_dossier == id);
+    CHECK(audit->failed_seq == 2);
+    auto replay = w.service->replay(id);
+    REQUIRE(replay.ok());
+    CHECK_FALSE(replay->ok);
+  }
+  SECTION("a projection edited behind the log's back is caught by replay") {
+    REQUIRE(w.service->act(id, "submit", "xom-khuan-lan.clerk", {}).ok());
+    w.store.data().dossiers[id].state = "approved";
+    auto replay = w.service->replay(id);
+    REQUIRE(replay.ok());
+    CHECK_FALSE(replay->ok);
+    CHECK_THAT(replay->failure, Catch::Contains("state"));
+  }
+}
+
+TEST_CASE("inbox lists what waits for the user's org and roles", "[service]") {
+  World w;
+  const DossierId a = create(w, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_collective());
+  const DossierId b = create(w, "standard", "giay_khen_xa", "thcs-phuong-tien.clerk", eligible_collective("Trường THCS"));
+  REQUIRE(w.service->act(a, "submit", "xom-khuan-lan.clerk", {}).ok());
+  auto inbox = w.service->inbox("ca-xa-phuong-tien.clerk");
+  REQUIRE(inbox.ok());
+  REQUIRE(inbox->size() == 1);
+  CHECK((*inbox)[0].record.id == a);
+  CHECK(w.service->inbox("vhxh-xa-phuong-tien.appraiser")->empty());
+  auto drafts = w.service->inbox("thcs-phuong-tien.clerk");
+  REQUIRE(drafts->size() == 1);
+  CHECK((*drafts)[0].record.id == b);
+}

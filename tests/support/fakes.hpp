@@ -1,0 +1,123 @@
+// Fakes for unit tests of the core: a settable clock and an in-memory Store.
+#pragma once
+#include <map>
+#include <optional>
+
+#include "engine/store.hpp"
+
+namespace hoso::testing {
+
+class FakeClock : public Clock {
+ public:
+  explicit FakeClock(Timestamp t) : now_(t) {}
+  Timestamp now() override { return now_; }
+  void set(Timestamp t) { now_ = t; }
+  void advance_ms(std::int64_t ms) { now_.millis += ms; }
+
+ private:
+  Timestamp now_;
+};
+
+// Keeps everything in maps; a write works on a copy that replaces the state only on success.
+class MemoryStore : public Store {
+ public:
+  struct Data {
+    std::map<DossierId, DossierRecord> dossiers;
+    std::vector<EventRecord> events;
+    std::vector<OutboxRecord> outbox;
+    std::map<std::string, DefinitionRecord> definitions;
+    std::map<std::string, std::string> heads;
+    std::vector<OrgRecord> orgs;
+    std::vector<UserRecord> users;
+  };
+
+  Status write(const std::function<Status(WriteTx&)>& work) override {
+    Tx tx(data_);
+    Status st = work(tx);
+    if (st) data_ = std::move(tx.data);
+    return st;
+  }
+  Result<std::optional<DossierRecord>> load(DossierId id) override { return find(data_, id); }
+  Result<std::vector<EventRecord>> events(DossierId id) override {
+    std::vector<EventRecord> out;
+    for (const auto& e : data_.events)
+      if (e.dossier == id) out.push_back(e);
+    return out;
+  }
+  Status scan_events(const std::function<Status(const EventRecord&)>& fn) override {
+    for (const auto& e : data_.events)
+      if (auto st = fn(e); !st) return st;
+    return Status::Ok();
+  }
+  Result<std::vector<DossierRecord>> dossiers() override {
+    std::vector<DossierRecord> out;
+    for (const auto& [id, d] : data_.dossiers) out.push_back(d);
+    return out;
+  }
+  Result<std::vector<DossierRecord>> open_held_by(const std::string& holder) override {
+    std::vector<DossierRecord> out;
+    for (const auto& [id, d] : data_.dossiers)
+      if (d.holder == holder && !d.closed) out.push_back(d);
+    return out;
+  }
+  Result<std::vector<OutboxRecord>> outbox(DossierId id) override {
+    std::vector<OutboxRecord> out;
+    for (const auto& o : data_.outbox)
+      if (o.dossier == id) out.push_back(o);
+    return out;
+  }
+  Result<std::optional<DefinitionRecord>> definition(const std::string& hash) override {
+    auto it = data_.definitions.find(hash);
+    if (it == data_.definitions.end()) return std::optional<DefinitionRecord>{};
+    return std::optional<DefinitionRecord>{it->second};
+  }
+  Result<std::vector<DefinitionRecord>> current_definitions() override {
+    std::vector<DefinitionRecord> out;
+    for (const auto& [name, hash] : data_.heads) out.push_back(data_.definitions.at(hash));
+    return out;
+  }
+  Result<std::vector<OrgRecord>> orgs() override { return data_.orgs; }
+  Result<std::vector<UserRecord>> users() override { return data_.users; }
+
+  Data& data() { return data_; }
+
+ private:
+  static std::optional<DossierRecord> find(const Data& d, DossierId id) {
+    auto it = d.dossiers.find(id);
+    if (it == d.dossiers.end()) return std::nullopt;
+    return it->second;
+  }
+
+  struct Tx : WriteTx {
+    explicit Tx(const Data& d) : data(d) {}
+    Result<std::optional<DossierRecord>> load(DossierId id) override { return find(data, id); }
+    Result<DossierId> allocate_dossier_id() override {
+      return data.dossiers.empty() ? DossierId{1} : data.dossiers.rbegin()->first + 1;
+    }
+    Status append(std::int64_t expected, const DossierRecord& p, const std::vector<EventRecord>& events,
+                  const std::vector<OutboxRecord>& outbox) override {
+      auto existing = find(data, p.id);
+      if ((expected == 0 && existing) || (expected != 0 && (!existing || existing->version != expected)))
+        return make_error(ErrorCode::kVersionConflict, "version conflict");
+      data.dossiers[p.id] = p;
+      data.events.insert(data.events.end(), events.begin(), events.end());
+      data.outbox.insert(data.outbox.end(), outbox.begin(), outbox.end());
+      return Status::Ok();
+    }
+    Status put_definition(const DefinitionRecord& d) override {
+      data.definitions.emplace(d.hash, d);
+      data.heads[d.name] = d.hash;
+      return Status::Ok();
+    }
+    Status replace_directory(const std::vector<OrgRecord>& o, const std::vector<UserRecord>& u) override {
+      data.orgs = o;
+      data.users = u;
+      return Status::Ok();
+    }
+    Data data;
+  };
+
+  Data data_;
+};
+
+}  // namespace hoso::testing
