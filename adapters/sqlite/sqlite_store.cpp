@@ -615,7 +615,7 @@ class SqliteStore::Impl {
     const std::optional<Error>& poisoned() const { return poisoned_; }
 
     Result<std::optional<DossierRecord>> load(DossierId id) override {
-      return guarded([&]() -> Result<std::optional<DossierRecord>> {
+      return guard([&]() -> Result<std::optional<DossierRecord>> {
         if (!active_) return not_active();
         std::int64_t last_gseq = 0;
         auto r = impl_.load_row(id, &last_gseq);
@@ -629,7 +629,7 @@ class SqliteStore::Impl {
     }
 
     Result<DossierId> allocate_dossier_id() override {
-      return guarded([&]() -> Result<DossierId> {
+      return guard([&]() -> Result<DossierId> {
         if (!active_) return not_active();
         StmtUse use(impl_.stmt(Q::kMaxId));
         const int rc = use.step();
@@ -643,11 +643,11 @@ class SqliteStore::Impl {
 
     Status append(std::int64_t expected_version, const DossierRecord& projection,
                   const std::vector<EventRecord>& events, const std::vector<OutboxRecord>& outbox) override {
-      return guarded([&]() -> Status { return append_impl(expected_version, projection, events, outbox); });
+      return guard([&]() -> Status { return append_impl(expected_version, projection, events, outbox); });
     }
 
     Status put_definition(const DefinitionRecord& def) override {
-      return guarded([&]() -> Status {
+      return guard([&]() -> Status {
         if (!active_) return not_active();
         {
           StmtUse use(impl_.stmt(Q::kInsertDefinition));
@@ -688,7 +688,7 @@ class SqliteStore::Impl {
 
     Status replace_directory(const std::vector<OrgRecord>& orgs,
                              const std::vector<UserRecord>& users) override {
-      return guarded([&]() -> Status {
+      return guard([&]() -> Status {
         if (!active_) return not_active();
         if (Status s = impl_.exec(Q::kDeleteOrgs, "xóa danh mục đơn vị"); !s) return poison(s.error());
         if (Status s = impl_.exec(Q::kDeleteUsers, "xóa danh mục người dùng"); !s) return poison(s.error());
@@ -731,6 +731,18 @@ class SqliteStore::Impl {
     Error poison(Error e) {
       if (!poisoned_) poisoned_ = e;
       return e;
+    }
+
+    // Like guarded(), but an exception escaping a step may have left part of it written: poison.
+    template <typename F>
+    auto guard(F&& fn) -> decltype(fn()) {
+      try {
+        return fn();
+      } catch (const std::exception& e) {
+        return poison(internal(fmt::format("lỗi nội bộ của kho dữ liệu: {}", e.what())));
+      } catch (...) {
+        return poison(internal("lỗi nội bộ của kho dữ liệu: ngoại lệ không xác định"));
+      }
     }
 
     Status append_impl(std::int64_t expected, const DossierRecord& p, const std::vector<EventRecord>& events,
@@ -1188,7 +1200,8 @@ bool is_regular_file(const std::string& path) {
 }  // namespace
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path, OpenMode mode,
-                                                       std::chrono::milliseconds busy_timeout) {
+                                                       std::chrono::milliseconds busy_timeout,
+                                                       Durability durability) {
   return guarded([&]() -> Result<std::unique_ptr<SqliteStore>> {
     const bool create = mode == OpenMode::kCreate;
     if (!create && !is_regular_file(path)) return not_found(path, "tệp không tồn tại");
@@ -1234,9 +1247,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path, 
       return internal(
           fmt::format("cơ sở dữ liệu {} không bật được chế độ WAL (đang là «{}»)", path, journal));
     }
-    if ((rc = run(db.get(), "PRAGMA synchronous = FULL")) != SQLITE_OK) {
-      return open_error(db.get(), path, rc, "đặt synchronous = FULL");
-    }
+    const char* sync_sql =
+        durability == Durability::kFull ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = OFF";
+    if ((rc = run(db.get(), sync_sql)) != SQLITE_OK) return open_error(db.get(), path, rc, sync_sql);
     if ((rc = run(db.get(), "PRAGMA foreign_keys = ON")) != SQLITE_OK) {
       return open_error(db.get(), path, rc, "bật khóa ngoại");
     }

@@ -23,6 +23,12 @@ enum class OpenMode {
   kExisting,  // the file must exist and hold a hoso schema, else kNotFound
 };
 
+// How hard a commit pushes to the disk.
+enum class Durability {
+  kFull,    // synchronous=FULL: an acknowledged commit survives a power cut. Always, for real data.
+  kNoSync,  // synchronous=OFF: no fsync at all. Only for throwaway data (benchmark fixtures, tests).
+};
+
 class SqliteStore final : public Store {
  public:
   // Version of the on-disk schema written by this build (meta.schema_version). Stored on disk.
@@ -34,7 +40,8 @@ class SqliteStore final : public Store {
   // file is missing or holds no hoso schema; with kInvalidInput when kCreate meets a file that is some
   // other database; with kInternal on I/O errors or a schema version this build does not know.
   static Result<std::unique_ptr<SqliteStore>> open(
-      const std::string& path, OpenMode mode, std::chrono::milliseconds busy_timeout = kDefaultBusyTimeout);
+      const std::string& path, OpenMode mode, std::chrono::milliseconds busy_timeout = kDefaultBusyTimeout,
+      Durability durability = Durability::kFull);
   // Returns true when `path` is an existing file holding a hoso schema. Never modifies the file.
   static bool exists(const std::string& path);
 

@@ -295,6 +295,20 @@ TEST_CASE("open: kCreate writes the schema; reopening keeps the data", "[sqlite]
   }
 }
 
+TEST_CASE("open: Durability::kNoSync (throwaway data) stores the same things", "[sqlite]") {
+  TempDir dir;
+  const std::string path = dir.file("fixture.db");
+  Model m;
+  {
+    auto r =
+        SqliteStore::open(path, OpenMode::kCreate, SqliteStore::kDefaultBusyTimeout, Durability::kNoSync);
+    REQUIRE(r.ok());
+    REQUIRE(advance(*r.value(), m, 1, Step().n(3)).ok());
+  }
+  auto store = open_store(path, OpenMode::kExisting);  // reopened with the default, kFull
+  CHECK(store->events(1).value() == m.events[1]);
+}
+
 TEST_CASE("open: files without a hoso schema are refused, never modified", "[sqlite]") {
   TempDir dir;
   SECTION("an empty file, kExisting") {

@@ -1,0 +1,368 @@
+// hoso benchmarks, each reported as a ratio against a baseline measured in the same run:
+//  (a) durable transitions/s through the core and the SQLite store (one command per transaction,
+//      WAL + synchronous=FULL), against raw SQLite appending rows of the same size with the same settings;
+//  (b) the pure core's transitions/s in memory (decide + apply);
+//  (c) audit verify and replay throughput (events/s, hashes checked) against a raw scan of the same rows.
+#include <sqlite3.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "adapters/runtime/system_clock.hpp"
+#include "adapters/sqlite/sqlite_store.hpp"
+#include "adapters/yaml/project.hpp"
+#include "engine/core.hpp"
+#include "engine/service.hpp"
+
+using namespace hoso;
+namespace fs = std::filesystem;
+using Clk = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clk::time_point t) { return std::chrono::duration<double>(Clk::now() - t).count(); }
+
+[[noreturn]] void die(const std::string& what) {
+  std::cerr << "bench: " << what << "\n";
+  std::exit(1);
+}
+
+template <typename T>
+T must(Result<T> r, const char* what) {
+  if (!r) die(fmt::format("{}: {}", what, r.error().message));
+  return std::move(r.value());
+}
+
+void must(const Status& s, const char* what) {
+  if (!s) die(fmt::format("{}: {}", what, s.error().message));
+}
+
+// One step of the Huân chương path (the longest: unit → commune → province → council → central → President).
+struct Step {
+  std::string action, user;
+  RawInput input;
+};
+
+std::vector<Step> huan_chuong_path() {
+  auto with = [](std::vector<std::pair<std::string, std::string>> f) {
+    RawInput in;
+    in.fields = std::move(f);
+    return in;
+  };
+  RawInput yes;
+  yes.ballot = "yes";
+  return {
+      {"submit", "xom-khuan-lan.clerk", {}},
+      {"accept", "ca-xa-phuong-tien.clerk", {}},
+      {"appraise", "vhxh-xa-phuong-tien.appraiser", {}},
+      {"forward", "ubnd-xa-phuong-tien.signer", {}},
+      {"accept", "ca-tinh-thai-nguyen.clerk", {}},
+      {"forward", "ca-tinh-thai-nguyen.appraiser", {}},
+      {"appraise", "snv-thai-nguyen.appraiser", {}},
+      {"vote", "snv-thai-nguyen.council1", yes},
+      {"vote", "snv-thai-nguyen.council2", yes},
+      {"vote", "snv-thai-nguyen.council3", yes},
+      {"vote", "snv-thai-nguyen.council4", yes},
+      {"forward", "ubnd-tinh-thai-nguyen.signer", {}},
+      {"accept", "ban-tdkt-tw.clerk", {}},
+      {"forward", "ban-tdkt-tw.appraiser", {}},
+      {"forward", "vpcp.signer", {}},
+      {"decide", "vp-ctn.signer", with({{"decision_number", "99/QĐ-CTN"}, {"decision_date", "2026-09-02"}})},
+  };
+}
+
+RawInput proposal() {
+  RawInput in;
+  in.fields = {{"recipient_name", "Xóm Khuân Lân"}, {"recipient_kind", "collective"}, {"leads_cluster", "true"},
+               {"merits_count", "3"}, {"replicated_models", "1"}};
+  for (const char* kind : {"to_trinh", "bao_cao_thanh_tich", "bien_ban_hop", "y_kien_hiep_y", "xac_nhan_thanh_tich"})
+    in.documents.push_back(RawDocument{kind, std::string(kind) + ".pdf", std::string(64, 'a'), 1024});
+  return in;
+}
+
+// A project loaded into a store, with the service over it.
+struct Harness {
+  std::unique_ptr<SqliteStore> store;
+  Directory directory;
+  std::unique_ptr<yaml::StoreDefinitionRegistry> registry;
+  SystemClock clock;
+  std::unique_ptr<CommandService> service;
+};
+
+std::unique_ptr<Harness> open_harness(const std::string& path, const yaml::Project& project, Durability durability) {
+  auto h = std::make_unique<Harness>();
+  h->store = must(SqliteStore::open(path, OpenMode::kCreate, SqliteStore::kDefaultBusyTimeout, durability), "open");
+  must(h->store->write([&](WriteTx& tx) -> Status {
+    for (const auto& w : project.workflows)
+      if (auto s = tx.put_definition({w.definition->hash(), w.definition->name(), w.file, w.source, project.catalogue_file,
+                                      project.catalogue_source, "2026-01-01T00:00:00.000Z"});
+          !s)
+        return s;
+    std::vector<OrgRecord> orgs;
+    std::vector<UserRecord> users;
+    for (const auto& o : project.orgs) orgs.push_back({o.key, o.name, o.kind, o.parent});
+    for (const auto& u : project.users) users.push_back({u.key, u.name, u.email, u.org, u.roles});
+    return tx.replace_directory(orgs, users);
+  }),
+       "load project");
+  h->directory = must(yaml::directory_from_store(*h->store), "directory");
+  h->registry = std::make_unique<yaml::StoreDefinitionRegistry>(*h->store);
+  h->service = std::make_unique<CommandService>(*h->store, h->clock, *h->registry, h->directory);
+  return h;
+}
+
+// Walks `dossiers` Huân chương dossiers to central, interleaved (every dossier takes step k before any
+// takes step k+1), one command per transaction. Returns the number of commands.
+std::int64_t walk_dossiers(Harness& h, int dossiers) {
+  const auto path = huan_chuong_path();
+  const RawInput first = proposal();
+  std::vector<DossierId> ids;
+  for (int i = 0; i < dossiers; ++i)
+    ids.push_back(must(h.service->create("standard", "huan_chuong_ld_nhat", "xom-khuan-lan.clerk", first), "create").id);
+  for (const auto& step : path)
+    for (DossierId id : ids) must(h.service->act(id, step.action, step.user, step.input), step.action.c_str());
+  return static_cast<std::int64_t>(ids.size() * (path.size() + 1));
+}
+
+// Average bytes of an event row and of a projection row in a hoso database.
+std::pair<int, int> row_sizes(const std::string& path) {
+  sqlite3* db = nullptr;
+  sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+  auto avg = [&](const char* sql) {
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, sql, -1, &st, nullptr);
+    int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 200;
+    sqlite3_finalize(st);
+    return v;
+  };
+  const int ev = avg(
+      "SELECT avg(length(type)+length(at)+length(actor_user)+length(actor_role)+length(actor_org)+length(action)+"
+      "length(from_state)+length(to_state)+length(holder)+length(note)+length(payload)+length(prev_hash)+length(hash)) "
+      "FROM events");
+  const int pr = avg(
+      "SELECT avg(length(workflow)+length(definition_hash)+length(award)+length(origin)+length(state)+length(holder)+"
+      "length(fields)+length(documents)+length(vote)+length(created_by)+length(created_at)+length(updated_at)+"
+      "length(last_hash)) FROM dossiers");
+  sqlite3_close(db);
+  return {ev, pr};
+}
+
+void exec(sqlite3* db, const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) die(fmt::format("sqlite: {}", err ? err : "?"));
+}
+
+// The raw baseline: per command, one transaction that appends an event row and upserts a state row of the
+// given sizes, with the same pragmas and the same interleaving of dossiers. Returns seconds taken.
+double raw_baseline(const std::string& path, int dossiers, int steps, int event_bytes, int state_bytes) {
+  sqlite3* db = nullptr;
+  sqlite3_open(path.c_str(), &db);
+  exec(db, "PRAGMA journal_mode=WAL");
+  exec(db, "PRAGMA synchronous=FULL");
+  exec(db, "CREATE TABLE events(gseq INTEGER PRIMARY KEY, dossier_id INTEGER NOT NULL, seq INTEGER NOT NULL, body TEXT)");
+  exec(db, "CREATE TABLE state(id INTEGER PRIMARY KEY, version INTEGER NOT NULL, body TEXT)");
+  sqlite3_stmt *ins = nullptr, *up = nullptr;
+  sqlite3_prepare_v2(db, "INSERT INTO events(dossier_id, seq, body) VALUES(?,?,?)", -1, &ins, nullptr);
+  sqlite3_prepare_v2(db,
+                     "INSERT INTO state(id, version, body) VALUES(?,?,?) ON CONFLICT(id) DO UPDATE SET "
+                     "version=excluded.version, body=excluded.body",
+                     -1, &up, nullptr);
+  const std::string ev(static_cast<std::size_t>(event_bytes), 'e'), st(static_cast<std::size_t>(state_bytes), 's');
+  const auto t0 = Clk::now();
+  for (int step = 1; step <= steps; ++step) {
+    for (int d = 1; d <= dossiers; ++d) {
+      exec(db, "BEGIN IMMEDIATE");
+      sqlite3_bind_int(ins, 1, d);
+      sqlite3_bind_int(ins, 2, step);
+      sqlite3_bind_text(ins, 3, ev.data(), event_bytes, SQLITE_STATIC);
+      sqlite3_step(ins);
+      sqlite3_reset(ins);
+      sqlite3_bind_int(up, 1, d);
+      sqlite3_bind_int(up, 2, step);
+      sqlite3_bind_text(up, 3, st.data(), state_bytes, SQLITE_STATIC);
+      sqlite3_step(up);
+      sqlite3_reset(up);
+      exec(db, "COMMIT");
+    }
+  }
+  const double secs = seconds_since(t0);
+  sqlite3_finalize(ins);
+  sqlite3_finalize(up);
+  sqlite3_close(db);
+  return secs;
+}
+
+// A raw scan of every column of the event log in append order. Returns rows read.
+std::int64_t raw_scan(const std::string& path, std::size_t& checksum) {
+  sqlite3* db = nullptr;
+  sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db,
+                     "SELECT dossier_id, seq, type, at, actor_user, actor_role, actor_org, action, from_state, to_state, "
+                     "holder, note, payload, schema_version, prev_hash, hash FROM events ORDER BY gseq",
+                     -1, &st, nullptr);
+  std::int64_t rows = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    ++rows;
+    for (int c = 0; c < 16; ++c) {
+      const unsigned char* t = sqlite3_column_text(st, c);
+      checksum += static_cast<std::size_t>(sqlite3_column_bytes(st, c)) + (t ? t[0] : 0);
+    }
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return rows;
+}
+
+// (b): decide + apply in memory, cycling one dossier along the Huân chương path.
+void bench_core(const yaml::Project& project, std::int64_t target) {
+  auto directory = must(Directory::build(project.orgs, project.users), "directory");
+  const Definition* def = nullptr;
+  for (const auto& w : project.workflows)
+    if (w.definition->name() == "standard") def = w.definition.get();
+  if (!def) die("no standard workflow");
+  const AwardId award = *def->find_award("huan_chuong_ld_nhat");
+  // Typed commands, prepared once (the edges do this conversion, not the core).
+  struct Typed {
+    ActCommand cmd;
+    UserId user;
+  };
+  std::vector<Typed> steps;
+  for (const auto& s : huan_chuong_path()) {
+    Typed t;
+    t.cmd.action = *def->find_action(s.action);
+    t.user = *directory.find_user(s.user);
+    if (!s.input.ballot.empty()) t.cmd.ballot = Ballot::kYes;
+    for (const auto& [k, v] : s.input.fields) {
+      auto f = *def->find_field(k);
+      t.cmd.fields.push_back(FieldChange{f, parse_value(def->field(f).spec, v).value()});
+    }
+    steps.push_back(std::move(t));
+  }
+  CreateCommand create;
+  create.award = award;
+  for (const auto& [k, v] : proposal().fields) {
+    auto f = *def->find_field(k);
+    create.fields.push_back(FieldChange{f, parse_value(def->field(f).spec, v).value()});
+  }
+  for (const auto& d : proposal().documents)
+    create.documents.push_back(DocumentRef{*def->find_document(d.kind), d.filename, d.sha256, d.size});
+  Timestamp now{1772416800000};
+  auto created = decide_create(*def, directory, create, *directory.find_user("xom-khuan-lan.clerk"), now);
+  DossierState fresh;
+  fresh.id = 1;
+  must(apply_event(*def, fresh, std::get<Decision>(created).events[0]), "apply create");
+
+  std::int64_t done = 0, refusals = 0;
+  const auto t0 = Clk::now();
+  while (done < target) {
+    DossierState s = fresh;
+    for (const auto& step : steps) {
+      now.millis += 1000;
+      Decided d = decide_act(*def, directory, s, step.cmd, step.user, now);
+      if (auto* dec = std::get_if<Decision>(&d)) {
+        for (const auto& e : dec->events)
+          if (!apply_event(*def, s, e)) ++refusals;
+      } else {
+        ++refusals;
+      }
+      ++done;
+    }
+    if (!s.closed) die("the core walk did not reach the decision");
+  }
+  const double secs = seconds_since(t0);
+  if (refusals) die(fmt::format("{} unexpected refusals in the core walk", refusals));
+  const double rate = static_cast<double>(done) / secs;
+  fmt::print("(b) pure core, decide + apply in memory:      {:>12.0f} transitions/s  ({:.0f} ns each; target >= 2,000,000/s: {})\n",
+             rate, 1e9 / rate, rate >= 2e6 ? "met" : "NOT met");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int dossiers = 200;
+  std::int64_t core_transitions = 4'000'000;
+  int replay_dossiers = 8000;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string a = argv[i];
+    if (a == "--dossiers") dossiers = std::stoi(argv[i + 1]);
+    else if (a == "--core-transitions") core_transitions = std::stoll(argv[i + 1]);
+    else if (a == "--replay-dossiers") replay_dossiers = std::stoi(argv[i + 1]);
+    else die("usage: hoso_bench [--dossiers N] [--core-transitions N] [--replay-dossiers N]");
+  }
+  const std::string src = HOSO_SOURCE_DIR;
+  auto project = yaml::load_project(src + "/config", src + "/workflows");
+  if (!project.ok()) die(project.diagnostics.front().format());
+  char tmpl[] = "/tmp/hoso-bench-XXXXXX";
+  if (!mkdtemp(tmpl)) die("mkdtemp");
+  const std::string dir = tmpl;
+  const int steps = static_cast<int>(huan_chuong_path().size()) + 1;
+  fmt::print("hoso benchmarks — {} dossiers × {} commands to central; files in {}\n", dossiers, steps, dir);
+
+  // (a) Durable transitions: raw baseline, hoso, raw baseline again (the disk drifts; use their mean).
+  double hoso_secs;
+  std::int64_t commands;
+  {
+    auto h = open_harness(dir + "/hoso.db", project, Durability::kFull);
+    const auto t0 = Clk::now();
+    commands = walk_dossiers(*h, dossiers);
+    hoso_secs = seconds_since(t0);
+  }
+  auto [event_bytes, state_bytes] = row_sizes(dir + "/hoso.db");
+  const double raw1 = raw_baseline(dir + "/raw1.db", dossiers, steps, event_bytes, state_bytes);
+  double hoso2_secs;
+  {
+    auto h = open_harness(dir + "/hoso2.db", project, Durability::kFull);
+    const auto t0 = Clk::now();
+    walk_dossiers(*h, dossiers);
+    hoso2_secs = seconds_since(t0);
+  }
+  const double raw2 = raw_baseline(dir + "/raw2.db", dossiers, steps, event_bytes, state_bytes);
+  const double hoso_rate = 2.0 * static_cast<double>(commands) / (hoso_secs + hoso2_secs);
+  const double raw_rate = 2.0 * static_cast<double>(commands) / (raw1 + raw2);
+  fmt::print("(a) durable transitions (WAL, synchronous=FULL, 1 command = 1 transaction):\n");
+  fmt::print("    hoso (core + SQLite store):               {:>12.0f} transitions/s\n", hoso_rate);
+  fmt::print("    raw SQLite, rows of {} + {} bytes:        {:>12.0f} rows/s\n", event_bytes, state_bytes, raw_rate);
+  fmt::print("    ratio hoso / raw:                          {:>12.2f}  (target >= 0.80: {})\n", hoso_rate / raw_rate,
+             hoso_rate / raw_rate >= 0.8 ? "met" : "NOT met");
+
+  // (b) The pure core.
+  bench_core(project, core_transitions);
+
+  // (c) Replay and audit over a large log, written without fsync to save time (it is read back, not timed).
+  {
+    auto h = open_harness(dir + "/log.db", project, Durability::kNoSync);
+    walk_dossiers(*h, replay_dossiers);
+  }
+  std::size_t checksum = 0;
+  auto t0 = Clk::now();
+  const std::int64_t rows = raw_scan(dir + "/log.db", checksum);
+  const double scan_secs = seconds_since(t0);
+  auto h = open_harness(dir + "/log.db", project, Durability::kFull);
+  t0 = Clk::now();
+  auto audit = must(h->service->audit_verify(), "audit");
+  const double audit_secs = seconds_since(t0);
+  t0 = Clk::now();
+  auto replay = must(h->service->replay_all(), "replay");
+  const double replay_secs = seconds_since(t0);
+  if (!audit.ok || !replay.ok || audit.events != rows) die("the generated log does not verify: " + audit.failure + replay.failure);
+  const double scan_rate = static_cast<double>(rows) / scan_secs;
+  const double audit_rate = static_cast<double>(rows) / audit_secs;
+  const double replay_rate = static_cast<double>(rows) / replay_secs;
+  fmt::print("(c) reading the log back ({} events, {} dossiers):\n", rows, replay.dossiers);
+  fmt::print("    raw SQLite scan of the same rows:         {:>12.0f} events/s\n", scan_rate);
+  fmt::print("    hoso audit verify (every hash):           {:>12.0f} events/s  ratio {:.2f} (target >= 0.50: {})\n",
+             audit_rate, audit_rate / scan_rate, audit_rate / scan_rate >= 0.5 ? "met" : "NOT met");
+  fmt::print("    hoso replay --all (hashes + full fold):   {:>12.0f} events/s  ratio {:.2f} (target >= 0.50: {})\n",
+             replay_rate, replay_rate / scan_rate, replay_rate / scan_rate >= 0.5 ? "met" : "NOT met");
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  (void)checksum;
+  return 0;
+}

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The main job until the server exists: installs dependencies, builds, creates ./hoso.db from config/ and
+# workflows/ (embedded SQLite), and walks sample dossiers through their paths with the real `hoso` CLI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+bash scripts/build.sh
+HOSO=./build/adapters/hoso
+DB=${HOSO_DB:-hoso.db}
+rm -f "$DB" "$DB-wal" "$DB-shm"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for kind in to_trinh bao_cao_thanh_tich bien_ban_hop y_kien_hiep_y xac_nhan_thanh_tich tom_tat_thanh_tich; do
+  printf '%%PDF-1.4 %s\n' "$kind" > "$tmp/$kind.pdf"
+done
+docs=(); for kind in to_trinh bao_cao_thanh_tich bien_ban_hop y_kien_hiep_y xac_nhan_thanh_tich; do docs+=(--doc "$kind=$tmp/$kind.pdf"); done
+h() { echo "\$ hoso $*" >&2; "$HOSO" --db "$DB" "$@"; }
+
+h init
+h workflows check >/dev/null
+
+echo; echo "== 1. Giấy khen của Chủ tịch UBND xã Phượng Tiến cho Xóm Khuân Lân"
+id=$(h dossier create --workflow standard --award giay_khen_xa --as xom-khuan-lan.clerk \
+      --field "recipient_name=Xóm Khuân Lân" --field recipient_kind=collective "${docs[@]}")
+h dossier act "$id" submit --as xom-khuan-lan.clerk
+h dossier act "$id" return --as ca-xa-phuong-tien.clerk --note "Bổ sung biên bản họp có đủ chữ ký"
+h dossier act "$id" resubmit --as xom-khuan-lan.clerk --doc "bien_ban_hop=$tmp/bien_ban_hop.pdf"
+h dossier act "$id" accept --as ca-xa-phuong-tien.clerk
+h dossier act "$id" appraise --as vhxh-xa-phuong-tien.appraiser
+h dossier act "$id" decide --as ubnd-xa-phuong-tien.signer --field "decision_number=15/QĐ-UBND" --field decision_date=2026-03-20
+h history "$id"
+
+echo; echo "== 2. Cờ thi đua của UBND tỉnh Thái Nguyên: một tiêu chí chưa đạt, rồi bổ sung"
+id=$(h dossier create --workflow standard --award co_thi_dua_tinh --as xom-khuan-lan.clerk \
+      --field "recipient_name=Xóm Khuân Lân" --field recipient_kind=collective --field leads_cluster=true \
+      --field merits_count=2 --field replicated_models=1 "${docs[@]}")
+h dossier act "$id" submit --as xom-khuan-lan.clerk || echo "(mã thoát $? — bị tiêu chí từ chối, như mong đợi)"
+h dossier act "$id" submit --as xom-khuan-lan.clerk --field merits_count=3
+h inbox --as ca-xa-phuong-tien.clerk
+for step in "accept ca-xa-phuong-tien.clerk" "appraise vhxh-xa-phuong-tien.appraiser" "forward ubnd-xa-phuong-tien.signer" \
+            "accept ca-tinh-thai-nguyen.clerk" "forward ca-tinh-thai-nguyen.appraiser" "appraise snv-thai-nguyen.appraiser"; do
+  set -- $step; h dossier act "$id" "$1" --as "$2"
+done
+for m in 1 2 3 4; do h dossier act "$id" vote --as "snv-thai-nguyen.council$m" --ballot yes; done
+h dossier act "$id" decide --as ubnd-tinh-thai-nguyen.signer --field "decision_number=210/QĐ-UBND" --field decision_date=2026-04-02
+h dossier show "$id" --as ubnd-tinh-thai-nguyen.auditor
+
+echo; echo "== 3. Huân chương Lao động hạng Ba: đến Chủ tịch nước"
+id=$(h dossier create --workflow standard --award huan_chuong_ld_ba --as thon-phin-ngan.clerk \
+      --field "recipient_name=Thôn Phìn Ngan" --field recipient_kind=collective "${docs[@]}")
+for step in "submit thon-phin-ngan.clerk" "accept ca-xa-bat-xat.clerk" "appraise vhxh-xa-bat-xat.appraiser" \
+            "forward ubnd-xa-bat-xat.signer" "accept ca-tinh-lao-cai.clerk" "forward ca-tinh-lao-cai.appraiser" \
+            "appraise snv-lao-cai.appraiser"; do
+  set -- $step; h dossier act "$id" "$1" --as "$2"
+done
+for m in 1 2 3 4; do h dossier act "$id" vote --as "snv-lao-cai.council$m" --ballot yes; done
+for step in "forward ubnd-tinh-lao-cai.signer" "accept ban-tdkt-tw.clerk" "forward ban-tdkt-tw.appraiser" "forward vpcp.signer"; do
+  set -- $step; h dossier act "$id" "$1" --as "$2"
+done
+h dossier act "$id" decide --as vp-ctn.signer --field "decision_number=1234/QĐ-CTN" --field decision_date=2026-09-01
+
+echo; echo "== 4. Khen thưởng đột xuất (thủ tục đơn giản)"
+id=$(h dossier create --workflow simplified --award giay_khen_xa_dot_xuat --as thon-phin-ngan.clerk \
+      --field "recipient_name=Anh Lò Văn Páo" --field recipient_kind=individual --field act_date=2026-01-10 \
+      --field "act_summary=Cứu hai học sinh trong lũ quét" --doc "to_trinh=$tmp/to_trinh.pdf" --doc "tom_tat_thanh_tich=$tmp/tom_tat_thanh_tich.pdf")
+h dossier act "$id" submit --as thon-phin-ngan.clerk
+h dossier act "$id" forward --as ca-xa-bat-xat.clerk
+h dossier act "$id" decide --as ubnd-xa-bat-xat.signer --field "decision_number=3/QĐ-UBND" --field decision_date=2026-01-12
+
+echo; echo "== Kiểm tra toàn vẹn"
+h replay --all
+h audit verify
+echo; echo "Cơ sở dữ liệu: $DB — thử: ./build/adapters/hoso inbox --as ca-tinh-thai-nguyen.clerk"
