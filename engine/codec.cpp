@@ -77,7 +77,8 @@ std::optional<OrgId> org_of(const Directory& dir, const std::string& key) {
 
 }  // namespace
 
-EventRecord encode_event(const Definition& def, const Directory& dir, DossierId id, const Event& e) {
+EventRecord encode_event(const Definition& def, const Directory& dir, DossierId id, const Event& e,
+                         const std::string& state_digest) {
   EventRecord r;
   r.dossier = id;
   r.seq = e.seq;
@@ -95,6 +96,7 @@ EventRecord encode_event(const Definition& def, const Directory& dir, DossierId 
   if (e.type == EventType::kDossierCreated) {
     p["award"] = def.award(e.award).key;
     p["origin"] = org_key(dir, e.origin);
+    p["definition"] = def.hash();
   }
   if (!e.changes.empty()) {
     json::array changes;
@@ -119,12 +121,22 @@ EventRecord encode_event(const Definition& def, const Directory& dir, DossierId 
     }
     p["effects"] = std::move(effects);
   }
+  p["state"] = state_digest;
   r.payload = json::serialize(p);
   r.schema_version = kEventSchemaVersion;
   return r;
 }
 
-Result<Event> decode_event(const Definition& def, const Directory& dir, const EventRecord& r) {
+std::string recorded_state_digest(const EventRecord& r) {
+  boost::system::error_code ec;
+  json::value v = json::parse(r.payload, ec);
+  if (ec || !v.is_object()) return {};
+  const auto* s = v.as_object().if_contains("state");
+  return s && s->is_string() ? std::string(s->as_string()) : std::string();
+}
+
+namespace {
+Result<Event> decode_event_unchecked(const Definition& def, const Directory& dir, const EventRecord& r) {
   Event e;
   auto type = parse_event_type(r.type);
   if (!type) return bad(fmt::format("unknown event type '{}'", r.type));
@@ -190,6 +202,8 @@ Result<Event> decode_event(const Definition& def, const Directory& dir, const Ev
     if (!u) return u.error();
     e.electorate = std::move(u.value());
   }
+  if (const auto* v = p.if_contains("state"); v && v->is_string()) e.state_digest = std::string(v->as_string());
+  if (const auto* v = p.if_contains("definition"); v && v->is_string()) e.definition_hash = std::string(v->as_string());
   if (const auto* v = p.if_contains("effects"); v && v->is_array()) {
     for (const auto& item : v->as_array()) {
       const auto* o = item.if_object();
@@ -206,6 +220,17 @@ Result<Event> decode_event(const Definition& def, const Directory& dir, const Ev
     }
   }
   return e;
+}
+
+}  // namespace
+
+// Tampered data can make Boost.JSON throw (a number that is not one); that is a verification failure.
+Result<Event> decode_event(const Definition& def, const Directory& dir, const EventRecord& r) {
+  try {
+    return decode_event_unchecked(def, dir, r);
+  } catch (const std::exception& ex) {
+    return bad(fmt::format("malformed event payload: {}", ex.what()));
+  }
 }
 
 DossierRecord encode_dossier(const Definition& def, const Directory& dir, const DossierState& s,
@@ -238,7 +263,8 @@ DossierRecord encode_dossier(const Definition& def, const Directory& dir, const 
   return r;
 }
 
-Result<DossierState> decode_dossier(const Definition& def, const Directory& dir, const DossierRecord& r) {
+namespace {
+Result<DossierState> decode_dossier_unchecked(const Definition& def, const Directory& dir, const DossierRecord& r) {
   DossierState s;
   s.id = r.id;
   s.definition_hash = r.definition_hash;
@@ -294,6 +320,16 @@ Result<DossierState> decode_dossier(const Definition& def, const Directory& dir,
   s.vote.no = static_cast<int>(vo.at("no").to_number<std::int64_t>());
   s.vote.abstain = static_cast<int>(vo.at("abstain").to_number<std::int64_t>());
   return s;
+}
+
+}  // namespace
+
+Result<DossierState> decode_dossier(const Definition& def, const Directory& dir, const DossierRecord& r) {
+  try {
+    return decode_dossier_unchecked(def, dir, r);
+  } catch (const std::exception& ex) {
+    return bad(fmt::format("dossier {}: malformed projection: {}", r.id, ex.what()));
+  }
 }
 
 }  // namespace hoso

@@ -9,8 +9,12 @@
 
 namespace hoso {
 
-// The record of `e` for dossier `id` (hash and prev_hash left empty: the chain is the caller's job).
-EventRecord encode_event(const Definition& def, const Directory& dir, DossierId id, const Event& e);
+// The record of `e` for dossier `id`, carrying the digest of the projection it produced (hash and prev_hash
+// left empty: the chain is the caller's job). DossierCreated also records def.hash().
+EventRecord encode_event(const Definition& def, const Directory& dir, DossierId id, const Event& e,
+                         const std::string& state_digest);
+// The projection digest an event record carries ("" when it has none or the payload is malformed).
+std::string recorded_state_digest(const EventRecord& r);
 // The event a record stands for; fails with kVerifyFailed when it names something the definition or
 // the directory does not know.
 Result<Event> decode_event(const Definition& def, const Directory& dir, const EventRecord& r);

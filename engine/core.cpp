@@ -80,6 +80,35 @@ std::optional<Refusal> check_clauses(const Definition& def, const std::vector<Cl
   return std::nullopt;
 }
 
+// True when the dossier can reach a decision: a path from the initial state to a terminal state with
+// outcome "approved" along transitions whose routing conditions hold for this award and entry.
+bool route_exists(const Definition& def, const Award& award, Entry entry) {
+  bool any_approved = false;
+  for (const auto& st : def.states()) any_approved = any_approved || (st.terminal && st.outcome == "approved");
+  if (!any_approved) return true;
+  std::vector<bool> seen(def.states().size(), false);
+  std::vector<StateId> todo{def.initial()};
+  seen[def.initial().value] = true;
+  auto visit = [&](StateId s) {
+    if (!seen[s.value]) {
+      seen[s.value] = true;
+      todo.push_back(s);
+    }
+  };
+  while (!todo.empty()) {
+    const State& st = def.state(todo.back());
+    todo.pop_back();
+    if (st.terminal && st.outcome == "approved") return true;
+    if (st.vote) {
+      visit(st.vote->pass);
+      visit(st.vote->fail);
+    }
+    for (const auto& t : def.transitions())
+      if (t.when.matches(award, entry) && std::find(t.from.begin(), t.from.end(), st.id) != t.from.end()) visit(t.to);
+  }
+  return false;
+}
+
 }  // namespace
 
 const char* event_type_name(EventType t) { return kEventTypeNames[static_cast<int>(t)]; }
@@ -152,6 +181,10 @@ Decided decide_create(const Definition& def, const Directory& dir, const CreateC
     return refuse(ErrorCode::kRefused, "award_not_in_force", award.key,
                   fmt::format("Hình thức '{}' không còn hoặc chưa có hiệu lực vào ngày {}", award.name,
                               format_date(vietnam_date(now))));
+  if (!route_exists(def, award, entry_of(dir, origin.id)))
+    return refuse(ErrorCode::kRefused, "no_route", award.key,
+                  fmt::format("'{}' không đề nghị được '{}': quy trình '{}' không có đường trình tới cấp quyết định "
+                              "cho đơn vị ở vị trí này", origin.name, award.name, def.name()));
   if (auto r = check_note(cmd.note)) return *r;
   std::vector<bool> given(def.fields().size(), false);
   for (const auto& c : cmd.fields) given[c.field.value] = true;
@@ -283,8 +316,15 @@ Decided decide_act(const Definition& def, const Directory& dir, const DossierSta
                   fmt::format("'{}' không có quyền '{}' ở bước '{}': cần vai trò {} tại '{}'", user.key, action,
                               here.title, roles_text(t->roles_mask), dir.org(required_org).name));
   if (auto r = check_note(cmd.note)) return *r;
-  if (t->kind == TransitionKind::kVote || t->kind == TransitionKind::kCloseVote)
+  if (t->kind == TransitionKind::kVote || t->kind == TransitionKind::kCloseVote) {
+    if (!cmd.fields.empty() || !cmd.documents.empty())
+      return refuse(ErrorCode::kInvalidInput, "field_not_accepted", action,
+                    fmt::format("Thao tác '{}' không nhận thông tin hay tài liệu kèm theo", action));
     return decide_vote(def, dir, s, *t, cmd, user, *role, now);
+  }
+  if (cmd.ballot != Ballot::kNone)
+    return refuse(ErrorCode::kInvalidInput, "invalid_input", "ballot",
+                  fmt::format("Thao tác '{}' không phải bỏ phiếu; không dùng --ballot", action));
   if (t->note_required && cmd.note.empty())
     return refuse(ErrorCode::kRefused, "note_required", action,
                   fmt::format("Thao tác '{}' cần ghi rõ lý do (--note)", t->title));
@@ -349,6 +389,7 @@ Status apply_event(const Definition& def, DossierState& s, const Event& e) {
   if (!e.to.valid() || e.to.value >= def.states().size()) return fail("unknown target state");
   for (const auto& c : e.changes)
     if (!c.field.valid() || c.field.value >= def.fields().size()) return fail("unknown field");
+  if (s.version == 0 && e.type != EventType::kDossierCreated) return fail("the first event is not DossierCreated");
   if (e.type == EventType::kDossierCreated) {
     if (s.version != 0) return fail("DossierCreated after the first event");
     if (e.to != def.initial()) return fail("a dossier must start in the initial state");

@@ -380,7 +380,7 @@ class DefinitionCompiler {
       for (const auto& f : ts.from) {
         if (f.value == "*") {
           for (const auto& st : d().states_)
-            if (!st.terminal && !st.vote) t.from.push_back(st.id);
+            if (!st.terminal) t.from.push_back(st.id);
         } else if (auto id = state_ref(f, "transition 'from'")) {
           t.from.push_back(*id);
         }

@@ -89,6 +89,10 @@ struct Event {
   std::vector<UserId> electorate;
   // Effects requested by the transition, recorded for the audit trail.
   std::vector<Effect> effects;
+  // Filled by the codec: the digest of the projection this event produced (projection_digest), and for
+  // DossierCreated the hash of the definition the dossier is pinned to.
+  std::string state_digest;
+  std::string definition_hash;
 };
 
 // The current state of one dossier (the projection).

@@ -14,7 +14,14 @@ std::string sha256_hex(std::string_view data);
 // order, ending with prev_hash. Stored on disk (by what it hashes): never change.
 std::string canonical_event_bytes(const EventRecord& e);
 
-// sha256_hex(canonical_event_bytes(e)).
+// sha256_hex(canonical_event_bytes(e)), computed without building the canonical string.
 std::string event_hash(const EventRecord& e);
+
+// True when e.hash == event_hash(e); allocation-free.
+bool event_hash_matches(const EventRecord& e);
+
+// SHA-256 over every field of a projection except last_hash, length-prefixed. Each event records the digest
+// of the projection it produced, which binds the projection to the hash chain. Stored on disk: never change.
+std::string projection_digest(const DossierRecord& d);
 
 }  // namespace hoso

@@ -63,10 +63,13 @@ Result<Outcome> CommandService::commit(WriteTx& tx, const Definition& def, Dossi
                                        const Decision& decision) {
   Outcome out;
   std::vector<OutboxRecord> outbox;
+  DossierRecord projection;
   for (const auto& e : decision.events) {
     const OrgId holder_before = state.holder;
     if (auto st = apply_event(def, state, e); !st) return st.error();
-    EventRecord r = encode_event(def, dir_, state.id, e);
+    // The event records the digest of the projection it produces, so the projection is bound to the chain.
+    projection = encode_dossier(def, dir_, state, "");
+    EventRecord r = encode_event(def, dir_, state.id, e, projection_digest(projection));
     r.prev_hash = last_hash;
     r.hash = event_hash(r);
     last_hash = r.hash;
@@ -78,12 +81,28 @@ Result<Outcome> CommandService::commit(WriteTx& tx, const Definition& def, Dossi
     }
     out.events.push_back(std::move(r));
   }
-  DossierRecord projection = encode_dossier(def, dir_, state, last_hash);
+  projection.last_hash = last_hash;
   if (auto st = tx.append(expected_version, projection, out.events, outbox); !st) return st.error();
   out.id = state.id;
   out.version = state.version;
   out.state = def.state(state.state).key;
   return out;
+}
+
+// Refuses a projection that does not match the dossier's latest event (edited behind the log's back).
+static Status verify_head(const DossierRecord& record, const std::optional<EventRecord>& last) {
+  auto broken = [&](const char* why) {
+    return Status(Error{ErrorCode::kVerifyFailed,
+                        fmt::format("Hồ sơ {} không khớp với lịch sử của nó ({}); dữ liệu có thể đã bị sửa — "
+                                    "chạy 'hoso replay {}' và 'hoso audit verify'",
+                                    record.id, why, record.id),
+                        "tampered", std::to_string(record.id)});
+  };
+  if (!last) return broken("không có sự kiện");
+  if (last->seq != record.version) return broken("phiên bản khác số sự kiện");
+  if (last->hash != record.last_hash || !event_hash_matches(*last)) return broken("mã băm của sự kiện cuối");
+  if (recorded_state_digest(*last) != projection_digest(record)) return broken("trạng thái hiện tại");
+  return Status::Ok();
 }
 
 Result<Outcome> CommandService::create(const std::string& workflow, const std::string& award, const std::string& user,
@@ -129,6 +148,9 @@ Result<Outcome> CommandService::act(DossierId id, const std::string& action, con
     if (!rec->has_value())
       return with_reason(ErrorCode::kNotFound, fmt::format("Không tìm thấy hồ sơ {}", id), "unknown_dossier");
     const DossierRecord& record = **rec;
+    auto last = tx.last_event(id);
+    if (!last) return last.error();
+    if (auto head = verify_head(record, *last); !head) return head;
     auto def = defs_.by_hash(record.definition_hash);
     if (!def) return def.error();
     const Definition& d = **def;
@@ -169,6 +191,9 @@ Result<DossierView> CommandService::show(DossierId id, const std::optional<std::
   if (!rec) return rec.error();
   if (!rec->has_value())
     return with_reason(ErrorCode::kNotFound, fmt::format("Không tìm thấy hồ sơ {}", id), "unknown_dossier");
+  auto last = store_.last_event(id);
+  if (!last) return last.error();
+  if (auto st = verify_head(**rec, *last); !st) return st.error();
   auto def = defs_.by_hash((*rec)->definition_hash);
   if (!def) return def.error();
   auto state = decode_dossier(**def, dir_, **rec);
@@ -190,6 +215,9 @@ Result<std::vector<DossierView>> CommandService::inbox(const std::string& user) 
   if (!recs) return recs.error();
   std::vector<DossierView> out;
   for (auto& r : *recs) {
+    auto last = store_.last_event(r.id);
+    if (!last) return last.error();
+    if (auto st = verify_head(r, *last); !st) return st.error();
     auto def = defs_.by_hash(r.definition_hash);
     if (!def) return def.error();
     auto state = decode_dossier(**def, dir_, r);
@@ -217,6 +245,7 @@ class Replayer {
     std::shared_ptr<const Definition> def;
     DossierState state;
     std::string last_hash;
+    std::string last_digest;  // the projection digest the latest event recorded
   };
 
   // Folds one record into its dossier's track. Returns false once the report has failed.
@@ -234,9 +263,12 @@ class Replayer {
       t.state.definition_hash = *h;
     }
     if (r.prev_hash != t.last_hash) return fail(r, "prev_hash does not match the previous event's hash");
-    if (event_hash(r) != r.hash) return fail(r, "hash does not match the event's content");
+    if (!event_hash_matches(r)) return fail(r, "hash does not match the event's content");
     auto e = decode_event(*t.def, dir_, r);
     if (!e) return fail(r, e.error().message);
+    if (e->type == EventType::kDossierCreated && e->definition_hash != t.state.definition_hash)
+      return fail(r, "the dossier's pinned definition differs from the one it was created under");
+    t.last_digest = e->state_digest;
     if (auto st = apply_event(*t.def, t.state, *e); !st) return fail(r, st.error().message);
     t.last_hash = r.hash;
     return true;
@@ -251,6 +283,8 @@ class Replayer {
       const Track& t = it->second;
       DossierRecord rebuilt = encode_dossier(*t.def, dir_, t.state, t.last_hash);
       if (!(rebuilt == p)) return fail_dossier(p.id, t.state.version, describe(rebuilt, p));
+      if (projection_digest(rebuilt) != t.last_digest)
+        return fail_dossier(p.id, t.state.version, "the replayed state differs from the state the last event recorded");
     }
     if (tracks_.size() != projections.size()) return fail_dossier(0, 0, "events exist for a dossier with no projection");
     return true;
@@ -338,14 +372,14 @@ Result<VerifyReport> CommandService::audit_verify() {
     Link& l = links[r.dossier];
     if (r.seq != l.seq + 1) return fail(r.dossier, r.seq, fmt::format("sequence {} follows {}", r.seq, l.seq));
     if (r.prev_hash != l.last_hash) return fail(r.dossier, r.seq, "prev_hash does not match the previous event's hash");
-    if (event_hash(r) != r.hash) return fail(r.dossier, r.seq, "hash does not match the event's content");
+    if (!event_hash_matches(r)) return fail(r.dossier, r.seq, "hash does not match the event's content");
     l.last_hash = r.hash;
     l.seq = r.seq;
     return Status::Ok();
   });
   if (!report.ok) return report;
   if (!st) return st.error();
-  auto projections = store_.dossiers();
+  auto projections = store_.dossier_heads();
   if (!projections) return projections.error();
   for (const auto& p : *projections) {
     ++report.dossiers;

@@ -27,6 +27,8 @@ class WriteTx {
   virtual ~WriteTx() = default;
   // Returns the dossier's projection, or nullopt when there is none.
   virtual Result<std::optional<DossierRecord>> load(DossierId id) = 0;
+  // The dossier's latest event, or nullopt when there is no such dossier.
+  virtual Result<std::optional<EventRecord>> last_event(DossierId id) = 0;
   // Returns a fresh dossier id, never used before.
   virtual Result<DossierId> allocate_dossier_id() = 0;
   // Appends events and writes the projection. `expected_version` 0 inserts a new dossier; otherwise the
@@ -48,12 +50,16 @@ class Store {
   virtual Status write(const std::function<Status(WriteTx&)>& work) = 0;
 
   virtual Result<std::optional<DossierRecord>> load(DossierId id) = 0;
+  // The dossier's latest event, or nullopt when there is no such dossier.
+  virtual Result<std::optional<EventRecord>> last_event(DossierId id) = 0;
   // The dossier's events in sequence order.
   virtual Result<std::vector<EventRecord>> events(DossierId id) = 0;
   // Calls `fn` for every event in append order; stops early (returning fn's error) when fn fails.
   virtual Status scan_events(const std::function<Status(const EventRecord&)>& fn) = 0;
   // Every dossier projection, in id order.
   virtual Result<std::vector<DossierRecord>> dossiers() = 0;
+  // The id, version and last hash of every dossier, in id order (what the audit compares with the log).
+  virtual Result<std::vector<DossierHead>> dossier_heads() = 0;
   // Open dossiers held by org `holder`, in id order.
   virtual Result<std::vector<DossierRecord>> open_held_by(const std::string& holder) = 0;
   virtual Result<std::vector<OutboxRecord>> outbox(DossierId id) = 0;

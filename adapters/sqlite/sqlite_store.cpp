@@ -166,6 +166,7 @@ enum class Q {
   kHead,
   kEventByGseq,
   kDossiers,
+  kDossierHeads,
   kOpenHeldBy,
   kOutbox,
   kDefinition,
@@ -211,6 +212,7 @@ constexpr std::array<const char*, static_cast<std::size_t>(Q::kCount)> kSql = {
     "SELECT version, last_gseq FROM dossiers WHERE id = ?1",
     "SELECT " HOSO_EVENT_COLS ", prev_gseq FROM events WHERE gseq = ?1",
     "SELECT " HOSO_DOSSIER_COLS " FROM dossiers ORDER BY id",
+    "SELECT id, version, last_hash FROM dossiers ORDER BY id",
     "SELECT " HOSO_DOSSIER_COLS " FROM dossiers WHERE holder = ?1 AND closed = 0 ORDER BY id",
     "SELECT dossier_id, event_seq, target_org, template_key, created_at FROM outbox "
     "WHERE dossier_id = ?1 ORDER BY id",
@@ -628,6 +630,13 @@ class SqliteStore::Impl {
       });
     }
 
+    Result<std::optional<EventRecord>> last_event(DossierId id) override {
+      return guard([&]() -> Result<std::optional<EventRecord>> {
+        if (!active_) return not_active();
+        return impl_.read_last_event(id);
+      });
+    }
+
     Result<DossierId> allocate_dossier_id() override {
       return guard([&]() -> Result<DossierId> {
         if (!active_) return not_active();
@@ -955,6 +964,37 @@ class SqliteStore::Impl {
     return std::optional<DossierRecord>(read_dossier(use.get()));
   }
 
+  // The dossier's latest event (through the projection's last_gseq), without transaction management.
+  Result<std::optional<EventRecord>> read_last_event(DossierId id) {
+    std::int64_t gseq = 0;
+    {
+      StmtUse use(stmt(Q::kHead));
+      Binder b(use.get());
+      b.i64(id);
+      const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
+      if (rc == SQLITE_DONE) return std::optional<EventRecord>{};
+      if (rc != SQLITE_ROW) return db_error(rc, fmt::format("đọc hồ sơ {}", id));
+      gseq = col_i64(use.get(), 1);
+    }
+    sqlite3_stmt* s = stmt(Q::kEventByGseq);
+    StmtUse use(s);
+    Binder b(s);
+    b.i64(gseq);
+    const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
+    if (rc == SQLITE_DONE) return broken_chain(id, gseq, "không có sự kiện tại vị trí này");
+    if (rc != SQLITE_ROW) return db_error(rc, fmt::format("đọc sự kiện của hồ sơ {}", id));
+    EventRecord e;
+    read_event(s, e);
+    if (e.dossier != id) return broken_chain(id, gseq, "sự kiện thuộc hồ sơ khác");
+    return std::optional<EventRecord>{std::move(e)};
+  }
+
+  Result<std::optional<EventRecord>> last_event(DossierId id) {
+    ReadTx rt(*this);
+    if (Status s = rt.begin(); !s) return s.error();
+    return read_last_event(id);
+  }
+
   Result<std::vector<EventRecord>> events(DossierId id) {
     ReadTx rt(*this);
     if (Status s = rt.begin(); !s) return s.error();
@@ -1039,6 +1079,16 @@ class SqliteStore::Impl {
     }
     if (rc != SQLITE_DONE) return db_error(rc, doing);
     return out;
+  }
+
+  Result<std::vector<DossierHead>> dossier_heads() {
+    return collect<DossierHead>(Q::kDossierHeads, nullptr, "đọc danh sách hồ sơ", [](sqlite3_stmt* s) {
+      DossierHead h;
+      h.id = sqlite3_column_int64(s, 0);
+      h.version = sqlite3_column_int64(s, 1);
+      col_text(s, 2, h.last_hash);
+      return Result<DossierHead>(std::move(h));
+    });
   }
 
   Result<std::vector<DossierRecord>> dossiers() {
@@ -1318,6 +1368,14 @@ Status SqliteStore::scan_events(const std::function<Status(const EventRecord&)>&
 
 Result<std::vector<DossierRecord>> SqliteStore::dossiers() {
   return guarded([&] { return impl_->dossiers(); });
+}
+
+Result<std::optional<EventRecord>> SqliteStore::last_event(DossierId id) {
+  return guarded([&] { return impl_->last_event(id); });
+}
+
+Result<std::vector<DossierHead>> SqliteStore::dossier_heads() {
+  return guarded([&] { return impl_->dossier_heads(); });
 }
 
 Result<std::vector<DossierRecord>> SqliteStore::open_held_by(const std::string& holder) {

@@ -65,6 +65,8 @@ class SqliteStore final : public Store {
   // between calls (copy it to keep it).
   Status scan_events(const std::function<Status(const EventRecord&)>& fn) override;
   Result<std::vector<DossierRecord>> dossiers() override;
+  Result<std::vector<DossierHead>> dossier_heads() override;
+  Result<std::optional<EventRecord>> last_event(DossierId id) override;
   Result<std::vector<DossierRecord>> open_held_by(const std::string& holder) override;
   Result<std::vector<OutboxRecord>> outbox(DossierId id) override;
 

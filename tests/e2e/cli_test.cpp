@@ -388,3 +388,57 @@ TEST_CASE("a tampered database file is caught by audit verify and replay", "[e2e
   CHECK(text.out.find("sự kiện 2") != std::string::npos);
   CHECK(cli({"replay", id}).code == 8);
 }
+
+namespace {
+
+// Runs SQL on the database file directly, as a forger with file access would.
+void forge(const Cli& cli, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(cli.db.c_str(), &db) == SQLITE_OK);
+  char* msg = nullptr;
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &msg);
+  INFO(sql << ": " << (msg ? msg : ""));
+  sqlite3_free(msg);
+  sqlite3_close(db);
+  REQUIRE(rc == SQLITE_OK);
+}
+
+}  // namespace
+
+TEST_CASE("a projection forged behind the log's back is neither shown nor acted on", "[e2e][audit]") {
+  Cli cli;
+  cli.init();
+  const std::string id = to_council(cli, "bang_khen_tinh");
+  for (int i = 1; i <= 2; ++i) must(act(cli, id, "vote", "snv-thai-nguyen.council" + std::to_string(i), {"--ballot", "no"}));
+  REQUIRE(str(cli.ok_json({"dossier", "show", id}).at("state")) == "rejected");
+  SECTION("reopening a rejected dossier by editing its projection") {
+    forge(cli, "UPDATE dossiers SET closed = 0, state = 'province_decision', holder = 'ubnd-tinh-thai-nguyen' WHERE id = " + id);
+    const std::string before = cli.dump();
+    auto r = act(cli, id, "decide", "ubnd-tinh-thai-nguyen.signer",
+                 {"--field", "decision_number=1/QĐ", "--field", "decision_date=2026-03-20"});
+    CHECK(r.code == 8);
+    CHECK(r.err.find("không khớp với lịch sử") != std::string::npos);
+    CHECK(cli.dump() == before);
+    CHECK(cli({"dossier", "show", id}).code == 8);
+    CHECK(cli({"replay", id}).code == 8);
+  }
+  SECTION("repointing the dossier at another definition") {
+    const auto defs = cli.ok_json({"workflows", "list"});
+    std::string other;
+    for (const auto& d : defs.as_array())
+      if (str(d.at("name")) == "simplified") other = str(d.at("hash"));
+    forge(cli, "UPDATE dossiers SET definition_hash = '" + other + "' WHERE id = " + id);
+    CHECK(cli({"dossier", "show", id}).code == 8);
+    CHECK(cli({"replay", id}).code == 8);
+  }
+  SECTION("rewriting the first event's type is caught by audit and replay, without a crash") {
+    // (service_test covers the same edit with the hash recomputed.)
+    forge(cli, "DROP TRIGGER events_no_update");
+    forge(cli, "UPDATE events SET type = 'DossierSubmitted' WHERE dossier_id = " + id + " AND seq = 1");
+    auto audit = cli({"audit", "verify", "--json"});
+    CHECK(audit.code == 8);
+    CHECK(boost::json::parse(audit.out).at("seq").as_int64() == 1);
+    auto replay = cli({"replay", id, "--json"});
+    CHECK(replay.code == 8);
+  }
+}

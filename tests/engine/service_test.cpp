@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "engine/codec.hpp"
+#include "engine/hash_chain.hpp"
 #include "tests/support/walker.hpp"
 
 using namespace hoso;
@@ -155,12 +156,36 @@ TEST_CASE("permissions: role, org and read jurisdiction", "[service][security]")
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().code == ErrorCode::kNotPermitted);
   }
-  SECTION("a unit may not create awards that do not fit its place in the tree") {
-    auto r = w.service->create("standard", "giay_khen_so", "xom-khuan-lan.clerk", eligible_collective());
-    REQUIRE(r.ok());  // created as a draft, but it can never be submitted
-    auto s = w.service->act(r->id, "submit", "xom-khuan-lan.clerk", {});
-    REQUIRE_FALSE(s.ok());
-    CHECK(s.error().reason == "no_such_action");
+  SECTION("a dossier that could never reach a decision is not created") {
+    // A commune unit cannot propose a department's Giấy khen; a department cannot propose a commune's.
+    for (auto [award, user] : {std::pair{"giay_khen_so", "xom-khuan-lan.clerk"}, std::pair{"giay_khen_xa", "sgddt-thai-nguyen.clerk"}}) {
+      auto r = w.service->create("standard", award, user, eligible_collective());
+      REQUIRE_FALSE(r.ok());
+      CHECK(r.error().code == ErrorCode::kRefused);
+      CHECK(r.error().reason == "no_route");
+    }
+    auto r = w.service->create("simplified", "giay_khen_xa_dot_xuat", "sgddt-thai-nguyen.clerk", simplified_input());
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().reason == "no_route");
+    CHECK(w.store.data().events.size() == 1);  // only the case's own dossier
+  }
+  SECTION("a clerk cannot reject at the signer's decision step") {
+    REQUIRE(w.service->act(id, "submit", "xom-khuan-lan.clerk", {}).ok());
+    REQUIRE(w.service->act(id, "accept", "ca-xa-phuong-tien.clerk", {}).ok());
+    REQUIRE(w.service->act(id, "appraise", "vhxh-xa-phuong-tien.appraiser", {}).ok());
+    RawInput why;
+    why.note = "Không đủ điều kiện";
+    auto r = w.service->act(id, "reject", "ubnd-xa-phuong-tien.clerk", why);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == ErrorCode::kNotPermitted);
+    CHECK(w.service->act(id, "reject", "ubnd-xa-phuong-tien.signer", why).ok());
+  }
+  SECTION("the proposer cannot pre-fill the decision number") {
+    RawInput in;
+    in.fields = {{"decision_number", "99/QĐ"}};
+    auto r = w.service->act(id, "submit", "xom-khuan-lan.clerk", in);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().reason == "field_not_accepted");
   }
   SECTION("reading is limited to the user's jurisdiction") {
     CHECK(w.service->show(id, std::string("ca-xa-phuong-tien.clerk")).ok());
@@ -230,6 +255,16 @@ TEST_CASE("council vote: threshold, quorum, one vote per member", "[service][vot
     auto blank = w.service->act(id, "vote", m + "2", {});
     REQUIRE_FALSE(blank.ok());
     CHECK(blank.error().code == ErrorCode::kInvalidInput);
+  }
+  SECTION("a ballot takes no fields or documents; the proposer may withdraw during the vote") {
+    RawInput in = ballot("yes");
+    in.fields = {{"merits_count", "9"}};
+    auto r = w.service->act(id, "vote", m + "1", in);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == ErrorCode::kInvalidInput);
+    RawInput why;
+    why.note = "Đơn vị rút hồ sơ";
+    CHECK(step("withdraw", "xom-khuan-lan.clerk", why) == "withdrawn");
   }
   SECTION("closing early is refused without quorum, and decides on the votes cast with it") {
     step("vote", m + "1", ballot("yes"));
@@ -451,4 +486,31 @@ TEST_CASE("inbox lists what waits for the user's org and roles", "[service]") {
   auto drafts = w.service->inbox("thcs-phuong-tien.clerk");
   REQUIRE(drafts->size() == 1);
   CHECK((*drafts)[0].record.id == b);
+}
+
+TEST_CASE("a forged projection is refused before the core sees it", "[service][history]") {
+  World w;
+  const DossierId id = create(w, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_collective());
+  REQUIRE(w.service->act(id, "submit", "xom-khuan-lan.clerk", {}).ok());
+  w.store.data().dossiers[id].fields = R"({"recipient_name":"Người khác","recipient_kind":"individual"})";
+  auto shown = w.service->show(id, std::nullopt);
+  REQUIRE_FALSE(shown.ok());
+  CHECK(shown.error().code == ErrorCode::kVerifyFailed);
+  auto acted = w.service->act(id, "accept", "ca-xa-phuong-tien.clerk", {});
+  REQUIRE_FALSE(acted.ok());
+  CHECK(acted.error().code == ErrorCode::kVerifyFailed);
+  CHECK(w.store.data().events.size() == 2);
+}
+
+TEST_CASE("replay of a log whose first event is not DossierCreated fails cleanly", "[service][history]") {
+  World w;
+  const DossierId id = create(w, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_collective());
+  auto& first = w.store.data().events[0];
+  first.type = "DossierSubmitted";
+  first.hash = event_hash(first);
+  w.store.data().dossiers[id].last_hash = first.hash;
+  auto r = w.service->replay(id);
+  REQUIRE(r.ok());
+  CHECK_FALSE(r->ok);
+  CHECK_THAT(r->failure, Catch::Contains("not DossierCreated"));
 }

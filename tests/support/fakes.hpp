@@ -38,6 +38,7 @@ class MemoryStore : public Store {
     return st;
   }
   Result<std::optional<DossierRecord>> load(DossierId id) override { return find(data_, id); }
+  Result<std::optional<EventRecord>> last_event(DossierId id) override { return last_of(data_, id); }
   Result<std::vector<EventRecord>> events(DossierId id) override {
     std::vector<EventRecord> out;
     for (const auto& e : data_.events)
@@ -52,6 +53,11 @@ class MemoryStore : public Store {
   Result<std::vector<DossierRecord>> dossiers() override {
     std::vector<DossierRecord> out;
     for (const auto& [id, d] : data_.dossiers) out.push_back(d);
+    return out;
+  }
+  Result<std::vector<DossierHead>> dossier_heads() override {
+    std::vector<DossierHead> out;
+    for (const auto& [id, d] : data_.dossiers) out.push_back(DossierHead{id, d.version, d.last_hash});
     return out;
   }
   Result<std::vector<DossierRecord>> open_held_by(const std::string& holder) override {
@@ -88,8 +94,15 @@ class MemoryStore : public Store {
     return it->second;
   }
 
+  static std::optional<EventRecord> last_of(const Data& d, DossierId id) {
+    for (auto it = d.events.rbegin(); it != d.events.rend(); ++it)
+      if (it->dossier == id) return *it;
+    return std::nullopt;
+  }
+
   struct Tx : WriteTx {
     explicit Tx(const Data& d) : data(d) {}
+    Result<std::optional<EventRecord>> last_event(DossierId id) override { return last_of(data, id); }
     Result<std::optional<DossierRecord>> load(DossierId id) override { return find(data, id); }
     Result<DossierId> allocate_dossier_id() override {
       return data.dossiers.empty() ? DossierId{1} : data.dossiers.rbegin()->first + 1;
