@@ -350,24 +350,32 @@ int main(int argc, char** argv) {
     RawLog raw(dir + "/raw.db", dossiers, event_bytes, state_bytes);
     Plan plan = make_plan(dossiers);
     double hoso_secs = 0, raw_secs = 0;
+    std::vector<double> slice_ratios;  // hoso rate / raw rate in each slice
     const std::int64_t slice = 50;
     for (std::int64_t start = 0; start < plan.size(); start += slice) {
       const std::int64_t end = std::min(plan.size(), start + slice);
       auto t0 = Clk::now();
       for (std::int64_t i = start; i < end; ++i) raw.run(i);
-      raw_secs += seconds_since(t0);
+      const double r = seconds_since(t0);
       t0 = Clk::now();
       for (std::int64_t i = start; i < end; ++i) run_command(*h, plan, i);
-      hoso_secs += seconds_since(t0);
+      const double hs = seconds_since(t0);
+      raw_secs += r;
+      hoso_secs += hs;
+      slice_ratios.push_back(r / hs);
     }
+    std::sort(slice_ratios.begin(), slice_ratios.end());
+    const double median_ratio = slice_ratios[slice_ratios.size() / 2];
     const double hoso_rate = static_cast<double>(plan.size()) / hoso_secs;
     const double raw_rate = static_cast<double>(plan.size()) / raw_secs;
     fmt::print("(a) durable transitions (WAL, synchronous=FULL, 1 command = 1 transaction, {} commands each):\n",
                plan.size());
     fmt::print("    hoso (core + SQLite store):               {:>12.0f} transitions/s\n", hoso_rate);
     fmt::print("    raw SQLite, rows of {} + {} bytes:        {:>12.0f} rows/s\n", event_bytes, state_bytes, raw_rate);
-    fmt::print("    ratio hoso / raw:                          {:>12.2f}  (target >= 0.80: {})\n", hoso_rate / raw_rate,
+    fmt::print("    ratio hoso / raw, total time:              {:>12.2f}  (target >= 0.80: {})\n", hoso_rate / raw_rate,
                hoso_rate / raw_rate >= 0.8 ? "met" : "NOT met");
+    fmt::print("    ratio hoso / raw, median of {} slices:      {:>12.2f}  (robust to single flush stalls)\n",
+               slice_ratios.size(), median_ratio);
   }
 
   // (b) The pure core.

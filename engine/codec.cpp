@@ -136,8 +136,19 @@ std::string recorded_state_digest(const EventRecord& r) {
 }
 
 namespace {
-Result<Event> decode_event_unchecked(const Definition& def, const Directory& dir, const EventRecord& r) {
-  Event e;
+Status decode_into_unchecked(const Definition& def, const Directory& dir, const EventRecord& r, Event& e) {
+  // Reset, keeping the capacity of strings and vectors (replay decodes millions into one Event).
+  e.action = ActionId{};
+  e.from = StateId{};
+  e.award = AwardId{};
+  e.origin = OrgId{};
+  e.ballot = Ballot::kNone;
+  e.changes.clear();
+  e.documents.clear();
+  e.electorate.clear();
+  e.effects.clear();
+  e.state_digest.clear();
+  e.definition_hash.clear();
   auto type = parse_event_type(r.type);
   if (!type) return bad(fmt::format("unknown event type '{}'", r.type));
   if (r.schema_version != kEventSchemaVersion) return bad(fmt::format("unsupported schema version {}", r.schema_version));
@@ -169,7 +180,10 @@ Result<Event> decode_event_unchecked(const Definition& def, const Directory& dir
   e.holder = *holder;
   e.note = r.note;
   boost::system::error_code ec;
-  json::value pv = json::parse(r.payload, ec);
+  // Payloads are small: parse them into a stack buffer rather than the heap.
+  unsigned char buffer[4096];
+  json::monotonic_resource arena(buffer, sizeof buffer);
+  json::value pv = json::parse(r.payload, ec, &arena);
   if (ec || !pv.is_object()) return bad("payload is not a JSON object");
   const json::object& p = pv.as_object();
   if (const auto* v = p.if_contains("award")) {
@@ -219,18 +233,24 @@ Result<Event> decode_event_unchecked(const Definition& def, const Directory& dir
       e.effects.push_back(std::move(f));
     }
   }
-  return e;
+  return Status::Ok();
 }
 
 }  // namespace
 
 // Tampered data can make Boost.JSON throw (a number that is not one); that is a verification failure.
-Result<Event> decode_event(const Definition& def, const Directory& dir, const EventRecord& r) {
+Status decode_event_into(const Definition& def, const Directory& dir, const EventRecord& r, Event& out) {
   try {
-    return decode_event_unchecked(def, dir, r);
+    return decode_into_unchecked(def, dir, r, out);
   } catch (const std::exception& ex) {
     return bad(fmt::format("malformed event payload: {}", ex.what()));
   }
+}
+
+Result<Event> decode_event(const Definition& def, const Directory& dir, const EventRecord& r) {
+  Event e;
+  if (auto st = decode_event_into(def, dir, r, e); !st) return st.error();
+  return e;
 }
 
 DossierRecord encode_dossier(const Definition& def, const Directory& dir, const DossierState& s,

@@ -18,6 +18,8 @@ std::string recorded_state_digest(const EventRecord& r);
 // The event a record stands for; fails with kVerifyFailed when it names something the definition or
 // the directory does not know.
 Result<Event> decode_event(const Definition& def, const Directory& dir, const EventRecord& r);
+// The same into `out`, reusing its capacity.
+Status decode_event_into(const Definition& def, const Directory& dir, const EventRecord& r, Event& out);
 
 // The projection record of `s`.
 DossierRecord encode_dossier(const Definition& def, const Directory& dir, const DossierState& s,

@@ -109,13 +109,13 @@ Result<Directory> Directory::build(const std::vector<OrgSpec>& org_specs, const 
 }
 
 std::optional<OrgId> Directory::find_org(std::string_view key) const {
-  auto it = org_by_key_.find(std::string(key));
+  auto it = org_by_key_.find(key);
   if (it == org_by_key_.end()) return std::nullopt;
   return it->second;
 }
 
 std::optional<UserId> Directory::find_user(std::string_view key) const {
-  auto it = user_by_key_.find(std::string(key));
+  auto it = user_by_key_.find(key);
   if (it == user_by_key_.end()) return std::nullopt;
   return it->second;
 }

@@ -3,6 +3,7 @@
 #include <array>
 #include <optional>
 #include <string>
+#include <functional>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -94,8 +95,13 @@ class Directory {
  private:
   std::vector<Org> orgs_;
   std::vector<User> users_;
-  std::unordered_map<std::string, OrgId> org_by_key_;
-  std::unordered_map<std::string, UserId> user_by_key_;
+  // Transparent hashing: lookups by string_view allocate nothing.
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, OrgId, KeyHash, std::equal_to<>> org_by_key_;
+  std::unordered_map<std::string, UserId, KeyHash, std::equal_to<>> user_by_key_;
   std::vector<std::array<OrgId, 3>> level_anchor_;
   std::vector<std::array<OrgId, kOrgKindCount>> child_by_kind_;
 };

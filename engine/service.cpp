@@ -264,12 +264,11 @@ class Replayer {
     }
     if (r.prev_hash != t.last_hash) return fail(r, "prev_hash does not match the previous event's hash");
     if (!event_hash_matches(r)) return fail(r, "hash does not match the event's content");
-    auto e = decode_event(*t.def, dir_, r);
-    if (!e) return fail(r, e.error().message);
-    if (e->type == EventType::kDossierCreated && e->definition_hash != t.state.definition_hash)
+    if (auto st = decode_event_into(*t.def, dir_, r, event_); !st) return fail(r, st.error().message);
+    if (event_.type == EventType::kDossierCreated && event_.definition_hash != t.state.definition_hash)
       return fail(r, "the dossier's pinned definition differs from the one it was created under");
-    t.last_digest = e->state_digest;
-    if (auto st = apply_event(*t.def, t.state, *e); !st) return fail(r, st.error().message);
+    t.last_digest = event_.state_digest;
+    if (auto st = apply_event(*t.def, t.state, event_); !st) return fail(r, st.error().message);
     t.last_hash = r.hash;
     return true;
   }
@@ -315,6 +314,7 @@ class Replayer {
   const Directory& dir_;
   VerifyReport& report_;
   std::unordered_map<DossierId, Track> tracks_;
+  Event event_;  // reused for every decoded event
 };
 
 }  // namespace
