@@ -100,18 +100,7 @@ struct Harness {
 std::unique_ptr<Harness> open_harness(const std::string& path, const yaml::Project& project, Durability durability) {
   auto h = std::make_unique<Harness>();
   h->store = must(SqliteStore::open(path, OpenMode::kCreate, SqliteStore::kDefaultBusyTimeout, durability), "open");
-  must(h->store->write([&](WriteTx& tx) -> Status {
-    for (const auto& w : project.workflows)
-      if (auto s = tx.put_definition({w.definition->hash(), w.definition->name(), w.file, w.source, project.catalogue_file,
-                                      project.catalogue_source, "2026-01-01T00:00:00.000Z"});
-          !s)
-        return s;
-    std::vector<OrgRecord> orgs;
-    std::vector<UserRecord> users;
-    for (const auto& o : project.orgs) orgs.push_back({o.key, o.name, o.kind, o.parent});
-    for (const auto& u : project.users) users.push_back({u.key, u.name, u.email, u.org, u.roles});
-    return tx.replace_directory(orgs, users);
-  }),
+  must(h->store->write([&](WriteTx& tx) { return yaml::install_project(tx, project, "2026-01-01T00:00:00.000Z"); }),
        "load project");
   h->directory = must(yaml::directory_from_store(*h->store), "directory");
   h->registry = std::make_unique<yaml::StoreDefinitionRegistry>(*h->store);

@@ -202,6 +202,12 @@ json::object event_json(const EventRecord& e) {
                       {"hash", e.hash}};
 }
 
+// A stored UTC time shown in Vietnam time (as stored when it does not parse).
+std::string vietnam_time(const std::string& utc) {
+  auto t = parse_utc(utc);
+  return t ? format_vietnam(*t) : utc;
+}
+
 std::string org_name(const Directory& dir, const std::string& key) {
   auto id = dir.find_org(key);
   return id ? dir.org(*id).name : key;
@@ -259,21 +265,12 @@ int cmd_init(Ctx& c) {
   std::size_t added = 0;
   auto before = (*store)->current_definitions();
   if (!before) return fail(c, before.error());
-  auto st = (*store)->write([&](WriteTx& tx) -> Status {
-    for (const auto& w : project.workflows) {
-      bool known = false;
-      for (const auto& b : *before) known = known || b.hash == w.definition->hash();
-      added += known ? 0 : 1;
-      DefinitionRecord r{w.definition->hash(), w.definition->name(), w.file, w.source, project.catalogue_file,
-                         project.catalogue_source, now};
-      if (auto s = tx.put_definition(r); !s) return s;
-    }
-    std::vector<OrgRecord> orgs;
-    std::vector<UserRecord> users;
-    for (const auto& o : project.orgs) orgs.push_back(OrgRecord{o.key, o.name, o.kind, o.parent});
-    for (const auto& u : project.users) users.push_back(UserRecord{u.key, u.name, u.email, u.org, u.roles});
-    return tx.replace_directory(orgs, users);
-  });
+  for (const auto& w : project.workflows) {
+    bool known = false;
+    for (const auto& b : *before) known = known || b.hash == w.definition->hash();
+    added += known ? 0 : 1;
+  }
+  auto st = (*store)->write([&](WriteTx& tx) { return yaml::install_project(tx, project, now); });
   if (!st) return fail(c, st.error());
   if (c.json_out()) {
     json::array defs;
@@ -409,6 +406,8 @@ int cmd_dossier(Ctx& c) {
     auto wf = c.args.get("workflow"), award = c.args.get("award"), as = c.args.get("as");
     if (!wf || !award || !as) return usage(c, "dossier create cần --workflow, --award và --as");
     if (p.size() != 2) return usage(c, "dossier create không nhận tham số vị trí");
+    if (c.args.get("expect-version") || c.args.get("ballot"))
+      return usage(c, "dossier create không nhận --expect-version hay --ballot");
     auto in = raw_input(c);
     if (!in) return fail(c, in.error());
     auto o = r.service->create(*wf, *award, *as, *in);
@@ -447,7 +446,7 @@ int cmd_dossier(Ctx& c) {
                          view->record.closed ? " (đã kết thúc)" : "");
     if (!view->record.holder.empty()) c.out << fmt::format("  Cơ quan đang xử lý: {}\n", org_name(r.directory, view->record.holder));
     c.out << fmt::format("  Đơn vị đề nghị: {}\n  Phiên bản: {}\n  Cập nhật: {}\n", org_name(r.directory, view->record.origin),
-                         view->record.version, format_vietnam(*parse_utc(view->record.updated_at)));
+                         view->record.version, vietnam_time(view->record.updated_at));
     for (const auto& f : def.fields())
       if (view->state.fields[f.id.value].present())
         c.out << fmt::format("  {}: {}\n", f.label, format_value(f.spec, view->state.fields[f.id.value]));
@@ -500,7 +499,7 @@ int cmd_history(Ctx& c) {
   for (const auto& e : *events) {
     if (c.json_out()) arr.push_back(event_json(e));
     else
-      c.out << fmt::format("#{} {} {} {} ({}, {}) {} → {}{}  [{}]\n", e.seq, format_vietnam(*parse_utc(e.at)), e.type,
+      c.out << fmt::format("#{} {} {} {} ({}, {}) {} → {}{}  [{}]\n", e.seq, vietnam_time(e.at), e.type,
                            e.actor_user, e.actor_role, e.actor_org, e.from_state.empty() ? "∅" : e.from_state, e.to_state,
                            e.note.empty() ? "" : " — " + e.note, e.hash.substr(0, 16));
   }

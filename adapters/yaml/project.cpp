@@ -99,6 +99,19 @@ Project load_project(const std::string& config_dir, const std::string& workflows
   return p;
 }
 
+Status install_project(WriteTx& tx, const Project& project, const std::string& loaded_at) {
+  for (const auto& w : project.workflows) {
+    DefinitionRecord r{w.definition->hash(), w.definition->name(), w.file, w.source, project.catalogue_file,
+                       project.catalogue_source, loaded_at};
+    if (auto s = tx.put_definition(r); !s) return s;
+  }
+  std::vector<OrgRecord> orgs;
+  std::vector<UserRecord> users;
+  for (const auto& o : project.orgs) orgs.push_back(OrgRecord{o.key, o.name, o.kind, o.parent});
+  for (const auto& u : project.users) users.push_back(UserRecord{u.key, u.name, u.email, u.org, u.roles});
+  return tx.replace_directory(orgs, users);
+}
+
 Result<std::shared_ptr<const Definition>> StoreDefinitionRegistry::by_hash(const std::string& hash) {
   for (const auto& [h, def] : cache_)
     if (h == hash) return def;

@@ -30,6 +30,10 @@ struct Project {
 // and compiles the workflows. All problems are collected, each with file:line:col.
 Project load_project(const std::string& config_dir, const std::string& workflows_dir);
 
+// Writes a valid project into a store inside `tx`: every workflow definition (a no-op for versions already
+// stored; each becomes current for its name) and the directory, which replaces the stored one.
+Status install_project(WriteTx& tx, const Project& project, const std::string& loaded_at);
+
 // The content hash that pins a definition: sha256 over both sources (stored on disk: never change).
 std::string definition_hash(const std::string& workflow_source, const std::string& catalogue_source);
 

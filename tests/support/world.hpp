@@ -24,18 +24,7 @@ struct World {
   World() {
     auto project = yaml::load_project(std::string(HOSO_SOURCE_DIR) + "/config", std::string(HOSO_SOURCE_DIR) + "/workflows");
     if (!project.ok()) throw std::runtime_error(project.diagnostics.front().format());
-    auto st = store.write([&](WriteTx& tx) -> Status {
-      for (const auto& w : project.workflows)
-        if (auto s = tx.put_definition({w.definition->hash(), w.definition->name(), w.file, w.source,
-                                        project.catalogue_file, project.catalogue_source, "2026-01-01T00:00:00.000Z"});
-            !s)
-          return s;
-      std::vector<OrgRecord> orgs;
-      std::vector<UserRecord> users;
-      for (const auto& o : project.orgs) orgs.push_back({o.key, o.name, o.kind, o.parent});
-      for (const auto& u : project.users) users.push_back({u.key, u.name, u.email, u.org, u.roles});
-      return tx.replace_directory(orgs, users);
-    });
+    auto st = store.write([&](WriteTx& tx) { return yaml::install_project(tx, project, "2026-01-01T00:00:00.000Z"); });
     if (!st) throw std::runtime_error(st.error().message);
     auto dir = yaml::directory_from_store(store);
     if (!dir) throw std::runtime_error(dir.error().message);
