@@ -276,6 +276,7 @@ Decided decide_vote(const Definition& def, const Directory& dir, const DossierSt
     outcome = yes >= ceil_percent(rule.threshold_percent, denominator) && denominator > 0 ? rule.pass : rule.fail;
   }
   if (auto r = enter_state(def, dir, s, outcome.value_or(s.state), e)) return *r;
+  if (outcome) e.effects = *outcome == rule.pass ? rule.pass_effects : rule.fail_effects;
   return Decision{{std::move(e)}};
 }
 

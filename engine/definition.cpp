@@ -302,6 +302,8 @@ class DefinitionCompiler {
       auto fail = state_ref(v.fail, "vote 'fail'");
       if (pass) rule.pass = *pass;
       if (fail) rule.fail = *fail;
+      compile_effects(v.pass_effects, rule.pass_effects);
+      compile_effects(v.fail_effects, rule.fail_effects);
       d().states_[id->value].vote = rule;
     }
   }
@@ -344,6 +346,30 @@ class DefinitionCompiler {
         clause.applies_if = std::move(pre.expr);
       }
       out.push_back(std::move(clause));
+    }
+  }
+
+  void compile_effects(const std::vector<EffectSpec>& specs, std::vector<Effect>& out) {
+    for (const auto& e : specs) {
+      Effect eff;
+      if (e.kind.value == "notify") {
+        eff.kind = Effect::Kind::kNotify;
+        eff.to = e.to.value;
+        eff.template_ = e.template_.value;
+        if (eff.to != "holder" && eff.to != "origin" && eff.to != "previous_holder")
+          error(e.to.loc, fmt::format("notify target must be holder, origin or previous_holder, not '{}'", eff.to));
+        if (eff.template_.empty()) error(e.loc, "notify needs a template");
+      } else if (e.kind.value == "start_timer" || e.kind.value == "cancel_timer") {
+        eff.kind = e.kind.value == "start_timer" ? Effect::Kind::kStartTimer : Effect::Kind::kCancelTimer;
+        eff.timer = e.timer.value;
+        eff.after = e.after.value;
+        if (eff.timer.empty()) error(e.loc, "a timer effect needs a timer name");
+        if (eff.kind == Effect::Kind::kStartTimer && !valid_duration(eff.after))
+          error(e.after.loc, fmt::format("timer duration '{}' must be '<N> working_days', '<N> days' or '<N> hours'", eff.after));
+      } else {
+        error(e.kind.loc, fmt::format("unknown effect '{}'", e.kind.value));
+      }
+      out.push_back(std::move(eff));
     }
   }
 
@@ -431,27 +457,7 @@ class DefinitionCompiler {
         else t.set.emplace_back(*id, std::move(v.value()));
       }
       t.note_required = ts.note_required.value_or(t.kind == TransitionKind::kReturn || t.kind == TransitionKind::kReject);
-      for (const auto& e : ts.effects) {
-        Effect eff;
-        if (e.kind.value == "notify") {
-          eff.kind = Effect::Kind::kNotify;
-          eff.to = e.to.value;
-          eff.template_ = e.template_.value;
-          if (eff.to != "holder" && eff.to != "origin" && eff.to != "previous_holder")
-            error(e.to.loc, fmt::format("notify target must be holder, origin or previous_holder, not '{}'", eff.to));
-          if (eff.template_.empty()) error(e.loc, "notify needs a template");
-        } else if (e.kind.value == "start_timer" || e.kind.value == "cancel_timer") {
-          eff.kind = e.kind.value == "start_timer" ? Effect::Kind::kStartTimer : Effect::Kind::kCancelTimer;
-          eff.timer = e.timer.value;
-          eff.after = e.after.value;
-          if (eff.timer.empty()) error(e.loc, "a timer effect needs a timer name");
-          if (eff.kind == Effect::Kind::kStartTimer && !valid_duration(eff.after))
-            error(e.after.loc, fmt::format("timer duration '{}' must be '<N> working_days', '<N> days' or '<N> hours'", eff.after));
-        } else {
-          error(e.kind.loc, fmt::format("unknown effect '{}'", e.kind.value));
-        }
-        t.effects.push_back(std::move(eff));
-      }
+      compile_effects(ts.effects, t.effects);
       d().transitions_.push_back(std::move(t));
     }
   }

@@ -69,6 +69,15 @@ struct HolderSpec {
   SourceLoc loc;
 };
 
+struct EffectSpec {
+  Str kind;      // notify | start_timer | cancel_timer
+  Str to;        // notify: holder | origin | previous_holder
+  Str template_; // notify: template key
+  Str timer;     // timers: name
+  Str after;     // start_timer: e.g. "10 working_days"
+  SourceLoc loc;
+};
+
 struct VoteSpec {
   Str role;                           // who votes, at the holder org (council_member)
   Located<std::int64_t> threshold_percent;  // yes votes needed, as % of the denominator
@@ -76,6 +85,7 @@ struct VoteSpec {
   Located<std::int64_t> quorum_percent;     // ballots cast needed, as % of members
   Str pass, fail;                     // target states
   Str close_role;                     // who may close the vote early (at the holder)
+  std::vector<EffectSpec> pass_effects, fail_effects;  // effects of the event that decides the vote
   SourceLoc loc;
 };
 
@@ -99,14 +109,6 @@ struct WhenSpec {
   std::vector<Str> awards;     // specific award kinds
 };
 
-struct EffectSpec {
-  Str kind;      // notify | start_timer | cancel_timer
-  Str to;        // notify: holder | origin | previous_holder
-  Str template_; // notify: template key
-  Str timer;     // timers: name
-  Str after;     // start_timer: e.g. "10 working_days"
-  SourceLoc loc;
-};
 
 struct TransitionSpec {
   Str action, kind, to, title, at;
@@ -185,6 +187,15 @@ struct HolderRule {
   OrgKind kind = OrgKind::kUnit;
 };
 
+struct Effect {
+  enum class Kind : std::uint8_t { kNotify, kStartTimer, kCancelTimer };
+  Kind kind = Kind::kNotify;
+  std::string to;        // notify target relation: holder | origin | previous_holder
+  std::string template_; // notify template key
+  std::string timer;     // timer name
+  std::string after;     // start_timer duration, as written (scheduled by the time layer)
+};
+
 struct VoteRule {
   Role role = Role::kCouncilMember;
   int threshold_percent = 50;
@@ -192,6 +203,7 @@ struct VoteRule {
   int quorum_percent = 0;
   StateId pass, fail;
   Role close_role = Role::kClerk;
+  std::vector<Effect> pass_effects, fail_effects;  // effects of the event that decides the vote
 };
 
 struct State {
@@ -213,15 +225,6 @@ struct When {
   std::uint32_t entry_mask = ~0u;      // bit per Entry
   std::vector<AwardId> awards;         // empty: any
   bool matches(const Award& a, Entry e) const;
-};
-
-struct Effect {
-  enum class Kind : std::uint8_t { kNotify, kStartTimer, kCancelTimer };
-  Kind kind = Kind::kNotify;
-  std::string to;        // notify target relation: holder | origin | previous_holder
-  std::string template_; // notify template key
-  std::string timer;     // timer name
-  std::string after;     // start_timer duration, as written (scheduled by the time layer)
 };
 
 struct Transition {

@@ -617,13 +617,16 @@ void read_holder(Reader& r, const Entry& e, StateSpec& s) {
   s.holder = std::move(h);
 }
 
+void read_effect(Reader& r, const YAML::Node& item, const SourceLoc& fallback, std::vector<EffectSpec>& out);
+
 void read_vote(Reader& r, const Entry& e, StateSpec& s) {
   if (!e.value.IsMap()) {
     r.error(r.at(e), "'vote' must be a map");
     return;
   }
   const MapView m = r.fixed(e.value, fmt::format("vote of state '{}'", s.key.value),
-                            {"role", "threshold_percent", "denominator", "quorum_percent", "pass", "fail", "close_role"},
+                            {"role", "threshold_percent", "denominator", "quorum_percent", "pass", "fail", "close_role",
+                             "pass_effects", "fail_effects"},
                             {"role", "threshold_percent", "pass", "fail"});
   VoteSpec v;
   v.loc = m.loc;
@@ -637,6 +640,13 @@ void read_vote(Reader& r, const Entry& e, StateSpec& s) {
   r.str(m, "pass", v.pass);
   r.str(m, "fail", v.fail);
   r.str(m, "close_role", v.close_role);
+  for (auto [key, list] : {std::pair{"pass_effects", &v.pass_effects}, std::pair{"fail_effects", &v.fail_effects}}) {
+    const Entry* x = m.find(key);
+    if (!x) continue;
+    if (!x->value.IsSequence()) r.error(r.at(*x), fmt::format("'{}' must be a list of effects", key));
+    else
+      for (const auto& item : x->value) read_effect(r, item, r.at(*x), *list);
+  }
   s.vote = std::move(v);
 }
 

@@ -243,6 +243,12 @@ TEST_CASE("council vote: threshold, quorum, one vote per member", "[service][vot
     CHECK(step("vote", m + "2", ballot("no")) == "rejected");
     auto v = w.service->show(id, std::nullopt);
     CHECK(v->record.closed);
+    // The deciding ballot carries the vote's fail effects: the proposer is told.
+    const auto& outbox = w.store.data().outbox;
+    REQUIRE_FALSE(outbox.empty());
+    CHECK(outbox.back().target_org == "xom-khuan-lan");
+    CHECK(outbox.back().template_key == "dossier_rejected");
+    CHECK(outbox.back().event_seq == v->record.version);
   }
   SECTION("a member votes once; a non-member cannot vote; a ballot is required") {
     step("vote", m + "1", ballot("yes"));
