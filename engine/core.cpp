@@ -153,6 +153,7 @@ OrgId resolve_holder(const Directory& dir, const State& state, OrgId origin) {
 }
 
 bool may_read(const Directory& dir, const DossierState& state, UserId user) {
+  if (!dir.user(user).active) return false;
   const OrgId org = dir.user(user).org;
   if (state.holder.valid() && state.holder == org) return true;
   const OrgId root = dir.jurisdiction_of(org);
@@ -163,6 +164,9 @@ Decided decide_create(const Definition& def, const Directory& dir, const CreateC
                       Timestamp now) {
   const User& user = dir.user(user_id);
   const Org& origin = dir.org(user.org);
+  if (!user.active)
+    return refuse(ErrorCode::kNotPermitted, "not_permitted", user.key,
+                  fmt::format("Tài khoản '{}' đã ngừng hoạt động", user.key));
   if (!def.serves(cmd.award))
     return refuse(ErrorCode::kInvalidInput, "invalid_input", "award",
                   fmt::format("Quy trình '{}' không áp dụng cho hình thức khen thưởng này", def.name()));
@@ -286,6 +290,9 @@ Decided decide_act(const Definition& def, const Directory& dir, const DossierSta
                    UserId user_id, Timestamp now) {
   const User& user = dir.user(user_id);
   const State& here = def.state(s.state);
+  if (!user.active)
+    return refuse(ErrorCode::kNotPermitted, "not_permitted", user.key,
+                  fmt::format("Tài khoản '{}' đã ngừng hoạt động", user.key));
   if (cmd.expected_version && *cmd.expected_version != s.version)
     return refuse(ErrorCode::kVersionConflict, "version_conflict", std::to_string(s.version),
                   fmt::format("Hồ sơ {} đã thay đổi: phiên bản hiện tại là {}, lệnh dựa trên phiên bản {}", s.id,

@@ -96,7 +96,7 @@ Result<Directory> Directory::build(const std::vector<OrgSpec>& org_specs, const 
     if (s.key.empty()) return fail("user with an empty id");
     auto org = d.find_org(s.org);
     if (!org) return fail(fmt::format("user '{}': unknown org '{}'", s.key, s.org));
-    User u{UserId{static_cast<std::uint32_t>(d.users_.size())}, s.key, s.name, s.email, *org, {}};
+    User u{UserId{static_cast<std::uint32_t>(d.users_.size())}, s.key, s.name, s.email, *org, {}, s.active};
     for (const auto& r : s.roles) {
       auto role = parse_role(r);
       if (!role) return fail(fmt::format("user '{}': unknown role '{}'", s.key, r));
@@ -134,7 +134,7 @@ bool Directory::is_within(OrgId org, OrgId ancestor) const {
 std::vector<UserId> Directory::users_with_role(OrgId org, Role role) const {
   std::vector<UserId> out;
   for (const auto& u : users_)
-    if (u.org == org && u.has_role(role)) out.push_back(u.id);
+    if (u.org == org && u.active && u.has_role(role)) out.push_back(u.id);
   return out;
 }
 

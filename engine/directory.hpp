@@ -59,12 +59,17 @@ struct User {
   std::string email;
   OrgId org;
   std::vector<Role> roles;
+  bool active = true;  // an inactive user stays for history but may not act or read
   bool has_role(Role r) const;
 };
 
 // Input to Directory::build, as read from config.
 struct OrgSpec { std::string key, name, kind, parent; };
-struct UserSpec { std::string key, name, email, org; std::vector<std::string> roles; };
+struct UserSpec {
+  std::string key, name, email, org;
+  std::vector<std::string> roles;
+  bool active = true;
+};
 
 // The org tree with precomputed ancestry, and the users. Lookups are O(1).
 class Directory {
@@ -86,7 +91,7 @@ class Directory {
   OrgId child_of_kind(OrgId parent, OrgKind kind) const;
   // True when `ancestor` is `org` or one of its ancestors.
   bool is_within(OrgId org, OrgId ancestor) const;
-  // Users at `org` holding `role`, in config order.
+  // Active users at `org` holding `role`, in config order.
   std::vector<UserId> users_with_role(OrgId org, Role role) const;
   // The root of the subtree a user of `org` may read: the org itself for units and departments,
   // else the enclosing level node (an agency of a commune reads the whole commune).

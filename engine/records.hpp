@@ -63,6 +63,10 @@ struct DefinitionRecord {
 
 // Directory rows (the current org tree and users).
 struct OrgRecord { std::string key, name, kind, parent; };
-struct UserRecord { std::string key, name, email, org; std::vector<std::string> roles; };
+struct UserRecord {
+  std::string key, name, email, org;
+  std::vector<std::string> roles;
+  bool active = true;
+};
 
 }  // namespace hoso

@@ -2,6 +2,8 @@
 
 #include <unordered_map>
 
+#include <boost/json.hpp>
+
 #include <fmt/format.h>
 
 #include "engine/codec.hpp"
@@ -318,6 +320,39 @@ class Replayer {
 };
 
 }  // namespace
+
+Result<ReferencedKeys> referenced_directory_keys(Store& store) {
+  ReferencedKeys keys;
+  auto note = [](std::map<std::string, DossierId>& m, const std::string& key, DossierId id) {
+    if (!key.empty()) m.emplace(key, id);
+  };
+  auto st = store.scan_events([&](const EventRecord& e) -> Status {
+    note(keys.users, e.actor_user, e.dossier);
+    note(keys.orgs, e.actor_org, e.dossier);
+    note(keys.orgs, e.holder, e.dossier);
+    if (e.payload.find("\"electorate\"") != std::string::npos || e.payload.find("\"origin\"") != std::string::npos) {
+      boost::system::error_code ec;
+      boost::json::value v = boost::json::parse(e.payload, ec);
+      if (ec || !v.is_object()) return make_error(ErrorCode::kVerifyFailed, fmt::format("dossier {} event {}: payload is not JSON", e.dossier, e.seq));
+      if (const auto* o = v.as_object().if_contains("origin"); o && o->is_string())
+        note(keys.orgs, std::string(o->as_string()), e.dossier);
+      if (const auto* el = v.as_object().if_contains("electorate"); el && el->is_array())
+        for (const auto& u : el->as_array())
+          if (u.is_string()) note(keys.users, std::string(u.as_string()), e.dossier);
+    }
+    return Status::Ok();
+  });
+  if (!st) return st.error();
+  auto dossiers = store.dossiers();
+  if (!dossiers) return dossiers.error();
+  for (const auto& d : *dossiers) {
+    note(keys.orgs, d.origin, d.id);
+    note(keys.orgs, d.holder, d.id);
+    note(keys.orgs, d.previous_holder, d.id);
+    note(keys.users, d.created_by, d.id);
+  }
+  return keys;
+}
 
 Result<VerifyReport> CommandService::replay(DossierId id) {
   auto rec = store_.load(id);

@@ -2,6 +2,7 @@
 // pure core, and appends the outcome through the Store in one transaction. Also the read side:
 // show, inbox, history, replay and the audit of the hash chain. Knows only interfaces.
 #pragma once
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -59,6 +60,14 @@ struct VerifyReport {
   DossierId failed_dossier = 0;  // 0 when none
   std::int64_t failed_seq = 0;
 };
+
+// The org and user keys that the stored history names (actors, holders, origins, electorates, creators),
+// each with the first dossier naming it. A directory that drops one of them would make that history
+// unreadable, so loading config refuses it.
+struct ReferencedKeys {
+  std::map<std::string, DossierId> orgs, users;
+};
+Result<ReferencedKeys> referenced_directory_keys(Store& store);
 
 class CommandService {
  public:

@@ -260,6 +260,31 @@ int cmd_init(Ctx& c) {
   }
   auto store = SqliteStore::open(c.db(), OpenMode::kCreate);
   if (!store) return fail(c, store.error());
+  // The directory may change, but never so that the stored history names an org or user it no longer has.
+  auto referenced = referenced_directory_keys(**store);
+  if (!referenced) return fail(c, referenced.error());
+  std::vector<Diagnostic> dropped;
+  for (const auto& [key, id] : referenced->orgs) {
+    bool kept = false;
+    for (const auto& o : project.orgs) kept = kept || o.key == key;
+    if (!kept)
+      dropped.push_back(Diagnostic{SourceLoc{(fs::path(config) / "orgs.yaml").string(), 1, 1},
+                                   fmt::format("org '{}' is named in the history of dossier {}; it cannot be removed", key, id)});
+  }
+  for (const auto& [key, id] : referenced->users) {
+    bool kept = false;
+    for (const auto& u : project.users) kept = kept || u.key == key;
+    if (!kept)
+      dropped.push_back(Diagnostic{SourceLoc{(fs::path(config) / "users.yaml").string(), 1, 1},
+                                   fmt::format("user '{}' is named in the history of dossier {}; keep it with "
+                                               "'active: false' instead of removing it", key, id)});
+  }
+  if (!dropped.empty()) {
+    for (const auto& d : dropped) c.err << d.format() << "\n";
+    c.err << fmt::format("lỗi: cấu hình mới bỏ mất {} cơ quan/người dùng có trong lịch sử hồ sơ; cơ sở dữ liệu không thay đổi\n",
+                         dropped.size());
+    return 7;
+  }
   SystemClock clock;
   const std::string now = format_utc(clock.now());
   std::size_t added = 0;
@@ -359,7 +384,7 @@ int cmd_orgs_users(Ctx& c) {
       for (const auto& r : u.roles) roles.push_back(json::string(r));
       if (c.json_out())
         arr.push_back(json::object{{"id", u.key}, {"name", u.name}, {"org", u.org}, {"roles", std::move(roles)},
-                                   {"email", u.email}});
+                                   {"email", u.email}, {"active", u.active}});
       else
         c.out << fmt::format("{}\t{}\t{}\t{}\n", u.key, u.name, u.org, fmt::join(u.roles, ","));
     }

@@ -136,6 +136,7 @@ CREATE TABLE IF NOT EXISTS users (
   email  TEXT    NOT NULL,
   org    TEXT    NOT NULL,
   roles  TEXT    NOT NULL,             -- JSON array of role names
+  active INTEGER NOT NULL DEFAULT 1,   -- 0: kept for history, may no longer act
   ord    INTEGER NOT NULL UNIQUE
 );
 )sql";
@@ -226,9 +227,9 @@ constexpr std::array<const char*, static_cast<std::size_t>(Q::kCount)> kSql = {
     "DELETE FROM orgs",
     "DELETE FROM users",
     "INSERT INTO orgs (\"key\", name, kind, parent, ord) VALUES (?1, ?2, ?3, ?4, ?5)",
-    "INSERT INTO users (\"key\", name, email, org, roles, ord) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    "INSERT INTO users (\"key\", name, email, org, roles, ord, active) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     "SELECT \"key\", name, kind, parent FROM orgs ORDER BY ord",
-    "SELECT \"key\", name, email, org, roles FROM users ORDER BY ord",
+    "SELECT \"key\", name, email, org, roles, active FROM users ORDER BY ord",
 };
 
 constexpr const char* kScanSql = "SELECT " HOSO_EVENT_COLS " FROM events ORDER BY gseq";
@@ -714,7 +715,7 @@ class SqliteStore::Impl {
           const std::string roles = encode_roles(u.roles);
           StmtUse use(impl_.stmt(Q::kInsertUser));
           Binder b(use.get());
-          b.text(u.key).text(u.name).text(u.email).text(u.org).text(roles).i64(++ord);
+          b.text(u.key).text(u.name).text(u.email).text(u.org).text(roles).i64(++ord).i64(u.active ? 1 : 0);
           const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
           if (rc != SQLITE_DONE) return poison(impl_.db_error(rc, fmt::format("ghi người dùng «{}»", u.key)));
         }
@@ -1159,6 +1160,7 @@ class SqliteStore::Impl {
             internal(fmt::format("cột roles của người dùng «{}» bị hỏng: {}", u.key, roles)));
       }
       u.roles = std::move(*decoded);
+      u.active = sqlite3_column_int64(s, 5) != 0;
       return Result<UserRecord>(std::move(u));
     });
   }

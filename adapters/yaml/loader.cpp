@@ -392,7 +392,8 @@ void read_users(Reader& r, const YAML::Node& root, std::vector<UserSource>& out)
     }
     const std::string ctx = Reader::named(item, "user", "id");
     const std::size_t before = r.count();
-    const MapView m = r.fixed(item, ctx, {"id", "name", "email", "org", "roles"}, {"id", "name", "email", "org", "roles"});
+    const MapView m =
+        r.fixed(item, ctx, {"id", "name", "email", "org", "roles", "active"}, {"id", "name", "email", "org", "roles"});
     UserSource u;
     u.loc = m.loc;
     r.str(m, "id", u.key);
@@ -400,6 +401,7 @@ void read_users(Reader& r, const YAML::Node& root, std::vector<UserSource>& out)
     r.str(m, "email", u.email);
     r.str(m, "org", u.org);
     r.str_list(m, "roles", u.roles);
+    if (const Entry* x = m.find("active")) r.boolean(*x, u.active);
     if (r.count() == before) out.push_back(std::move(u));
   }
 }
@@ -856,7 +858,7 @@ Result<std::string> read_text_file(const std::string& path) {
 OrgSpec to_spec(const OrgSource& o) { return OrgSpec{o.key.value, o.name.value, o.kind.value, o.parent.value}; }
 
 UserSpec to_spec(const UserSource& u) {
-  UserSpec s{u.key.value, u.name.value, u.email.value, u.org.value, {}};
+  UserSpec s{u.key.value, u.name.value, u.email.value, u.org.value, {}, u.active};
   for (const auto& r : u.roles) s.roles.push_back(r.value);
   return s;
 }

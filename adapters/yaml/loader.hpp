@@ -30,6 +30,7 @@ struct OrgSource {
 struct UserSource {
   Str key, name, email, org;
   std::vector<Str> roles;
+  bool active = true;  // `active: false`: kept for history, may no longer act or read
   SourceLoc loc;
 };
 OrgSpec to_spec(const OrgSource& o);

@@ -108,7 +108,7 @@ Status install_project(WriteTx& tx, const Project& project, const std::string& l
   std::vector<OrgRecord> orgs;
   std::vector<UserRecord> users;
   for (const auto& o : project.orgs) orgs.push_back(OrgRecord{o.key, o.name, o.kind, o.parent});
-  for (const auto& u : project.users) users.push_back(UserRecord{u.key, u.name, u.email, u.org, u.roles});
+  for (const auto& u : project.users) users.push_back(UserRecord{u.key, u.name, u.email, u.org, u.roles, u.active});
   return tx.replace_directory(orgs, users);
 }
 
@@ -147,7 +147,7 @@ Result<Directory> directory_from_store(Store& store) {
   std::vector<OrgSpec> org_specs;
   std::vector<UserSpec> user_specs;
   for (const auto& o : *orgs) org_specs.push_back(OrgSpec{o.key, o.name, o.kind, o.parent});
-  for (const auto& u : *users) user_specs.push_back(UserSpec{u.key, u.name, u.email, u.org, u.roles});
+  for (const auto& u : *users) user_specs.push_back(UserSpec{u.key, u.name, u.email, u.org, u.roles, u.active});
   return Directory::build(org_specs, user_specs);
 }
 

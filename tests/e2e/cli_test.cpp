@@ -442,3 +442,50 @@ TEST_CASE("a projection forged behind the log's back is neither shown nor acted 
     CHECK(replay.code == 8);
   }
 }
+
+TEST_CASE("config may retire people but never drop anyone the history names", "[e2e][definitions]") {
+  Cli cli;
+  cli.init();
+  const std::string id = create(cli, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_args(cli));
+  must(act(cli, id, "submit", "xom-khuan-lan.clerk"));
+  const std::string config = cli.dir + "/config";
+  std::filesystem::create_directory(config);
+  for (const char* f : {"orgs.yaml", "awards.yaml"}) std::filesystem::copy_file(kSource + "/config/" + f, config + "/" + f);
+  std::ifstream in(kSource + "/config/users.yaml");
+  const std::string users((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string block =
+      "  - id: xom-khuan-lan.clerk\n    name: \"Trần Thanh Giang\"\n    email: giang.tt@xom-khuan-lan.example\n"
+      "    org: xom-khuan-lan\n    roles: [clerk]\n";
+  REQUIRE(users.find(block) != std::string::npos);
+  auto load = [&](const std::string& text) {
+    std::ofstream(config + "/users.yaml") << text;
+    return cli({"init", "--config", config, "--workflows", kSource + "/workflows"});
+  };
+  SECTION("removing a user who acted is refused and changes nothing") {
+    std::string without = users;
+    without.erase(without.find(block), block.size());
+    const std::string before = cli.dump();
+    auto r = load(without);
+    CHECK(r.code == 7);
+    CHECK(r.err.find("users.yaml:1:1: error: user 'xom-khuan-lan.clerk' is named in the history of dossier " + id) !=
+          std::string::npos);
+    CHECK(cli.dump() == before);
+  }
+  SECTION("a retired user stays in the history but can no longer act or read") {
+    std::string retired = users;
+    retired.replace(retired.find(block), block.size(), block + "    active: false\n");
+    auto r = load(retired);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    CHECK(cli({"dossier", "act", id, "withdraw", "--as", "xom-khuan-lan.clerk", "--note", "rút"}).code == 4);
+    CHECK(cli({"dossier", "show", id, "--as", "xom-khuan-lan.clerk"}).code == 4);
+    CHECK(cli({"replay", id}).code == 0);
+    CHECK(cli({"audit", "verify"}).code == 0);
+    bool shown_inactive = false;
+    const auto listed = cli.ok_json({"users", "list"});
+    for (const auto& u : listed.as_array())
+      if (str(u.at("id")) == "xom-khuan-lan.clerk") shown_inactive = !u.at("active").as_bool();
+    CHECK(shown_inactive);
+    CHECK(walk(cli, id).back() == "approved");
+  }
+}
