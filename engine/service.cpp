@@ -164,9 +164,9 @@ Result<Outcome> CommandService::act(DossierId id, const std::string& action, con
     ActCommand cmd;
     auto act_id = d.find_action(action);
     if (!act_id)
-      return with_reason(ErrorCode::kRefused,
+      return with_reason(ErrorCode::kInvalidInput,
                          fmt::format("Thao tác '{}' không có trong quy trình '{}'", action, d.name()),
-                         "no_such_action", action);
+                         "unknown_action", action);
     cmd.action = *act_id;
     cmd.note = input.note;
     cmd.expected_version = input.expected_version;

@@ -7,7 +7,11 @@ bash scripts/setup.sh
 bash scripts/build.sh
 HOSO=./build/adapters/hoso
 DB=${HOSO_DB:-hoso.db}
-rm -f "$DB" "$DB-wal" "$DB-shm"
+if [ -e "$DB" ]; then
+  backup="$DB.$(date +%Y%m%d-%H%M%S).bak"
+  mv "$DB" "$backup"; rm -f "$DB-wal" "$DB-shm"
+  echo "(đã chuyển cơ sở dữ liệu cũ sang $backup)" >&2
+fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for kind in to_trinh bao_cao_thanh_tich bien_ban_hop y_kien_hiep_y xac_nhan_thanh_tich tom_tat_thanh_tich; do

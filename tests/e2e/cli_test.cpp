@@ -311,7 +311,8 @@ TEST_CASE("bad input is refused with a clear error and leaves the database as it
          2, "/nonexistent/file.pdf");
   expect(cli({"dossier", "act", id}), 2, "cách dùng");
   expect(cli({"dossier", "act", id, "submit", "--as", "xom-khuan-lan.clerk", "--bogus"}), 2, "--bogus");
-  expect(act(cli, id, "fly", "xom-khuan-lan.clerk"), 5, "fly");
+  expect(act(cli, id, "fly", "xom-khuan-lan.clerk"), 2, "fly");
+  expect(act(cli, id, "decide", "xom-khuan-lan.clerk"), 5, "không áp dụng");
   expect(act(cli, id, "submit", "xom-khuan-lan.clerk", {"--expect-version", "7"}), 6, "phiên bản");
   // A malformed workflow: init reports file:line:col and does not touch the database.
   const std::string wf = cli.dir + "/broken";
