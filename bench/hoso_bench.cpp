@@ -3,18 +3,17 @@
 //      WAL + synchronous=FULL), against raw SQLite appending rows of the same size with the same settings;
 //  (b) the pure core's transitions/s in memory (decide + apply);
 //  (c) audit verify and replay throughput (events/s, hashes checked) against a raw scan of the same rows.
+#include <fmt/format.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 
 #include <algorithm>
 #include <chrono>
-#include <tuple>
 #include <filesystem>
 #include <iostream>
 #include <string>
+#include <tuple>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "adapters/runtime/system_clock.hpp"
 #include "adapters/sqlite/sqlite_store.hpp"
@@ -81,9 +80,13 @@ std::vector<Step> huan_chuong_path() {
 
 RawInput proposal() {
   RawInput in;
-  in.fields = {{"recipient_name", "Xóm Khuân Lân"}, {"recipient_kind", "collective"}, {"leads_cluster", "true"},
-               {"merits_count", "3"}, {"replicated_models", "1"}};
-  for (const char* kind : {"to_trinh", "bao_cao_thanh_tich", "bien_ban_hop", "y_kien_hiep_y", "xac_nhan_thanh_tich"})
+  in.fields = {{"recipient_name", "Xóm Khuân Lân"},
+               {"recipient_kind", "collective"},
+               {"leads_cluster", "true"},
+               {"merits_count", "3"},
+               {"replicated_models", "1"}};
+  for (const char* kind :
+       {"to_trinh", "bao_cao_thanh_tich", "bien_ban_hop", "y_kien_hiep_y", "xac_nhan_thanh_tich"})
     in.documents.push_back(RawDocument{kind, std::string(kind) + ".pdf", std::string(64, 'a'), 1024});
   return in;
 }
@@ -97,10 +100,13 @@ struct Harness {
   std::unique_ptr<CommandService> service;
 };
 
-std::unique_ptr<Harness> open_harness(const std::string& path, const yaml::Project& project, Durability durability) {
+std::unique_ptr<Harness> open_harness(const std::string& path, const yaml::Project& project,
+                                      Durability durability) {
   auto h = std::make_unique<Harness>();
-  h->store = must(SqliteStore::open(path, OpenMode::kCreate, SqliteStore::kDefaultBusyTimeout, durability), "open");
-  must(h->store->write([&](WriteTx& tx) { return yaml::install_project(tx, project, "2026-01-01T00:00:00.000Z"); }),
+  h->store =
+      must(SqliteStore::open(path, OpenMode::kCreate, SqliteStore::kDefaultBusyTimeout, durability), "open");
+  must(h->store->write(
+           [&](WriteTx& tx) { return yaml::install_project(tx, project, "2026-01-01T00:00:00.000Z"); }),
        "load project");
   h->directory = must(yaml::directory_from_store(*h->store), "directory");
   h->registry = std::make_unique<yaml::StoreDefinitionRegistry>(*h->store);
@@ -115,7 +121,9 @@ struct Plan {
   std::vector<Step> path;
   RawInput first = proposal();
   std::vector<DossierId> ids;
-  std::int64_t size() const { return static_cast<std::int64_t>(dossiers) * static_cast<std::int64_t>(path.size() + 1); }
+  std::int64_t size() const {
+    return static_cast<std::int64_t>(dossiers) * static_cast<std::int64_t>(path.size() + 1);
+  }
 };
 
 Plan make_plan(int dossiers) {
@@ -127,7 +135,9 @@ Plan make_plan(int dossiers) {
 
 void run_command(Harness& h, Plan& p, std::int64_t i) {
   if (i < p.dossiers) {
-    p.ids.push_back(must(h.service->create("standard", "huan_chuong_ld_nhat", "xom-khuan-lan.clerk", p.first), "create").id);
+    p.ids.push_back(
+        must(h.service->create("standard", "huan_chuong_ld_nhat", "xom-khuan-lan.clerk", p.first), "create")
+            .id);
     return;
   }
   const std::int64_t k = i - p.dossiers;
@@ -154,20 +164,26 @@ std::pair<int, int> row_sizes(const std::string& path) {
     return v;
   };
   const int ev = avg(
-      "SELECT avg(length(type)+length(at)+length(actor_user)+length(actor_role)+length(actor_org)+length(action)+"
-      "length(from_state)+length(to_state)+length(holder)+length(note)+length(payload)+length(prev_hash)+length(hash)) "
+      "SELECT "
+      "avg(length(type)+length(at)+length(actor_user)+length(actor_role)+length(actor_org)+length(action)+"
+      "length(from_state)+length(to_state)+length(holder)+length(note)+length(payload)+length(prev_hash)+"
+      "length(hash)) "
       "FROM events");
-  const int pr = avg(
-      "SELECT avg(length(workflow)+length(definition_hash)+length(award)+length(origin)+length(state)+length(holder)+"
-      "length(fields)+length(documents)+length(vote)+length(created_by)+length(created_at)+length(updated_at)+"
-      "length(last_hash)) FROM dossiers");
+  const int pr =
+      avg("SELECT "
+          "avg(length(workflow)+length(definition_hash)+length(award)+length(origin)+length(state)+length("
+          "holder)+"
+          "length(fields)+length(documents)+length(vote)+length(created_by)+length(created_at)+length("
+          "updated_at)+"
+          "length(last_hash)) FROM dossiers");
   sqlite3_close(db);
   return {ev, pr};
 }
 
 void exec(sqlite3* db, const char* sql) {
   char* err = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) die(fmt::format("sqlite: {}", err ? err : "?"));
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK)
+    die(fmt::format("sqlite: {}", err ? err : "?"));
 }
 
 // The raw baseline: per command, one transaction that appends an event row and upserts a state row of
@@ -175,11 +191,15 @@ void exec(sqlite3* db, const char* sql) {
 class RawLog {
  public:
   RawLog(const std::string& path, int dossiers, int event_bytes, int state_bytes)
-      : dossiers_(dossiers), ev_(static_cast<std::size_t>(event_bytes), 'e'), st_(static_cast<std::size_t>(state_bytes), 's') {
+      : dossiers_(dossiers),
+        ev_(static_cast<std::size_t>(event_bytes), 'e'),
+        st_(static_cast<std::size_t>(state_bytes), 's') {
     sqlite3_open(path.c_str(), &db_);
     exec(db_, "PRAGMA journal_mode=WAL");
     exec(db_, "PRAGMA synchronous=FULL");
-    exec(db_, "CREATE TABLE events(gseq INTEGER PRIMARY KEY, dossier_id INTEGER NOT NULL, seq INTEGER NOT NULL, body TEXT)");
+    exec(db_,
+         "CREATE TABLE events(gseq INTEGER PRIMARY KEY, dossier_id INTEGER NOT NULL, seq INTEGER NOT NULL, "
+         "body TEXT)");
     exec(db_, "CREATE TABLE state(id INTEGER PRIMARY KEY, version INTEGER NOT NULL, body TEXT)");
     sqlite3_prepare_v2(db_, "INSERT INTO events(dossier_id, seq, body) VALUES(?,?,?)", -1, &ins_, nullptr);
     sqlite3_prepare_v2(db_,
@@ -221,10 +241,11 @@ std::int64_t raw_scan(const std::string& path, std::size_t& checksum) {
   sqlite3* db = nullptr;
   sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
   sqlite3_stmt* st = nullptr;
-  sqlite3_prepare_v2(db,
-                     "SELECT dossier_id, seq, type, at, actor_user, actor_role, actor_org, action, from_state, to_state, "
-                     "holder, note, payload, schema_version, prev_hash, hash FROM events ORDER BY gseq",
-                     -1, &st, nullptr);
+  sqlite3_prepare_v2(
+      db,
+      "SELECT dossier_id, seq, type, at, actor_user, actor_role, actor_org, action, from_state, to_state, "
+      "holder, note, payload, schema_version, prev_hash, hash FROM events ORDER BY gseq",
+      -1, &st, nullptr);
   std::int64_t rows = 0;
   while (sqlite3_step(st) == SQLITE_ROW) {
     ++rows;
@@ -297,8 +318,10 @@ void bench_core(const yaml::Project& project, std::int64_t target) {
   const double secs = seconds_since(t0);
   if (refusals) die(fmt::format("{} unexpected refusals in the core walk", refusals));
   const double rate = static_cast<double>(done) / secs;
-  fmt::print("(b) pure core, decide + apply in memory:      {:>12.0f} transitions/s  ({:.0f} ns each; target >= 2,000,000/s: {})\n",
-             rate, 1e9 / rate, rate >= 2e6 ? "met" : "NOT met");
+  fmt::print(
+      "(b) pure core, decide + apply in memory:      {:>12.0f} transitions/s  ({:.0f} ns each; target >= "
+      "2,000,000/s: {})\n",
+      rate, 1e9 / rate, rate >= 2e6 ? "met" : "NOT met");
 }
 
 }  // namespace
@@ -311,12 +334,19 @@ int main(int argc, char** argv) {
   bool keep = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
-    if (a == "--dossiers") dossiers = std::stoi(argv[i + 1]);
-    else if (a == "--core-transitions") core_transitions = std::stoll(argv[i + 1]);
-    else if (a == "--replay-dossiers") replay_dossiers = std::stoi(argv[i + 1]);
-    else if (a == "--only") only = argv[i + 1];
-    else if (a == "--keep") keep = argv[i + 1] == std::string("yes");
-    else die("usage: hoso_bench [--dossiers N] [--core-transitions N] [--replay-dossiers N] [--only a|b|c] [--keep yes]");
+    if (a == "--dossiers")
+      dossiers = std::stoi(argv[i + 1]);
+    else if (a == "--core-transitions")
+      core_transitions = std::stoll(argv[i + 1]);
+    else if (a == "--replay-dossiers")
+      replay_dossiers = std::stoi(argv[i + 1]);
+    else if (a == "--only")
+      only = argv[i + 1];
+    else if (a == "--keep")
+      keep = argv[i + 1] == std::string("yes");
+    else
+      die("usage: hoso_bench [--dossiers N] [--core-transitions N] [--replay-dossiers N] [--only a|b|c] "
+          "[--keep yes]");
   }
   const std::string src = HOSO_SOURCE_DIR;
   auto project = yaml::load_project(src + "/config", src + "/workflows");
@@ -357,12 +387,14 @@ int main(int argc, char** argv) {
     const double median_ratio = slice_ratios[slice_ratios.size() / 2];
     const double hoso_rate = static_cast<double>(plan.size()) / hoso_secs;
     const double raw_rate = static_cast<double>(plan.size()) / raw_secs;
-    fmt::print("(a) durable transitions (WAL, synchronous=FULL, 1 command = 1 transaction, {} commands each):\n",
-               plan.size());
+    fmt::print(
+        "(a) durable transitions (WAL, synchronous=FULL, 1 command = 1 transaction, {} commands each):\n",
+        plan.size());
     fmt::print("    hoso (core + SQLite store):               {:>12.0f} transitions/s\n", hoso_rate);
-    fmt::print("    raw SQLite, rows of {} + {} bytes:        {:>12.0f} rows/s\n", event_bytes, state_bytes, raw_rate);
-    fmt::print("    ratio hoso / raw, total time:              {:>12.2f}  (target >= 0.80: {})\n", hoso_rate / raw_rate,
-               hoso_rate / raw_rate >= 0.8 ? "met" : "NOT met");
+    fmt::print("    raw SQLite, rows of {} + {} bytes:        {:>12.0f} rows/s\n", event_bytes, state_bytes,
+               raw_rate);
+    fmt::print("    ratio hoso / raw, total time:              {:>12.2f}  (target >= 0.80: {})\n",
+               hoso_rate / raw_rate, hoso_rate / raw_rate >= 0.8 ? "met" : "NOT met");
     fmt::print("    ratio hoso / raw, median of {} slices:      {:>12.2f}  (robust to single flush stalls)\n",
                slice_ratios.size(), median_ratio);
   }
@@ -391,16 +423,19 @@ int main(int argc, char** argv) {
   t0 = Clk::now();
   auto replay = must(h->service->replay_all(), "replay");
   const double replay_secs = seconds_since(t0);
-  if (!audit.ok || !replay.ok || audit.events != rows) die("the generated log does not verify: " + audit.failure + replay.failure);
+  if (!audit.ok || !replay.ok || audit.events != rows)
+    die("the generated log does not verify: " + audit.failure + replay.failure);
   const double scan_rate = static_cast<double>(rows) / scan_secs;
   const double audit_rate = static_cast<double>(rows) / audit_secs;
   const double replay_rate = static_cast<double>(rows) / replay_secs;
   fmt::print("(c) reading the log back ({} events, {} dossiers):\n", rows, replay.dossiers);
   fmt::print("    raw SQLite scan of the same rows:         {:>12.0f} events/s\n", scan_rate);
-  fmt::print("    hoso audit verify (every hash):           {:>12.0f} events/s  ratio {:.2f} (target >= 0.50: {})\n",
-             audit_rate, audit_rate / scan_rate, audit_rate / scan_rate >= 0.5 ? "met" : "NOT met");
-  fmt::print("    hoso replay --all (hashes + full fold):   {:>12.0f} events/s  ratio {:.2f} (target >= 0.50: {})\n",
-             replay_rate, replay_rate / scan_rate, replay_rate / scan_rate >= 0.5 ? "met" : "NOT met");
+  fmt::print(
+      "    hoso audit verify (every hash):           {:>12.0f} events/s  ratio {:.2f} (target >= 0.50: {})\n",
+      audit_rate, audit_rate / scan_rate, audit_rate / scan_rate >= 0.5 ? "met" : "NOT met");
+  fmt::print(
+      "    hoso replay --all (hashes + full fold):   {:>12.0f} events/s  ratio {:.2f} (target >= 0.50: {})\n",
+      replay_rate, replay_rate / scan_rate, replay_rate / scan_rate >= 0.5 ? "met" : "NOT met");
   std::error_code ec;
   if (!keep) fs::remove_all(dir, ec);
   (void)checksum;

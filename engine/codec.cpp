@@ -1,7 +1,8 @@
 #include "engine/codec.hpp"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+
+#include <boost/json.hpp>
 
 namespace hoso {
 
@@ -12,12 +13,16 @@ namespace {
 Error bad(const std::string& what) { return make_error(ErrorCode::kVerifyFailed, what); }
 
 std::string org_key(const Directory& dir, OrgId id) { return id.valid() ? dir.org(id).key : std::string(); }
-std::string user_key(const Directory& dir, UserId id) { return id.valid() ? dir.user(id).key : std::string(); }
+std::string user_key(const Directory& dir, UserId id) {
+  return id.valid() ? dir.user(id).key : std::string();
+}
 
 json::array encode_documents(const Definition& def, const std::vector<DocumentRef>& docs) {
   json::array out;
   for (const auto& d : docs)
-    out.push_back(json::object{{"kind", def.document(d.kind).key}, {"filename", d.filename}, {"sha256", d.sha256},
+    out.push_back(json::object{{"kind", def.document(d.kind).key},
+                               {"filename", d.filename},
+                               {"sha256", d.sha256},
                                {"size", d.size}});
   return out;
 }
@@ -27,12 +32,14 @@ Result<std::vector<DocumentRef>> decode_documents(const Definition& def, const j
   if (!v.is_array()) return bad("documents is not an array");
   for (const auto& item : v.as_array()) {
     const auto* o = item.if_object();
-    if (!o || !o->contains("kind") || !o->contains("filename") || !o->contains("sha256") || !o->contains("size"))
+    if (!o || !o->contains("kind") || !o->contains("filename") || !o->contains("sha256") ||
+        !o->contains("size"))
       return bad("malformed document entry");
     auto kind = def.find_document(json::value_to<std::string>(o->at("kind")));
     if (!kind) return bad("unknown document kind");
     out.push_back(DocumentRef{*kind, json::value_to<std::string>(o->at("filename")),
-                              json::value_to<std::string>(o->at("sha256")), o->at("size").to_number<std::int64_t>()});
+                              json::value_to<std::string>(o->at("sha256")),
+                              o->at("size").to_number<std::int64_t>()});
   }
   return out;
 }
@@ -60,7 +67,8 @@ Result<std::vector<FieldChange>> decode_changes(const Definition& def, const jso
   if (!v.is_array()) return bad("changes is not an array");
   for (const auto& item : v.as_array()) {
     const auto* pair = item.if_array();
-    if (!pair || pair->size() != 2 || !(*pair)[0].is_string() || !(*pair)[1].is_string()) return bad("malformed change");
+    if (!pair || pair->size() != 2 || !(*pair)[0].is_string() || !(*pair)[1].is_string())
+      return bad("malformed change");
     auto f = def.find_field(std::string_view((*pair)[0].as_string()));
     if (!f) return bad(fmt::format("unknown field '{}'", std::string_view((*pair)[0].as_string())));
     auto value = parse_value(def.field(*f).spec, std::string_view((*pair)[1].as_string()));
@@ -113,9 +121,17 @@ EventRecord encode_event(const Definition& def, const Directory& dir, DossierId 
     for (const auto& f : e.effects) {
       json::object o;
       switch (f.kind) {
-        case Effect::Kind::kNotify: o["notify"] = f.to; o["template"] = f.template_; break;
-        case Effect::Kind::kStartTimer: o["start_timer"] = f.timer; o["after"] = f.after; break;
-        case Effect::Kind::kCancelTimer: o["cancel_timer"] = f.timer; break;
+        case Effect::Kind::kNotify:
+          o["notify"] = f.to;
+          o["template"] = f.template_;
+          break;
+        case Effect::Kind::kStartTimer:
+          o["start_timer"] = f.timer;
+          o["after"] = f.after;
+          break;
+        case Effect::Kind::kCancelTimer:
+          o["cancel_timer"] = f.timer;
+          break;
       }
       effects.push_back(std::move(o));
     }
@@ -151,7 +167,8 @@ Status decode_into_unchecked(const Definition& def, const Directory& dir, const 
   e.definition_hash.clear();
   auto type = parse_event_type(r.type);
   if (!type) return bad(fmt::format("unknown event type '{}'", r.type));
-  if (r.schema_version != kEventSchemaVersion) return bad(fmt::format("unsupported schema version {}", r.schema_version));
+  if (r.schema_version != kEventSchemaVersion)
+    return bad(fmt::format("unsupported schema version {}", r.schema_version));
   e.type = *type;
   e.seq = r.seq;
   auto at = parse_utc(r.at);
@@ -160,7 +177,8 @@ Status decode_into_unchecked(const Definition& def, const Directory& dir, const 
   auto user = dir.find_user(r.actor_user);
   auto org = dir.find_org(r.actor_org);
   auto role = parse_role(r.actor_role);
-  if (!user || !org || !role) return bad(fmt::format("unknown actor '{}' / '{}' / '{}'", r.actor_user, r.actor_role, r.actor_org));
+  if (!user || !org || !role)
+    return bad(fmt::format("unknown actor '{}' / '{}' / '{}'", r.actor_user, r.actor_role, r.actor_org));
   e.actor = Actor{*user, *role, *org};
   if (!r.action.empty()) {
     auto a = def.find_action(r.action);
@@ -216,8 +234,10 @@ Status decode_into_unchecked(const Definition& def, const Directory& dir, const 
     if (!u) return u.error();
     e.electorate = std::move(u.value());
   }
-  if (const auto* v = p.if_contains("state"); v && v->is_string()) e.state_digest = std::string(v->as_string());
-  if (const auto* v = p.if_contains("definition"); v && v->is_string()) e.definition_hash = std::string(v->as_string());
+  if (const auto* v = p.if_contains("state"); v && v->is_string())
+    e.state_digest = std::string(v->as_string());
+  if (const auto* v = p.if_contains("definition"); v && v->is_string())
+    e.definition_hash = std::string(v->as_string());
   if (const auto* v = p.if_contains("effects"); v && v->is_array()) {
     for (const auto& item : v->as_array()) {
       const auto* o = item.if_object();
@@ -227,9 +247,18 @@ Status decode_into_unchecked(const Definition& def, const Directory& dir, const 
         const auto* x = o->if_contains(k);
         return x && x->is_string() ? std::string(x->as_string()) : std::string();
       };
-      if (o->contains("notify")) { f.kind = Effect::Kind::kNotify; f.to = str("notify"); f.template_ = str("template"); }
-      else if (o->contains("start_timer")) { f.kind = Effect::Kind::kStartTimer; f.timer = str("start_timer"); f.after = str("after"); }
-      else { f.kind = Effect::Kind::kCancelTimer; f.timer = str("cancel_timer"); }
+      if (o->contains("notify")) {
+        f.kind = Effect::Kind::kNotify;
+        f.to = str("notify");
+        f.template_ = str("template");
+      } else if (o->contains("start_timer")) {
+        f.kind = Effect::Kind::kStartTimer;
+        f.timer = str("start_timer");
+        f.after = str("after");
+      } else {
+        f.kind = Effect::Kind::kCancelTimer;
+        f.timer = str("cancel_timer");
+      }
       e.effects.push_back(std::move(f));
     }
   }
@@ -284,7 +313,8 @@ DossierRecord encode_dossier(const Definition& def, const Directory& dir, const 
 }
 
 namespace {
-Result<DossierState> decode_dossier_unchecked(const Definition& def, const Directory& dir, const DossierRecord& r) {
+Result<DossierState> decode_dossier_unchecked(const Definition& def, const Directory& dir,
+                                              const DossierRecord& r) {
   DossierState s;
   s.id = r.id;
   s.definition_hash = r.definition_hash;
@@ -315,7 +345,8 @@ Result<DossierState> decode_dossier_unchecked(const Definition& def, const Direc
   if (ec || !fv.is_object()) return bad("projection fields are not a JSON object");
   for (const auto& kv : fv.as_object()) {
     auto f = def.find_field(kv.key());
-    if (!f || !kv.value().is_string()) return bad(fmt::format("unknown field '{}' in projection", std::string_view(kv.key())));
+    if (!f || !kv.value().is_string())
+      return bad(fmt::format("unknown field '{}' in projection", std::string_view(kv.key())));
     auto v = parse_value(def.field(*f).spec, std::string_view(kv.value().as_string()));
     if (!v) return bad(v.error().message);
     s.fields[f->value] = std::move(v.value());
@@ -328,7 +359,8 @@ Result<DossierState> decode_dossier_unchecked(const Definition& def, const Direc
   json::value vv = json::parse(r.vote, ec);
   if (ec || !vv.is_object()) return bad("projection vote is not a JSON object");
   const auto& vo = vv.as_object();
-  if (!vo.contains("electorate") || !vo.contains("voted") || !vo.contains("yes") || !vo.contains("no") || !vo.contains("abstain"))
+  if (!vo.contains("electorate") || !vo.contains("voted") || !vo.contains("yes") || !vo.contains("no") ||
+      !vo.contains("abstain"))
     return bad("projection vote is incomplete");
   auto electorate = decode_users(dir, vo.at("electorate"));
   auto voted = decode_users(dir, vo.at("voted"));

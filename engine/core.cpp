@@ -1,17 +1,17 @@
 #include "engine/core.hpp"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace hoso {
 
 namespace {
 
-constexpr const char* kEventTypeNames[] = {
-    "DossierCreated",   "DossierSubmitted", "DossierAccepted",  "DossierAppraised",
-    "DossierForwarded", "DossierReturned",  "DossierResubmitted", "DossierRejected",
-    "DossierDecided",   "DossierWithdrawn", "VoteCast",         "VoteClosed"};
+constexpr const char* kEventTypeNames[] = {"DossierCreated",     "DossierSubmitted", "DossierAccepted",
+                                           "DossierAppraised",   "DossierForwarded", "DossierReturned",
+                                           "DossierResubmitted", "DossierRejected",  "DossierDecided",
+                                           "DossierWithdrawn",   "VoteCast",         "VoteClosed"};
 constexpr int kEventTypeCount = 12;
 constexpr const char* kBallotNames[] = {"none", "yes", "no", "abstain"};
 
@@ -46,7 +46,8 @@ std::optional<Refusal> check_note(const std::string& note) {
     return refuse(ErrorCode::kInvalidInput, "invalid_input", "note",
                   fmt::format("Ghi chú dài {} byte, vượt quá giới hạn {} byte", note.size(), kMaxNoteBytes));
   if (!is_valid_utf8(note))
-    return refuse(ErrorCode::kInvalidInput, "invalid_input", "note", "Ghi chú không phải văn bản UTF-8 hợp lệ");
+    return refuse(ErrorCode::kInvalidInput, "invalid_input", "note",
+                  "Ghi chú không phải văn bản UTF-8 hợp lệ");
   return std::nullopt;
 }
 
@@ -75,7 +76,8 @@ std::optional<Refusal> check_clauses(const Definition& def, const std::vector<Cl
     const auto t = c.expr.eval3(env, &field);
     if (t == expr::Expr::Truth::kUnknown) return missing(c, field);
     if (t == expr::Expr::Truth::kFalse)
-      return refuse(ErrorCode::kRefused, "guard_failed", c.id, fmt::format("Không đạt tiêu chí '{}': {}", c.id, c.message));
+      return refuse(ErrorCode::kRefused, "guard_failed", c.id,
+                    fmt::format("Không đạt tiêu chí '{}': {}", c.id, c.message));
   }
   return std::nullopt;
 }
@@ -84,7 +86,8 @@ std::optional<Refusal> check_clauses(const Definition& def, const std::vector<Cl
 // outcome "approved" along transitions whose routing conditions hold for this award and entry.
 bool route_exists(const Definition& def, const Award& award, Entry entry) {
   bool any_approved = false;
-  for (const auto& st : def.states()) any_approved = any_approved || (st.terminal && st.outcome == "approved");
+  for (const auto& st : def.states())
+    any_approved = any_approved || (st.terminal && st.outcome == "approved");
   if (!any_approved) return true;
   std::vector<bool> seen(def.states().size(), false);
   std::vector<StateId> todo{def.initial()};
@@ -104,7 +107,8 @@ bool route_exists(const Definition& def, const Award& award, Entry entry) {
       visit(st.vote->fail);
     }
     for (const auto& t : def.transitions())
-      if (t.when.matches(award, entry) && std::find(t.from.begin(), t.from.end(), st.id) != t.from.end()) visit(t.to);
+      if (t.when.matches(award, entry) && std::find(t.from.begin(), t.from.end(), st.id) != t.from.end())
+        visit(t.to);
   }
   return false;
 }
@@ -127,17 +131,28 @@ std::optional<Ballot> parse_ballot(std::string_view s) {
 
 EventType event_type_for(TransitionKind k) {
   switch (k) {
-    case TransitionKind::kSubmit: return EventType::kDossierSubmitted;
-    case TransitionKind::kAccept: return EventType::kDossierAccepted;
-    case TransitionKind::kAppraise: return EventType::kDossierAppraised;
-    case TransitionKind::kForward: return EventType::kDossierForwarded;
-    case TransitionKind::kReturn: return EventType::kDossierReturned;
-    case TransitionKind::kResubmit: return EventType::kDossierResubmitted;
-    case TransitionKind::kReject: return EventType::kDossierRejected;
-    case TransitionKind::kDecide: return EventType::kDossierDecided;
-    case TransitionKind::kWithdraw: return EventType::kDossierWithdrawn;
-    case TransitionKind::kVote: return EventType::kVoteCast;
-    case TransitionKind::kCloseVote: return EventType::kVoteClosed;
+    case TransitionKind::kSubmit:
+      return EventType::kDossierSubmitted;
+    case TransitionKind::kAccept:
+      return EventType::kDossierAccepted;
+    case TransitionKind::kAppraise:
+      return EventType::kDossierAppraised;
+    case TransitionKind::kForward:
+      return EventType::kDossierForwarded;
+    case TransitionKind::kReturn:
+      return EventType::kDossierReturned;
+    case TransitionKind::kResubmit:
+      return EventType::kDossierResubmitted;
+    case TransitionKind::kReject:
+      return EventType::kDossierRejected;
+    case TransitionKind::kDecide:
+      return EventType::kDossierDecided;
+    case TransitionKind::kWithdraw:
+      return EventType::kDossierWithdrawn;
+    case TransitionKind::kVote:
+      return EventType::kVoteCast;
+    case TransitionKind::kCloseVote:
+      return EventType::kVoteClosed;
   }
   return EventType::kDossierSubmitted;
 }
@@ -186,15 +201,18 @@ Decided decide_create(const Definition& def, const Directory& dir, const CreateC
                   fmt::format("Hình thức '{}' không còn hoặc chưa có hiệu lực vào ngày {}", award.name,
                               format_date(vietnam_date(now))));
   if (!route_exists(def, award, entry_of(dir, origin.id)))
-    return refuse(ErrorCode::kRefused, "no_route", award.key,
-                  fmt::format("'{}' không đề nghị được '{}': quy trình '{}' không có đường trình tới cấp quyết định "
-                              "cho đơn vị ở vị trí này", origin.name, award.name, def.name()));
+    return refuse(
+        ErrorCode::kRefused, "no_route", award.key,
+        fmt::format("'{}' không đề nghị được '{}': quy trình '{}' không có đường trình tới cấp quyết định "
+                    "cho đơn vị ở vị trí này",
+                    origin.name, award.name, def.name()));
   if (auto r = check_note(cmd.note)) return *r;
   std::vector<bool> given(def.fields().size(), false);
   for (const auto& c : cmd.fields) given[c.field.value] = true;
   for (const auto& f : def.fields())
     if (f.required && !given[f.id.value])
-      return refuse(ErrorCode::kRefused, "field_missing", f.key, fmt::format("Thiếu thông tin bắt buộc '{}' ({})", f.label, f.key));
+      return refuse(ErrorCode::kRefused, "field_missing", f.key,
+                    fmt::format("Thiếu thông tin bắt buộc '{}' ({})", f.label, f.key));
   const State& initial = def.state(def.initial());
   const OrgId holder = resolve_holder(dir, initial, origin.id);
   if (!holder.valid())
@@ -218,8 +236,8 @@ Decided decide_create(const Definition& def, const Directory& dir, const CreateC
 namespace {
 
 // Resolves the target holder and the electorate of a vote state; refuses when the tree lacks them.
-std::optional<Refusal> enter_state(const Definition& def, const Directory& dir, const DossierState& s, StateId to,
-                                   Event& e) {
+std::optional<Refusal> enter_state(const Definition& def, const Directory& dir, const DossierState& s,
+                                   StateId to, Event& e) {
   const State& target = def.state(to);
   e.to = to;
   e.holder = resolve_holder(dir, target, s.origin);
@@ -254,9 +272,11 @@ Decided decide_vote(const Definition& def, const Directory& dir, const DossierSt
       return refuse(ErrorCode::kNotPermitted, "not_permitted", user.key,
                     fmt::format("'{}' không phải thành viên Hội đồng được bỏ phiếu cho hồ sơ này", user.key));
     if (contains(v.voted, user.id))
-      return refuse(ErrorCode::kRefused, "already_voted", user.key, fmt::format("'{}' đã bỏ phiếu cho hồ sơ này", user.key));
+      return refuse(ErrorCode::kRefused, "already_voted", user.key,
+                    fmt::format("'{}' đã bỏ phiếu cho hồ sơ này", user.key));
     if (cmd.ballot == Ballot::kNone)
-      return refuse(ErrorCode::kInvalidInput, "invalid_input", "ballot", "Cần chọn phiếu: --ballot yes|no|abstain");
+      return refuse(ErrorCode::kInvalidInput, "invalid_input", "ballot",
+                    "Cần chọn phiếu: --ballot yes|no|abstain");
     e.type = EventType::kVoteCast;
     e.ballot = cmd.ballot;
     yes += cmd.ballot == Ballot::kYes;
@@ -269,15 +289,18 @@ Decided decide_vote(const Definition& def, const Directory& dir, const DossierSt
   std::optional<StateId> outcome;
   if (!rule.denominator_present) {
     const int needed = ceil_percent(rule.threshold_percent, members);
-    if (yes >= needed && cast >= quorum) outcome = rule.pass;
-    else if (yes + (members - cast) < needed) outcome = rule.fail;
+    if (yes >= needed && cast >= quorum)
+      outcome = rule.pass;
+    else if (yes + (members - cast) < needed)
+      outcome = rule.fail;
   }
   if (!outcome && (all_in || t.kind == TransitionKind::kCloseVote)) {
     if (cast < quorum)
       return refuse(ErrorCode::kRefused, "quorum_not_met", def.state(s.state).key,
                     fmt::format("Chưa đủ số thành viên tối thiểu: {} phiếu / cần {}", cast, quorum));
     const int denominator = rule.denominator_present ? cast : members;
-    outcome = yes >= ceil_percent(rule.threshold_percent, denominator) && denominator > 0 ? rule.pass : rule.fail;
+    outcome =
+        yes >= ceil_percent(rule.threshold_percent, denominator) && denominator > 0 ? rule.pass : rule.fail;
   }
   if (auto r = enter_state(def, dir, s, outcome.value_or(s.state), e)) return *r;
   if (outcome) e.effects = *outcome == rule.pass ? rule.pass_effects : rule.fail_effects;
@@ -295,8 +318,8 @@ Decided decide_act(const Definition& def, const Directory& dir, const DossierSta
                   fmt::format("Tài khoản '{}' đã ngừng hoạt động", user.key));
   if (cmd.expected_version && *cmd.expected_version != s.version)
     return refuse(ErrorCode::kVersionConflict, "version_conflict", std::to_string(s.version),
-                  fmt::format("Hồ sơ {} đã thay đổi: phiên bản hiện tại là {}, lệnh dựa trên phiên bản {}", s.id,
-                              s.version, *cmd.expected_version));
+                  fmt::format("Hồ sơ {} đã thay đổi: phiên bản hiện tại là {}, lệnh dựa trên phiên bản {}",
+                              s.id, s.version, *cmd.expected_version));
   if (s.closed)
     return refuse(ErrorCode::kRefused, "dossier_closed", here.key,
                   fmt::format("Hồ sơ {} đã kết thúc ở bước '{}'; không thể thao tác thêm", s.id, here.title));
@@ -321,8 +344,8 @@ Decided decide_act(const Definition& def, const Directory& dir, const DossierSta
   const OrgId required_org = t->at == Relation::kHolder ? s.holder : s.origin;
   if (!role || user.org != required_org)
     return refuse(ErrorCode::kNotPermitted, "not_permitted", action,
-                  fmt::format("'{}' không có quyền '{}' ở bước '{}': cần vai trò {} tại '{}'", user.key, action,
-                              here.title, roles_text(t->roles_mask), dir.org(required_org).name));
+                  fmt::format("'{}' không có quyền '{}' ở bước '{}': cần vai trò {} tại '{}'", user.key,
+                              action, here.title, roles_text(t->roles_mask), dir.org(required_org).name));
   if (auto r = check_note(cmd.note)) return *r;
   if (t->kind == TransitionKind::kVote || t->kind == TransitionKind::kCloseVote) {
     if (!cmd.fields.empty() || !cmd.documents.empty())
@@ -337,12 +360,14 @@ Decided decide_act(const Definition& def, const Directory& dir, const DossierSta
     return refuse(ErrorCode::kRefused, "note_required", action,
                   fmt::format("Thao tác '{}' cần ghi rõ lý do (--note)", t->title));
   for (const auto& c : cmd.fields) {
-    const bool accepted = t->accepts_all ||
-                          std::find(t->accepts_fields.begin(), t->accepts_fields.end(), c.field) != t->accepts_fields.end() ||
-                          std::find(t->requires_fields.begin(), t->requires_fields.end(), c.field) != t->requires_fields.end();
+    const bool accepted =
+        t->accepts_all ||
+        std::find(t->accepts_fields.begin(), t->accepts_fields.end(), c.field) != t->accepts_fields.end() ||
+        std::find(t->requires_fields.begin(), t->requires_fields.end(), c.field) != t->requires_fields.end();
     if (!accepted)
       return refuse(ErrorCode::kInvalidInput, "field_not_accepted", def.field(c.field).key,
-                    fmt::format("Thao tác '{}' không cho phép cập nhật thông tin '{}'", action, def.field(c.field).key));
+                    fmt::format("Thao tác '{}' không cho phép cập nhật thông tin '{}'", action,
+                                def.field(c.field).key));
   }
   // Fields as they will be after this action (copied only when the action changes them).
   const bool changes = !cmd.fields.empty() || !t->set.empty();
@@ -356,11 +381,13 @@ Decided decide_act(const Definition& def, const Directory& dir, const DossierSta
   for (FieldId f : t->requires_fields)
     if (!fields[f.value].present())
       return refuse(ErrorCode::kRefused, "field_missing", def.field(f).key,
-                    fmt::format("Thao tác '{}' cần thông tin '{}' ({})", t->title, def.field(f).label, def.field(f).key));
+                    fmt::format("Thao tác '{}' cần thông tin '{}' ({})", t->title, def.field(f).label,
+                                def.field(f).key));
   auto missing_doc = [&](DocKindId k) -> std::optional<Refusal> {
     if (has_document(s.documents, cmd.documents, k)) return std::nullopt;
-    return refuse(ErrorCode::kRefused, "document_missing", def.document(k).key,
-                  fmt::format("Hồ sơ thiếu tài liệu bắt buộc: {} ({})", def.document(k).name, def.document(k).key));
+    return refuse(
+        ErrorCode::kRefused, "document_missing", def.document(k).key,
+        fmt::format("Hồ sơ thiếu tài liệu bắt buộc: {} ({})", def.document(k).name, def.document(k).key));
   };
   for (DocKindId k : t->requires_docs)
     if (auto r = missing_doc(k)) return *r;
@@ -391,13 +418,15 @@ Decided decide_act(const Definition& def, const Directory& dir, const DossierSta
 
 Status apply_event(const Definition& def, DossierState& s, const Event& e) {
   auto fail = [&](std::string why) {
-    return Status(make_error(ErrorCode::kVerifyFailed, fmt::format("dossier {} event {}: {}", s.id, e.seq, why)));
+    return Status(
+        make_error(ErrorCode::kVerifyFailed, fmt::format("dossier {} event {}: {}", s.id, e.seq, why)));
   };
   if (e.seq != s.version + 1) return fail(fmt::format("sequence {} follows version {}", e.seq, s.version));
   if (!e.to.valid() || e.to.value >= def.states().size()) return fail("unknown target state");
   for (const auto& c : e.changes)
     if (!c.field.valid() || c.field.value >= def.fields().size()) return fail("unknown field");
-  if (s.version == 0 && e.type != EventType::kDossierCreated) return fail("the first event is not DossierCreated");
+  if (s.version == 0 && e.type != EventType::kDossierCreated)
+    return fail("the first event is not DossierCreated");
   if (e.type == EventType::kDossierCreated) {
     if (s.version != 0) return fail("DossierCreated after the first event");
     if (e.to != def.initial()) return fail("a dossier must start in the initial state");
@@ -409,8 +438,9 @@ Status apply_event(const Definition& def, DossierState& s, const Event& e) {
     s.fields.assign(def.fields().size(), Value{});
   } else {
     if (s.closed) return fail("event after the dossier closed");
-    if (e.from != s.state) return fail(fmt::format("event leaves '{}' but the dossier is in '{}'",
-                                                   e.from.valid() ? def.state(e.from).key : "?", def.state(s.state).key));
+    if (e.from != s.state)
+      return fail(fmt::format("event leaves '{}' but the dossier is in '{}'",
+                              e.from.valid() ? def.state(e.from).key : "?", def.state(s.state).key));
     bool known = false;
     for (TransitionId id : def.candidates(s.state, e.action)) {
       const Transition& t = def.transition(id);
@@ -423,9 +453,11 @@ Status apply_event(const Definition& def, DossierState& s, const Event& e) {
       }
       if (known) break;
     }
-    if (!known) return fail(fmt::format("no transition '{}' from '{}' to '{}' in the definition",
-                                        e.action.valid() && e.action.value < def.actions().size() ? def.action_name(e.action) : "?",
-                                        def.state(s.state).key, def.state(e.to).key));
+    if (!known)
+      return fail(fmt::format(
+          "no transition '{}' from '{}' to '{}' in the definition",
+          e.action.valid() && e.action.value < def.actions().size() ? def.action_name(e.action) : "?",
+          def.state(s.state).key, def.state(e.to).key));
     if (e.at < s.updated_at) return fail("event is older than the previous event");
   }
   for (const auto& c : e.changes) s.fields[c.field.value] = c.value;
@@ -460,7 +492,9 @@ std::vector<ActionId> available_actions(const Definition& def, const Directory& 
       if (!t.when.matches(award, entry)) continue;
       if (!acting_role(user, t.roles_mask)) break;
       if (user.org != (t.at == Relation::kHolder ? s.holder : s.origin)) break;
-      if (t.kind == TransitionKind::kVote && (!contains(s.vote.electorate, user.id) || contains(s.vote.voted, user.id))) break;
+      if (t.kind == TransitionKind::kVote &&
+          (!contains(s.vote.electorate, user.id) || contains(s.vote.voted, user.id)))
+        break;
       out.push_back(action);
       break;
     }

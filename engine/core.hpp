@@ -16,16 +16,16 @@ Decided decide_create(const Definition& def, const Directory& dir, const CreateC
                       Timestamp now);
 
 // Decides an action on `state` by `user` at `now`.
-Decided decide_act(const Definition& def, const Directory& dir, const DossierState& state, const ActCommand& cmd,
-                   UserId user, Timestamp now);
+Decided decide_act(const Definition& def, const Directory& dir, const DossierState& state,
+                   const ActCommand& cmd, UserId user, Timestamp now);
 
 // Folds one event into the state. Fails (kVerifyFailed) when the event is not one the definition
 // could have produced from this state (wrong sequence, unknown transition, field out of range).
 Status apply_event(const Definition& def, DossierState& state, const Event& event);
 
 // The actions `user` may take on `state` now (ignoring guards and documents, which depend on input).
-std::vector<ActionId> available_actions(const Definition& def, const Directory& dir, const DossierState& state,
-                                        UserId user);
+std::vector<ActionId> available_actions(const Definition& def, const Directory& dir,
+                                        const DossierState& state, UserId user);
 
 // True when `user` may read the dossier: its origin lies within the user's jurisdiction, or the user's
 // org holds it now.

@@ -1,22 +1,24 @@
 #include "engine/definition.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <deque>
 #include <set>
 
-#include <fmt/format.h>
-
 namespace hoso {
 
 std::string Diagnostic::format() const {
-  return fmt::format("{}:{}:{}: error: {}", loc.file.empty() ? "<input>" : loc.file, loc.line, loc.col, message);
+  return fmt::format("{}:{}:{}: error: {}", loc.file.empty() ? "<input>" : loc.file, loc.line, loc.col,
+                     message);
 }
 
 namespace {
-constexpr const char* kAuthorityNames[kAuthorityCount] = {"commune_chair", "department_head", "province_chair",
-                                                          "prime_minister", "president"};
-constexpr const char* kTransitionKindNames[] = {"submit", "accept",   "appraise", "forward", "return",    "resubmit",
-                                                "reject", "decide",   "withdraw", "vote",    "close_vote"};
+constexpr const char* kAuthorityNames[kAuthorityCount] = {"commune_chair", "department_head",
+                                                          "province_chair", "prime_minister", "president"};
+constexpr const char* kTransitionKindNames[] = {"submit",   "accept",   "appraise",  "forward",
+                                                "return",   "resubmit", "reject",    "decide",
+                                                "withdraw", "vote",     "close_vote"};
 constexpr int kTransitionKindCount = 11;
 const std::vector<TransitionId> kNoTransitions;
 const std::vector<Clause> kNoClauses;
@@ -49,7 +51,8 @@ const std::vector<Clause>& Definition::eligibility(AwardId a) const {
 }
 
 const std::vector<TransitionId>& Definition::candidates(StateId s, ActionId a) const {
-  if (!s.valid() || !a.valid() || s.value >= states_.size() || a.value >= actions_.size()) return kNoTransitions;
+  if (!s.valid() || !a.valid() || s.value >= states_.size() || a.value >= actions_.size())
+    return kNoTransitions;
   return table_[s.value * actions_.size() + a.value];
 }
 
@@ -65,7 +68,9 @@ auto find_key(const V& v, std::string_view key) -> std::optional<decltype(v[0].i
 std::optional<StateId> Definition::find_state(std::string_view key) const { return find_key(states_, key); }
 std::optional<FieldId> Definition::find_field(std::string_view key) const { return find_key(fields_, key); }
 std::optional<AwardId> Definition::find_award(std::string_view key) const { return find_key(awards_, key); }
-std::optional<DocKindId> Definition::find_document(std::string_view key) const { return find_key(documents_, key); }
+std::optional<DocKindId> Definition::find_document(std::string_view key) const {
+  return find_key(documents_, key);
+}
 std::optional<ActionId> Definition::find_action(std::string_view key) const {
   for (std::size_t i = 0; i < actions_.size(); ++i)
     if (actions_[i] == key) return ActionId{static_cast<std::uint16_t>(i)};
@@ -75,7 +80,8 @@ std::optional<ActionId> Definition::find_action(std::string_view key) const {
 // Builds a Definition, collecting every problem it finds.
 class DefinitionCompiler {
  public:
-  DefinitionCompiler(const WorkflowSpec& w, const CatalogueSpec& c) : w_(w), c_(c), def_(std::make_shared<Definition>()) {}
+  DefinitionCompiler(const WorkflowSpec& w, const CatalogueSpec& c)
+      : w_(w), c_(c), def_(std::make_shared<Definition>()) {}
 
   // Only the award catalogue's own checks.
   std::vector<Diagnostic> run_catalogue() {
@@ -129,8 +135,8 @@ class DefinitionCompiler {
         error(doc.key.loc, fmt::format("duplicate document kind '{}'", doc.key.value));
         continue;
       }
-      d().documents_.push_back(
-          DocKind{DocKindId{static_cast<std::uint16_t>(d().documents_.size())}, doc.key.value, doc.name.value});
+      d().documents_.push_back(DocKind{DocKindId{static_cast<std::uint16_t>(d().documents_.size())},
+                                       doc.key.value, doc.name.value});
     }
     for (const auto& a : c_.awards) {
       if (d().find_award(a.key.value)) {
@@ -143,12 +149,18 @@ class DefinitionCompiler {
       award.name = a.name.value;
       award.legal_basis = a.legal_basis.value;
       award.round = a.round.value;
-      if (auto au = parse_authority(a.authority.value)) award.authority = *au;
-      else error(a.authority.loc, fmt::format("unknown authority '{}' (expected commune_chair, department_head, "
-                                              "province_chair, prime_minister or president)", a.authority.value));
+      if (auto au = parse_authority(a.authority.value))
+        award.authority = *au;
+      else
+        error(a.authority.loc, fmt::format("unknown authority '{}' (expected commune_chair, department_head, "
+                                           "province_chair, prime_minister or president)",
+                                           a.authority.value));
       for (const auto& doc : a.required_docs) {
-        if (auto id = d().find_document(doc.value)) award.required_docs.push_back(*id);
-        else error(doc.loc, fmt::format("award '{}' requires unknown document kind '{}'", a.key.value, doc.value));
+        if (auto id = d().find_document(doc.value))
+          award.required_docs.push_back(*id);
+        else
+          error(doc.loc,
+                fmt::format("award '{}' requires unknown document kind '{}'", a.key.value, doc.value));
       }
       award.effective_from = date_of(a.effective_from, "effective_from");
       award.effective_to = date_of(a.effective_to, "effective_to");
@@ -161,9 +173,13 @@ class DefinitionCompiler {
   std::uint32_t roles_mask(const std::vector<Str>& roles, const char* where) {
     std::uint32_t mask = 0;
     for (const auto& r : roles) {
-      if (auto role = parse_role(r.value)) mask |= 1u << static_cast<int>(*role);
-      else error(r.loc, fmt::format("unknown role '{}' in {} (expected clerk, appraiser, signer, council_member, "
-                                    "auditor or admin)", r.value, where));
+      if (auto role = parse_role(r.value))
+        mask |= 1u << static_cast<int>(*role);
+      else
+        error(r.loc,
+              fmt::format("unknown role '{}' in {} (expected clerk, appraiser, signer, council_member, "
+                          "auditor or admin)",
+                          r.value, where));
     }
     return mask;
   }
@@ -174,13 +190,17 @@ class DefinitionCompiler {
     if (w_.name.value.empty()) error(SourceLoc{w_.file, 1, 1}, "the workflow has no name ('workflow:')");
     d().serves_.assign(d().awards_.size(), false);
     for (const auto& a : w_.awards) {
-      if (auto id = d().find_award(a.value)) d().serves_[id->value] = true;
-      else error(a.loc, fmt::format("unknown award '{}'", a.value));
+      if (auto id = d().find_award(a.value))
+        d().serves_[id->value] = true;
+      else
+        error(a.loc, fmt::format("unknown award '{}'", a.value));
     }
     if (w_.awards.empty()) error(w_.name.loc, "the workflow serves no award ('awards:')");
     for (const auto& k : w_.origin_kinds) {
-      if (auto kind = parse_org_kind(k.value)) d().origin_kinds_.push_back(*kind);
-      else error(k.loc, fmt::format("unknown org kind '{}' in origins", k.value));
+      if (auto kind = parse_org_kind(k.value))
+        d().origin_kinds_.push_back(*kind);
+      else
+        error(k.loc, fmt::format("unknown org kind '{}' in origins", k.value));
     }
     if (w_.origin_kinds.empty()) error(w_.name.loc, "the workflow has no origins ('origins:')");
     d().create_roles_mask_ = roles_mask(w_.create_roles, "create_roles");
@@ -200,31 +220,40 @@ class DefinitionCompiler {
       decl.required = f.required;
       auto type = parse_field_type(f.type.value);
       if (!type) {
-        error(f.type.loc, fmt::format("field '{}' has unknown type '{}' (expected int, bool, enum, date or text)",
-                                      f.key.value, f.type.value));
+        error(f.type.loc,
+              fmt::format("field '{}' has unknown type '{}' (expected int, bool, enum, date or text)",
+                          f.key.value, f.type.value));
         continue;
       }
       decl.spec.type = *type;
       if (*type == FieldType::kEnum) {
-        if (f.values.empty()) error(f.key.loc, fmt::format("enum field '{}' declares no values", f.key.value));
+        if (f.values.empty())
+          error(f.key.loc, fmt::format("enum field '{}' declares no values", f.key.value));
         std::set<std::string> seen;
         for (const auto& v : f.values) {
-          if (!seen.insert(v.value).second) error(v.loc, fmt::format("enum field '{}' repeats value '{}'", f.key.value, v.value));
+          if (!seen.insert(v.value).second)
+            error(v.loc, fmt::format("enum field '{}' repeats value '{}'", f.key.value, v.value));
           decl.spec.enum_values.push_back(v.value);
         }
       } else if (!f.values.empty()) {
-        error(f.values.front().loc, fmt::format("field '{}' is {}: only enum fields take values", f.key.value, f.type.value));
+        error(f.values.front().loc,
+              fmt::format("field '{}' is {}: only enum fields take values", f.key.value, f.type.value));
       }
       if ((f.min || f.max) && *type != FieldType::kInt)
-        error((f.min ? f.min->loc : f.max->loc), fmt::format("field '{}': min/max apply to int fields only", f.key.value));
+        error((f.min ? f.min->loc : f.max->loc),
+              fmt::format("field '{}': min/max apply to int fields only", f.key.value));
       if (f.min) decl.spec.min = f.min->value;
       if (f.max) decl.spec.max = f.max->value;
-      if (f.min && f.max && f.max->value < f.min->value) error(f.max->loc, fmt::format("field '{}': max < min", f.key.value));
+      if (f.min && f.max && f.max->value < f.min->value)
+        error(f.max->loc, fmt::format("field '{}': max < min", f.key.value));
       if (f.max_length) {
-        if (*type != FieldType::kText) error(f.max_length->loc, fmt::format("field '{}': max_length applies to text fields only", f.key.value));
+        if (*type != FieldType::kText)
+          error(f.max_length->loc,
+                fmt::format("field '{}': max_length applies to text fields only", f.key.value));
         else if (f.max_length->value <= 0 || f.max_length->value > 1'000'000)
           error(f.max_length->loc, fmt::format("field '{}': max_length must be 1..1000000", f.key.value));
-        else decl.spec.max_length = static_cast<std::size_t>(f.max_length->value);
+        else
+          decl.spec.max_length = static_cast<std::size_t>(f.max_length->value);
       }
       d().fields_.push_back(std::move(decl));
     }
@@ -254,10 +283,14 @@ class DefinitionCompiler {
         ++initials;
         d().initial_ = st.id;
       }
-      if (s.initial && s.terminal) error(s.key.loc, fmt::format("state '{}' cannot be both initial and terminal", s.key.value));
-      if (s.terminal && s.holder) error(s.holder->loc, fmt::format("terminal state '{}' has no holder", s.key.value));
-      if (s.terminal && s.vote) error(s.vote->loc, fmt::format("terminal state '{}' cannot hold a vote", s.key.value));
-      if (!s.terminal && !s.holder) error(s.key.loc, fmt::format("state '{}' has no holder (who holds the dossier here?)", s.key.value));
+      if (s.initial && s.terminal)
+        error(s.key.loc, fmt::format("state '{}' cannot be both initial and terminal", s.key.value));
+      if (s.terminal && s.holder)
+        error(s.holder->loc, fmt::format("terminal state '{}' has no holder", s.key.value));
+      if (s.terminal && s.vote)
+        error(s.vote->loc, fmt::format("terminal state '{}' cannot hold a vote", s.key.value));
+      if (!s.terminal && !s.holder)
+        error(s.key.loc, fmt::format("state '{}' has no holder (who holds the dossier here?)", s.key.value));
       if (s.holder) {
         const auto& h = *s.holder;
         if (h.of.value == "origin") {
@@ -266,9 +299,12 @@ class DefinitionCompiler {
         } else {
           auto kind = parse_org_kind(h.of.value);
           auto level = parse_level(h.within.value);
-          if (!kind) error(h.of.loc, fmt::format("unknown org kind '{}' in holder of state '{}'", h.of.value, s.key.value));
-          if (!level) error(h.within.loc.line ? h.within.loc : h.loc,
-                            fmt::format("holder of state '{}' needs 'within: commune|province|central'", s.key.value));
+          if (!kind)
+            error(h.of.loc,
+                  fmt::format("unknown org kind '{}' in holder of state '{}'", h.of.value, s.key.value));
+          if (!level)
+            error(h.within.loc.line ? h.within.loc : h.loc,
+                  fmt::format("holder of state '{}' needs 'within: commune|province|central'", s.key.value));
           if (kind) st.holder.kind = *kind;
           if (level) st.holder.within = *level;
         }
@@ -285,19 +321,25 @@ class DefinitionCompiler {
       if (!id) continue;
       const auto& v = *s.vote;
       VoteRule rule;
-      if (auto r = parse_role(v.role.value)) rule.role = *r;
-      else error(v.role.loc, fmt::format("unknown voter role '{}'", v.role.value));
-      if (auto r = parse_role(v.close_role.value.empty() ? "clerk" : v.close_role.value)) rule.close_role = *r;
-      else error(v.close_role.loc, fmt::format("unknown close_role '{}'", v.close_role.value));
+      if (auto r = parse_role(v.role.value))
+        rule.role = *r;
+      else
+        error(v.role.loc, fmt::format("unknown voter role '{}'", v.role.value));
+      if (auto r = parse_role(v.close_role.value.empty() ? "clerk" : v.close_role.value))
+        rule.close_role = *r;
+      else
+        error(v.close_role.loc, fmt::format("unknown close_role '{}'", v.close_role.value));
       if (v.threshold_percent.value < 1 || v.threshold_percent.value > 100)
         error(v.threshold_percent.loc, "threshold_percent must be between 1 and 100");
       if (v.quorum_percent.value < 0 || v.quorum_percent.value > 100)
         error(v.quorum_percent.loc, "quorum_percent must be between 0 and 100");
       rule.threshold_percent = static_cast<int>(v.threshold_percent.value);
       rule.quorum_percent = static_cast<int>(v.quorum_percent.value);
-      if (v.denominator.value == "present") rule.denominator_present = true;
+      if (v.denominator.value == "present")
+        rule.denominator_present = true;
       else if (v.denominator.value != "members")
-        error(v.denominator.loc, fmt::format("denominator must be 'members' or 'present', not '{}'", v.denominator.value));
+        error(v.denominator.loc,
+              fmt::format("denominator must be 'members' or 'present', not '{}'", v.denominator.value));
       auto pass = state_ref(v.pass, "vote 'pass'");
       auto fail = state_ref(v.fail, "vote 'fail'");
       if (pass) rule.pass = *pass;
@@ -324,9 +366,12 @@ class DefinitionCompiler {
     FieldSchema schema(d());
     std::set<std::string> ids;
     for (const auto& c : specs) {
-      if (c.id.value.empty()) error(c.loc, "a guard clause needs an id");
-      else if (!ids.insert(c.id.value).second) error(c.id.loc, fmt::format("duplicate clause id '{}'", c.id.value));
-      if (c.message.value.empty()) error(c.loc, fmt::format("clause '{}' needs a message for the clerk", c.id.value));
+      if (c.id.value.empty())
+        error(c.loc, "a guard clause needs an id");
+      else if (!ids.insert(c.id.value).second)
+        error(c.id.loc, fmt::format("duplicate clause id '{}'", c.id.value));
+      if (c.message.value.empty())
+        error(c.loc, fmt::format("clause '{}' needs a message for the clerk", c.id.value));
       auto compiled = expr::compile(c.expr.value, schema);
       if (!compiled.ok) {
         SourceLoc loc = c.expr.loc;
@@ -357,7 +402,8 @@ class DefinitionCompiler {
         eff.to = e.to.value;
         eff.template_ = e.template_.value;
         if (eff.to != "holder" && eff.to != "origin" && eff.to != "previous_holder")
-          error(e.to.loc, fmt::format("notify target must be holder, origin or previous_holder, not '{}'", eff.to));
+          error(e.to.loc,
+                fmt::format("notify target must be holder, origin or previous_holder, not '{}'", eff.to));
         if (eff.template_.empty()) error(e.loc, "notify needs a template");
       } else if (e.kind.value == "start_timer" || e.kind.value == "cancel_timer") {
         eff.kind = e.kind.value == "start_timer" ? Effect::Kind::kStartTimer : Effect::Kind::kCancelTimer;
@@ -365,7 +411,9 @@ class DefinitionCompiler {
         eff.after = e.after.value;
         if (eff.timer.empty()) error(e.loc, "a timer effect needs a timer name");
         if (eff.kind == Effect::Kind::kStartTimer && !valid_duration(eff.after))
-          error(e.after.loc, fmt::format("timer duration '{}' must be '<N> working_days', '<N> days' or '<N> hours'", eff.after));
+          error(e.after.loc,
+                fmt::format("timer duration '{}' must be '<N> working_days', '<N> days' or '<N> hours'",
+                            eff.after));
       } else {
         error(e.kind.loc, fmt::format("unknown effect '{}'", e.kind.value));
       }
@@ -385,7 +433,8 @@ class DefinitionCompiler {
         t.title = kind == TransitionKind::kVote ? "Bỏ phiếu" : "Kết thúc bỏ phiếu";
         t.from = {st.id};
         t.to = st.id;  // the real target is decided by the tally
-        t.roles_mask = 1u << static_cast<int>(kind == TransitionKind::kVote ? st.vote->role : st.vote->close_role);
+        t.roles_mask =
+            1u << static_cast<int>(kind == TransitionKind::kVote ? st.vote->role : st.vote->close_role);
         t.at = Relation::kHolder;
         d().transitions_.push_back(std::move(t));
       }
@@ -400,9 +449,12 @@ class DefinitionCompiler {
       t.title = ts.title.value.empty() ? ts.action.value : ts.title.value;
       auto kind = parse_transition_kind(ts.kind.value);
       if (!kind || *kind == TransitionKind::kVote || *kind == TransitionKind::kCloseVote)
-        error(ts.kind.loc, fmt::format("unknown transition kind '{}' (expected submit, accept, appraise, forward, "
-                                       "return, resubmit, reject, decide or withdraw)", ts.kind.value));
-      else t.kind = *kind;
+        error(ts.kind.loc,
+              fmt::format("unknown transition kind '{}' (expected submit, accept, appraise, forward, "
+                          "return, resubmit, reject, decide or withdraw)",
+                          ts.kind.value));
+      else
+        t.kind = *kind;
       for (const auto& f : ts.from) {
         if (f.value == "*") {
           for (const auto& st : d().states_)
@@ -415,34 +467,45 @@ class DefinitionCompiler {
       if (auto to = state_ref(ts.to, "transition 'to'")) t.to = *to;
       for (const auto& a : ts.when.authority) {
         if (t.when.authority_mask == ~0u) t.when.authority_mask = 0;
-        if (auto au = parse_authority(a.value)) t.when.authority_mask |= 1u << static_cast<int>(*au);
-        else error(a.loc, fmt::format("unknown authority '{}' in when", a.value));
+        if (auto au = parse_authority(a.value))
+          t.when.authority_mask |= 1u << static_cast<int>(*au);
+        else
+          error(a.loc, fmt::format("unknown authority '{}' in when", a.value));
       }
       for (const auto& e : ts.when.entry) {
         if (t.when.entry_mask == ~0u) t.when.entry_mask = 0;
-        if (e.value == "commune") t.when.entry_mask |= 1u << static_cast<int>(Entry::kCommune);
-        else if (e.value == "province") t.when.entry_mask |= 1u << static_cast<int>(Entry::kProvince);
-        else error(e.loc, fmt::format("unknown entry '{}' in when (expected commune or province)", e.value));
+        if (e.value == "commune")
+          t.when.entry_mask |= 1u << static_cast<int>(Entry::kCommune);
+        else if (e.value == "province")
+          t.when.entry_mask |= 1u << static_cast<int>(Entry::kProvince);
+        else
+          error(e.loc, fmt::format("unknown entry '{}' in when (expected commune or province)", e.value));
       }
       for (const auto& a : ts.when.awards) {
         if (auto id = d().find_award(a.value)) {
           t.when.awards.push_back(*id);
-          if (!d().serves(*id)) error(a.loc, fmt::format("award '{}' is not served by this workflow", a.value));
+          if (!d().serves(*id))
+            error(a.loc, fmt::format("award '{}' is not served by this workflow", a.value));
         } else {
           error(a.loc, fmt::format("unknown award '{}' in when", a.value));
         }
       }
       t.roles_mask = roles_mask(ts.roles, "transition roles");
       if (ts.roles.empty()) error(ts.loc, fmt::format("transition '{}' names no roles", ts.action.value));
-      if (ts.at.value.empty() || ts.at.value == "holder") t.at = Relation::kHolder;
-      else if (ts.at.value == "origin") t.at = Relation::kOrigin;
-      else error(ts.at.loc, fmt::format("'at' must be holder or origin, not '{}'", ts.at.value));
+      if (ts.at.value.empty() || ts.at.value == "holder")
+        t.at = Relation::kHolder;
+      else if (ts.at.value == "origin")
+        t.at = Relation::kOrigin;
+      else
+        error(ts.at.loc, fmt::format("'at' must be holder or origin, not '{}'", ts.at.value));
       clauses(ts.guards, t.guards);
       t.eligibility = ts.eligibility;
       t.award_documents = ts.award_documents;
       for (const auto& doc : ts.requires_docs) {
-        if (auto id = d().find_document(doc.value)) t.requires_docs.push_back(*id);
-        else error(doc.loc, fmt::format("unknown document kind '{}'", doc.value));
+        if (auto id = d().find_document(doc.value))
+          t.requires_docs.push_back(*id);
+        else
+          error(doc.loc, fmt::format("unknown document kind '{}'", doc.value));
       }
       for (const auto& f : ts.requires_fields)
         if (auto id = field_ref(f, "requires_fields")) t.requires_fields.push_back(*id);
@@ -453,10 +516,13 @@ class DefinitionCompiler {
         auto id = field_ref(field, "set");
         if (!id) continue;
         auto v = parse_value(d().field(*id).spec, literal.value);
-        if (!v) error(literal.loc, fmt::format("set {}: {}", field.value, v.error().message));
-        else t.set.emplace_back(*id, std::move(v.value()));
+        if (!v)
+          error(literal.loc, fmt::format("set {}: {}", field.value, v.error().message));
+        else
+          t.set.emplace_back(*id, std::move(v.value()));
       }
-      t.note_required = ts.note_required.value_or(t.kind == TransitionKind::kReturn || t.kind == TransitionKind::kReject);
+      t.note_required =
+          ts.note_required.value_or(t.kind == TransitionKind::kReturn || t.kind == TransitionKind::kReject);
       compile_effects(ts.effects, t.effects);
       d().transitions_.push_back(std::move(t));
     }
@@ -479,7 +545,9 @@ class DefinitionCompiler {
         error(award.loc, fmt::format("eligibility for unknown award '{}'", award.value));
         continue;
       }
-      if (!d().serves(*id)) error(award.loc, fmt::format("eligibility for award '{}', which this workflow does not serve", award.value));
+      if (!d().serves(*id))
+        error(award.loc,
+              fmt::format("eligibility for award '{}', which this workflow does not serve", award.value));
       clauses(specs, d().eligibility_[id->value]);
     }
   }
@@ -513,7 +581,8 @@ class DefinitionCompiler {
     def.table_.assign(ns * na, {});
     for (const auto& t : def.transitions_) {
       for (StateId s : t.from) {
-        if (def.states_[s.value].terminal && t.kind != TransitionKind::kVote && t.kind != TransitionKind::kCloseVote) {
+        if (def.states_[s.value].terminal && t.kind != TransitionKind::kVote &&
+            t.kind != TransitionKind::kCloseVote) {
           error(loc_of_transition(t.id), fmt::format("transition '{}' leaves terminal state '{}'",
                                                      def.actions_[t.action.value], def.states_[s.value].key));
           continue;
@@ -523,10 +592,12 @@ class DefinitionCompiler {
           if (overlap(def.transitions_[other.value].when, t.when)) {
             const bool builtin = def.transitions_[other.value].kind == TransitionKind::kVote ||
                                  def.transitions_[other.value].kind == TransitionKind::kCloseVote;
-            error(loc_of_transition(t.id),
-                  fmt::format("transitions on '{}' from state '{}' can both fire (their 'when' conditions overlap){}",
-                              def.actions_[t.action.value], def.states_[s.value].key,
-                              builtin ? "" : fmt::format("; the other is at line {}", loc_of_transition(other).line)));
+            error(
+                loc_of_transition(t.id),
+                fmt::format(
+                    "transitions on '{}' from state '{}' can both fire (their 'when' conditions overlap){}",
+                    def.actions_[t.action.value], def.states_[s.value].key,
+                    builtin ? "" : fmt::format("; the other is at line {}", loc_of_transition(other).line)));
           }
         }
         cell.push_back(t.id);
@@ -566,7 +637,8 @@ class DefinitionCompiler {
     bool any_terminal = false;
     for (const auto& st : def.states_) {
       any_terminal = any_terminal || st.terminal;
-      if (!reachable[st.id.value]) error(loc_of_state(st.id), fmt::format("state '{}' is unreachable from the initial state", st.key));
+      if (!reachable[st.id.value])
+        error(loc_of_state(st.id), fmt::format("state '{}' is unreachable from the initial state", st.key));
       else if (!reaches_end[st.id.value])
         error(loc_of_state(st.id), fmt::format("state '{}' has no path to a terminal state", st.key));
     }

@@ -42,7 +42,10 @@ using Str = Located<std::string>;
 
 // ---------------------------------------------------------------------------------------------
 // Specs (uncompiled, as written)
-struct DocKindSpec { Str key; Str name; };
+struct DocKindSpec {
+  Str key;
+  Str name;
+};
 
 struct AwardSpec {
   Str key, name, authority, legal_basis, effective_from, effective_to, round;
@@ -70,21 +73,21 @@ struct HolderSpec {
 };
 
 struct EffectSpec {
-  Str kind;      // notify | start_timer | cancel_timer
-  Str to;        // notify: holder | origin | previous_holder
-  Str template_; // notify: template key
-  Str timer;     // timers: name
-  Str after;     // start_timer: e.g. "10 working_days"
+  Str kind;       // notify | start_timer | cancel_timer
+  Str to;         // notify: holder | origin | previous_holder
+  Str template_;  // notify: template key
+  Str timer;      // timers: name
+  Str after;      // start_timer: e.g. "10 working_days"
   SourceLoc loc;
 };
 
 struct VoteSpec {
-  Str role;                           // who votes, at the holder org (council_member)
-  Located<std::int64_t> threshold_percent;  // yes votes needed, as % of the denominator
-  Str denominator;                    // members | present
-  Located<std::int64_t> quorum_percent;     // ballots cast needed, as % of members
-  Str pass, fail;                     // target states
-  Str close_role;                     // who may close the vote early (at the holder)
+  Str role;                                            // who votes, at the holder org (council_member)
+  Located<std::int64_t> threshold_percent;             // yes votes needed, as % of the denominator
+  Str denominator;                                     // members | present
+  Located<std::int64_t> quorum_percent;                // ballots cast needed, as % of members
+  Str pass, fail;                                      // target states
+  Str close_role;                                      // who may close the vote early (at the holder)
   std::vector<EffectSpec> pass_effects, fail_effects;  // effects of the event that decides the vote
   SourceLoc loc;
 };
@@ -109,15 +112,14 @@ struct WhenSpec {
   std::vector<Str> awards;     // specific award kinds
 };
 
-
 struct TransitionSpec {
   Str action, kind, to, title, at;
   std::vector<Str> from;  // state keys, or "*" for every non-terminal state
   WhenSpec when;
   std::vector<Str> roles;
   std::vector<ClauseSpec> guards;
-  bool eligibility = false;        // apply the workflow's eligibility clauses for the dossier's award
-  bool award_documents = false;    // require the award's required documents
+  bool eligibility = false;      // apply the workflow's eligibility clauses for the dossier's award
+  bool award_documents = false;  // require the award's required documents
   std::vector<Str> requires_docs;
   std::vector<Str> requires_fields;
   std::vector<Str> accepts_fields;
@@ -144,7 +146,13 @@ struct WorkflowSpec {
 // Compiled definition
 
 // Who decides an award (Luật TĐKT 2022 Điều 77–80). Stored on disk by name.
-enum class Authority : std::uint8_t { kCommuneChair, kDepartmentHead, kProvinceChair, kPrimeMinister, kPresident };
+enum class Authority : std::uint8_t {
+  kCommuneChair,
+  kDepartmentHead,
+  kProvinceChair,
+  kPrimeMinister,
+  kPresident
+};
 inline constexpr int kAuthorityCount = 5;
 const char* authority_name(Authority a);
 std::optional<Authority> parse_authority(std::string_view s);
@@ -154,14 +162,27 @@ enum class Entry : std::uint8_t { kCommune, kProvince };
 
 // Semantic kind of a transition; it names the event written (stored on disk: never reuse).
 enum class TransitionKind : std::uint8_t {
-  kSubmit, kAccept, kAppraise, kForward, kReturn, kResubmit, kReject, kDecide, kWithdraw, kVote, kCloseVote
+  kSubmit,
+  kAccept,
+  kAppraise,
+  kForward,
+  kReturn,
+  kResubmit,
+  kReject,
+  kDecide,
+  kWithdraw,
+  kVote,
+  kCloseVote
 };
 std::optional<TransitionKind> parse_transition_kind(std::string_view s);
 const char* transition_kind_name(TransitionKind k);
 
 enum class Relation : std::uint8_t { kHolder, kOrigin };
 
-struct DocKind { DocKindId id; std::string key, name; };
+struct DocKind {
+  DocKindId id;
+  std::string key, name;
+};
 
 struct Award {
   AwardId id;
@@ -182,18 +203,18 @@ struct FieldDecl {
 };
 
 struct HolderRule {
-  bool origin = false;                 // the proposing org itself
-  Level within = Level::kCommune;      // else: the org of `kind` directly under the origin's level node
+  bool origin = false;             // the proposing org itself
+  Level within = Level::kCommune;  // else: the org of `kind` directly under the origin's level node
   OrgKind kind = OrgKind::kUnit;
 };
 
 struct Effect {
   enum class Kind : std::uint8_t { kNotify, kStartTimer, kCancelTimer };
   Kind kind = Kind::kNotify;
-  std::string to;        // notify target relation: holder | origin | previous_holder
-  std::string template_; // notify template key
-  std::string timer;     // timer name
-  std::string after;     // start_timer duration, as written (scheduled by the time layer)
+  std::string to;         // notify target relation: holder | origin | previous_holder
+  std::string template_;  // notify template key
+  std::string timer;      // timer name
+  std::string after;      // start_timer duration, as written (scheduled by the time layer)
 };
 
 struct VoteRule {

@@ -1,7 +1,8 @@
 #include "engine/diagram.hpp"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+
+#include <boost/json.hpp>
 
 namespace hoso {
 
@@ -25,7 +26,8 @@ std::string when_text(const Definition& def, const When& w) {
   if (w.authority_mask != ~0u) {
     std::string a;
     for (int i = 0; i < kAuthorityCount; ++i)
-      if (w.authority_mask & (1u << i)) a += (a.empty() ? "" : ",") + std::string(authority_name(static_cast<Authority>(i)));
+      if (w.authority_mask & (1u << i))
+        a += (a.empty() ? "" : ",") + std::string(authority_name(static_cast<Authority>(i)));
     out += "authority=" + a;
   }
   if (w.entry_mask != ~0u) {
@@ -78,10 +80,14 @@ std::string to_dot(const Definition& def) {
     for (char c : s) q += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
     return q + "\"";
   };
-  std::string out = fmt::format("digraph {} {{\n  rankdir=TB;\n  label={};\n", quote(def.name()), quote(def.title()));
+  std::string out =
+      fmt::format("digraph {} {{\n  rankdir=TB;\n  label={};\n", quote(def.name()), quote(def.title()));
   for (const auto& s : def.states())
     out += fmt::format("  {} [label={}, shape={}];\n", quote(s.key), quote(s.title + "\\n" + holder_text(s)),
-                       s.terminal ? "doublecircle" : s.initial ? "box" : s.vote ? "hexagon" : "ellipse");
+                       s.terminal  ? "doublecircle"
+                       : s.initial ? "box"
+                       : s.vote    ? "hexagon"
+                                   : "ellipse");
   for_each_edge(def, [&](const State& a, const State& b, const std::string& label) {
     out += fmt::format("  {} -> {} [label={}];\n", quote(a.key), quote(b.key), quote(label));
   });
@@ -92,7 +98,10 @@ std::string to_json(const Definition& def) {
   namespace json = boost::json;
   json::array states;
   for (const auto& s : def.states()) {
-    json::object o{{"id", s.key}, {"title", s.title}, {"initial", s.initial}, {"terminal", s.terminal},
+    json::object o{{"id", s.key},
+                   {"title", s.title},
+                   {"initial", s.initial},
+                   {"terminal", s.terminal},
                    {"holder", holder_text(s)}};
     if (!s.outcome.empty()) o["outcome"] = s.outcome;
     if (s.vote)

@@ -8,7 +8,8 @@ namespace hoso {
 
 std::string to_mermaid(const Definition& def);
 std::string to_dot(const Definition& def);
-// {name, title, hash, states:[{id,title,initial,terminal,holder,vote?}], transitions:[{action,kind,from,to,roles,at,when}]}
+// {name, title, hash, states:[{id,title,initial,terminal,holder,vote?}],
+// transitions:[{action,kind,from,to,roles,at,when}]}
 std::string to_json(const Definition& def);
 
 }  // namespace hoso

@@ -6,18 +6,23 @@ namespace hoso {
 
 namespace {
 constexpr const char* kOrgKindNames[kOrgKindCount] = {
-    "central", "ministry", "central_emulation", "government_office", "president_office",
-    "province", "province_police", "home_affairs", "province_peoples_committee", "department",
-    "commune", "commune_police", "commune_culture", "commune_peoples_committee", "unit"};
-constexpr const char* kRoleNames[kRoleCount] = {"clerk", "appraiser", "signer", "council_member", "auditor", "admin"};
+    "central",  "ministry",        "central_emulation", "government_office",          "president_office",
+    "province", "province_police", "home_affairs",      "province_peoples_committee", "department",
+    "commune",  "commune_police",  "commune_culture",   "commune_peoples_committee",  "unit"};
+constexpr const char* kRoleNames[kRoleCount] = {"clerk",          "appraiser", "signer",
+                                                "council_member", "auditor",   "admin"};
 constexpr const char* kLevelNames[3] = {"central", "province", "commune"};
 
 std::optional<Level> level_for_kind(OrgKind k) {
   switch (k) {
-    case OrgKind::kCentral: return Level::kCentral;
-    case OrgKind::kProvince: return Level::kProvince;
-    case OrgKind::kCommune: return Level::kCommune;
-    default: return std::nullopt;
+    case OrgKind::kCentral:
+      return Level::kCentral;
+    case OrgKind::kProvince:
+      return Level::kProvince;
+    case OrgKind::kCommune:
+      return Level::kCommune;
+    default:
+      return std::nullopt;
   }
 }
 }  // namespace
@@ -47,7 +52,8 @@ bool User::has_role(Role r) const {
   return false;
 }
 
-Result<Directory> Directory::build(const std::vector<OrgSpec>& org_specs, const std::vector<UserSpec>& user_specs) {
+Result<Directory> Directory::build(const std::vector<OrgSpec>& org_specs,
+                                   const std::vector<UserSpec>& user_specs) {
   auto fail = [](std::string msg) { return make_error(ErrorCode::kInvalidDefinition, std::move(msg)); };
   Directory d;
   for (const auto& s : org_specs) {
@@ -63,21 +69,24 @@ Result<Directory> Directory::build(const std::vector<OrgSpec>& org_specs, const 
     const auto& s = org_specs[i];
     if (s.parent.empty()) {
       ++roots;
-      if (d.orgs_[i].kind != OrgKind::kCentral) return fail(fmt::format("org '{}': only the central root may have no parent", s.key));
+      if (d.orgs_[i].kind != OrgKind::kCentral)
+        return fail(fmt::format("org '{}': only the central root may have no parent", s.key));
       continue;
     }
     auto p = d.find_org(s.parent);
     if (!p) return fail(fmt::format("org '{}': unknown parent '{}'", s.key, s.parent));
     d.orgs_[i].parent = *p;
   }
-  if (roots != 1) return fail(fmt::format("the org tree must have exactly one root of kind central, found {}", roots));
+  if (roots != 1)
+    return fail(fmt::format("the org tree must have exactly one root of kind central, found {}", roots));
   // Ancestry: detect cycles and precompute level anchors.
   d.level_anchor_.assign(d.orgs_.size(), {OrgId{}, OrgId{}, OrgId{}});
   for (auto& org : d.orgs_) {
     OrgId cur = org.id;
     std::size_t steps = 0;
     while (cur.valid()) {
-      if (++steps > d.orgs_.size()) return fail(fmt::format("org '{}': the parent chain has a cycle", org.key));
+      if (++steps > d.orgs_.size())
+        return fail(fmt::format("org '{}': the parent chain has a cycle", org.key));
       if (auto lvl = level_for_kind(d.orgs_[cur.value].kind)) {
         auto& slot = d.level_anchor_[org.id.value][static_cast<int>(*lvl)];
         if (!slot.valid()) slot = cur;
@@ -102,7 +111,8 @@ Result<Directory> Directory::build(const std::vector<OrgSpec>& org_specs, const 
       if (!role) return fail(fmt::format("user '{}': unknown role '{}'", s.key, r));
       u.roles.push_back(*role);
     }
-    if (!d.user_by_key_.emplace(s.key, u.id).second) return fail(fmt::format("user '{}': duplicate id", s.key));
+    if (!d.user_by_key_.emplace(s.key, u.id).second)
+      return fail(fmt::format("user '{}': duplicate id", s.key));
     d.users_.push_back(std::move(u));
   }
   return d;

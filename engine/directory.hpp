@@ -1,9 +1,9 @@
 // The org tree and the people in it, as loaded from config/. Immutable once built.
 #pragma once
 #include <array>
+#include <functional>
 #include <optional>
 #include <string>
-#include <functional>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -16,21 +16,21 @@ namespace hoso {
 // Kinds of org (DOMAIN.md §1). Stored on disk by name: never rename.
 // Level kinds (kCentral, kProvince, kCommune) group the agencies of one administrative level.
 enum class OrgKind : std::uint8_t {
-  kCentral,            // trung ương (root)
-  kMinistry,           // Bộ Công an, Bộ Nội vụ
-  kCentralEmulation,   // Ban Thi đua - Khen thưởng Trung ương
-  kGovernmentOffice,   // Văn phòng Chính phủ (Thủ tướng)
-  kPresidentOffice,    // Văn phòng Chủ tịch nước
-  kProvince,           // tỉnh (level node)
-  kProvincePolice,     // Công an tỉnh
-  kHomeAffairs,        // Sở Nội vụ (hosts the Hội đồng TĐKT tỉnh)
+  kCentral,                   // trung ương (root)
+  kMinistry,                  // Bộ Công an, Bộ Nội vụ
+  kCentralEmulation,          // Ban Thi đua - Khen thưởng Trung ương
+  kGovernmentOffice,          // Văn phòng Chính phủ (Thủ tướng)
+  kPresidentOffice,           // Văn phòng Chủ tịch nước
+  kProvince,                  // tỉnh (level node)
+  kProvincePolice,            // Công an tỉnh
+  kHomeAffairs,               // Sở Nội vụ (hosts the Hội đồng TĐKT tỉnh)
   kProvincePeoplesCommittee,  // UBND tỉnh
-  kDepartment,         // sở, ban, ngành
-  kCommune,            // xã, phường, đặc khu (level node)
-  kCommunePolice,      // Công an xã
-  kCommuneCulture,     // Phòng Văn hóa - Xã hội
+  kDepartment,                // sở, ban, ngành
+  kCommune,                   // xã, phường, đặc khu (level node)
+  kCommunePolice,             // Công an xã
+  kCommuneCulture,            // Phòng Văn hóa - Xã hội
   kCommunePeoplesCommittee,   // UBND xã
-  kUnit,               // thôn, tổ dân phố, cơ quan, trường học, doanh nghiệp, hộ gia đình
+  kUnit,  // thôn, tổ dân phố, cơ quan, trường học, doanh nghiệp, hộ gia đình
 };
 inline constexpr int kOrgKindCount = 15;
 
@@ -49,7 +49,7 @@ struct Org {
   std::string key;   // stable external id, e.g. "ca-tinh-lao-cai"
   std::string name;  // Vietnamese display name
   OrgKind kind = OrgKind::kUnit;
-  OrgId parent;      // invalid for the root
+  OrgId parent;  // invalid for the root
 };
 
 struct User {
@@ -64,7 +64,9 @@ struct User {
 };
 
 // Input to Directory::build, as read from config.
-struct OrgSpec { std::string key, name, kind, parent; };
+struct OrgSpec {
+  std::string key, name, kind, parent;
+};
 struct UserSpec {
   std::string key, name, email, org;
   std::vector<std::string> roles;

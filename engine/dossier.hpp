@@ -75,9 +75,9 @@ struct Event {
   std::int64_t seq = 0;  // 1-based, per dossier
   Timestamp at;
   Actor actor;
-  ActionId action;       // invalid for DossierCreated
-  StateId from, to;      // from is invalid for DossierCreated
-  OrgId holder;          // holder after the event
+  ActionId action;   // invalid for DossierCreated
+  StateId from, to;  // from is invalid for DossierCreated
+  OrgId holder;      // holder after the event
   std::string note;
   std::vector<FieldChange> changes;
   std::vector<DocumentRef> documents;
@@ -105,7 +105,7 @@ struct DossierState {
   OrgId holder;
   OrgId previous_holder;
   bool closed = false;
-  std::int64_t version = 0;  // = number of events
+  std::int64_t version = 0;   // = number of events
   std::vector<Value> fields;  // indexed by FieldId
   std::vector<DocumentRef> documents;
   VoteTally vote;
@@ -141,8 +141,8 @@ struct Decision {
 // document, field or state concerned. The Error message is Vietnamese for the clerk.
 struct Refusal {
   Error error;
-  std::string reason;   // not_permitted | guard_failed | document_missing | field_missing | no_such_action |
-                        // dossier_closed | version_conflict | invalid_input | award_not_in_force | ...
+  std::string reason;  // not_permitted | guard_failed | document_missing | field_missing | no_such_action |
+                       // dossier_closed | version_conflict | invalid_input | award_not_in_force | ...
   std::string subject;
 };
 

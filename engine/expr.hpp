@@ -7,9 +7,9 @@
 //   not     := "not" not | cmp
 //   cmp     := sum (("==" | "!=" | "<" | "<=" | ">" | ">=") sum)?
 //            | sum "not"? "in" "[" literal ("," literal)* "]"
-//   sum     := primary (("+" | "-") primary)*          -- int + int, date + int, date - int, date - date → int
-//   primary := INT | "true" | "false" | STRING | DATE | IDENT | IDENT "(" args ")" | "(" expr ")"
-//   STRING  := '"' utf-8 text '"' (\" and \\ escapes)     DATE := digits "-" digits "-" digits, e.g. 2025-11-15
+//   sum     := primary (("+" | "-") primary)*          -- int + int, date + int, date - int, date - date →
+//   int primary := INT | "true" | "false" | STRING | DATE | IDENT | IDENT "(" args ")" | "(" expr ")" STRING
+//   := '"' utf-8 text '"' (\" and \\ escapes)     DATE := digits "-" digits "-" digits, e.g. 2025-11-15
 // Identifiers name declared dossier fields, or the built-ins:
 //   today                       date: the Vietnam-local date of the command
 //   latest_cycle_end(M, D)      date: the latest date with month M and day D strictly before `today`

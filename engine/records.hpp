@@ -62,7 +62,9 @@ struct DefinitionRecord {
 };
 
 // Directory rows (the current org tree and users).
-struct OrgRecord { std::string key, name, kind, parent; };
+struct OrgRecord {
+  std::string key, name, kind, parent;
+};
 struct UserRecord {
   std::string key, name, email, org;
   std::vector<std::string> roles;

@@ -8,14 +8,14 @@ namespace hoso {
 
 // Every failure the product can report. Each maps to one documented CLI exit code and HTTP status.
 enum class ErrorCode {
-  kInvalidInput,      // malformed value, unknown field/award, non-UTF-8 text, oversize input
-  kNotFound,          // no such dossier, user, workflow, definition
-  kNotPermitted,      // actor lacks the role or the org relation
-  kRefused,           // a rule refused it: guard, missing document, wrong state, dossier closed
-  kVersionConflict,   // the command carried a stale version
-  kInvalidDefinition, // workflow or config does not validate
-  kVerifyFailed,      // replay or hash chain does not verify
-  kInternal,          // I/O, database, invariant broken
+  kInvalidInput,       // malformed value, unknown field/award, non-UTF-8 text, oversize input
+  kNotFound,           // no such dossier, user, workflow, definition
+  kNotPermitted,       // actor lacks the role or the org relation
+  kRefused,            // a rule refused it: guard, missing document, wrong state, dossier closed
+  kVersionConflict,    // the command carried a stale version
+  kInvalidDefinition,  // workflow or config does not validate
+  kVerifyFailed,       // replay or hash chain does not verify
+  kInternal,           // I/O, database, invariant broken
 };
 
 const char* error_code_name(ErrorCode code);
@@ -32,8 +32,8 @@ struct Error {
 template <typename T>
 class Result {
  public:
-  Result(T value) : v_(std::move(value)) {}          // NOLINT(google-explicit-constructor)
-  Result(Error error) : v_(std::move(error)) {}      // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
+  Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
   T& value() & { return std::get<0>(v_); }
@@ -63,6 +63,8 @@ class Status {
   bool ok_ = true;
 };
 
-inline Error make_error(ErrorCode code, std::string message) { return Error{code, std::move(message), {}, {}}; }
+inline Error make_error(ErrorCode code, std::string message) {
+  return Error{code, std::move(message), {}, {}};
+}
 
 }  // namespace hoso

@@ -1,10 +1,9 @@
 #include "engine/service.hpp"
 
-#include <unordered_map>
+#include <fmt/format.h>
 
 #include <boost/json.hpp>
-
-#include <fmt/format.h>
+#include <unordered_map>
 
 #include "engine/codec.hpp"
 #include "engine/hash_chain.hpp"
@@ -29,8 +28,8 @@ Status type_input(const Definition& def, const RawInput& in, std::vector<FieldCh
     auto v = parse_value(def.field(*f).spec, text);
     if (!v)
       return Status(with_reason(ErrorCode::kInvalidInput,
-                                fmt::format("Trường '{}' ({}): {}", key, field_type_name(def.field(*f).spec.type),
-                                            v.error().message),
+                                fmt::format("Trường '{}' ({}): {}", key,
+                                            field_type_name(def.field(*f).spec.type), v.error().message),
                                 "invalid_field", key));
     for (auto& existing : fields)
       if (existing.field == *f)
@@ -44,7 +43,8 @@ Status type_input(const Definition& def, const RawInput& in, std::vector<FieldCh
       return Status(with_reason(ErrorCode::kInvalidInput, fmt::format("Không có loại tài liệu '{}'", d.kind),
                                 "unknown_document_kind", d.kind));
     if (!is_valid_utf8(d.filename) || d.filename.size() > 1024)
-      return Status(with_reason(ErrorCode::kInvalidInput, "Tên tệp tài liệu không hợp lệ", "invalid_input", d.kind));
+      return Status(
+          with_reason(ErrorCode::kInvalidInput, "Tên tệp tài liệu không hợp lệ", "invalid_input", d.kind));
     docs.push_back(DocumentRef{*k, d.filename, d.sha256, d.size});
   }
   return Status::Ok();
@@ -56,7 +56,9 @@ Error refusal_error(const Refusal& r) { return r.error; }
 
 Result<UserId> CommandService::find_user(const std::string& key) const {
   auto u = dir_.find_user(key);
-  if (!u) return with_reason(ErrorCode::kNotFound, fmt::format("Không có người dùng '{}'", key), "unknown_user", key);
+  if (!u)
+    return with_reason(ErrorCode::kNotFound, fmt::format("Không có người dùng '{}'", key), "unknown_user",
+                       key);
   return *u;
 }
 
@@ -107,8 +109,8 @@ static Status verify_head(const DossierRecord& record, const std::optional<Event
   return Status::Ok();
 }
 
-Result<Outcome> CommandService::create(const std::string& workflow, const std::string& award, const std::string& user,
-                                       const RawInput& input) {
+Result<Outcome> CommandService::create(const std::string& workflow, const std::string& award,
+                                       const std::string& user, const RawInput& input) {
   auto uid = find_user(user);
   if (!uid) return uid.error();
   auto def = defs_.current(workflow);
@@ -174,7 +176,8 @@ Result<Outcome> CommandService::act(DossierId id, const std::string& action, con
       auto b = parse_ballot(input.ballot);
       if (!b)
         return with_reason(ErrorCode::kInvalidInput,
-                           fmt::format("Phiếu '{}' không hợp lệ (yes, no, abstain)", input.ballot), "invalid_input", "ballot");
+                           fmt::format("Phiếu '{}' không hợp lệ (yes, no, abstain)", input.ballot),
+                           "invalid_input", "ballot");
       cmd.ballot = *b;
     }
     if (auto typed = type_input(d, input, cmd.fields, cmd.documents); !typed) return typed.error();
@@ -230,7 +233,8 @@ Result<std::vector<DossierView>> CommandService::inbox(const std::string& user) 
   return out;
 }
 
-Result<std::vector<EventRecord>> CommandService::history(DossierId id, const std::optional<std::string>& user) {
+Result<std::vector<EventRecord>> CommandService::history(DossierId id,
+                                                         const std::optional<std::string>& user) {
   auto view = show(id, user);
   if (!view) return view.error();
   return store_.events(id);
@@ -241,7 +245,8 @@ namespace {
 // Replays dossiers event by event, checking the chain; shared by replay() and replay_all().
 class Replayer {
  public:
-  Replayer(DefinitionRegistry& defs, const Directory& dir, VerifyReport& report) : defs_(defs), dir_(dir), report_(report) {}
+  Replayer(DefinitionRegistry& defs, const Directory& dir, VerifyReport& report)
+      : defs_(defs), dir_(dir), report_(report) {}
 
   struct Track {
     std::shared_ptr<const Definition> def;
@@ -285,9 +290,11 @@ class Replayer {
       DossierRecord rebuilt = encode_dossier(*t.def, dir_, t.state, t.last_hash);
       if (!(rebuilt == p)) return fail_dossier(p.id, t.state.version, describe(rebuilt, p));
       if (projection_digest(rebuilt) != t.last_digest)
-        return fail_dossier(p.id, t.state.version, "the replayed state differs from the state the last event recorded");
+        return fail_dossier(p.id, t.state.version,
+                            "the replayed state differs from the state the last event recorded");
     }
-    if (tracks_.size() != projections.size()) return fail_dossier(0, 0, "events exist for a dossier with no projection");
+    if (tracks_.size() != projections.size())
+      return fail_dossier(0, 0, "events exist for a dossier with no projection");
     return true;
   }
 
@@ -308,7 +315,8 @@ class Replayer {
     report_.ok = false;
     report_.failed_dossier = id;
     report_.failed_seq = seq;
-    report_.failure = seq ? fmt::format("dossier {} event {}: {}", id, seq, why) : fmt::format("dossier {}: {}", id, why);
+    report_.failure =
+        seq ? fmt::format("dossier {} event {}: {}", id, seq, why) : fmt::format("dossier {}: {}", id, why);
     return false;
   }
 
@@ -330,10 +338,13 @@ Result<ReferencedKeys> referenced_directory_keys(Store& store) {
     note(keys.users, e.actor_user, e.dossier);
     note(keys.orgs, e.actor_org, e.dossier);
     note(keys.orgs, e.holder, e.dossier);
-    if (e.payload.find("\"electorate\"") != std::string::npos || e.payload.find("\"origin\"") != std::string::npos) {
+    if (e.payload.find("\"electorate\"") != std::string::npos ||
+        e.payload.find("\"origin\"") != std::string::npos) {
       boost::system::error_code ec;
       boost::json::value v = boost::json::parse(e.payload, ec);
-      if (ec || !v.is_object()) return make_error(ErrorCode::kVerifyFailed, fmt::format("dossier {} event {}: payload is not JSON", e.dossier, e.seq));
+      if (ec || !v.is_object())
+        return make_error(ErrorCode::kVerifyFailed,
+                          fmt::format("dossier {} event {}: payload is not JSON", e.dossier, e.seq));
       if (const auto* o = v.as_object().if_contains("origin"); o && o->is_string())
         note(keys.orgs, std::string(o->as_string()), e.dossier);
       if (const auto* el = v.as_object().if_contains("electorate"); el && el->is_array())
@@ -379,7 +390,8 @@ Result<VerifyReport> CommandService::replay_all() {
   Replayer replayer(defs_, dir_, report);
   auto hash_of = [&](DossierId id) -> Result<std::string> {
     auto it = hashes.find(id);
-    if (it == hashes.end()) return make_error(ErrorCode::kVerifyFailed, "events of a dossier with no projection");
+    if (it == hashes.end())
+      return make_error(ErrorCode::kVerifyFailed, "events of a dossier with no projection");
     return it->second;
   };
   auto st = store_.scan_events([&](const EventRecord& r) -> Status {
@@ -393,7 +405,10 @@ Result<VerifyReport> CommandService::replay_all() {
 
 Result<VerifyReport> CommandService::audit_verify() {
   VerifyReport report;
-  struct Link { std::string last_hash; std::int64_t seq = 0; };
+  struct Link {
+    std::string last_hash;
+    std::int64_t seq = 0;
+  };
   std::unordered_map<DossierId, Link> links;
   auto fail = [&](DossierId id, std::int64_t seq, std::string why) {
     report.ok = false;
@@ -405,8 +420,10 @@ Result<VerifyReport> CommandService::audit_verify() {
   auto st = store_.scan_events([&](const EventRecord& r) -> Status {
     ++report.events;
     Link& l = links[r.dossier];
-    if (r.seq != l.seq + 1) return fail(r.dossier, r.seq, fmt::format("sequence {} follows {}", r.seq, l.seq));
-    if (r.prev_hash != l.last_hash) return fail(r.dossier, r.seq, "prev_hash does not match the previous event's hash");
+    if (r.seq != l.seq + 1)
+      return fail(r.dossier, r.seq, fmt::format("sequence {} follows {}", r.seq, l.seq));
+    if (r.prev_hash != l.last_hash)
+      return fail(r.dossier, r.seq, "prev_hash does not match the previous event's hash");
     if (!event_hash_matches(r)) return fail(r.dossier, r.seq, "hash does not match the event's content");
     l.last_hash = r.hash;
     l.seq = r.seq;

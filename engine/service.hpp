@@ -78,7 +78,8 @@ class CommandService {
   Result<Outcome> create(const std::string& workflow, const std::string& award, const std::string& user,
                          const RawInput& input);
   // Takes `action` on dossier `id` as `user`.
-  Result<Outcome> act(DossierId id, const std::string& action, const std::string& user, const RawInput& input);
+  Result<Outcome> act(DossierId id, const std::string& action, const std::string& user,
+                      const RawInput& input);
 
   // Reads one dossier; when `user` is given, refuses (kNotPermitted) if they may not read it.
   Result<DossierView> show(DossierId id, const std::optional<std::string>& user);
@@ -98,8 +99,8 @@ class CommandService {
 
  private:
   Result<UserId> find_user(const std::string& key) const;
-  Result<Outcome> commit(WriteTx& tx, const Definition& def, DossierState& state, std::int64_t expected_version,
-                         std::string last_hash, const Decision& decision);
+  Result<Outcome> commit(WriteTx& tx, const Definition& def, DossierState& state,
+                         std::int64_t expected_version, std::string last_hash, const Decision& decision);
 
   Store& store_;
   Clock& clock_;

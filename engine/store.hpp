@@ -38,7 +38,8 @@ class WriteTx {
   // Stores a definition; a no-op when its hash is already stored. Makes it current for its name.
   virtual Status put_definition(const DefinitionRecord& def) = 0;
   // Replaces the org tree and users.
-  virtual Status replace_directory(const std::vector<OrgRecord>& orgs, const std::vector<UserRecord>& users) = 0;
+  virtual Status replace_directory(const std::vector<OrgRecord>& orgs,
+                                   const std::vector<UserRecord>& users) = 0;
 };
 
 // A durable store of definitions, events, projections and the outbox.

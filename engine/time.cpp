@@ -29,7 +29,9 @@ void civil_from_days(std::int32_t z, int& y, unsigned& m, unsigned& d) {
 
 namespace {
 
-std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
 
 std::string format_parts(Timestamp t, bool utc_suffix) {
   const std::int64_t day = floor_div(t.millis, 86400000);
@@ -41,11 +43,11 @@ std::string format_parts(Timestamp t, bool utc_suffix) {
   const auto secs = static_cast<int>(ms_of_day / 1000);
   char buf[48];
   if (utc_suffix) {
-    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", y, mo, d, secs / 3600, secs / 60 % 60,
-                  secs % 60, ms);
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", y, mo, d, secs / 3600,
+                  secs / 60 % 60, secs % 60, ms);
   } else {
-    std::snprintf(buf, sizeof buf, "%04d-%02u-%02u %02d:%02d:%02d (UTC+7)", y, mo, d, secs / 3600, secs / 60 % 60,
-                  secs % 60);
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02u %02d:%02d:%02d (UTC+7)", y, mo, d, secs / 3600,
+                  secs / 60 % 60, secs % 60);
   }
   return buf;
 }
@@ -68,11 +70,14 @@ bool valid_ymd(int y, int m, int d) {
 
 std::string format_utc(Timestamp t) { return format_parts(t, true); }
 
-std::string format_vietnam(Timestamp t) { return format_parts(Timestamp{t.millis + kVietnamOffsetMillis}, false); }
+std::string format_vietnam(Timestamp t) {
+  return format_parts(Timestamp{t.millis + kVietnamOffsetMillis}, false);
+}
 
 std::optional<Timestamp> parse_utc(std::string_view s) {
   int y, mo, d, h, mi, se, ms = 0;
-  if (s.size() < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':') return std::nullopt;
+  if (s.size() < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':')
+    return std::nullopt;
   if (!read_int(s, 0, 4, y) || !read_int(s, 5, 2, mo) || !read_int(s, 8, 2, d) || !read_int(s, 11, 2, h) ||
       !read_int(s, 14, 2, mi) || !read_int(s, 17, 2, se))
     return std::nullopt;

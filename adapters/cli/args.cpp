@@ -1,17 +1,17 @@
 #include "adapters/cli/args.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
-
-#include <fmt/format.h>
 
 #include "engine/value.hpp"
 
 namespace hoso::cli {
 
 namespace {
-constexpr std::array kValued = {"db", "as", "note", "expect-version", "workflow", "award", "format",
-                                "ballot", "config", "workflows", "note-file"};
+constexpr std::array kValued = {"db",     "as",     "note",   "expect-version", "workflow", "award",
+                                "format", "ballot", "config", "workflows",      "note-file"};
 constexpr std::array kRepeatable = {"field", "doc"};
 constexpr std::array kFlags = {"json", "all", "help"};
 
@@ -22,7 +22,9 @@ bool in(const A& a, const std::string& s) {
 const std::vector<std::string> kNone;
 }  // namespace
 
-bool Args::flag(const std::string& name) const { return std::find(flags.begin(), flags.end(), name) != flags.end(); }
+bool Args::flag(const std::string& name) const {
+  return std::find(flags.begin(), flags.end(), name) != flags.end();
+}
 
 std::optional<std::string> Args::get(const std::string& name) const {
   auto it = options.find(name);
@@ -64,7 +66,8 @@ Result<Args> parse_args(int argc, const char* const* argv) {
     } else {
       if (i + 1 >= argc) return usage(fmt::format("tùy chọn --{} cần một giá trị", name));
       value = argv[++i];
-      if (!is_valid_utf8(value)) return usage(fmt::format("giá trị của --{} không phải văn bản UTF-8 hợp lệ", name));
+      if (!is_valid_utf8(value))
+        return usage(fmt::format("giá trị của --{} không phải văn bản UTF-8 hợp lệ", name));
     }
     auto& slot = a.options[name];
     if (!repeatable && !slot.empty()) return usage(fmt::format("tùy chọn --{} chỉ được dùng một lần", name));

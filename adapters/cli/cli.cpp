@@ -1,13 +1,13 @@
 #include "adapters/cli/cli.hpp"
 
+#include <fmt/format.h>
+#include <openssl/evp.h>
+
+#include <boost/json.hpp>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-
-#include <boost/json.hpp>
-#include <fmt/format.h>
-#include <openssl/evp.h>
 
 #include "adapters/cli/args.hpp"
 #include "adapters/runtime/system_clock.hpp"
@@ -27,19 +27,28 @@ constexpr std::int64_t kMaxDocumentBytes = 512LL * 1024 * 1024;
 
 int exit_code(ErrorCode c) {
   switch (c) {
-    case ErrorCode::kInternal: return 1;
-    case ErrorCode::kInvalidInput: return 2;
-    case ErrorCode::kNotFound: return 3;
-    case ErrorCode::kNotPermitted: return 4;
-    case ErrorCode::kRefused: return 5;
-    case ErrorCode::kVersionConflict: return 6;
-    case ErrorCode::kInvalidDefinition: return 7;
-    case ErrorCode::kVerifyFailed: return 8;
+    case ErrorCode::kInternal:
+      return 1;
+    case ErrorCode::kInvalidInput:
+      return 2;
+    case ErrorCode::kNotFound:
+      return 3;
+    case ErrorCode::kNotPermitted:
+      return 4;
+    case ErrorCode::kRefused:
+      return 5;
+    case ErrorCode::kVersionConflict:
+      return 6;
+    case ErrorCode::kInvalidDefinition:
+      return 7;
+    case ErrorCode::kVerifyFailed:
+      return 8;
   }
   return 1;
 }
 
-const char* kUsage = R"(hoso — quản lý hồ sơ đề nghị khen thưởng (Phong trào "Toàn dân bảo vệ an ninh Tổ quốc")
+const char* kUsage =
+    R"(hoso — quản lý hồ sơ đề nghị khen thưởng (Phong trào "Toàn dân bảo vệ an ninh Tổ quốc")
 
 Cách dùng (mọi lệnh nhận --db PATH, mặc định ./hoso.db):
   hoso init [--config DIR] [--workflows DIR]
@@ -83,9 +92,13 @@ int fail(Ctx& c, const Error& e) {
   return exit_code(e.code);
 }
 
-int usage(Ctx& c, const std::string& msg) { return fail(c, make_error(ErrorCode::kInvalidInput, msg + "\n\n" + kUsage)); }
+int usage(Ctx& c, const std::string& msg) {
+  return fail(c, make_error(ErrorCode::kInvalidInput, msg + "\n\n" + kUsage));
+}
 
-Result<std::unique_ptr<SqliteStore>> open_existing(Ctx& c) { return SqliteStore::open(c.db(), OpenMode::kExisting); }
+Result<std::unique_ptr<SqliteStore>> open_existing(Ctx& c) {
+  return SqliteStore::open(c.db(), OpenMode::kExisting);
+}
 
 // Everything a dossier command needs: store, directory, definitions, clock, service.
 struct Runtime {
@@ -124,7 +137,8 @@ Result<RawDocument> read_document(const std::string& kind, const std::string& pa
     return make_error(ErrorCode::kInvalidInput, fmt::format("không đọc được tệp tài liệu '{}'", path));
   auto size = static_cast<std::int64_t>(fs::file_size(path, ec));
   if (ec || size > kMaxDocumentBytes)
-    return make_error(ErrorCode::kInvalidInput, fmt::format("tệp '{}' quá lớn (tối đa {} MB)", path, kMaxDocumentBytes >> 20));
+    return make_error(ErrorCode::kInvalidInput,
+                      fmt::format("tệp '{}' quá lớn (tối đa {} MB)", path, kMaxDocumentBytes >> 20));
   std::ifstream in(path, std::ios::binary);
   if (!in) return make_error(ErrorCode::kInvalidInput, fmt::format("không mở được tệp tài liệu '{}'", path));
   EVP_MD_CTX* md = EVP_MD_CTX_new();
@@ -148,7 +162,8 @@ Result<RawInput> raw_input(Ctx& c) {
   for (const auto& f : c.args.all("field")) {
     auto eq = f.find('=');
     if (eq == std::string::npos || eq == 0)
-      return make_error(ErrorCode::kInvalidInput, fmt::format("--field cần dạng TÊN=GIÁ_TRỊ, nhận được '{}'", f));
+      return make_error(ErrorCode::kInvalidInput,
+                        fmt::format("--field cần dạng TÊN=GIÁ_TRỊ, nhận được '{}'", f));
     in.fields.emplace_back(f.substr(0, eq), f.substr(eq + 1));
   }
   for (const auto& d : c.args.all("doc")) {
@@ -161,13 +176,16 @@ Result<RawInput> raw_input(Ctx& c) {
   }
   in.note = c.args.get("note").value_or("");
   if (auto file = c.args.get("note-file")) {
-    if (c.args.get("note")) return make_error(ErrorCode::kInvalidInput, "chỉ dùng một trong --note và --note-file");
+    if (c.args.get("note"))
+      return make_error(ErrorCode::kInvalidInput, "chỉ dùng một trong --note và --note-file");
     std::error_code ec;
     const auto size = fs::file_size(*file, ec);
-    if (ec) return make_error(ErrorCode::kInvalidInput, fmt::format("không đọc được tệp ghi chú '{}'", *file));
+    if (ec)
+      return make_error(ErrorCode::kInvalidInput, fmt::format("không đọc được tệp ghi chú '{}'", *file));
     if (size > kMaxNoteBytes)
       return make_error(ErrorCode::kInvalidInput,
-                        fmt::format("Ghi chú trong '{}' dài {} byte, vượt quá giới hạn {} byte", *file, size, kMaxNoteBytes));
+                        fmt::format("Ghi chú trong '{}' dài {} byte, vượt quá giới hạn {} byte", *file, size,
+                                    kMaxNoteBytes));
     std::ifstream f(*file, std::ios::binary);
     in.note.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
   }
@@ -187,19 +205,20 @@ json::value parse_json_or_string(const std::string& s) {
 }
 
 json::object event_json(const EventRecord& e) {
-  return json::object{{"seq", e.seq},
-                      {"type", e.type},
-                      {"at", e.at},
-                      {"actor", json::object{{"user", e.actor_user}, {"role", e.actor_role}, {"org", e.actor_org}}},
-                      {"action", e.action},
-                      {"from", e.from_state},
-                      {"to", e.to_state},
-                      {"holder", e.holder},
-                      {"note", e.note},
-                      {"payload", parse_json_or_string(e.payload)},
-                      {"schema_version", e.schema_version},
-                      {"prev_hash", e.prev_hash},
-                      {"hash", e.hash}};
+  return json::object{
+      {"seq", e.seq},
+      {"type", e.type},
+      {"at", e.at},
+      {"actor", json::object{{"user", e.actor_user}, {"role", e.actor_role}, {"org", e.actor_org}}},
+      {"action", e.action},
+      {"from", e.from_state},
+      {"to", e.to_state},
+      {"holder", e.holder},
+      {"note", e.note},
+      {"payload", parse_json_or_string(e.payload)},
+      {"schema_version", e.schema_version},
+      {"prev_hash", e.prev_hash},
+      {"hash", e.hash}};
 }
 
 // A stored UTC time shown in Vietnam time (as stored when it does not parse).
@@ -241,7 +260,8 @@ json::object dossier_json(const Runtime& rt, const DossierView& v, const std::op
   if (st.vote) o["vote"] = parse_json_or_string(v.record.vote);
   if (user) {
     json::array actions;
-    for (ActionId a : available_actions(def, rt.directory, v.state, *user)) actions.push_back(json::string(def.action_name(a)));
+    for (ActionId a : available_actions(def, rt.directory, v.state, *user))
+      actions.push_back(json::string(def.action_name(a)));
     o["actions"] = std::move(actions);
   }
   return o;
@@ -268,21 +288,26 @@ int cmd_init(Ctx& c) {
     bool kept = false;
     for (const auto& o : project.orgs) kept = kept || o.key == key;
     if (!kept)
-      dropped.push_back(Diagnostic{SourceLoc{(fs::path(config) / "orgs.yaml").string(), 1, 1},
-                                   fmt::format("org '{}' is named in the history of dossier {}; it cannot be removed", key, id)});
+      dropped.push_back(Diagnostic{
+          SourceLoc{(fs::path(config) / "orgs.yaml").string(), 1, 1},
+          fmt::format("org '{}' is named in the history of dossier {}; it cannot be removed", key, id)});
   }
   for (const auto& [key, id] : referenced->users) {
     bool kept = false;
     for (const auto& u : project.users) kept = kept || u.key == key;
     if (!kept)
-      dropped.push_back(Diagnostic{SourceLoc{(fs::path(config) / "users.yaml").string(), 1, 1},
-                                   fmt::format("user '{}' is named in the history of dossier {}; keep it with "
-                                               "'active: false' instead of removing it", key, id)});
+      dropped.push_back(
+          Diagnostic{SourceLoc{(fs::path(config) / "users.yaml").string(), 1, 1},
+                     fmt::format("user '{}' is named in the history of dossier {}; keep it with "
+                                 "'active: false' instead of removing it",
+                                 key, id)});
   }
   if (!dropped.empty()) {
     for (const auto& d : dropped) c.err << d.format() << "\n";
-    c.err << fmt::format("lỗi: cấu hình mới bỏ mất {} cơ quan/người dùng có trong lịch sử hồ sơ; cơ sở dữ liệu không thay đổi\n",
-                         dropped.size());
+    c.err << fmt::format(
+        "lỗi: cấu hình mới bỏ mất {} cơ quan/người dùng có trong lịch sử hồ sơ; cơ sở dữ liệu không thay "
+        "đổi\n",
+        dropped.size());
     return 7;
   }
   SystemClock clock;
@@ -300,13 +325,17 @@ int cmd_init(Ctx& c) {
   if (c.json_out()) {
     json::array defs;
     for (const auto& w : project.workflows)
-      defs.push_back(json::object{{"name", w.definition->name()}, {"hash", w.definition->hash()}, {"file", w.file}});
-    c.out << json::serialize(json::object{{"db", c.db()}, {"orgs", project.orgs.size()}, {"users", project.users.size()},
-                                          {"definitions", std::move(defs)}, {"new_definitions", added}})
+      defs.push_back(
+          json::object{{"name", w.definition->name()}, {"hash", w.definition->hash()}, {"file", w.file}});
+    c.out << json::serialize(json::object{{"db", c.db()},
+                                          {"orgs", project.orgs.size()},
+                                          {"users", project.users.size()},
+                                          {"definitions", std::move(defs)},
+                                          {"new_definitions", added}})
           << "\n";
   } else {
-    c.out << fmt::format("Đã khởi tạo {}: {} cơ quan, {} người dùng, {} quy trình ({} phiên bản mới)\n", c.db(),
-                         project.orgs.size(), project.users.size(), project.workflows.size(), added);
+    c.out << fmt::format("Đã khởi tạo {}: {} cơ quan, {} người dùng, {} quy trình ({} phiên bản mới)\n",
+                         c.db(), project.orgs.size(), project.users.size(), project.workflows.size(), added);
   }
   return 0;
 }
@@ -315,7 +344,8 @@ int cmd_workflows(Ctx& c) {
   const auto& p = c.args.positional;
   if (p.size() < 2) return usage(c, "thiếu lệnh con của 'workflows' (check, list, show)");
   if (p[1] == "check") {
-    auto project = yaml::load_project(c.args.get("config").value_or("config"), c.args.get("workflows").value_or("workflows"));
+    auto project = yaml::load_project(c.args.get("config").value_or("config"),
+                                      c.args.get("workflows").value_or("workflows"));
     for (const auto& d : project.diagnostics) c.err << d.format() << "\n";
     if (!project.ok()) {
       c.err << fmt::format("{} lỗi\n", project.diagnostics.size());
@@ -337,8 +367,11 @@ int cmd_workflows(Ctx& c) {
       auto def = registry.by_hash(d.hash);
       if (!def) return fail(c, def.error());
       if (c.json_out())
-        arr.push_back(json::object{{"name", d.name}, {"title", (*def)->title()}, {"hash", d.hash},
-                                   {"file", d.workflow_file}, {"loaded_at", d.loaded_at}});
+        arr.push_back(json::object{{"name", d.name},
+                                   {"title", (*def)->title()},
+                                   {"hash", d.hash},
+                                   {"file", d.workflow_file},
+                                   {"loaded_at", d.loaded_at}});
       else
         c.out << fmt::format("{}\t{}\t{}\n", d.name, (*def)->title(), d.hash.substr(0, 12));
     }
@@ -351,10 +384,14 @@ int cmd_workflows(Ctx& c) {
     auto def = registry.current(p[2]);
     if (!def) return fail(c, def.error());
     const std::string format = c.args.get("format").value_or(c.json_out() ? "json" : "mermaid");
-    if (format == "mermaid") c.out << to_mermaid(**def);
-    else if (format == "dot") c.out << to_dot(**def);
-    else if (format == "json") c.out << to_json(**def) << "\n";
-    else return usage(c, fmt::format("định dạng '{}' không hỗ trợ (mermaid, dot, json)", format));
+    if (format == "mermaid")
+      c.out << to_mermaid(**def);
+    else if (format == "dot")
+      c.out << to_dot(**def);
+    else if (format == "json")
+      c.out << to_json(**def) << "\n";
+    else
+      return usage(c, fmt::format("định dạng '{}' không hỗ trợ (mermaid, dot, json)", format));
     return 0;
   }
   return usage(c, fmt::format("lệnh con không hợp lệ: workflows {}", p[1]));
@@ -371,8 +408,11 @@ int cmd_orgs_users(Ctx& c) {
     if (!orgs) return fail(c, orgs.error());
     for (const auto& o : *orgs) {
       if (c.json_out())
-        arr.push_back(json::object{{"id", o.key}, {"name", o.name}, {"kind", o.kind},
-                                   {"parent", o.parent.empty() ? json::value(nullptr) : json::value(o.parent)}});
+        arr.push_back(
+            json::object{{"id", o.key},
+                         {"name", o.name},
+                         {"kind", o.kind},
+                         {"parent", o.parent.empty() ? json::value(nullptr) : json::value(o.parent)}});
       else
         c.out << fmt::format("{}\t{}\t{}\t{}\n", o.key, o.name, o.kind, o.parent);
     }
@@ -383,8 +423,12 @@ int cmd_orgs_users(Ctx& c) {
       json::array roles;
       for (const auto& r : u.roles) roles.push_back(json::string(r));
       if (c.json_out())
-        arr.push_back(json::object{{"id", u.key}, {"name", u.name}, {"org", u.org}, {"roles", std::move(roles)},
-                                   {"email", u.email}, {"active", u.active}});
+        arr.push_back(json::object{{"id", u.key},
+                                   {"name", u.name},
+                                   {"org", u.org},
+                                   {"roles", std::move(roles)},
+                                   {"email", u.email},
+                                   {"active", u.active}});
       else
         c.out << fmt::format("{}\t{}\t{}\t{}\n", u.key, u.name, u.org, fmt::join(u.roles, ","));
     }
@@ -395,7 +439,8 @@ int cmd_orgs_users(Ctx& c) {
 
 Result<DossierId> dossier_id(const std::string& s) {
   auto n = parse_int(s, "mã hồ sơ");
-  if (!n || *n == 0) return make_error(ErrorCode::kInvalidInput, fmt::format("mã hồ sơ '{}' không hợp lệ", s));
+  if (!n || *n == 0)
+    return make_error(ErrorCode::kInvalidInput, fmt::format("mã hồ sơ '{}' không hợp lệ", s));
   return *n;
 }
 
@@ -403,8 +448,8 @@ int print_outcome(Ctx& c, Runtime& rt, const Outcome& o, bool created) {
   if (c.json_out()) {
     json::array events;
     for (const auto& e : o.events) events.push_back(event_json(e));
-    c.out << json::serialize(json::object{{"id", o.id}, {"version", o.version}, {"state", o.state},
-                                          {"events", std::move(events)}})
+    c.out << json::serialize(json::object{
+                 {"id", o.id}, {"version", o.version}, {"state", o.state}, {"events", std::move(events)}})
           << "\n";
     return 0;
   }
@@ -415,9 +460,10 @@ int print_outcome(Ctx& c, Runtime& rt, const Outcome& o, bool created) {
   auto view = rt.service->show(o.id, std::nullopt);
   if (!view) return fail(c, view.error());
   const State& st = view->definition->state(view->state.state);
-  c.out << fmt::format("Hồ sơ {}: đã chuyển sang bước '{}'{} (phiên bản {})\n", o.id, st.title,
-                       view->record.holder.empty() ? "" : ", đang ở " + org_name(rt.directory, view->record.holder),
-                       o.version);
+  c.out << fmt::format(
+      "Hồ sơ {}: đã chuyển sang bước '{}'{} (phiên bản {})\n", o.id, st.title,
+      view->record.holder.empty() ? "" : ", đang ở " + org_name(rt.directory, view->record.holder),
+      o.version);
   return 0;
 }
 
@@ -466,20 +512,25 @@ int cmd_dossier(Ctx& c) {
       return 0;
     }
     const Definition& def = *view->definition;
-    c.out << fmt::format("Hồ sơ {} — {} ({})\n", view->record.id, def.award(view->state.award).name, def.title());
+    c.out << fmt::format("Hồ sơ {} — {} ({})\n", view->record.id, def.award(view->state.award).name,
+                         def.title());
     c.out << fmt::format("  Bước hiện tại: {}{}\n", def.state(view->state.state).title,
                          view->record.closed ? " (đã kết thúc)" : "");
-    if (!view->record.holder.empty()) c.out << fmt::format("  Cơ quan đang xử lý: {}\n", org_name(r.directory, view->record.holder));
-    c.out << fmt::format("  Đơn vị đề nghị: {}\n  Phiên bản: {}\n  Cập nhật: {}\n", org_name(r.directory, view->record.origin),
-                         view->record.version, vietnam_time(view->record.updated_at));
+    if (!view->record.holder.empty())
+      c.out << fmt::format("  Cơ quan đang xử lý: {}\n", org_name(r.directory, view->record.holder));
+    c.out << fmt::format("  Đơn vị đề nghị: {}\n  Phiên bản: {}\n  Cập nhật: {}\n",
+                         org_name(r.directory, view->record.origin), view->record.version,
+                         vietnam_time(view->record.updated_at));
     for (const auto& f : def.fields())
       if (view->state.fields[f.id.value].present())
         c.out << fmt::format("  {}: {}\n", f.label, format_value(f.spec, view->state.fields[f.id.value]));
     for (const auto& d : view->state.documents)
-      c.out << fmt::format("  Tài liệu: {} — {} (sha256 {})\n", def.document(d.kind).name, d.filename, d.sha256.substr(0, 16));
+      c.out << fmt::format("  Tài liệu: {} — {} (sha256 {})\n", def.document(d.kind).name, d.filename,
+                           d.sha256.substr(0, 16));
     if (o.contains("actions")) {
       std::string acts;
-      for (const auto& a : o["actions"].as_array()) acts += (acts.empty() ? "" : ", ") + std::string(a.as_string());
+      for (const auto& a : o["actions"].as_array())
+        acts += (acts.empty() ? "" : ", ") + std::string(a.as_string());
       c.out << fmt::format("  Thao tác được phép: {}\n", acts.empty() ? "(không có)" : acts);
     }
     return 0;
@@ -502,12 +553,15 @@ int cmd_inbox(Ctx& c) {
       arr.push_back(dossier_json(r, v, user));
     } else {
       const Definition& def = *v.definition;
-      c.out << fmt::format("{}\t{}\t{}\t{}{}\n", v.record.id, def.award(v.state.award).name, def.state(v.state.state).title,
-                           org_name(r.directory, v.record.origin), v.overdue ? "\tQUÁ HẠN" : "");
+      c.out << fmt::format("{}\t{}\t{}\t{}{}\n", v.record.id, def.award(v.state.award).name,
+                           def.state(v.state.state).title, org_name(r.directory, v.record.origin),
+                           v.overdue ? "\tQUÁ HẠN" : "");
     }
   }
-  if (c.json_out()) c.out << json::serialize(arr) << "\n";
-  else if (items->empty()) c.out << "Không có hồ sơ nào đang chờ xử lý.\n";
+  if (c.json_out())
+    c.out << json::serialize(arr) << "\n";
+  else if (items->empty())
+    c.out << "Không có hồ sơ nào đang chờ xử lý.\n";
   return 0;
 }
 
@@ -522,11 +576,12 @@ int cmd_history(Ctx& c) {
   if (!events) return fail(c, events.error());
   json::array arr;
   for (const auto& e : *events) {
-    if (c.json_out()) arr.push_back(event_json(e));
+    if (c.json_out())
+      arr.push_back(event_json(e));
     else
       c.out << fmt::format("#{} {} {} {} ({}, {}) {} → {}{}  [{}]\n", e.seq, vietnam_time(e.at), e.type,
-                           e.actor_user, e.actor_role, e.actor_org, e.from_state.empty() ? "∅" : e.from_state, e.to_state,
-                           e.note.empty() ? "" : " — " + e.note, e.hash.substr(0, 16));
+                           e.actor_user, e.actor_role, e.actor_org, e.from_state.empty() ? "∅" : e.from_state,
+                           e.to_state, e.note.empty() ? "" : " — " + e.note, e.hash.substr(0, 16));
   }
   if (c.json_out()) c.out << json::serialize(arr) << "\n";
   return 0;
@@ -543,9 +598,11 @@ int print_report(Ctx& c, const VerifyReport& r, std::optional<DossierId> id) {
     }
     c.out << json::serialize(o) << "\n";
   } else if (r.ok) {
-    c.out << fmt::format("Toàn vẹn: {} sự kiện của {} hồ sơ đã được kiểm tra, không phát hiện sai lệch.\n", r.events, r.dossiers);
+    c.out << fmt::format("Toàn vẹn: {} sự kiện của {} hồ sơ đã được kiểm tra, không phát hiện sai lệch.\n",
+                         r.events, r.dossiers);
   } else {
-    c.out << fmt::format("PHÁT HIỆN SAI LỆCH tại hồ sơ {}, sự kiện {}: {}\n", r.failed_dossier, r.failed_seq, r.failure);
+    c.out << fmt::format("PHÁT HIỆN SAI LỆCH tại hồ sơ {}, sự kiện {}: {}\n", r.failed_dossier, r.failed_seq,
+                         r.failure);
   }
   return r.ok ? 0 : 8;
 }
@@ -553,7 +610,8 @@ int print_report(Ctx& c, const VerifyReport& r, std::optional<DossierId> id) {
 int cmd_replay(Ctx& c) {
   const auto& p = c.args.positional;
   const bool all = c.args.flag("all");
-  if ((all && p.size() != 1) || (!all && p.size() != 2)) return usage(c, "cách dùng: hoso replay ID|--all [--json]");
+  if ((all && p.size() != 1) || (!all && p.size() != 2))
+    return usage(c, "cách dùng: hoso replay ID|--all [--json]");
   auto rt = open_runtime(c);
   if (!rt) return fail(c, rt.error());
   if (all) {

@@ -113,11 +113,14 @@ class Reader {
   std::size_t count() const { return diags_.size(); }
   const std::string& file() const { return file_; }
 
-  void error(SourceLoc loc, std::string message) { diags_.push_back(Diagnostic{std::move(loc), std::move(message)}); }
+  void error(SourceLoc loc, std::string message) {
+    diags_.push_back(Diagnostic{std::move(loc), std::move(message)});
+  }
 
   SourceLoc at(const YAML::Node& n, const SourceLoc& fallback = {}) const {
     const YAML::Mark m = n.Mark();
-    if (m.is_null() || m.line < 0 || m.column < 0) return fallback.line > 0 ? fallback : SourceLoc{file_, 1, 1};
+    if (m.is_null() || m.line < 0 || m.column < 0)
+      return fallback.line > 0 ? fallback : SourceLoc{file_, 1, 1};
     return SourceLoc{file_, m.line + 1, m.column + 1};
   }
   // The value's location; a null value (`key:` with nothing after it) is located at its key,
@@ -139,12 +142,14 @@ class Reader {
       docs = YAML::LoadAll(std::string(text_));
     } catch (const YAML::Exception& e) {
       SourceLoc loc{file_, 1, 1};
-      if (!e.mark.is_null() && e.mark.line >= 0 && e.mark.column >= 0) loc = {file_, e.mark.line + 1, e.mark.column + 1};
+      if (!e.mark.is_null() && e.mark.line >= 0 && e.mark.column >= 0)
+        loc = {file_, e.mark.line + 1, e.mark.column + 1};
       error(std::move(loc), e.msg.empty() ? std::string("YAML syntax error") : e.msg);
       return std::nullopt;
     }
     if (docs.empty() || docs[0].IsNull()) {
-      error(docs.empty() ? SourceLoc{file_, 1, 1} : at(docs[0]), fmt::format("empty file: expected {}", expected));
+      error(docs.empty() ? SourceLoc{file_, 1, 1} : at(docs[0]),
+            fmt::format("empty file: expected {}", expected));
       return std::nullopt;
     }
     if (docs.size() > 1) {
@@ -169,7 +174,8 @@ class Reader {
         continue;
       }
       if (const Entry* prev = view.find(k.Scalar())) {
-        error(at(k, view.loc), fmt::format("duplicate key '{}' in {} (first at line {})", k.Scalar(), ctx, at(prev->key).line));
+        error(at(k, view.loc), fmt::format("duplicate key '{}' in {} (first at line {})", k.Scalar(), ctx,
+                                           at(prev->key).line));
         continue;
       }
       view.entries.push_back(Entry{k, it->second, k.Scalar()});
@@ -184,7 +190,8 @@ class Reader {
     std::vector<Entry> kept;
     for (auto& e : view.entries) {
       if (!contains(allowed, e.name)) {
-        error(at(e.key), fmt::format("unknown key '{}' in {} (expected one of {})", e.name, ctx, quoted_list(allowed)));
+        error(at(e.key),
+              fmt::format("unknown key '{}' in {} (expected one of {})", e.name, ctx, quoted_list(allowed)));
         continue;
       }
       kept.push_back(std::move(e));
@@ -338,8 +345,9 @@ std::vector<Diagnostic> guarded(Reader& r, F&& body) {
   try {
     body();
   } catch (const YAML::Exception& e) {
-    r.error(SourceLoc{r.file(), e.mark.is_null() ? 1 : e.mark.line + 1, e.mark.is_null() ? 1 : e.mark.column + 1},
-            e.msg);
+    r.error(
+        SourceLoc{r.file(), e.mark.is_null() ? 1 : e.mark.line + 1, e.mark.is_null() ? 1 : e.mark.column + 1},
+        e.msg);
   } catch (const std::exception& e) {
     r.error(SourceLoc{r.file(), 1, 1}, fmt::format("internal error while reading: {}", e.what()));
   } catch (...) {
@@ -358,7 +366,8 @@ void read_orgs(Reader& r, const YAML::Node& root, std::vector<OrgSource>& out) {
     r.error(r.at(*list), "'orgs' must be a list of orgs");
     return;
   }
-  if (list->value.size() == 0) r.error(r.at(*list), "'orgs' is empty: the tree needs at least its central root");
+  if (list->value.size() == 0)
+    r.error(r.at(*list), "'orgs' is empty: the tree needs at least its central root");
   for (const auto& item : list->value) {
     if (!item.IsMap()) {
       r.error(r.at(item, r.at(*list)), "each org must be a map with keys 'id', 'name', 'kind' and 'parent'");
@@ -387,13 +396,14 @@ void read_users(Reader& r, const YAML::Node& root, std::vector<UserSource>& out)
   }
   for (const auto& item : list->value) {
     if (!item.IsMap()) {
-      r.error(r.at(item, r.at(*list)), "each user must be a map with keys 'id', 'name', 'email', 'org' and 'roles'");
+      r.error(r.at(item, r.at(*list)),
+              "each user must be a map with keys 'id', 'name', 'email', 'org' and 'roles'");
       continue;
     }
     const std::string ctx = Reader::named(item, "user", "id");
     const std::size_t before = r.count();
-    const MapView m =
-        r.fixed(item, ctx, {"id", "name", "email", "org", "roles", "active"}, {"id", "name", "email", "org", "roles"});
+    const MapView m = r.fixed(item, ctx, {"id", "name", "email", "org", "roles", "active"},
+                              {"id", "name", "email", "org", "roles"});
     UserSource u;
     u.loc = m.loc;
     r.str(m, "id", u.key);
@@ -413,7 +423,8 @@ bool valid_key(std::string_view s) {
 }
 
 bool blank(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; });
 }
 
 // local@domain: local of [A-Za-z0-9._%+-] without leading, trailing or doubled dots; domain of at
@@ -422,7 +433,9 @@ bool valid_email(std::string_view s) {
   const std::size_t at = s.find('@');
   if (at == kNpos || at == 0 || s.find('@', at + 1) != kNpos) return false;
   const std::string_view local = s.substr(0, at), domain = s.substr(at + 1);
-  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
+  auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
   for (char c : local)
     if (!alnum(c) && c != '.' && c != '_' && c != '%' && c != '+' && c != '-') return false;
   if (local.front() == '.' || local.back() == '.' || local.find("..") != kNpos) return false;
@@ -503,7 +516,8 @@ void read_catalogue(Reader& r, const YAML::Node& root, CatalogueSpec& out) {
           r.error(r.at(item, r.at(*docs)), "each document kind must be a map with keys 'id' and 'name'");
           continue;
         }
-        const MapView m = r.fixed(item, Reader::named(item, "document kind", "id"), {"id", "name"}, {"id", "name"});
+        const MapView m =
+            r.fixed(item, Reader::named(item, "document kind", "id"), {"id", "name"}, {"id", "name"});
         DocKindSpec d;
         r.str(m, "id", d.key);
         r.str(m, "name", d.name);
@@ -545,16 +559,19 @@ void read_catalogue(Reader& r, const YAML::Node& root, CatalogueSpec& out) {
 void read_clause(Reader& r, const YAML::Node& item, const SourceLoc& fallback, std::string_view what,
                  std::vector<ClauseSpec>& out) {
   if (!item.IsMap()) {
-    r.error(r.at(item, fallback), fmt::format("each {} must be a map with keys 'id', 'expr', 'message' and optionally 'applies_if'", what));
+    r.error(r.at(item, fallback),
+            fmt::format("each {} must be a map with keys 'id', 'expr', 'message' and optionally 'applies_if'",
+                        what));
     return;
   }
-  const MapView m =
-      r.fixed(item, Reader::named(item, what, "id"), {"id", "expr", "message", "applies_if"}, {"id", "expr", "message"});
+  const MapView m = r.fixed(item, Reader::named(item, what, "id"), {"id", "expr", "message", "applies_if"},
+                            {"id", "expr", "message"});
   ClauseSpec c;
   c.loc = m.loc;
   r.str(m, "id", c.id);
   if (const Entry* e = m.find("expr"); e && r.str(*e, c.expr)) c.expr.loc = r.text_start(*e);
-  if (const Entry* e = m.find("applies_if"); e && r.str(*e, c.applies_if)) c.applies_if.loc = r.text_start(*e);
+  if (const Entry* e = m.find("applies_if"); e && r.str(*e, c.applies_if))
+    c.applies_if.loc = r.text_start(*e);
   r.str(m, "message", c.message);
   out.push_back(std::move(c));
 }
@@ -600,7 +617,8 @@ void read_holder(Reader& r, const Entry& e, StateSpec& s) {
   h.loc = r.at(e);
   if (e.value.IsScalar()) {
     if (e.value.Scalar() != "origin") {
-      r.error(r.at(e), fmt::format("'holder' must be 'origin' or a map {{of, within}}, not '{}'", e.value.Scalar()));
+      r.error(r.at(e),
+              fmt::format("'holder' must be 'origin' or a map {{of, within}}, not '{}'", e.value.Scalar()));
       return;
     }
     h.of = Str{"origin", h.loc};
@@ -612,7 +630,8 @@ void read_holder(Reader& r, const Entry& e, StateSpec& s) {
     r.error(r.at(e), "'holder' must be 'origin' or a map {of, within}");
     return;
   }
-  const MapView m = r.fixed(e.value, fmt::format("holder of state '{}'", s.key.value), {"of", "within"}, {"of"});
+  const MapView m =
+      r.fixed(e.value, fmt::format("holder of state '{}'", s.key.value), {"of", "within"}, {"of"});
   r.str(m, "of", h.of);
   h.within = Str{"", h.loc};
   r.str(m, "within", h.within);
@@ -627,8 +646,8 @@ void read_vote(Reader& r, const Entry& e, StateSpec& s) {
     return;
   }
   const MapView m = r.fixed(e.value, fmt::format("vote of state '{}'", s.key.value),
-                            {"role", "threshold_percent", "denominator", "quorum_percent", "pass", "fail", "close_role",
-                             "pass_effects", "fail_effects"},
+                            {"role", "threshold_percent", "denominator", "quorum_percent", "pass", "fail",
+                             "close_role", "pass_effects", "fail_effects"},
                             {"role", "threshold_percent", "pass", "fail"});
   VoteSpec v;
   v.loc = m.loc;
@@ -642,10 +661,12 @@ void read_vote(Reader& r, const Entry& e, StateSpec& s) {
   r.str(m, "pass", v.pass);
   r.str(m, "fail", v.fail);
   r.str(m, "close_role", v.close_role);
-  for (auto [key, list] : {std::pair{"pass_effects", &v.pass_effects}, std::pair{"fail_effects", &v.fail_effects}}) {
+  for (auto [key, list] :
+       {std::pair{"pass_effects", &v.pass_effects}, std::pair{"fail_effects", &v.fail_effects}}) {
     const Entry* x = m.find(key);
     if (!x) continue;
-    if (!x->value.IsSequence()) r.error(r.at(*x), fmt::format("'{}' must be a list of effects", key));
+    if (!x->value.IsSequence())
+      r.error(r.at(*x), fmt::format("'{}' must be a list of effects", key));
     else
       for (const auto& item : x->value) read_effect(r, item, r.at(*x), *list);
   }
@@ -666,7 +687,8 @@ void read_states(Reader& r, const Entry& e, std::vector<StateSpec>& out) {
       r.error(r.at(st), fmt::format("{} must be a map, e.g. {{title: \"...\", holder: origin}}", ctx));
       continue;
     }
-    const MapView m = r.fixed(st.value, ctx, {"title", "initial", "terminal", "holder", "outcome", "vote"}, {"title"});
+    const MapView m =
+        r.fixed(st.value, ctx, {"title", "initial", "terminal", "holder", "outcome", "vote"}, {"title"});
     r.str(m, "title", s.title);
     r.str(m, "outcome", s.outcome);
     if (const Entry* x = m.find("initial")) r.boolean(*x, s.initial);
@@ -679,10 +701,12 @@ void read_states(Reader& r, const Entry& e, std::vector<StateSpec>& out) {
 
 void read_effect(Reader& r, const YAML::Node& item, const SourceLoc& fallback, std::vector<EffectSpec>& out) {
   if (!item.IsMap()) {
-    r.error(r.at(item, fallback), "each effect must be a map with one of 'notify', 'start_timer', 'cancel_timer'");
+    r.error(r.at(item, fallback),
+            "each effect must be a map with one of 'notify', 'start_timer', 'cancel_timer'");
     return;
   }
-  const MapView m = r.fixed(item, "effect", {"notify", "template", "start_timer", "after", "cancel_timer"}, {});
+  const MapView m =
+      r.fixed(item, "effect", {"notify", "template", "start_timer", "after", "cancel_timer"}, {});
   EffectSpec x;
   x.loc = m.loc;
   const Entry* kind = nullptr;
@@ -690,7 +714,8 @@ void read_effect(Reader& r, const YAML::Node& item, const SourceLoc& fallback, s
     const Entry* e = m.find(k);
     if (!e) continue;
     if (kind) {
-      r.error(r.at(e->key), fmt::format("an effect has exactly one of 'notify', 'start_timer', 'cancel_timer': found both '{}' and '{}'",
+      r.error(r.at(e->key), fmt::format("an effect has exactly one of 'notify', 'start_timer', "
+                                        "'cancel_timer': found both '{}' and '{}'",
                                         kind->name, e->name));
       return;
     }
@@ -705,31 +730,39 @@ void read_effect(Reader& r, const YAML::Node& item, const SourceLoc& fallback, s
   const Entry* after = m.find("after");
   if (kind->name == "notify") {
     r.str(*kind, x.to);
-    if (!tmpl) r.error(m.loc, "missing key 'template' in notify effect");
-    else r.str(*tmpl, x.template_);
+    if (!tmpl)
+      r.error(m.loc, "missing key 'template' in notify effect");
+    else
+      r.str(*tmpl, x.template_);
   } else {
     r.str(*kind, x.timer);
-    if (tmpl) r.error(r.at(tmpl->key), fmt::format("'template' is only allowed in a notify effect, not in {}", kind->name));
+    if (tmpl)
+      r.error(r.at(tmpl->key),
+              fmt::format("'template' is only allowed in a notify effect, not in {}", kind->name));
   }
   if (kind->name == "start_timer") {
-    if (!after) r.error(m.loc, "missing key 'after' in start_timer effect");
-    else r.str(*after, x.after);
+    if (!after)
+      r.error(m.loc, "missing key 'after' in start_timer effect");
+    else
+      r.str(*after, x.after);
   } else if (after) {
-    r.error(r.at(after->key), fmt::format("'after' is only allowed in a start_timer effect, not in {}", kind->name));
+    r.error(r.at(after->key),
+            fmt::format("'after' is only allowed in a start_timer effect, not in {}", kind->name));
   }
   out.push_back(std::move(x));
 }
 
-void read_transition(Reader& r, const YAML::Node& item, const SourceLoc& fallback, std::vector<TransitionSpec>& out) {
+void read_transition(Reader& r, const YAML::Node& item, const SourceLoc& fallback,
+                     std::vector<TransitionSpec>& out) {
   if (!item.IsMap()) {
     r.error(r.at(item, fallback), "each transition must be a map");
     return;
   }
   const std::string ctx = Reader::named(item, "transition", "action");
   const MapView m = r.fixed(item, ctx,
-                            {"action", "kind", "title", "from", "to", "when", "roles", "at", "award_documents",
-                             "requires_documents", "requires_fields", "accepts_fields", "eligibility", "guards", "set",
-                             "note_required", "effects"},
+                            {"action", "kind", "title", "from", "to", "when", "roles", "at",
+                             "award_documents", "requires_documents", "requires_fields", "accepts_fields",
+                             "eligibility", "guards", "set", "note_required", "effects"},
                             {"action", "kind", "from", "to"});
   TransitionSpec t;
   t.loc = m.loc;
@@ -744,7 +777,8 @@ void read_transition(Reader& r, const YAML::Node& item, const SourceLoc& fallbac
     if (!e->value.IsMap()) {
       r.error(r.at(*e), "'when' must be a map with optional lists 'entry', 'authority', 'awards'");
     } else {
-      const MapView w = r.fixed(e->value, fmt::format("'when' of {}", ctx), {"entry", "authority", "awards"}, {});
+      const MapView w =
+          r.fixed(e->value, fmt::format("'when' of {}", ctx), {"entry", "authority", "awards"}, {});
       r.str_list(w, "entry", t.when.entry);
       r.str_list(w, "authority", t.when.authority);
       r.str_list(w, "awards", t.when.awards);
@@ -757,8 +791,10 @@ void read_transition(Reader& r, const YAML::Node& item, const SourceLoc& fallbac
   r.str_list(m, "requires_fields", t.requires_fields);
   if (const Entry* e = m.find("accepts_fields")) {
     if (e->value.IsScalar()) {
-      if (e->value.Scalar() == "all") t.accepts_all = true;
-      else r.error(r.at(*e), "'accepts_fields' must be 'all' or a list of strings");
+      if (e->value.Scalar() == "all")
+        t.accepts_all = true;
+      else
+        r.error(r.at(*e), "'accepts_fields' must be 'all' or a list of strings");
     } else if (e->value.IsSequence()) {
       r.str_list(*e, t.accepts_fields);
     } else {
@@ -776,7 +812,10 @@ void read_transition(Reader& r, const YAML::Node& item, const SourceLoc& fallbac
     } else {
       for (const auto& kv : r.entries(e->value, "'set'").entries) {
         if (!kv.value.IsScalar()) {
-          r.error(r.at(kv), fmt::format("the value of '{}' in 'set' must be a literal (a string, number, date or true/false)", kv.name));
+          r.error(r.at(kv),
+                  fmt::format(
+                      "the value of '{}' in 'set' must be a literal (a string, number, date or true/false)",
+                      kv.name));
           continue;
         }
         t.set.emplace_back(Str{kv.name, r.at(kv.key)}, Str{kv.value.Scalar(), r.at(kv)});
@@ -784,7 +823,8 @@ void read_transition(Reader& r, const YAML::Node& item, const SourceLoc& fallbac
     }
   }
   if (const Entry* e = m.find("effects")) {
-    if (!e->value.IsSequence()) r.error(r.at(*e), "'effects' must be a list of effects");
+    if (!e->value.IsSequence())
+      r.error(r.at(*e), "'effects' must be a list of effects");
     else
       for (const auto& x : e->value) read_effect(r, x, r.at(*e), t.effects);
   }
@@ -792,10 +832,11 @@ void read_transition(Reader& r, const YAML::Node& item, const SourceLoc& fallbac
 }
 
 void read_workflow(Reader& r, const YAML::Node& root, WorkflowSpec& out) {
-  const MapView top = r.fixed(root, "the workflow",
-                              {"workflow", "title", "awards", "origins", "create_roles", "fields", "states",
-                               "transitions", "eligibility"},
-                              {"workflow", "title", "awards", "origins", "create_roles", "states", "transitions"});
+  const MapView top =
+      r.fixed(root, "the workflow",
+              {"workflow", "title", "awards", "origins", "create_roles", "fields", "states", "transitions",
+               "eligibility"},
+              {"workflow", "title", "awards", "origins", "create_roles", "states", "transitions"});
   r.str(top, "workflow", out.name);
   r.str(top, "title", out.title);
   r.str_list(top, "awards", out.awards);
@@ -804,7 +845,8 @@ void read_workflow(Reader& r, const YAML::Node& root, WorkflowSpec& out) {
   if (const Entry* e = top.find("fields")) read_fields(r, *e, out.fields);
   if (const Entry* e = top.find("states")) read_states(r, *e, out.states);
   if (const Entry* e = top.find("transitions")) {
-    if (!e->value.IsSequence()) r.error(r.at(*e), "'transitions' must be a list of transitions");
+    if (!e->value.IsSequence())
+      r.error(r.at(*e), "'transitions' must be a list of transitions");
     else
       for (const auto& item : e->value) read_transition(r, item, r.at(*e), out.transitions);
   }
@@ -842,7 +884,8 @@ Result<std::string> read_text_file(const std::string& path) {
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     if (in.bad()) return make_error(ErrorCode::kInternal, fmt::format("{}: read error", path));
     if (text.size() > kMaxFileBytes)
-      return make_error(ErrorCode::kInvalidInput, fmt::format("{}: file too large (at most {} bytes)", path, kMaxFileBytes));
+      return make_error(ErrorCode::kInvalidInput,
+                        fmt::format("{}: file too large (at most {} bytes)", path, kMaxFileBytes));
     const std::size_t bad = first_invalid_utf8(text);
     if (bad != kNpos) {
       const SourceLoc loc = loc_of_offset(text, bad, path);
@@ -855,7 +898,9 @@ Result<std::string> read_text_file(const std::string& path) {
   }
 }
 
-OrgSpec to_spec(const OrgSource& o) { return OrgSpec{o.key.value, o.name.value, o.kind.value, o.parent.value}; }
+OrgSpec to_spec(const OrgSource& o) {
+  return OrgSpec{o.key.value, o.name.value, o.kind.value, o.parent.value};
+}
 
 UserSpec to_spec(const UserSource& u) {
   UserSpec s{u.key.value, u.name.value, u.email.value, u.org.value, {}, u.active};
@@ -878,8 +923,8 @@ std::vector<Diagnostic> parse_orgs(std::string_view text, const std::string& fil
   });
 }
 
-std::vector<Diagnostic> parse_users(std::string_view text, const std::string& file, std::vector<UserSpec>& out,
-                                    std::vector<UserSource>* located) {
+std::vector<Diagnostic> parse_users(std::string_view text, const std::string& file,
+                                    std::vector<UserSpec>& out, std::vector<UserSource>* located) {
   out.clear();
   if (located) located->clear();
   Reader r(text, file);
@@ -893,7 +938,8 @@ std::vector<Diagnostic> parse_users(std::string_view text, const std::string& fi
   });
 }
 
-std::vector<Diagnostic> check_directory(const std::vector<OrgSource>& orgs, const std::vector<UserSource>& users) {
+std::vector<Diagnostic> check_directory(const std::vector<OrgSource>& orgs,
+                                        const std::vector<UserSource>& users) {
   std::vector<Diagnostic> diags;
   auto err = [&](const SourceLoc& loc, std::string msg) { diags.push_back(Diagnostic{loc, std::move(msg)}); };
   try {
@@ -910,18 +956,22 @@ std::vector<Diagnostic> check_directory(const std::vector<OrgSource>& orgs, cons
       if (o.key.value.empty()) {
         err(id_loc, "org id is empty");
       } else if (!valid_key(o.key.value)) {
-        err(id_loc, fmt::format("org id '{}' may contain only lowercase ASCII letters, digits, '-', '.' and '_'", o.key.value));
+        err(id_loc,
+            fmt::format("org id '{}' may contain only lowercase ASCII letters, digits, '-', '.' and '_'",
+                        o.key.value));
       }
       if (!o.key.value.empty()) {
         auto [it, fresh] = index.emplace(o.key.value, i);
         if (!fresh)
-          err(id_loc, fmt::format("duplicate org id '{}' (first defined at line {})", o.key.value, orgs[it->second].key.loc.line));
+          err(id_loc, fmt::format("duplicate org id '{}' (first defined at line {})", o.key.value,
+                                  orgs[it->second].key.loc.line));
       }
-      if (blank(o.name.value)) err(or_else(o.name.loc, o.loc), fmt::format("org '{}' has an empty name", o.key.value));
+      if (blank(o.name.value))
+        err(or_else(o.name.loc, o.loc), fmt::format("org '{}' has an empty name", o.key.value));
       kinds[i] = parse_org_kind(o.kind.value);
       if (!kinds[i])
-        err(or_else(o.kind.loc, o.loc),
-            fmt::format("org '{}': unknown kind '{}' (expected one of: {})", o.key.value, o.kind.value, all_kinds()));
+        err(or_else(o.kind.loc, o.loc), fmt::format("org '{}': unknown kind '{}' (expected one of: {})",
+                                                    o.key.value, o.kind.value, all_kinds()));
     }
     // Parents and roots.
     std::vector<std::optional<std::size_t>> parent(n);
@@ -933,11 +983,13 @@ std::vector<Diagnostic> check_directory(const std::vector<OrgSource>& orgs, cons
         any_root = true;
         if (kinds[i] && *kinds[i] != OrgKind::kCentral) {
           err(or_else(o.key.loc, o.loc),
-              fmt::format("org '{}' has no parent: only the root, of kind central, may have none", o.key.value));
+              fmt::format("org '{}' has no parent: only the root, of kind central, may have none",
+                          o.key.value));
         } else if (kinds[i]) {
           if (root)
-            err(or_else(o.key.loc, o.loc), fmt::format("org '{}' is a second root (the root is '{}'): the tree has exactly one root",
-                                                       o.key.value, orgs[*root].key.value));
+            err(or_else(o.key.loc, o.loc),
+                fmt::format("org '{}' is a second root (the root is '{}'): the tree has exactly one root",
+                            o.key.value, orgs[*root].key.value));
           else
             root = i;
         }
@@ -945,12 +997,14 @@ std::vector<Diagnostic> check_directory(const std::vector<OrgSource>& orgs, cons
       }
       auto it = index.find(o.parent.value);
       if (it == index.end()) {
-        err(or_else(o.parent.loc, o.loc), fmt::format("org '{}': unknown parent '{}'", o.key.value, o.parent.value));
+        err(or_else(o.parent.loc, o.loc),
+            fmt::format("org '{}': unknown parent '{}'", o.key.value, o.parent.value));
         continue;
       }
       parent[i] = it->second;
       if (kinds[i] && *kinds[i] == OrgKind::kCentral)
-        err(or_else(o.parent.loc, o.loc), fmt::format("org '{}' of kind central is the root and cannot have a parent", o.key.value));
+        err(or_else(o.parent.loc, o.loc),
+            fmt::format("org '{}' of kind central is the root and cannot have a parent", o.key.value));
     }
     if (!any_root)
       err(orgs[0].loc, "the org tree has no root: exactly one org, of kind central, must have no 'parent'");
@@ -970,7 +1024,8 @@ std::vector<Diagnostic> check_directory(const std::vector<OrgSource>& orgs, cons
         for (auto p = start; p != path.end(); ++p) chain += orgs[*p].key.value + " → ";
         chain += orgs[*cur].key.value;
         const OrgSource& o = orgs[*cur];
-        err(or_else(o.parent.loc, o.loc), fmt::format("org '{}': the parent chain has a cycle ({})", o.key.value, chain));
+        err(or_else(o.parent.loc, o.loc),
+            fmt::format("org '{}': the parent chain has a cycle ({})", o.key.value, chain));
       }
       for (std::size_t p : path) state[p] = 2;
     }
@@ -981,8 +1036,10 @@ std::vector<Diagnostic> check_directory(const std::vector<OrgSource>& orgs, cons
       if (want && *kinds[*parent[i]] != *want) {
         const OrgSource& o = orgs[i];
         err(or_else(o.parent.loc, o.loc),
-            fmt::format("org '{}' of kind {} must be a direct child of an org of kind {} (its parent '{}' is {})", o.key.value,
-                        org_kind_name(*kinds[i]), org_kind_name(*want), o.parent.value, org_kind_name(*kinds[*parent[i]])));
+            fmt::format(
+                "org '{}' of kind {} must be a direct child of an org of kind {} (its parent '{}' is {})",
+                o.key.value, org_kind_name(*kinds[i]), org_kind_name(*want), o.parent.value,
+                org_kind_name(*kinds[*parent[i]])));
       }
     }
     // Users.
@@ -994,14 +1051,19 @@ std::vector<Diagnostic> check_directory(const std::vector<OrgSource>& orgs, cons
         err(id_loc, "user id is empty");
       } else {
         if (!valid_key(u.key.value))
-          err(id_loc, fmt::format("user id '{}' may contain only lowercase ASCII letters, digits, '-', '.' and '_'", u.key.value));
+          err(id_loc,
+              fmt::format("user id '{}' may contain only lowercase ASCII letters, digits, '-', '.' and '_'",
+                          u.key.value));
         auto [it, fresh] = user_index.emplace(u.key.value, i);
         if (!fresh)
-          err(id_loc, fmt::format("duplicate user id '{}' (first defined at line {})", u.key.value, users[it->second].key.loc.line));
+          err(id_loc, fmt::format("duplicate user id '{}' (first defined at line {})", u.key.value,
+                                  users[it->second].key.loc.line));
       }
-      if (blank(u.name.value)) err(or_else(u.name.loc, u.loc), fmt::format("user '{}' has an empty name", u.key.value));
+      if (blank(u.name.value))
+        err(or_else(u.name.loc, u.loc), fmt::format("user '{}' has an empty name", u.key.value));
       if (!valid_email(u.email.value))
-        err(or_else(u.email.loc, u.loc), fmt::format("user '{}': invalid email '{}'", u.key.value, u.email.value));
+        err(or_else(u.email.loc, u.loc),
+            fmt::format("user '{}': invalid email '{}'", u.key.value, u.email.value));
       if (!index.count(u.org.value))
         err(or_else(u.org.loc, u.loc), fmt::format("user '{}': unknown org '{}'", u.key.value, u.org.value));
       if (u.roles.empty()) err(u.loc, fmt::format("user '{}' has no roles", u.key.value));
@@ -1009,10 +1071,11 @@ std::vector<Diagnostic> check_directory(const std::vector<OrgSource>& orgs, cons
       for (const auto& role : u.roles) {
         const auto parsed = parse_role(role.value);
         if (!parsed) {
-          err(or_else(role.loc, u.loc),
-              fmt::format("user '{}': unknown role '{}' (expected one of: {})", u.key.value, role.value, all_roles()));
+          err(or_else(role.loc, u.loc), fmt::format("user '{}': unknown role '{}' (expected one of: {})",
+                                                    u.key.value, role.value, all_roles()));
         } else if (std::find(seen.begin(), seen.end(), *parsed) != seen.end()) {
-          err(or_else(role.loc, u.loc), fmt::format("user '{}': role '{}' is listed twice", u.key.value, role.value));
+          err(or_else(role.loc, u.loc),
+              fmt::format("user '{}': role '{}' is listed twice", u.key.value, role.value));
         } else {
           seen.push_back(*parsed);
         }

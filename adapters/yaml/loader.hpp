@@ -40,15 +40,16 @@ UserSpec to_spec(const UserSource& u);
 // When `located` is given it receives the same entries with their locations, in the same order.
 std::vector<Diagnostic> parse_orgs(std::string_view text, const std::string& file, std::vector<OrgSpec>& out,
                                    std::vector<OrgSource>* located = nullptr);
-std::vector<Diagnostic> parse_users(std::string_view text, const std::string& file, std::vector<UserSpec>& out,
-                                    std::vector<UserSource>* located = nullptr);
+std::vector<Diagnostic> parse_users(std::string_view text, const std::string& file,
+                                    std::vector<UserSpec>& out, std::vector<UserSource>* located = nullptr);
 
 // Location-aware validation of the org tree and the users together: ids (empty, charset,
 // duplicates), empty names, unknown kinds, unknown parents, no or several roots, a non-central
 // root, parent cycles, agencies not directly under their level node (FORMAT.md), users of unknown
 // orgs, unknown or repeated roles, users without roles, invalid email shape. Every problem found
 // is reported, not just the first. When this returns nothing, Directory::build succeeds.
-std::vector<Diagnostic> check_directory(const std::vector<OrgSource>& orgs, const std::vector<UserSource>& users);
+std::vector<Diagnostic> check_directory(const std::vector<OrgSource>& orgs,
+                                        const std::vector<UserSource>& users);
 
 // parse_orgs + parse_users + check_directory (the check runs only when both files parse).
 std::vector<Diagnostic> load_directory(std::string_view orgs_text, const std::string& orgs_file,
@@ -64,9 +65,9 @@ std::vector<Diagnostic> parse_catalogue(std::string_view text, const std::string
 // `close_role` → "clerk"; holder `within` → "" located at the holder. Other absent optional
 // strings are empty with line 0.
 // Clauses take `id`, `expr`, `message` and an optional `applies_if` (a precondition expression).
-// A clause's `expr` (and `applies_if`) is located at the first character of the expression text (after the opening
-// quote of a quoted scalar; on the first content line of a block scalar), so that a column
-// reported by the expression compiler maps to `expr.loc.col + column - 1`.
+// A clause's `expr` (and `applies_if`) is located at the first character of the expression text (after the
+// opening quote of a quoted scalar; on the first content line of a block scalar), so that a column reported
+// by the expression compiler maps to `expr.loc.col + column - 1`.
 std::vector<Diagnostic> parse_workflow(std::string_view text, const std::string& file, WorkflowSpec& out);
 
 }  // namespace hoso::yaml

@@ -1,9 +1,9 @@
 #include "adapters/yaml/project.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <filesystem>
-
-#include <fmt/format.h>
 
 #include "adapters/yaml/loader.hpp"
 #include "engine/hash_chain.hpp"
@@ -76,10 +76,14 @@ Project load_project(const std::string& config_dir, const std::string& workflows
   std::vector<std::string> files;
   std::error_code ec;
   for (fs::directory_iterator it(workflows_dir, ec), end; !ec && it != end; it.increment(ec))
-    if (it->path().extension() == ".yaml" || it->path().extension() == ".yml") files.push_back(it->path().string());
-  if (ec) p.diagnostics.push_back(Diagnostic{SourceLoc{workflows_dir, 0, 0}, "cannot read the workflows folder: " + ec.message()});
+    if (it->path().extension() == ".yaml" || it->path().extension() == ".yml")
+      files.push_back(it->path().string());
+  if (ec)
+    p.diagnostics.push_back(
+        Diagnostic{SourceLoc{workflows_dir, 0, 0}, "cannot read the workflows folder: " + ec.message()});
   std::sort(files.begin(), files.end());
-  if (files.empty() && !ec) p.diagnostics.push_back(Diagnostic{SourceLoc{workflows_dir, 0, 0}, "no workflow files (*.yaml)"});
+  if (files.empty() && !ec)
+    p.diagnostics.push_back(Diagnostic{SourceLoc{workflows_dir, 0, 0}, "no workflow files (*.yaml)"});
   for (const auto& file : files) {
     LoadedWorkflow w;
     w.file = file;
@@ -91,8 +95,9 @@ Project load_project(const std::string& config_dir, const std::string& workflows
     if (!outcome.definition) continue;
     for (const auto& other : p.workflows)
       if (other.definition->name() == outcome.definition->name())
-        p.diagnostics.push_back(Diagnostic{SourceLoc{file, 1, 1}, fmt::format("workflow name '{}' is also used by {}",
-                                                                                outcome.definition->name(), other.file)});
+        p.diagnostics.push_back(Diagnostic{
+            SourceLoc{file, 1, 1},
+            fmt::format("workflow name '{}' is also used by {}", outcome.definition->name(), other.file)});
     w.definition = outcome.definition;
     p.workflows.push_back(std::move(w));
   }
@@ -101,14 +106,15 @@ Project load_project(const std::string& config_dir, const std::string& workflows
 
 Status install_project(WriteTx& tx, const Project& project, const std::string& loaded_at) {
   for (const auto& w : project.workflows) {
-    DefinitionRecord r{w.definition->hash(), w.definition->name(), w.file, w.source, project.catalogue_file,
-                       project.catalogue_source, loaded_at};
+    DefinitionRecord r{w.definition->hash(),   w.definition->name(),     w.file,   w.source,
+                       project.catalogue_file, project.catalogue_source, loaded_at};
     if (auto s = tx.put_definition(r); !s) return s;
   }
   std::vector<OrgRecord> orgs;
   std::vector<UserRecord> users;
   for (const auto& o : project.orgs) orgs.push_back(OrgRecord{o.key, o.name, o.kind, o.parent});
-  for (const auto& u : project.users) users.push_back(UserRecord{u.key, u.name, u.email, u.org, u.roles, u.active});
+  for (const auto& u : project.users)
+    users.push_back(UserRecord{u.key, u.name, u.email, u.org, u.roles, u.active});
   return tx.replace_directory(orgs, users);
 }
 
@@ -126,7 +132,8 @@ Result<std::shared_ptr<const Definition>> StoreDefinitionRegistry::by_hash(const
                       fmt::format("stored definition {} no longer compiles: {}", hash,
                                   outcome.diagnostics.empty() ? "" : outcome.diagnostics.front().format()));
   if (outcome.definition->hash() != hash)
-    return make_error(ErrorCode::kVerifyFailed, fmt::format("stored definition {} does not match its hash", hash));
+    return make_error(ErrorCode::kVerifyFailed,
+                      fmt::format("stored definition {} does not match its hash", hash));
   cache_.emplace_back(hash, outcome.definition);
   return outcome.definition;
 }
@@ -136,7 +143,8 @@ Result<std::shared_ptr<const Definition>> StoreDefinitionRegistry::current(const
   if (!defs) return defs.error();
   for (const auto& d : *defs)
     if (d.name == workflow) return by_hash(d.hash);
-  return Error{ErrorCode::kNotFound, fmt::format("Không có quy trình '{}'", workflow), "unknown_workflow", workflow};
+  return Error{ErrorCode::kNotFound, fmt::format("Không có quy trình '{}'", workflow), "unknown_workflow",
+               workflow};
 }
 
 Result<Directory> directory_from_store(Store& store) {
@@ -147,7 +155,8 @@ Result<Directory> directory_from_store(Store& store) {
   std::vector<OrgSpec> org_specs;
   std::vector<UserSpec> user_specs;
   for (const auto& o : *orgs) org_specs.push_back(OrgSpec{o.key, o.name, o.kind, o.parent});
-  for (const auto& u : *users) user_specs.push_back(UserSpec{u.key, u.name, u.email, u.org, u.roles, u.active});
+  for (const auto& u : *users)
+    user_specs.push_back(UserSpec{u.key, u.name, u.email, u.org, u.roles, u.active});
   return Directory::build(org_specs, user_specs);
 }
 

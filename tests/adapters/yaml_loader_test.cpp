@@ -1,15 +1,14 @@
 // Tests of the YAML adapter: the real config files, then malformed inputs with exact locations.
-#include "adapters/yaml/loader.hpp"
-
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <string>
 #include <vector>
+
+#include "adapters/yaml/loader.hpp"
 
 #ifndef HOSO_SOURCE_DIR
 #error "HOSO_SOURCE_DIR must be defined as the repository root, e.g. -DHOSO_SOURCE_DIR='\"/work/main\"'"
@@ -21,7 +20,8 @@ namespace {
 
 // Formatted here, not with Diagnostic::format(), so these tests do not depend on definition.cpp.
 std::string show(const Diagnostic& d) {
-  return d.loc.file + ":" + std::to_string(d.loc.line) + ":" + std::to_string(d.loc.col) + ": error: " + d.message;
+  return d.loc.file + ":" + std::to_string(d.loc.line) + ":" + std::to_string(d.loc.col) +
+         ": error: " + d.message;
 }
 
 std::string show(const std::vector<Diagnostic>& ds) {
@@ -30,7 +30,9 @@ std::string show(const std::vector<Diagnostic>& ds) {
   return out;
 }
 
-std::string where(const SourceLoc& l) { return l.file + ":" + std::to_string(l.line) + ":" + std::to_string(l.col); }
+std::string where(const SourceLoc& l) {
+  return l.file + ":" + std::to_string(l.line) + ":" + std::to_string(l.col);
+}
 
 // True when some diagnostic is at `loc` ("file:line:col") and its message contains `text`.
 bool has(const std::vector<Diagnostic>& ds, const std::string& loc, const std::string& text) {
@@ -39,10 +41,10 @@ bool has(const std::vector<Diagnostic>& ds, const std::string& loc, const std::s
   });
 }
 
-#define REQUIRE_DIAG(ds, loc, text)                 \
-  do {                                              \
-    INFO("diagnostics:\n" << show(ds));             \
-    REQUIRE(has((ds), (loc), (text)));              \
+#define REQUIRE_DIAG(ds, loc, text)     \
+  do {                                  \
+    INFO("diagnostics:\n" << show(ds)); \
+    REQUIRE(has((ds), (loc), (text)));  \
   } while (0)
 
 std::string source_path(const std::string& rel) { return std::string(HOSO_SOURCE_DIR) + "/" + rel; }
@@ -123,7 +125,8 @@ TEST_CASE("config/orgs.yaml and config/users.yaml parse and check cleanly", "[ya
   const std::string users_text = read_config("config/users.yaml");
   std::vector<OrgSpec> orgs;
   std::vector<UserSpec> users;
-  const auto diags = yaml::load_directory(orgs_text, "config/orgs.yaml", users_text, "config/users.yaml", orgs, users);
+  const auto diags =
+      yaml::load_directory(orgs_text, "config/orgs.yaml", users_text, "config/users.yaml", orgs, users);
   INFO(show(diags));
   REQUIRE(diags.empty());
   CHECK(orgs.size() == 78);
@@ -204,7 +207,8 @@ TEST_CASE("config/orgs.yaml and config/users.yaml parse and check cleanly", "[ya
   for (const auto& o : orgs) {
     INFO(o.key);
     if (o.kind == "unit" || o.kind == "commune_police") CHECK(has_user(o.key + ".clerk", "clerk"));
-    if (o.kind == "department" || o.kind == "commune_peoples_committee" || o.kind == "province_peoples_committee") {
+    if (o.kind == "department" || o.kind == "commune_peoples_committee" ||
+        o.kind == "province_peoples_committee") {
       CHECK(has_user(o.key + ".clerk", "clerk"));
       CHECK(has_user(o.key + ".signer", "signer"));
     }
@@ -232,11 +236,16 @@ TEST_CASE("config/awards.yaml parses with the fixed award and document ids", "[y
   CHECK(docs == std::vector<std::string>{"to_trinh", "bao_cao_thanh_tich", "bien_ban_hop", "y_kien_hiep_y",
                                          "xac_nhan_thanh_tich", "tom_tat_thanh_tich"});
   const std::vector<std::pair<std::string, std::string>> expected = {
-      {"giay_khen_xa", "commune_chair"},        {"giay_khen_so", "department_head"},
-      {"bang_khen_tinh", "province_chair"},     {"co_thi_dua_tinh", "province_chair"},
-      {"bang_khen_ttg", "prime_minister"},      {"co_thi_dua_cp", "prime_minister"},
-      {"huan_chuong_ld_nhat", "president"},     {"huan_chuong_ld_nhi", "president"},
-      {"huan_chuong_ld_ba", "president"},       {"giay_khen_xa_dot_xuat", "commune_chair"},
+      {"giay_khen_xa", "commune_chair"},
+      {"giay_khen_so", "department_head"},
+      {"bang_khen_tinh", "province_chair"},
+      {"co_thi_dua_tinh", "province_chair"},
+      {"bang_khen_ttg", "prime_minister"},
+      {"co_thi_dua_cp", "prime_minister"},
+      {"huan_chuong_ld_nhat", "president"},
+      {"huan_chuong_ld_nhi", "president"},
+      {"huan_chuong_ld_ba", "president"},
+      {"giay_khen_xa_dot_xuat", "commune_chair"},
       {"bang_khen_tinh_dot_xuat", "province_chair"}};
   REQUIRE(cat.awards.size() == expected.size());
   std::set<std::string> doc_set(docs.begin(), docs.end());
@@ -326,7 +335,8 @@ TEST_CASE("invalid UTF-8 is reported at the first bad byte, before YAML parsing"
 
 TEST_CASE("unknown keys are errors at the key", "[yaml]") {
   std::vector<OrgSpec> orgs;
-  auto ds = yaml::parse_orgs("orgs:\n  - id: a\n    name: A\n    kind: central\n    parnet: b\n", "o.yaml", orgs);
+  auto ds =
+      yaml::parse_orgs("orgs:\n  - id: a\n    name: A\n    kind: central\n    parnet: b\n", "o.yaml", orgs);
   REQUIRE_DIAG(ds, "o.yaml:5:5", "unknown key 'parnet' in org 'a'");
 
   std::vector<UserSpec> users;
@@ -334,19 +344,22 @@ TEST_CASE("unknown keys are errors at the key", "[yaml]") {
   REQUIRE_DIAG(ds, "u.yaml:2:1", "unknown key 'admins'");
 
   CatalogueSpec cat;
-  ds = yaml::parse_catalogue("documents: []\nawards:\n  - {id: a, name: A, authority: president, lawful: x}\n", "a.yaml", cat);
+  ds = yaml::parse_catalogue(
+      "documents: []\nawards:\n  - {id: a, name: A, authority: president, lawful: x}\n", "a.yaml", cat);
   REQUIRE_DIAG(ds, "a.yaml:3:44", "unknown key 'lawful' in award 'a'");
 }
 
 TEST_CASE("wrong node types and missing required keys", "[yaml]") {
   std::vector<UserSpec> users;
   auto ds = yaml::parse_users(
-      "users:\n  - id: a.clerk\n    name: A\n    email: a@b.example\n    org: a\n    roles: clerk\n", "u.yaml", users);
+      "users:\n  - id: a.clerk\n    name: A\n    email: a@b.example\n    org: a\n    roles: clerk\n",
+      "u.yaml", users);
   REQUIRE_DIAG(ds, "u.yaml:6:12", "'roles' must be a list of strings");
   CHECK(users.empty());  // malformed entries are left out
 
-  ds = yaml::parse_users("users:\n  - id: a.clerk\n    name: {first: A}\n    org: a\n    roles: [clerk, [x]]\n", "u.yaml",
-                         users);
+  ds = yaml::parse_users(
+      "users:\n  - id: a.clerk\n    name: {first: A}\n    org: a\n    roles: [clerk, [x]]\n", "u.yaml",
+      users);
   REQUIRE_DIAG(ds, "u.yaml:3:11", "'name' must be a string");
   REQUIRE_DIAG(ds, "u.yaml:2:5", "missing key 'email' in user 'a.clerk'");
   REQUIRE_DIAG(ds, "u.yaml:5:20", "'roles' must be a list of strings");
@@ -379,30 +392,38 @@ TEST_CASE("check_directory: the tree", "[yaml]") {
     CHECK(where(d.user_src[0].roles[0].loc) == "users.yaml:6:13");
   }
   SECTION("duplicate org id") {
-    const Dir d = directory(std::string(kSmallOrgs) + "  - id: xa\n    name: \"Xã C\"\n    kind: commune\n    parent: tinh\n",
-                            kSmallUsers);
+    const Dir d = directory(
+        std::string(kSmallOrgs) + "  - id: xa\n    name: \"Xã C\"\n    kind: commune\n    parent: tinh\n",
+        kSmallUsers);
     REQUIRE(d.parse.empty());
     REQUIRE_DIAG(d.check, "orgs.yaml:13:9", "duplicate org id 'xa' (first defined at line 9)");
   }
   SECTION("unknown parent") {
-    const Dir d = directory(std::string(kSmallOrgs) + "  - id: thon\n    name: Thôn D\n    kind: unit\n    parent: xa-khac\n",
-                            kSmallUsers);
+    const Dir d = directory(
+        std::string(kSmallOrgs) + "  - id: thon\n    name: Thôn D\n    kind: unit\n    parent: xa-khac\n",
+        kSmallUsers);
     REQUIRE_DIAG(d.check, "orgs.yaml:16:13", "org 'thon': unknown parent 'xa-khac'");
   }
   SECTION("unknown kind") {
-    const Dir d = directory(std::string(kSmallOrgs) + "  - id: huyen\n    name: Huyện E\n    kind: district\n    parent: tinh\n",
-                            kSmallUsers);
+    const Dir d = directory(
+        std::string(kSmallOrgs) + "  - id: huyen\n    name: Huyện E\n    kind: district\n    parent: tinh\n",
+        kSmallUsers);
     REQUIRE_DIAG(d.check, "orgs.yaml:15:11", "org 'huyen': unknown kind 'district'");
   }
   SECTION("no root, several roots, cycles") {
-    Dir d = directory("orgs:\n  - {id: a, name: A, kind: central, parent: b}\n  - {id: b, name: B, kind: province, parent: a}\n",
-                      "users: []\n");
+    Dir d = directory(
+        "orgs:\n  - {id: a, name: A, kind: central, parent: b}\n  - {id: b, name: B, kind: province, parent: "
+        "a}\n",
+        "users: []\n");
     REQUIRE_DIAG(d.check, "orgs.yaml:2:5", "the org tree has no root");
     REQUIRE_DIAG(d.check, "orgs.yaml:2:45", "org 'a' of kind central is the root and cannot have a parent");
-    CHECK(std::any_of(d.check.begin(), d.check.end(),
-                      [](const Diagnostic& x) { return x.message.find("the parent chain has a cycle (a → b → a)") != std::string::npos; }));
-    d = directory("orgs:\n  - {id: a, name: A, kind: central}\n  - {id: b, name: B, kind: central}\n  - {id: c, name: C, kind: province}\n",
-                  "users: []\n");
+    CHECK(std::any_of(d.check.begin(), d.check.end(), [](const Diagnostic& x) {
+      return x.message.find("the parent chain has a cycle (a → b → a)") != std::string::npos;
+    }));
+    d = directory(
+        "orgs:\n  - {id: a, name: A, kind: central}\n  - {id: b, name: B, kind: central}\n  - {id: c, name: "
+        "C, kind: province}\n",
+        "users: []\n");
     REQUIRE_DIAG(d.check, "orgs.yaml:3:10", "org 'b' is a second root (the root is 'a')");
     REQUIRE_DIAG(d.check, "orgs.yaml:4:10", "org 'c' has no parent");
   }
@@ -411,7 +432,8 @@ TEST_CASE("check_directory: the tree", "[yaml]") {
                                 "  - {id: ca-xa, name: Công an xã B, kind: province_police, parent: xa}\n"
                                 "  - {id: Bad_Id, name: \"  \", kind: unit, parent: xa}\n",
                             kSmallUsers);
-    REQUIRE_DIAG(d.check, "orgs.yaml:13:70", "org 'ca-xa' of kind province_police must be a direct child of an org of kind province");
+    REQUIRE_DIAG(d.check, "orgs.yaml:13:70",
+                 "org 'ca-xa' of kind province_police must be a direct child of an org of kind province");
     REQUIRE_DIAG(d.check, "orgs.yaml:14:10", "org id 'Bad_Id' may contain only");
     REQUIRE_DIAG(d.check, "orgs.yaml:14:24", "org 'Bad_Id' has an empty name");
   }
@@ -419,12 +441,12 @@ TEST_CASE("check_directory: the tree", "[yaml]") {
 
 TEST_CASE("check_directory: users", "[yaml]") {
   const std::string users = std::string(kSmallUsers) +
-                            "  - id: tinh.signer\n"          // line 7
+                            "  - id: tinh.signer\n"  // line 7
                             "    name: \"Trần Thị Bình\"\n"
-                            "    email: binh@tinh\n"          // line 9: no dot in the domain
-                            "    org: tinh-khac\n"            // line 10: unknown org
+                            "    email: binh@tinh\n"           // line 9: no dot in the domain
+                            "    org: tinh-khac\n"             // line 10: unknown org
                             "    roles: [signer, chairman]\n"  // line 11: unknown role
-                            "  - id: xa.clerk\n"             // line 12: duplicate id
+                            "  - id: xa.clerk\n"               // line 12: duplicate id
                             "    name: \"\"\n"
                             "    email: an@@xa.example\n"
                             "    org: xa\n"
@@ -460,86 +482,86 @@ namespace {
 
 // Every construct of workflows/FORMAT.md. Line numbers are referred to below.
 const char* kFullWorkflow =
-    "workflow: standard\n"                                                                    // 1
-    "title: \"Thủ tục khen thưởng thông thường\"\n"                                           // 2
-    "awards: [giay_khen_xa, bang_khen_tinh]\n"                                                // 3
-    "origins: [unit, department]\n"                                                           // 4
-    "create_roles: [clerk]\n"                                                                 // 5
-    "fields:\n"                                                                               // 6
-    "  recipient_name: {type: text, label: \"Tên tập thể, cá nhân\", required: true}\n"       // 7
-    "  recipient_kind: {type: enum, values: [collective, individual], required: true}\n"      // 8
-    "  provincial_merits: {type: int, min: 0, max: 100}\n"                                    // 9
-    "  leads_cluster: {type: bool}\n"                                                         // 10
-    "  cert_cycle_end: {type: date}\n"                                                        // 11
-    "  decision_number: {type: text, max_length: 100}\n"                                      // 12
-    "states:\n"                                                                               // 13
-    "  draft: {title: \"Dự thảo\", initial: true, holder: origin}\n"                          // 14
-    "  commune_intake:\n"                                                                     // 15
-    "    title: \"Công an xã tiếp nhận\"\n"                                                   // 16
-    "    holder: {of: commune_police, within: commune}\n"                                     // 17
-    "  council_vote:\n"                                                                       // 18
-    "    title: \"Hội đồng TĐKT tỉnh bỏ phiếu\"\n"                                            // 19
-    "    holder: {of: home_affairs, within: province}\n"                                      // 20
-    "    vote:\n"                                                                             // 21
-    "      role: council_member\n"                                                            // 22
-    "      threshold_percent: 80\n"                                                           // 23
-    "      denominator: members\n"                                                            // 24
-    "      quorum_percent: 75\n"                                                              // 25
-    "      pass: approved\n"                                                                  // 26
-    "      fail: rejected\n"                                                                  // 27
-    "      close_role: clerk\n"                                                               // 28
-    "  approved: {title: \"Đã khen thưởng\", terminal: true, outcome: approved}\n"            // 29
-    "  rejected: {title: \"Không đủ điều kiện\", terminal: true, outcome: rejected}\n"        // 30
-    "transitions:\n"                                                                          // 31
-    "  - action: submit\n"                                                                    // 32
-    "    kind: submit\n"                                                                      // 33
-    "    title: \"Trình hồ sơ\"\n"                                                            // 34
-    "    from: draft\n"                                                                       // 35
-    "    to: commune_intake\n"                                                                // 36
+    "workflow: standard\n"                                                                // 1
+    "title: \"Thủ tục khen thưởng thông thường\"\n"                                       // 2
+    "awards: [giay_khen_xa, bang_khen_tinh]\n"                                            // 3
+    "origins: [unit, department]\n"                                                       // 4
+    "create_roles: [clerk]\n"                                                             // 5
+    "fields:\n"                                                                           // 6
+    "  recipient_name: {type: text, label: \"Tên tập thể, cá nhân\", required: true}\n"   // 7
+    "  recipient_kind: {type: enum, values: [collective, individual], required: true}\n"  // 8
+    "  provincial_merits: {type: int, min: 0, max: 100}\n"                                // 9
+    "  leads_cluster: {type: bool}\n"                                                     // 10
+    "  cert_cycle_end: {type: date}\n"                                                    // 11
+    "  decision_number: {type: text, max_length: 100}\n"                                  // 12
+    "states:\n"                                                                           // 13
+    "  draft: {title: \"Dự thảo\", initial: true, holder: origin}\n"                      // 14
+    "  commune_intake:\n"                                                                 // 15
+    "    title: \"Công an xã tiếp nhận\"\n"                                               // 16
+    "    holder: {of: commune_police, within: commune}\n"                                 // 17
+    "  council_vote:\n"                                                                   // 18
+    "    title: \"Hội đồng TĐKT tỉnh bỏ phiếu\"\n"                                        // 19
+    "    holder: {of: home_affairs, within: province}\n"                                  // 20
+    "    vote:\n"                                                                         // 21
+    "      role: council_member\n"                                                        // 22
+    "      threshold_percent: 80\n"                                                       // 23
+    "      denominator: members\n"                                                        // 24
+    "      quorum_percent: 75\n"                                                          // 25
+    "      pass: approved\n"                                                              // 26
+    "      fail: rejected\n"                                                              // 27
+    "      close_role: clerk\n"                                                           // 28
+    "  approved: {title: \"Đã khen thưởng\", terminal: true, outcome: approved}\n"        // 29
+    "  rejected: {title: \"Không đủ điều kiện\", terminal: true, outcome: rejected}\n"    // 30
+    "transitions:\n"                                                                      // 31
+    "  - action: submit\n"                                                                // 32
+    "    kind: submit\n"                                                                  // 33
+    "    title: \"Trình hồ sơ\"\n"                                                        // 34
+    "    from: draft\n"                                                                   // 35
+    "    to: commune_intake\n"                                                            // 36
     "    when: {entry: [commune], authority: [commune_chair, province_chair], awards: [giay_khen_xa]}\n"  // 37
-    "    roles: [clerk]\n"                                                                    // 38
-    "    at: origin\n"                                                                        // 39
-    "    award_documents: true\n"                                                             // 40
-    "    requires_documents: [to_trinh]\n"                                                    // 41
-    "    requires_fields: [recipient_name]\n"                                                 // 42
-    "    accepts_fields: all\n"                                                               // 43
-    "    eligibility: true\n"                                                                 // 44
-    "    guards:\n"                                                                           // 45
-    "      - {id: has_plan, expr: \"has_plan\", message: \"Chưa có kế hoạch\"}\n"             // 46
-    "      - id: merits\n"                                                                    // 47
-    "        expr: provincial_merits >= 3\n"                                                  // 48
-    "        message: 'Chưa đủ 03 Bằng khen'\n"                                               // 49
-    "    set: {decision_number: \"...\", provincial_merits: 0}\n"                             // 50
-    "    note_required: false\n"                                                              // 51
-    "    effects:\n"                                                                          // 52
-    "      - {notify: holder, template: dossier_received}\n"                                  // 53
-    "      - {start_timer: processing, after: \"10 working_days\"}\n"                         // 54
-    "      - {cancel_timer: processing}\n"                                                    // 55
-    "  - action: return\n"                                                                    // 56
-    "    kind: return\n"                                                                      // 57
-    "    from: [commune_intake, council_vote]\n"                                              // 58
-    "    to: draft\n"                                                                         // 59
-    "    roles: [clerk]\n"                                                                    // 60
-    "    accepts_fields: [recipient_name, decision_number]\n"                                 // 61
-    "  - action: withdraw\n"                                                                  // 62
-    "    kind: withdraw\n"                                                                    // 63
-    "    from: \"*\"\n"                                                                       // 64
-    "    to: rejected\n"                                                                      // 65
-    "eligibility:\n"                                                                          // 66
-    "  co_thi_dua_tinh:\n"                                                                    // 67
-    "    - id: leads_cluster\n"                                                               // 68
-    "      expr: \"leads_cluster\"\n"                                                         // 69
-    "      message: \"Chưa dẫn đầu cụm, khối thi đua\"\n"                                     // 70
-    "    - id: block\n"                                                                       // 71
-    "      expr: |\n"                                                                         // 72
-    "        provincial_merits >= 3\n"                                                        // 73
-    "      message: m\n"                                                                      // 74
-    "  bang_khen_tinh: []\n"                                                                  // 75
-    "  bang_khen_ttg:\n"                                                                      // 76
-    "    - id: collective_plan\n"                                                             // 77
-    "      applies_if: 'recipient_kind == \"collective\"'\n"                                   // 78
-    "      expr: leads_cluster\n"                                                             // 79
-    "      message: m\n";                                                                     // 80
+    "    roles: [clerk]\n"                                                         // 38
+    "    at: origin\n"                                                             // 39
+    "    award_documents: true\n"                                                  // 40
+    "    requires_documents: [to_trinh]\n"                                         // 41
+    "    requires_fields: [recipient_name]\n"                                      // 42
+    "    accepts_fields: all\n"                                                    // 43
+    "    eligibility: true\n"                                                      // 44
+    "    guards:\n"                                                                // 45
+    "      - {id: has_plan, expr: \"has_plan\", message: \"Chưa có kế hoạch\"}\n"  // 46
+    "      - id: merits\n"                                                         // 47
+    "        expr: provincial_merits >= 3\n"                                       // 48
+    "        message: 'Chưa đủ 03 Bằng khen'\n"                                    // 49
+    "    set: {decision_number: \"...\", provincial_merits: 0}\n"                  // 50
+    "    note_required: false\n"                                                   // 51
+    "    effects:\n"                                                               // 52
+    "      - {notify: holder, template: dossier_received}\n"                       // 53
+    "      - {start_timer: processing, after: \"10 working_days\"}\n"              // 54
+    "      - {cancel_timer: processing}\n"                                         // 55
+    "  - action: return\n"                                                         // 56
+    "    kind: return\n"                                                           // 57
+    "    from: [commune_intake, council_vote]\n"                                   // 58
+    "    to: draft\n"                                                              // 59
+    "    roles: [clerk]\n"                                                         // 60
+    "    accepts_fields: [recipient_name, decision_number]\n"                      // 61
+    "  - action: withdraw\n"                                                       // 62
+    "    kind: withdraw\n"                                                         // 63
+    "    from: \"*\"\n"                                                            // 64
+    "    to: rejected\n"                                                           // 65
+    "eligibility:\n"                                                               // 66
+    "  co_thi_dua_tinh:\n"                                                         // 67
+    "    - id: leads_cluster\n"                                                    // 68
+    "      expr: \"leads_cluster\"\n"                                              // 69
+    "      message: \"Chưa dẫn đầu cụm, khối thi đua\"\n"                          // 70
+    "    - id: block\n"                                                            // 71
+    "      expr: |\n"                                                              // 72
+    "        provincial_merits >= 3\n"                                             // 73
+    "      message: m\n"                                                           // 74
+    "  bang_khen_tinh: []\n"                                                       // 75
+    "  bang_khen_ttg:\n"                                                           // 76
+    "    - id: collective_plan\n"                                                  // 77
+    "      applies_if: 'recipient_kind == \"collective\"'\n"                       // 78
+    "      expr: leads_cluster\n"                                                  // 79
+    "      message: m\n";                                                          // 80
 
 std::vector<std::string> values(const std::vector<Str>& v) {
   std::vector<std::string> out;
@@ -568,8 +590,8 @@ TEST_CASE("a workflow with every construct round-trips into the spec", "[yaml][w
   REQUIRE(wf.fields.size() == 6);
   std::vector<std::string> field_keys;
   for (const auto& f : wf.fields) field_keys.push_back(f.key.value);
-  CHECK(field_keys == std::vector<std::string>{"recipient_name", "recipient_kind", "provincial_merits", "leads_cluster",
-                                               "cert_cycle_end", "decision_number"});
+  CHECK(field_keys == std::vector<std::string>{"recipient_name", "recipient_kind", "provincial_merits",
+                                               "leads_cluster", "cert_cycle_end", "decision_number"});
   CHECK(where(wf.fields[0].key.loc) == F + ":7:3");
   CHECK(wf.fields[0].type.value == "text");
   CHECK(wf.fields[0].label.value == "Tên tập thể, cá nhân");
@@ -678,7 +700,7 @@ TEST_CASE("a workflow with every construct round-trips into the spec", "[yaml][w
   CHECK(values(ret.from) == std::vector<std::string>{"commune_intake", "council_vote"});
   CHECK(values(ret.accepts_fields) == std::vector<std::string>{"recipient_name", "decision_number"});
   CHECK_FALSE(ret.accepts_all);
-  CHECK_FALSE(ret.note_required);  // absent: the compiler applies the default
+  CHECK_FALSE(ret.note_required);   // absent: the compiler applies the default
   CHECK(ret.at.value == "holder");  // default
   CHECK(ret.effects.empty());
   CHECK(ret.guards.empty());
@@ -738,9 +760,10 @@ TEST_CASE("expr location: plain, double-quoted and single-quoted scalars", "[yam
 }
 
 TEST_CASE("workflow shape errors", "[yaml][workflow]") {
-  const std::string head = "workflow: w\ntitle: T\nawards: [a]\norigins: [unit]\ncreate_roles: [clerk]\n"
-                           "states: {s: {title: S, initial: true, holder: origin}}\n"
-                           "transitions:\n";  // transitions start on line 8
+  const std::string head =
+      "workflow: w\ntitle: T\nawards: [a]\norigins: [unit]\ncreate_roles: [clerk]\n"
+      "states: {s: {title: S, initial: true, holder: origin}}\n"
+      "transitions:\n";  // transitions start on line 8
   auto parse = [&](const std::string& transitions) {
     WorkflowSpec wf;
     return yaml::parse_workflow(head + transitions, "w.yaml", wf);
@@ -765,7 +788,9 @@ TEST_CASE("workflow shape errors", "[yaml][workflow]") {
   REQUIRE_DIAG(ds, "w.yaml:8:54", "unknown key 'level' in 'when' of transition 'a'");
   ds = parse("  - {action: a, kind: submit, from: s, to: s, guards: [{id: g, expr: x}]}\n");
   REQUIRE_DIAG(ds, "w.yaml:8:56", "missing key 'message' in guard 'g'");
-  ds = parse("  - {action: a, kind: submit, from: s, to: s, guards: [{id: g, expr: x, message: m, applies_if: [x]}]}\n");
+  ds = parse(
+      "  - {action: a, kind: submit, from: s, to: s, guards: [{id: g, expr: x, message: m, applies_if: "
+      "[x]}]}\n");
   REQUIRE_DIAG(ds, "w.yaml:8:97", "'applies_if' must be a string");
 
   // Effects: exactly one kind, with the keys that kind takes.
@@ -773,7 +798,9 @@ TEST_CASE("workflow shape errors", "[yaml][workflow]") {
   REQUIRE_DIAG(ds, "w.yaml:8:57", "missing key 'template' in notify effect");
   ds = parse("  - {action: a, kind: submit, from: s, to: s, effects: [{start_timer: t}]}\n");
   REQUIRE_DIAG(ds, "w.yaml:8:57", "missing key 'after' in start_timer effect");
-  ds = parse("  - {action: a, kind: submit, from: s, to: s, effects: [{notify: holder, cancel_timer: t, template: x}]}\n");
+  ds = parse(
+      "  - {action: a, kind: submit, from: s, to: s, effects: [{notify: holder, cancel_timer: t, template: "
+      "x}]}\n");
   REQUIRE_DIAG(ds, "w.yaml:8:74", "found both 'notify' and 'cancel_timer'");
   ds = parse("  - {action: a, kind: submit, from: s, to: s, effects: [{cancel_timer: t, after: 1 day}]}\n");
   REQUIRE_DIAG(ds, "w.yaml:8:75", "'after' is only allowed in a start_timer effect");
@@ -785,12 +812,12 @@ TEST_CASE("workflow shape errors", "[yaml][workflow]") {
   ds = yaml::parse_workflow(
       "workflow: w\ntitle: T\nawards: [a]\norigins: [unit]\ncreate_roles: [clerk]\n"
       "fields:\n"
-      "  n: {type: int, min: ten}\n"                                     // 7
+      "  n: {type: int, min: ten}\n"  // 7
       "states:\n"
-      "  s: {title: S, initial: true, holder: somebody}\n"               // 9
-      "  v: {title: V, holder: {of: home_affairs, at: province}}\n"      // 10
+      "  s: {title: S, initial: true, holder: somebody}\n"                 // 9
+      "  v: {title: V, holder: {of: home_affairs, at: province}}\n"        // 10
       "  w: {title: W, vote: {role: council_member, pass: s, fail: s}}\n"  // 11
-      "  x: {initial: true}\n"                                           // 12
+      "  x: {initial: true}\n"                                             // 12
       "transitions: []\n",
       "w.yaml", wf);
   REQUIRE_DIAG(ds, "w.yaml:7:23", "'min' must be an integer");
@@ -805,8 +832,18 @@ TEST_CASE("workflow shape errors", "[yaml][workflow]") {
 
 TEST_CASE("the parse functions never throw", "[yaml]") {
   const std::vector<std::string> inputs = {
-      "",          "~",           "[]",          "\"scalar\"",   "orgs: ~",      "users: [~, 1, [x]]",
-      "{a: b}: c", "&a [*a]",     "!!binary x",  "\t- x",        "a: *undefined", std::string(3000, '['),
+      "",
+      "~",
+      "[]",
+      "\"scalar\"",
+      "orgs: ~",
+      "users: [~, 1, [x]]",
+      "{a: b}: c",
+      "&a [*a]",
+      "!!binary x",
+      "\t- x",
+      "a: *undefined",
+      std::string(3000, '['),
       "states: {s: ~}\ntransitions: [~, 1]\nfields: [x]\neligibility: {a: 1}\n",
       "transitions:\n  - {effects: [1, {notify: [x]}], guards: 1, set: 1, when: 1, from: ~}\n"};
   for (const auto& in : inputs) {

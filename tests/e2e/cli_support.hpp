@@ -2,14 +2,13 @@
 #pragma once
 #include <stdlib.h>
 
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
-
-#include <boost/json.hpp>
-#include <catch2/catch.hpp>
 
 #include "engine/time.hpp"
 #include "tests/support/db_dump.hpp"
@@ -80,9 +79,10 @@ inline std::string latest_cycle_end_now() {
 inline std::string str(const json::value& v) { return std::string(v.as_string()); }
 
 // Creates a dossier; `extra` adds arguments (fields, docs). Returns its id.
-inline std::string create(const Cli& cli, const std::string& workflow, const std::string& award, const std::string& user,
-                          const std::vector<std::string>& extra) {
-  std::vector<std::string> args = {"dossier", "create", "--workflow", workflow, "--award", award, "--as", user};
+inline std::string create(const Cli& cli, const std::string& workflow, const std::string& award,
+                          const std::string& user, const std::vector<std::string>& extra) {
+  std::vector<std::string> args = {"dossier", "create", "--workflow", workflow,
+                                   "--award", award,    "--as",       user};
   args.insert(args.end(), extra.begin(), extra.end());
   auto r = cli(args);
   INFO(r.err);
@@ -94,25 +94,33 @@ inline std::string create(const Cli& cli, const std::string& workflow, const std
 
 // Arguments for a collective that meets every criterion, with every document attached.
 inline std::vector<std::string> eligible_args(const Cli& cli) {
-  std::vector<std::string> a = {"--field", "recipient_name=Xóm Khuân Lân", "--field", "recipient_kind=collective",
-                                "--field", "recipient_org_type=residential", "--field", "leads_cluster=true",
-                                "--field", "merits_count=3", "--field", "replicated_models=1",
-                                "--field", "has_movement_plan=true", "--field", "security_certified=true",
+  std::vector<std::string> a = {"--field", "recipient_name=Xóm Khuân Lân",
+                                "--field", "recipient_kind=collective",
+                                "--field", "recipient_org_type=residential",
+                                "--field", "leads_cluster=true",
+                                "--field", "merits_count=3",
+                                "--field", "replicated_models=1",
+                                "--field", "has_movement_plan=true",
+                                "--field", "security_certified=true",
                                 "--field", "security_cert_cycle_end=" + latest_cycle_end_now(),
-                                "--field", "movement_grade=xuat_sac", "--field", "good_models=2",
-                                "--field", "serious_incident=false", "--field", "party_org_clean=true",
+                                "--field", "movement_grade=xuat_sac",
+                                "--field", "good_models=2",
+                                "--field", "serious_incident=false",
+                                "--field", "party_org_clean=true",
                                 "--field", "has_complaints=false"};
-  for (const char* kind : {"to_trinh", "bao_cao_thanh_tich", "bien_ban_hop", "y_kien_hiep_y", "xac_nhan_thanh_tich",
-                           "tom_tat_thanh_tich"}) {
+  for (const char* kind : {"to_trinh", "bao_cao_thanh_tich", "bien_ban_hop", "y_kien_hiep_y",
+                           "xac_nhan_thanh_tich", "tom_tat_thanh_tich"}) {
     a.push_back("--doc");
-    a.push_back(std::string(kind) + "=" + cli.write_file(std::string(kind) + ".pdf", std::string("%PDF ") + kind));
+    a.push_back(std::string(kind) + "=" +
+                cli.write_file(std::string(kind) + ".pdf", std::string("%PDF ") + kind));
   }
   return a;
 }
 
 // Walks a dossier forward with whoever holds it until it closes; returns the states visited.
 inline std::vector<std::string> walk(const Cli& cli, const std::string& id) {
-  static const std::vector<std::string> kForward = {"submit", "resubmit", "accept", "appraise", "forward", "decide", "vote"};
+  static const std::vector<std::string> kForward = {"submit",  "resubmit", "accept", "appraise",
+                                                    "forward", "decide",   "vote"};
   const json::value users = cli.ok_json({"users", "list"});
   std::vector<std::string> visited;
   for (int step = 0; step < 60; ++step) {
@@ -130,7 +138,9 @@ inline std::vector<std::string> walk(const Cli& cli, const std::string& id) {
         for (const auto& a : mine.at("actions").as_array()) allowed = allowed || str(a) == name;
         if (!allowed) continue;
         std::vector<std::string> args = {"dossier", "act", id, name, "--as", user};
-        if (name == "decide") args.insert(args.end(), {"--field", "decision_number=12/QĐ", "--field", "decision_date=2026-03-20"});
+        if (name == "decide")
+          args.insert(args.end(),
+                      {"--field", "decision_number=12/QĐ", "--field", "decision_date=2026-03-20"});
         if (name == "vote") args.insert(args.end(), {"--ballot", "yes"});
         auto r = cli(args);
         INFO(name << " by " << user << ": " << r.err);

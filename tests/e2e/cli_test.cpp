@@ -9,10 +9,11 @@ using namespace hoso::testing;
 
 namespace {
 
-const std::vector<std::string> kCommune = {"draft", "commune_intake", "commune_appraisal", "commune_decision"};
-const std::vector<std::string> kProvince = {"province_police_intake", "province_police_review", "home_affairs_appraisal",
-                                            "council_vote", "council_vote", "council_vote", "council_vote",
-                                            "province_decision"};
+const std::vector<std::string> kCommune = {"draft", "commune_intake", "commune_appraisal",
+                                           "commune_decision"};
+const std::vector<std::string> kProvince = {
+    "province_police_intake", "province_police_review", "home_affairs_appraisal", "council_vote",
+    "council_vote",           "council_vote",           "council_vote",           "province_decision"};
 
 std::vector<std::string> join(std::initializer_list<std::vector<std::string>> parts) {
   std::vector<std::string> out;
@@ -81,7 +82,8 @@ TEST_CASE("init, lists and diagrams", "[e2e]") {
 TEST_CASE("loading again adds definition versions and never changes an old dossier", "[e2e][definitions]") {
   Cli cli;
   cli.init();
-  const std::string old_id = create(cli, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_args(cli));
+  const std::string old_id =
+      create(cli, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_args(cli));
   const std::string old_hash = str(cli.ok_json({"dossier", "show", old_id}).at("definition_hash"));
   // Loading the same files again adds nothing.
   auto again = cli.ok_json({"init", "--config", kSource + "/config", "--workflows", kSource + "/workflows"});
@@ -98,7 +100,8 @@ TEST_CASE("loading again adds definition versions and never changes an old dossi
   std::ofstream(wf + "/standard.yaml") << text;
   auto loaded = cli.ok_json({"init", "--config", kSource + "/config", "--workflows", wf});
   CHECK(loaded.at("new_definitions").as_int64() == 1);
-  const std::string new_id = create(cli, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_args(cli));
+  const std::string new_id =
+      create(cli, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_args(cli));
   CHECK(str(cli.ok_json({"dossier", "show", new_id}).at("definition_hash")) != old_hash);
   CHECK(str(cli.ok_json({"dossier", "show", old_id}).at("definition_hash")) == old_hash);
   // The old dossier still walks and replays under the definition it started with.
@@ -111,30 +114,34 @@ TEST_CASE("every award kind's full path through the binary", "[e2e][paths]") {
   Cli cli;
   cli.init();
   const std::string unit = "xom-khuan-lan.clerk";
-  CHECK(walk(cli, create(cli, "standard", "giay_khen_xa", unit, eligible_args(cli))) == join({kCommune, {"approved"}}));
+  CHECK(walk(cli, create(cli, "standard", "giay_khen_xa", unit, eligible_args(cli))) ==
+        join({kCommune, {"approved"}}));
   for (const char* award : {"bang_khen_tinh", "co_thi_dua_tinh"})
-    CHECK(walk(cli, create(cli, "standard", award, unit, eligible_args(cli))) == join({kCommune, kProvince, {"approved"}}));
+    CHECK(walk(cli, create(cli, "standard", award, unit, eligible_args(cli))) ==
+          join({kCommune, kProvince, {"approved"}}));
   for (const char* award : {"bang_khen_ttg", "co_thi_dua_cp"})
     CHECK(walk(cli, create(cli, "standard", award, unit, eligible_args(cli))) ==
           join({kCommune, kProvince, {"central_intake", "central_appraisal", "pm_decision", "approved"}}));
   for (const char* award : {"huan_chuong_ld_nhat", "huan_chuong_ld_nhi", "huan_chuong_ld_ba"})
     CHECK(walk(cli, create(cli, "standard", award, unit, eligible_args(cli))) ==
-          join({kCommune, kProvince, {"central_intake", "central_appraisal", "pm_decision", "president_decision", "approved"}}));
+          join({kCommune,
+                kProvince,
+                {"central_intake", "central_appraisal", "pm_decision", "president_decision", "approved"}}));
   CHECK(walk(cli, create(cli, "standard", "giay_khen_so", "sgddt-lao-cai.clerk", eligible_args(cli))) ==
         std::vector<std::string>{"draft", "approved"});
   CHECK(walk(cli, create(cli, "standard", "bang_khen_tinh", "syt-lao-cai.clerk", eligible_args(cli))) ==
         join({{"draft"}, kProvince, {"approved"}}));
-  const std::vector<std::string> dot_xuat = {"--field", "recipient_name=Anh Lò Văn Páo", "--field",
-                                             "recipient_kind=individual", "--field", "act_date=2026-01-10", "--field",
-                                             "act_summary=Cứu người trong lũ quét"};
+  const std::vector<std::string> dot_xuat = {
+      "--field", "recipient_name=Anh Lò Văn Páo", "--field", "recipient_kind=individual",
+      "--field", "act_date=2026-01-10",           "--field", "act_summary=Cứu người trong lũ quét"};
   auto docs = eligible_args(cli);
   std::vector<std::string> args = dot_xuat;
   args.insert(args.end(), docs.end() - 12, docs.end());  // the six --doc pairs
   CHECK(walk(cli, create(cli, "simplified", "giay_khen_xa_dot_xuat", "thon-phin-ngan.clerk", args)) ==
         std::vector<std::string>{"draft", "commune_review", "commune_decision", "approved"});
   CHECK(walk(cli, create(cli, "simplified", "bang_khen_tinh_dot_xuat", "thon-phin-ngan.clerk", args)) ==
-        std::vector<std::string>{"draft", "commune_review", "commune_decision", "province_review", "province_decision",
-                                 "approved"});
+        std::vector<std::string>{"draft", "commune_review", "commune_decision", "province_review",
+                                 "province_decision", "approved"});
   // The history of a decided dossier names who, when, why and carries the chain of hashes.
   const auto hist = cli.ok_json({"history", "1"});
   const auto& events = hist.as_array();
@@ -144,7 +151,8 @@ TEST_CASE("every award kind's full path through the binary", "[e2e][paths]") {
   CHECK(str(events[4].at("actor").at("user")) == "ubnd-xa-phuong-tien.signer");
   CHECK(str(events[4].at("prev_hash")) == str(events[3].at("hash")));
   for (const auto& e : events)
-    for (const char* key : {"seq", "type", "at", "actor", "from", "to", "note", "hash"}) CHECK(e.as_object().contains(key));
+    for (const char* key : {"seq", "type", "at", "actor", "from", "to", "note", "hash"})
+      CHECK(e.as_object().contains(key));
   auto replay_all = cli.ok_json({"replay", "--all"});
   CHECK(replay_all.at("ok").as_bool());
   CHECK(replay_all.at("dossiers").as_int64() == 12);
@@ -166,8 +174,9 @@ TEST_CASE("return and resubmit, rejection, closed dossiers", "[e2e]") {
   CHECK(str(d.at("holder")) == "xom-khuan-lan");
   auto inbox = cli.ok_json({"inbox", "--as", "xom-khuan-lan.clerk"});
   REQUIRE(inbox.as_array().size() == 1);
-  must(act(cli, id, "resubmit", "xom-khuan-lan.clerk",
-           {"--doc", "bien_ban_hop=" + cli.write_file("bb2.pdf", "%PDF signed"), "--note", "Đã bổ sung chữ ký"}));
+  must(act(
+      cli, id, "resubmit", "xom-khuan-lan.clerk",
+      {"--doc", "bien_ban_hop=" + cli.write_file("bb2.pdf", "%PDF signed"), "--note", "Đã bổ sung chữ ký"}));
   CHECK(str(cli.ok_json({"dossier", "show", id}).at("state")) == "commune_intake");
   must(act(cli, id, "reject", "ca-xa-phuong-tien.clerk", {"--note", "Không đủ điều kiện"}));
   d = cli.ok_json({"dossier", "show", id});
@@ -245,7 +254,8 @@ TEST_CASE("every Phượng Tiến criterion refuses with its clause named", "[e2
     auto err = boost::json::parse(r.err);
     CHECK(str(err.at("error").at("reason")) == "guard_failed");
     CHECK(str(err.at("error").at("subject")) == c.clause);
-    CHECK(str(err.at("error").at("message")).find("Không đạt tiêu chí '" + c.clause + "'") != std::string::npos);
+    CHECK(str(err.at("error").at("message")).find("Không đạt tiêu chí '" + c.clause + "'") !=
+          std::string::npos);
     CHECK(cli.dump() == before);
   }
   // An individual who heads a unit: the unit's own movement must be effective.
@@ -291,23 +301,26 @@ TEST_CASE("bad input is refused with a clear error and leaves the database as it
     CHECK(r.err.find(fragment) != std::string::npos);
     CHECK(cli.dump() == before);
   };
-  expect(cli({"dossier", "create", "--workflow", "standard", "--award", "huy_chuong_vang", "--as", "xom-khuan-lan.clerk",
-              "--field", "recipient_name=X", "--field", "recipient_kind=collective"}),
+  expect(cli({"dossier", "create", "--workflow", "standard", "--award", "huy_chuong_vang", "--as",
+              "xom-khuan-lan.clerk", "--field", "recipient_name=X", "--field", "recipient_kind=collective"}),
          2, "huy_chuong_vang");
-  expect(cli({"dossier", "create", "--workflow", "standard", "--award", "giay_khen_xa", "--as", "xom-khuan-lan.clerk",
-              "--field", "recipient_name=X", "--field", "recipient_kind=collective", "--field", "colour=blue"}),
+  expect(cli({"dossier", "create", "--workflow", "standard", "--award", "giay_khen_xa", "--as",
+              "xom-khuan-lan.clerk", "--field", "recipient_name=X", "--field", "recipient_kind=collective",
+              "--field", "colour=blue"}),
          2, "colour");
-  expect(cli({"dossier", "create", "--workflow", "standard", "--award", "giay_khen_xa", "--as", "xom-khuan-lan.clerk",
-              "--field", "recipient_name=X", "--field", "recipient_kind=collective", "--field", "merits_count=ba"}),
+  expect(cli({"dossier", "create", "--workflow", "standard", "--award", "giay_khen_xa", "--as",
+              "xom-khuan-lan.clerk", "--field", "recipient_name=X", "--field", "recipient_kind=collective",
+              "--field", "merits_count=ba"}),
          2, "merits_count");
-  expect(cli({"dossier", "create", "--workflow", "standard", "--award", "giay_khen_xa", "--as", "xom-khuan-lan.clerk",
-              "--field", "recipient_name=X\xff\xfe", "--field", "recipient_kind=collective"}),
+  expect(cli({"dossier", "create", "--workflow", "standard", "--award", "giay_khen_xa", "--as",
+              "xom-khuan-lan.clerk", "--field", "recipient_name=X\xff\xfe", "--field",
+              "recipient_kind=collective"}),
          2, "UTF-8");
   expect(act(cli, id, "return", "ca-xa-phuong-tien.clerk", {"--note", "Sai \xc3\x28"}), 2, "UTF-8");
   const std::string big = cli.write_file("big-note.txt", std::string(10 * 1024 * 1024, 'a'));
   expect(act(cli, id, "submit", "xom-khuan-lan.clerk", {"--note-file", big}), 2, "vượt quá giới hạn");
-  expect(cli({"dossier", "create", "--workflow", "standard", "--award", "giay_khen_xa", "--as", "xom-khuan-lan.clerk",
-              "--doc", "to_trinh=/nonexistent/file.pdf"}),
+  expect(cli({"dossier", "create", "--workflow", "standard", "--award", "giay_khen_xa", "--as",
+              "xom-khuan-lan.clerk", "--doc", "to_trinh=/nonexistent/file.pdf"}),
          2, "/nonexistent/file.pdf");
   expect(cli({"dossier", "act", id}), 2, "cách dùng");
   expect(cli({"dossier", "act", id, "submit", "--as", "xom-khuan-lan.clerk", "--bogus"}), 2, "--bogus");
@@ -333,17 +346,18 @@ TEST_CASE("bad input is refused with a clear error and leaves the database as it
   CHECK_FALSE(std::filesystem::exists(empty.db));
 }
 
-TEST_CASE("two processes acting on the same version: one wins, the stale one is refused", "[e2e][concurrency]") {
+TEST_CASE("two processes acting on the same version: one wins, the stale one is refused",
+          "[e2e][concurrency]") {
   Cli cli;
   cli.init();
   const std::string id = create(cli, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_args(cli));
   must(act(cli, id, "submit", "xom-khuan-lan.clerk"));
   for (int round = 0; round < 3; ++round) {
     const std::string version = std::to_string(cli.ok_json({"dossier", "show", id}).at("version").as_int64());
-    auto a = spawn({HOSO_BINARY, "dossier", "act", id, round % 2 ? "reject" : "return", "--as", "ca-xa-phuong-tien.clerk",
-                    "--note", "A", "--expect-version", version, "--db", cli.db});
-    auto b = spawn({HOSO_BINARY, "dossier", "act", id, round % 2 ? "reject" : "return", "--as", "ca-xa-phuong-tien.clerk",
-                    "--note", "B", "--expect-version", version, "--db", cli.db});
+    auto a = spawn({HOSO_BINARY, "dossier", "act", id, round % 2 ? "reject" : "return", "--as",
+                    "ca-xa-phuong-tien.clerk", "--note", "A", "--expect-version", version, "--db", cli.db});
+    auto b = spawn({HOSO_BINARY, "dossier", "act", id, round % 2 ? "reject" : "return", "--as",
+                    "ca-xa-phuong-tien.clerk", "--note", "B", "--expect-version", version, "--db", cli.db});
     auto ra = finish(a), rb = finish(b);
     INFO(ra.err << " / " << rb.err);
     CHECK(((ra.code == 0 && rb.code == 6) || (ra.code == 6 && rb.code == 0)));
@@ -368,12 +382,15 @@ TEST_CASE("a tampered database file is caught by audit verify and replay", "[e2e
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(cli.db.c_str(), &db) == SQLITE_OK);
   // The log refuses edits by itself...
-  CHECK(sqlite3_exec(db, "UPDATE events SET note = 'x' WHERE seq = 2", nullptr, nullptr, nullptr) != SQLITE_OK);
+  CHECK(sqlite3_exec(db, "UPDATE events SET note = 'x' WHERE seq = 2", nullptr, nullptr, nullptr) !=
+        SQLITE_OK);
   CHECK(sqlite3_exec(db, "DELETE FROM events WHERE seq = 3", nullptr, nullptr, nullptr) != SQLITE_OK);
   // ...so a forger drops the guard and rewrites who acted.
-  REQUIRE(sqlite3_exec(db, "DROP TRIGGER IF EXISTS events_no_update", nullptr, nullptr, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "DROP TRIGGER IF EXISTS events_no_update", nullptr, nullptr, nullptr) ==
+          SQLITE_OK);
   char* msg = nullptr;
-  int rc = sqlite3_exec(db, "UPDATE events SET actor_user = 'thcs-phuong-tien.clerk' WHERE seq = 2", nullptr, nullptr, &msg);
+  int rc = sqlite3_exec(db, "UPDATE events SET actor_user = 'thcs-phuong-tien.clerk' WHERE seq = 2", nullptr,
+                        nullptr, &msg);
   INFO((msg ? msg : ""));
   REQUIRE(rc == SQLITE_OK);
   REQUIRE(sqlite3_changes(db) == 1);
@@ -410,10 +427,14 @@ TEST_CASE("a projection forged behind the log's back is neither shown nor acted 
   Cli cli;
   cli.init();
   const std::string id = to_council(cli, "bang_khen_tinh");
-  for (int i = 1; i <= 2; ++i) must(act(cli, id, "vote", "snv-thai-nguyen.council" + std::to_string(i), {"--ballot", "no"}));
+  for (int i = 1; i <= 2; ++i)
+    must(act(cli, id, "vote", "snv-thai-nguyen.council" + std::to_string(i), {"--ballot", "no"}));
   REQUIRE(str(cli.ok_json({"dossier", "show", id}).at("state")) == "rejected");
   SECTION("reopening a rejected dossier by editing its projection") {
-    forge(cli, "UPDATE dossiers SET closed = 0, state = 'province_decision', holder = 'ubnd-tinh-thai-nguyen' WHERE id = " + id);
+    forge(cli,
+          "UPDATE dossiers SET closed = 0, state = 'province_decision', holder = 'ubnd-tinh-thai-nguyen' "
+          "WHERE id = " +
+              id);
     const std::string before = cli.dump();
     auto r = act(cli, id, "decide", "ubnd-tinh-thai-nguyen.signer",
                  {"--field", "decision_number=1/QĐ", "--field", "decision_date=2026-03-20"});
@@ -451,11 +472,13 @@ TEST_CASE("config may retire people but never drop anyone the history names", "[
   must(act(cli, id, "submit", "xom-khuan-lan.clerk"));
   const std::string config = cli.dir + "/config";
   std::filesystem::create_directory(config);
-  for (const char* f : {"orgs.yaml", "awards.yaml"}) std::filesystem::copy_file(kSource + "/config/" + f, config + "/" + f);
+  for (const char* f : {"orgs.yaml", "awards.yaml"})
+    std::filesystem::copy_file(kSource + "/config/" + f, config + "/" + f);
   std::ifstream in(kSource + "/config/users.yaml");
   const std::string users((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const std::string block =
-      "  - id: xom-khuan-lan.clerk\n    name: \"Trần Thanh Giang\"\n    email: giang.tt@xom-khuan-lan.example\n"
+      "  - id: xom-khuan-lan.clerk\n    name: \"Trần Thanh Giang\"\n    email: "
+      "giang.tt@xom-khuan-lan.example\n"
       "    org: xom-khuan-lan\n    roles: [clerk]\n";
   REQUIRE(users.find(block) != std::string::npos);
   auto load = [&](const std::string& text) {
@@ -468,8 +491,8 @@ TEST_CASE("config may retire people but never drop anyone the history names", "[
     const std::string before = cli.dump();
     auto r = load(without);
     CHECK(r.code == 7);
-    CHECK(r.err.find("users.yaml:1:1: error: user 'xom-khuan-lan.clerk' is named in the history of dossier " + id) !=
-          std::string::npos);
+    CHECK(r.err.find("users.yaml:1:1: error: user 'xom-khuan-lan.clerk' is named in the history of dossier " +
+                     id) != std::string::npos);
     CHECK(cli.dump() == before);
   }
   SECTION("a retired user stays in the history but can no longer act or read") {

@@ -71,8 +71,10 @@ TEST_CASE("a valid mini workflow compiles into a typed table", "[definition]") {
 TEST_CASE("validation errors name the file, line and column", "[definition]") {
   // Lines of kHeader: 1..9; kStates starts at line 10.
   SECTION("unknown state") {
-    auto o = compile(kStates + "transitions:\n  - {action: submit, kind: submit, from: draft, to: nowhere, roles: [clerk]}\n"
-                               "  - {action: decide, kind: decide, from: draft, to: done, roles: [clerk]}\n");
+    auto o =
+        compile(kStates +
+                "transitions:\n  - {action: submit, kind: submit, from: draft, to: nowhere, roles: [clerk]}\n"
+                "  - {action: decide, kind: decide, from: draft, to: done, roles: [clerk]}\n");
     CHECK_THAT(all(o), Catch::Contains("mini.yaml:15:") && Catch::Contains("unknown state 'nowhere'"));
   }
   SECTION("unknown role, unknown field, unknown award") {
@@ -105,7 +107,8 @@ transitions:
   - {action: submit, kind: submit, from: draft, to: limbo, roles: [clerk]}
   - {action: decide, kind: decide, from: draft, to: done, roles: [clerk]}
 )");
-    CHECK_THAT(all(o), Catch::Contains("mini.yaml:12:3: error: state 'limbo' has no path to a terminal state"));
+    CHECK_THAT(all(o),
+               Catch::Contains("mini.yaml:12:3: error: state 'limbo' has no path to a terminal state"));
   }
   SECTION("two transitions that can fire on the same action at once") {
     auto o = compile(kStates + R"(transitions:
@@ -162,7 +165,8 @@ transitions:
 }
 
 TEST_CASE("the seed workflows and config load without diagnostics", "[definition]") {
-  auto p = yaml::load_project(std::string(HOSO_SOURCE_DIR) + "/config", std::string(HOSO_SOURCE_DIR) + "/workflows");
+  auto p = yaml::load_project(std::string(HOSO_SOURCE_DIR) + "/config",
+                              std::string(HOSO_SOURCE_DIR) + "/workflows");
   std::string s;
   for (const auto& d : p.diagnostics) s += d.format() + "\n";
   INFO(s);

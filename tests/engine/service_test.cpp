@@ -20,21 +20,25 @@ DossierId create(World& w, const std::string& workflow, const std::string& award
 
 RawInput simplified_input() {
   RawInput in;
-  in.fields = {{"recipient_name", "Anh Nguyễn Văn Dũng"}, {"recipient_kind", "individual"}, {"act_date", "2026-02-20"},
+  in.fields = {{"recipient_name", "Anh Nguyễn Văn Dũng"},
+               {"recipient_kind", "individual"},
+               {"act_date", "2026-02-20"},
                {"act_summary", "Cứu người bị đuối nước"}};
-  in.documents = {{"to_trinh", "tt.pdf", std::string(64, 'b'), 10}, {"tom_tat_thanh_tich", "tt2.pdf", std::string(64, 'c'), 10}};
+  in.documents = {{"to_trinh", "tt.pdf", std::string(64, 'b'), 10},
+                  {"tom_tat_thanh_tich", "tt2.pdf", std::string(64, 'c'), 10}};
   return in;
 }
 
-std::vector<std::string> path_of(World& w, const std::string& workflow, const std::string& award, const std::string& user,
-                                 const RawInput& in) {
+std::vector<std::string> path_of(World& w, const std::string& workflow, const std::string& award,
+                                 const std::string& user, const RawInput& in) {
   return walk_forward(w, create(w, workflow, award, user, in));
 }
 
-const std::vector<std::string> kCommunePath = {"draft", "commune_intake", "commune_appraisal", "commune_decision"};
-const std::vector<std::string> kProvincePath = {"province_police_intake", "province_police_review",
-                                                "home_affairs_appraisal", "council_vote", "council_vote",
-                                                "council_vote", "council_vote", "province_decision"};
+const std::vector<std::string> kCommunePath = {"draft", "commune_intake", "commune_appraisal",
+                                               "commune_decision"};
+const std::vector<std::string> kProvincePath = {
+    "province_police_intake", "province_police_review", "home_affairs_appraisal", "council_vote",
+    "council_vote",           "council_vote",           "council_vote",           "province_decision"};
 
 std::vector<std::string> concat(std::initializer_list<std::vector<std::string>> parts) {
   std::vector<std::string> out;
@@ -48,22 +52,28 @@ TEST_CASE("every award kind walks its full path and stops at its deciding level"
   World w;
   const std::string unit = "xom-khuan-lan.clerk";
   SECTION("Giấy khen xã stops at the commune") {
-    CHECK(path_of(w, "standard", "giay_khen_xa", unit, eligible_collective()) == concat({kCommunePath, {"approved"}}));
+    CHECK(path_of(w, "standard", "giay_khen_xa", unit, eligible_collective()) ==
+          concat({kCommunePath, {"approved"}}));
   }
   SECTION("Bằng khen and Cờ thi đua tỉnh stop at UBND tỉnh after the council vote") {
     for (const char* award : {"bang_khen_tinh", "co_thi_dua_tinh"})
-      CHECK(path_of(w, "standard", award, unit, eligible_collective()) == concat({kCommunePath, kProvincePath, {"approved"}}));
+      CHECK(path_of(w, "standard", award, unit, eligible_collective()) ==
+            concat({kCommunePath, kProvincePath, {"approved"}}));
   }
   SECTION("Bằng khen Thủ tướng and Cờ thi đua Chính phủ go to central and the Prime Minister") {
     for (const char* award : {"bang_khen_ttg", "co_thi_dua_cp"})
       CHECK(path_of(w, "standard", award, unit, eligible_collective()) ==
-            concat({kCommunePath, kProvincePath, {"central_intake", "central_appraisal", "pm_decision", "approved"}}));
+            concat({kCommunePath,
+                    kProvincePath,
+                    {"central_intake", "central_appraisal", "pm_decision", "approved"}}));
   }
   SECTION("Huân chương Lao động goes on to the President") {
     for (const char* award : {"huan_chuong_ld_nhat", "huan_chuong_ld_nhi", "huan_chuong_ld_ba"})
-      CHECK(path_of(w, "standard", award, unit, eligible_collective()) ==
-            concat({kCommunePath, kProvincePath,
-                    {"central_intake", "central_appraisal", "pm_decision", "president_decision", "approved"}}));
+      CHECK(
+          path_of(w, "standard", award, unit, eligible_collective()) ==
+          concat({kCommunePath,
+                  kProvincePath,
+                  {"central_intake", "central_appraisal", "pm_decision", "president_decision", "approved"}}));
   }
   SECTION("a provincial department enters at Công an tỉnh") {
     CHECK(path_of(w, "standard", "bang_khen_tinh", "sgddt-thai-nguyen.clerk", eligible_collective()) ==
@@ -77,8 +87,8 @@ TEST_CASE("every award kind walks its full path and stops at its deciding level"
     CHECK(path_of(w, "simplified", "giay_khen_xa_dot_xuat", unit, simplified_input()) ==
           std::vector<std::string>{"draft", "commune_review", "commune_decision", "approved"});
     CHECK(path_of(w, "simplified", "bang_khen_tinh_dot_xuat", unit, simplified_input()) ==
-          std::vector<std::string>{"draft", "commune_review", "commune_decision", "province_review", "province_decision",
-                                   "approved"});
+          std::vector<std::string>{"draft", "commune_review", "commune_decision", "province_review",
+                                   "province_decision", "approved"});
   }
   // Every walk above left a history that replays to the stored projection and verifies.
   auto audit = w.service->audit_verify();
@@ -158,13 +168,15 @@ TEST_CASE("permissions: role, org and read jurisdiction", "[service][security]")
   }
   SECTION("a dossier that could never reach a decision is not created") {
     // A commune unit cannot propose a department's Giấy khen; a department cannot propose a commune's.
-    for (auto [award, user] : {std::pair{"giay_khen_so", "xom-khuan-lan.clerk"}, std::pair{"giay_khen_xa", "sgddt-thai-nguyen.clerk"}}) {
+    for (auto [award, user] : {std::pair{"giay_khen_so", "xom-khuan-lan.clerk"},
+                               std::pair{"giay_khen_xa", "sgddt-thai-nguyen.clerk"}}) {
       auto r = w.service->create("standard", award, user, eligible_collective());
       REQUIRE_FALSE(r.ok());
       CHECK(r.error().code == ErrorCode::kRefused);
       CHECK(r.error().reason == "no_route");
     }
-    auto r = w.service->create("simplified", "giay_khen_xa_dot_xuat", "sgddt-thai-nguyen.clerk", simplified_input());
+    auto r = w.service->create("simplified", "giay_khen_xa_dot_xuat", "sgddt-thai-nguyen.clerk",
+                               simplified_input());
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().reason == "no_route");
     CHECK(w.store.data().events.size() == 1);  // only the case's own dossier
@@ -378,7 +390,8 @@ TEST_CASE("documents, fields and input checks", "[service]") {
     CHECK(r.error().subject == "bao_cao_thanh_tich");
   }
   SECTION("unknown award, unknown field, wrong type, oversize note, non-UTF-8 note") {
-    auto bad_award = w.service->create("standard", "huy_chuong_vang", "xom-khuan-lan.clerk", eligible_collective());
+    auto bad_award =
+        w.service->create("standard", "huy_chuong_vang", "xom-khuan-lan.clerk", eligible_collective());
     REQUIRE_FALSE(bad_award.ok());
     CHECK(bad_award.error().code == ErrorCode::kInvalidInput);
     RawInput in = eligible_collective();
@@ -403,7 +416,8 @@ TEST_CASE("documents, fields and input checks", "[service]") {
     CHECK(w.store.data().events.empty());
   }
   SECTION("a decision needs its number and date") {
-    const DossierId id = create(w, "standard", "giay_khen_so", "sgddt-thai-nguyen.clerk", eligible_collective());
+    const DossierId id =
+        create(w, "standard", "giay_khen_so", "sgddt-thai-nguyen.clerk", eligible_collective());
     auto r = w.service->act(id, "decide", "sgddt-thai-nguyen.signer", {});
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().reason == "field_missing");
@@ -482,7 +496,8 @@ TEST_CASE("versions, time and the hash chain", "[service][history]") {
 TEST_CASE("inbox lists what waits for the user's org and roles", "[service]") {
   World w;
   const DossierId a = create(w, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_collective());
-  const DossierId b = create(w, "standard", "giay_khen_xa", "thcs-phuong-tien.clerk", eligible_collective("Trường THCS"));
+  const DossierId b =
+      create(w, "standard", "giay_khen_xa", "thcs-phuong-tien.clerk", eligible_collective("Trường THCS"));
   REQUIRE(w.service->act(a, "submit", "xom-khuan-lan.clerk", {}).ok());
   auto inbox = w.service->inbox("ca-xa-phuong-tien.clerk");
   REQUIRE(inbox.ok());

@@ -1,10 +1,9 @@
 // Walks a dossier forward through its path with whoever holds it, for tests.
 #pragma once
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <string>
 #include <vector>
-
-#include <catch2/catch.hpp>
 
 #include "tests/support/world.hpp"
 
@@ -13,7 +12,8 @@ namespace hoso::testing {
 // The states visited, in order, until the dossier closes. Each step is taken by a user at the holder
 // org with a forward action available: submit, resubmit, accept, appraise, forward, decide or vote (yes).
 inline std::vector<std::string> walk_forward(World& w, DossierId id, int max_steps = 60) {
-  static const std::vector<std::string> kForward = {"submit", "resubmit", "accept", "appraise", "forward", "decide", "vote"};
+  static const std::vector<std::string> kForward = {"submit",  "resubmit", "accept", "appraise",
+                                                    "forward", "decide",   "vote"};
   std::vector<std::string> visited;
   for (int step = 0; step < max_steps; ++step) {
     auto view = w.service->show(id, std::nullopt);
@@ -30,7 +30,8 @@ inline std::vector<std::string> walk_forward(World& w, DossierId id, int max_ste
         auto a = view->definition->find_action(name);
         if (!a || std::find(actions.begin(), actions.end(), *a) == actions.end()) continue;
         RawInput in;
-        if (name == "decide") in.fields = {{"decision_number", "123/QĐ-UBND"}, {"decision_date", "2026-03-20"}};
+        if (name == "decide")
+          in.fields = {{"decision_number", "123/QĐ-UBND"}, {"decision_date", "2026-03-20"}};
         if (name == "vote") in.ballot = "yes";
         w.tick();
         auto r = w.service->act(id, name, user.key, in);

@@ -22,9 +22,11 @@ struct World {
   std::unique_ptr<CommandService> service;
 
   World() {
-    auto project = yaml::load_project(std::string(HOSO_SOURCE_DIR) + "/config", std::string(HOSO_SOURCE_DIR) + "/workflows");
+    auto project = yaml::load_project(std::string(HOSO_SOURCE_DIR) + "/config",
+                                      std::string(HOSO_SOURCE_DIR) + "/workflows");
     if (!project.ok()) throw std::runtime_error(project.diagnostics.front().format());
-    auto st = store.write([&](WriteTx& tx) { return yaml::install_project(tx, project, "2026-01-01T00:00:00.000Z"); });
+    auto st = store.write(
+        [&](WriteTx& tx) { return yaml::install_project(tx, project, "2026-01-01T00:00:00.000Z"); });
     if (!st) throw std::runtime_error(st.error().message);
     auto dir = yaml::directory_from_store(store);
     if (!dir) throw std::runtime_error(dir.error().message);
@@ -54,7 +56,8 @@ inline RawInput eligible_collective(const std::string& name = "Xóm Khuân Lân"
                {"serious_incident", "false"},
                {"party_org_clean", "true"},
                {"has_complaints", "false"}};
-  for (const char* kind : {"to_trinh", "bao_cao_thanh_tich", "bien_ban_hop", "y_kien_hiep_y", "xac_nhan_thanh_tich"})
+  for (const char* kind :
+       {"to_trinh", "bao_cao_thanh_tich", "bien_ban_hop", "y_kien_hiep_y", "xac_nhan_thanh_tich"})
     in.documents.push_back(RawDocument{kind, std::string(kind) + ".pdf", std::string(64, 'a'), 1024});
   return in;
 }
