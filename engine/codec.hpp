@@ -15,11 +15,15 @@ EventRecord encode_event(const Definition& def, const Directory& dir, DossierId 
                          const std::string& state_digest);
 // The projection digest an event record carries ("" when it has none or the payload is malformed).
 std::string recorded_state_digest(const EventRecord& r);
+std::string recorded_state_digest(std::string_view payload);
 // The event a record stands for; fails with kVerifyFailed when it names something the definition or
 // the directory does not know.
 Result<Event> decode_event(const Definition& def, const Directory& dir, const EventRecord& r);
-// The same into `out`, reusing its capacity.
-Status decode_event_into(const Definition& def, const Directory& dir, const EventRecord& r, Event& out);
+// The same into `out`, reusing its capacity. With `fold_only`, a payload that holds nothing apply_event
+// reads (no award, origin, changes, documents, ballot, electorate or definition) is not parsed at all, and
+// out.effects and out.state_digest stay empty.
+Status decode_event_into(const Definition& def, const Directory& dir, const EventRecord& r, Event& out,
+                         bool fold_only = false);
 
 // The projection record of `s`.
 DossierRecord encode_dossier(const Definition& def, const Directory& dir, const DossierState& s,

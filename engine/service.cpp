@@ -252,7 +252,7 @@ class Replayer {
     std::shared_ptr<const Definition> def;
     DossierState state;
     std::string last_hash;
-    std::string last_digest;  // the projection digest the latest event recorded
+    std::string last_payload;  // the latest event's payload (it records the projection digest)
   };
 
   // Folds one record into its dossier's track. Returns false once the report has failed.
@@ -271,10 +271,11 @@ class Replayer {
     }
     if (r.prev_hash != t.last_hash) return fail(r, "prev_hash does not match the previous event's hash");
     if (!event_hash_matches(r)) return fail(r, "hash does not match the event's content");
-    if (auto st = decode_event_into(*t.def, dir_, r, event_); !st) return fail(r, st.error().message);
+    if (auto st = decode_event_into(*t.def, dir_, r, event_, /*fold_only=*/true); !st)
+      return fail(r, st.error().message);
     if (event_.type == EventType::kDossierCreated && event_.definition_hash != t.state.definition_hash)
       return fail(r, "the dossier's pinned definition differs from the one it was created under");
-    t.last_digest = event_.state_digest;
+    t.last_payload = r.payload;  // its state digest is read once, at the end
     if (auto st = apply_event(*t.def, t.state, event_); !st) return fail(r, st.error().message);
     t.last_hash = r.hash;
     return true;
@@ -289,7 +290,7 @@ class Replayer {
       const Track& t = it->second;
       DossierRecord rebuilt = encode_dossier(*t.def, dir_, t.state, t.last_hash);
       if (!(rebuilt == p)) return fail_dossier(p.id, t.state.version, describe(rebuilt, p));
-      if (projection_digest(rebuilt) != t.last_digest)
+      if (projection_digest(rebuilt) != recorded_state_digest(t.last_payload))
         return fail_dossier(p.id, t.state.version,
                             "the replayed state differs from the state the last event recorded");
     }
