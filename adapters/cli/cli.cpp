@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 
 #include <boost/json.hpp>
+#include <algorithm>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
@@ -636,6 +637,24 @@ int cmd_audit(Ctx& c) {
   return print_report(c, *r, std::nullopt);
 }
 
+// The options each command takes (besides --db, --json and --help, which every command takes). An option a
+// command would ignore is a usage error, so a typo or a misplaced option is never silently dropped.
+const std::vector<std::string>* allowed_options(const std::vector<std::string>& p) {
+  static const std::vector<std::string> kInit = {"config", "workflows"}, kNone = {}, kShow = {"format"},
+                                        kCreate = {"workflow", "award", "as", "field", "doc", "note", "note-file"},
+                                        kAct = {"as", "field", "doc", "note", "note-file", "ballot", "expect-version"},
+                                        kAs = {"as"}, kReplay = {"all"};
+  const std::string& cmd = p[0];
+  const std::string sub = p.size() > 1 ? p[1] : "";
+  if (cmd == "init") return &kInit;
+  if (cmd == "workflows") return sub == "check" ? &kInit : sub == "show" ? &kShow : &kNone;
+  if (cmd == "orgs" || cmd == "users" || cmd == "audit") return &kNone;
+  if (cmd == "dossier") return sub == "create" ? &kCreate : sub == "act" ? &kAct : &kAs;
+  if (cmd == "inbox" || cmd == "history") return &kAs;
+  if (cmd == "replay") return &kReplay;
+  return nullptr;
+}
+
 }  // namespace
 
 int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
@@ -649,6 +668,16 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   if (parsed->flag("help") || p.empty() || p[0] == "help") {
     (p.empty() && !parsed->flag("help") ? err : out) << kUsage;
     return p.empty() && !parsed->flag("help") ? 2 : 0;
+  }
+  if (const auto* allowed = allowed_options(p)) {
+    auto ok = [&](const std::string& name) {
+      return name == "db" || name == "json" || name == "help" ||
+             std::find(allowed->begin(), allowed->end(), name) != allowed->end();
+    };
+    for (const auto& [name, values] : parsed->options)
+      if (!ok(name)) return usage(c, fmt::format("lệnh '{}' không dùng tùy chọn --{}", p[0], name));
+    for (const auto& name : parsed->flags)
+      if (!ok(name)) return usage(c, fmt::format("lệnh '{}' không dùng tùy chọn --{}", p[0], name));
   }
   try {
     const std::string& cmd = p[0];

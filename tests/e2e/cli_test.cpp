@@ -325,6 +325,10 @@ TEST_CASE("bad input is refused with a clear error and leaves the database as it
   expect(cli({"dossier", "act", id}), 2, "cách dùng");
   expect(cli({"dossier", "act", id, "submit", "--as", "xom-khuan-lan.clerk", "--bogus"}), 2, "--bogus");
   expect(act(cli, id, "fly", "xom-khuan-lan.clerk"), 2, "fly");
+  // An option the command would ignore is refused, not dropped.
+  expect(cli({"dossier", "show", id, "--field", "x=1"}), 2, "--field");
+  expect(cli({"audit", "verify", "--as", "bo-noi-vu.auditor"}), 2, "--as");
+  expect(cli({"replay", id, "--ballot", "yes"}), 2, "--ballot");
   expect(act(cli, id, "decide", "xom-khuan-lan.clerk"), 5, "không áp dụng");
   expect(act(cli, id, "submit", "xom-khuan-lan.clerk", {"--expect-version", "7"}), 6, "phiên bản");
   // A malformed workflow: init reports file:line:col and does not touch the database.
