@@ -269,12 +269,12 @@ class Replayer {
       t.state.id = r.dossier;
       t.state.definition_hash = *h;
     }
-    if (r.prev_hash != t.last_hash) return fail(r, "prev_hash does not match the previous event's hash");
-    if (!event_hash_matches(r)) return fail(r, "hash does not match the event's content");
+    if (r.prev_hash != t.last_hash) return fail(r, "prev_hash không khớp mã băm của sự kiện trước (chuỗi bị đứt)");
+    if (!event_hash_matches(r)) return fail(r, "mã băm không khớp nội dung sự kiện (nội dung đã bị sửa)");
     if (auto st = decode_event_into(*t.def, dir_, r, event_, /*fold_only=*/true); !st)
       return fail(r, st.error().message);
     if (event_.type == EventType::kDossierCreated && event_.definition_hash != t.state.definition_hash)
-      return fail(r, "the dossier's pinned definition differs from the one it was created under");
+      return fail(r, "quy trình gắn với hồ sơ khác quy trình lúc lập hồ sơ");
     t.last_payload = r.payload;  // its state digest is read once, at the end
     if (auto st = apply_event(*t.def, t.state, event_); !st) return fail(r, st.error().message);
     t.last_hash = r.hash;
@@ -286,25 +286,25 @@ class Replayer {
     for (const auto& p : projections) {
       ++report_.dossiers;
       auto it = tracks_.find(p.id);
-      if (it == tracks_.end()) return fail_dossier(p.id, 0, "the projection has no events");
+      if (it == tracks_.end()) return fail_dossier(p.id, 0, "trạng thái hồ sơ không có sự kiện nào");
       const Track& t = it->second;
       DossierRecord rebuilt = encode_dossier(*t.def, dir_, t.state, t.last_hash);
       if (!(rebuilt == p)) return fail_dossier(p.id, t.state.version, describe(rebuilt, p));
       if (projection_digest(rebuilt) != recorded_state_digest(t.last_payload))
         return fail_dossier(p.id, t.state.version,
-                            "the replayed state differs from the state the last event recorded");
+                            "trạng thái dựng lại khác trạng thái mà sự kiện cuối đã ghi");
     }
     if (tracks_.size() != projections.size())
-      return fail_dossier(0, 0, "events exist for a dossier with no projection");
+      return fail_dossier(0, 0, "có sự kiện của một hồ sơ không có trạng thái");
     return true;
   }
 
  private:
   static std::string describe(const DossierRecord& a, const DossierRecord& b) {
     auto diff = [](const char* name, const auto& x, const auto& y) -> std::string {
-      return x == y ? "" : fmt::format("{}: rebuilt '{}' but stored '{}'; ", name, x, y);
+      return x == y ? "" : fmt::format("{}: dựng lại '{}' nhưng đang lưu '{}'; ", name, x, y);
     };
-    return "the stored projection differs from the replay: " + diff("state", a.state, b.state) +
+    return "trạng thái đang lưu khác trạng thái dựng lại: " + diff("state", a.state, b.state) +
            diff("holder", a.holder, b.holder) + diff("version", a.version, b.version) +
            diff("closed", a.closed, b.closed) + diff("fields", a.fields, b.fields) +
            diff("documents", a.documents, b.documents) + diff("vote", a.vote, b.vote) +
@@ -317,7 +317,7 @@ class Replayer {
     report_.failed_dossier = id;
     report_.failed_seq = seq;
     report_.failure =
-        seq ? fmt::format("dossier {} event {}: {}", id, seq, why) : fmt::format("dossier {}: {}", id, why);
+        seq ? fmt::format("hồ sơ {}, sự kiện {}: {}", id, seq, why) : fmt::format("hồ sơ {}: {}", id, why);
     return false;
   }
 
@@ -415,17 +415,17 @@ Result<VerifyReport> CommandService::audit_verify() {
     report.ok = false;
     report.failed_dossier = id;
     report.failed_seq = seq;
-    report.failure = fmt::format("dossier {} event {}: {}", id, seq, why);
+    report.failure = fmt::format("hồ sơ {}, sự kiện {}: {}", id, seq, why);
     return make_error(ErrorCode::kVerifyFailed, report.failure);
   };
   auto st = store_.scan_events([&](const EventRecord& r) -> Status {
     ++report.events;
     Link& l = links[r.dossier];
     if (r.seq != l.seq + 1)
-      return fail(r.dossier, r.seq, fmt::format("sequence {} follows {}", r.seq, l.seq));
+      return fail(r.dossier, r.seq, fmt::format("số thứ tự {} đứng sau {}", r.seq, l.seq));
     if (r.prev_hash != l.last_hash)
-      return fail(r.dossier, r.seq, "prev_hash does not match the previous event's hash");
-    if (!event_hash_matches(r)) return fail(r.dossier, r.seq, "hash does not match the event's content");
+      return fail(r.dossier, r.seq, "prev_hash không khớp mã băm của sự kiện trước (chuỗi bị đứt)");
+    if (!event_hash_matches(r)) return fail(r.dossier, r.seq, "mã băm không khớp nội dung sự kiện (nội dung đã bị sửa)");
     l.last_hash = r.hash;
     l.seq = r.seq;
     return Status::Ok();
@@ -438,12 +438,12 @@ Result<VerifyReport> CommandService::audit_verify() {
     ++report.dossiers;
     auto it = links.find(p.id);
     if (it == links.end()) {
-      fail(p.id, 0, "the dossier has no events");
+      fail(p.id, 0, "hồ sơ không có sự kiện nào");
       return report;
     }
     if (it->second.seq != p.version || it->second.last_hash != p.last_hash) {
       fail(p.id, it->second.seq,
-           fmt::format("the projection (version {}) does not match the log's last event (seq {})", p.version,
+           fmt::format("trạng thái hồ sơ (phiên bản {}) không khớp sự kiện cuối trong nhật ký (số {})", p.version,
                        it->second.seq));
       return report;
     }
@@ -453,7 +453,7 @@ Result<VerifyReport> CommandService::audit_verify() {
       bool found = false;
       for (const auto& p : *projections) found = found || p.id == id;
       if (!found) {
-        fail(id, l.seq, "events exist for a dossier with no projection");
+        fail(id, l.seq, "có sự kiện của một hồ sơ không có trạng thái");
         break;
       }
     }
