@@ -602,8 +602,7 @@ int print_report(Ctx& c, const VerifyReport& r, std::optional<DossierId> id) {
     c.out << fmt::format("Toàn vẹn: {} sự kiện của {} hồ sơ đã được kiểm tra, không phát hiện sai lệch.\n",
                          r.events, r.dossiers);
   } else {
-    c.out << fmt::format("PHÁT HIỆN SAI LỆCH tại hồ sơ {}, sự kiện {}: {}\n", r.failed_dossier, r.failed_seq,
-                         r.failure);
+    c.out << fmt::format("PHÁT HIỆN SAI LỆCH — {}\n", r.failure);
   }
   return r.ok ? 0 : 8;
 }
