@@ -158,6 +158,8 @@ EventType event_type_for(TransitionKind k) {
 }
 
 Entry entry_of(const Directory& dir, OrgId origin) {
+  // A commune proposing itself (through its UBND xã) goes straight to the province, like a department.
+  if (dir.org(origin).kind == OrgKind::kCommunePeoplesCommittee) return Entry::kProvince;
   return dir.level_of(origin, Level::kCommune).valid() ? Entry::kCommune : Entry::kProvince;
 }
 

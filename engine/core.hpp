@@ -31,7 +31,8 @@ std::vector<ActionId> available_actions(const Definition& def, const Directory& 
 // org holds it now.
 bool may_read(const Directory& dir, const DossierState& state, UserId user);
 
-// Where the origin enters the path.
+// Where the origin enters the path: units of a commune through the commune; departments, and a commune
+// proposing itself through its UBND xã, directly at the province.
 Entry entry_of(const Directory& dir, OrgId origin);
 
 // The org that holds a dossier in `state` (invalid when the tree has no such org).

@@ -79,6 +79,10 @@ TEST_CASE("every award kind walks its full path and stops at its deciding level"
     CHECK(path_of(w, "standard", "bang_khen_tinh", "sgddt-thai-nguyen.clerk", eligible_collective()) ==
           concat({{"draft"}, kProvincePath, {"approved"}}));
   }
+  SECTION("a commune proposed by its UBND xã for Cờ thi đua enters at Công an tỉnh") {
+    CHECK(path_of(w, "standard", "co_thi_dua_tinh", "ubnd-xa-phuong-tien.clerk", eligible_collective("Xã Phượng Tiến")) ==
+          concat({{"draft"}, kProvincePath, {"approved"}}));
+  }
   SECTION("a department head decides Giấy khen of the department") {
     CHECK(path_of(w, "standard", "giay_khen_so", "sgddt-thai-nguyen.clerk", eligible_collective()) ==
           std::vector<std::string>{"draft", "approved"});
