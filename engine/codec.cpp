@@ -322,6 +322,7 @@ DossierRecord encode_dossier(const Definition& def, const Directory& dir, const 
   r.created_by = user_key(dir, s.created_by);
   r.created_at = format_utc(s.created_at);
   r.updated_at = format_utc(s.updated_at);
+  r.submitted_at = s.submitted_at ? format_utc(*s.submitted_at) : "";
   r.last_hash = last_hash;
   return r;
 }
@@ -353,6 +354,11 @@ Result<DossierState> decode_dossier_unchecked(const Definition& def, const Direc
   if (!created || !updated) return bad("malformed timestamps in projection");
   s.created_at = *created;
   s.updated_at = *updated;
+  if (!r.submitted_at.empty()) {
+    auto submitted = parse_utc(r.submitted_at);
+    if (!submitted) return bad("malformed submission time in projection");
+    s.submitted_at = *submitted;
+  }
   s.fields.assign(def.fields().size(), Value{});
   boost::system::error_code ec;
   json::value fv = json::parse(r.fields, ec);

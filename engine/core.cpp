@@ -399,8 +399,11 @@ Decided decide_act(const Definition& def, const Directory& dir, const DossierSta
   const Date today = vietnam_date(now);
   if (!t->guards.empty())
     if (auto r = check_clauses(def, t->guards, fields, today)) return *r;
+  // Eligibility is judged as of the first submission (DOMAIN §5: the rules in force when submitted).
   if (t->eligibility)
-    if (auto r = check_clauses(def, def.eligibility(s.award), fields, today)) return *r;
+    if (auto r = check_clauses(def, def.eligibility(s.award), fields,
+                               s.submitted_at ? vietnam_date(*s.submitted_at) : today))
+      return *r;
 
   Event e;
   e.type = event_type_for(t->kind);
@@ -464,6 +467,7 @@ Status apply_event(const Definition& def, DossierState& s, const Event& e) {
   }
   for (const auto& c : e.changes) s.fields[c.field.value] = c.value;
   s.documents.insert(s.documents.end(), e.documents.begin(), e.documents.end());
+  if (e.type == EventType::kDossierSubmitted && !s.submitted_at) s.submitted_at = e.at;
   if (e.type == EventType::kVoteCast) {
     s.vote.voted.push_back(e.actor.user);
     s.vote.yes += e.ballot == Ballot::kYes;

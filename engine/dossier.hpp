@@ -111,6 +111,7 @@ struct DossierState {
   VoteTally vote;
   UserId created_by;
   Timestamp created_at, updated_at;
+  std::optional<Timestamp> submitted_at;  // the first DossierSubmitted; eligibility is judged as of its day
   friend bool operator==(const DossierState&, const DossierState&) = default;
 };
 

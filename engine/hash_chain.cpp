@@ -151,6 +151,7 @@ std::string projection_digest(const DossierRecord& d) {
   put(sink, d.created_by);
   put(sink, d.created_at);
   put(sink, d.updated_at);
+  put(sink, d.submitted_at);
   return sha256_hex(bytes);
 }
 

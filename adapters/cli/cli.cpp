@@ -257,6 +257,7 @@ json::object dossier_json(const Runtime& rt, const DossierView& v, const std::op
                  {"created_by", v.record.created_by},
                  {"created_at", v.record.created_at},
                  {"updated_at", v.record.updated_at},
+                 {"submitted_at", v.record.submitted_at},
                  {"last_hash", v.record.last_hash}};
   if (st.vote) o["vote"] = parse_json_or_string(v.record.vote);
   if (user) {

@@ -91,7 +91,8 @@ CREATE TABLE IF NOT EXISTS dossiers (
   created_at      TEXT    NOT NULL,
   updated_at      TEXT    NOT NULL,
   last_hash       TEXT    NOT NULL,
-  last_gseq       INTEGER NOT NULL      -- head of the prev_gseq chain
+  last_gseq       INTEGER NOT NULL,     -- head of the prev_gseq chain
+  submitted_at    TEXT    NOT NULL DEFAULT ''   -- first submission (UTC), "" before it
 );
 -- The inbox: open dossiers held by an org (rowid order within a key gives id order for free).
 CREATE INDEX IF NOT EXISTS dossiers_inbox ON dossiers (holder, closed);
@@ -189,32 +190,33 @@ constexpr std::array<const char*, static_cast<std::size_t>(Q::kCount)> kSql = {
     "BEGIN IMMEDIATE",
     "COMMIT",
     "ROLLBACK",
-    "SELECT " HOSO_DOSSIER_COLS ", last_gseq FROM dossiers WHERE id = ?1",
+    "SELECT " HOSO_DOSSIER_COLS ", last_gseq, submitted_at FROM dossiers WHERE id = ?1",
     "SELECT version, last_gseq, holder, closed FROM dossiers WHERE id = ?1",
     "SELECT coalesce(max(id), 0) FROM dossiers",
     "INSERT INTO events (" HOSO_EVENT_COLS
     ", prev_gseq) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+    // ?19 (the expected version) is bound but unused here, so every dossier statement binds alike.
     "INSERT INTO dossiers (" HOSO_DOSSIER_COLS
-    ", last_gseq) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+    ", last_gseq, submitted_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?20)",
     "UPDATE dossiers SET workflow = ?2, definition_hash = ?3, award = ?4, origin = ?5, state = ?6, "
     "holder = ?7, previous_holder = ?8, closed = ?9, version = ?10, fields = ?11, documents = ?12, "
-    "vote = ?13, created_by = ?14, created_at = ?15, updated_at = ?16, last_hash = ?17, last_gseq = ?18 "
-    "WHERE id = ?1 AND version = ?19",
+    "vote = ?13, created_by = ?14, created_at = ?15, updated_at = ?16, last_hash = ?17, last_gseq = ?18, "
+    "submitted_at = ?20 WHERE id = ?1 AND version = ?19",
     // The same when holder and closed do not change: leaving the indexed columns out of SET spares the
     // dossiers_inbox index an entry rewrite (an extra page per command); they move to WHERE as a check.
     "UPDATE dossiers SET workflow = ?2, definition_hash = ?3, award = ?4, origin = ?5, state = ?6, "
     "previous_holder = ?8, version = ?10, fields = ?11, documents = ?12, vote = ?13, created_by = ?14, "
-    "created_at = ?15, updated_at = ?16, last_hash = ?17, last_gseq = ?18 "
+    "created_at = ?15, updated_at = ?16, last_hash = ?17, last_gseq = ?18, submitted_at = ?20 "
     "WHERE id = ?1 AND version = ?19 AND holder = ?7 AND closed = ?9",
     "INSERT INTO outbox (dossier_id, event_seq, target_org, template_key, created_at) "
     "VALUES (?1, ?2, ?3, ?4, ?5)",
     "SELECT version, last_gseq FROM dossiers WHERE id = ?1",
     "SELECT " HOSO_EVENT_COLS ", prev_gseq FROM events WHERE gseq = ?1",
-    "SELECT " HOSO_DOSSIER_COLS " FROM dossiers ORDER BY id",
+    "SELECT " HOSO_DOSSIER_COLS ", submitted_at FROM dossiers ORDER BY id",
     "SELECT id, version, last_hash FROM dossiers ORDER BY id",
-    "SELECT " HOSO_DOSSIER_COLS " FROM dossiers WHERE holder = ?1 AND closed = 0 ORDER BY id",
+    "SELECT " HOSO_DOSSIER_COLS ", submitted_at FROM dossiers WHERE holder = ?1 AND closed = 0 ORDER BY id",
     "SELECT dossier_id, event_seq, target_org, template_key, created_at FROM outbox "
     "WHERE dossier_id = ?1 ORDER BY id",
     "SELECT " HOSO_DEFINITION_COLS " FROM definitions WHERE hash = ?1",
@@ -330,8 +332,8 @@ inline void read_event(sqlite3_stmt* s, EventRecord& e) {
   col_text(s, 15, e.hash);
 }
 
-// Reads HOSO_DOSSIER_COLS starting at column 0.
-DossierRecord read_dossier(sqlite3_stmt* s) {
+// Reads HOSO_DOSSIER_COLS starting at column 0, and submitted_at from column `submitted_col`.
+DossierRecord read_dossier(sqlite3_stmt* s, int submitted_col) {
   DossierRecord d;
   d.id = col_i64(s, 0);
   col_text(s, 1, d.workflow);
@@ -350,6 +352,7 @@ DossierRecord read_dossier(sqlite3_stmt* s) {
   col_text(s, 14, d.created_at);
   col_text(s, 15, d.updated_at);
   col_text(s, 16, d.last_hash);
+  col_text(s, submitted_col, d.submitted_at);
   return d;
 }
 
@@ -842,8 +845,7 @@ class SqliteStore::Impl {
         sqlite3_stmt* s = impl_.stmt(q);
         StmtUse use(s);
         Binder b = bind_dossier(s, p);
-        b.i64(prev_gseq);
-        if (expected > 0) b.i64(expected);
+        b.i64(prev_gseq).i64(expected).text(p.submitted_at);
         const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
         if (rc != SQLITE_DONE)
           return poison(impl_.db_error(rc, fmt::format("ghi trạng thái hồ sơ {}", p.id)));
@@ -962,7 +964,7 @@ class SqliteStore::Impl {
     if (rc == SQLITE_DONE) return std::optional<DossierRecord>();
     if (rc != SQLITE_ROW) return db_error(rc, fmt::format("đọc hồ sơ {}", id));
     if (last_gseq != nullptr) *last_gseq = col_i64(use.get(), 17);
-    return std::optional<DossierRecord>(read_dossier(use.get()));
+    return std::optional<DossierRecord>(read_dossier(use.get(), 18));
   }
 
   // The dossier's latest event (through the projection's last_gseq), without transaction management.
@@ -1094,14 +1096,14 @@ class SqliteStore::Impl {
 
   Result<std::vector<DossierRecord>> dossiers() {
     return collect<DossierRecord>(Q::kDossiers, nullptr, "đọc danh sách hồ sơ",
-                                  [](sqlite3_stmt* s) { return Result<DossierRecord>(read_dossier(s)); });
+                                  [](sqlite3_stmt* s) { return Result<DossierRecord>(read_dossier(s, 17)); });
   }
 
   Result<std::vector<DossierRecord>> open_held_by(const std::string& holder) {
     Binder b(stmt(Q::kOpenHeldBy));
     b.text(holder);
     return collect<DossierRecord>(Q::kOpenHeldBy, &b, "đọc hồ sơ đang xử lý",
-                                  [](sqlite3_stmt* s) { return Result<DossierRecord>(read_dossier(s)); });
+                                  [](sqlite3_stmt* s) { return Result<DossierRecord>(read_dossier(s, 17)); });
   }
 
   Result<std::vector<OutboxRecord>> outbox(DossierId id) {

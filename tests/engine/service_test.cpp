@@ -539,3 +539,25 @@ TEST_CASE("replay of a log whose first event is not DossierCreated fails cleanly
   CHECK_FALSE(r->ok);
   CHECK_THAT(r->failure, Catch::Contains("not DossierCreated"));
 }
+
+TEST_CASE("eligibility is judged as of the first submission, not of each later step", "[service][guards]") {
+  World w;
+  // Submitted on 14/11/2026 with the certificate of the cycle that ended 15/11/2025 (then the latest closed).
+  w.clock.set(Timestamp{1794621600000});
+  const DossierId id = create(w, "standard", "bang_khen_tinh", "xom-khuan-lan.clerk", eligible_collective());
+  REQUIRE(w.service->act(id, "submit", "xom-khuan-lan.clerk", {}).ok());
+  CHECK(w.service->show(id, std::nullopt)->record.submitted_at == "2026-11-14T02:00:00.000Z");
+  w.tick();
+  REQUIRE(w.service->act(id, "accept", "ca-xa-phuong-tien.clerk", {}).ok());
+  REQUIRE(w.service->act(id, "appraise", "vhxh-xa-phuong-tien.appraiser", {}).ok());
+  // On 20/11 the 2026 cycle has closed, but the forward re-checks eligibility as of 14/11: it passes.
+  w.clock.set(Timestamp{1795140000000});
+  auto r = w.service->act(id, "forward", "ubnd-xa-phuong-tien.signer", {});
+  INFO((r ? "" : r.error().message));
+  CHECK(r.ok());
+  // A dossier first submitted on 20/11 with the same certificate is refused.
+  const DossierId late = create(w, "standard", "bang_khen_tinh", "xom-khuan-lan.clerk", eligible_collective());
+  auto s = w.service->act(late, "submit", "xom-khuan-lan.clerk", {});
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.error().subject == "security_certified");
+}
