@@ -15,7 +15,7 @@
 #include <tuple>
 #include <vector>
 
-#include "adapters/runtime/system_clock.hpp"
+#include "adapters/runtime/app.hpp"
 #include "adapters/sqlite/sqlite_store.hpp"
 #include "adapters/yaml/project.hpp"
 #include "engine/core.hpp"
@@ -92,26 +92,16 @@ RawInput proposal() {
 }
 
 // A project loaded into a store, with the service over it.
-struct Harness {
-  std::unique_ptr<SqliteStore> store;
-  Directory directory;
-  std::unique_ptr<yaml::StoreDefinitionRegistry> registry;
-  SystemClock clock;
-  std::unique_ptr<CommandService> service;
-};
+using Harness = App;
 
 std::unique_ptr<Harness> open_harness(const std::string& path, const yaml::Project& project,
                                       Durability durability) {
-  auto h = std::make_unique<Harness>();
-  h->store =
+  auto store =
       must(SqliteStore::open(path, OpenMode::kCreate, SqliteStore::kDefaultBusyTimeout, durability), "open");
-  must(h->store->write(
+  must(store->write(
            [&](WriteTx& tx) { return yaml::install_project(tx, project, "2026-01-01T00:00:00.000Z"); }),
        "load project");
-  h->directory = must(yaml::directory_from_store(*h->store), "directory");
-  h->registry = std::make_unique<yaml::StoreDefinitionRegistry>(*h->store);
-  h->service = std::make_unique<CommandService>(*h->store, h->clock, *h->registry, h->directory);
-  return h;
+  return must(App::over(std::move(store)), "wire the service");
 }
 
 // The commands that walk `dossiers` Huân chương dossiers to central, interleaved (every dossier takes

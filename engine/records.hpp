@@ -36,7 +36,7 @@ struct DossierRecord {
   std::string documents;  // JSON array
   std::string vote;       // JSON object
   std::string created_by, created_at, updated_at;
-  std::string last_hash;  // hash of the latest event
+  std::string last_hash;     // hash of the latest event
   std::string submitted_at;  // first submission, UTC; "" before it (eligibility is judged as of that day)
   friend bool operator==(const DossierRecord&, const DossierRecord&) = default;
 };

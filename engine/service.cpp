@@ -269,7 +269,8 @@ class Replayer {
       t.state.id = r.dossier;
       t.state.definition_hash = *h;
     }
-    if (r.prev_hash != t.last_hash) return fail(r, "prev_hash không khớp mã băm của sự kiện trước (chuỗi bị đứt)");
+    if (r.prev_hash != t.last_hash)
+      return fail(r, "prev_hash không khớp mã băm của sự kiện trước (chuỗi bị đứt)");
     if (!event_hash_matches(r)) return fail(r, "mã băm không khớp nội dung sự kiện (nội dung đã bị sửa)");
     if (auto st = decode_event_into(*t.def, dir_, r, event_, /*fold_only=*/true); !st)
       return fail(r, st.error().message);
@@ -425,7 +426,8 @@ Result<VerifyReport> CommandService::audit_verify() {
       return fail(r.dossier, r.seq, fmt::format("số thứ tự {} đứng sau {}", r.seq, l.seq));
     if (r.prev_hash != l.last_hash)
       return fail(r.dossier, r.seq, "prev_hash không khớp mã băm của sự kiện trước (chuỗi bị đứt)");
-    if (!event_hash_matches(r)) return fail(r.dossier, r.seq, "mã băm không khớp nội dung sự kiện (nội dung đã bị sửa)");
+    if (!event_hash_matches(r))
+      return fail(r.dossier, r.seq, "mã băm không khớp nội dung sự kiện (nội dung đã bị sửa)");
     l.last_hash = r.hash;
     l.seq = r.seq;
     return Status::Ok();
@@ -443,8 +445,8 @@ Result<VerifyReport> CommandService::audit_verify() {
     }
     if (it->second.seq != p.version || it->second.last_hash != p.last_hash) {
       fail(p.id, it->second.seq,
-           fmt::format("trạng thái hồ sơ (phiên bản {}) không khớp sự kiện cuối trong nhật ký (số {})", p.version,
-                       it->second.seq));
+           fmt::format("trạng thái hồ sơ (phiên bản {}) không khớp sự kiện cuối trong nhật ký (số {})",
+                       p.version, it->second.seq));
       return report;
     }
   }

@@ -3,14 +3,15 @@
 #include <fmt/format.h>
 #include <openssl/evp.h>
 
-#include <boost/json.hpp>
 #include <algorithm>
+#include <boost/json.hpp>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 
 #include "adapters/cli/args.hpp"
+#include "adapters/runtime/app.hpp"
 #include "adapters/runtime/system_clock.hpp"
 #include "adapters/sqlite/sqlite_store.hpp"
 #include "adapters/yaml/project.hpp"
@@ -102,25 +103,12 @@ Result<std::unique_ptr<SqliteStore>> open_existing(Ctx& c) {
 }
 
 // Everything a dossier command needs: store, directory, definitions, clock, service.
-struct Runtime {
-  std::unique_ptr<SqliteStore> store;
-  Directory directory;
-  std::unique_ptr<yaml::StoreDefinitionRegistry> registry;
-  SystemClock clock;
-  std::unique_ptr<CommandService> service;
-};
+using Runtime = App;
 
 Result<std::unique_ptr<Runtime>> open_runtime(Ctx& c) {
   auto store = open_existing(c);
   if (!store) return store.error();
-  auto dir = yaml::directory_from_store(**store);
-  if (!dir) return dir.error();
-  auto rt = std::make_unique<Runtime>();
-  rt->store = std::move(store.value());
-  rt->directory = std::move(dir.value());
-  rt->registry = std::make_unique<yaml::StoreDefinitionRegistry>(*rt->store);
-  rt->service = std::make_unique<CommandService>(*rt->store, rt->clock, *rt->registry, rt->directory);
-  return rt;
+  return App::over(std::move(store.value()));
 }
 
 Result<std::int64_t> parse_int(const std::string& s, const char* what) {
@@ -641,8 +629,10 @@ int cmd_audit(Ctx& c) {
 // command would ignore is a usage error, so a typo or a misplaced option is never silently dropped.
 const std::vector<std::string>* allowed_options(const std::vector<std::string>& p) {
   static const std::vector<std::string> kInit = {"config", "workflows"}, kNone = {}, kShow = {"format"},
-                                        kCreate = {"workflow", "award", "as", "field", "doc", "note", "note-file"},
-                                        kAct = {"as", "field", "doc", "note", "note-file", "ballot", "expect-version"},
+                                        kCreate = {"workflow", "award", "as",       "field",
+                                                   "doc",      "note",  "note-file"},
+                                        kAct = {"as",        "field",  "doc",           "note",
+                                                "note-file", "ballot", "expect-version"},
                                         kAs = {"as"}, kReplay = {"all"};
   const std::string& cmd = p[0];
   const std::string sub = p.size() > 1 ? p[1] : "";

@@ -4,22 +4,11 @@
 #include <fstream>
 
 #include "tests/e2e/cli_support.hpp"
+#include "tests/support/paths.hpp"
 
 using namespace hoso::testing;
 
 namespace {
-
-const std::vector<std::string> kCommune = {"draft", "commune_intake", "commune_appraisal",
-                                           "commune_decision"};
-const std::vector<std::string> kProvince = {
-    "province_police_intake", "province_police_review", "home_affairs_appraisal", "council_vote",
-    "council_vote",           "council_vote",           "council_vote",           "province_decision"};
-
-std::vector<std::string> join(std::initializer_list<std::vector<std::string>> parts) {
-  std::vector<std::string> out;
-  for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
-  return out;
-}
 
 // Runs `hoso dossier act` and returns the result.
 RunResult act(const Cli& cli, const std::string& id, const std::string& action, const std::string& user,
@@ -115,22 +104,24 @@ TEST_CASE("every award kind's full path through the binary", "[e2e][paths]") {
   cli.init();
   const std::string unit = "xom-khuan-lan.clerk";
   CHECK(walk(cli, create(cli, "standard", "giay_khen_xa", unit, eligible_args(cli))) ==
-        join({kCommune, {"approved"}}));
+        concat({kCommunePath, {"approved"}}));
   for (const char* award : {"bang_khen_tinh", "co_thi_dua_tinh"})
     CHECK(walk(cli, create(cli, "standard", award, unit, eligible_args(cli))) ==
-          join({kCommune, kProvince, {"approved"}}));
+          concat({kCommunePath, kProvincePath, {"approved"}}));
   for (const char* award : {"bang_khen_ttg", "co_thi_dua_cp"})
     CHECK(walk(cli, create(cli, "standard", award, unit, eligible_args(cli))) ==
-          join({kCommune, kProvince, {"central_intake", "central_appraisal", "pm_decision", "approved"}}));
+          concat({kCommunePath,
+                  kProvincePath,
+                  {"central_intake", "central_appraisal", "pm_decision", "approved"}}));
   for (const char* award : {"huan_chuong_ld_nhat", "huan_chuong_ld_nhi", "huan_chuong_ld_ba"})
     CHECK(walk(cli, create(cli, "standard", award, unit, eligible_args(cli))) ==
-          join({kCommune,
-                kProvince,
-                {"central_intake", "central_appraisal", "pm_decision", "president_decision", "approved"}}));
+          concat({kCommunePath,
+                  kProvincePath,
+                  {"central_intake", "central_appraisal", "pm_decision", "president_decision", "approved"}}));
   CHECK(walk(cli, create(cli, "standard", "giay_khen_so", "sgddt-lao-cai.clerk", eligible_args(cli))) ==
         std::vector<std::string>{"draft", "approved"});
   CHECK(walk(cli, create(cli, "standard", "bang_khen_tinh", "syt-lao-cai.clerk", eligible_args(cli))) ==
-        join({{"draft"}, kProvince, {"approved"}}));
+        concat({{"draft"}, kProvincePath, {"approved"}}));
   const std::vector<std::string> dot_xuat = {
       "--field", "recipient_name=Anh Lò Văn Páo", "--field", "recipient_kind=individual",
       "--field", "act_date=2026-01-10",           "--field", "act_summary=Cứu người trong lũ quét"};

@@ -3,6 +3,7 @@
 
 #include "engine/codec.hpp"
 #include "engine/hash_chain.hpp"
+#include "tests/support/paths.hpp"
 #include "tests/support/walker.hpp"
 
 using namespace hoso;
@@ -32,18 +33,6 @@ RawInput simplified_input() {
 std::vector<std::string> path_of(World& w, const std::string& workflow, const std::string& award,
                                  const std::string& user, const RawInput& in) {
   return walk_forward(w, create(w, workflow, award, user, in));
-}
-
-const std::vector<std::string> kCommunePath = {"draft", "commune_intake", "commune_appraisal",
-                                               "commune_decision"};
-const std::vector<std::string> kProvincePath = {
-    "province_police_intake", "province_police_review", "home_affairs_appraisal", "council_vote",
-    "council_vote",           "council_vote",           "council_vote",           "province_decision"};
-
-std::vector<std::string> concat(std::initializer_list<std::vector<std::string>> parts) {
-  std::vector<std::string> out;
-  for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
-  return out;
 }
 
 }  // namespace
@@ -80,8 +69,8 @@ TEST_CASE("every award kind walks its full path and stops at its deciding level"
           concat({{"draft"}, kProvincePath, {"approved"}}));
   }
   SECTION("a commune proposed by its UBND xã for Cờ thi đua enters at Công an tỉnh") {
-    CHECK(path_of(w, "standard", "co_thi_dua_tinh", "ubnd-xa-phuong-tien.clerk", eligible_collective("Xã Phượng Tiến")) ==
-          concat({{"draft"}, kProvincePath, {"approved"}}));
+    CHECK(path_of(w, "standard", "co_thi_dua_tinh", "ubnd-xa-phuong-tien.clerk",
+                  eligible_collective("Xã Phượng Tiến")) == concat({{"draft"}, kProvincePath, {"approved"}}));
   }
   SECTION("a department head decides Giấy khen of the department") {
     CHECK(path_of(w, "standard", "giay_khen_so", "sgddt-thai-nguyen.clerk", eligible_collective()) ==
@@ -556,7 +545,8 @@ TEST_CASE("eligibility is judged as of the first submission, not of each later s
   INFO((r ? "" : r.error().message));
   CHECK(r.ok());
   // A dossier first submitted on 20/11 with the same certificate is refused.
-  const DossierId late = create(w, "standard", "bang_khen_tinh", "xom-khuan-lan.clerk", eligible_collective());
+  const DossierId late =
+      create(w, "standard", "bang_khen_tinh", "xom-khuan-lan.clerk", eligible_collective());
   auto s = w.service->act(late, "submit", "xom-khuan-lan.clerk", {});
   REQUIRE_FALSE(s.ok());
   CHECK(s.error().subject == "security_certified");
