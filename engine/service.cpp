@@ -242,65 +242,115 @@ Result<std::vector<EventRecord>> CommandService::history(DossierId id,
 
 namespace {
 
-// Replays dossiers event by event, checking the chain; shared by replay() and replay_all().
-class Replayer {
- public:
-  Replayer(DefinitionRegistry& defs, const Directory& dir, VerifyReport& report)
-      : defs_(defs), dir_(dir), report_(report) {}
+void set_failure(VerifyReport& report, DossierId id, std::int64_t seq, const std::string& why) {
+  report.ok = false;
+  report.failed_dossier = id;
+  report.failed_seq = seq;
+  report.failure =
+      seq ? fmt::format("hồ sơ {}, sự kiện {}: {}", id, seq, why) : fmt::format("hồ sơ {}: {}", id, why);
+}
 
-  struct Track {
-    std::shared_ptr<const Definition> def;
-    DossierState state;
+// Checks each dossier's chain as its events stream by in append order: sequence numbers, prev_hash links
+// and every event's own hash. Shared by audit_verify and replay.
+class ChainChecker {
+ public:
+  struct Link {
     std::string last_hash;
-    std::string last_payload;  // the latest event's payload (it records the projection digest)
+    std::int64_t seq = 0;
   };
 
-  // Folds one record into its dossier's track. Returns false once the report has failed.
-  bool feed(const EventRecord& r, const std::function<Result<std::string>(DossierId)>& hash_of) {
-    ++report_.events;
+  // Returns "" when the record continues its dossier's chain, else why it does not.
+  std::string check(const EventRecord& r) {
+    Link& l = links_[r.dossier];
+    if (r.seq != l.seq + 1) return fmt::format("số thứ tự {} đứng sau {}", r.seq, l.seq);
+    if (r.prev_hash != l.last_hash) return "prev_hash không khớp mã băm của sự kiện trước (chuỗi bị đứt)";
+    if (!event_hash_matches(r)) return "mã băm không khớp nội dung sự kiện (nội dung đã bị sửa)";
+    l.last_hash = r.hash;
+    l.seq = r.seq;
+    return {};
+  }
+  const std::unordered_map<DossierId, Link>& links() const { return links_; }
+
+ private:
+  std::unordered_map<DossierId, Link> links_;
+};
+
+// Folds dossiers' events under the definitions they are pinned to (the chain is checked elsewhere), then
+// compares each rebuilt dossier with its stored projection.
+class Folder {
+ public:
+  using Definitions = std::unordered_map<std::string, std::shared_ptr<const Definition>>;
+  // `pinned`: each dossier's definition hash; `defs`: every definition those name.
+  Folder(const Definitions& defs, const std::unordered_map<DossierId, std::string>& pinned,
+         const Directory& dir)
+      : defs_(defs), pinned_(pinned), dir_(dir) {}
+
+  // Folds one record; false, with the failure in `report`, when it does not fold.
+  bool fold(const EventRecord& r, VerifyReport& report) {
     auto [it, fresh] = tracks_.try_emplace(r.dossier);
     Track& t = it->second;
     if (fresh) {
-      auto h = hash_of(r.dossier);
-      if (!h) return fail(r, h.error().message);
-      auto def = defs_.by_hash(*h);
-      if (!def) return fail(r, def.error().message);
-      t.def = *def;
+      auto p = pinned_.find(r.dossier);
+      if (p == pinned_.end()) {
+        set_failure(report, r.dossier, r.seq, "có sự kiện của một hồ sơ không có trạng thái");
+        return false;
+      }
+      t.def = defs_.at(p->second).get();
       t.state.id = r.dossier;
-      t.state.definition_hash = *h;
+      t.state.definition_hash = p->second;
     }
-    if (r.prev_hash != t.last_hash)
-      return fail(r, "prev_hash không khớp mã băm của sự kiện trước (chuỗi bị đứt)");
-    if (!event_hash_matches(r)) return fail(r, "mã băm không khớp nội dung sự kiện (nội dung đã bị sửa)");
-    if (auto st = decode_event_into(*t.def, dir_, r, event_, /*fold_only=*/true); !st)
-      return fail(r, st.error().message);
-    if (event_.type == EventType::kDossierCreated && event_.definition_hash != t.state.definition_hash)
-      return fail(r, "quy trình gắn với hồ sơ khác quy trình lúc lập hồ sơ");
-    t.last_payload = r.payload;  // its state digest is read once, at the end
-    if (auto st = apply_event(*t.def, t.state, event_); !st) return fail(r, st.error().message);
+    if (auto st = decode_event_into(*t.def, dir_, r, event_, /*fold_only=*/true); !st) {
+      set_failure(report, r.dossier, r.seq, st.error().message);
+      return false;
+    }
+    if (event_.type == EventType::kDossierCreated && event_.definition_hash != t.state.definition_hash) {
+      set_failure(report, r.dossier, r.seq, "quy trình gắn với hồ sơ khác quy trình lúc lập hồ sơ");
+      return false;
+    }
+    if (auto st = apply_event(*t.def, t.state, event_); !st) {
+      set_failure(report, r.dossier, r.seq, st.error().message);
+      return false;
+    }
+    t.last_payload = r.payload;  // it records the projection digest, read once at the end
     t.last_hash = r.hash;
     return true;
   }
 
-  // Compares every track with its stored projection.
-  bool finish(const std::vector<DossierRecord>& projections) {
-    for (const auto& p : projections) {
-      ++report_.dossiers;
+  // Compares projections [begin, end) with the rebuilt dossiers; false, with the failure, at the first
+  // mismatch.
+  bool compare(const std::vector<DossierRecord>& projections, std::size_t begin, std::size_t end,
+               VerifyReport& report) const {
+    for (std::size_t i = begin; i < end; ++i) {
+      const DossierRecord& p = projections[i];
       auto it = tracks_.find(p.id);
-      if (it == tracks_.end()) return fail_dossier(p.id, 0, "trạng thái hồ sơ không có sự kiện nào");
+      if (it == tracks_.end()) {
+        set_failure(report, p.id, 0, "trạng thái hồ sơ không có sự kiện nào");
+        return false;
+      }
       const Track& t = it->second;
       DossierRecord rebuilt = encode_dossier(*t.def, dir_, t.state, t.last_hash);
-      if (!(rebuilt == p)) return fail_dossier(p.id, t.state.version, describe(rebuilt, p));
-      if (projection_digest(rebuilt) != recorded_state_digest(t.last_payload))
-        return fail_dossier(p.id, t.state.version,
-                            "trạng thái dựng lại khác trạng thái mà sự kiện cuối đã ghi");
+      if (!(rebuilt == p)) {
+        set_failure(report, p.id, t.state.version, describe(rebuilt, p));
+        return false;
+      }
+      if (projection_digest(rebuilt) != recorded_state_digest(t.last_payload)) {
+        set_failure(report, p.id, t.state.version,
+                    "trạng thái dựng lại khác trạng thái mà sự kiện cuối đã ghi");
+        return false;
+      }
     }
-    if (tracks_.size() != projections.size())
-      return fail_dossier(0, 0, "có sự kiện của một hồ sơ không có trạng thái");
     return true;
   }
 
+  std::size_t size() const { return tracks_.size(); }
+
  private:
+  struct Track {
+    const Definition* def = nullptr;
+    DossierState state;
+    std::string last_hash, last_payload;
+  };
+
   static std::string describe(const DossierRecord& a, const DossierRecord& b) {
     auto diff = [](const char* name, const auto& x, const auto& y) -> std::string {
       return x == y ? "" : fmt::format("{}: dựng lại '{}' nhưng đang lưu '{}'; ", name, x, y);
@@ -310,24 +360,29 @@ class Replayer {
            diff("closed", a.closed, b.closed) + diff("fields", a.fields, b.fields) +
            diff("documents", a.documents, b.documents) + diff("vote", a.vote, b.vote) +
            diff("last_hash", a.last_hash, b.last_hash) + diff("award", a.award, b.award) +
-           diff("origin", a.origin, b.origin) + diff("updated_at", a.updated_at, b.updated_at);
-  }
-  bool fail(const EventRecord& r, const std::string& why) { return fail_dossier(r.dossier, r.seq, why); }
-  bool fail_dossier(DossierId id, std::int64_t seq, const std::string& why) {
-    report_.ok = false;
-    report_.failed_dossier = id;
-    report_.failed_seq = seq;
-    report_.failure =
-        seq ? fmt::format("hồ sơ {}, sự kiện {}: {}", id, seq, why) : fmt::format("hồ sơ {}: {}", id, why);
-    return false;
+           diff("origin", a.origin, b.origin) + diff("updated_at", a.updated_at, b.updated_at) +
+           diff("submitted_at", a.submitted_at, b.submitted_at);
   }
 
-  DefinitionRegistry& defs_;
+  const Definitions& defs_;
+  const std::unordered_map<DossierId, std::string>& pinned_;
   const Directory& dir_;
-  VerifyReport& report_;
   std::unordered_map<DossierId, Track> tracks_;
   Event event_;  // reused for every decoded event
 };
+
+// Loads, on this thread, every definition the projections are pinned to.
+Status load_pinned(DefinitionRegistry& registry, const std::vector<DossierRecord>& projections,
+                   Folder::Definitions& defs, std::unordered_map<DossierId, std::string>& pinned) {
+  for (const auto& p : projections) {
+    pinned.emplace(p.id, p.definition_hash);
+    if (defs.count(p.definition_hash)) continue;
+    auto def = registry.by_hash(p.definition_hash);
+    if (!def) return def.error();
+    defs.emplace(p.definition_hash, *def);
+  }
+  return Status::Ok();
+}
 
 }  // namespace
 
@@ -374,79 +429,78 @@ Result<VerifyReport> CommandService::replay(DossierId id) {
     return with_reason(ErrorCode::kNotFound, fmt::format("Không tìm thấy hồ sơ {}", id), "unknown_dossier");
   auto events = store_.events(id);
   if (!events) return events.error();
+  const std::vector<DossierRecord> projections{**rec};
+  Folder::Definitions defs;
+  std::unordered_map<DossierId, std::string> pinned;
+  if (auto st = load_pinned(defs_, projections, defs, pinned); !st) return st.error();
   VerifyReport report;
-  Replayer replayer(defs_, dir_, report);
-  const std::string hash = (*rec)->definition_hash;
-  for (const auto& e : *events)
-    if (!replayer.feed(e, [&](DossierId) -> Result<std::string> { return hash; })) return report;
-  replayer.finish({**rec});
+  ChainChecker chain;
+  Folder folder(defs, pinned, dir_);
+  for (const auto& e : *events) {
+    ++report.events;
+    if (auto why = chain.check(e); !why.empty()) {
+      set_failure(report, e.dossier, e.seq, why);
+      return report;
+    }
+    if (!folder.fold(e, report)) return report;
+  }
+  report.dossiers = 1;
+  folder.compare(projections, 0, 1, report);
   return report;
 }
 
+// Streams the log once in append order, checking the chain and every hash and folding each event, then
+// compares every rebuilt dossier with its stored projection.
 Result<VerifyReport> CommandService::replay_all() {
   auto projections = store_.dossiers();
   if (!projections) return projections.error();
-  std::unordered_map<DossierId, std::string> hashes;
-  for (const auto& p : *projections) hashes.emplace(p.id, p.definition_hash);
+  Folder::Definitions defs;
+  std::unordered_map<DossierId, std::string> pinned;
+  if (auto st = load_pinned(defs_, *projections, defs, pinned); !st) return st.error();
   VerifyReport report;
-  Replayer replayer(defs_, dir_, report);
-  auto hash_of = [&](DossierId id) -> Result<std::string> {
-    auto it = hashes.find(id);
-    if (it == hashes.end())
-      return make_error(ErrorCode::kVerifyFailed, "events of a dossier with no projection");
-    return it->second;
-  };
-  auto st = store_.scan_events([&](const EventRecord& r) -> Status {
-    if (!replayer.feed(r, hash_of)) return make_error(ErrorCode::kVerifyFailed, report.failure);
+  ChainChecker chain;
+  Folder folder(defs, pinned, dir_);
+  auto scanned = store_.scan_events([&](const EventRecord& r) -> Status {
+    ++report.events;
+    if (auto why = chain.check(r); !why.empty()) set_failure(report, r.dossier, r.seq, why);
+    if (!report.ok || !folder.fold(r, report)) return make_error(ErrorCode::kVerifyFailed, report.failure);
     return Status::Ok();
   });
-  if (!st && report.ok) return st.error();
-  if (report.ok) replayer.finish(*projections);
+  if (!report.ok) return report;
+  if (!scanned) return scanned.error();
+  report.dossiers = static_cast<std::int64_t>(projections->size());
+  if (folder.compare(*projections, 0, projections->size(), report) && folder.size() != projections->size())
+    set_failure(report, 0, 0, "có sự kiện của một hồ sơ không có trạng thái");
   return report;
 }
 
 Result<VerifyReport> CommandService::audit_verify() {
   VerifyReport report;
-  struct Link {
-    std::string last_hash;
-    std::int64_t seq = 0;
-  };
-  std::unordered_map<DossierId, Link> links;
-  auto fail = [&](DossierId id, std::int64_t seq, std::string why) {
-    report.ok = false;
-    report.failed_dossier = id;
-    report.failed_seq = seq;
-    report.failure = fmt::format("hồ sơ {}, sự kiện {}: {}", id, seq, why);
-    return make_error(ErrorCode::kVerifyFailed, report.failure);
-  };
+  ChainChecker chain;
   auto st = store_.scan_events([&](const EventRecord& r) -> Status {
     ++report.events;
-    Link& l = links[r.dossier];
-    if (r.seq != l.seq + 1)
-      return fail(r.dossier, r.seq, fmt::format("số thứ tự {} đứng sau {}", r.seq, l.seq));
-    if (r.prev_hash != l.last_hash)
-      return fail(r.dossier, r.seq, "prev_hash không khớp mã băm của sự kiện trước (chuỗi bị đứt)");
-    if (!event_hash_matches(r))
-      return fail(r.dossier, r.seq, "mã băm không khớp nội dung sự kiện (nội dung đã bị sửa)");
-    l.last_hash = r.hash;
-    l.seq = r.seq;
+    if (auto why = chain.check(r); !why.empty()) {
+      set_failure(report, r.dossier, r.seq, why);
+      return make_error(ErrorCode::kVerifyFailed, report.failure);
+    }
     return Status::Ok();
   });
   if (!report.ok) return report;
   if (!st) return st.error();
   auto projections = store_.dossier_heads();
   if (!projections) return projections.error();
+  const auto& links = chain.links();
   for (const auto& p : *projections) {
     ++report.dossiers;
     auto it = links.find(p.id);
     if (it == links.end()) {
-      fail(p.id, 0, "hồ sơ không có sự kiện nào");
+      set_failure(report, p.id, 0, "hồ sơ không có sự kiện nào");
       return report;
     }
     if (it->second.seq != p.version || it->second.last_hash != p.last_hash) {
-      fail(p.id, it->second.seq,
-           fmt::format("trạng thái hồ sơ (phiên bản {}) không khớp sự kiện cuối trong nhật ký (số {})",
-                       p.version, it->second.seq));
+      set_failure(report, p.id, it->second.seq,
+                  fmt::format("trạng thái hồ sơ (phiên bản {}) không khớp sự kiện cuối trong nhật ký (số {})",
+                              p.version, it->second.seq));
       return report;
     }
   }
@@ -455,7 +509,7 @@ Result<VerifyReport> CommandService::audit_verify() {
       bool found = false;
       for (const auto& p : *projections) found = found || p.id == id;
       if (!found) {
-        fail(id, l.seq, "có sự kiện của một hồ sơ không có trạng thái");
+        set_failure(report, id, l.seq, "có sự kiện của một hồ sơ không có trạng thái");
         break;
       }
     }
