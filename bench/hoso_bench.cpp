@@ -180,13 +180,13 @@ void exec(sqlite3* db, const char* sql) {
 // the given sizes, with the same pragmas and the same interleaving of dossiers.
 class RawLog {
  public:
-  RawLog(const std::string& path, int dossiers, int event_bytes, int state_bytes)
+  RawLog(const std::string& path, int dossiers, int event_bytes, int state_bytes, bool sync)
       : dossiers_(dossiers),
         ev_(static_cast<std::size_t>(event_bytes), 'e'),
         st_(static_cast<std::size_t>(state_bytes), 's') {
     sqlite3_open(path.c_str(), &db_);
     exec(db_, "PRAGMA journal_mode=WAL");
-    exec(db_, "PRAGMA synchronous=FULL");
+    exec(db_, sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=OFF");
     exec(db_,
          "CREATE TABLE events(gseq INTEGER PRIMARY KEY, dossier_id INTEGER NOT NULL, seq INTEGER NOT NULL, "
          "body TEXT)");
@@ -322,6 +322,7 @@ int main(int argc, char** argv) {
   int replay_dossiers = 8000;
   std::string only;
   bool keep = false;
+  bool sync = true;  // --sync off: measure (a) without fsync, to see the CPU cost per command
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--dossiers")
@@ -334,9 +335,11 @@ int main(int argc, char** argv) {
       only = argv[i + 1];
     else if (a == "--keep")
       keep = argv[i + 1] == std::string("yes");
+    else if (a == "--sync")
+      sync = argv[i + 1] != std::string("off");
     else
       die("usage: hoso_bench [--dossiers N] [--core-transitions N] [--replay-dossiers N] [--only a|b|c] "
-          "[--keep yes]");
+          "[--keep yes] [--sync off]");
   }
   const std::string src = HOSO_SOURCE_DIR;
   auto project = yaml::load_project(src + "/config", src + "/workflows");
@@ -355,8 +358,8 @@ int main(int argc, char** argv) {
       walk_dossiers(*probe, 5);
       std::tie(event_bytes, state_bytes) = row_sizes(dir + "/probe.db");
     }
-    auto h = open_harness(dir + "/hoso.db", project, Durability::kFull);
-    RawLog raw(dir + "/raw.db", dossiers, event_bytes, state_bytes);
+    auto h = open_harness(dir + "/hoso.db", project, sync ? Durability::kFull : Durability::kNoSync);
+    RawLog raw(dir + "/raw.db", dossiers, event_bytes, state_bytes, sync);
     Plan plan = make_plan(dossiers);
     double hoso_secs = 0, raw_secs = 0;
     std::vector<double> slice_ratios;  // hoso rate / raw rate in each slice
@@ -378,8 +381,8 @@ int main(int argc, char** argv) {
     const double hoso_rate = static_cast<double>(plan.size()) / hoso_secs;
     const double raw_rate = static_cast<double>(plan.size()) / raw_secs;
     fmt::print(
-        "(a) durable transitions (WAL, synchronous=FULL, 1 command = 1 transaction, {} commands each):\n",
-        plan.size());
+        "(a) {} transitions (WAL, synchronous={}, 1 command = 1 transaction, {} commands each):\n",
+        sync ? "durable" : "NOT durable (CPU cost only)", sync ? "FULL" : "OFF", plan.size());
     fmt::print("    hoso (core + SQLite store):               {:>12.0f} transitions/s\n", hoso_rate);
     fmt::print("    raw SQLite, rows of {} + {} bytes:        {:>12.0f} rows/s\n", event_bytes, state_bytes,
                raw_rate);

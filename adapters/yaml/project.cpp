@@ -139,10 +139,16 @@ Result<std::shared_ptr<const Definition>> StoreDefinitionRegistry::by_hash(const
 }
 
 Result<std::shared_ptr<const Definition>> StoreDefinitionRegistry::current(const std::string& workflow) {
+  for (const auto& [name, def] : current_)
+    if (name == workflow) return def;
   auto defs = store_.current_definitions();
   if (!defs) return defs.error();
   for (const auto& d : *defs)
-    if (d.name == workflow) return by_hash(d.hash);
+    if (d.name == workflow) {
+      auto def = by_hash(d.hash);
+      if (def) current_.emplace_back(workflow, *def);
+      return def;
+    }
   return Error{ErrorCode::kNotFound, fmt::format("Không có quy trình '{}'", workflow), "unknown_workflow",
                workflow};
 }

@@ -41,7 +41,8 @@ std::string definition_hash(const std::string& workflow_source, const std::strin
 CompileOutcome compile_sources(const std::string& workflow_file, const std::string& workflow_source,
                                const std::string& catalogue_file, const std::string& catalogue_source);
 
-// Definitions loaded from the store by hash, compiled once and cached.
+// Definitions loaded from the store by hash, compiled once and cached. Which version is current for a name
+// is resolved once per registry: a long-running process sees versions loaded later when it makes a new one.
 class StoreDefinitionRegistry : public DefinitionRegistry {
  public:
   explicit StoreDefinitionRegistry(Store& store) : store_(store) {}
@@ -51,6 +52,7 @@ class StoreDefinitionRegistry : public DefinitionRegistry {
  private:
   Store& store_;
   std::vector<std::pair<std::string, std::shared_ptr<const Definition>>> cache_;
+  std::vector<std::pair<std::string, std::shared_ptr<const Definition>>> current_;  // by workflow name
 };
 
 // Builds the directory stored in the database.
