@@ -52,6 +52,18 @@ Status type_input(const Definition& def, const RawInput& in, std::vector<FieldCh
 
 Error refusal_error(const Refusal& r) { return r.error; }
 
+// Runs `fn` (which returns Result<T>) inside one consistent read snapshot of `store`.
+template <typename T, typename F>
+Result<T> in_snapshot(Store& store, F&& fn) {
+  std::optional<Result<T>> out;
+  Status st = store.snapshot([&]() -> Status {
+    out.emplace(fn());
+    return out->ok() ? Status::Ok() : Status(out->error());
+  });
+  if (out) return std::move(*out);
+  return st.error();
+}
+
 }  // namespace
 
 Result<UserId> CommandService::find_user(const std::string& key) const {
@@ -192,52 +204,58 @@ Result<Outcome> CommandService::act(DossierId id, const std::string& action, con
 }
 
 Result<DossierView> CommandService::show(DossierId id, const std::optional<std::string>& user) {
-  auto rec = store_.load(id);
-  if (!rec) return rec.error();
-  if (!rec->has_value())
-    return with_reason(ErrorCode::kNotFound, fmt::format("Không tìm thấy hồ sơ {}", id), "unknown_dossier");
-  auto last = store_.last_event(id);
-  if (!last) return last.error();
-  if (auto st = verify_head(**rec, *last); !st) return st.error();
-  auto def = defs_.by_hash((*rec)->definition_hash);
-  if (!def) return def.error();
-  auto state = decode_dossier(**def, dir_, **rec);
-  if (!state) return state.error();
-  if (user) {
-    auto uid = find_user(*user);
-    if (!uid) return uid.error();
-    if (!may_read(dir_, *state, *uid))
-      return with_reason(ErrorCode::kNotPermitted, fmt::format("'{}' không có quyền xem hồ sơ {}", *user, id),
-                         "not_permitted");
-  }
-  return DossierView{*def, std::move(state.value()), std::move(**rec), false};
+  return in_snapshot<DossierView>(store_, [&]() -> Result<DossierView> {
+    auto rec = store_.load(id);
+    if (!rec) return rec.error();
+    if (!rec->has_value())
+      return with_reason(ErrorCode::kNotFound, fmt::format("Không tìm thấy hồ sơ {}", id), "unknown_dossier");
+    auto last = store_.last_event(id);
+    if (!last) return last.error();
+    if (auto st = verify_head(**rec, *last); !st) return st.error();
+    auto def = defs_.by_hash((*rec)->definition_hash);
+    if (!def) return def.error();
+    auto state = decode_dossier(**def, dir_, **rec);
+    if (!state) return state.error();
+    if (user) {
+      auto uid = find_user(*user);
+      if (!uid) return uid.error();
+      if (!may_read(dir_, *state, *uid))
+        return with_reason(ErrorCode::kNotPermitted,
+                           fmt::format("'{}' không có quyền xem hồ sơ {}", *user, id), "not_permitted");
+    }
+    return DossierView{*def, std::move(state.value()), std::move(**rec), false};
+  });
 }
 
 Result<std::vector<DossierView>> CommandService::inbox(const std::string& user) {
-  auto uid = find_user(user);
-  if (!uid) return uid.error();
-  auto recs = store_.open_held_by(dir_.org(dir_.user(*uid).org).key);
-  if (!recs) return recs.error();
-  std::vector<DossierView> out;
-  for (auto& r : *recs) {
-    auto last = store_.last_event(r.id);
-    if (!last) return last.error();
-    if (auto st = verify_head(r, *last); !st) return st.error();
-    auto def = defs_.by_hash(r.definition_hash);
-    if (!def) return def.error();
-    auto state = decode_dossier(**def, dir_, r);
-    if (!state) return state.error();
-    if (available_actions(**def, dir_, *state, *uid).empty()) continue;
-    out.push_back(DossierView{*def, std::move(state.value()), std::move(r), false});
-  }
-  return out;
+  return in_snapshot<std::vector<DossierView>>(store_, [&]() -> Result<std::vector<DossierView>> {
+    auto uid = find_user(user);
+    if (!uid) return uid.error();
+    auto recs = store_.open_held_by(dir_.org(dir_.user(*uid).org).key);
+    if (!recs) return recs.error();
+    std::vector<DossierView> out;
+    for (auto& r : *recs) {
+      auto last = store_.last_event(r.id);
+      if (!last) return last.error();
+      if (auto st = verify_head(r, *last); !st) return st.error();
+      auto def = defs_.by_hash(r.definition_hash);
+      if (!def) return def.error();
+      auto state = decode_dossier(**def, dir_, r);
+      if (!state) return state.error();
+      if (available_actions(**def, dir_, *state, *uid).empty()) continue;
+      out.push_back(DossierView{*def, std::move(state.value()), std::move(r), false});
+    }
+    return out;
+  });
 }
 
 Result<std::vector<EventRecord>> CommandService::history(DossierId id,
                                                          const std::optional<std::string>& user) {
-  auto view = show(id, user);
-  if (!view) return view.error();
-  return store_.events(id);
+  return in_snapshot<std::vector<EventRecord>>(store_, [&]() -> Result<std::vector<EventRecord>> {
+    auto view = show(id, user);
+    if (!view) return view.error();
+    return store_.events(id);
+  });
 }
 
 namespace {
@@ -387,134 +405,143 @@ Status load_pinned(DefinitionRegistry& registry, const std::vector<DossierRecord
 }  // namespace
 
 Result<ReferencedKeys> referenced_directory_keys(Store& store) {
-  ReferencedKeys keys;
-  auto note = [](std::map<std::string, DossierId>& m, const std::string& key, DossierId id) {
-    if (!key.empty()) m.emplace(key, id);
-  };
-  auto st = store.scan_events([&](const EventRecord& e) -> Status {
-    note(keys.users, e.actor_user, e.dossier);
-    note(keys.orgs, e.actor_org, e.dossier);
-    note(keys.orgs, e.holder, e.dossier);
-    if (e.payload.find("\"electorate\"") != std::string::npos ||
-        e.payload.find("\"origin\"") != std::string::npos) {
-      boost::system::error_code ec;
-      boost::json::value v = boost::json::parse(e.payload, ec);
-      if (ec || !v.is_object())
-        return make_error(ErrorCode::kVerifyFailed,
-                          fmt::format("dossier {} event {}: payload is not JSON", e.dossier, e.seq));
-      if (const auto* o = v.as_object().if_contains("origin"); o && o->is_string())
-        note(keys.orgs, std::string(o->as_string()), e.dossier);
-      if (const auto* el = v.as_object().if_contains("electorate"); el && el->is_array())
-        for (const auto& u : el->as_array())
-          if (u.is_string()) note(keys.users, std::string(u.as_string()), e.dossier);
+  return in_snapshot<ReferencedKeys>(store, [&]() -> Result<ReferencedKeys> {
+    ReferencedKeys keys;
+    auto note = [](std::map<std::string, DossierId>& m, const std::string& key, DossierId id) {
+      if (!key.empty()) m.emplace(key, id);
+    };
+    auto st = store.scan_events([&](const EventRecord& e) -> Status {
+      note(keys.users, e.actor_user, e.dossier);
+      note(keys.orgs, e.actor_org, e.dossier);
+      note(keys.orgs, e.holder, e.dossier);
+      if (e.payload.find("\"electorate\"") != std::string::npos ||
+          e.payload.find("\"origin\"") != std::string::npos) {
+        boost::system::error_code ec;
+        boost::json::value v = boost::json::parse(e.payload, ec);
+        if (ec || !v.is_object())
+          return make_error(ErrorCode::kVerifyFailed,
+                            fmt::format("dossier {} event {}: payload is not JSON", e.dossier, e.seq));
+        if (const auto* o = v.as_object().if_contains("origin"); o && o->is_string())
+          note(keys.orgs, std::string(o->as_string()), e.dossier);
+        if (const auto* el = v.as_object().if_contains("electorate"); el && el->is_array())
+          for (const auto& u : el->as_array())
+            if (u.is_string()) note(keys.users, std::string(u.as_string()), e.dossier);
+      }
+      return Status::Ok();
+    });
+    if (!st) return st.error();
+    auto dossiers = store.dossiers();
+    if (!dossiers) return dossiers.error();
+    for (const auto& d : *dossiers) {
+      note(keys.orgs, d.origin, d.id);
+      note(keys.orgs, d.holder, d.id);
+      note(keys.orgs, d.previous_holder, d.id);
+      note(keys.users, d.created_by, d.id);
     }
-    return Status::Ok();
+    return keys;
   });
-  if (!st) return st.error();
-  auto dossiers = store.dossiers();
-  if (!dossiers) return dossiers.error();
-  for (const auto& d : *dossiers) {
-    note(keys.orgs, d.origin, d.id);
-    note(keys.orgs, d.holder, d.id);
-    note(keys.orgs, d.previous_holder, d.id);
-    note(keys.users, d.created_by, d.id);
-  }
-  return keys;
 }
 
 Result<VerifyReport> CommandService::replay(DossierId id) {
-  auto rec = store_.load(id);
-  if (!rec) return rec.error();
-  if (!rec->has_value())
-    return with_reason(ErrorCode::kNotFound, fmt::format("Không tìm thấy hồ sơ {}", id), "unknown_dossier");
-  auto events = store_.events(id);
-  if (!events) return events.error();
-  const std::vector<DossierRecord> projections{**rec};
-  Folder::Definitions defs;
-  std::unordered_map<DossierId, std::string> pinned;
-  if (auto st = load_pinned(defs_, projections, defs, pinned); !st) return st.error();
-  VerifyReport report;
-  ChainChecker chain;
-  Folder folder(defs, pinned, dir_);
-  for (const auto& e : *events) {
-    ++report.events;
-    if (auto why = chain.check(e); !why.empty()) {
-      set_failure(report, e.dossier, e.seq, why);
-      return report;
+  return in_snapshot<VerifyReport>(store_, [&]() -> Result<VerifyReport> {
+    auto rec = store_.load(id);
+    if (!rec) return rec.error();
+    if (!rec->has_value())
+      return with_reason(ErrorCode::kNotFound, fmt::format("Không tìm thấy hồ sơ {}", id), "unknown_dossier");
+    auto events = store_.events(id);
+    if (!events) return events.error();
+    const std::vector<DossierRecord> projections{**rec};
+    Folder::Definitions defs;
+    std::unordered_map<DossierId, std::string> pinned;
+    if (auto st = load_pinned(defs_, projections, defs, pinned); !st) return st.error();
+    VerifyReport report;
+    ChainChecker chain;
+    Folder folder(defs, pinned, dir_);
+    for (const auto& e : *events) {
+      ++report.events;
+      if (auto why = chain.check(e); !why.empty()) {
+        set_failure(report, e.dossier, e.seq, why);
+        return report;
+      }
+      if (!folder.fold(e, report)) return report;
     }
-    if (!folder.fold(e, report)) return report;
-  }
-  report.dossiers = 1;
-  folder.compare(projections, 0, 1, report);
-  return report;
+    report.dossiers = 1;
+    folder.compare(projections, 0, 1, report);
+    return report;
+  });
 }
 
 // Streams the log once in append order, checking the chain and every hash and folding each event, then
 // compares every rebuilt dossier with its stored projection.
 Result<VerifyReport> CommandService::replay_all() {
-  auto projections = store_.dossiers();
-  if (!projections) return projections.error();
-  Folder::Definitions defs;
-  std::unordered_map<DossierId, std::string> pinned;
-  if (auto st = load_pinned(defs_, *projections, defs, pinned); !st) return st.error();
-  VerifyReport report;
-  ChainChecker chain;
-  Folder folder(defs, pinned, dir_);
-  auto scanned = store_.scan_events([&](const EventRecord& r) -> Status {
-    ++report.events;
-    if (auto why = chain.check(r); !why.empty()) set_failure(report, r.dossier, r.seq, why);
-    if (!report.ok || !folder.fold(r, report)) return make_error(ErrorCode::kVerifyFailed, report.failure);
-    return Status::Ok();
+  return in_snapshot<VerifyReport>(store_, [&]() -> Result<VerifyReport> {
+    auto projections = store_.dossiers();
+    if (!projections) return projections.error();
+    Folder::Definitions defs;
+    std::unordered_map<DossierId, std::string> pinned;
+    if (auto st = load_pinned(defs_, *projections, defs, pinned); !st) return st.error();
+    VerifyReport report;
+    ChainChecker chain;
+    Folder folder(defs, pinned, dir_);
+    auto scanned = store_.scan_events([&](const EventRecord& r) -> Status {
+      ++report.events;
+      if (auto why = chain.check(r); !why.empty()) set_failure(report, r.dossier, r.seq, why);
+      if (!report.ok || !folder.fold(r, report)) return make_error(ErrorCode::kVerifyFailed, report.failure);
+      return Status::Ok();
+    });
+    if (!report.ok) return report;
+    if (!scanned) return scanned.error();
+    report.dossiers = static_cast<std::int64_t>(projections->size());
+    if (folder.compare(*projections, 0, projections->size(), report) && folder.size() != projections->size())
+      set_failure(report, 0, 0, "có sự kiện của một hồ sơ không có trạng thái");
+    return report;
   });
-  if (!report.ok) return report;
-  if (!scanned) return scanned.error();
-  report.dossiers = static_cast<std::int64_t>(projections->size());
-  if (folder.compare(*projections, 0, projections->size(), report) && folder.size() != projections->size())
-    set_failure(report, 0, 0, "có sự kiện của một hồ sơ không có trạng thái");
-  return report;
 }
 
 Result<VerifyReport> CommandService::audit_verify() {
-  VerifyReport report;
-  ChainChecker chain;
-  auto st = store_.scan_events([&](const EventRecord& r) -> Status {
-    ++report.events;
-    if (auto why = chain.check(r); !why.empty()) {
-      set_failure(report, r.dossier, r.seq, why);
-      return make_error(ErrorCode::kVerifyFailed, report.failure);
-    }
-    return Status::Ok();
-  });
-  if (!report.ok) return report;
-  if (!st) return st.error();
-  auto projections = store_.dossier_heads();
-  if (!projections) return projections.error();
-  const auto& links = chain.links();
-  for (const auto& p : *projections) {
-    ++report.dossiers;
-    auto it = links.find(p.id);
-    if (it == links.end()) {
-      set_failure(report, p.id, 0, "hồ sơ không có sự kiện nào");
-      return report;
-    }
-    if (it->second.seq != p.version || it->second.last_hash != p.last_hash) {
-      set_failure(report, p.id, it->second.seq,
-                  fmt::format("trạng thái hồ sơ (phiên bản {}) không khớp sự kiện cuối trong nhật ký (số {})",
-                              p.version, it->second.seq));
-      return report;
-    }
-  }
-  if (links.size() != projections->size()) {
-    for (const auto& [id, l] : links) {
-      bool found = false;
-      for (const auto& p : *projections) found = found || p.id == id;
-      if (!found) {
-        set_failure(report, id, l.seq, "có sự kiện của một hồ sơ không có trạng thái");
-        break;
+  return in_snapshot<VerifyReport>(store_, [&]() -> Result<VerifyReport> {
+    VerifyReport report;
+    ChainChecker chain;
+    auto st = store_.scan_events([&](const EventRecord& r) -> Status {
+      ++report.events;
+      if (auto why = chain.check(r); !why.empty()) {
+        set_failure(report, r.dossier, r.seq, why);
+        return make_error(ErrorCode::kVerifyFailed, report.failure);
+      }
+      return Status::Ok();
+    });
+    if (!report.ok) return report;
+    if (!st) return st.error();
+    auto projections = store_.dossier_heads();
+    if (!projections) return projections.error();
+    const auto& links = chain.links();
+    for (const auto& p : *projections) {
+      ++report.dossiers;
+      auto it = links.find(p.id);
+      if (it == links.end()) {
+        set_failure(report, p.id, 0, "hồ sơ không có sự kiện nào");
+        return report;
+      }
+      if (it->second.seq != p.version || it->second.last_hash != p.last_hash) {
+        set_failure(
+            report, p.id, it->second.seq,
+            fmt::format("trạng thái hồ sơ (phiên bản {}) không khớp sự kiện cuối trong nhật ký (số {})",
+                        p.version, it->second.seq));
+        return report;
       }
     }
-  }
-  return report;
+    if (links.size() != projections->size()) {
+      for (const auto& [id, l] : links) {
+        bool found = false;
+        for (const auto& p : *projections) found = found || p.id == id;
+        if (!found) {
+          set_failure(report, id, l.seq, "có sự kiện của một hồ sơ không có trạng thái");
+          break;
+        }
+      }
+    }
+    return report;
+  });
 }
 
 }  // namespace hoso

@@ -50,6 +50,10 @@ class Store {
   // any storage error), returning work's error.
   virtual Status write(const std::function<Status(WriteTx&)>& work) = 0;
 
+  // Runs `reads` so that every read it makes through this store sees one consistent snapshot, even while
+  // other connections commit. Returns what `reads` returns.
+  virtual Status snapshot(const std::function<Status()>& reads) = 0;
+
   virtual Result<std::optional<DossierRecord>> load(DossierId id) = 0;
   // The dossier's latest event, or nullopt when there is no such dossier.
   virtual Result<std::optional<EventRecord>> last_event(DossierId id) = 0;

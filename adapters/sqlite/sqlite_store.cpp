@@ -992,6 +992,12 @@ class SqliteStore::Impl {
     return std::optional<EventRecord>{std::move(e)};
   }
 
+  Status snapshot(const std::function<Status()>& reads) {
+    ReadTx rt(*this);
+    if (Status s = rt.begin(); !s) return s;
+    return reads();
+  }
+
   Result<std::optional<EventRecord>> last_event(DossierId id) {
     ReadTx rt(*this);
     if (Status s = rt.begin(); !s) return s.error();
@@ -1372,6 +1378,10 @@ Status SqliteStore::scan_events(const std::function<Status(const EventRecord&)>&
 
 Result<std::vector<DossierRecord>> SqliteStore::dossiers() {
   return guarded([&] { return impl_->dossiers(); });
+}
+
+Status SqliteStore::snapshot(const std::function<Status()>& reads) {
+  return guarded([&]() -> Status { return impl_->snapshot(reads); });
 }
 
 Result<std::optional<EventRecord>> SqliteStore::last_event(DossierId id) {

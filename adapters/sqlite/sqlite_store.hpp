@@ -57,6 +57,9 @@ class SqliteStore final : public Store {
   Status write(const std::function<Status(WriteTx&)>& work) override;
 
   // Reads run on this connection: from inside write() they see that transaction's own writes.
+  // One read transaction around `reads`; the reads inside join it (WAL: one snapshot, writers not blocked).
+  Status snapshot(const std::function<Status()>& reads) override;
+
   Result<std::optional<DossierRecord>> load(DossierId id) override;
   // Walks the dossier's prev_gseq chain back from its projection (rowid lookups only), in one read
   // transaction; empty when there is no such dossier; kInternal when the chain is broken.

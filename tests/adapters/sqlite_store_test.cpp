@@ -994,4 +994,33 @@ TEST_CASE("two processes append on the same version: exactly one wins, the other
   }
 }
 
+TEST_CASE("snapshot: reads inside see one state while another connection commits", "[sqlite]") {
+  TempDir dir;
+  auto reader = open_store(dir.file("hoso.db"));
+  auto writer = open_store(dir.file("hoso.db"));
+  Model m;
+  REQUIRE(advance(*writer, m, 1).ok());
+  std::int64_t inside_first = 0, inside_after = 0;
+  std::size_t events_inside = 0;
+  Status s = reader->snapshot([&]() -> Status {
+    inside_first = reader->load(1).value()->version;
+    // Another connection commits two more events meanwhile.
+    if (Status w = advance(*writer, m, 1, Step().n(2)); !w) return w;
+    inside_after = reader->load(1).value()->version;
+    events_inside = reader->events(1).value().size();
+    return reader->last_event(1).value()->seq == 1 ? Status::Ok()
+                                                  : Status(make_error(ErrorCode::kInternal, "moved"));
+  });
+  REQUIRE(s.ok());
+  CHECK(inside_first == 1);
+  CHECK(inside_after == 1);
+  CHECK(events_inside == 1);
+  // After the snapshot, the new state is visible.
+  CHECK(reader->load(1).value()->version == 3);
+  // A failing snapshot returns its error.
+  Status failed = reader->snapshot([]() -> Status { return make_error(ErrorCode::kVerifyFailed, "x"); });
+  CHECK(failed.error().code == ErrorCode::kVerifyFailed);
+  CHECK(reader->load(1).value()->version == 3);
+}
+
 }  // namespace hoso

@@ -37,6 +37,7 @@ class MemoryStore : public Store {
     if (st) data_ = std::move(tx.data);
     return st;
   }
+  Status snapshot(const std::function<Status()>& reads) override { return reads(); }
   Result<std::optional<DossierRecord>> load(DossierId id) override { return find(data_, id); }
   Result<std::optional<EventRecord>> last_event(DossierId id) override { return last_of(data_, id); }
   Result<std::vector<EventRecord>> events(DossierId id) override {
