@@ -637,6 +637,9 @@ class SqliteStore::Impl {
     Result<std::optional<EventRecord>> last_event(DossierId id) override {
       return guard([&]() -> Result<std::optional<EventRecord>> {
         if (!active_) return not_active();
+        // load() in this transaction already found the chain head: one lookup instead of two.
+        if (auto k = known_.find(id); k != known_.end() && k->second.exists)
+          return impl_.read_event_at(id, k->second.last_gseq);
         return impl_.read_last_event(id);
       });
     }
@@ -979,6 +982,11 @@ class SqliteStore::Impl {
       if (rc != SQLITE_ROW) return db_error(rc, fmt::format("đọc hồ sơ {}", id));
       gseq = col_i64(use.get(), 1);
     }
+    return read_event_at(id, gseq);
+  }
+
+  // The event at `gseq`, which must belong to dossier `id`.
+  Result<std::optional<EventRecord>> read_event_at(DossierId id, std::int64_t gseq) {
     sqlite3_stmt* s = stmt(Q::kEventByGseq);
     StmtUse use(s);
     Binder b(s);
