@@ -84,7 +84,7 @@ std::optional<Refusal> check_clauses(const Definition& def, const std::vector<Cl
 
 // True when the dossier can reach a decision: a path from the initial state to a terminal state with
 // outcome "approved" along transitions whose routing conditions hold for this award and entry.
-bool route_exists(const Definition& def, const Award& award, Entry entry) {
+bool route_exists(const Definition& def, const Award& award, Entry entry, OrgKind origin) {
   bool any_approved = false;
   for (const auto& st : def.states())
     any_approved = any_approved || (st.terminal && st.outcome == "approved");
@@ -107,7 +107,7 @@ bool route_exists(const Definition& def, const Award& award, Entry entry) {
       visit(st.vote->fail);
     }
     for (const auto& t : def.transitions())
-      if (t.when.matches(award, entry) && std::find(t.from.begin(), t.from.end(), st.id) != t.from.end())
+      if (t.when.matches(award, entry, origin) && std::find(t.from.begin(), t.from.end(), st.id) != t.from.end())
         visit(t.to);
   }
   return false;
@@ -202,7 +202,7 @@ Decided decide_create(const Definition& def, const Directory& dir, const CreateC
     return refuse(ErrorCode::kRefused, "award_not_in_force", award.key,
                   fmt::format("Hình thức '{}' không còn hoặc chưa có hiệu lực vào ngày {}", award.name,
                               format_date(vietnam_date(now))));
-  if (!route_exists(def, award, entry_of(dir, origin.id)))
+  if (!route_exists(def, award, entry_of(dir, origin.id), origin.kind))
     return refuse(
         ErrorCode::kRefused, "no_route", award.key,
         fmt::format("'{}' không đề nghị được '{}': quy trình '{}' không có đường trình tới cấp quyết định "
@@ -333,7 +333,7 @@ Decided decide_act(const Definition& def, const Directory& dir, const DossierSta
   const Transition* t = nullptr;
   for (TransitionId id : def.candidates(s.state, cmd.action)) {
     const Transition& c = def.transition(id);
-    if (c.when.matches(award, entry)) {
+    if (c.when.matches(award, entry, dir.org(s.origin).kind)) {
       t = &c;
       break;
     }
@@ -495,7 +495,7 @@ std::vector<ActionId> available_actions(const Definition& def, const Directory& 
     const ActionId action{static_cast<std::uint16_t>(a)};
     for (TransitionId id : def.candidates(s.state, action)) {
       const Transition& t = def.transition(id);
-      if (!t.when.matches(award, entry)) continue;
+      if (!t.when.matches(award, entry, dir.org(s.origin).kind)) continue;
       if (!acting_role(user, t.roles_mask)) break;
       if (user.org != (t.at == Relation::kHolder ? s.holder : s.origin)) break;
       if (t.kind == TransitionKind::kVote &&

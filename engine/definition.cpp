@@ -37,8 +37,9 @@ std::optional<TransitionKind> parse_transition_kind(std::string_view s) {
   return std::nullopt;
 }
 
-bool When::matches(const Award& a, Entry e) const {
+bool When::matches(const Award& a, Entry e, OrgKind origin) const {
   if (!(authority_mask & (1u << static_cast<int>(a.authority)))) return false;
+  if (!(origin_mask & (1u << static_cast<int>(origin)))) return false;
   if (!(entry_mask & (1u << static_cast<int>(e)))) return false;
   if (!awards.empty() && std::find(awards.begin(), awards.end(), a.id) == awards.end()) return false;
   return true;
@@ -481,6 +482,11 @@ class DefinitionCompiler {
         else
           error(e.loc, fmt::format("unknown entry '{}' in when (expected commune or province)", e.value));
       }
+      for (const auto& o : ts.when.origin) {
+        if (t.when.origin_mask == ~0u) t.when.origin_mask = 0;
+        if (auto org_kind = parse_org_kind(o.value)) t.when.origin_mask |= 1u << static_cast<int>(*org_kind);
+        else error(o.loc, fmt::format("unknown org kind '{}' in when.origin", o.value));
+      }
       for (const auto& a : ts.when.awards) {
         if (auto id = d().find_award(a.value)) {
           t.when.awards.push_back(*id);
@@ -570,7 +576,8 @@ class DefinitionCompiler {
     for (const auto& award : d_const().awards_) {
       if (!d_const().serves(award.id)) continue;
       for (Entry e : {Entry::kCommune, Entry::kProvince})
-        if (a.matches(award, e) && b.matches(award, e)) return true;
+        for (OrgKind origin : d_const().origin_kinds_)
+          if (a.matches(award, e, origin) && b.matches(award, e, origin)) return true;
     }
     return false;
   }

@@ -110,6 +110,7 @@ struct WhenSpec {
   std::vector<Str> authority;  // award deciding authorities
   std::vector<Str> entry;      // commune | province: where the origin enters the path
   std::vector<Str> awards;     // specific award kinds
+  std::vector<Str> origin;     // org kinds of the proposer
 };
 
 struct TransitionSpec {
@@ -245,7 +246,8 @@ struct When {
   std::uint32_t authority_mask = ~0u;  // bit per Authority
   std::uint32_t entry_mask = ~0u;      // bit per Entry
   std::vector<AwardId> awards;         // empty: any
-  bool matches(const Award& a, Entry e) const;
+  std::uint32_t origin_mask = ~0u;     // bit per OrgKind of the proposer
+  bool matches(const Award& a, Entry e, OrgKind origin) const;
 };
 
 struct Transition {

@@ -35,6 +35,12 @@ std::string when_text(const Definition& def, const When& w) {
     out += "entry=";
     out += (w.entry_mask & 1u) ? ((w.entry_mask & 2u) ? "commune,province" : "commune") : "province";
   }
+  if (w.origin_mask != ~0u) {
+    std::string o;
+    for (int i = 0; i < kOrgKindCount; ++i)
+      if (w.origin_mask & (1u << i)) o += (o.empty() ? "" : ",") + std::string(org_kind_name(static_cast<OrgKind>(i)));
+    out += (out.empty() ? "" : " ") + ("origin=" + o);
+  }
   if (!w.awards.empty()) {
     std::string a;
     for (AwardId id : w.awards) a += (a.empty() ? "" : ",") + def.award(id).key;

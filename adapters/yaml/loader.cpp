@@ -775,13 +775,14 @@ void read_transition(Reader& r, const YAML::Node& item, const SourceLoc& fallbac
   if (const Entry* e = m.find("from")) r.str_or_list(*e, t.from);
   if (const Entry* e = m.find("when")) {
     if (!e->value.IsMap()) {
-      r.error(r.at(*e), "'when' must be a map with optional lists 'entry', 'authority', 'awards'");
+      r.error(r.at(*e), "'when' must be a map with optional lists 'entry', 'authority', 'awards', 'origin'");
     } else {
       const MapView w =
-          r.fixed(e->value, fmt::format("'when' of {}", ctx), {"entry", "authority", "awards"}, {});
+          r.fixed(e->value, fmt::format("'when' of {}", ctx), {"entry", "authority", "awards", "origin"}, {});
       r.str_list(w, "entry", t.when.entry);
       r.str_list(w, "authority", t.when.authority);
       r.str_list(w, "awards", t.when.awards);
+      r.str_list(w, "origin", t.when.origin);
     }
   }
   r.str_list(m, "roles", t.roles);
