@@ -145,7 +145,22 @@ EventRecord encode_event(const Definition& def, const Directory& dir, DossierId 
 
 std::string recorded_state_digest(const EventRecord& r) { return recorded_state_digest(r.payload); }
 
+std::string_view recorded_state_digest_fast(std::string_view payload) {
+  // encode_event writes the digest as the payload's last key: ..."state":"<64 hex>"}
+  constexpr std::string_view kKey = "\"state\":\"";
+  constexpr std::size_t kTail = kKey.size() + 64 + 2;  // key, digest, closing quote and brace
+  if (payload.size() >= kTail + 1 && payload.front() == '{' &&
+      payload.substr(payload.size() - kTail, kKey.size()) == kKey && payload.substr(payload.size() - 2) == "\"}") {
+    const char prev = payload[payload.size() - kTail - 1];
+    const std::string_view digest = payload.substr(payload.size() - 66, 64);
+    if ((prev == ',' || prev == '{') && digest.find_first_not_of("0123456789abcdef") == std::string_view::npos)
+      return digest;
+  }
+  return {};
+}
+
 std::string recorded_state_digest(std::string_view payload) {
+  if (auto fast = recorded_state_digest_fast(payload); !fast.empty()) return std::string(fast);
   boost::system::error_code ec;
   json::value v = json::parse(payload, ec);
   if (ec || !v.is_object()) return {};

@@ -16,6 +16,9 @@ EventRecord encode_event(const Definition& def, const Directory& dir, DossierId 
 // The projection digest an event record carries ("" when it has none or the payload is malformed).
 std::string recorded_state_digest(const EventRecord& r);
 std::string recorded_state_digest(std::string_view payload);
+// The digest read directly from the tail where encode_event writes it, without parsing; "" when the payload
+// is not in that shape (then use recorded_state_digest).
+std::string_view recorded_state_digest_fast(std::string_view payload);
 // The event a record stands for; fails with kVerifyFailed when it names something the definition or
 // the directory does not know.
 Result<Event> decode_event(const Definition& def, const Directory& dir, const EventRecord& r);

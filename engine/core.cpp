@@ -489,6 +489,7 @@ std::vector<ActionId> available_actions(const Definition& def, const Directory& 
   std::vector<ActionId> out;
   if (s.closed) return out;
   const User& user = dir.user(user_id);
+  if (!user.active) return out;
   const Award& award = def.award(s.award);
   const Entry entry = entry_of(dir, s.origin);
   for (std::size_t a = 0; a < def.actions().size(); ++a) {

@@ -41,13 +41,6 @@ struct DossierRecord {
   friend bool operator==(const DossierRecord&, const DossierRecord&) = default;
 };
 
-// The part of a projection the audit checks against the log.
-struct DossierHead {
-  DossierId id = 0;
-  std::int64_t version = 0;
-  std::string last_hash;
-};
-
 // A notification to deliver, written in the same transaction as the event that caused it.
 struct OutboxRecord {
   DossierId dossier = 0;

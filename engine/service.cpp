@@ -231,6 +231,9 @@ Result<std::vector<DossierView>> CommandService::inbox(const std::string& user) 
   return in_snapshot<std::vector<DossierView>>(store_, [&]() -> Result<std::vector<DossierView>> {
     auto uid = find_user(user);
     if (!uid) return uid.error();
+    if (!dir_.user(*uid).active)
+      return with_reason(ErrorCode::kNotPermitted, fmt::format("Tài khoản '{}' đã ngừng hoạt động", user),
+                         "not_permitted");
     auto recs = store_.open_held_by(dir_.org(dir_.user(*uid).org).key);
     if (!recs) return recs.error();
     std::vector<DossierView> out;
@@ -275,7 +278,9 @@ class ChainChecker {
   struct Link {
     std::string last_hash;
     std::int64_t seq = 0;
+    std::string last_digest;  // kept when asked: the projection digest the latest event recorded
   };
+  explicit ChainChecker(bool keep_digests = false) : keep_digests_(keep_digests) {}
 
   // Returns "" when the record continues its dossier's chain, else why it does not.
   std::string check(const EventRecord& r) {
@@ -285,12 +290,17 @@ class ChainChecker {
     if (!event_hash_matches(r)) return "mã băm không khớp nội dung sự kiện (nội dung đã bị sửa)";
     l.last_hash = r.hash;
     l.seq = r.seq;
+    if (keep_digests_) {
+      if (auto fast = recorded_state_digest_fast(r.payload); !fast.empty()) l.last_digest.assign(fast);
+      else l.last_digest = recorded_state_digest(r.payload);
+    }
     return {};
   }
   const std::unordered_map<DossierId, Link>& links() const { return links_; }
 
  private:
   std::unordered_map<DossierId, Link> links_;
+  bool keep_digests_;
 };
 
 // Folds dossiers' events under the definitions they are pinned to (the chain is checked elsewhere), then
@@ -501,7 +511,7 @@ Result<VerifyReport> CommandService::replay_all() {
 Result<VerifyReport> CommandService::audit_verify() {
   return in_snapshot<VerifyReport>(store_, [&]() -> Result<VerifyReport> {
     VerifyReport report;
-    ChainChecker chain;
+    ChainChecker chain(/*keep_digests=*/true);
     auto st = store_.scan_events([&](const EventRecord& r) -> Status {
       ++report.events;
       if (auto why = chain.check(r); !why.empty()) {
@@ -512,29 +522,32 @@ Result<VerifyReport> CommandService::audit_verify() {
     });
     if (!report.ok) return report;
     if (!st) return st.error();
-    auto projections = store_.dossier_heads();
-    if (!projections) return projections.error();
+    // Each projection must be the one its last event recorded (its digest is inside the hashed payload).
     const auto& links = chain.links();
-    for (const auto& p : *projections) {
+    auto checked = store_.scan_dossiers([&](const DossierRecord& p) -> Status {
       ++report.dossiers;
       auto it = links.find(p.id);
-      if (it == links.end()) {
-        set_failure(report, p.id, 0, "hồ sơ không có sự kiện nào");
-        return report;
-      }
-      if (it->second.seq != p.version || it->second.last_hash != p.last_hash) {
-        set_failure(
-            report, p.id, it->second.seq,
-            fmt::format("trạng thái hồ sơ (phiên bản {}) không khớp sự kiện cuối trong nhật ký (số {})",
-                        p.version, it->second.seq));
-        return report;
-      }
-    }
-    if (links.size() != projections->size()) {
+      if (it == links.end()) set_failure(report, p.id, 0, "hồ sơ không có sự kiện nào");
+      else if (it->second.seq != p.version || it->second.last_hash != p.last_hash)
+        set_failure(report, p.id, it->second.seq,
+                    fmt::format("trạng thái hồ sơ (phiên bản {}) không khớp sự kiện cuối trong nhật ký (số {})",
+                                p.version, it->second.seq));
+      else if (projection_digest(p) != it->second.last_digest)
+        set_failure(report, p.id, it->second.seq,
+                    "trạng thái hồ sơ đang lưu khác trạng thái mà sự kiện cuối đã ghi (đã bị sửa)");
+      return report.ok ? Status::Ok() : Status(make_error(ErrorCode::kVerifyFailed, report.failure));
+    });
+    if (!report.ok) return report;
+    if (!checked) return checked.error();
+    if (links.size() != static_cast<std::size_t>(report.dossiers)) {
+      std::unordered_map<DossierId, bool> seen;
+      auto listed = store_.scan_dossiers([&](const DossierRecord& p) -> Status {
+        seen.emplace(p.id, true);
+        return Status::Ok();
+      });
+      if (!listed) return listed.error();
       for (const auto& [id, l] : links) {
-        bool found = false;
-        for (const auto& p : *projections) found = found || p.id == id;
-        if (!found) {
+        if (!seen.count(id)) {
           set_failure(report, id, l.seq, "có sự kiện của một hồ sơ không có trạng thái");
           break;
         }

@@ -63,8 +63,8 @@ class Store {
   virtual Status scan_events(const std::function<Status(const EventRecord&)>& fn) = 0;
   // Every dossier projection, in id order.
   virtual Result<std::vector<DossierRecord>> dossiers() = 0;
-  // The id, version and last hash of every dossier, in id order (what the audit compares with the log).
-  virtual Result<std::vector<DossierHead>> dossier_heads() = 0;
+  // Calls `fn` for every projection in id order; stops early (returning fn's error) when fn fails.
+  virtual Status scan_dossiers(const std::function<Status(const DossierRecord&)>& fn) = 0;
   // Open dossiers held by org `holder`, in id order.
   virtual Result<std::vector<DossierRecord>> open_held_by(const std::string& holder) = 0;
   virtual Result<std::vector<OutboxRecord>> outbox(DossierId id) = 0;

@@ -270,28 +270,43 @@ int cmd_init(Ctx& c) {
   }
   auto store = SqliteStore::open(c.db(), OpenMode::kCreate);
   if (!store) return fail(c, store.error());
-  // The directory may change, but never so that the stored history names an org or user it no longer has.
-  auto referenced = referenced_directory_keys(**store);
-  if (!referenced) return fail(c, referenced.error());
+  SystemClock clock;
+  const std::string now = format_utc(clock.now());
+  std::size_t added = 0;
   std::vector<Diagnostic> dropped;
-  for (const auto& [key, id] : referenced->orgs) {
-    bool kept = false;
-    for (const auto& o : project.orgs) kept = kept || o.key == key;
-    if (!kept)
-      dropped.push_back(Diagnostic{
-          SourceLoc{(fs::path(config) / "orgs.yaml").string(), 1, 1},
-          fmt::format("org '{}' is named in the history of dossier {}; it cannot be removed", key, id)});
-  }
-  for (const auto& [key, id] : referenced->users) {
-    bool kept = false;
-    for (const auto& u : project.users) kept = kept || u.key == key;
-    if (!kept)
-      dropped.push_back(
-          Diagnostic{SourceLoc{(fs::path(config) / "users.yaml").string(), 1, 1},
-                     fmt::format("user '{}' is named in the history of dossier {}; keep it with "
-                                 "'active: false' instead of removing it",
-                                 key, id)});
-  }
+  auto st = (*store)->write([&](WriteTx& tx) -> Status {
+    // Inside the write lock, so no command can name an org or user between this check and the replacement:
+    // the directory may change, but never so that the stored history names one it no longer has.
+    auto referenced = referenced_directory_keys(**store);
+    if (!referenced) return referenced.error();
+    for (const auto& [key, id] : referenced->orgs) {
+      bool kept = false;
+      for (const auto& o : project.orgs) kept = kept || o.key == key;
+      if (!kept)
+        dropped.push_back(Diagnostic{
+            SourceLoc{(fs::path(config) / "orgs.yaml").string(), 1, 1},
+            fmt::format("org '{}' is named in the history of dossier {}; it cannot be removed", key, id)});
+    }
+    for (const auto& [key, id] : referenced->users) {
+      bool kept = false;
+      for (const auto& u : project.users) kept = kept || u.key == key;
+      if (!kept)
+        dropped.push_back(
+            Diagnostic{SourceLoc{(fs::path(config) / "users.yaml").string(), 1, 1},
+                       fmt::format("user '{}' is named in the history of dossier {}; keep it with "
+                                   "'active: false' instead of removing it",
+                                   key, id)});
+    }
+    if (!dropped.empty()) return make_error(ErrorCode::kInvalidDefinition, "dropped");
+    auto before = (*store)->current_definitions();
+    if (!before) return before.error();
+    for (const auto& w : project.workflows) {
+      bool known = false;
+      for (const auto& b : *before) known = known || b.hash == w.definition->hash();
+      added += known ? 0 : 1;
+    }
+    return yaml::install_project(tx, project, now);
+  });
   if (!dropped.empty()) {
     for (const auto& d : dropped) c.err << d.format() << "\n";
     c.err << fmt::format(
@@ -300,17 +315,6 @@ int cmd_init(Ctx& c) {
         dropped.size());
     return 7;
   }
-  SystemClock clock;
-  const std::string now = format_utc(clock.now());
-  std::size_t added = 0;
-  auto before = (*store)->current_definitions();
-  if (!before) return fail(c, before.error());
-  for (const auto& w : project.workflows) {
-    bool known = false;
-    for (const auto& b : *before) known = known || b.hash == w.definition->hash();
-    added += known ? 0 : 1;
-  }
-  auto st = (*store)->write([&](WriteTx& tx) { return yaml::install_project(tx, project, now); });
   if (!st) return fail(c, st.error());
   if (c.json_out()) {
     json::array defs;

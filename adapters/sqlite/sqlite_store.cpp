@@ -168,7 +168,6 @@ enum class Q {
   kHead,
   kEventByGseq,
   kDossiers,
-  kDossierHeads,
   kOpenHeldBy,
   kOutbox,
   kDefinition,
@@ -215,7 +214,6 @@ constexpr std::array<const char*, static_cast<std::size_t>(Q::kCount)> kSql = {
     "SELECT version, last_gseq FROM dossiers WHERE id = ?1",
     "SELECT " HOSO_EVENT_COLS ", prev_gseq FROM events WHERE gseq = ?1",
     "SELECT " HOSO_DOSSIER_COLS ", submitted_at FROM dossiers ORDER BY id",
-    "SELECT id, version, last_hash FROM dossiers ORDER BY id",
     "SELECT " HOSO_DOSSIER_COLS ", submitted_at FROM dossiers WHERE holder = ?1 AND closed = 0 ORDER BY id",
     "SELECT dossier_id, event_seq, target_org, template_key, created_at FROM outbox "
     "WHERE dossier_id = ?1 ORDER BY id",
@@ -332,9 +330,9 @@ inline void read_event(sqlite3_stmt* s, EventRecord& e) {
   col_text(s, 15, e.hash);
 }
 
-// Reads HOSO_DOSSIER_COLS starting at column 0, and submitted_at from column `submitted_col`.
-DossierRecord read_dossier(sqlite3_stmt* s, int submitted_col) {
-  DossierRecord d;
+// Reads HOSO_DOSSIER_COLS starting at column 0, and submitted_at from column `submitted_col`, into `d`
+// (reusing its strings' capacity).
+void read_dossier_into(sqlite3_stmt* s, DossierRecord& d, int submitted_col) {
   d.id = col_i64(s, 0);
   col_text(s, 1, d.workflow);
   col_text(s, 2, d.definition_hash);
@@ -353,6 +351,11 @@ DossierRecord read_dossier(sqlite3_stmt* s, int submitted_col) {
   col_text(s, 15, d.updated_at);
   col_text(s, 16, d.last_hash);
   col_text(s, submitted_col, d.submitted_at);
+}
+
+DossierRecord read_dossier(sqlite3_stmt* s, int submitted_col) {
+  DossierRecord d;
+  read_dossier_into(s, d, submitted_col);
   return d;
 }
 
@@ -1081,6 +1084,24 @@ class SqliteStore::Impl {
     return Status::Ok();
   }
 
+  Status scan_dossiers(const std::function<Status(const DossierRecord&)>& fn) {
+    // A statement of its own, so fn may use the store while the cursor is open.
+    sqlite3_stmt* raw = nullptr;
+    const int prc =
+        sqlite3_prepare_v2(db_.get(), kSql[static_cast<std::size_t>(Q::kDossiers)], -1, &raw, nullptr);
+    StmtHandle s(raw);
+    if (prc != SQLITE_OK) return db_error(prc, "chuẩn bị đọc danh sách hồ sơ");
+    DossierRecord d;
+    int rc = SQLITE_ROW;
+    while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
+      read_dossier_into(raw, d, 17);
+      Status st = fn(d);
+      if (!st.ok()) return st;
+    }
+    if (rc != SQLITE_DONE) return db_error(rc, "đọc danh sách hồ sơ");
+    return Status::Ok();
+  }
+
   // Runs a statement and collects one T per row.
   template <typename T, typename Read>
   Result<std::vector<T>> collect(Q q, Binder* bound, std::string_view doing, Read read) {
@@ -1096,16 +1117,6 @@ class SqliteStore::Impl {
     }
     if (rc != SQLITE_DONE) return db_error(rc, doing);
     return out;
-  }
-
-  Result<std::vector<DossierHead>> dossier_heads() {
-    return collect<DossierHead>(Q::kDossierHeads, nullptr, "đọc danh sách hồ sơ", [](sqlite3_stmt* s) {
-      DossierHead h;
-      h.id = sqlite3_column_int64(s, 0);
-      h.version = sqlite3_column_int64(s, 1);
-      col_text(s, 2, h.last_hash);
-      return Result<DossierHead>(std::move(h));
-    });
   }
 
   Result<std::vector<DossierRecord>> dossiers() {
@@ -1384,6 +1395,10 @@ Status SqliteStore::scan_events(const std::function<Status(const EventRecord&)>&
   return guarded([&] { return impl_->scan_events(fn); });
 }
 
+Status SqliteStore::scan_dossiers(const std::function<Status(const DossierRecord&)>& fn) {
+  return guarded([&]() -> Status { return impl_->scan_dossiers(fn); });
+}
+
 Result<std::vector<DossierRecord>> SqliteStore::dossiers() {
   return guarded([&] { return impl_->dossiers(); });
 }
@@ -1394,10 +1409,6 @@ Status SqliteStore::snapshot(const std::function<Status()>& reads) {
 
 Result<std::optional<EventRecord>> SqliteStore::last_event(DossierId id) {
   return guarded([&] { return impl_->last_event(id); });
-}
-
-Result<std::vector<DossierHead>> SqliteStore::dossier_heads() {
-  return guarded([&] { return impl_->dossier_heads(); });
 }
 
 Result<std::vector<DossierRecord>> SqliteStore::open_held_by(const std::string& holder) {

@@ -68,7 +68,8 @@ class SqliteStore final : public Store {
   // between calls (copy it to keep it).
   Status scan_events(const std::function<Status(const EventRecord&)>& fn) override;
   Result<std::vector<DossierRecord>> dossiers() override;
-  Result<std::vector<DossierHead>> dossier_heads() override;
+  // Streams the projections in id order through one cursor; the record passed to fn is reused.
+  Status scan_dossiers(const std::function<Status(const DossierRecord&)>& fn) override;
   Result<std::optional<EventRecord>> last_event(DossierId id) override;
   Result<std::vector<DossierRecord>> open_held_by(const std::string& holder) override;
   Result<std::vector<OutboxRecord>> outbox(DossierId id) override;

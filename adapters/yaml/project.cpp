@@ -154,10 +154,21 @@ Result<std::shared_ptr<const Definition>> StoreDefinitionRegistry::current(const
 }
 
 Result<Directory> directory_from_store(Store& store) {
-  auto orgs = store.orgs();
-  if (!orgs) return orgs.error();
-  auto users = store.users();
-  if (!users) return users.error();
+  std::vector<OrgRecord> org_rows;
+  std::vector<UserRecord> user_rows;
+  // One snapshot: a concurrent `hoso init` must not give us orgs of one version and users of another.
+  auto read = store.snapshot([&]() -> Status {
+    auto o = store.orgs();
+    if (!o) return o.error();
+    auto u = store.users();
+    if (!u) return u.error();
+    org_rows = std::move(o.value());
+    user_rows = std::move(u.value());
+    return Status::Ok();
+  });
+  if (!read) return read.error();
+  const auto* orgs = &org_rows;
+  const auto* users = &user_rows;
   std::vector<OrgSpec> org_specs;
   std::vector<UserSpec> user_specs;
   for (const auto& o : *orgs) org_specs.push_back(OrgSpec{o.key, o.name, o.kind, o.parent});

@@ -439,6 +439,13 @@ TEST_CASE("a projection forged behind the log's back is neither shown nor acted 
     CHECK(cli({"dossier", "show", id}).code == 8);
     CHECK(cli({"replay", id}).code == 8);
   }
+  SECTION("back-dating the submission day (eligibility is judged on it)") {
+    forge(cli, "UPDATE dossiers SET submitted_at = '2020-01-01T00:00:00.000Z' WHERE id = " + id);
+    auto audit = cli({"audit", "verify", "--json"});
+    CHECK(audit.code == 8);
+    CHECK(boost::json::parse(audit.out).at("dossier").as_int64() == std::stoll(id));
+    CHECK(cli({"dossier", "show", id}).code == 8);
+  }
   SECTION("repointing the dossier at another definition") {
     const auto defs = cli.ok_json({"workflows", "list"});
     std::string other;

@@ -56,10 +56,10 @@ class MemoryStore : public Store {
     for (const auto& [id, d] : data_.dossiers) out.push_back(d);
     return out;
   }
-  Result<std::vector<DossierHead>> dossier_heads() override {
-    std::vector<DossierHead> out;
-    for (const auto& [id, d] : data_.dossiers) out.push_back(DossierHead{id, d.version, d.last_hash});
-    return out;
+  Status scan_dossiers(const std::function<Status(const DossierRecord&)>& fn) override {
+    for (const auto& [id, d] : data_.dossiers)
+      if (auto st = fn(d); !st) return st;
+    return Status::Ok();
   }
   Result<std::vector<DossierRecord>> open_held_by(const std::string& holder) override {
     std::vector<DossierRecord> out;
