@@ -291,8 +291,10 @@ class ChainChecker {
     l.last_hash = r.hash;
     l.seq = r.seq;
     if (keep_digests_) {
-      if (auto fast = recorded_state_digest_fast(r.payload); !fast.empty()) l.last_digest.assign(fast);
-      else l.last_digest = recorded_state_digest(r.payload);
+      if (auto fast = recorded_state_digest_fast(r.payload); !fast.empty())
+        l.last_digest.assign(fast);
+      else
+        l.last_digest = recorded_state_digest(r.payload);
     }
     return {};
   }
@@ -339,33 +341,34 @@ class Folder {
       set_failure(report, r.dossier, r.seq, st.error().message);
       return false;
     }
-    t.last_payload = r.payload;  // it records the projection digest, read once at the end
+    // The projection digest the event recorded, compared with the rebuilt state at the end.
+    if (auto fast = recorded_state_digest_fast(r.payload); !fast.empty())
+      t.last_digest.assign(fast);
+    else
+      t.last_digest = recorded_state_digest(r.payload);
     t.last_hash = r.hash;
     return true;
   }
 
   // Compares projections [begin, end) with the rebuilt dossiers; false, with the failure, at the first
   // mismatch.
-  bool compare(const std::vector<DossierRecord>& projections, std::size_t begin, std::size_t end,
-               VerifyReport& report) const {
-    for (std::size_t i = begin; i < end; ++i) {
-      const DossierRecord& p = projections[i];
-      auto it = tracks_.find(p.id);
-      if (it == tracks_.end()) {
-        set_failure(report, p.id, 0, "trạng thái hồ sơ không có sự kiện nào");
-        return false;
-      }
-      const Track& t = it->second;
-      DossierRecord rebuilt = encode_dossier(*t.def, dir_, t.state, t.last_hash);
-      if (!(rebuilt == p)) {
-        set_failure(report, p.id, t.state.version, describe(rebuilt, p));
-        return false;
-      }
-      if (projection_digest(rebuilt) != recorded_state_digest(t.last_payload)) {
-        set_failure(report, p.id, t.state.version,
-                    "trạng thái dựng lại khác trạng thái mà sự kiện cuối đã ghi");
-        return false;
-      }
+  // Compares one stored projection with its rebuilt dossier; false, with the failure, when they differ.
+  bool compare(const DossierRecord& p, VerifyReport& report) const {
+    auto it = tracks_.find(p.id);
+    if (it == tracks_.end()) {
+      set_failure(report, p.id, 0, "trạng thái hồ sơ không có sự kiện nào");
+      return false;
+    }
+    const Track& t = it->second;
+    DossierRecord rebuilt = encode_dossier(*t.def, dir_, t.state, t.last_hash);
+    if (!(rebuilt == p)) {
+      set_failure(report, p.id, t.state.version, describe(rebuilt, p));
+      return false;
+    }
+    if (projection_digest(rebuilt) != t.last_digest) {
+      set_failure(report, p.id, t.state.version,
+                  "trạng thái dựng lại khác trạng thái mà sự kiện cuối đã ghi");
+      return false;
     }
     return true;
   }
@@ -376,7 +379,7 @@ class Folder {
   struct Track {
     const Definition* def = nullptr;
     DossierState state;
-    std::string last_hash, last_payload;
+    std::string last_hash, last_digest;
   };
 
   static std::string describe(const DossierRecord& a, const DossierRecord& b) {
@@ -399,16 +402,21 @@ class Folder {
   Event event_;  // reused for every decoded event
 };
 
-// Loads, on this thread, every definition the projections are pinned to.
-Status load_pinned(DefinitionRegistry& registry, const std::vector<DossierRecord>& projections,
-                   Folder::Definitions& defs, std::unordered_map<DossierId, std::string>& pinned) {
-  for (const auto& p : projections) {
-    pinned.emplace(p.id, p.definition_hash);
-    if (defs.count(p.definition_hash)) continue;
-    auto def = registry.by_hash(p.definition_hash);
-    if (!def) return def.error();
-    defs.emplace(p.definition_hash, *def);
+// Notes the definition `p` is pinned to, loading it the first time it is seen.
+Status pin(DefinitionRegistry& registry, const DossierRecord& p, Folder::Definitions& defs,
+           std::unordered_map<DossierId, std::string>& pinned) {
+  pinned.emplace(p.id, p.definition_hash);
+  if (defs.count(p.definition_hash)) return Status::Ok();
+  auto def = registry.by_hash(p.definition_hash);
+  if (!def) {
+    // A projection pinned to a definition the database does not hold has been tampered with.
+    if (def.error().code == ErrorCode::kNotFound)
+      return make_error(
+          ErrorCode::kVerifyFailed,
+          fmt::format("hồ sơ {} gắn với quy trình {} không có trong cơ sở dữ liệu", p.id, p.definition_hash));
+    return def.error();
   }
+  defs.emplace(p.definition_hash, *def);
   return Status::Ok();
 }
 
@@ -460,11 +468,14 @@ Result<VerifyReport> CommandService::replay(DossierId id) {
       return with_reason(ErrorCode::kNotFound, fmt::format("Không tìm thấy hồ sơ {}", id), "unknown_dossier");
     auto events = store_.events(id);
     if (!events) return events.error();
-    const std::vector<DossierRecord> projections{**rec};
     Folder::Definitions defs;
     std::unordered_map<DossierId, std::string> pinned;
-    if (auto st = load_pinned(defs_, projections, defs, pinned); !st) return st.error();
     VerifyReport report;
+    if (auto st = pin(defs_, **rec, defs, pinned); !st) {
+      if (st.error().code != ErrorCode::kVerifyFailed) return st.error();
+      set_failure(report, id, 0, st.error().message);
+      return report;
+    }
     ChainChecker chain;
     Folder folder(defs, pinned, dir_);
     for (const auto& e : *events) {
@@ -476,7 +487,7 @@ Result<VerifyReport> CommandService::replay(DossierId id) {
       if (!folder.fold(e, report)) return report;
     }
     report.dossiers = 1;
-    folder.compare(projections, 0, 1, report);
+    folder.compare(**rec, report);
     return report;
   });
 }
@@ -485,12 +496,15 @@ Result<VerifyReport> CommandService::replay(DossierId id) {
 // compares every rebuilt dossier with its stored projection.
 Result<VerifyReport> CommandService::replay_all() {
   return in_snapshot<VerifyReport>(store_, [&]() -> Result<VerifyReport> {
-    auto projections = store_.dossiers();
-    if (!projections) return projections.error();
+    VerifyReport report;
     Folder::Definitions defs;
     std::unordered_map<DossierId, std::string> pinned;
-    if (auto st = load_pinned(defs_, *projections, defs, pinned); !st) return st.error();
-    VerifyReport report;
+    auto pinning = store_.scan_dossiers([&](const DossierRecord& p) { return pin(defs_, p, defs, pinned); });
+    if (!pinning) {
+      if (pinning.error().code != ErrorCode::kVerifyFailed) return pinning.error();
+      set_failure(report, 0, 0, pinning.error().message);
+      return report;
+    }
     ChainChecker chain;
     Folder folder(defs, pinned, dir_);
     auto scanned = store_.scan_events([&](const EventRecord& r) -> Status {
@@ -501,8 +515,14 @@ Result<VerifyReport> CommandService::replay_all() {
     });
     if (!report.ok) return report;
     if (!scanned) return scanned.error();
-    report.dossiers = static_cast<std::int64_t>(projections->size());
-    if (folder.compare(*projections, 0, projections->size(), report) && folder.size() != projections->size())
+    auto compared = store_.scan_dossiers([&](const DossierRecord& p) -> Status {
+      ++report.dossiers;
+      return folder.compare(p, report) ? Status::Ok()
+                                       : Status(make_error(ErrorCode::kVerifyFailed, report.failure));
+    });
+    if (!report.ok) return report;
+    if (!compared) return compared.error();
+    if (folder.size() != static_cast<std::size_t>(report.dossiers))
       set_failure(report, 0, 0, "có sự kiện của một hồ sơ không có trạng thái");
     return report;
   });
@@ -527,11 +547,13 @@ Result<VerifyReport> CommandService::audit_verify() {
     auto checked = store_.scan_dossiers([&](const DossierRecord& p) -> Status {
       ++report.dossiers;
       auto it = links.find(p.id);
-      if (it == links.end()) set_failure(report, p.id, 0, "hồ sơ không có sự kiện nào");
+      if (it == links.end())
+        set_failure(report, p.id, 0, "hồ sơ không có sự kiện nào");
       else if (it->second.seq != p.version || it->second.last_hash != p.last_hash)
-        set_failure(report, p.id, it->second.seq,
-                    fmt::format("trạng thái hồ sơ (phiên bản {}) không khớp sự kiện cuối trong nhật ký (số {})",
-                                p.version, it->second.seq));
+        set_failure(
+            report, p.id, it->second.seq,
+            fmt::format("trạng thái hồ sơ (phiên bản {}) không khớp sự kiện cuối trong nhật ký (số {})",
+                        p.version, it->second.seq));
       else if (projection_digest(p) != it->second.last_digest)
         set_failure(report, p.id, it->second.seq,
                     "trạng thái hồ sơ đang lưu khác trạng thái mà sự kiện cuối đã ghi (đã bị sửa)");
