@@ -353,6 +353,9 @@ Decided decide_act(const Definition& def, const Directory& dir, const DossierSta
     if (!cmd.fields.empty() || !cmd.documents.empty())
       return refuse(ErrorCode::kInvalidInput, "field_not_accepted", action,
                     fmt::format("Thao tác '{}' không nhận thông tin hay tài liệu kèm theo", action));
+    if (t->kind == TransitionKind::kCloseVote && cmd.ballot != Ballot::kNone)
+      return refuse(ErrorCode::kInvalidInput, "invalid_input", "ballot",
+                    "Kết thúc bỏ phiếu không kèm phiếu bầu; không dùng --ballot");
     return decide_vote(def, dir, s, *t, cmd, user, *role, now);
   }
   if (cmd.ballot != Ballot::kNone)

@@ -176,6 +176,7 @@ Result<RawInput> raw_input(Ctx& c) {
                         fmt::format("Ghi chú trong '{}' dài {} byte, vượt quá giới hạn {} byte", *file, size,
                                     kMaxNoteBytes));
     std::ifstream f(*file, std::ios::binary);
+    if (!f) return make_error(ErrorCode::kInvalidInput, fmt::format("không mở được tệp ghi chú '{}'", *file));
     in.note.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
   }
   in.ballot = c.args.get("ballot").value_or("");
@@ -338,6 +339,7 @@ int cmd_workflows(Ctx& c) {
   const auto& p = c.args.positional;
   if (p.size() < 2) return usage(c, "thiếu lệnh con của 'workflows' (check, list, show)");
   if (p[1] == "check") {
+    if (p.size() != 2) return usage(c, "cách dùng: hoso workflows check [--config DIR] [--workflows DIR]");
     auto project = yaml::load_project(c.args.get("config").value_or("config"),
                                       c.args.get("workflows").value_or("workflows"));
     for (const auto& d : project.diagnostics) c.err << d.format() << "\n";
@@ -353,6 +355,7 @@ int cmd_workflows(Ctx& c) {
   auto store = open_existing(c);
   if (!store) return fail(c, store.error());
   if (p[1] == "list") {
+    if (p.size() != 2) return usage(c, "cách dùng: hoso workflows list [--json]");
     auto defs = (*store)->current_definitions();
     if (!defs) return fail(c, defs.error());
     yaml::StoreDefinitionRegistry registry(**store);
@@ -373,7 +376,7 @@ int cmd_workflows(Ctx& c) {
     return 0;
   }
   if (p[1] == "show") {
-    if (p.size() < 3) return usage(c, "thiếu tên quy trình");
+    if (p.size() != 3) return usage(c, "cách dùng: hoso workflows show NAME [--format mermaid|dot|json]");
     yaml::StoreDefinitionRegistry registry(**store);
     auto def = registry.current(p[2]);
     if (!def) return fail(c, def.error());
@@ -393,7 +396,7 @@ int cmd_workflows(Ctx& c) {
 
 int cmd_orgs_users(Ctx& c) {
   const auto& p = c.args.positional;
-  if (p.size() < 2 || p[1] != "list") return usage(c, fmt::format("cách dùng: hoso {} list [--json]", p[0]));
+  if (p.size() != 2 || p[1] != "list") return usage(c, fmt::format("cách dùng: hoso {} list [--json]", p[0]));
   auto store = open_existing(c);
   if (!store) return fail(c, store.error());
   json::array arr;
@@ -533,6 +536,7 @@ int cmd_dossier(Ctx& c) {
 }
 
 int cmd_inbox(Ctx& c) {
+  if (c.args.positional.size() != 1) return usage(c, "cách dùng: hoso inbox --as USER [--json]");
   auto as = c.args.get("as");
   if (!as) return usage(c, "inbox cần --as USER");
   auto rt = open_runtime(c);

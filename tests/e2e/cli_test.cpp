@@ -320,6 +320,9 @@ TEST_CASE("bad input is refused with a clear error and leaves the database as it
   expect(cli({"dossier", "show", id, "--field", "x=1"}), 2, "--field");
   expect(cli({"audit", "verify", "--as", "bo-noi-vu.auditor"}), 2, "--as");
   expect(cli({"replay", id, "--ballot", "yes"}), 2, "--ballot");
+  expect(cli({"inbox", "5", "--as", "ca-xa-phuong-tien.clerk"}), 2, "inbox");
+  expect(cli({"orgs", "list", "junk"}), 2, "orgs list");
+  expect(act(cli, id, "submit", "xom-khuan-lan.clerk", {"--note-file", cli.dir + "/missing.txt"}), 2, "missing.txt");
   expect(act(cli, id, "decide", "xom-khuan-lan.clerk"), 5, "không áp dụng");
   expect(act(cli, id, "submit", "xom-khuan-lan.clerk", {"--expect-version", "7"}), 6, "phiên bản");
   // A malformed workflow: init reports file:line:col and does not touch the database.
@@ -505,6 +508,7 @@ TEST_CASE("config may retire people but never drop anyone the history names", "[
     REQUIRE(r.code == 0);
     CHECK(cli({"dossier", "act", id, "withdraw", "--as", "xom-khuan-lan.clerk", "--note", "rút"}).code == 4);
     CHECK(cli({"dossier", "show", id, "--as", "xom-khuan-lan.clerk"}).code == 4);
+    CHECK(cli({"inbox", "--as", "xom-khuan-lan.clerk"}).code == 4);
     CHECK(cli({"replay", id}).code == 0);
     CHECK(cli({"audit", "verify"}).code == 0);
     bool shown_inactive = false;

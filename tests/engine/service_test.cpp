@@ -289,6 +289,9 @@ TEST_CASE("council vote: threshold, quorum, one vote per member", "[service][vot
     REQUIRE_FALSE(early.ok());
     CHECK(early.error().reason == "quorum_not_met");
     step("vote", m + "3", ballot("yes"));
+    auto with_ballot = w.service->act(id, "close_vote", "snv-thai-nguyen.clerk", ballot("yes"));
+    REQUIRE_FALSE(with_ballot.ok());
+    CHECK(with_ballot.error().code == ErrorCode::kInvalidInput);
     // 3 yes of 5 members = 60% < 80%: closing now fails the vote.
     CHECK(step("close_vote", "snv-thai-nguyen.clerk") == "rejected");
   }
