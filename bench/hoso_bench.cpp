@@ -380,9 +380,8 @@ int main(int argc, char** argv) {
     const double median_ratio = slice_ratios[slice_ratios.size() / 2];
     const double hoso_rate = static_cast<double>(plan.size()) / hoso_secs;
     const double raw_rate = static_cast<double>(plan.size()) / raw_secs;
-    fmt::print(
-        "(a) {} transitions (WAL, synchronous={}, 1 command = 1 transaction, {} commands each):\n",
-        sync ? "durable" : "NOT durable (CPU cost only)", sync ? "FULL" : "OFF", plan.size());
+    fmt::print("(a) {} transitions (WAL, synchronous={}, 1 command = 1 transaction, {} commands each):\n",
+               sync ? "durable" : "NOT durable (CPU cost only)", sync ? "FULL" : "OFF", plan.size());
     fmt::print("    hoso (core + SQLite store):               {:>12.0f} transitions/s\n", hoso_rate);
     fmt::print("    raw SQLite, rows of {} + {} bytes:        {:>12.0f} rows/s\n", event_bytes, state_bytes,
                raw_rate);

@@ -150,10 +150,12 @@ std::string_view recorded_state_digest_fast(std::string_view payload) {
   constexpr std::string_view kKey = "\"state\":\"";
   constexpr std::size_t kTail = kKey.size() + 64 + 2;  // key, digest, closing quote and brace
   if (payload.size() >= kTail + 1 && payload.front() == '{' &&
-      payload.substr(payload.size() - kTail, kKey.size()) == kKey && payload.substr(payload.size() - 2) == "\"}") {
+      payload.substr(payload.size() - kTail, kKey.size()) == kKey &&
+      payload.substr(payload.size() - 2) == "\"}") {
     const char prev = payload[payload.size() - kTail - 1];
     const std::string_view digest = payload.substr(payload.size() - 66, 64);
-    if ((prev == ',' || prev == '{') && digest.find_first_not_of("0123456789abcdef") == std::string_view::npos)
+    if ((prev == ',' || prev == '{') &&
+        digest.find_first_not_of("0123456789abcdef") == std::string_view::npos)
       return digest;
   }
   return {};

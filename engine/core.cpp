@@ -107,7 +107,8 @@ bool route_exists(const Definition& def, const Award& award, Entry entry, OrgKin
       visit(st.vote->fail);
     }
     for (const auto& t : def.transitions())
-      if (t.when.matches(award, entry, origin) && std::find(t.from.begin(), t.from.end(), st.id) != t.from.end())
+      if (t.when.matches(award, entry, origin) &&
+          std::find(t.from.begin(), t.from.end(), st.id) != t.from.end())
         visit(t.to);
   }
   return false;

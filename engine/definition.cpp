@@ -484,8 +484,10 @@ class DefinitionCompiler {
       }
       for (const auto& o : ts.when.origin) {
         if (t.when.origin_mask == ~0u) t.when.origin_mask = 0;
-        if (auto org_kind = parse_org_kind(o.value)) t.when.origin_mask |= 1u << static_cast<int>(*org_kind);
-        else error(o.loc, fmt::format("unknown org kind '{}' in when.origin", o.value));
+        if (auto org_kind = parse_org_kind(o.value))
+          t.when.origin_mask |= 1u << static_cast<int>(*org_kind);
+        else
+          error(o.loc, fmt::format("unknown org kind '{}' in when.origin", o.value));
       }
       for (const auto& a : ts.when.awards) {
         if (auto id = d().find_award(a.value)) {

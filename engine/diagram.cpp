@@ -38,7 +38,8 @@ std::string when_text(const Definition& def, const When& w) {
   if (w.origin_mask != ~0u) {
     std::string o;
     for (int i = 0; i < kOrgKindCount; ++i)
-      if (w.origin_mask & (1u << i)) o += (o.empty() ? "" : ",") + std::string(org_kind_name(static_cast<OrgKind>(i)));
+      if (w.origin_mask & (1u << i))
+        o += (o.empty() ? "" : ",") + std::string(org_kind_name(static_cast<OrgKind>(i)));
     out += (out.empty() ? "" : " ") + ("origin=" + o);
   }
   if (!w.awards.empty()) {

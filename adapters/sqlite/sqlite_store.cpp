@@ -16,7 +16,7 @@ namespace hoso {
 namespace {
 
 // ---------------------------------------------------------------------------------------------------
-// Schema, version 1. Stored on disk: never change a meaning; changes go in a new schema_version.
+// Schema, version 2. Stored on disk: never change a meaning; changes go in a new schema_version.
 //
 // Invariants (checked by the database where it can, by SqliteStore::append where it cannot):
 //  * events is the source of truth and is append-only: the triggers below refuse UPDATE and DELETE

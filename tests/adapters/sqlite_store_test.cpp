@@ -273,7 +273,8 @@ TEST_CASE("open: kCreate writes the schema; reopening keeps the data", "[sqlite]
   CHECK(SqliteStore::exists(path));
   {
     RawDb raw(path);
-    CHECK(raw.scalar("SELECT value FROM meta WHERE key = 'schema_version'") == "1");
+    CHECK(raw.scalar("SELECT value FROM meta WHERE key = 'schema_version'") ==
+          std::to_string(SqliteStore::kSchemaVersion));
     CHECK(raw.scalar("PRAGMA journal_mode") == "wal");
     for (const char* table :
          {"events", "dossiers", "outbox", "definitions", "definition_heads", "orgs", "users"}) {
@@ -350,18 +351,21 @@ TEST_CASE("open: files without a hoso schema are refused, never modified", "[sql
   }
 }
 
-TEST_CASE("open: a newer schema version is refused", "[sqlite]") {
-  TempDir dir;
-  const std::string path = dir.file("hoso.db");
-  open_store(path).reset();
-  {
-    RawDb raw(path);
-    REQUIRE(raw.exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'") == SQLITE_OK);
+TEST_CASE("open: a schema version other than this build's is refused, older or newer", "[sqlite]") {
+  for (int version : {SqliteStore::kSchemaVersion - 1, SqliteStore::kSchemaVersion + 1}) {
+    TempDir dir;
+    const std::string path = dir.file("hoso.db");
+    open_store(path).reset();
+    {
+      RawDb raw(path);
+      REQUIRE(raw.exec("UPDATE meta SET value = '" + std::to_string(version) +
+                       "' WHERE key = 'schema_version'") == SQLITE_OK);
+    }
+    auto r = SqliteStore::open(path, OpenMode::kExisting);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == ErrorCode::kInternal);
+    CHECK_THAT(r.error().message, Catch::Contains("phiên bản " + std::to_string(version)));
   }
-  auto r = SqliteStore::open(path, OpenMode::kExisting);
-  REQUIRE_FALSE(r.ok());
-  CHECK(r.error().code == ErrorCode::kInternal);
-  CHECK_THAT(r.error().message, Catch::Contains("2"));
 }
 
 TEST_CASE("append: create then follow-ups round-trip every field", "[sqlite]") {
@@ -1009,7 +1013,7 @@ TEST_CASE("snapshot: reads inside see one state while another connection commits
     inside_after = reader->load(1).value()->version;
     events_inside = reader->events(1).value().size();
     return reader->last_event(1).value()->seq == 1 ? Status::Ok()
-                                                  : Status(make_error(ErrorCode::kInternal, "moved"));
+                                                   : Status(make_error(ErrorCode::kInternal, "moved"));
   });
   REQUIRE(s.ok());
   CHECK(inside_first == 1);

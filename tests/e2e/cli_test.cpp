@@ -322,7 +322,8 @@ TEST_CASE("bad input is refused with a clear error and leaves the database as it
   expect(cli({"replay", id, "--ballot", "yes"}), 2, "--ballot");
   expect(cli({"inbox", "5", "--as", "ca-xa-phuong-tien.clerk"}), 2, "inbox");
   expect(cli({"orgs", "list", "junk"}), 2, "orgs list");
-  expect(act(cli, id, "submit", "xom-khuan-lan.clerk", {"--note-file", cli.dir + "/missing.txt"}), 2, "missing.txt");
+  expect(act(cli, id, "submit", "xom-khuan-lan.clerk", {"--note-file", cli.dir + "/missing.txt"}), 2,
+         "missing.txt");
   expect(act(cli, id, "decide", "xom-khuan-lan.clerk"), 5, "không áp dụng");
   expect(act(cli, id, "submit", "xom-khuan-lan.clerk", {"--expect-version", "7"}), 6, "phiên bản");
   // A malformed workflow: init reports file:line:col and does not touch the database.

@@ -170,7 +170,8 @@ TEST_CASE("permissions: role, org and read jurisdiction", "[service][security]")
     }
     // A commune's UBND xã enters at the province, but only a department's head decides a department's
     // Giấy khen.
-    auto self = w.service->create("standard", "giay_khen_so", "ubnd-xa-phuong-tien.clerk", eligible_collective());
+    auto self =
+        w.service->create("standard", "giay_khen_so", "ubnd-xa-phuong-tien.clerk", eligible_collective());
     REQUIRE_FALSE(self.ok());
     CHECK(self.error().reason == "no_route");
     auto r = w.service->create("simplified", "giay_khen_xa_dot_xuat", "sgddt-thai-nguyen.clerk",
