@@ -478,6 +478,16 @@ struct Compiler {
     std::size_t begin = 0, end = 0;
   };
 
+  // Fills `out` with a finished node spanning [begin, the end of the last token read]; returns true.
+  bool emit(Typed& out, Node node, Type type, std::size_t begin) {
+    out = Typed{};
+    out.node = std::move(node);
+    out.type = type;
+    out.begin = begin;
+    out.end = prev_end_;
+    return true;
+  }
+
   Compiler(std::string_view source, const Schema& schema) : src_(source), schema_(schema), lex_(source) {}
 
   void run(CompileResult& r) {
@@ -614,12 +624,7 @@ struct Compiler {
       if (!require_bool(next, word)) return false;
       node.kids.push_back(std::move(next.node));
     }
-    out = Typed{};
-    out.node = std::move(node);
-    out.type = Type::kBool;
-    out.begin = begin;
-    out.end = prev_end_;
-    return true;
+    return emit(out, std::move(node), Type::kBool, begin);
   }
 
   // not := "not" not | cmp
@@ -637,12 +642,7 @@ struct Compiler {
     Node node;
     node.op = Op::kNot;
     node.kids.push_back(std::move(inner.node));
-    out = Typed{};
-    out.node = std::move(node);
-    out.type = Type::kBool;
-    out.begin = pos;
-    out.end = prev_end_;
-    return true;
+    return emit(out, std::move(node), Type::kBool, pos);
   }
 
   static bool is_comparison(Tok k) {
@@ -786,12 +786,7 @@ struct Compiler {
     node.kids.push_back(std::move(lhs.node));
     node.kids.push_back(std::move(rhs.node));
     fuse(node);
-    out = Typed{};
-    out.node = std::move(node);
-    out.type = Type::kBool;
-    out.begin = begin;
-    out.end = prev_end_;
-    return true;
+    return emit(out, std::move(node), Type::kBool, begin);
   }
 
   static bool is_literal(Tok k) {
@@ -857,12 +852,7 @@ struct Compiler {
     const std::size_t begin = lhs.begin;
     node.kids.push_back(std::move(lhs.node));
     fuse(node);
-    out = Typed{};
-    out.node = std::move(node);
-    out.type = Type::kBool;
-    out.begin = begin;
-    out.end = prev_end_;
-    return true;
+    return emit(out, std::move(node), Type::kBool, begin);
   }
 
   // sum := primary (("+" | "-") primary)*      (flattened into one n-ary node)
@@ -902,12 +892,7 @@ struct Compiler {
       node.kids.push_back(std::move(term.node));
       node.nums.push_back(plus ? 1 : -1);
     }
-    out = Typed{};
-    out.node = std::move(node);
-    out.type = acc;
-    out.begin = begin;
-    out.end = prev_end_;
-    return true;
+    return emit(out, std::move(node), acc, begin);
   }
 
   bool parse_primary(Typed& out) {

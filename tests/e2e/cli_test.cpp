@@ -216,24 +216,7 @@ TEST_CASE("council votes that pass and that fail their threshold", "[e2e][vote]"
 TEST_CASE("every Phượng Tiến criterion refuses with its clause named", "[e2e][guards]") {
   Cli cli;
   cli.init();
-  struct Case {
-    std::string award, field, value, clause;
-  };
-  const std::vector<Case> cases = {
-      {"co_thi_dua_tinh", "recipient_kind", "individual", "collective_only"},
-      {"co_thi_dua_tinh", "leads_cluster", "false", "leads_cluster"},
-      {"co_thi_dua_tinh", "merits_count", "2", "three_merits"},
-      {"co_thi_dua_tinh", "replicated_models", "0", "replicated_model"},
-      {"bang_khen_tinh", "has_movement_plan", "false", "movement_plan"},
-      {"bang_khen_tinh", "security_certified", "false", "security_certified"},
-      {"bang_khen_tinh", "movement_grade", "kha", "excellent_grade"},
-      {"bang_khen_tinh", "good_models", "0", "good_model"},
-      {"bang_khen_tinh", "serious_incident", "true", "no_serious_incident"},
-      {"bang_khen_tinh", "party_org_clean", "false", "clean_party_org"},
-      {"bang_khen_tinh", "has_complaints", "true", "no_complaints"},
-      {"bang_khen_tinh", "recipient_org_type", "enterprise", "enterprise_security_force"},
-  };
-  for (const auto& c : cases) {
+  for (const auto& c : kEligibilityCases) {
     auto args = eligible_args(cli);
     for (auto& a : args)
       if (a.rfind(c.field + "=", 0) == 0) a = c.field + "=" + c.value;

@@ -300,24 +300,7 @@ TEST_CASE("council vote: threshold, quorum, one vote per member", "[service][vot
 
 TEST_CASE("Phượng Tiến eligibility: every clause refuses with its name", "[service][guards]") {
   World w;
-  struct Case {
-    std::string award, field, value, clause;
-  };
-  const std::vector<Case> cases = {
-      {"co_thi_dua_tinh", "recipient_kind", "individual", "collective_only"},
-      {"co_thi_dua_tinh", "leads_cluster", "false", "leads_cluster"},
-      {"co_thi_dua_tinh", "merits_count", "2", "three_merits"},
-      {"co_thi_dua_tinh", "replicated_models", "0", "replicated_model"},
-      {"bang_khen_tinh", "has_movement_plan", "false", "movement_plan"},
-      {"bang_khen_tinh", "security_certified", "false", "security_certified"},
-      {"bang_khen_tinh", "security_cert_cycle_end", "2024-11-15", "security_certified"},
-      {"bang_khen_tinh", "movement_grade", "tot", "excellent_grade"},
-      {"bang_khen_tinh", "good_models", "0", "good_model"},
-      {"bang_khen_tinh", "serious_incident", "true", "no_serious_incident"},
-      {"bang_khen_tinh", "party_org_clean", "false", "clean_party_org"},
-      {"bang_khen_tinh", "has_complaints", "true", "no_complaints"},
-  };
-  for (const auto& c : cases) {
+  for (const auto& c : kEligibilityCases) {
     DYNAMIC_SECTION(c.award << ": " << c.field << "=" << c.value << " fails " << c.clause) {
       RawInput in = eligible_collective();
       for (auto& [k, v] : in.fields)
