@@ -16,7 +16,7 @@ namespace hoso {
 namespace {
 
 // ---------------------------------------------------------------------------------------------------
-// Schema, version 2. Stored on disk: never change a meaning; changes go in a new schema_version.
+// Schema, version 3 (3: outbox keyed by its event's gseq). Stored on disk: never change a meaning; changes go in a new schema_version.
 //
 // Invariants (checked by the database where it can, by SqliteStore::append where it cannot):
 //  * events is the source of truth and is append-only: the triggers below refuse UPDATE and DELETE
@@ -97,18 +97,22 @@ CREATE TABLE IF NOT EXISTS dossiers (
 -- The inbox: open dossiers held by an org (rowid order within a key gives id order for free).
 CREATE INDEX IF NOT EXISTS dossiers_inbox ON dossiers (holder, closed);
 
--- Notifications to deliver, written with the event that caused them.
+-- Notifications to deliver, written with the event that caused them. Keyed by that event's gseq, so an
+-- insert lands at the right edge of one B-tree, like events: no AUTOINCREMENT (it rewrites
+-- sqlite_sequence on every insert) and no secondary index (a dossier's rows are found through its
+-- event chain). Key order is commit order, which is the order a dispatcher delivers in.
 CREATE TABLE IF NOT EXISTS outbox (
-  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  gseq         INTEGER NOT NULL,      -- events.gseq of the event that caused it
+  n            INTEGER NOT NULL,      -- its position among that event's notifications, from 0
   dossier_id   INTEGER NOT NULL,
   event_seq    INTEGER NOT NULL,
   target_org   TEXT    NOT NULL,
   template_key TEXT    NOT NULL,
   created_at   TEXT    NOT NULL,
   status       TEXT    NOT NULL DEFAULT 'pending',
-  attempts     INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS outbox_dossier ON outbox (dossier_id);
+  attempts     INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (gseq, n)
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS definitions (
   hash             TEXT PRIMARY KEY,    -- hash of the sources: one row per distinct version, never changed
@@ -170,6 +174,7 @@ enum class Q {
   kDossiers,
   kOpenHeldBy,
   kOutbox,
+  kChainLink,
   kDefinition,
   kCurrentDefinitions,
   kInsertDefinition,
@@ -209,14 +214,15 @@ constexpr std::array<const char*, static_cast<std::size_t>(Q::kCount)> kSql = {
     "previous_holder = ?8, version = ?10, fields = ?11, documents = ?12, vote = ?13, created_by = ?14, "
     "created_at = ?15, updated_at = ?16, last_hash = ?17, last_gseq = ?18, submitted_at = ?20 "
     "WHERE id = ?1 AND version = ?19 AND holder = ?7 AND closed = ?9",
-    "INSERT INTO outbox (dossier_id, event_seq, target_org, template_key, created_at) "
-    "VALUES (?1, ?2, ?3, ?4, ?5)",
+    "INSERT INTO outbox (gseq, n, dossier_id, event_seq, target_org, template_key, created_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     "SELECT version, last_gseq FROM dossiers WHERE id = ?1",
     "SELECT " HOSO_EVENT_COLS ", prev_gseq FROM events WHERE gseq = ?1",
     "SELECT " HOSO_DOSSIER_COLS ", submitted_at FROM dossiers ORDER BY id",
     "SELECT " HOSO_DOSSIER_COLS ", submitted_at FROM dossiers WHERE holder = ?1 AND closed = 0 ORDER BY id",
     "SELECT dossier_id, event_seq, target_org, template_key, created_at FROM outbox "
-    "WHERE dossier_id = ?1 ORDER BY id",
+    "WHERE gseq = ?1 ORDER BY n",
+    "SELECT dossier_id, prev_gseq FROM events WHERE gseq = ?1",
     "SELECT " HOSO_DEFINITION_COLS " FROM definitions WHERE hash = ?1",
     "SELECT d.hash, d.name, d.workflow_file, d.workflow_source, d.catalogue_file, d.catalogue_source, "
     "d.loaded_at FROM definition_heads h JOIN definitions d ON d.hash = h.hash ORDER BY h.name",
@@ -783,12 +789,17 @@ class SqliteStore::Impl {
                           e.dossier, e.seq, p.id, expected + 1 + i));
         }
       }
+      std::int64_t previous_seq = 0;
       for (const OutboxRecord& o : outbox) {
         if (o.dossier != p.id || o.event_seq <= expected || o.event_seq > p.version) {
           return internal(
               fmt::format("append: thông báo gắn với (hồ sơ {}, sự kiện {}) không thuộc lần ghi này",
                           o.dossier, o.event_seq));
         }
+        if (o.event_seq < previous_seq) {
+          return internal(fmt::format("append: thông báo của hồ sơ {} không theo thứ tự sự kiện", p.id));
+        }
+        previous_seq = o.event_seq;
       }
 
       // The version check, before any write.
@@ -813,6 +824,7 @@ class SqliteStore::Impl {
 
       // From here on a failure leaves part of the batch written: poison so write() rolls back.
       std::int64_t prev_gseq = expected == 0 ? 0 : k.last_gseq;
+      gseqs_.clear();  // gseqs_[i]: the gseq of events[i], for the outbox keys
       sqlite3_stmt* ins = impl_.stmt(Q::kInsertEvent);
       for (const EventRecord& e : events) {
         StmtUse use(ins);
@@ -842,6 +854,7 @@ class SqliteStore::Impl {
           return poison(impl_.db_error(rc, fmt::format("ghi sự kiện {} của hồ sơ {}", e.seq, e.dossier)));
         }
         prev_gseq = sqlite3_last_insert_rowid(impl_.db());
+        gseqs_.push_back(prev_gseq);
       }
 
       {
@@ -861,10 +874,15 @@ class SqliteStore::Impl {
         }
       }
 
+      std::int64_t last_seq = 0, n = 0;
       for (const OutboxRecord& o : outbox) {
+        n = o.event_seq == last_seq ? n + 1 : 0;
+        last_seq = o.event_seq;
+        const std::int64_t gseq = gseqs_[static_cast<std::size_t>(o.event_seq - expected - 1)];
         StmtUse use(impl_.stmt(Q::kInsertOutbox));
         Binder b(use.get());
-        b.i64(o.dossier).i64(o.event_seq).text(o.target_org).text(o.template_key).text(o.created_at);
+        b.i64(gseq).i64(n).i64(o.dossier).i64(o.event_seq).text(o.target_org).text(o.template_key).text(
+            o.created_at);
         const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
         if (rc != SQLITE_DONE)
           return poison(impl_.db_error(rc, fmt::format("ghi thông báo của hồ sơ {}", p.id)));
@@ -891,6 +909,7 @@ class SqliteStore::Impl {
     bool active_ = false;
     std::optional<Error> poisoned_;
     std::unordered_map<DossierId, Known> known_;
+    std::vector<std::int64_t> gseqs_;
     DossierId last_allocated_ = 0;
   };
 
@@ -1131,18 +1150,52 @@ class SqliteStore::Impl {
                                   [](sqlite3_stmt* s) { return Result<DossierRecord>(read_dossier(s, 17)); });
   }
 
+  // The dossier's notifications in commit order: its event chain gives the keys.
   Result<std::vector<OutboxRecord>> outbox(DossierId id) {
-    Binder b(stmt(Q::kOutbox));
-    b.i64(id);
-    return collect<OutboxRecord>(Q::kOutbox, &b, "đọc hàng đợi thông báo", [](sqlite3_stmt* s) {
-      OutboxRecord o;
-      o.dossier = col_i64(s, 0);
-      o.event_seq = col_i64(s, 1);
-      col_text(s, 2, o.target_org);
-      col_text(s, 3, o.template_key);
-      col_text(s, 4, o.created_at);
-      return Result<OutboxRecord>(std::move(o));
-    });
+    ReadTx rt(*this);
+    if (Status s = rt.begin(); !s) return s.error();
+    std::vector<std::int64_t> chain;
+    {
+      StmtUse use(stmt(Q::kHead));
+      Binder b(use.get());
+      b.i64(id);
+      const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
+      if (rc == SQLITE_DONE) return std::vector<OutboxRecord>{};
+      if (rc != SQLITE_ROW) return db_error(rc, fmt::format("đọc hồ sơ {}", id));
+      chain.push_back(col_i64(use.get(), 1));
+    }
+    for (;;) {
+      StmtUse use(stmt(Q::kChainLink));
+      Binder b(use.get());
+      b.i64(chain.back());
+      const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
+      if (rc == SQLITE_DONE) return broken_chain(id, chain.back(), "không có sự kiện tại vị trí này");
+      if (rc != SQLITE_ROW) return db_error(rc, fmt::format("đọc sự kiện của hồ sơ {}", id));
+      if (col_i64(use.get(), 0) != id) return broken_chain(id, chain.back(), "sự kiện thuộc hồ sơ khác");
+      if (col_null(use.get(), 1)) break;
+      const std::int64_t prev = col_i64(use.get(), 1);
+      if (prev >= chain.back()) return broken_chain(id, chain.back(), "chuỗi không giảm dần");
+      chain.push_back(prev);
+    }
+    std::vector<OutboxRecord> out;
+    for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+      StmtUse use(stmt(Q::kOutbox));
+      Binder b(use.get());
+      b.i64(*it);
+      if (b.rc() != SQLITE_OK) return db_error(b.rc(), "đọc hàng đợi thông báo");
+      int rc;
+      while ((rc = use.step()) == SQLITE_ROW) {
+        sqlite3_stmt* s = use.get();
+        OutboxRecord& o = out.emplace_back();
+        o.dossier = col_i64(s, 0);
+        o.event_seq = col_i64(s, 1);
+        col_text(s, 2, o.target_org);
+        col_text(s, 3, o.template_key);
+        col_text(s, 4, o.created_at);
+      }
+      if (rc != SQLITE_DONE) return db_error(rc, "đọc hàng đợi thông báo");
+    }
+    return out;
   }
 
   Result<std::optional<DefinitionRecord>> definition(const std::string& hash) {

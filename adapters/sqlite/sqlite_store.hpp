@@ -32,7 +32,7 @@ enum class Durability {
 class SqliteStore final : public Store {
  public:
   // Version of the on-disk schema written by this build (meta.schema_version). Stored on disk.
-  static constexpr int kSchemaVersion = 2;  // 2: dossiers.submitted_at, users.active, projection digests
+  static constexpr int kSchemaVersion = 3;  // 2: submitted_at, users.active, projection digests; 3: outbox keys
   // How long a command waits for another process's write lock before failing with kInternal.
   static constexpr std::chrono::milliseconds kDefaultBusyTimeout{10'000};
 

@@ -850,6 +850,26 @@ TEST_CASE("outbox: rows are written with their events, pending", "[sqlite]") {
   CHECK(store->outbox(2).value().empty());
   RawDb raw(store->path());
   CHECK(raw.scalar("SELECT count(*) FROM outbox WHERE status = 'pending' AND attempts = 0") == "3");
+
+  SECTION("several rows of one event, and commit order across dossiers") {
+    const std::vector<OutboxRecord> two = {{2, 2, "so-noi-vu", "a", "2026-03-03T00:00:00.000Z"},
+                                           {2, 2, "ubnd-tinh", "b", "2026-03-03T00:00:00.000Z"}};
+    const Status st = advance(*store, m, 2, Step().notify(two));
+    INFO((st.ok() ? std::string() : st.error().message));
+    REQUIRE(st.ok());
+    REQUIRE(store->outbox(2).value().size() == 2);
+    CHECK(store->outbox(2).value()[1].target_org == "ubnd-tinh");
+    // The key is (gseq of the event, position): dossier 1's rows come first, then dossier 2's.
+    CHECK(raw.scalar("SELECT group_concat(template_key, ',') FROM (SELECT template_key FROM outbox "
+                     "ORDER BY gseq, n)") == "ho-so-moi,cho-ky,thong-bao-ket-qua,a,b");
+  }
+  SECTION("rows out of event order are refused and nothing is written") {
+    const std::vector<OutboxRecord> backwards = {{1, 5, "so-noi-vu", "x", "2026-03-03T00:00:00.000Z"},
+                                                 {1, 4, "so-noi-vu", "y", "2026-03-03T00:00:00.000Z"}};
+    CHECK_FALSE(advance(*store, m, 1, Step().n(2).notify(backwards)).ok());
+    CHECK(store->outbox(1).value().size() == 3);
+    CHECK(raw.scalar("SELECT count(*) FROM events WHERE dossier_id = 1") == "3");
+  }
 }
 
 TEST_CASE("scan_events: stops at fn's first error; fn may read the store meanwhile", "[sqlite]") {
