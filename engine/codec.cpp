@@ -1,4 +1,5 @@
 #include "engine/codec.hpp"
+#include "engine/hash_chain.hpp"
 
 #include <fmt/format.h>
 
@@ -155,7 +156,7 @@ std::string_view recorded_state_digest_fast(std::string_view payload) {
     const char prev = payload[payload.size() - kTail - 1];
     const std::string_view digest = payload.substr(payload.size() - 66, 64);
     if ((prev == ',' || prev == '{') &&
-        digest.find_first_not_of("0123456789abcdef") == std::string_view::npos)
+        is_digest_hex(digest))
       return digest;
   }
   return {};
@@ -176,9 +177,14 @@ namespace {
 // (a payload that is not an object is always parsed, and refused).
 bool payload_matters_to_fold(std::string_view payload) {
   if (payload.empty() || payload.front() != '{' || payload.back() != '}') return true;
-  for (std::string_view key : {"\"changes\"", "\"documents\"", "\"ballot\"", "\"electorate\"", "\"award\"",
-                               "\"origin\"", "\"definition\""})
-    if (payload.find(key) != std::string_view::npos) return true;
+  // One pass over the quotes (replay runs this for every event) rather than one search per key.
+  static constexpr std::string_view kKeys[] = {"changes\"", "documents\"", "ballot\"", "electorate\"",
+                                               "award\"",   "origin\"",    "definition\""};
+  for (auto q = payload.find('"'); q != std::string_view::npos; q = payload.find('"', q + 1)) {
+    const std::string_view rest = payload.substr(q + 1);
+    for (std::string_view key : kKeys)
+      if (rest.starts_with(key)) return true;
+  }
   return false;
 }
 
@@ -227,7 +233,10 @@ Status decode_into_unchecked(const Definition& def, const Directory& dir, const 
   auto holder = org_of(dir, r.holder);
   if (!holder) return bad(fmt::format("unknown org '{}'", r.holder));
   e.holder = *holder;
-  e.note = r.note;
+  if (fold_only)
+    e.note.clear();  // the fold keeps no notes
+  else
+    e.note = r.note;
   if (fold_only && !payload_matters_to_fold(r.payload)) return Status::Ok();
   boost::system::error_code ec;
   // Payloads are small: parse them into a stack buffer rather than the heap.

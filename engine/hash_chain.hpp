@@ -7,6 +7,14 @@
 
 namespace hoso {
 
+// True when `s` is 64 lowercase hex characters: the shape of every digest hoso stores.
+constexpr bool is_digest_hex(std::string_view s) {
+  if (s.size() != 64) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
 // Lowercase hex SHA-256 of `data`.
 std::string sha256_hex(std::string_view data);
 

@@ -2,11 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <thread>
 #include <unordered_map>
 
 #include "engine/codec.hpp"
 #include "engine/hash_chain.hpp"
+#include "engine/verify.hpp"
 
 namespace hoso {
 
@@ -261,166 +264,6 @@ Result<std::vector<EventRecord>> CommandService::history(DossierId id,
   });
 }
 
-namespace {
-
-void set_failure(VerifyReport& report, DossierId id, std::int64_t seq, const std::string& why) {
-  report.ok = false;
-  report.failed_dossier = id;
-  report.failed_seq = seq;
-  report.failure =
-      seq ? fmt::format("hồ sơ {}, sự kiện {}: {}", id, seq, why) : fmt::format("hồ sơ {}: {}", id, why);
-}
-
-// Checks each dossier's chain as its events stream by in append order: sequence numbers, prev_hash links
-// and every event's own hash. Shared by audit_verify and replay.
-class ChainChecker {
- public:
-  struct Link {
-    std::string last_hash;
-    std::int64_t seq = 0;
-    std::string last_digest;  // kept when asked: the projection digest the latest event recorded
-  };
-  explicit ChainChecker(bool keep_digests = false) : keep_digests_(keep_digests) {}
-
-  // Returns "" when the record continues its dossier's chain, else why it does not.
-  std::string check(const EventRecord& r) {
-    Link& l = links_[r.dossier];
-    if (r.seq != l.seq + 1) return fmt::format("số thứ tự {} đứng sau {}", r.seq, l.seq);
-    if (r.prev_hash != l.last_hash) return "prev_hash không khớp mã băm của sự kiện trước (chuỗi bị đứt)";
-    if (!event_hash_matches(r)) return "mã băm không khớp nội dung sự kiện (nội dung đã bị sửa)";
-    l.last_hash = r.hash;
-    l.seq = r.seq;
-    if (keep_digests_) {
-      if (auto fast = recorded_state_digest_fast(r.payload); !fast.empty())
-        l.last_digest.assign(fast);
-      else
-        l.last_digest = recorded_state_digest(r.payload);
-    }
-    return {};
-  }
-  const std::unordered_map<DossierId, Link>& links() const { return links_; }
-
- private:
-  std::unordered_map<DossierId, Link> links_;
-  bool keep_digests_;
-};
-
-// Folds dossiers' events under the definitions they are pinned to (the chain is checked elsewhere), then
-// compares each rebuilt dossier with its stored projection.
-class Folder {
- public:
-  using Definitions = std::unordered_map<std::string, std::shared_ptr<const Definition>>;
-  // `pinned`: each dossier's definition hash; `defs`: every definition those name.
-  Folder(const Definitions& defs, const std::unordered_map<DossierId, std::string>& pinned,
-         const Directory& dir)
-      : defs_(defs), pinned_(pinned), dir_(dir) {}
-
-  // Folds one record; false, with the failure in `report`, when it does not fold.
-  bool fold(const EventRecord& r, VerifyReport& report) {
-    auto [it, fresh] = tracks_.try_emplace(r.dossier);
-    Track& t = it->second;
-    if (fresh) {
-      auto p = pinned_.find(r.dossier);
-      if (p == pinned_.end()) {
-        set_failure(report, r.dossier, r.seq, "có sự kiện của một hồ sơ không có trạng thái");
-        return false;
-      }
-      t.def = defs_.at(p->second).get();
-      t.state.id = r.dossier;
-      t.state.definition_hash = p->second;
-    }
-    if (auto st = decode_event_into(*t.def, dir_, r, event_, /*fold_only=*/true); !st) {
-      set_failure(report, r.dossier, r.seq, st.error().message);
-      return false;
-    }
-    if (event_.type == EventType::kDossierCreated && event_.definition_hash != t.state.definition_hash) {
-      set_failure(report, r.dossier, r.seq, "quy trình gắn với hồ sơ khác quy trình lúc lập hồ sơ");
-      return false;
-    }
-    if (auto st = apply_event(*t.def, t.state, event_); !st) {
-      set_failure(report, r.dossier, r.seq, st.error().message);
-      return false;
-    }
-    // The projection digest the event recorded, compared with the rebuilt state at the end.
-    if (auto fast = recorded_state_digest_fast(r.payload); !fast.empty())
-      t.last_digest.assign(fast);
-    else
-      t.last_digest = recorded_state_digest(r.payload);
-    t.last_hash = r.hash;
-    return true;
-  }
-
-  // Compares projections [begin, end) with the rebuilt dossiers; false, with the failure, at the first
-  // mismatch.
-  // Compares one stored projection with its rebuilt dossier; false, with the failure, when they differ.
-  bool compare(const DossierRecord& p, VerifyReport& report) const {
-    auto it = tracks_.find(p.id);
-    if (it == tracks_.end()) {
-      set_failure(report, p.id, 0, "trạng thái hồ sơ không có sự kiện nào");
-      return false;
-    }
-    const Track& t = it->second;
-    DossierRecord rebuilt = encode_dossier(*t.def, dir_, t.state, t.last_hash);
-    if (!(rebuilt == p)) {
-      set_failure(report, p.id, t.state.version, describe(rebuilt, p));
-      return false;
-    }
-    if (projection_digest(rebuilt) != t.last_digest) {
-      set_failure(report, p.id, t.state.version,
-                  "trạng thái dựng lại khác trạng thái mà sự kiện cuối đã ghi");
-      return false;
-    }
-    return true;
-  }
-
-  std::size_t size() const { return tracks_.size(); }
-
- private:
-  struct Track {
-    const Definition* def = nullptr;
-    DossierState state;
-    std::string last_hash, last_digest;
-  };
-
-  static std::string describe(const DossierRecord& a, const DossierRecord& b) {
-    auto diff = [](const char* name, const auto& x, const auto& y) -> std::string {
-      return x == y ? "" : fmt::format("{}: dựng lại '{}' nhưng đang lưu '{}'; ", name, x, y);
-    };
-    return "trạng thái đang lưu khác trạng thái dựng lại: " + diff("state", a.state, b.state) +
-           diff("holder", a.holder, b.holder) + diff("version", a.version, b.version) +
-           diff("closed", a.closed, b.closed) + diff("fields", a.fields, b.fields) +
-           diff("documents", a.documents, b.documents) + diff("vote", a.vote, b.vote) +
-           diff("last_hash", a.last_hash, b.last_hash) + diff("award", a.award, b.award) +
-           diff("origin", a.origin, b.origin) + diff("updated_at", a.updated_at, b.updated_at) +
-           diff("submitted_at", a.submitted_at, b.submitted_at);
-  }
-
-  const Definitions& defs_;
-  const std::unordered_map<DossierId, std::string>& pinned_;
-  const Directory& dir_;
-  std::unordered_map<DossierId, Track> tracks_;
-  Event event_;  // reused for every decoded event
-};
-
-// Notes the definition `p` is pinned to, loading it the first time it is seen.
-Status pin(DefinitionRegistry& registry, const DossierRecord& p, Folder::Definitions& defs,
-           std::unordered_map<DossierId, std::string>& pinned) {
-  pinned.emplace(p.id, p.definition_hash);
-  if (defs.count(p.definition_hash)) return Status::Ok();
-  auto def = registry.by_hash(p.definition_hash);
-  if (!def) {
-    // A projection pinned to a definition the database does not hold has been tampered with.
-    if (def.error().code == ErrorCode::kNotFound)
-      return make_error(
-          ErrorCode::kVerifyFailed,
-          fmt::format("hồ sơ {} gắn với quy trình {} không có trong cơ sở dữ liệu", p.id, p.definition_hash));
-    return def.error();
-  }
-  defs.emplace(p.definition_hash, *def);
-  return Status::Ok();
-}
-
-}  // namespace
 
 Result<ReferencedKeys> referenced_directory_keys(Store& store) {
   return in_snapshot<ReferencedKeys>(store, [&]() -> Result<ReferencedKeys> {
@@ -468,23 +311,28 @@ Result<VerifyReport> CommandService::replay(DossierId id) {
       return with_reason(ErrorCode::kNotFound, fmt::format("Không tìm thấy hồ sơ {}", id), "unknown_dossier");
     auto events = store_.events(id);
     if (!events) return events.error();
-    Folder::Definitions defs;
-    std::unordered_map<DossierId, std::string> pinned;
     VerifyReport report;
-    if (auto st = pin(defs_, **rec, defs, pinned); !st) {
-      if (st.error().code != ErrorCode::kVerifyFailed) return st.error();
-      set_failure(report, id, 0, st.error().message);
+    // The dossier is folded under the definition its projection is pinned to; the first event must
+    // name the same one.
+    const std::string& hash = (*rec)->definition_hash;
+    auto def = defs_.by_hash(hash);
+    if (!def) {
+      if (def.error().code != ErrorCode::kNotFound) return def.error();
+      // A projection pinned to a definition the database does not hold has been tampered with.
+      set_failure(report, id, 0,
+                  fmt::format("hồ sơ {} gắn với quy trình {} không có trong cơ sở dữ liệu", id, hash));
       return report;
     }
+    const Pin pin{*def, hash};
     ChainChecker chain;
-    Folder folder(defs, pinned, dir_);
+    Folder folder(dir_);
     for (const auto& e : *events) {
       ++report.events;
       if (auto why = chain.check(e); !why.empty()) {
         set_failure(report, e.dossier, e.seq, why);
         return report;
       }
-      if (!folder.fold(e, report)) return report;
+      if (!folder.fold(e, &pin, report)) return report;
     }
     report.dossiers = 1;
     folder.compare(**rec, report);
@@ -493,39 +341,11 @@ Result<VerifyReport> CommandService::replay(DossierId id) {
 }
 
 // Streams the log once in append order, checking the chain and every hash and folding each event, then
-// compares every rebuilt dossier with its stored projection.
+// compares every rebuilt dossier with its stored projection; the folding runs on up to four threads.
 Result<VerifyReport> CommandService::replay_all() {
-  return in_snapshot<VerifyReport>(store_, [&]() -> Result<VerifyReport> {
-    VerifyReport report;
-    Folder::Definitions defs;
-    std::unordered_map<DossierId, std::string> pinned;
-    auto pinning = store_.scan_dossiers([&](const DossierRecord& p) { return pin(defs_, p, defs, pinned); });
-    if (!pinning) {
-      if (pinning.error().code != ErrorCode::kVerifyFailed) return pinning.error();
-      set_failure(report, 0, 0, pinning.error().message);
-      return report;
-    }
-    ChainChecker chain;
-    Folder folder(defs, pinned, dir_);
-    auto scanned = store_.scan_events([&](const EventRecord& r) -> Status {
-      ++report.events;
-      if (auto why = chain.check(r); !why.empty()) set_failure(report, r.dossier, r.seq, why);
-      if (!report.ok || !folder.fold(r, report)) return make_error(ErrorCode::kVerifyFailed, report.failure);
-      return Status::Ok();
-    });
-    if (!report.ok) return report;
-    if (!scanned) return scanned.error();
-    auto compared = store_.scan_dossiers([&](const DossierRecord& p) -> Status {
-      ++report.dossiers;
-      return folder.compare(p, report) ? Status::Ok()
-                                       : Status(make_error(ErrorCode::kVerifyFailed, report.failure));
-    });
-    if (!report.ok) return report;
-    if (!compared) return compared.error();
-    if (folder.size() != static_cast<std::size_t>(report.dossiers))
-      set_failure(report, 0, 0, "có sự kiện của một hồ sơ không có trạng thái");
-    return report;
-  });
+  const unsigned workers = std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
+  return in_snapshot<VerifyReport>(
+      store_, [&]() -> Result<VerifyReport> { return replay_log(store_, defs_, dir_, workers); });
 }
 
 Result<VerifyReport> CommandService::audit_verify() {

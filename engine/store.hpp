@@ -60,7 +60,21 @@ class Store {
   // The dossier's events in sequence order.
   virtual Result<std::vector<EventRecord>> events(DossierId id) = 0;
   // Calls `fn` for every event in append order; stops early (returning fn's error) when fn fails.
-  virtual Status scan_events(const std::function<Status(const EventRecord&)>& fn) = 0;
+  // fn may take the record's contents (swap them out): the store refills the record for the next row,
+  // so a reader that swaps in records of its own reuses their memory.
+  virtual Status scan_events(const std::function<Status(EventRecord&)>& fn) = 0;
+  // Calls fn(part, gseq, record) for every event, from `parts` threads at once: part k gets, in append
+  // order, the events of the dossiers whose id % parts == k. Every part reads the caller's snapshot
+  // (inside snapshot(): that one); when that cannot be had (a writer committed meanwhile) this fails
+  // with kVersionConflict before calling fn, and the caller may use scan_events instead. fn may take the
+  // record's contents. A part stops at its fn's first failure (the others go on); the call then
+  // returns one of the failures.
+  virtual Status scan_events_partitioned(
+      unsigned parts, const std::function<Status(unsigned, std::int64_t, EventRecord&)>& fn) = 0;
+  // The same for projections, fn(part, id, record) in id order, except that part k gets the k-th of
+  // `parts` contiguous id ranges (so each part reads only its own pages).
+  virtual Status scan_dossiers_partitioned(
+      unsigned parts, const std::function<Status(unsigned, std::int64_t, DossierRecord&)>& fn) = 0;
   // Every dossier projection, in id order.
   virtual Result<std::vector<DossierRecord>> dossiers() = 0;
   // Calls `fn` for every projection in id order; stops early (returning fn's error) when fn fails.

@@ -5,10 +5,12 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <exception>
 #include <filesystem>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -239,6 +241,12 @@ constexpr std::array<const char*, static_cast<std::size_t>(Q::kCount)> kSql = {
 };
 
 constexpr const char* kScanSql = "SELECT " HOSO_EVENT_COLS " FROM events ORDER BY gseq";
+// One part of a partitioned scan: ?1 parts, part ?2; the key (gseq / id) comes last.
+constexpr const char* kScanPartSql =
+    "SELECT " HOSO_EVENT_COLS ", gseq FROM events WHERE dossier_id % ?1 = ?2 ORDER BY gseq";
+// Projections are split by contiguous id ranges (?1, ?2], so each part reads only its own pages.
+constexpr const char* kScanDossiersPartSql =
+    "SELECT " HOSO_DOSSIER_COLS ", submitted_at, id FROM dossiers WHERE id > ?1 AND id <= ?2 ORDER BY id";
 
 #undef HOSO_DOSSIER_COLS
 #undef HOSO_EVENT_COLS
@@ -1086,7 +1094,7 @@ class SqliteStore::Impl {
     return internal(fmt::format("chuỗi sự kiện của hồ sơ {} bị hỏng tại gseq {}: {}", id, gseq, what));
   }
 
-  Status scan_events(const std::function<Status(const EventRecord&)>& fn) {
+  Status scan_events(const std::function<Status(EventRecord&)>& fn) {
     // A statement of its own, so fn may use the store (even scan again) while the cursor is open.
     sqlite3_stmt* raw = nullptr;
     const int prc = sqlite3_prepare_v2(db_.get(), kScanSql, -1, &raw, nullptr);
@@ -1119,6 +1127,120 @@ class SqliteStore::Impl {
     }
     if (rc != SQLITE_DONE) return db_error(rc, "đọc danh sách hồ sơ");
     return Status::Ok();
+  }
+
+  // The scans behind scan_events_partitioned and scan_dossiers_partitioned. Each part gets a read-only
+  // connection of its own, opened and put in a read transaction here, one after the other; they all
+  // read the caller's snapshot when the log's head (max gseq: every change to events or dossiers
+  // appends an event) is the same in each, else this fails with kConflict before calling fn.
+  // `bind(stmt, k)` binds part k's parameters and returns an SQLite code.
+  template <typename Record, typename Bind, typename Read>
+  Status scan_partitioned(unsigned parts, const char* sql, Bind bind, Read read,
+                          const std::function<Status(unsigned, std::int64_t, Record&)>& fn) {
+    if (parts == 0) return internal("scan_partitioned: parts = 0");
+    ReadTx rt(*this);
+    if (Status s = rt.begin(); !s) return s;
+    auto head_of = [&](sqlite3* db, std::int64_t& head) -> Status {
+      sqlite3_stmt* raw = nullptr;
+      int rc = sqlite3_prepare_v2(db, "SELECT coalesce(max(gseq), 0) FROM events", -1, &raw, nullptr);
+      StmtHandle st(raw);
+      if (rc == SQLITE_OK) rc = sqlite3_step(raw);
+      if (rc != SQLITE_ROW) return db_error(rc, "đọc đầu nhật ký");
+      head = sqlite3_column_int64(raw, 0);
+      return Status::Ok();
+    };
+    std::int64_t head = 0;
+    if (Status s = head_of(db_.get(), head); !s) return s;
+
+    struct Part {
+      DbHandle db;
+      StmtHandle stmt;
+      Status result = Status::Ok();
+    };
+    std::vector<Part> ps(parts);
+    for (unsigned k = 0; k < parts; ++k) {
+      sqlite3* raw = nullptr;
+      int rc = sqlite3_open_v2(path_.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+      ps[k].db.reset(raw);
+      if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(raw, static_cast<int>(busy_timeout_.count()));
+      if (rc == SQLITE_OK) rc = sqlite3_exec(raw, "BEGIN", nullptr, nullptr, nullptr);
+      if (rc != SQLITE_OK) return db_error(rc, "mở kết nối đọc song song");
+      std::int64_t mine = 0;
+      if (Status s = head_of(raw, mine); !s) return s;
+      if (mine != head)
+        return make_error(ErrorCode::kVersionConflict, "nhật ký thay đổi trong lúc mở các kết nối đọc song song");
+      sqlite3_stmt* st = nullptr;
+      rc = sqlite3_prepare_v2(raw, sql, -1, &st, nullptr);
+      ps[k].stmt.reset(st);
+      if (rc == SQLITE_OK) rc = bind(st, k);
+      if (rc != SQLITE_OK) return db_error(rc, "chuẩn bị đọc song song");
+    }
+    auto run = [&](unsigned k) {
+      Part& part = ps[k];
+      Record record;
+      std::int64_t key = 0;
+      int rc = SQLITE_ROW;
+      while ((rc = sqlite3_step(part.stmt.get())) == SQLITE_ROW) {
+        read(part.stmt.get(), record, key);
+        part.result = fn(k, key, record);
+        if (!part.result.ok()) return;
+      }
+      if (rc != SQLITE_DONE) part.result = db_error(rc, "đọc song song");
+    };
+    std::vector<std::thread> threads;
+    try {
+      for (unsigned k = 1; k < parts; ++k) threads.emplace_back(run, k);
+    } catch (const std::exception&) {
+      // Fewer threads than parts: the calling thread runs the rest after its own part.
+    }
+    run(0);  // the calling thread takes part 0
+    for (unsigned k = static_cast<unsigned>(threads.size()) + 1; k < parts; ++k) run(k);
+    for (auto& t : threads) t.join();
+    for (auto& part : ps)
+      if (!part.result.ok()) return part.result;
+    return Status::Ok();
+  }
+
+  Status scan_events_partitioned(unsigned parts,
+                                 const std::function<Status(unsigned, std::int64_t, EventRecord&)>& fn) {
+    return scan_partitioned<EventRecord>(
+        parts, kScanPartSql,
+        [parts](sqlite3_stmt* st, unsigned k) {
+          int rc = sqlite3_bind_int64(st, 1, parts);
+          return rc == SQLITE_OK ? sqlite3_bind_int64(st, 2, k) : rc;
+        },
+        [](sqlite3_stmt* s, EventRecord& e, std::int64_t& gseq) {
+          read_event(s, e);
+          gseq = col_i64(s, 16);
+        },
+        fn);
+  }
+
+  Status scan_dossiers_partitioned(unsigned parts,
+                                   const std::function<Status(unsigned, std::int64_t, DossierRecord&)>& fn) {
+    ReadTx rt(*this);
+    if (Status s = rt.begin(); !s) return s;
+    std::int64_t max_id = 0;
+    {
+      StmtUse use(stmt(Q::kMaxId));
+      const int rc = use.step();
+      if (rc != SQLITE_ROW) return db_error(rc, "đọc số hồ sơ lớn nhất");
+      max_id = col_i64(use.get(), 0);
+    }
+    auto bound = [max_id, parts](unsigned k) {
+      return static_cast<std::int64_t>(static_cast<__int128>(max_id) * k / parts);
+    };
+    return scan_partitioned<DossierRecord>(
+        parts, kScanDossiersPartSql,
+        [&](sqlite3_stmt* st, unsigned k) {
+          int rc = sqlite3_bind_int64(st, 1, bound(k));
+          return rc == SQLITE_OK ? sqlite3_bind_int64(st, 2, bound(k + 1)) : rc;
+        },
+        [](sqlite3_stmt* s, DossierRecord& d, std::int64_t& id) {
+          read_dossier_into(s, d, 17);
+          id = col_i64(s, 18);
+        },
+        fn);
   }
 
   // Runs a statement and collects one T per row.
@@ -1444,8 +1566,18 @@ Result<std::vector<EventRecord>> SqliteStore::events(DossierId id) {
   return guarded([&] { return impl_->events(id); });
 }
 
-Status SqliteStore::scan_events(const std::function<Status(const EventRecord&)>& fn) {
+Status SqliteStore::scan_events(const std::function<Status(EventRecord&)>& fn) {
   return guarded([&] { return impl_->scan_events(fn); });
+}
+
+Status SqliteStore::scan_events_partitioned(
+    unsigned parts, const std::function<Status(unsigned, std::int64_t, EventRecord&)>& fn) {
+  return guarded([&]() -> Status { return impl_->scan_events_partitioned(parts, fn); });
+}
+
+Status SqliteStore::scan_dossiers_partitioned(
+    unsigned parts, const std::function<Status(unsigned, std::int64_t, DossierRecord&)>& fn) {
+  return guarded([&]() -> Status { return impl_->scan_dossiers_partitioned(parts, fn); });
 }
 
 Status SqliteStore::scan_dossiers(const std::function<Status(const DossierRecord&)>& fn) {

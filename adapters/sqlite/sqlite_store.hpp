@@ -66,7 +66,12 @@ class SqliteStore final : public Store {
   Result<std::vector<EventRecord>> events(DossierId id) override;
   // Streams the log in gseq (append) order through one cursor; the record passed to fn is reused
   // between calls (copy it to keep it).
-  Status scan_events(const std::function<Status(const EventRecord&)>& fn) override;
+  Status scan_events(const std::function<Status(EventRecord&)>& fn) override;
+  // Each part runs on a read-only connection of its own (part 0 on the calling thread).
+  Status scan_events_partitioned(
+      unsigned parts, const std::function<Status(unsigned, std::int64_t, EventRecord&)>& fn) override;
+  Status scan_dossiers_partitioned(
+      unsigned parts, const std::function<Status(unsigned, std::int64_t, DossierRecord&)>& fn) override;
   Result<std::vector<DossierRecord>> dossiers() override;
   // Streams the projections in id order through one cursor; the record passed to fn is reused.
   Status scan_dossiers(const std::function<Status(const DossierRecord&)>& fn) override;

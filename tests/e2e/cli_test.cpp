@@ -454,6 +454,48 @@ TEST_CASE("a projection forged behind the log's back is neither shown nor acted 
   }
 }
 
+TEST_CASE("replay --all reports the failure earliest in the log, whichever part finds it", "[e2e][audit]") {
+  Cli cli;
+  cli.init();
+  // Three dossiers whose events interleave in the log: d1 s1, d2 s1, d3 s1, d1 s2, d2 s2, d3 s2, ...
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i)
+    ids.push_back(create(cli, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_args(cli)));
+  for (const auto& id : ids) must(act(cli, id, "submit", "xom-khuan-lan.clerk"));
+  for (const auto& id : ids) must(act(cli, id, "accept", "ca-xa-phuong-tien.clerk"));
+  REQUIRE(cli.ok_json({"replay", "--all"}).at("ok").as_bool());
+  forge(cli, "DROP TRIGGER events_no_update");
+  SECTION("two forged events in different parts: the earlier one is named") {
+    // The later edit (dossier 1, event 3) lands in another part than the earlier one (dossier 2, event 2).
+    forge(cli, "UPDATE events SET note = 'sửa' WHERE dossier_id = " + ids[0] + " AND seq = 3");
+    forge(cli, "UPDATE events SET note = 'sửa' WHERE dossier_id = " + ids[1] + " AND seq = 2");
+    for (int run = 0; run < 3; ++run) {
+      auto replay = cli({"replay", "--all", "--json"});
+      CHECK(replay.code == 8);
+      const auto report = boost::json::parse(replay.out);
+      CHECK(report.at("dossier").as_int64() == std::stoll(ids[1]));
+      CHECK(report.at("seq").as_int64() == 2);
+    }
+    auto audit = boost::json::parse(cli({"audit", "verify", "--json"}).out);
+    CHECK(audit.at("dossier").as_int64() == std::stoll(ids[1]));
+    CHECK(audit.at("seq").as_int64() == 2);
+  }
+  SECTION("a projection edited behind the log's back") {
+    forge(cli, "UPDATE dossiers SET holder = 'ubnd-xa-phuong-tien' WHERE id = " + ids[2]);
+    auto replay = cli({"replay", "--all", "--json"});
+    CHECK(replay.code == 8);
+    const auto report = boost::json::parse(replay.out);
+    CHECK(report.at("dossier").as_int64() == std::stoll(ids[2]));
+    CHECK(str(report.at("failure")).find("holder") != std::string::npos);
+  }
+  SECTION("events of a dossier whose projection was deleted") {
+    forge(cli, "DELETE FROM dossiers WHERE id = " + ids[0]);
+    auto replay = cli({"replay", "--all", "--json"});
+    CHECK(replay.code == 8);
+    CHECK(boost::json::parse(replay.out).at("dossier").as_int64() == std::stoll(ids[0]));
+  }
+}
+
 TEST_CASE("config may retire people but never drop anyone the history names", "[e2e][definitions]") {
   Cli cli;
   cli.init();

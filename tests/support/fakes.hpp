@@ -1,5 +1,6 @@
 // Fakes for unit tests of the core: a settable clock and an in-memory Store.
 #pragma once
+#include <algorithm>
 #include <map>
 #include <optional>
 
@@ -46,9 +47,35 @@ class MemoryStore : public Store {
       if (e.dossier == id) out.push_back(e);
     return out;
   }
-  Status scan_events(const std::function<Status(const EventRecord&)>& fn) override {
-    for (const auto& e : data_.events)
-      if (auto st = fn(e); !st) return st;
+  Status scan_events(const std::function<Status(EventRecord&)>& fn) override {
+    for (const auto& e : data_.events) {
+      EventRecord copy = e;  // fn may take its contents
+      if (auto st = fn(copy); !st) return st;
+    }
+    return Status::Ok();
+  }
+  // Parts run one after the other here: the in-memory store has one snapshot and no threads.
+  Status scan_events_partitioned(
+      unsigned parts, const std::function<Status(unsigned, std::int64_t, EventRecord&)>& fn) override {
+    for (unsigned k = 0; k < parts; ++k) {
+      std::int64_t gseq = 0;
+      for (const auto& e : data_.events) {
+        ++gseq;
+        if (static_cast<unsigned>(e.dossier % parts) != k) continue;
+        EventRecord copy = e;
+        if (auto st = fn(k, gseq, copy); !st) return st;
+      }
+    }
+    return Status::Ok();
+  }
+  Status scan_dossiers_partitioned(
+      unsigned parts, const std::function<Status(unsigned, std::int64_t, DossierRecord&)>& fn) override {
+    const DossierId max_id = data_.dossiers.empty() ? 0 : data_.dossiers.rbegin()->first;
+    for (const auto& [id, d] : data_.dossiers) {
+      const auto k = static_cast<unsigned>((id - 1) * static_cast<DossierId>(parts) / std::max<DossierId>(max_id, 1));
+      DossierRecord copy = d;
+      if (auto st = fn(std::min(k, parts - 1), id, copy); !st) return st;
+    }
     return Status::Ok();
   }
   Result<std::vector<DossierRecord>> dossiers() override {
