@@ -476,7 +476,8 @@ std::vector<Diagnostic> load_calendar_dir(const std::string& config_dir, Calenda
     std::error_code ec;
     if (fs::is_directory(years_dir, ec)) {
       for (fs::directory_iterator it(years_dir, ec), end; !ec && it != end; it.increment(ec))
-        if (it->path().extension() == ".yaml") paths.push_back(it->path().string());
+        if (it->path().extension() == ".yaml" || it->path().extension() == ".yml")
+          paths.push_back(it->path().string());
       if (ec)
         diags.push_back(
             Diagnostic{SourceLoc{years_dir.string(), 1, 1},

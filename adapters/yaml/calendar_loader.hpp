@@ -34,7 +34,7 @@ struct CalendarYearFile {
 std::vector<Diagnostic> load_calendar(std::string_view rules_text, const std::string& rules_file,
                                       const std::vector<CalendarYearFile>& year_files, CalendarSpec& out);
 
-// Reads <config_dir>/calendar.yaml and every *.yaml in <config_dir>/calendar/ (by name; no such
+// Reads <config_dir>/calendar.yaml and every *.yaml (or *.yml) in <config_dir>/calendar/ (by name; no such
 // directory means no announcements), then load_calendar. An unreadable file is a diagnostic at its
 // line 1, column 1.
 std::vector<Diagnostic> load_calendar_dir(const std::string& config_dir, CalendarSpec& out);
