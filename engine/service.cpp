@@ -102,6 +102,7 @@ Result<Outcome> CommandService::commit(WriteTx& tx, const Definition& def, Dossi
   }
   projection.last_hash = last_hash;
   if (auto st = tx.append(expected_version, projection, out.events, outbox); !st) return st.error();
+  pending_ = Written{std::move(projection), state};
   out.id = state.id;
   out.version = state.version;
   out.state = def.state(state.state).key;
@@ -152,7 +153,11 @@ Result<Outcome> CommandService::create(const std::string& workflow, const std::s
     result = commit(tx, d, state, 0, "", std::get<Decision>(decided));
     return result ? Status::Ok() : Status(result.error());
   });
-  if (!st) return st.error();
+  if (!st) {
+    pending_.reset();
+    return st.error();
+  }
+  remember();
   return result;
 }
 
@@ -167,14 +172,19 @@ Result<Outcome> CommandService::act(DossierId id, const std::string& action, con
     if (!rec->has_value())
       return with_reason(ErrorCode::kNotFound, fmt::format("Không tìm thấy hồ sơ {}", id), "unknown_dossier");
     const DossierRecord& record = **rec;
-    auto last = tx.last_event(id);
-    if (!last) return last.error();
-    if (auto head = verify_head(record, *last); !head) return head;
     auto def = defs_.by_hash(record.definition_hash);
     if (!def) return def.error();
     const Definition& d = **def;
-    auto state = decode_dossier(d, dir_, record);
-    if (!state) return state.error();
+    Result<DossierState> state = Error{};
+    if (auto known = written_.find(id); known != written_.end() && known->second.record == record) {
+      state = known->second.state;  // exactly what this service wrote and the chain recorded
+    } else {
+      auto last = tx.last_event(id);
+      if (!last) return last.error();
+      if (auto head = verify_head(record, *last); !head) return head;
+      state = decode_dossier(d, dir_, record);
+      if (!state) return state.error();
+    }
     if (!may_read(dir_, *state, *uid))
       return with_reason(ErrorCode::kNotPermitted,
                          fmt::format("'{}' không có quyền truy cập hồ sơ {}", user, id), "not_permitted");
@@ -202,8 +212,20 @@ Result<Outcome> CommandService::act(DossierId id, const std::string& action, con
     result = commit(tx, d, *state, record.version, record.last_hash, std::get<Decision>(decided));
     return result ? Status::Ok() : Status(result.error());
   });
-  if (!st) return st.error();
+  if (!st) {
+    pending_.reset();
+    return st.error();
+  }
+  remember();
   return result;
+}
+
+void CommandService::remember() {
+  if (!pending_) return;
+  if (written_.size() >= 4096) written_.clear();
+  const DossierId id = pending_->record.id;
+  written_.insert_or_assign(id, std::move(*pending_));
+  pending_.reset();
 }
 
 Result<DossierView> CommandService::show(DossierId id, const std::optional<std::string>& user) {

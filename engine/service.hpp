@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -102,10 +103,25 @@ class CommandService {
   Result<Outcome> commit(WriteTx& tx, const Definition& def, DossierState& state,
                          std::int64_t expected_version, std::string last_hash, const Decision& decision);
 
+  // Remembers what the last successful command of this service wrote for a dossier.
+  void remember();
+
   Store& store_;
   Clock& clock_;
   DefinitionRegistry& defs_;
   const Directory& dir_;
+
+  // The projection this service last wrote for each dossier, with the state it encodes. When a command
+  // loads a projection byte-identical to the one remembered, it was written (and its digest recorded in
+  // the chain) by this service and nobody has touched it since, so the head check and the decoding are
+  // skipped; any other projection takes the full path, head check included. Bounded; not thread-safe
+  // (a service serves one thread).
+  struct Written {
+    DossierRecord record;
+    DossierState state;
+  };
+  std::unordered_map<DossierId, Written> written_;
+  std::optional<Written> pending_;  // set by commit(), remembered once the write has committed
 };
 
 }  // namespace hoso

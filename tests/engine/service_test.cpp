@@ -508,6 +508,27 @@ TEST_CASE("a forged projection is refused before the core sees it", "[service][h
   CHECK(w.store.data().events.size() == 2);
 }
 
+TEST_CASE("a service trusts only the projection it wrote itself; anything else is checked again",
+          "[service][history]") {
+  World w;
+  // A second service over the same store stands for another process.
+  CommandService other(w.store, w.clock, *w.registry, w.directory);
+  const DossierId id = create(w, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_collective());
+  REQUIRE(w.service->act(id, "submit", "xom-khuan-lan.clerk", {}).ok());
+  w.tick();
+  REQUIRE(other.act(id, "accept", "ca-xa-phuong-tien.clerk", {}).ok());
+  w.tick();
+  // The first service's memory is stale (version 2); it reads and checks version 3 and goes on.
+  REQUIRE(w.service->act(id, "appraise", "vhxh-xa-phuong-tien.appraiser", {}).ok());
+  CHECK(w.store.data().dossiers[id].version == 4);
+  // A projection edited after this service wrote it, version unchanged, is caught.
+  w.store.data().dossiers[id].holder = "ubnd-tinh-thai-nguyen";
+  auto acted = w.service->act(id, "forward", "ubnd-xa-phuong-tien.signer", {});
+  REQUIRE_FALSE(acted.ok());
+  CHECK(acted.error().code == ErrorCode::kVerifyFailed);
+  CHECK(w.store.data().events.size() == 4);
+}
+
 TEST_CASE("replay of a log whose first event is not DossierCreated fails cleanly", "[service][history]") {
   World w;
   const DossierId id = create(w, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_collective());
