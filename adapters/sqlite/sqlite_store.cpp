@@ -1227,8 +1227,9 @@ class SqliteStore::Impl {
       if (rc != SQLITE_ROW) return db_error(rc, "đọc số hồ sơ lớn nhất");
       max_id = col_i64(use.get(), 0);
     }
-    auto bound = [max_id, parts](unsigned k) {
-      return static_cast<std::int64_t>(static_cast<__int128>(max_id) * k / parts);
+    auto bound = [max_id, parts](unsigned k) {  // max_id * k / parts, without overflow
+      const auto n = static_cast<std::int64_t>(parts), i = static_cast<std::int64_t>(k);
+      return max_id / n * i + max_id % n * i / n;
     };
     return scan_partitioned<DossierRecord>(
         parts, kScanDossiersPartSql,

@@ -1057,7 +1057,7 @@ TEST_CASE("partitioned scans: each part gets its dossiers in order, from the cal
   Model m;
   // Interleaved appends of 7 dossiers, so every part's events are spread through the log.
   for (int round = 0; round < 3; ++round)
-    for (DossierId id = 1; id <= 7; ++id) REQUIRE(advance(*store, m, id, Step().n(1 + (id + round) % 2)).ok());
+    for (DossierId id = 1; id <= 7; ++id) REQUIRE(advance(*store, m, id, Step().n(1 + static_cast<int>((id + round) % 2))).ok());
   const std::vector<EventRecord> log = scan_all(*store);
 
   for (unsigned parts : {1u, 2u, 3u}) {
