@@ -55,6 +55,35 @@ struct DefinitionRecord {
   std::string hash, name, workflow_file, workflow_source, catalogue_file, catalogue_source, loaded_at;
 };
 
+// One config file as loaded: its path (for messages) and its text.
+struct SourceFile {
+  std::string file, text;
+  friend bool operator==(const SourceFile&, const SourceFile&) = default;
+};
+
+// The business calendar's sources (rules first, then the yearly announcements), by content hash.
+struct CalendarRecord {
+  std::string hash;
+  std::vector<SourceFile> files;
+  std::string loaded_at;
+};
+
+// Where a database's "now" comes from: the system clock, or a virtual clock stored in the database
+// (a simulation) with its current time (UTC, "YYYY-MM-DDTHH:MM:SS.mmmZ").
+struct ClockRecord {
+  std::string kind = "system";  // system | virtual
+  std::string at;               // virtual only
+  friend bool operator==(const ClockRecord&, const ClockRecord&) = default;
+};
+
+// A pending timer: when it is due (UTC, sortable text), whose, and which.
+struct TimerRecord {
+  std::string due_at;
+  DossierId dossier = 0;
+  std::string name;
+  friend bool operator==(const TimerRecord&, const TimerRecord&) = default;
+};
+
 // Directory rows (the current org tree and users).
 struct OrgRecord {
   std::string key, name, kind, parent;

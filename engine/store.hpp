@@ -40,6 +40,17 @@ class WriteTx {
   // Replaces the org tree and users.
   virtual Status replace_directory(const std::vector<OrgRecord>& orgs,
                                    const std::vector<UserRecord>& users) = 0;
+  // Stores the calendar's sources (a no-op for a hash already stored) and makes them current.
+  virtual Status put_calendar(const CalendarRecord& calendar) = 0;
+  // Sets where "now" comes from (and, for a virtual clock, its time).
+  virtual Status set_clock(const ClockRecord& clock) = 0;
+  // Adds a pending timer; fails (kInternal) when the same (due_at, dossier, name) is already pending.
+  virtual Status add_timer(const TimerRecord& timer) = 0;
+  // Removes a pending timer; fails (kInternal) when it is not pending.
+  virtual Status remove_timer(const TimerRecord& timer) = 0;
+  // The pending timers due at or before `until` (UTC text), earliest first (then dossier, name), at most
+  // `limit`.
+  virtual Result<std::vector<TimerRecord>> due_timers(const std::string& until, int limit) = 0;
 };
 
 // A durable store of definitions, events, projections and the outbox.
@@ -88,6 +99,14 @@ class Store {
   virtual Result<std::vector<DefinitionRecord>> current_definitions() = 0;
   virtual Result<std::vector<OrgRecord>> orgs() = 0;
   virtual Result<std::vector<UserRecord>> users() = 0;
+  // The current calendar sources; nullopt before any was stored.
+  virtual Result<std::optional<CalendarRecord>> calendar() = 0;
+  // Where "now" comes from; {"system", ""} unless a virtual clock was set.
+  virtual Result<ClockRecord> clock() = 0;
+  // The pending timers due at or before `until`, earliest first, at most `limit` (see WriteTx).
+  virtual Result<std::vector<TimerRecord>> due_timers(const std::string& until, int limit) = 0;
+  // How many timers are pending.
+  virtual Result<std::int64_t> pending_timers() = 0;
 };
 
 }  // namespace hoso

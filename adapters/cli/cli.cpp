@@ -1,5 +1,7 @@
 #include "adapters/cli/cli.hpp"
 
+#include "adapters/cli/context.hpp"
+
 #include <fmt/format.h>
 #include <openssl/evp.h>
 
@@ -67,20 +69,14 @@ Cách dùng (mọi lệnh nhận --db PATH, mặc định ./hoso.db):
   hoso history ID [--as USER] [--json]
   hoso replay ID|--all [--json]
   hoso audit verify [--json]
+  hoso calendar holidays NĂM | add NGÀY SỐ_NGÀY_LÀM_VIỆC | between TỪ_NGÀY ĐẾN_NGÀY [--config DIR] [--json]
 
 Mã thoát: 0 thành công, 1 lỗi hệ thống, 2 sai cú pháp hoặc dữ liệu không hợp lệ, 3 không tìm thấy,
 4 không có quyền, 5 bị quy tắc từ chối, 6 xung đột phiên bản, 7 quy trình/cấu hình không hợp lệ,
 8 kiểm tra toàn vẹn thất bại.
 )";
 
-// Shared state of one invocation.
-struct Ctx {
-  const Args& args;
-  std::ostream& out;
-  std::ostream& err;
-  bool json_out() const { return args.flag("json"); }
-  std::string db() const { return args.get("db").value_or("hoso.db"); }
-};
+}  // namespace
 
 int fail(Ctx& c, const Error& e) {
   if (c.json_out()) {
@@ -102,14 +98,16 @@ Result<std::unique_ptr<SqliteStore>> open_existing(Ctx& c) {
   return SqliteStore::open(c.db(), OpenMode::kExisting);
 }
 
-// Everything a dossier command needs: store, directory, definitions, clock, service.
-using Runtime = App;
-
-Result<std::unique_ptr<Runtime>> open_runtime(Ctx& c) {
+Result<std::unique_ptr<App>> open_runtime(Ctx& c) {
   auto store = open_existing(c);
   if (!store) return store.error();
   return App::over(std::move(store.value()));
 }
+
+namespace {
+
+// Everything a dossier command needs: store, directory, definitions, clock, service.
+using Runtime = App;
 
 Result<std::int64_t> parse_int(const std::string& s, const char* what) {
   std::int64_t v = 0;
@@ -641,7 +639,7 @@ const std::vector<std::string>* allowed_options(const std::vector<std::string>& 
                                                    "doc",      "note",  "note-file"},
                                         kAct = {"as",        "field",  "doc",           "note",
                                                 "note-file", "ballot", "expect-version"},
-                                        kAs = {"as"}, kReplay = {"all"};
+                                        kAs = {"as"}, kReplay = {"all"}, kConfig = {"config"};
   const std::string& cmd = p[0];
   const std::string sub = p.size() > 1 ? p[1] : "";
   if (cmd == "init") return &kInit;
@@ -650,6 +648,7 @@ const std::vector<std::string>* allowed_options(const std::vector<std::string>& 
   if (cmd == "dossier") return sub == "create" ? &kCreate : sub == "act" ? &kAct : &kAs;
   if (cmd == "inbox" || cmd == "history") return &kAs;
   if (cmd == "replay") return &kReplay;
+  if (cmd == "calendar") return &kConfig;
   return nullptr;
 }
 
@@ -686,6 +685,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     if (cmd == "inbox") return cmd_inbox(c);
     if (cmd == "history") return cmd_history(c);
     if (cmd == "replay") return cmd_replay(c);
+    if (cmd == "calendar") return cmd_calendar(c);
     if (cmd == "audit") return cmd_audit(c);
     return usage(c, fmt::format("lệnh không hợp lệ: {}", cmd));
   } catch (const std::exception& e) {

@@ -18,7 +18,7 @@ namespace hoso {
 namespace {
 
 // ---------------------------------------------------------------------------------------------------
-// Schema, version 3 (3: outbox keyed by its event's gseq). Stored on disk: never change a meaning; changes go in a new schema_version.
+// Schema, version 4 (3: outbox keyed by its event's gseq; 4: calendar, timers, clock). Stored on disk: never change a meaning; changes go in a new schema_version.
 //
 // Invariants (checked by the database where it can, by SqliteStore::append where it cannot):
 //  * events is the source of truth and is append-only: the triggers below refuse UPDATE and DELETE
@@ -130,6 +130,26 @@ CREATE TABLE IF NOT EXISTS definition_heads (
   hash TEXT NOT NULL REFERENCES definitions (hash)
 );
 
+-- The business calendar's sources by content hash (files in order, rules first); meta 'calendar' names
+-- the current one. Deadlines are computed with the current calendar and recorded in the events.
+CREATE TABLE IF NOT EXISTS calendar_files (
+  hash      TEXT    NOT NULL,
+  ord       INTEGER NOT NULL,
+  file      TEXT    NOT NULL,
+  text      TEXT    NOT NULL,
+  loaded_at TEXT    NOT NULL,
+  PRIMARY KEY (hash, ord)
+) WITHOUT ROWID;
+
+-- Pending timers, keyed by due time first: the next one due is the first row whatever their number, and
+-- starting or cancelling one touches one page. A dossier's projection lists its own pending timers.
+CREATE TABLE IF NOT EXISTS timers (
+  due_at     TEXT    NOT NULL,         -- UTC "YYYY-MM-DDTHH:MM:SS.mmmZ": text order is time order
+  dossier_id INTEGER NOT NULL,
+  name       TEXT    NOT NULL,
+  PRIMARY KEY (due_at, dossier_id, name)
+) WITHOUT ROWID;
+
 CREATE TABLE IF NOT EXISTS orgs (
   "key"  TEXT    PRIMARY KEY,
   name   TEXT    NOT NULL,
@@ -188,6 +208,14 @@ enum class Q {
   kInsertUser,
   kOrgs,
   kUsers,
+  kGetMeta,
+  kSetMeta,
+  kCalendarFiles,
+  kInsertCalendarFile,
+  kInsertTimer,
+  kDeleteTimer,
+  kDueTimers,
+  kCountTimers,
   kCount,
 };
 
@@ -238,6 +266,14 @@ constexpr std::array<const char*, static_cast<std::size_t>(Q::kCount)> kSql = {
     "INSERT INTO users (\"key\", name, email, org, roles, ord, active) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     "SELECT \"key\", name, kind, parent FROM orgs ORDER BY ord",
     "SELECT \"key\", name, email, org, roles, active FROM users ORDER BY ord",
+    "SELECT value FROM meta WHERE \"key\" = ?1",
+    "INSERT INTO meta (\"key\", value) VALUES (?1, ?2) ON CONFLICT (\"key\") DO UPDATE SET value = excluded.value",
+    "SELECT file, text, loaded_at FROM calendar_files WHERE hash = ?1 ORDER BY ord",
+    "INSERT OR IGNORE INTO calendar_files (hash, ord, file, text, loaded_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    "INSERT INTO timers (due_at, dossier_id, name) VALUES (?1, ?2, ?3)",
+    "DELETE FROM timers WHERE due_at = ?1 AND dossier_id = ?2 AND name = ?3",
+    "SELECT due_at, dossier_id, name FROM timers WHERE due_at <= ?1 ORDER BY due_at, dossier_id, name LIMIT ?2",
+    "SELECT count(*) FROM timers",
 };
 
 constexpr const char* kScanSql = "SELECT " HOSO_EVENT_COLS " FROM events ORDER BY gseq";
@@ -746,7 +782,74 @@ class SqliteStore::Impl {
       });
     }
 
+    Status put_calendar(const CalendarRecord& calendar) override {
+      return guard([&]() -> Status {
+        if (!active_) return not_active();
+        std::int64_t ord = 0;
+        for (const SourceFile& f : calendar.files) {
+          StmtUse use(impl_.stmt(Q::kInsertCalendarFile));
+          Binder b(use.get());
+          b.text(calendar.hash).i64(++ord).text(f.file).text(f.text).text(calendar.loaded_at);
+          const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
+          if (rc != SQLITE_DONE) return poison(impl_.db_error(rc, "lưu lịch làm việc"));
+        }
+        return set_meta("calendar", calendar.hash, "đặt lịch làm việc hiện hành");
+      });
+    }
+
+    Status set_clock(const ClockRecord& clock) override {
+      return guard([&]() -> Status {
+        if (!active_) return not_active();
+        if (clock.kind != "system" && clock.kind != "virtual")
+          return internal(fmt::format("set_clock: loại đồng hồ '{}' không hợp lệ", clock.kind));
+        if (Status st = set_meta("clock", clock.kind, "đặt đồng hồ"); !st) return st;
+        return set_meta("clock_at", clock.at, "đặt giờ của đồng hồ ảo");
+      });
+    }
+
+    Status add_timer(const TimerRecord& t) override {
+      return guard([&]() -> Status {
+        if (!active_) return not_active();
+        StmtUse use(impl_.stmt(Q::kInsertTimer));
+        Binder b(use.get());
+        b.text(t.due_at).i64(t.dossier).text(t.name);
+        const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
+        if (rc != SQLITE_DONE)
+          return poison(impl_.db_error(rc, fmt::format("hẹn giờ '{}' của hồ sơ {}", t.name, t.dossier)));
+        return Status::Ok();
+      });
+    }
+
+    Status remove_timer(const TimerRecord& t) override {
+      return guard([&]() -> Status {
+        if (!active_) return not_active();
+        StmtUse use(impl_.stmt(Q::kDeleteTimer));
+        Binder b(use.get());
+        b.text(t.due_at).i64(t.dossier).text(t.name);
+        const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
+        if (rc != SQLITE_DONE)
+          return poison(impl_.db_error(rc, fmt::format("hủy hẹn giờ '{}' của hồ sơ {}", t.name, t.dossier)));
+        if (sqlite3_changes(impl_.db()) != 1)
+          return poison(internal(fmt::format("hẹn giờ '{}' của hồ sơ {} lúc {} không có trong danh sách chờ",
+                                             t.name, t.dossier, t.due_at)));
+        return Status::Ok();
+      });
+    }
+
+    Result<std::vector<TimerRecord>> due_timers(const std::string& until, int limit) override {
+      return guard([&] { return impl_.due_timers_impl(until, limit); });
+    }
+
    private:
+    Status set_meta(const char* key, const std::string& value, std::string_view doing) {
+      StmtUse use(impl_.stmt(Q::kSetMeta));
+      Binder b(use.get());
+      b.text(key).text(value);
+      const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
+      if (rc != SQLITE_DONE) return poison(impl_.db_error(rc, doing));
+      return Status::Ok();
+    }
+
     // What this transaction knows about a dossier row. Valid until the transaction ends: we hold the
     // write lock, so only this transaction can change the row, and append() keeps this up to date.
     struct Known {
@@ -1348,6 +1451,72 @@ class SqliteStore::Impl {
     });
   }
 
+  Result<std::optional<std::string>> meta(const char* key) {
+    StmtUse use(stmt(Q::kGetMeta));
+    Binder b(use.get());
+    b.text(key);
+    const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
+    if (rc == SQLITE_DONE) return std::optional<std::string>();
+    if (rc != SQLITE_ROW) return db_error(rc, "đọc cấu hình cơ sở dữ liệu");
+    return std::optional<std::string>(col_string(use.get(), 0));
+  }
+
+  Result<std::optional<CalendarRecord>> calendar() {
+    ReadTx rt(*this);
+    if (Status s = rt.begin(); !s) return s.error();
+    auto hash = meta("calendar");
+    if (!hash) return hash.error();
+    if (!hash->has_value()) return std::optional<CalendarRecord>();
+    CalendarRecord c;
+    c.hash = **hash;
+    Binder b(stmt(Q::kCalendarFiles));
+    b.text(c.hash);
+    auto files = collect<SourceFile>(Q::kCalendarFiles, &b, "đọc lịch làm việc", [&](sqlite3_stmt* s) {
+      SourceFile f;
+      col_text(s, 0, f.file);
+      col_text(s, 1, f.text);
+      col_text(s, 2, c.loaded_at);
+      return Result<SourceFile>(std::move(f));
+    });
+    if (!files) return files.error();
+    if (files->empty()) return internal(fmt::format("lịch làm việc {} không có tệp nào", c.hash));
+    c.files = std::move(files.value());
+    return std::optional<CalendarRecord>(std::move(c));
+  }
+
+  Result<ClockRecord> clock() {
+    ReadTx rt(*this);
+    if (Status s = rt.begin(); !s) return s.error();
+    ClockRecord c;
+    auto kind = meta("clock");
+    if (!kind) return kind.error();
+    if (!kind->has_value()) return c;
+    c.kind = **kind;
+    auto at = meta("clock_at");
+    if (!at) return at.error();
+    if (at->has_value()) c.at = **at;
+    return c;
+  }
+
+  Result<std::vector<TimerRecord>> due_timers_impl(const std::string& until, int limit) {
+    Binder b(stmt(Q::kDueTimers));
+    b.text(until).i64(limit);
+    return collect<TimerRecord>(Q::kDueTimers, &b, "đọc hẹn giờ đến hạn", [](sqlite3_stmt* s) {
+      TimerRecord t;
+      col_text(s, 0, t.due_at);
+      t.dossier = col_i64(s, 1);
+      col_text(s, 2, t.name);
+      return Result<TimerRecord>(std::move(t));
+    });
+  }
+
+  Result<std::int64_t> pending_timers() {
+    StmtUse use(stmt(Q::kCountTimers));
+    const int rc = use.step();
+    if (rc != SQLITE_ROW) return db_error(rc, "đếm hẹn giờ");
+    return col_i64(use.get(), 0);
+  }
+
   Result<std::vector<UserRecord>> users() {
     return collect<UserRecord>(Q::kUsers, nullptr, "đọc danh mục người dùng", [](sqlite3_stmt* s) {
       UserRecord u;
@@ -1619,6 +1788,22 @@ Result<std::vector<OrgRecord>> SqliteStore::orgs() {
 
 Result<std::vector<UserRecord>> SqliteStore::users() {
   return guarded([&] { return impl_->users(); });
+}
+
+Result<std::optional<CalendarRecord>> SqliteStore::calendar() {
+  return guarded([&] { return impl_->calendar(); });
+}
+
+Result<ClockRecord> SqliteStore::clock() {
+  return guarded([&] { return impl_->clock(); });
+}
+
+Result<std::vector<TimerRecord>> SqliteStore::due_timers(const std::string& until, int limit) {
+  return guarded([&] { return impl_->due_timers_impl(until, limit); });
+}
+
+Result<std::int64_t> SqliteStore::pending_timers() {
+  return guarded([&] { return impl_->pending_timers(); });
 }
 
 }  // namespace hoso

@@ -32,7 +32,7 @@ enum class Durability {
 class SqliteStore final : public Store {
  public:
   // Version of the on-disk schema written by this build (meta.schema_version). Stored on disk.
-  static constexpr int kSchemaVersion = 3;  // 2: submitted_at, users.active, projection digests; 3: outbox keys
+  static constexpr int kSchemaVersion = 4;  // 2: submitted_at, users.active, digests; 3: outbox keys; 4: time
   // How long a command waits for another process's write lock before failing with kInternal.
   static constexpr std::chrono::milliseconds kDefaultBusyTimeout{10'000};
 
@@ -83,6 +83,10 @@ class SqliteStore final : public Store {
   Result<std::vector<DefinitionRecord>> current_definitions() override;
   Result<std::vector<OrgRecord>> orgs() override;
   Result<std::vector<UserRecord>> users() override;
+  Result<std::optional<CalendarRecord>> calendar() override;
+  Result<ClockRecord> clock() override;
+  Result<std::vector<TimerRecord>> due_timers(const std::string& until, int limit) override;
+  Result<std::int64_t> pending_timers() override;
 
  private:
   class Impl;  // SQLite lives only in the .cpp

@@ -454,23 +454,22 @@ std::vector<Diagnostic> load_calendar(std::string_view rules_text, const std::st
   return diags;
 }
 
-std::vector<Diagnostic> load_calendar_dir(const std::string& config_dir, CalendarSpec& out) {
+std::vector<Diagnostic> read_calendar_sources(const std::string& config_dir, std::vector<SourceFile>& out) {
   namespace fs = std::filesystem;
-  out = CalendarSpec{};
+  out.clear();
   std::vector<Diagnostic> diags;
-  auto read = [&](const std::string& path, std::string& text) {
+  auto read = [&](const std::string& path) {
     auto r = read_text_file(path);
     if (!r) {
       diags.push_back(Diagnostic{SourceLoc{path, 1, 1}, r.error().message});
       return false;
     }
-    text = std::move(r.value());
+    out.push_back(SourceFile{path, std::move(r.value())});
     return true;
   };
   try {
     const std::string rules_file = (fs::path(config_dir) / "calendar.yaml").string();
-    std::string rules_text;
-    const bool have_rules = read(rules_file, rules_text);
+    if (!read(rules_file)) return diags;
     std::vector<std::string> paths;
     const fs::path years_dir = fs::path(config_dir) / "calendar";
     std::error_code ec;
@@ -484,17 +483,30 @@ std::vector<Diagnostic> load_calendar_dir(const std::string& config_dir, Calenda
                        fmt::format("{}: cannot list the directory: {}", years_dir.string(), ec.message())});
     }
     std::sort(paths.begin(), paths.end());
-    std::vector<CalendarYearFile> files;
-    for (const auto& p : paths) {
-      CalendarYearFile f{p, {}};
-      if (read(p, f.text)) files.push_back(std::move(f));
-    }
-    if (have_rules) append(diags, load_calendar(rules_text, rules_file, files, out));
+    for (const auto& p : paths) read(p);
   } catch (const std::exception& e) {
     diags.push_back(Diagnostic{SourceLoc{config_dir, 1, 1},
                                fmt::format("internal error while reading the calendar: {}", e.what())});
   }
   return diags;
+}
+
+std::vector<Diagnostic> load_calendar_sources(const std::vector<SourceFile>& files, CalendarSpec& out) {
+  out = CalendarSpec{};
+  if (files.empty()) return {Diagnostic{SourceLoc{"calendar.yaml", 1, 1}, "no calendar rules file"}};
+  std::vector<CalendarYearFile> years;
+  for (std::size_t i = 1; i < files.size(); ++i) years.push_back(CalendarYearFile{files[i].file, files[i].text});
+  return load_calendar(files[0].text, files[0].file, years, out);
+}
+
+std::vector<Diagnostic> load_calendar_dir(const std::string& config_dir, CalendarSpec& out) {
+  std::vector<SourceFile> files;
+  auto diags = read_calendar_sources(config_dir, files);
+  if (!diags.empty()) {
+    out = CalendarSpec{};
+    return diags;
+  }
+  return load_calendar_sources(files, out);
 }
 
 }  // namespace hoso::yaml

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/calendar.hpp"
+#include "engine/records.hpp"
 
 namespace hoso::yaml {
 
@@ -35,8 +36,15 @@ std::vector<Diagnostic> load_calendar(std::string_view rules_text, const std::st
                                       const std::vector<CalendarYearFile>& year_files, CalendarSpec& out);
 
 // Reads <config_dir>/calendar.yaml and every *.yaml (or *.yml) in <config_dir>/calendar/ (by name; no such
-// directory means no announcements), then load_calendar. An unreadable file is a diagnostic at its
-// line 1, column 1.
+// directory means no announcements) into `out`, the rules first. An unreadable file is a diagnostic at
+// its line 1, column 1.
+std::vector<Diagnostic> read_calendar_sources(const std::string& config_dir, std::vector<SourceFile>& out);
+
+// load_calendar over sources as read_calendar_sources gives them (the rules first): how a calendar
+// stored in the database is compiled again.
+std::vector<Diagnostic> load_calendar_sources(const std::vector<SourceFile>& files, CalendarSpec& out);
+
+// read_calendar_sources, then load_calendar_sources.
 std::vector<Diagnostic> load_calendar_dir(const std::string& config_dir, CalendarSpec& out);
 
 }  // namespace hoso::yaml

@@ -1,5 +1,7 @@
 #include "adapters/yaml/project.hpp"
 
+#include "adapters/yaml/calendar_loader.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -73,6 +75,19 @@ Project load_project(const std::string& config_dir, const std::string& workflows
     append(p.diagnostics, parse_catalogue(p.catalogue_source, p.catalogue_file, catalogue));
     append(p.diagnostics, check_catalogue(catalogue));
   }
+  {
+    auto diags = read_calendar_sources(config_dir, p.calendar_files);
+    CalendarSpec spec;
+    if (diags.empty()) diags = load_calendar_sources(p.calendar_files, spec);
+    if (diags.empty()) {
+      auto cal = BusinessCalendar::build(spec);
+      if (cal)
+        p.calendar = std::make_shared<const BusinessCalendar>(std::move(cal.value()));
+      else
+        diags.push_back(Diagnostic{SourceLoc{p.calendar_files.front().file, 1, 1}, cal.error().message});
+    }
+    append(p.diagnostics, std::move(diags));
+  }
   std::vector<std::string> files;
   std::error_code ec;
   for (fs::directory_iterator it(workflows_dir, ec), end; !ec && it != end; it.increment(ec))
@@ -109,6 +124,10 @@ Status install_project(WriteTx& tx, const Project& project, const std::string& l
     DefinitionRecord r{w.definition->hash(),   w.definition->name(),     w.file,   w.source,
                        project.catalogue_file, project.catalogue_source, loaded_at};
     if (auto s = tx.put_definition(r); !s) return s;
+  }
+  if (!project.calendar_files.empty()) {
+    CalendarRecord c{calendar_hash(project.calendar_files), project.calendar_files, loaded_at};
+    if (auto s = tx.put_calendar(c); !s) return s;
   }
   std::vector<OrgRecord> orgs;
   std::vector<UserRecord> users;
@@ -175,6 +194,29 @@ Result<Directory> directory_from_store(Store& store) {
   for (const auto& u : *users)
     user_specs.push_back(UserSpec{u.key, u.name, u.email, u.org, u.roles, u.active});
   return Directory::build(org_specs, user_specs);
+}
+
+std::string calendar_hash(const std::vector<SourceFile>& files) {
+  std::string canonical = "hoso-calendar-v1;";
+  for (const auto& f : files)
+    canonical += fmt::format("{}:{};{}:{};", f.file.size(), f.file, f.text.size(), f.text);
+  return sha256_hex(canonical);
+}
+
+Result<std::shared_ptr<const BusinessCalendar>> calendar_from_store(Store& store) {
+  auto rec = store.calendar();
+  if (!rec) return rec.error();
+  if (!rec->has_value())
+    return make_error(ErrorCode::kNotFound,
+                      "cơ sở dữ liệu chưa có lịch làm việc (config/calendar.yaml); hãy chạy lại 'hoso init'");
+  CalendarSpec spec;
+  auto diags = load_calendar_sources((*rec)->files, spec);
+  if (!diags.empty())
+    return make_error(ErrorCode::kInvalidDefinition,
+                      fmt::format("lịch làm việc lưu trong cơ sở dữ liệu không hợp lệ: {}", diags.front().format()));
+  auto cal = BusinessCalendar::build(spec);
+  if (!cal) return cal.error();
+  return std::make_shared<const BusinessCalendar>(std::move(cal.value()));
 }
 
 }  // namespace hoso::yaml

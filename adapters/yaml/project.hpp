@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/calendar.hpp"
 #include "engine/definition.hpp"
 #include "engine/directory.hpp"
 #include "engine/records.hpp"
@@ -21,17 +22,21 @@ struct Project {
   std::vector<OrgSpec> orgs;
   std::vector<UserSpec> users;
   std::string catalogue_file, catalogue_source;
+  std::vector<SourceFile> calendar_files;               // config/calendar.yaml, then calendar/*.yaml
+  std::shared_ptr<const BusinessCalendar> calendar;     // compiled from them
   std::vector<LoadedWorkflow> workflows;
   std::vector<Diagnostic> diagnostics;  // empty when everything is valid
   bool ok() const { return diagnostics.empty(); }
 };
 
-// Reads <config_dir>/{orgs,users,awards}.yaml and every *.yaml in `workflows_dir` (sorted by name)
-// and compiles the workflows. All problems are collected, each with file:line:col.
+// Reads <config_dir>/{orgs,users,awards,calendar}.yaml, <config_dir>/calendar/*.yaml and every *.yaml in
+// `workflows_dir` (sorted by name) and compiles the workflows and the calendar. All problems are
+// collected, each with file:line:col.
 Project load_project(const std::string& config_dir, const std::string& workflows_dir);
 
 // Writes a valid project into a store inside `tx`: every workflow definition (a no-op for versions already
-// stored; each becomes current for its name) and the directory, which replaces the stored one.
+// stored; each becomes current for its name), the calendar (becomes current) and the directory, which
+// replaces the stored one.
 Status install_project(WriteTx& tx, const Project& project, const std::string& loaded_at);
 
 // The content hash that pins a definition: sha256 over both sources (stored on disk: never change).
@@ -57,5 +62,11 @@ class StoreDefinitionRegistry : public DefinitionRegistry {
 
 // Builds the directory stored in the database.
 Result<Directory> directory_from_store(Store& store);
+
+// The content hash of calendar sources (stored on disk: never change).
+std::string calendar_hash(const std::vector<SourceFile>& files);
+
+// Compiles the calendar stored in the database; kNotFound when none was stored.
+Result<std::shared_ptr<const BusinessCalendar>> calendar_from_store(Store& store);
 
 }  // namespace hoso::yaml

@@ -503,8 +503,9 @@ TEST_CASE("config may retire people but never drop anyone the history names", "[
   must(act(cli, id, "submit", "xom-khuan-lan.clerk"));
   const std::string config = cli.dir + "/config";
   std::filesystem::create_directory(config);
-  for (const char* f : {"orgs.yaml", "awards.yaml"})
+  for (const char* f : {"orgs.yaml", "awards.yaml", "calendar.yaml"})
     std::filesystem::copy_file(kSource + "/config/" + f, config + "/" + f);
+  std::filesystem::copy(kSource + "/config/calendar", config + "/calendar");
   std::ifstream in(kSource + "/config/users.yaml");
   const std::string users((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const std::string block =

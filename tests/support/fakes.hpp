@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <set>
+#include <tuple>
 
 #include "engine/store.hpp"
 
@@ -30,6 +32,9 @@ class MemoryStore : public Store {
     std::map<std::string, std::string> heads;
     std::vector<OrgRecord> orgs;
     std::vector<UserRecord> users;
+    std::optional<CalendarRecord> calendar;
+    ClockRecord clock;
+    std::set<std::tuple<std::string, DossierId, std::string>> timers;  // (due_at, dossier, name)
   };
 
   Status write(const std::function<Status(WriteTx&)>& work) override {
@@ -112,6 +117,12 @@ class MemoryStore : public Store {
   }
   Result<std::vector<OrgRecord>> orgs() override { return data_.orgs; }
   Result<std::vector<UserRecord>> users() override { return data_.users; }
+  Result<std::optional<CalendarRecord>> calendar() override { return data_.calendar; }
+  Result<ClockRecord> clock() override { return data_.clock; }
+  Result<std::vector<TimerRecord>> due_timers(const std::string& until, int limit) override {
+    return due_of(data_, until, limit);
+  }
+  Result<std::int64_t> pending_timers() override { return static_cast<std::int64_t>(data_.timers.size()); }
 
   Data& data() { return data_; }
 
@@ -120,6 +131,15 @@ class MemoryStore : public Store {
     auto it = d.dossiers.find(id);
     if (it == d.dossiers.end()) return std::nullopt;
     return it->second;
+  }
+
+  static std::vector<TimerRecord> due_of(const Data& d, const std::string& until, int limit) {
+    std::vector<TimerRecord> out;
+    for (const auto& [due, id, name] : d.timers) {
+      if (due > until || static_cast<int>(out.size()) >= limit) break;
+      out.push_back(TimerRecord{due, id, name});
+    }
+    return out;
   }
 
   static std::optional<EventRecord> last_of(const Data& d, DossierId id) {
@@ -154,6 +174,27 @@ class MemoryStore : public Store {
       data.orgs = o;
       data.users = u;
       return Status::Ok();
+    }
+    Status put_calendar(const CalendarRecord& c) override {
+      data.calendar = c;
+      return Status::Ok();
+    }
+    Status set_clock(const ClockRecord& c) override {
+      data.clock = c;
+      return Status::Ok();
+    }
+    Status add_timer(const TimerRecord& t) override {
+      if (!data.timers.emplace(t.due_at, t.dossier, t.name).second)
+        return make_error(ErrorCode::kInternal, "timer already pending");
+      return Status::Ok();
+    }
+    Status remove_timer(const TimerRecord& t) override {
+      if (data.timers.erase({t.due_at, t.dossier, t.name}) != 1)
+        return make_error(ErrorCode::kInternal, "timer not pending");
+      return Status::Ok();
+    }
+    Result<std::vector<TimerRecord>> due_timers(const std::string& until, int limit) override {
+      return due_of(data, until, limit);
     }
     Data data;
   };

@@ -1,0 +1,36 @@
+// What the CLI's command files share: one invocation's context and the helpers every command uses.
+// Internal to adapters/cli.
+#pragma once
+#include <memory>
+#include <ostream>
+#include <string>
+
+#include "adapters/cli/args.hpp"
+#include "adapters/runtime/app.hpp"
+#include "adapters/sqlite/sqlite_store.hpp"
+#include "engine/result.hpp"
+
+namespace hoso::cli {
+
+// Shared state of one invocation.
+struct Ctx {
+  const Args& args;
+  std::ostream& out;
+  std::ostream& err;
+  bool json_out() const { return args.flag("json"); }
+  std::string db() const { return args.get("db").value_or("hoso.db"); }
+};
+
+// Prints `e` (as JSON on stderr with --json) and returns its exit code.
+int fail(Ctx& c, const Error& e);
+// A usage error: the message, then the usage text; exit code 2.
+int usage(Ctx& c, const std::string& msg);
+// The database named by --db, which must exist.
+Result<std::unique_ptr<SqliteStore>> open_existing(Ctx& c);
+// The database with its directory, definitions, clock and command service.
+Result<std::unique_ptr<App>> open_runtime(Ctx& c);
+
+// hoso calendar holidays|add|between (time_commands.cpp).
+int cmd_calendar(Ctx& c);
+
+}  // namespace hoso::cli

@@ -1,0 +1,163 @@
+// hoso calendar: the working-day calendar for clerks (holidays of a year, due dates, working days
+// between two dates), from the calendar stored in the database or from a config folder.
+#include <fmt/format.h>
+
+#include <boost/json.hpp>
+#include <charconv>
+
+#include "adapters/cli/context.hpp"
+#include "adapters/yaml/calendar_loader.hpp"
+#include "adapters/yaml/project.hpp"
+#include "engine/calendar.hpp"
+
+namespace hoso::cli {
+
+namespace json = boost::json;
+
+namespace {
+
+const char* weekday_name(Date d) {
+  static constexpr const char* kNames[] = {"", "Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy",
+                                           "Chủ nhật"};
+  return kNames[iso_weekday(d)];
+}
+
+const char* kind_label(HolidayKind k) {
+  switch (k) {
+    case HolidayKind::kFixed:
+      return "ngày lễ";
+    case HolidayKind::kLunar:
+      return "ngày lễ âm lịch";
+    case HolidayKind::kCompensatory:
+      return "nghỉ bù";
+    case HolidayKind::kAnnounced:
+      return "theo thông báo";
+  }
+  return "";
+}
+
+// The calendar of --config DIR when given, else the one stored in the database.
+Result<std::shared_ptr<const BusinessCalendar>> load_calendar(Ctx& c) {
+  if (auto dir = c.args.get("config")) {
+    CalendarSpec spec;
+    auto diags = yaml::load_calendar_dir(*dir, spec);
+    if (!diags.empty()) {
+      std::string text;
+      for (const auto& d : diags) text += d.format() + "\n";
+      return make_error(ErrorCode::kInvalidDefinition, "lịch làm việc không hợp lệ:\n" + text);
+    }
+    auto cal = BusinessCalendar::build(spec);
+    if (!cal) return cal.error();
+    return std::make_shared<const BusinessCalendar>(std::move(cal.value()));
+  }
+  auto store = open_existing(c);
+  if (!store) return store.error();
+  return yaml::calendar_from_store(**store);
+}
+
+Result<Date> date_arg(const std::string& s) {
+  auto d = parse_date(s);
+  if (!d) return make_error(ErrorCode::kInvalidInput, fmt::format("ngày '{}' không hợp lệ (YYYY-MM-DD)", s));
+  return *d;
+}
+
+Result<int> int_arg(const std::string& s, const char* what, int lo, int hi) {
+  int v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc{} || p != s.data() + s.size() || v < lo || v > hi)
+    return make_error(ErrorCode::kInvalidInput, fmt::format("{} '{}' phải là số nguyên từ {} đến {}", what, s, lo, hi));
+  return v;
+}
+
+int holidays(Ctx& c, const BusinessCalendar& cal, int year) {
+  const auto days = cal.holidays(year);
+  const auto worked = cal.make_up_working_days(year);
+  if (c.json_out()) {
+    json::array hs, ws;
+    for (const auto& h : days)
+      hs.push_back(json::object{{"date", format_date(h.date)},
+                                {"weekday", weekday_name(h.date)},
+                                {"holiday", h.holiday},
+                                {"name", h.name},
+                                {"kind", holiday_kind_name(h.kind)},
+                                {"basis", h.basis},
+                                {"compensates", format_date(h.compensates)}});
+    for (const auto& w : worked)
+      ws.push_back(json::object{{"date", format_date(w.date)},
+                                {"weekday", weekday_name(w.date)},
+                                {"note", w.note},
+                                {"source", w.source}});
+    c.out << json::serialize(json::object{{"year", year},
+                                          {"announced", cal.has_announcement(year)},
+                                          {"holidays", std::move(hs)},
+                                          {"working_days", std::move(ws)}})
+          << "\n";
+    return 0;
+  }
+  c.out << fmt::format("Ngày nghỉ lễ, Tết năm {}{}:\n", year,
+                       cal.has_announcement(year) ? " (theo lịch nghỉ đã công bố)"
+                                                  : " (tính theo luật; chưa có lịch nghỉ công bố cho năm này)");
+  for (const auto& h : days) {
+    std::string extra;
+    if (h.kind == HolidayKind::kCompensatory) extra = fmt::format(", bù cho {}", format_date(h.compensates));
+    c.out << fmt::format("  {}  {:<9} {} ({}{})\n", format_date(h.date), weekday_name(h.date), h.name,
+                         kind_label(h.kind), extra);
+  }
+  if (!worked.empty()) {
+    c.out << "Ngày làm bù:\n";
+    for (const auto& w : worked)
+      c.out << fmt::format("  {}  {:<9} {}\n", format_date(w.date), weekday_name(w.date), w.note);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int cmd_calendar(Ctx& c) {
+  const auto& p = c.args.positional;
+  const std::string sub = p.size() > 1 ? p[1] : "";
+  const char* kHow =
+      "cách dùng: hoso calendar holidays NĂM | add NGÀY SỐ_NGÀY | between TỪ_NGÀY ĐẾN_NGÀY "
+      "[--config DIR] [--json]";
+  if (!((sub == "holidays" && p.size() == 3) || ((sub == "add" || sub == "between") && p.size() == 4)))
+    return usage(c, kHow);
+  auto cal = load_calendar(c);
+  if (!cal) return fail(c, cal.error());
+  if (sub == "holidays") {
+    auto year = int_arg(p[2], "năm", 1900, 2199);
+    if (!year) return fail(c, year.error());
+    return holidays(c, **cal, *year);
+  }
+  auto from = date_arg(p[2]);
+  if (!from) return fail(c, from.error());
+  if (sub == "add") {
+    auto n = int_arg(p[3], "số ngày làm việc", 0, 10000);
+    if (!n) return fail(c, n.error());
+    auto due = (*cal)->add_working_days(*from, *n);
+    if (!due) return fail(c, due.error());
+    if (c.json_out()) {
+      c.out << json::serialize(json::object{{"from", format_date(*from)},
+                                            {"working_days", *n},
+                                            {"due", format_date(*due)},
+                                            {"weekday", weekday_name(*due)},
+                                            {"due_end_utc", format_utc(end_of_day_utc(*due))}})
+            << "\n";
+    } else {
+      c.out << fmt::format("Hạn: hết ngày {} ({}) — {} ngày làm việc, tính từ ngày sau {}\n", format_date(*due),
+                           weekday_name(*due), *n, format_date(*from));
+    }
+    return 0;
+  }
+  auto to = date_arg(p[3]);
+  if (!to) return fail(c, to.error());
+  auto n = (*cal)->working_days_between(*from, *to);
+  if (!n) return fail(c, n.error());
+  if (c.json_out())
+    c.out << json::serialize(json::object{{"from", format_date(*from)}, {"to", format_date(*to)}, {"working_days", *n}})
+          << "\n";
+  else
+    c.out << *n << "\n";
+  return 0;
+}
+
+}  // namespace hoso::cli
