@@ -18,6 +18,78 @@ std::string user_key(const Directory& dir, UserId id) {
   return id.valid() ? dir.user(id).key : std::string();
 }
 
+json::array encode_timers(const std::vector<PendingTimer>& timers) {
+  json::array out;
+  for (const auto& t : timers) out.push_back(json::object{{"name", t.name}, {"due", format_utc(t.due)}});
+  return out;
+}
+
+json::array encode_clocks(const std::vector<LegalClock>& clocks) {
+  json::array out;
+  for (const auto& c : clocks)
+    out.push_back(json::object{{"timer", c.timer},
+                               {"level", org_kind_name(c.level)},
+                               {"rule", c.rule},
+                               {"working_days", c.working_days},
+                               {"remind_before", c.remind_before},
+                               {"due", format_date(c.due)},
+                               {"remaining", c.remaining},
+                               {"running", c.running},
+                               {"overdue", c.overdue}});
+  return out;
+}
+
+Result<std::vector<PendingTimer>> decode_timers(const json::value& v) {
+  std::vector<PendingTimer> out;
+  if (!v.is_array()) return bad("timers is not an array");
+  for (const auto& item : v.as_array()) {
+    const auto* o = item.if_object();
+    const auto* name = o ? o->if_contains("name") : nullptr;
+    const auto* due = o ? o->if_contains("due") : nullptr;
+    if (!name || !name->is_string() || !due || !due->is_string()) return bad("malformed timer");
+    auto at = parse_utc(std::string_view(due->as_string()));
+    if (!at) return bad("malformed timer due time");
+    out.push_back(PendingTimer{std::string(name->as_string()), *at});
+  }
+  return out;
+}
+
+Result<std::vector<LegalClock>> decode_clocks(const json::value& v) {
+  std::vector<LegalClock> out;
+  if (!v.is_array()) return bad("clocks is not an array");
+  for (const auto& item : v.as_array()) {
+    const auto* o = item.if_object();
+    if (!o) return bad("malformed clock");
+    auto text = [&](const char* k) -> std::optional<std::string_view> {
+      const auto* x = o->if_contains(k);
+      if (!x || !x->is_string()) return std::nullopt;
+      return std::string_view(x->as_string());
+    };
+    auto integer = [&](const char* k) -> std::optional<int> {
+      const auto* x = o->if_contains(k);
+      if (!x || !x->is_int64()) return std::nullopt;
+      return static_cast<int>(x->as_int64());
+    };
+    auto flag = [&](const char* k) -> std::optional<bool> {
+      const auto* x = o->if_contains(k);
+      if (!x || !x->is_bool()) return std::nullopt;
+      return x->as_bool();
+    };
+    LegalClock c;
+    auto timer = text("timer"), level = text("level"), rule = text("rule"), due = text("due");
+    auto days = integer("working_days"), remind = integer("remind_before"), left = integer("remaining");
+    auto running = flag("running"), overdue = flag("overdue");
+    if (!timer || !level || !rule || !due || !days || !remind || !left || !running || !overdue)
+      return bad("incomplete clock");
+    auto kind = parse_org_kind(*level);
+    auto day = parse_date(*due);
+    if (!kind || !day) return bad("malformed clock");
+    out.push_back(LegalClock{std::string(*timer), *kind, std::string(*rule), *days, *remind, *day, *left,
+                             *running, *overdue});
+  }
+  return out;
+}
+
 json::array encode_documents(const Definition& def, const std::vector<DocumentRef>& docs) {
   json::array out;
   for (const auto& d : docs)
@@ -93,9 +165,15 @@ EventRecord encode_event(const Definition& def, const Directory& dir, DossierId 
   r.seq = e.seq;
   r.type = event_type_name(e.type);
   r.at = format_utc(e.at);
-  r.actor_user = user_key(dir, e.actor.user);
-  r.actor_role = role_name(e.actor.role);
-  r.actor_org = org_key(dir, e.actor.org);
+  if (e.type == EventType::kTimerFired) {  // recorded by the system, not by a person
+    r.actor_user = kSystemActor;
+    r.actor_role = kSystemActor;
+    r.actor_org = "";
+  } else {
+    r.actor_user = user_key(dir, e.actor.user);
+    r.actor_role = role_name(e.actor.role);
+    r.actor_org = org_key(dir, e.actor.org);
+  }
   r.action = e.action.valid() ? def.action_name(e.action) : "";
   r.from_state = e.from.valid() ? def.state(e.from).key : "";
   r.to_state = def.state(e.to).key;
@@ -115,6 +193,12 @@ EventRecord encode_event(const Definition& def, const Directory& dir, DossierId 
     p["changes"] = std::move(changes);
   }
   if (!e.documents.empty()) p["documents"] = encode_documents(def, e.documents);
+  if (!e.timer.empty()) {
+    p["timer"] = e.timer;
+    if (e.late) p["late"] = true;
+  }
+  if (e.timers) p["timers"] = encode_timers(*e.timers);
+  if (e.clocks) p["clocks"] = encode_clocks(*e.clocks);
   if (e.ballot != Ballot::kNone) p["ballot"] = ballot_name(e.ballot);
   if (!e.electorate.empty()) p["electorate"] = encode_users(dir, e.electorate);
   if (!e.effects.empty()) {
@@ -132,6 +216,9 @@ EventRecord encode_event(const Definition& def, const Directory& dir, DossierId 
           break;
         case Effect::Kind::kCancelTimer:
           o["cancel_timer"] = f.timer;
+          break;
+        case Effect::Kind::kPauseTimer:
+          o["pause_timer"] = f.timer;
           break;
       }
       effects.push_back(std::move(o));
@@ -179,7 +266,8 @@ bool payload_matters_to_fold(std::string_view payload) {
   if (payload.empty() || payload.front() != '{' || payload.back() != '}') return true;
   // One pass over the quotes (replay runs this for every event) rather than one search per key.
   static constexpr std::string_view kKeys[] = {"changes\"", "documents\"", "ballot\"", "electorate\"",
-                                               "award\"",   "origin\"",    "definition\""};
+                                               "award\"",   "origin\"",    "definition\"", "timer\"",
+                                               "timers\"",  "clocks\""};
   for (auto q = payload.find('"'); q != std::string_view::npos; q = payload.find('"', q + 1)) {
     const std::string_view rest = payload.substr(q + 1);
     for (std::string_view key : kKeys)
@@ -202,6 +290,10 @@ Status decode_into_unchecked(const Definition& def, const Directory& dir, const 
   e.effects.clear();
   e.state_digest.clear();
   e.definition_hash.clear();
+  e.timers.reset();
+  e.clocks.reset();
+  e.timer.clear();
+  e.late = false;
   auto type = parse_event_type(r.type);
   if (!type) return bad(fmt::format("unknown event type '{}'", r.type));
   if (r.schema_version != kEventSchemaVersion)
@@ -211,12 +303,18 @@ Status decode_into_unchecked(const Definition& def, const Directory& dir, const 
   auto at = parse_utc(r.at);
   if (!at) return bad(fmt::format("malformed time '{}'", r.at));
   e.at = *at;
-  auto user = dir.find_user(r.actor_user);
-  auto org = dir.find_org(r.actor_org);
-  auto role = parse_role(r.actor_role);
-  if (!user || !org || !role)
-    return bad(fmt::format("unknown actor '{}' / '{}' / '{}'", r.actor_user, r.actor_role, r.actor_org));
-  e.actor = Actor{*user, *role, *org};
+  if (e.type == EventType::kTimerFired) {
+    if (r.actor_user != kSystemActor || r.actor_role != kSystemActor || !r.actor_org.empty())
+      return bad("a fired timer is recorded by the system");
+    e.actor = Actor{};
+  } else {
+    auto user = dir.find_user(r.actor_user);
+    auto org = dir.find_org(r.actor_org);
+    auto role = parse_role(r.actor_role);
+    if (!user || !org || !role)
+      return bad(fmt::format("unknown actor '{}' / '{}' / '{}'", r.actor_user, r.actor_role, r.actor_org));
+    e.actor = Actor{*user, *role, *org};
+  }
   if (!r.action.empty()) {
     auto a = def.find_action(r.action);
     if (!a) return bad(fmt::format("unknown action '{}'", r.action));
@@ -275,6 +373,24 @@ Status decode_into_unchecked(const Definition& def, const Directory& dir, const 
     if (!u) return u.error();
     e.electorate = std::move(u.value());
   }
+  if (const auto* v = p.if_contains("timer")) {
+    if (!v->is_string()) return bad("malformed timer name");
+    e.timer = std::string(v->as_string());
+  }
+  if (const auto* v = p.if_contains("late")) {
+    if (!v->is_bool()) return bad("malformed late flag");
+    e.late = v->as_bool();
+  }
+  if (const auto* v = p.if_contains("timers")) {
+    auto t = decode_timers(*v);
+    if (!t) return t.error();
+    e.timers = std::move(t.value());
+  }
+  if (const auto* v = p.if_contains("clocks")) {
+    auto c = decode_clocks(*v);
+    if (!c) return c.error();
+    e.clocks = std::move(c.value());
+  }
   if (const auto* v = p.if_contains("state"); v && v->is_string())
     e.state_digest = std::string(v->as_string());
   if (const auto* v = p.if_contains("definition"); v && v->is_string())
@@ -296,6 +412,9 @@ Status decode_into_unchecked(const Definition& def, const Directory& dir, const 
         f.kind = Effect::Kind::kStartTimer;
         f.timer = str("start_timer");
         f.after = str("after");
+      } else if (o->contains("pause_timer")) {
+        f.kind = Effect::Kind::kPauseTimer;
+        f.timer = str("pause_timer");
       } else {
         f.kind = Effect::Kind::kCancelTimer;
         f.timer = str("cancel_timer");
@@ -351,6 +470,9 @@ DossierRecord encode_dossier(const Definition& def, const Directory& dir, const 
   r.created_at = format_utc(s.created_at);
   r.updated_at = format_utc(s.updated_at);
   r.submitted_at = s.submitted_at ? format_utc(*s.submitted_at) : "";
+  if (!s.timers.empty() || !s.clocks.empty())
+    r.timing = json::serialize(
+        json::object{{"timers", encode_timers(s.timers)}, {"clocks", encode_clocks(s.clocks)}});
   r.last_hash = last_hash;
   return r;
 }
@@ -419,6 +541,17 @@ Result<DossierState> decode_dossier_unchecked(const Definition& def, const Direc
   s.vote.yes = static_cast<int>(vo.at("yes").to_number<std::int64_t>());
   s.vote.no = static_cast<int>(vo.at("no").to_number<std::int64_t>());
   s.vote.abstain = static_cast<int>(vo.at("abstain").to_number<std::int64_t>());
+  if (!r.timing.empty()) {
+    json::value tv = json::parse(r.timing, ec);
+    if (ec || !tv.is_object() || !tv.as_object().contains("timers") || !tv.as_object().contains("clocks"))
+      return bad("projection timing is not a JSON object with timers and clocks");
+    auto timers = decode_timers(tv.as_object().at("timers"));
+    if (!timers) return timers.error();
+    auto clocks = decode_clocks(tv.as_object().at("clocks"));
+    if (!clocks) return clocks.error();
+    s.timers = std::move(timers.value());
+    s.clocks = std::move(clocks.value());
+  }
   return s;
 }
 

@@ -11,8 +11,9 @@ namespace {
 constexpr const char* kEventTypeNames[] = {"DossierCreated",     "DossierSubmitted", "DossierAccepted",
                                            "DossierAppraised",   "DossierForwarded", "DossierReturned",
                                            "DossierResubmitted", "DossierRejected",  "DossierDecided",
-                                           "DossierWithdrawn",   "VoteCast",         "VoteClosed"};
-constexpr int kEventTypeCount = 12;
+                                           "DossierWithdrawn",   "VoteCast",         "VoteClosed",
+                                           "TimerFired"};
+constexpr int kEventTypeCount = 13;
 constexpr const char* kBallotNames[] = {"none", "yes", "no", "abstain"};
 
 Refusal refuse(ErrorCode code, std::string reason, std::string subject, std::string message) {
@@ -436,6 +437,22 @@ Status apply_event(const Definition& def, DossierState& s, const Event& e) {
     if (!c.field.valid() || c.field.value >= def.fields().size()) return fail("unknown field");
   if (s.version == 0 && e.type != EventType::kDossierCreated)
     return fail("the first event is not DossierCreated");
+  if (e.type == EventType::kTimerFired) {
+    // Recorded by the system: the dossier stays where it is; only its timers and clocks change.
+    if (s.version == 0) return fail("the first event is not DossierCreated");
+    if (s.closed) return fail("event after the dossier closed");
+    if (e.from != s.state || e.to != s.state) return fail("a fired timer does not move the dossier");
+    if (e.holder != s.holder) return fail("a fired timer does not change the holder");
+    if (e.at < s.updated_at) return fail("event is older than the previous event");
+    if (e.timer.empty() || std::none_of(s.timers.begin(), s.timers.end(),
+                                        [&](const PendingTimer& t) { return t.name == e.timer; }))
+      return fail(fmt::format("timer '{}' was not pending", e.timer));
+    if (e.timers) s.timers = *e.timers;
+    if (e.clocks) s.clocks = *e.clocks;
+    s.version = e.seq;
+    s.updated_at = e.at;
+    return Status::Ok();
+  }
   if (e.type == EventType::kDossierCreated) {
     if (s.version != 0) return fail("DossierCreated after the first event");
     if (e.to != def.initial()) return fail("a dossier must start in the initial state");
@@ -480,6 +497,8 @@ Status apply_event(const Definition& def, DossierState& s, const Event& e) {
   }
   if (e.to != s.state && def.state(e.to).vote) s.vote = VoteTally{e.electorate, {}, 0, 0, 0};
   if (e.holder != s.holder) s.previous_holder = s.holder;
+  if (e.timers) s.timers = *e.timers;
+  if (e.clocks) s.clocks = *e.clocks;
   s.state = e.to;
   s.holder = e.holder;
   s.closed = def.state(e.to).terminal;

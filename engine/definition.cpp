@@ -66,6 +66,21 @@ auto find_key(const V& v, std::string_view key) -> std::optional<decltype(v[0].i
 }
 }  // namespace
 
+bool DeadlineRule::applies(OrgKind level, AwardId award, Date as_of) const {
+  if (std::find(levels.begin(), levels.end(), level) == levels.end()) return false;
+  if (!awards.empty() && std::find(awards.begin(), awards.end(), award) == awards.end()) return false;
+  if (effective_from && as_of < *effective_from) return false;
+  if (effective_to && *effective_to < as_of) return false;
+  return true;
+}
+
+const DeadlineRule* Definition::deadline_for(OrgKind level, AwardId award, Date as_of) const {
+  const DeadlineRule* found = nullptr;
+  for (const auto& r : deadlines_)
+    if (r.applies(level, award, as_of)) found = &r;
+  return found;
+}
+
 std::optional<StateId> Definition::find_state(std::string_view key) const { return find_key(states_, key); }
 std::optional<FieldId> Definition::find_field(std::string_view key) const { return find_key(fields_, key); }
 std::optional<AwardId> Definition::find_award(std::string_view key) const { return find_key(awards_, key); }
@@ -168,6 +183,61 @@ class DefinitionCompiler {
       if (award.effective_from && award.effective_to && *award.effective_to < *award.effective_from)
         error(a.effective_to.loc, fmt::format("award '{}' ends before it starts", a.key.value));
       d().awards_.push_back(std::move(award));
+    }
+    deadlines();
+  }
+
+  void deadlines() {
+    for (const auto& spec : c_.deadlines) {
+      DeadlineRule rule;
+      rule.id = spec.id.value;
+      rule.legal_basis = spec.legal_basis.value;
+      if (rule.id.empty()) error(spec.loc, "a deadline needs an 'id'");
+      for (const auto& other : d().deadlines_)
+        if (other.id == rule.id) error(spec.id.loc, fmt::format("duplicate deadline '{}'", rule.id));
+      if (spec.levels.empty()) error(spec.loc, fmt::format("deadline '{}' names no levels", rule.id));
+      for (const auto& l : spec.levels) {
+        if (auto kind = parse_org_kind(l.value))
+          rule.levels.push_back(*kind);
+        else
+          error(l.loc, fmt::format("deadline '{}': unknown org kind '{}'", rule.id, l.value));
+      }
+      for (const auto& a : spec.awards) {
+        if (auto id = d().find_award(a.value))
+          rule.awards.push_back(*id);
+        else
+          error(a.loc, fmt::format("deadline '{}': unknown award '{}'", rule.id, a.value));
+      }
+      if (spec.working_days.value < 1 || spec.working_days.value > 365)
+        error(spec.working_days.loc,
+              fmt::format("deadline '{}': working_days must be 1–365, not {}", rule.id, spec.working_days.value));
+      if (spec.remind_before.value < 0 || spec.remind_before.value >= spec.working_days.value)
+        error(spec.remind_before.loc,
+              fmt::format("deadline '{}': remind_before must be at least 0 and less than working_days", rule.id));
+      rule.working_days = static_cast<int>(spec.working_days.value);
+      rule.remind_before = static_cast<int>(spec.remind_before.value);
+      if (spec.on_resume.value == "restart")
+        rule.restart_on_resume = true;
+      else if (!spec.on_resume.value.empty() && spec.on_resume.value != "continue")
+        error(spec.on_resume.loc,
+              fmt::format("deadline '{}': on_resume must be 'continue' or 'restart', not '{}'", rule.id,
+                          spec.on_resume.value));
+      if (!spec.escalate_of.value.empty()) {
+        auto kind = parse_org_kind(spec.escalate_of.value);
+        auto level = parse_level(spec.escalate_within.value);
+        if (!kind) error(spec.escalate_of.loc, fmt::format("deadline '{}': unknown org kind '{}'", rule.id,
+                                                          spec.escalate_of.value));
+        if (!level)
+          error(spec.escalate_within.loc.line ? spec.escalate_within.loc : spec.escalate_of.loc,
+                fmt::format("deadline '{}': escalate_to needs 'within: commune|province|central'", rule.id));
+        if (kind && level) rule.escalate_to = HolderRule{false, *level, *kind};
+      }
+      if (rule.legal_basis.empty()) error(spec.loc, fmt::format("deadline '{}' needs a legal_basis", rule.id));
+      rule.effective_from = date_of(spec.effective_from, "effective_from");
+      rule.effective_to = date_of(spec.effective_to, "effective_to");
+      if (rule.effective_from && rule.effective_to && *rule.effective_to < *rule.effective_from)
+        error(spec.effective_to.loc, fmt::format("deadline '{}' ends before it starts", rule.id));
+      d().deadlines_.push_back(std::move(rule));
     }
   }
 
@@ -406,14 +476,17 @@ class DefinitionCompiler {
           error(e.to.loc,
                 fmt::format("notify target must be holder, origin or previous_holder, not '{}'", eff.to));
         if (eff.template_.empty()) error(e.loc, "notify needs a template");
-      } else if (e.kind.value == "start_timer" || e.kind.value == "cancel_timer") {
-        eff.kind = e.kind.value == "start_timer" ? Effect::Kind::kStartTimer : Effect::Kind::kCancelTimer;
+      } else if (e.kind.value == "start_timer" || e.kind.value == "cancel_timer" || e.kind.value == "pause_timer") {
+        eff.kind = e.kind.value == "start_timer"    ? Effect::Kind::kStartTimer
+                   : e.kind.value == "cancel_timer" ? Effect::Kind::kCancelTimer
+                                                    : Effect::Kind::kPauseTimer;
         eff.timer = e.timer.value;
         eff.after = e.after.value;
         if (eff.timer.empty()) error(e.loc, "a timer effect needs a timer name");
         if (eff.kind == Effect::Kind::kStartTimer && !valid_duration(eff.after))
           error(e.after.loc,
-                fmt::format("timer duration '{}' must be '<N> working_days', '<N> days' or '<N> hours'",
+                fmt::format("timer duration '{}' must be '<N> working_days', '<N> days', '<N> hours' or "
+                            "'deadline'",
                             eff.after));
       } else {
         error(e.kind.loc, fmt::format("unknown effect '{}'", e.kind.value));
@@ -537,6 +610,7 @@ class DefinitionCompiler {
   }
 
   static bool valid_duration(const std::string& s) {
+    if (s == "deadline") return true;
     auto sp = s.find(' ');
     if (sp == std::string::npos || sp == 0) return false;
     for (std::size_t i = 0; i < sp; ++i)

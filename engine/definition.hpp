@@ -53,9 +53,25 @@ struct AwardSpec {
   SourceLoc loc;
 };
 
+// A processing time limit (config/awards.yaml, `deadlines:`): how many working days the levels it names
+// have, from receipt of the complete dossier, for the awards it names, under the law in force between
+// its effective dates.
+
+struct DeadlineSpec {
+  Str id;
+  std::vector<Str> levels;  // org kinds of the holders it applies to
+  std::vector<Str> awards;  // empty: every award
+  Located<std::int64_t> working_days, remind_before;
+  Str on_resume;            // continue (default) | restart: the clock after a return for supplementation
+  Str escalate_of, escalate_within;  // the level above, told when the limit passes (holder syntax)
+  Str legal_basis, effective_from, effective_to;
+  SourceLoc loc;
+};
+
 struct CatalogueSpec {
   std::vector<DocKindSpec> documents;
   std::vector<AwardSpec> awards;
+  std::vector<DeadlineSpec> deadlines;
 };
 
 struct FieldDeclSpec {
@@ -73,11 +89,11 @@ struct HolderSpec {
 };
 
 struct EffectSpec {
-  Str kind;       // notify | start_timer | cancel_timer
+  Str kind;       // notify | start_timer | cancel_timer | pause_timer
   Str to;         // notify: holder | origin | previous_holder
   Str template_;  // notify: template key
   Str timer;      // timers: name
-  Str after;      // start_timer: e.g. "10 working_days"
+  Str after;      // start_timer: e.g. "10 working_days", or "deadline" (the level's processing limit)
   SourceLoc loc;
 };
 
@@ -209,13 +225,26 @@ struct HolderRule {
   OrgKind kind = OrgKind::kUnit;
 };
 
+// The processing time limit of some levels for some awards (see DeadlineSpec).
+struct DeadlineRule {
+  std::string id, legal_basis;
+  std::vector<OrgKind> levels;
+  std::vector<AwardId> awards;  // empty: every award
+  int working_days = 0, remind_before = 0;
+  bool restart_on_resume = false;
+  std::optional<HolderRule> escalate_to;
+  std::optional<Date> effective_from, effective_to;  // inclusive, Vietnam dates
+  bool applies(OrgKind level, AwardId award, Date as_of) const;
+};
+
 struct Effect {
-  enum class Kind : std::uint8_t { kNotify, kStartTimer, kCancelTimer };
+  // kPauseTimer: the clock of the timer stops (a return for supplementation) and keeps what is left.
+  enum class Kind : std::uint8_t { kNotify, kStartTimer, kCancelTimer, kPauseTimer };
   Kind kind = Kind::kNotify;
   std::string to;         // notify target relation: holder | origin | previous_holder
   std::string template_;  // notify template key
   std::string timer;      // timer name
-  std::string after;      // start_timer duration, as written (scheduled by the time layer)
+  std::string after;      // start_timer: "<N> working_days|days|hours" or "deadline" (the time layer reads it)
 };
 
 struct VoteRule {
@@ -308,6 +337,11 @@ class Definition {
   std::optional<AwardId> find_award(std::string_view key) const;
   std::optional<DocKindId> find_document(std::string_view key) const;
 
+  const std::vector<DeadlineRule>& deadlines() const { return deadlines_; }
+  // The deadline rule for a holder of `level` and `award` in force on `as_of`; nullptr when none is.
+  // When several are, the one declared last wins (a later rule amends an earlier one).
+  const DeadlineRule* deadline_for(OrgKind level, AwardId award, Date as_of) const;
+
  private:
   friend class DefinitionCompiler;
   std::string name_, title_, hash_;
@@ -316,6 +350,7 @@ class Definition {
   std::vector<FieldDecl> fields_;
   std::vector<Award> awards_;
   std::vector<DocKind> documents_;
+  std::vector<DeadlineRule> deadlines_;
   std::vector<std::string> actions_;
   std::vector<OrgKind> origin_kinds_;
   std::uint32_t create_roles_mask_ = 0;

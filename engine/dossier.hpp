@@ -26,10 +26,14 @@ enum class EventType : std::uint8_t {
   kDossierWithdrawn,
   kVoteCast,
   kVoteClosed,
+  kTimerFired,  // recorded by the system, not a person: a pending timer came due
 };
 const char* event_type_name(EventType t);
 std::optional<EventType> parse_event_type(std::string_view s);
 EventType event_type_for(TransitionKind k);
+
+// The actor_user and actor_role recorded for events the system makes (a fired timer). Stored on disk.
+inline constexpr const char* kSystemActor = "system";
 
 // Schema version of event payloads written by this build. Stored on disk.
 inline constexpr int kEventSchemaVersion = 1;
@@ -69,6 +73,30 @@ struct VoteTally {
   friend bool operator==(const VoteTally&, const VoteTally&) = default;
 };
 
+// A timer of a dossier that has not fired yet. Deadline clocks use two: the limit itself (named after
+// the timer) and its reminder ("<name>.remind").
+struct PendingTimer {
+  std::string name;
+  Timestamp due;
+  friend bool operator==(const PendingTimer&, const PendingTimer&) = default;
+};
+
+// The legal clock of one level: its processing time limit in working days, counted from the day after
+// receipt of the complete dossier (Bộ luật Dân sự 2015, Điều 147–148), stopped while the dossier is
+// returned for supplementation.
+struct LegalClock {
+  std::string timer;       // the workflow timer that runs it
+  OrgKind level = OrgKind::kUnit;  // the kind of org whose time it is
+  std::string rule;        // the deadline rule applied (config id)
+  int working_days = 0;    // the period
+  int remind_before = 0;   // working days before the due date the holder is reminded
+  Date due;                // last day of the period, while running
+  int remaining = 0;       // working days left when it was paused
+  bool running = false;    // false: paused
+  bool overdue = false;    // the limit passed while this level held the dossier
+  friend bool operator==(const LegalClock&, const LegalClock&) = default;
+};
+
 // One recorded fact. Events are the source of truth; the projection is a fold over them.
 struct Event {
   EventType type = EventType::kDossierCreated;
@@ -89,6 +117,13 @@ struct Event {
   std::vector<UserId> electorate;
   // Effects requested by the transition, recorded for the audit trail.
   std::vector<Effect> effects;
+  // Set when the event changes them: the dossier's pending timers and legal clocks afterwards, computed
+  // once (with the calendar of the day) and recorded, so replay never recomputes a due date.
+  std::optional<std::vector<PendingTimer>> timers;
+  std::optional<std::vector<LegalClock>> clocks;
+  // TimerFired: which timer, and whether it fired later than due (the process was down).
+  std::string timer;
+  bool late = false;
   // Filled by the codec: the digest of the projection this event produced (projection_digest), and for
   // DossierCreated the hash of the definition the dossier is pinned to.
   std::string state_digest;
@@ -112,6 +147,8 @@ struct DossierState {
   UserId created_by;
   Timestamp created_at, updated_at;
   std::optional<Timestamp> submitted_at;  // the first DossierSubmitted; eligibility is judged as of its day
+  std::vector<PendingTimer> timers;
+  std::vector<LegalClock> clocks;  // at most one running
   friend bool operator==(const DossierState&, const DossierState&) = default;
 };
 

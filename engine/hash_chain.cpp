@@ -134,7 +134,7 @@ bool event_hash_matches(const EventRecord& e) {
 std::string projection_digest(const DossierRecord& d) {
   std::string bytes;
   auto sink = [&bytes](const char* p, std::size_t n) { bytes.append(p, n); };
-  put(sink, "hoso-projection-v2");
+  put(sink, "hoso-projection-v3");
   put_number(sink, d.id);
   put(sink, d.workflow);
   put(sink, d.definition_hash);
@@ -152,6 +152,7 @@ std::string projection_digest(const DossierRecord& d) {
   put(sink, d.created_at);
   put(sink, d.updated_at);
   put(sink, d.submitted_at);
+  put(sink, d.timing);
   return sha256_hex(bytes);
 }
 

@@ -38,6 +38,7 @@ struct DossierRecord {
   std::string created_by, created_at, updated_at;
   std::string last_hash;     // hash of the latest event
   std::string submitted_at;  // first submission, UTC; "" before it (eligibility is judged as of that day)
+  std::string timing;        // JSON {"timers": [...], "clocks": [...]}; "" when the dossier has neither
   friend bool operator==(const DossierRecord&, const DossierRecord&) = default;
 };
 

@@ -9,6 +9,7 @@
 
 #include "engine/codec.hpp"
 #include "engine/hash_chain.hpp"
+#include "engine/timers.hpp"
 #include "engine/verify.hpp"
 
 namespace hoso {
@@ -83,9 +84,21 @@ Result<Outcome> CommandService::commit(WriteTx& tx, const Definition& def, Dossi
   Outcome out;
   std::vector<OutboxRecord> outbox;
   DossierRecord projection;
-  for (const auto& e : decision.events) {
+  for (Event e : decision.events) {
     const OrgId holder_before = state.holder;
+    if (auto st = schedule_timers(def, dir_, calendar_.get(), state, e); !st) return st.error();
+    const std::vector<PendingTimer> timers_before = state.timers;
     if (auto st = apply_event(def, state, e); !st) return st.error();
+    // The timer rows follow the projection's list, in the same transaction.
+    auto listed = [](const std::vector<PendingTimer>& in, const PendingTimer& t) {
+      return std::find(in.begin(), in.end(), t) != in.end();
+    };
+    for (const auto& t : timers_before)
+      if (!listed(state.timers, t))
+        if (auto st = tx.remove_timer(TimerRecord{format_utc(t.due), state.id, t.name}); !st) return st.error();
+    for (const auto& t : state.timers)
+      if (!listed(timers_before, t))
+        if (auto st = tx.add_timer(TimerRecord{format_utc(t.due), state.id, t.name}); !st) return st.error();
     // The event records the digest of the projection it produces, so the projection is bound to the chain.
     projection = encode_dossier(def, dir_, state, "");
     EventRecord r = encode_event(def, dir_, state.id, e, projection_digest(projection));
@@ -94,6 +107,10 @@ Result<Outcome> CommandService::commit(WriteTx& tx, const Definition& def, Dossi
     last_hash = r.hash;
     for (const auto& f : e.effects) {
       if (f.kind != Effect::Kind::kNotify) continue;
+      if (f.to.starts_with("org:")) {  // a target the time layer resolved (the level above)
+        outbox.push_back(OutboxRecord{state.id, e.seq, f.to.substr(4), f.template_, r.at});
+        continue;
+      }
       OrgId target = f.to == "holder" ? state.holder : f.to == "origin" ? state.origin : holder_before;
       if (!target.valid()) continue;
       outbox.push_back(OutboxRecord{state.id, e.seq, dir_.org(target).key, f.template_, r.at});
@@ -175,16 +192,8 @@ Result<Outcome> CommandService::act(DossierId id, const std::string& action, con
     auto def = defs_.by_hash(record.definition_hash);
     if (!def) return def.error();
     const Definition& d = **def;
-    Result<DossierState> state = Error{};
-    if (auto known = written_.find(id); known != written_.end() && known->second.record == record) {
-      state = known->second.state;  // exactly what this service wrote and the chain recorded
-    } else {
-      auto last = tx.last_event(id);
-      if (!last) return last.error();
-      if (auto head = verify_head(record, *last); !head) return head;
-      state = decode_dossier(d, dir_, record);
-      if (!state) return state.error();
-    }
+    auto state = load_checked(tx, record, d);
+    if (!state) return state.error();
     if (!may_read(dir_, *state, *uid))
       return with_reason(ErrorCode::kNotPermitted,
                          fmt::format("'{}' không có quyền truy cập hồ sơ {}", user, id), "not_permitted");
@@ -218,6 +227,63 @@ Result<Outcome> CommandService::act(DossierId id, const std::string& action, con
   }
   remember();
   return result;
+}
+
+Result<DossierState> CommandService::load_checked(WriteTx& tx, const DossierRecord& record, const Definition& d) {
+  if (auto known = written_.find(record.id); known != written_.end() && known->second.record == record)
+    return known->second.state;  // exactly what this service wrote and the chain recorded
+  auto last = tx.last_event(record.id);
+  if (!last) return last.error();
+  if (auto head = verify_head(record, *last); !head) return head.error();
+  return decode_dossier(d, dir_, record);
+}
+
+Result<int> CommandService::fire_due(Timestamp until, bool virtual_clock) {
+  const std::string limit = format_utc(until);
+  int fired = 0;
+  for (;;) {
+    bool none = false;
+    auto st = store_.write([&](WriteTx& tx) -> Status {
+      auto due = tx.due_timers(limit, 1);
+      if (!due) return due.error();
+      if (due->empty()) {
+        none = true;
+        return Status::Ok();
+      }
+      const TimerRecord timer = due->front();
+      auto rec = tx.load(timer.dossier);
+      if (!rec) return rec.error();
+      if (!rec->has_value())
+        return make_error(ErrorCode::kVerifyFailed,
+                          fmt::format("hẹn giờ '{}' thuộc hồ sơ {} không tồn tại", timer.name, timer.dossier));
+      const DossierRecord& record = **rec;
+      auto def = defs_.by_hash(record.definition_hash);
+      if (!def) return def.error();
+      auto state = load_checked(tx, record, **def);
+      if (!state) return state.error();
+      const auto due_at = parse_utc(timer.due_at);
+      if (!due_at) return make_error(ErrorCode::kVerifyFailed, "hẹn giờ có thời điểm không hợp lệ");
+      const Timestamp at = virtual_clock ? *due_at : clock_.now();
+      auto event = fire_timer(**def, dir_, *state, timer.name, at);
+      if (!event)
+        return make_error(ErrorCode::kVerifyFailed,
+                          fmt::format("hẹn giờ '{}' của hồ sơ {} không khớp trạng thái hồ sơ: {}", timer.name,
+                                      timer.dossier, event.error().message));
+      if (virtual_clock)
+        if (auto c = tx.set_clock(ClockRecord{"virtual", format_utc(event->at)}); !c) return c;
+      Decision decision;
+      decision.events.push_back(std::move(event.value()));
+      auto out = commit(tx, **def, *state, record.version, record.last_hash, decision);
+      return out ? Status::Ok() : Status(out.error());
+    });
+    if (!st) {
+      pending_.reset();
+      return st.error();
+    }
+    if (none) return fired;
+    remember();
+    ++fired;
+  }
 }
 
 void CommandService::remember() {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/calendar.hpp"
 #include "engine/core.hpp"
 #include "engine/records.hpp"
 #include "engine/store.hpp"
@@ -96,6 +97,15 @@ class CommandService {
   // Recomputes every event hash and chain link, and checks each projection's last hash and version.
   Result<VerifyReport> audit_verify();
 
+  // Fires, one transaction each, every pending timer due at or before `until`, earliest first, and
+  // returns how many fired. With `virtual_clock` each firing is recorded at its due time (or the
+  // dossier's last event, if later) and the stored virtual clock moves there in the same transaction;
+  // otherwise at the clock's now, and a firing more than a minute after its due time is marked late.
+  Result<int> fire_due(Timestamp until, bool virtual_clock);
+
+  // The business calendar deadlines are counted with; without one, a deadline effect fails.
+  void set_calendar(std::shared_ptr<const BusinessCalendar> calendar) { calendar_ = std::move(calendar); }
+
   const Directory& directory() const { return dir_; }
 
  private:
@@ -106,10 +116,14 @@ class CommandService {
   // Remembers what the last successful command of this service wrote for a dossier.
   void remember();
 
+  // The dossier `id` as of its projection, checked against the chain unless this service wrote it.
+  Result<DossierState> load_checked(WriteTx& tx, const DossierRecord& record, const Definition& def);
+
   Store& store_;
   Clock& clock_;
   DefinitionRegistry& defs_;
   const Directory& dir_;
+  std::shared_ptr<const BusinessCalendar> calendar_;
 
   // The projection this service last wrote for each dossier, with the state it encodes. When a command
   // loads a projection byte-identical to the one remembered, it was written (and its digest recorded in

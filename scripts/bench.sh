@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# Installs dependencies, builds (optimised) and runs the benchmarks. Extra arguments go to hoso_bench.
+# Installs dependencies, builds (optimised) and runs the benchmarks. Extra arguments go to hoso_bench;
+# `scripts/bench.sh timers [options]` runs the durable-timer benchmark (build/bench/timer_bench) instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh
+if [[ "${1:-}" == "timers" ]]; then
+  shift
+  exec ./build/bench/timer_bench "$@"
+fi
 exec ./build/bench/hoso_bench "$@"

@@ -28,6 +28,9 @@ struct App {
     app->directory = std::move(dir.value());
     app->registry = std::make_unique<yaml::StoreDefinitionRegistry>(*app->store);
     app->service = std::make_unique<CommandService>(*app->store, app->clock, *app->registry, app->directory);
+    auto calendar = yaml::calendar_from_store(*app->store);
+    if (!calendar) return calendar.error();
+    app->service->set_calendar(calendar.value());
     return app;
   }
 };

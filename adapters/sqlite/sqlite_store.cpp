@@ -18,7 +18,7 @@ namespace hoso {
 namespace {
 
 // ---------------------------------------------------------------------------------------------------
-// Schema, version 4 (3: outbox keyed by its event's gseq; 4: calendar, timers, clock). Stored on disk: never change a meaning; changes go in a new schema_version.
+// Schema, version 5 (3: outbox keyed by its event's gseq; 4: calendar, timers, clock; 5: dossiers.timing). Stored on disk: never change a meaning; changes go in a new schema_version.
 //
 // Invariants (checked by the database where it can, by SqliteStore::append where it cannot):
 //  * events is the source of truth and is append-only: the triggers below refuse UPDATE and DELETE
@@ -94,7 +94,8 @@ CREATE TABLE IF NOT EXISTS dossiers (
   updated_at      TEXT    NOT NULL,
   last_hash       TEXT    NOT NULL,
   last_gseq       INTEGER NOT NULL,     -- head of the prev_gseq chain
-  submitted_at    TEXT    NOT NULL DEFAULT ''   -- first submission (UTC), "" before it
+  submitted_at    TEXT    NOT NULL DEFAULT '',  -- first submission (UTC), "" before it
+  timing          TEXT    NOT NULL DEFAULT ''   -- pending timers and legal clocks (JSON), "" when none
 );
 -- The inbox: open dossiers held by an org (rowid order within a key gives id order for free).
 CREATE INDEX IF NOT EXISTS dossiers_inbox ON dossiers (holder, closed);
@@ -224,7 +225,7 @@ constexpr std::array<const char*, static_cast<std::size_t>(Q::kCount)> kSql = {
     "BEGIN IMMEDIATE",
     "COMMIT",
     "ROLLBACK",
-    "SELECT " HOSO_DOSSIER_COLS ", last_gseq, submitted_at FROM dossiers WHERE id = ?1",
+    "SELECT " HOSO_DOSSIER_COLS ", last_gseq, submitted_at, timing FROM dossiers WHERE id = ?1",
     "SELECT version, last_gseq, holder, closed FROM dossiers WHERE id = ?1",
     "SELECT coalesce(max(id), 0) FROM dossiers",
     "INSERT INTO events (" HOSO_EVENT_COLS
@@ -232,24 +233,24 @@ constexpr std::array<const char*, static_cast<std::size_t>(Q::kCount)> kSql = {
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     // ?19 (the expected version) is bound but unused here, so every dossier statement binds alike.
     "INSERT INTO dossiers (" HOSO_DOSSIER_COLS
-    ", last_gseq, submitted_at) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?20)",
+    ", last_gseq, submitted_at, timing) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?20, ?21)",
     "UPDATE dossiers SET workflow = ?2, definition_hash = ?3, award = ?4, origin = ?5, state = ?6, "
     "holder = ?7, previous_holder = ?8, closed = ?9, version = ?10, fields = ?11, documents = ?12, "
     "vote = ?13, created_by = ?14, created_at = ?15, updated_at = ?16, last_hash = ?17, last_gseq = ?18, "
-    "submitted_at = ?20 WHERE id = ?1 AND version = ?19",
+    "submitted_at = ?20, timing = ?21 WHERE id = ?1 AND version = ?19",
     // The same when holder and closed do not change: leaving the indexed columns out of SET spares the
     // dossiers_inbox index an entry rewrite (an extra page per command); they move to WHERE as a check.
     "UPDATE dossiers SET workflow = ?2, definition_hash = ?3, award = ?4, origin = ?5, state = ?6, "
     "previous_holder = ?8, version = ?10, fields = ?11, documents = ?12, vote = ?13, created_by = ?14, "
-    "created_at = ?15, updated_at = ?16, last_hash = ?17, last_gseq = ?18, submitted_at = ?20 "
+    "created_at = ?15, updated_at = ?16, last_hash = ?17, last_gseq = ?18, submitted_at = ?20, timing = ?21 "
     "WHERE id = ?1 AND version = ?19 AND holder = ?7 AND closed = ?9",
     "INSERT INTO outbox (gseq, n, dossier_id, event_seq, target_org, template_key, created_at) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     "SELECT version, last_gseq FROM dossiers WHERE id = ?1",
     "SELECT " HOSO_EVENT_COLS ", prev_gseq FROM events WHERE gseq = ?1",
-    "SELECT " HOSO_DOSSIER_COLS ", submitted_at FROM dossiers ORDER BY id",
-    "SELECT " HOSO_DOSSIER_COLS ", submitted_at FROM dossiers WHERE holder = ?1 AND closed = 0 ORDER BY id",
+    "SELECT " HOSO_DOSSIER_COLS ", submitted_at, timing FROM dossiers ORDER BY id",
+    "SELECT " HOSO_DOSSIER_COLS ", submitted_at, timing FROM dossiers WHERE holder = ?1 AND closed = 0 ORDER BY id",
     "SELECT dossier_id, event_seq, target_org, template_key, created_at FROM outbox "
     "WHERE gseq = ?1 ORDER BY n",
     "SELECT dossier_id, prev_gseq FROM events WHERE gseq = ?1",
@@ -282,7 +283,7 @@ constexpr const char* kScanPartSql =
     "SELECT " HOSO_EVENT_COLS ", gseq FROM events WHERE dossier_id % ?1 = ?2 ORDER BY gseq";
 // Projections are split by contiguous id ranges (?1, ?2], so each part reads only its own pages.
 constexpr const char* kScanDossiersPartSql =
-    "SELECT " HOSO_DOSSIER_COLS ", submitted_at, id FROM dossiers WHERE id > ?1 AND id <= ?2 ORDER BY id";
+    "SELECT " HOSO_DOSSIER_COLS ", submitted_at, timing, id FROM dossiers WHERE id > ?1 AND id <= ?2 ORDER BY id";
 
 #undef HOSO_DOSSIER_COLS
 #undef HOSO_EVENT_COLS
@@ -380,8 +381,8 @@ inline void read_event(sqlite3_stmt* s, EventRecord& e) {
   col_text(s, 15, e.hash);
 }
 
-// Reads HOSO_DOSSIER_COLS starting at column 0, and submitted_at from column `submitted_col`, into `d`
-// (reusing its strings' capacity).
+// Reads HOSO_DOSSIER_COLS starting at column 0, and submitted_at and timing from columns `submitted_col`
+// and the next, into `d` (reusing its strings' capacity).
 void read_dossier_into(sqlite3_stmt* s, DossierRecord& d, int submitted_col) {
   d.id = col_i64(s, 0);
   col_text(s, 1, d.workflow);
@@ -401,6 +402,7 @@ void read_dossier_into(sqlite3_stmt* s, DossierRecord& d, int submitted_col) {
   col_text(s, 15, d.updated_at);
   col_text(s, 16, d.last_hash);
   col_text(s, submitted_col, d.submitted_at);
+  col_text(s, submitted_col + 1, d.timing);
 }
 
 DossierRecord read_dossier(sqlite3_stmt* s, int submitted_col) {
@@ -810,6 +812,9 @@ class SqliteStore::Impl {
     Status add_timer(const TimerRecord& t) override {
       return guard([&]() -> Status {
         if (!active_) return not_active();
+        // Text order must be time order: only the one canonical spelling of an instant is accepted.
+        if (auto at = parse_utc(t.due_at); !at || format_utc(*at) != t.due_at)
+          return internal(fmt::format("hẹn giờ '{}' có thời điểm '{}' không đúng dạng chuẩn", t.name, t.due_at));
         StmtUse use(impl_.stmt(Q::kInsertTimer));
         Binder b(use.get());
         b.text(t.due_at).i64(t.dossier).text(t.name);
@@ -975,7 +980,7 @@ class SqliteStore::Impl {
         sqlite3_stmt* s = impl_.stmt(q);
         StmtUse use(s);
         Binder b = bind_dossier(s, p);
-        b.i64(prev_gseq).i64(expected).text(p.submitted_at);
+        b.i64(prev_gseq).i64(expected).text(p.submitted_at).text(p.timing);
         const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
         if (rc != SQLITE_DONE)
           return poison(impl_.db_error(rc, fmt::format("ghi trạng thái hồ sơ {}", p.id)));
@@ -1342,7 +1347,7 @@ class SqliteStore::Impl {
         },
         [](sqlite3_stmt* s, DossierRecord& d, std::int64_t& id) {
           read_dossier_into(s, d, 17);
-          id = col_i64(s, 18);
+          id = col_i64(s, 19);
         },
         fn);
   }

@@ -32,7 +32,7 @@ enum class Durability {
 class SqliteStore final : public Store {
  public:
   // Version of the on-disk schema written by this build (meta.schema_version). Stored on disk.
-  static constexpr int kSchemaVersion = 4;  // 2: submitted_at, users.active, digests; 3: outbox keys; 4: time
+  static constexpr int kSchemaVersion = 5;  // 2: submitted_at, users.active; 3: outbox keys; 4: time; 5: timing
   // How long a command waits for another process's write lock before failing with kInternal.
   static constexpr std::chrono::milliseconds kDefaultBusyTimeout{10'000};
 

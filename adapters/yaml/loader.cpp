@@ -506,7 +506,8 @@ SourceLoc or_else(const SourceLoc& a, const SourceLoc& b) { return a.line > 0 ? 
 // ---- catalogue -----------------------------------------------------------------------------------
 
 void read_catalogue(Reader& r, const YAML::Node& root, CatalogueSpec& out) {
-  const MapView top = r.fixed(root, "the award catalogue", {"documents", "awards"}, {"documents", "awards"});
+  const MapView top =
+      r.fixed(root, "the award catalogue", {"documents", "awards", "deadlines"}, {"documents", "awards"});
   if (const Entry* docs = top.find("documents")) {
     if (!docs->value.IsSequence()) {
       r.error(r.at(*docs), "'documents' must be a list of document kinds");
@@ -550,6 +551,45 @@ void read_catalogue(Reader& r, const YAML::Node& root, CatalogueSpec& out) {
         r.str_list(m, "required_documents", a.required_docs);
         out.awards.push_back(std::move(a));
       }
+    }
+  }
+  if (const Entry* deadlines = top.find("deadlines")) {
+    if (!deadlines->value.IsSequence()) {
+      r.error(r.at(*deadlines), "'deadlines' must be a list of processing time limits");
+      return;
+    }
+    for (const auto& item : deadlines->value) {
+      if (!item.IsMap()) {
+        r.error(r.at(item, r.at(*deadlines)), "each deadline must be a map");
+        continue;
+      }
+      const MapView m = r.fixed(item, Reader::named(item, "deadline", "id"),
+                                {"id", "levels", "awards", "working_days", "remind_before", "on_resume",
+                                 "escalate_to", "legal_basis", "effective_from", "effective_to"},
+                                {"id", "levels", "working_days", "legal_basis"});
+      DeadlineSpec d;
+      d.loc = m.loc;
+      d.remind_before = Located<std::int64_t>{0, m.loc};
+      r.str(m, "id", d.id);
+      r.str_list(m, "levels", d.levels);
+      if (const Entry* a = m.find("awards"); a && !(a->value.IsScalar() && a->value.Scalar() == "all"))
+        r.str_list(m, "awards", d.awards);
+      if (const Entry* x = m.find("working_days")) r.integer(*x, d.working_days);
+      if (const Entry* x = m.find("remind_before")) r.integer(*x, d.remind_before);
+      r.str(m, "on_resume", d.on_resume);
+      if (const Entry* x = m.find("escalate_to")) {
+        if (!x->value.IsMap()) {
+          r.error(r.at(*x), "'escalate_to' must be a map {of, within}");
+        } else {
+          const MapView e = r.fixed(x->value, "escalate_to", {"of", "within"}, {"of", "within"});
+          r.str(e, "of", d.escalate_of);
+          r.str(e, "within", d.escalate_within);
+        }
+      }
+      r.str(m, "legal_basis", d.legal_basis);
+      r.str(m, "effective_from", d.effective_from);
+      r.str(m, "effective_to", d.effective_to);
+      out.deadlines.push_back(std::move(d));
     }
   }
 }
@@ -702,27 +742,27 @@ void read_states(Reader& r, const Entry& e, std::vector<StateSpec>& out) {
 void read_effect(Reader& r, const YAML::Node& item, const SourceLoc& fallback, std::vector<EffectSpec>& out) {
   if (!item.IsMap()) {
     r.error(r.at(item, fallback),
-            "each effect must be a map with one of 'notify', 'start_timer', 'cancel_timer'");
+            "each effect must be a map with one of 'notify', 'start_timer', 'cancel_timer', 'pause_timer'");
     return;
   }
   const MapView m =
-      r.fixed(item, "effect", {"notify", "template", "start_timer", "after", "cancel_timer"}, {});
+      r.fixed(item, "effect", {"notify", "template", "start_timer", "after", "cancel_timer", "pause_timer"}, {});
   EffectSpec x;
   x.loc = m.loc;
   const Entry* kind = nullptr;
-  for (const char* k : {"notify", "start_timer", "cancel_timer"}) {
+  for (const char* k : {"notify", "start_timer", "cancel_timer", "pause_timer"}) {
     const Entry* e = m.find(k);
     if (!e) continue;
     if (kind) {
       r.error(r.at(e->key), fmt::format("an effect has exactly one of 'notify', 'start_timer', "
-                                        "'cancel_timer': found both '{}' and '{}'",
+                                        "'cancel_timer', 'pause_timer': found both '{}' and '{}'",
                                         kind->name, e->name));
       return;
     }
     kind = e;
   }
   if (!kind) {
-    r.error(m.loc, "an effect needs one of 'notify', 'start_timer', 'cancel_timer'");
+    r.error(m.loc, "an effect needs one of 'notify', 'start_timer', 'cancel_timer', 'pause_timer'");
     return;
   }
   x.kind = Str{kind->name, r.at(kind->key)};

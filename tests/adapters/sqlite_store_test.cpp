@@ -265,7 +265,7 @@ TEST_CASE("open: kExisting on a missing file fails with kNotFound naming the pat
   CHECK_FALSE(SqliteStore::exists(path));
 }
 
-TEST_CASE("open: kCreate writes the schema; reopening keeps the data", "[sqlite]") {
+TEST_CASE("open: kCreate writes the schema, reopening keeps the data", "[sqlite]") {
   TempDir dir;
   const std::string path = dir.file("hoso.db");
   Model m;
@@ -611,7 +611,7 @@ TEST_CASE("write: a storage failure inside work rolls back even when work ignore
   CHECK(orgs[0].key == "a");
 }
 
-TEST_CASE("write: nested writes are refused; a WriteTx is dead after its write()", "[sqlite]") {
+TEST_CASE("write: nested writes are refused, a WriteTx is dead after its write()", "[sqlite]") {
   TempDir dir;
   auto store = open_store(dir.file("hoso.db"));
   WriteTx* kept = nullptr;
@@ -762,7 +762,7 @@ TEST_CASE("replace_directory: round-trips in config order and replaces wholesale
   CHECK(store->users().value()[0].key == "an");
 }
 
-TEST_CASE("open_held_by: open dossiers of one holder, in id order; dossiers: all in id order", "[sqlite]") {
+TEST_CASE("open_held_by: open dossiers of one holder, in id order, dossiers: all in id order", "[sqlite]") {
   TempDir dir;
   auto store = open_store(dir.file("hoso.db"));
   Model m;
@@ -875,7 +875,7 @@ TEST_CASE("outbox: rows are written with their events, pending", "[sqlite]") {
   }
 }
 
-TEST_CASE("scan_events: stops at fn's first error; fn may read the store meanwhile", "[sqlite]") {
+TEST_CASE("scan_events: stops at fn's first error, fn may read the store meanwhile", "[sqlite]") {
   TempDir dir;
   auto store = open_store(dir.file("hoso.db"));
   Model m;

@@ -387,7 +387,7 @@ TEST_CASE("fields() is deduplicated in order of first use", "[expr]") {
   CHECK(c.expr.fields().empty());
 }
 
-TEST_CASE("Expr copies share the compiled form; default Expr is false", "[expr]") {
+TEST_CASE("Expr copies share the compiled form, default Expr is false", "[expr]") {
   Fixture f;
   const std::string src = "leads_cluster and provincial_merits >= 3";
   Expr copy;

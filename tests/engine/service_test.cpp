@@ -508,11 +508,12 @@ TEST_CASE("a forged projection is refused before the core sees it", "[service][h
   CHECK(w.store.data().events.size() == 2);
 }
 
-TEST_CASE("a service trusts only the projection it wrote itself; anything else is checked again",
+TEST_CASE("a service trusts only the projection it wrote itself, anything else is checked again",
           "[service][history]") {
   World w;
   // A second service over the same store stands for another process.
   CommandService other(w.store, w.clock, *w.registry, w.directory);
+  other.set_calendar(yaml::calendar_from_store(w.store).value());
   const DossierId id = create(w, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_collective());
   REQUIRE(w.service->act(id, "submit", "xom-khuan-lan.clerk", {}).ok());
   w.tick();

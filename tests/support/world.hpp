@@ -33,6 +33,9 @@ struct World {
     directory = std::move(dir.value());
     registry = std::make_unique<yaml::StoreDefinitionRegistry>(store);
     service = std::make_unique<CommandService>(store, clock, *registry, directory);
+    auto cal = yaml::calendar_from_store(store);
+    if (!cal) throw std::runtime_error(cal.error().message);
+    service->set_calendar(cal.value());
   }
 
   // Advances the clock a little so that events are strictly ordered.
