@@ -56,6 +56,11 @@ Status type_input(const Definition& def, const RawInput& in, std::vector<FieldCh
 
 Error refusal_error(const Refusal& r) { return r.error; }
 
+// The processing limit of the level holding the dossier has passed.
+bool is_overdue(const DossierState& s) {
+  return std::any_of(s.clocks.begin(), s.clocks.end(), [](const LegalClock& c) { return c.running && c.overdue; });
+}
+
 // Runs `fn` (which returns Result<T>) inside one consistent read snapshot of `store`.
 template <typename T, typename F>
 Result<T> in_snapshot(Store& store, F&& fn) {
@@ -314,7 +319,8 @@ Result<DossierView> CommandService::show(DossierId id, const std::optional<std::
         return with_reason(ErrorCode::kNotPermitted,
                            fmt::format("'{}' không có quyền xem hồ sơ {}", *user, id), "not_permitted");
     }
-    return DossierView{*def, std::move(state.value()), std::move(**rec), false};
+    const bool overdue = is_overdue(*state);
+    return DossierView{*def, std::move(state.value()), std::move(**rec), overdue};
   });
 }
 
@@ -337,7 +343,8 @@ Result<std::vector<DossierView>> CommandService::inbox(const std::string& user) 
       auto state = decode_dossier(**def, dir_, r);
       if (!state) return state.error();
       if (available_actions(**def, dir_, *state, *uid).empty()) continue;
-      out.push_back(DossierView{*def, std::move(state.value()), std::move(r), false});
+      const bool overdue = is_overdue(*state);
+      out.push_back(DossierView{*def, std::move(state.value()), std::move(r), overdue});
     }
     return out;
   });

@@ -51,7 +51,7 @@ struct DossierView {
   std::shared_ptr<const Definition> definition;
   DossierState state;
   DossierRecord record;
-  bool overdue = false;  // reserved for processing deadlines
+  bool overdue = false;  // the running legal clock's limit has passed (see LegalClock)
 };
 
 struct VerifyReport {

@@ -17,6 +17,7 @@
 #include "adapters/runtime/system_clock.hpp"
 #include "adapters/sqlite/sqlite_store.hpp"
 #include "adapters/yaml/project.hpp"
+#include "engine/calendar.hpp"
 #include "engine/diagram.hpp"
 #include "engine/service.hpp"
 
@@ -55,7 +56,7 @@ const char* kUsage =
     R"(hoso — quản lý hồ sơ đề nghị khen thưởng (Phong trào "Toàn dân bảo vệ an ninh Tổ quốc")
 
 Cách dùng (mọi lệnh nhận --db PATH, mặc định ./hoso.db):
-  hoso init [--config DIR] [--workflows DIR]
+  hoso init [--config DIR] [--workflows DIR] [--clock system|virtual --at THỜI_ĐIỂM]
   hoso workflows check [--config DIR] [--workflows DIR]
   hoso workflows list [--json]
   hoso workflows show NAME [--format mermaid|dot|json]
@@ -70,6 +71,8 @@ Cách dùng (mọi lệnh nhận --db PATH, mặc định ./hoso.db):
   hoso replay ID|--all [--json]
   hoso audit verify [--json]
   hoso calendar holidays NĂM | add NGÀY SỐ_NGÀY_LÀM_VIỆC | between TỪ_NGÀY ĐẾN_NGÀY [--config DIR] [--json]
+  hoso clock show | set THỜI_ĐIỂM | advance KHOẢNG (vd 3d, 12h, 1d6h, 90m)   [cơ sở dữ liệu mô phỏng]
+  hoso timers list | run [--json]
 
 Mã thoát: 0 thành công, 1 lỗi hệ thống, 2 sai cú pháp hoặc dữ liệu không hợp lệ, 3 không tìm thấy,
 4 không có quyền, 5 bị quy tắc từ chối, 6 xung đột phiên bản, 7 quy trình/cấu hình không hợp lệ,
@@ -247,6 +250,24 @@ json::object dossier_json(const Runtime& rt, const DossierView& v, const std::op
                  {"submitted_at", v.record.submitted_at},
                  {"last_hash", v.record.last_hash}};
   if (st.vote) o["vote"] = parse_json_or_string(v.record.vote);
+  // The legal clocks: the running one (the holder's processing limit) and any paused by a return.
+  json::array clocks;
+  for (const auto& k : v.state.clocks) {
+    json::object ko{{"level", org_kind_name(k.level)},
+                    {"rule", k.rule},
+                    {"working_days", k.working_days},
+                    {"status", k.running ? (k.overdue ? "overdue" : "running") : "paused"}};
+    if (k.running) {
+      ko["due"] = format_date(k.due);
+      ko["due_end_utc"] = format_utc(end_of_day_utc(k.due));
+    } else {
+      ko["remaining_working_days"] = k.remaining;
+    }
+    for (const auto& r : def.deadlines())
+      if (r.id == k.rule) ko["legal_basis"] = r.legal_basis;
+    clocks.push_back(std::move(ko));
+  }
+  o["deadlines"] = std::move(clocks);
   if (user) {
     json::array actions;
     for (ActionId a : available_actions(def, rt.directory, v.state, *user))
@@ -266,6 +287,19 @@ int cmd_init(Ctx& c) {
     c.err << fmt::format("lỗi: cấu hình hoặc quy trình không hợp lệ ({} lỗi); cơ sở dữ liệu không thay đổi\n",
                          project.diagnostics.size());
     return 7;
+  }
+  const auto clock_kind = c.args.get("clock");
+  const auto clock_at = c.args.get("at");
+  std::optional<Timestamp> virtual_at;
+  if (clock_kind && *clock_kind != "system" && *clock_kind != "virtual")
+    return usage(c, fmt::format("--clock phải là 'system' hoặc 'virtual', không phải '{}'", *clock_kind));
+  if (clock_kind == std::optional<std::string>("virtual")) {
+    if (!clock_at) return usage(c, "--clock virtual cần --at THỜI_ĐIỂM (ví dụ 2026-11-01T00:00:00Z)");
+    virtual_at = parse_utc(*clock_at);
+    if (!virtual_at)
+      return usage(c, fmt::format("--at '{}' không phải thời điểm UTC hợp lệ (YYYY-MM-DDTHH:MM:SSZ)", *clock_at));
+  } else if (clock_at) {
+    return usage(c, "--at chỉ dùng với --clock virtual");
   }
   auto store = SqliteStore::open(c.db(), OpenMode::kCreate);
   if (!store) return fail(c, store.error());
@@ -299,6 +333,20 @@ int cmd_init(Ctx& c) {
     if (!dropped.empty()) return make_error(ErrorCode::kInvalidDefinition, "dropped");
     auto before = (*store)->current_definitions();
     if (!before) return before.error();
+    // Where "now" comes from is chosen once, when the database is created: a production database never
+    // becomes a simulation, nor the reverse.
+    if (before->empty()) {
+      ClockRecord chosen{virtual_at ? "virtual" : "system", virtual_at ? format_utc(*virtual_at) : ""};
+      if (auto set = tx.set_clock(chosen); !set) return set;
+    } else if (clock_kind) {
+      auto current = (*store)->clock();
+      if (!current) return current.error();
+      if (current->kind != *clock_kind || virtual_at)
+        return make_error(ErrorCode::kInvalidInput,
+                          fmt::format("{} đã được khởi tạo với đồng hồ '{}'; không thể đổi đồng hồ của cơ sở dữ "
+                                      "liệu đã có (đồng hồ ảo dùng 'hoso clock set|advance')",
+                                      c.db(), current->kind));
+    }
     for (const auto& w : project.workflows) {
       bool known = false;
       for (const auto& b : *before) known = known || b.hash == w.definition->hash();
@@ -516,6 +564,14 @@ int cmd_dossier(Ctx& c) {
     c.out << fmt::format("  Đơn vị đề nghị: {}\n  Phiên bản: {}\n  Cập nhật: {}\n",
                          org_name(r.directory, view->record.origin), view->record.version,
                          vietnam_time(view->record.updated_at));
+    for (const auto& k : view->state.clocks) {
+      if (k.running)
+        c.out << fmt::format("  Hạn xử lý: hết ngày {} ({} ngày làm việc){}\n", format_date(k.due), k.working_days,
+                             k.overdue ? " — QUÁ HẠN" : "");
+      else
+        c.out << fmt::format("  Hạn xử lý tạm dừng (hồ sơ trả lại để bổ sung): còn {} ngày làm việc\n",
+                             k.remaining);
+    }
     for (const auto& f : def.fields())
       if (view->state.fields[f.id.value].present())
         c.out << fmt::format("  {}: {}\n", f.label, format_value(f.spec, view->state.fields[f.id.value]));
@@ -549,8 +605,11 @@ int cmd_inbox(Ctx& c) {
       arr.push_back(dossier_json(r, v, user));
     } else {
       const Definition& def = *v.definition;
-      c.out << fmt::format("{}\t{}\t{}\t{}{}\n", v.record.id, def.award(v.state.award).name,
-                           def.state(v.state.state).title, org_name(r.directory, v.record.origin),
+      std::string due;
+      for (const auto& k : v.state.clocks)
+        if (k.running) due = fmt::format("\thạn {}", format_date(k.due));
+      c.out << fmt::format("{}\t{}\t{}\t{}{}{}\n", v.record.id, def.award(v.state.award).name,
+                           def.state(v.state.state).title, org_name(r.directory, v.record.origin), due,
                            v.overdue ? "\tQUÁ HẠN" : "");
     }
   }
@@ -634,7 +693,8 @@ int cmd_audit(Ctx& c) {
 // The options each command takes (besides --db, --json and --help, which every command takes). An option a
 // command would ignore is a usage error, so a typo or a misplaced option is never silently dropped.
 const std::vector<std::string>* allowed_options(const std::vector<std::string>& p) {
-  static const std::vector<std::string> kInit = {"config", "workflows"}, kNone = {}, kShow = {"format"},
+  static const std::vector<std::string> kInit = {"config", "workflows", "clock", "at"},
+                                        kCheck = {"config", "workflows"}, kNone = {}, kShow = {"format"},
                                         kCreate = {"workflow", "award", "as",       "field",
                                                    "doc",      "note",  "note-file"},
                                         kAct = {"as",        "field",  "doc",           "note",
@@ -643,12 +703,13 @@ const std::vector<std::string>* allowed_options(const std::vector<std::string>& 
   const std::string& cmd = p[0];
   const std::string sub = p.size() > 1 ? p[1] : "";
   if (cmd == "init") return &kInit;
-  if (cmd == "workflows") return sub == "check" ? &kInit : sub == "show" ? &kShow : &kNone;
+  if (cmd == "workflows") return sub == "check" ? &kCheck : sub == "show" ? &kShow : &kNone;
   if (cmd == "orgs" || cmd == "users" || cmd == "audit") return &kNone;
   if (cmd == "dossier") return sub == "create" ? &kCreate : sub == "act" ? &kAct : &kAs;
   if (cmd == "inbox" || cmd == "history") return &kAs;
   if (cmd == "replay") return &kReplay;
   if (cmd == "calendar") return &kConfig;
+  if (cmd == "clock" || cmd == "timers") return &kNone;
   return nullptr;
 }
 
@@ -686,6 +747,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     if (cmd == "history") return cmd_history(c);
     if (cmd == "replay") return cmd_replay(c);
     if (cmd == "calendar") return cmd_calendar(c);
+    if (cmd == "clock") return cmd_clock(c);
+    if (cmd == "timers") return cmd_timers(c);
     if (cmd == "audit") return cmd_audit(c);
     return usage(c, fmt::format("lệnh không hợp lệ: {}", cmd));
   } catch (const std::exception& e) {

@@ -32,5 +32,9 @@ Result<std::unique_ptr<App>> open_runtime(Ctx& c);
 
 // hoso calendar holidays|add|between (time_commands.cpp).
 int cmd_calendar(Ctx& c);
+// hoso clock show|set|advance: the virtual clock of a simulation database (time_commands.cpp).
+int cmd_clock(Ctx& c);
+// hoso timers list|run: pending timers, and firing those that are due (time_commands.cpp).
+int cmd_timers(Ctx& c);
 
 }  // namespace hoso::cli

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <boost/json.hpp>
+#include <cctype>
 #include <charconv>
 
 #include "adapters/cli/context.hpp"
@@ -157,6 +158,134 @@ int cmd_calendar(Ctx& c) {
           << "\n";
   else
     c.out << *n << "\n";
+  return 0;
+}
+
+namespace {
+
+// "3d", "12h", "90m", "30s", "2w" and sums of them ("1d12h"): milliseconds, or nullopt.
+std::optional<std::int64_t> parse_duration(const std::string& s) {
+  std::int64_t total = 0;
+  std::size_t i = 0;
+  if (s.empty()) return std::nullopt;
+  while (i < s.size()) {
+    std::size_t j = i;
+    while (j < s.size() && std::isdigit(static_cast<unsigned char>(s[j]))) ++j;
+    if (j == i || j == s.size() || j - i > 6) return std::nullopt;
+    std::int64_t n = 0;
+    std::from_chars(s.data() + i, s.data() + j, n);
+    std::int64_t unit = 0;
+    switch (s[j]) {
+      case 'w': unit = 7 * 86'400'000LL; break;
+      case 'd': unit = 86'400'000LL; break;
+      case 'h': unit = 3'600'000LL; break;
+      case 'm': unit = 60'000LL; break;
+      case 's': unit = 1'000LL; break;
+      default: return std::nullopt;
+    }
+    total += n * unit;
+    i = j + 1;
+  }
+  return total;
+}
+
+constexpr const char* kForever = "9999-12-31T23:59:59.999Z";
+
+}  // namespace
+
+int cmd_clock(Ctx& c) {
+  const auto& p = c.args.positional;
+  const std::string sub = p.size() > 1 ? p[1] : "";
+  if (!((sub == "show" && p.size() == 2) || ((sub == "set" || sub == "advance") && p.size() == 3)))
+    return usage(c, "cách dùng: hoso clock show | set THỜI_ĐIỂM | advance KHOẢNG (vd 3d, 12h, 1d6h, 90m)");
+  auto app = open_runtime(c);
+  if (!app) return fail(c, app.error());
+  App& a = **app;
+  const Timestamp now = a.clock->now();
+  if (sub == "show") {
+    auto next = a.store->due_timers(kForever, 1);
+    if (!next) return fail(c, next.error());
+    auto pending = a.store->pending_timers();
+    if (!pending) return fail(c, pending.error());
+    const std::string next_due = next->empty() ? "" : next->front().due_at;
+    if (c.json_out()) {
+      c.out << json::serialize(json::object{{"kind", a.clock_kind.kind},
+                                            {"now", format_utc(now)},
+                                            {"now_vietnam", format_vietnam(now)},
+                                            {"pending_timers", *pending},
+                                            {"next_due", next_due.empty() ? json::value(nullptr) : json::value(next_due)}})
+            << "\n";
+    } else {
+      c.out << fmt::format("Đồng hồ {}: {} ({})\n", a.virtual_clock() ? "ảo (mô phỏng)" : "hệ thống",
+                           format_vietnam(now), format_utc(now));
+      c.out << fmt::format("Hẹn giờ đang chờ: {}{}\n", *pending,
+                           next_due.empty() ? "" : fmt::format("; sớm nhất đến hạn {}", format_vietnam(*parse_utc(next_due))));
+    }
+    return 0;
+  }
+  if (!a.virtual_clock())
+    return fail(c, make_error(ErrorCode::kRefused,
+                              fmt::format("{} dùng đồng hồ hệ thống: không ai được đặt giờ của nó (chỉ cơ sở dữ liệu "
+                                          "tạo bằng 'hoso init --clock virtual' mới đổi được giờ)",
+                                          c.db())));
+  Timestamp target = now;
+  if (sub == "set") {
+    auto t = parse_utc(p[2]);
+    if (!t) return fail(c, make_error(ErrorCode::kInvalidInput,
+                                      fmt::format("'{}' không phải thời điểm UTC hợp lệ (YYYY-MM-DDTHH:MM:SSZ)", p[2])));
+    target = *t;
+  } else {
+    auto d = parse_duration(p[2]);
+    if (!d) return fail(c, make_error(ErrorCode::kInvalidInput,
+                                      fmt::format("'{}' không phải khoảng thời gian hợp lệ (vd 3d, 12h, 1d6h, 90m)", p[2])));
+    target.millis += *d;
+  }
+  if (target < now)
+    return fail(c, make_error(ErrorCode::kInvalidInput,
+                              fmt::format("không thể lùi đồng hồ từ {} về {}: lịch sử không được ghi lùi ngày",
+                                          format_utc(now), format_utc(target))));
+  // Every timer due on the way fires at its due time, earliest first; then the clock stops at the target.
+  auto fired = a.service->fire_due(target, /*virtual_clock=*/true);
+  if (!fired) return fail(c, fired.error());
+  auto st = a.store->write([&](WriteTx& tx) { return tx.set_clock(ClockRecord{"virtual", format_utc(target)}); });
+  if (!st) return fail(c, st.error());
+  if (c.json_out())
+    c.out << json::serialize(json::object{{"now", format_utc(target)}, {"fired", *fired}}) << "\n";
+  else
+    c.out << fmt::format("Đồng hồ ảo: {}; {} hẹn giờ đã đến hạn và được xử lý\n", format_vietnam(target), *fired);
+  return 0;
+}
+
+int cmd_timers(Ctx& c) {
+  const auto& p = c.args.positional;
+  const std::string sub = p.size() > 1 ? p[1] : "";
+  if (p.size() != 2 || (sub != "list" && sub != "run")) return usage(c, "cách dùng: hoso timers list | run [--json]");
+  auto app = open_runtime(c);
+  if (!app) return fail(c, app.error());
+  App& a = **app;
+  const Timestamp now = a.clock->now();
+  if (sub == "list") {
+    auto timers = a.store->due_timers(kForever, 100000);
+    if (!timers) return fail(c, timers.error());
+    json::array arr;
+    for (const auto& t : *timers) {
+      const bool due = t.due_at <= format_utc(now);
+      if (c.json_out())
+        arr.push_back(json::object{{"due_at", t.due_at}, {"dossier", t.dossier}, {"name", t.name}, {"due", due}});
+      else
+        c.out << fmt::format("{}\t{}\t{}{}\n", format_vietnam(*parse_utc(t.due_at)), t.dossier, t.name,
+                             due ? "\tđã đến hạn" : "");
+    }
+    if (c.json_out()) c.out << json::serialize(arr) << "\n";
+    return 0;
+  }
+  // Timers that came due while nothing ran (the process was down) fire now, in due order, marked late.
+  auto fired = a.service->fire_due(now, /*virtual_clock=*/false);
+  if (!fired) return fail(c, fired.error());
+  if (c.json_out())
+    c.out << json::serialize(json::object{{"now", format_utc(now)}, {"fired", *fired}}) << "\n";
+  else
+    c.out << fmt::format("{} hẹn giờ đến hạn đã được xử lý lúc {}\n", *fired, format_vietnam(now));
   return 0;
 }
 
