@@ -1,0 +1,214 @@
+// Processing deadlines through the real binary on a simulation database (virtual clock): reminders and
+// overdue notices on the right working day, the legal clock stopped by a return, and the clock rules.
+#include <catch2/catch.hpp>
+#include <sqlite3.h>
+
+#include <filesystem>
+
+#include "tests/e2e/cli_support.hpp"
+
+namespace hoso::testing {
+
+namespace {
+
+void must_act(const Cli& cli, const std::string& id, const std::string& action, const std::string& user,
+              std::vector<std::string> extra = {}) {
+  std::vector<std::string> args = {"dossier", "act", id, action, "--as", user};
+  args.insert(args.end(), extra.begin(), extra.end());
+  auto r = cli(args);
+  INFO(action << " by " << user << ": " << r.err);
+  REQUIRE(r.code == 0);
+}
+
+// A simulation database whose clock starts at `at` (UTC).
+void init_virtual(const Cli& cli, const std::string& at) {
+  auto r = cli({"init", "--config", kSource + "/config", "--workflows", kSource + "/workflows", "--clock",
+                "virtual", "--at", at});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+}
+
+// A Giấy khen xã dossier of a Phượng Tiến unit, eligible as of spring 2026, submitted.
+std::string submitted_dossier(const Cli& cli) {
+  auto args = eligible_args(cli);
+  for (auto& a : args)
+    if (a.rfind("security_cert_cycle_end=", 0) == 0) a = "security_cert_cycle_end=2025-11-15";
+  const std::string id = create(cli, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", args);
+  must_act(cli, id, "submit", "xom-khuan-lan.clerk");
+  return id;
+}
+
+void advance_to(const Cli& cli, const std::string& at) {
+  auto r = cli({"clock", "set", at});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+}
+
+// The (type, timer) of each event of a dossier.
+std::vector<std::pair<std::string, std::string>> events_of(const Cli& cli, const std::string& id) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const auto history = cli.ok_json({"history", id});
+  for (const auto& e : history.as_array()) {
+    std::string timer;
+    if (const auto* p = e.as_object().if_contains("payload"))
+      if (const auto* t = p->as_object().if_contains("timer")) timer = str(*t);
+    out.emplace_back(str(e.at("type")), timer);
+  }
+  return out;
+}
+
+// (target org, template) of the dossier's outbox rows, read from the database file.
+std::vector<std::pair<std::string, std::string>> outbox_of(const Cli& cli, const std::string& id) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(cli.db.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT target_org, template_key FROM outbox WHERE dossier_id = ?1 ORDER BY gseq, n",
+                             -1, &st, nullptr) == SQLITE_OK);
+  sqlite3_bind_int64(st, 1, std::stoll(id));
+  std::vector<std::pair<std::string, std::string>> out;
+  while (sqlite3_step(st) == SQLITE_ROW)
+    out.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)),
+                     reinterpret_cast<const char*>(sqlite3_column_text(st, 1)));
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return out;
+}
+
+bool has(const std::vector<std::pair<std::string, std::string>>& v, const std::string& a, const std::string& b) {
+  return std::find(v.begin(), v.end(), std::make_pair(a, b)) != v.end();
+}
+
+}  // namespace
+
+TEST_CASE("a dossier left at a level gets its reminder, then its overdue notice, on the right working day",
+          "[e2e][deadlines]") {
+  Cli cli;
+  // Monday 20/04/2026, 08:00 in Vietnam.
+  init_virtual(cli, "2026-04-20T01:00:00Z");
+  const std::string id = submitted_dossier(cli);
+  must_act(cli, id, "accept", "ca-xa-phuong-tien.clerk");
+  // 10 working days from the day after 20/04: 21–24, (27/04 nghỉ bù Giỗ Tổ), 28, 29, (30/04, 01/05), 04–07/05.
+  const auto shown = cli.ok_json({"dossier", "show", id});
+  REQUIRE(shown.at("deadlines").as_array().size() == 1);
+  CHECK(str(shown.at("deadlines").as_array()[0].at("due")) == "2026-05-07");
+  CHECK(str(shown.at("deadlines").as_array()[0].at("status")) == "running");
+  CHECK_FALSE(shown.at("overdue").as_bool());
+
+  // The reminder: 2 working days before the limit, at 08:00 on 05/05 (Vietnam).
+  advance_to(cli, "2026-05-05T00:59:00Z");
+  CHECK(events_of(cli, id).back().first == "DossierAccepted");
+  advance_to(cli, "2026-05-05T01:00:00Z");
+  CHECK(events_of(cli, id).back() == std::make_pair(std::string("TimerFired"), std::string("processing.remind")));
+  CHECK(has(outbox_of(cli, id), "vhxh-xa-phuong-tien", "deadline_reminder"));
+  CHECK_FALSE(cli.ok_json({"dossier", "show", id}).at("overdue").as_bool());
+
+  // Overdue at the end of 07/05 (00:00 on 08/05 in Vietnam = 17:00 UTC on 07/05), not a minute before.
+  advance_to(cli, "2026-05-07T16:59:00Z");
+  CHECK_FALSE(cli.ok_json({"dossier", "show", id}).at("overdue").as_bool());
+  advance_to(cli, "2026-05-07T17:00:00Z");
+  auto late = cli.ok_json({"dossier", "show", id});
+  CHECK(late.at("overdue").as_bool());
+  CHECK(str(late.at("deadlines").as_array()[0].at("status")) == "overdue");
+  const auto mail = outbox_of(cli, id);
+  CHECK(has(mail, "vhxh-xa-phuong-tien", "deadline_overdue"));
+  CHECK(has(mail, "ca-tinh-thai-nguyen", "deadline_overdue_superior"));  // the level above is told
+  auto inbox = cli({"inbox", "--as", "vhxh-xa-phuong-tien.appraiser"});
+  CHECK(inbox.out.find("QUÁ HẠN") != std::string::npos);
+  // The fired timers are system events in the chained history: it still verifies and replays.
+  const auto history = cli.ok_json({"history", id});
+  CHECK(str(history.as_array().back().at("actor").at("user")) == "system");
+  CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
+  CHECK(cli.ok_json({"replay", "--all"}).at("ok").as_bool());
+  CHECK(cli.ok_json({"replay", id}).at("ok").as_bool());
+  // Moving on clears the level's clock; nothing else is pending.
+  must_act(cli, id, "appraise", "vhxh-xa-phuong-tien.appraiser");
+  must_act(cli, id, "decide", "ubnd-xa-phuong-tien.signer",
+           {"--field", "decision_number=12/QĐ-UBND", "--field", "decision_date=2026-05-08"});
+  CHECK(cli.ok_json({"timers", "list"}).as_array().empty());
+}
+
+TEST_CASE("a returned dossier's clock stops, and goes on with the days left when it comes back",
+          "[e2e][deadlines]") {
+  Cli cli;
+  init_virtual(cli, "2026-03-02T01:00:00Z");  // Monday 02/03/2026
+  const std::string id = submitted_dossier(cli);
+  must_act(cli, id, "accept", "ca-xa-phuong-tien.clerk");  // due 16/03 (10 working days)
+  advance_to(cli, "2026-03-05T03:00:00Z");                 // Thursday 05/03: 3 working days used
+  must_act(cli, id, "return", "vhxh-xa-phuong-tien.appraiser", {"--note", "Thiếu biên bản họp"});
+  const auto paused_view = cli.ok_json({"dossier", "show", id});
+  const auto& paused = paused_view.at("deadlines").as_array();
+  REQUIRE(paused.size() == 1);
+  CHECK(str(paused[0].at("status")) == "paused");
+  CHECK(paused[0].at("remaining_working_days").as_int64() == 7);
+  CHECK(cli.ok_json({"timers", "list"}).as_array().empty());
+  // Three weeks with the unit: no reminder, no overdue notice.
+  advance_to(cli, "2026-03-26T03:00:00Z");
+  CHECK(events_of(cli, id).back().first == "DossierReturned");
+  must_act(cli, id, "resubmit", "xom-khuan-lan.clerk");
+  must_act(cli, id, "accept", "ca-xa-phuong-tien.clerk");  // Thursday 26/03: 7 working days left
+  const auto resumed_view = cli.ok_json({"dossier", "show", id});
+  const auto& resumed = resumed_view.at("deadlines").as_array();
+  REQUIRE(resumed.size() == 1);
+  CHECK(str(resumed[0].at("status")) == "running");
+  // 27/03, 30/03–03/04, 06/04: the 7th working day after 26/03.
+  CHECK(str(resumed[0].at("due")) == "2026-04-06");
+  CHECK(cli.ok_json({"calendar", "add", "2026-03-26", "7"}).at("due").as_string() == "2026-04-06");
+  advance_to(cli, "2026-04-06T17:00:00Z");
+  CHECK(cli.ok_json({"dossier", "show", id}).at("overdue").as_bool());
+  CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
+  CHECK(cli.ok_json({"replay", id}).at("ok").as_bool());
+}
+
+TEST_CASE("the clock: only a simulation database moves, forwards only, and init cannot swap it",
+          "[e2e][deadlines]") {
+  SECTION("a system-clock database refuses hoso clock set and advance") {
+    Cli cli;
+    cli.init();
+    auto shown = cli.ok_json({"clock", "show"});
+    CHECK(str(shown.at("kind")) == "system");
+    const std::string before = cli.dump();
+    auto r = cli({"clock", "advance", "1d"});
+    CHECK(r.code == 5);
+    CHECK(r.err.find("đồng hồ hệ thống") != std::string::npos);
+    CHECK(cli({"clock", "set", "2030-01-01T00:00:00Z"}).code == 5);
+    CHECK(cli({"init", "--config", kSource + "/config", "--workflows", kSource + "/workflows", "--clock",
+               "virtual", "--at", "2026-01-01T00:00:00Z"})
+              .code == 2);
+    CHECK(cli.dump() == before);
+  }
+  SECTION("a simulation database moves forward, never back") {
+    Cli cli;
+    init_virtual(cli, "2026-03-02T01:00:00Z");
+    CHECK(str(cli.ok_json({"clock", "show"}).at("now")) == "2026-03-02T01:00:00.000Z");
+    CHECK(str(cli.ok_json({"clock", "advance", "1d6h"}).at("now")) == "2026-03-03T07:00:00.000Z");
+    const std::string before = cli.dump();
+    auto back = cli({"clock", "set", "2026-03-01T00:00:00Z"});
+    CHECK(back.code == 2);
+    CHECK(back.err.find("lùi") != std::string::npos);
+    CHECK(cli({"clock", "advance", "soon"}).code == 2);
+    CHECK(cli({"clock", "set", "yesterday"}).code == 2);
+    CHECK(cli.dump() == before);
+    // Commands are stamped with the simulated time.
+    const std::string id = submitted_dossier(cli);
+    const auto history = cli.ok_json({"history", id});
+    CHECK(str(history.as_array().back().at("at")) == "2026-03-03T07:00:00.000Z");
+    // Re-running init keeps the clock; asking for a system clock is refused.
+    CHECK(cli({"init", "--config", kSource + "/config", "--workflows", kSource + "/workflows"}).code == 0);
+    CHECK(str(cli.ok_json({"clock", "show"}).at("kind")) == "virtual");
+    CHECK(cli({"init", "--config", kSource + "/config", "--workflows", kSource + "/workflows", "--clock",
+               "system"})
+              .code == 2);
+  }
+  SECTION("--clock virtual needs --at, and --at needs --clock virtual") {
+    Cli cli;
+    CHECK(cli({"init", "--config", kSource + "/config", "--workflows", kSource + "/workflows", "--clock",
+               "virtual"})
+              .code == 2);
+    CHECK(cli({"init", "--config", kSource + "/config", "--workflows", kSource + "/workflows", "--at",
+               "2026-01-01T00:00:00Z"})
+              .code == 2);
+    CHECK_FALSE(std::filesystem::exists(cli.db));
+  }
+}
+
+}  // namespace hoso::testing
