@@ -165,7 +165,7 @@ EventRecord encode_event(const Definition& def, const Directory& dir, DossierId 
   r.seq = e.seq;
   r.type = event_type_name(e.type);
   r.at = format_utc(e.at);
-  if (e.type == EventType::kTimerFired) {  // recorded by the system, not by a person
+  if (e.type == EventType::kTimerFired || e.type == EventType::kNotificationDelivered) {  // by the system
     r.actor_user = kSystemActor;
     r.actor_role = kSystemActor;
     r.actor_org = "";
@@ -193,6 +193,11 @@ EventRecord encode_event(const Definition& def, const Directory& dir, DossierId 
     p["changes"] = std::move(changes);
   }
   if (!e.documents.empty()) p["documents"] = encode_documents(def, e.documents);
+  if (e.delivery)
+    p["delivery"] = json::object{{"notification", e.delivery->notification},
+                                 {"channel", e.delivery->channel},
+                                 {"to", e.delivery->to},
+                                 {"template", e.delivery->template_key}};
   if (!e.timer.empty()) {
     p["timer"] = e.timer;
     if (e.late) p["late"] = true;
@@ -267,7 +272,7 @@ bool payload_matters_to_fold(std::string_view payload) {
   // One pass over the quotes (replay runs this for every event) rather than one search per key.
   static constexpr std::string_view kKeys[] = {"changes\"", "documents\"", "ballot\"", "electorate\"",
                                                "award\"",   "origin\"",    "definition\"", "timer\"",
-                                               "timers\"",  "clocks\""};
+                                               "timers\"",  "clocks\"",    "delivery\""};
   for (auto q = payload.find('"'); q != std::string_view::npos; q = payload.find('"', q + 1)) {
     const std::string_view rest = payload.substr(q + 1);
     for (std::string_view key : kKeys)
@@ -294,6 +299,7 @@ Status decode_into_unchecked(const Definition& def, const Directory& dir, const 
   e.clocks.reset();
   e.timer.clear();
   e.late = false;
+  e.delivery.reset();
   auto type = parse_event_type(r.type);
   if (!type) return bad(fmt::format("unknown event type '{}'", r.type));
   if (r.schema_version != kEventSchemaVersion)
@@ -303,9 +309,9 @@ Status decode_into_unchecked(const Definition& def, const Directory& dir, const 
   auto at = parse_utc(r.at);
   if (!at) return bad(fmt::format("malformed time '{}'", r.at));
   e.at = *at;
-  if (e.type == EventType::kTimerFired) {
+  if (e.type == EventType::kTimerFired || e.type == EventType::kNotificationDelivered) {
     if (r.actor_user != kSystemActor || r.actor_role != kSystemActor || !r.actor_org.empty())
-      return bad("a fired timer is recorded by the system");
+      return bad("a fired timer or a delivery is recorded by the system");
     e.actor = Actor{};
   } else {
     auto user = dir.find_user(r.actor_user);
@@ -372,6 +378,16 @@ Status decode_into_unchecked(const Definition& def, const Directory& dir, const 
     auto u = decode_users(dir, *v);
     if (!u) return u.error();
     e.electorate = std::move(u.value());
+  }
+  if (const auto* v = p.if_contains("delivery")) {
+    const auto* o = v->if_object();
+    auto text = [&](const char* k) -> std::string {
+      const auto* x = o ? o->if_contains(k) : nullptr;
+      return x && x->is_string() ? std::string(x->as_string()) : std::string();
+    };
+    Event::Delivery d{text("notification"), text("channel"), text("to"), text("template")};
+    if (d.notification.empty() || d.channel.empty() || d.to.empty()) return bad("malformed delivery");
+    e.delivery = std::move(d);
   }
   if (const auto* v = p.if_contains("timer")) {
     if (!v->is_string()) return bad("malformed timer name");

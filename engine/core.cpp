@@ -12,8 +12,8 @@ constexpr const char* kEventTypeNames[] = {"DossierCreated",     "DossierSubmitt
                                            "DossierAppraised",   "DossierForwarded", "DossierReturned",
                                            "DossierResubmitted", "DossierRejected",  "DossierDecided",
                                            "DossierWithdrawn",   "VoteCast",         "VoteClosed",
-                                           "TimerFired"};
-constexpr int kEventTypeCount = 13;
+                                           "TimerFired",         "NotificationDelivered"};
+constexpr int kEventTypeCount = 14;
 constexpr const char* kBallotNames[] = {"none", "yes", "no", "abstain"};
 
 Refusal refuse(ErrorCode code, std::string reason, std::string subject, std::string message) {
@@ -437,6 +437,17 @@ Status apply_event(const Definition& def, DossierState& s, const Event& e) {
     if (!c.field.valid() || c.field.value >= def.fields().size()) return fail("unknown field");
   if (s.version == 0 && e.type != EventType::kDossierCreated)
     return fail("the first event is not DossierCreated");
+  if (e.type == EventType::kNotificationDelivered) {
+    // Evidence that a notice went out; allowed after the dossier closed (the decision is announced then).
+    if (s.version == 0) return fail("the first event is not DossierCreated");
+    if (e.from != s.state || e.to != s.state || e.holder != s.holder)
+      return fail("a delivered notification does not move the dossier");
+    if (!e.delivery) return fail("a delivered notification names no notification");
+    if (e.at < s.updated_at) return fail("event is older than the previous event");
+    s.version = e.seq;
+    s.updated_at = e.at;
+    return Status::Ok();
+  }
   if (e.type == EventType::kTimerFired) {
     // Recorded by the system: the dossier stays where it is; only its timers and clocks change.
     if (s.version == 0) return fail("the first event is not DossierCreated");

@@ -26,7 +26,8 @@ enum class EventType : std::uint8_t {
   kDossierWithdrawn,
   kVoteCast,
   kVoteClosed,
-  kTimerFired,  // recorded by the system, not a person: a pending timer came due
+  kTimerFired,              // recorded by the system, not a person: a pending timer came due
+  kNotificationDelivered,   // recorded by the system: a notification of the outbox went out
 };
 const char* event_type_name(EventType t);
 std::optional<EventType> parse_event_type(std::string_view s);
@@ -124,6 +125,12 @@ struct Event {
   // TimerFired: which timer, and whether it fired later than due (the process was down).
   std::string timer;
   bool late = false;
+  // NotificationDelivered: which outbox row ("<gseq>.<n>"), by which channel, to which org, which text.
+  struct Delivery {
+    std::string notification, channel, to, template_key;
+    friend bool operator==(const Delivery&, const Delivery&) = default;
+  };
+  std::optional<Delivery> delivery;
   // Filled by the codec: the digest of the projection this event produced (projection_digest), and for
   // DossierCreated the hash of the definition the dossier is pinned to.
   std::string state_digest;

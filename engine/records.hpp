@@ -51,6 +51,14 @@ struct OutboxRecord {
   std::string created_at;
 };
 
+// An outbox row as the dispatcher sees it: its key (the causing event's gseq, its position) and state.
+struct OutboxRow {
+  std::int64_t gseq = 0, n = 0;
+  OutboxRecord record;
+  std::string status;  // pending | delivered
+  std::int64_t attempts = 0;
+};
+
 // A workflow definition pinned by the hash of its sources.
 struct DefinitionRecord {
   std::string hash, name, workflow_file, workflow_source, catalogue_file, catalogue_source, loaded_at;
@@ -62,9 +70,10 @@ struct SourceFile {
   friend bool operator==(const SourceFile&, const SourceFile&) = default;
 };
 
-// The business calendar's sources (rules first, then the yearly announcements), by content hash.
-struct CalendarRecord {
-  std::string hash;
+// A set of config files stored in the database under a name, by content hash: "calendar" (the rules
+// first, then the yearly announcements), "templates" (the notification texts).
+struct ConfigSources {
+  std::string name, hash;
   std::vector<SourceFile> files;
   std::string loaded_at;
 };

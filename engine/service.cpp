@@ -291,6 +291,88 @@ Result<int> CommandService::fire_due(Timestamp until, bool virtual_clock) {
   }
 }
 
+Result<std::vector<Notification>> CommandService::pending_notifications(
+    int limit, const std::vector<NotificationTemplate>& templates) {
+  return in_snapshot<std::vector<Notification>>(store_, [&]() -> Result<std::vector<Notification>> {
+    auto rows = store_.undispatched(limit);
+    if (!rows) return rows.error();
+    std::vector<Notification> out;
+    for (const auto& row : *rows) {
+      const OutboxRecord& o = row.record;
+      auto tmpl = std::find_if(templates.begin(), templates.end(),
+                               [&](const NotificationTemplate& t) { return t.key == o.template_key; });
+      if (tmpl == templates.end())
+        return make_error(ErrorCode::kInvalidDefinition,
+                          fmt::format("không có mẫu thông báo '{}' (config/templates.yaml)", o.template_key));
+      auto rec = store_.load(o.dossier);
+      if (!rec) return rec.error();
+      if (!rec->has_value()) return make_error(ErrorCode::kVerifyFailed, "thông báo của hồ sơ không tồn tại");
+      auto def = defs_.by_hash((*rec)->definition_hash);
+      if (!def) return def.error();
+      auto state = decode_dossier(**def, dir_, **rec);
+      if (!state) return state.error();
+      auto events = store_.events(o.dossier);
+      if (!events) return events.error();
+      std::string note;
+      if (o.event_seq >= 1 && o.event_seq <= static_cast<std::int64_t>(events->size()))
+        note = (*events)[static_cast<std::size_t>(o.event_seq - 1)].note;
+      auto org = dir_.find_org(o.target_org);
+      if (!org) return make_error(ErrorCode::kVerifyFailed, fmt::format("không có cơ quan '{}'", o.target_org));
+      std::string due;
+      for (const auto& c : state->clocks)
+        if (c.running) due = format_date(c.due);
+      auto at = parse_utc(o.created_at);
+      const std::map<std::string, std::string> values = {
+          {"ho_so", std::to_string(o.dossier)},
+          {"hinh_thuc", (*def)->award(state->award).name},
+          {"buoc", (*def)->state(state->state).title},
+          {"co_quan", dir_.org(*org).name},
+          {"don_vi", dir_.org(state->origin).name},
+          {"han", due},
+          {"thoi_diem", at ? format_vietnam(*at) : o.created_at},
+          {"ghi_chu", note}};
+      Notification n{row.gseq, row.n, o.dossier, o.event_seq, o.target_org, dir_.org(*org).name, o.template_key,
+                     render_template(tmpl->subject, values), render_template(tmpl->body, values), o.created_at,
+                     {}};
+      for (const auto& u : dir_.users())
+        if (u.active && u.org == *org && !u.email.empty()) n.emails.push_back(u.email);
+      out.push_back(std::move(n));
+    }
+    return out;
+  });
+}
+
+Status CommandService::record_delivered(const Notification& n, const std::string& channel) {
+  auto st = store_.write([&](WriteTx& tx) -> Status {
+    auto rec = tx.load(n.dossier);
+    if (!rec) return rec.error();
+    if (!rec->has_value()) return make_error(ErrorCode::kVerifyFailed, "thông báo của hồ sơ không tồn tại");
+    const DossierRecord& record = **rec;
+    auto def = defs_.by_hash(record.definition_hash);
+    if (!def) return def.error();
+    auto state = load_checked(tx, record, **def);
+    if (!state) return state.error();
+    if (auto m = tx.mark_delivered(n.gseq, n.n); !m) return m;
+    Event e;
+    e.type = EventType::kNotificationDelivered;
+    e.seq = state->version + 1;
+    e.at = std::max(clock_.now(), state->updated_at);
+    e.from = e.to = state->state;
+    e.holder = state->holder;
+    e.delivery = Event::Delivery{n.id(), channel, n.to_org, n.template_key};
+    Decision d;
+    d.events.push_back(std::move(e));
+    auto out = commit(tx, **def, *state, record.version, record.last_hash, d);
+    return out ? Status::Ok() : Status(out.error());
+  });
+  if (!st) {
+    pending_.reset();
+    return st;
+  }
+  remember();
+  return Status::Ok();
+}
+
 void CommandService::remember() {
   if (!pending_) return;
   if (written_.size() >= 4096) written_.clear();

@@ -13,6 +13,7 @@
 #include "engine/core.hpp"
 #include "engine/records.hpp"
 #include "engine/store.hpp"
+#include "engine/templates.hpp"
 
 namespace hoso {
 
@@ -52,6 +53,16 @@ struct DossierView {
   DossierState state;
   DossierRecord record;
   bool overdue = false;  // the running legal clock's limit has passed (see LegalClock)
+};
+
+// A notification of the outbox, rendered for delivery.
+struct Notification {
+  std::int64_t gseq = 0, n = 0;  // the outbox key
+  DossierId dossier = 0;
+  std::int64_t event_seq = 0;
+  std::string to_org, to_org_name, template_key, subject, body, created_at;
+  std::vector<std::string> emails;  // of the active users of the target org
+  std::string id() const { return std::to_string(gseq) + "." + std::to_string(n); }
 };
 
 struct VerifyReport {
@@ -102,6 +113,14 @@ class CommandService {
   // dossier's last event, if later) and the stored virtual clock moves there in the same transaction;
   // otherwise at the clock's now, and a firing more than a minute after its due time is marked late.
   Result<int> fire_due(Timestamp until, bool virtual_clock);
+
+  // The next notifications of the outbox not yet delivered, in commit order, at most `limit`, with their
+  // texts rendered from `templates`. Fails with kInvalidDefinition when a template is missing.
+  Result<std::vector<Notification>> pending_notifications(int limit,
+                                                          const std::vector<NotificationTemplate>& templates);
+  // Records that `n` went out by `channel`: its outbox row is marked delivered and a NotificationDelivered
+  // event (by the system) joins the dossier's history, in one transaction.
+  Status record_delivered(const Notification& n, const std::string& channel);
 
   // The business calendar deadlines are counted with; without one, a deadline effect fails.
   void set_calendar(std::shared_ptr<const BusinessCalendar> calendar) { calendar_ = std::move(calendar); }

@@ -40,10 +40,13 @@ class WriteTx {
   // Replaces the org tree and users.
   virtual Status replace_directory(const std::vector<OrgRecord>& orgs,
                                    const std::vector<UserRecord>& users) = 0;
-  // Stores the calendar's sources (a no-op for a hash already stored) and makes them current.
-  virtual Status put_calendar(const CalendarRecord& calendar) = 0;
+  // Stores a set of config sources (a no-op for a hash already stored) and makes it current for its name.
+  virtual Status put_sources(const ConfigSources& sources) = 0;
   // Sets where "now" comes from (and, for a virtual clock, its time).
   virtual Status set_clock(const ClockRecord& clock) = 0;
+  // Marks an outbox row delivered and moves the dispatch cursor past it; fails (kInternal) when the row
+  // is not pending.
+  virtual Status mark_delivered(std::int64_t gseq, std::int64_t n) = 0;
   // Adds a pending timer; fails (kInternal) when the same (due_at, dossier, name) is already pending.
   virtual Status add_timer(const TimerRecord& timer) = 0;
   // Removes a pending timer; fails (kInternal) when it is not pending.
@@ -99,12 +102,14 @@ class Store {
   virtual Result<std::vector<DefinitionRecord>> current_definitions() = 0;
   virtual Result<std::vector<OrgRecord>> orgs() = 0;
   virtual Result<std::vector<UserRecord>> users() = 0;
-  // The current calendar sources; nullopt before any was stored.
-  virtual Result<std::optional<CalendarRecord>> calendar() = 0;
+  // The current config sources of `name`; nullopt before any was stored.
+  virtual Result<std::optional<ConfigSources>> sources(const std::string& name) = 0;
   // Where "now" comes from; {"system", ""} unless a virtual clock was set.
   virtual Result<ClockRecord> clock() = 0;
   // The pending timers due at or before `until`, earliest first, at most `limit` (see WriteTx).
   virtual Result<std::vector<TimerRecord>> due_timers(const std::string& until, int limit) = 0;
+  // Outbox rows after the dispatch cursor, in commit order (key order), at most `limit`.
+  virtual Result<std::vector<OutboxRow>> undispatched(int limit) = 0;
   // How many timers are pending.
   virtual Result<std::int64_t> pending_timers() = 0;
 };

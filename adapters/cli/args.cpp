@@ -11,7 +11,7 @@ namespace hoso::cli {
 
 namespace {
 constexpr std::array kValued = {"db",     "as",     "note",   "expect-version", "workflow", "award",
-                                "format", "ballot", "config", "workflows",      "note-file", "clock", "at"};
+                                "format", "ballot", "config", "workflows",      "note-file", "clock", "at", "file"};
 constexpr std::array kRepeatable = {"field", "doc"};
 constexpr std::array kFlags = {"json", "all", "help"};
 

@@ -73,6 +73,7 @@ Cách dùng (mọi lệnh nhận --db PATH, mặc định ./hoso.db):
   hoso calendar holidays NĂM | add NGÀY SỐ_NGÀY_LÀM_VIỆC | between TỪ_NGÀY ĐẾN_NGÀY [--config DIR] [--json]
   hoso clock show | set THỜI_ĐIỂM | advance KHOẢNG (vd 3d, 12h, 1d6h, 90m)   [cơ sở dữ liệu mô phỏng]
   hoso timers list | run [--json]
+  hoso notify deliver [--file TỆP] [--json]   (gửi thông báo chờ gửi vào tệp, mỗi dòng một JSON)
 
 Mã thoát: 0 thành công, 1 lỗi hệ thống, 2 sai cú pháp hoặc dữ liệu không hợp lệ, 3 không tìm thấy,
 4 không có quyền, 5 bị quy tắc từ chối, 6 xung đột phiên bản, 7 quy trình/cấu hình không hợp lệ,
@@ -699,7 +700,8 @@ const std::vector<std::string>* allowed_options(const std::vector<std::string>& 
                                                    "doc",      "note",  "note-file"},
                                         kAct = {"as",        "field",  "doc",           "note",
                                                 "note-file", "ballot", "expect-version"},
-                                        kAs = {"as"}, kReplay = {"all"}, kConfig = {"config"};
+                                        kAs = {"as"}, kReplay = {"all"}, kConfig = {"config"},
+                                        kFile = {"file"};
   const std::string& cmd = p[0];
   const std::string sub = p.size() > 1 ? p[1] : "";
   if (cmd == "init") return &kInit;
@@ -710,6 +712,7 @@ const std::vector<std::string>* allowed_options(const std::vector<std::string>& 
   if (cmd == "replay") return &kReplay;
   if (cmd == "calendar") return &kConfig;
   if (cmd == "clock" || cmd == "timers") return &kNone;
+  if (cmd == "notify") return &kFile;
   return nullptr;
 }
 
@@ -749,6 +752,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     if (cmd == "calendar") return cmd_calendar(c);
     if (cmd == "clock") return cmd_clock(c);
     if (cmd == "timers") return cmd_timers(c);
+    if (cmd == "notify") return cmd_notify(c);
     if (cmd == "audit") return cmd_audit(c);
     return usage(c, fmt::format("lệnh không hợp lệ: {}", cmd));
   } catch (const std::exception& e) {

@@ -18,7 +18,7 @@ namespace hoso {
 namespace {
 
 // ---------------------------------------------------------------------------------------------------
-// Schema, version 5 (3: outbox keyed by its event's gseq; 4: calendar, timers, clock; 5: dossiers.timing). Stored on disk: never change a meaning; changes go in a new schema_version.
+// Schema, version 6 (3: outbox keyed by its event's gseq; 4–5: timers, clock, dossiers.timing; 6: config_files). Stored on disk: never change a meaning; changes go in a new schema_version.
 //
 // Invariants (checked by the database where it can, by SqliteStore::append where it cannot):
 //  * events is the source of truth and is append-only: the triggers below refuse UPDATE and DELETE
@@ -131,15 +131,17 @@ CREATE TABLE IF NOT EXISTS definition_heads (
   hash TEXT NOT NULL REFERENCES definitions (hash)
 );
 
--- The business calendar's sources by content hash (files in order, rules first); meta 'calendar' names
--- the current one. Deadlines are computed with the current calendar and recorded in the events.
-CREATE TABLE IF NOT EXISTS calendar_files (
+-- Config files kept in the database by name and content hash (files in order): "calendar" (rules first,
+-- then the yearly announcements) and "templates"; meta '<name>' names the current hash. Deadlines are
+-- computed with the current calendar and recorded in the events.
+CREATE TABLE IF NOT EXISTS config_files (
+  name      TEXT    NOT NULL,
   hash      TEXT    NOT NULL,
   ord       INTEGER NOT NULL,
   file      TEXT    NOT NULL,
   text      TEXT    NOT NULL,
   loaded_at TEXT    NOT NULL,
-  PRIMARY KEY (hash, ord)
+  PRIMARY KEY (name, hash, ord)
 ) WITHOUT ROWID;
 
 -- Pending timers, keyed by due time first: the next one due is the first row whatever their number, and
@@ -211,12 +213,14 @@ enum class Q {
   kUsers,
   kGetMeta,
   kSetMeta,
-  kCalendarFiles,
-  kInsertCalendarFile,
+  kConfigFiles,
+  kInsertConfigFile,
   kInsertTimer,
   kDeleteTimer,
   kDueTimers,
   kCountTimers,
+  kUndispatched,
+  kMarkDelivered,
   kCount,
 };
 
@@ -269,12 +273,15 @@ constexpr std::array<const char*, static_cast<std::size_t>(Q::kCount)> kSql = {
     "SELECT \"key\", name, email, org, roles, active FROM users ORDER BY ord",
     "SELECT value FROM meta WHERE \"key\" = ?1",
     "INSERT INTO meta (\"key\", value) VALUES (?1, ?2) ON CONFLICT (\"key\") DO UPDATE SET value = excluded.value",
-    "SELECT file, text, loaded_at FROM calendar_files WHERE hash = ?1 ORDER BY ord",
-    "INSERT OR IGNORE INTO calendar_files (hash, ord, file, text, loaded_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    "SELECT file, text, loaded_at FROM config_files WHERE name = ?1 AND hash = ?2 ORDER BY ord",
+    "INSERT OR IGNORE INTO config_files (name, hash, ord, file, text, loaded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     "INSERT INTO timers (due_at, dossier_id, name) VALUES (?1, ?2, ?3)",
     "DELETE FROM timers WHERE due_at = ?1 AND dossier_id = ?2 AND name = ?3",
     "SELECT due_at, dossier_id, name FROM timers WHERE due_at <= ?1 ORDER BY due_at, dossier_id, name LIMIT ?2",
     "SELECT count(*) FROM timers",
+    "SELECT gseq, n, dossier_id, event_seq, target_org, template_key, created_at, status, attempts FROM outbox "
+    "WHERE (gseq, n) > (?1, ?2) ORDER BY gseq, n LIMIT ?3",
+    "UPDATE outbox SET status = 'delivered', attempts = attempts + 1 WHERE gseq = ?1 AND n = ?2 AND status = 'pending'",
 };
 
 constexpr const char* kScanSql = "SELECT " HOSO_EVENT_COLS " FROM events ORDER BY gseq";
@@ -784,18 +791,20 @@ class SqliteStore::Impl {
       });
     }
 
-    Status put_calendar(const CalendarRecord& calendar) override {
+    Status put_sources(const ConfigSources& sources) override {
       return guard([&]() -> Status {
         if (!active_) return not_active();
+        if (sources.name != "calendar" && sources.name != "templates")
+          return internal(fmt::format("put_sources: tên '{}' không hợp lệ", sources.name));
         std::int64_t ord = 0;
-        for (const SourceFile& f : calendar.files) {
-          StmtUse use(impl_.stmt(Q::kInsertCalendarFile));
+        for (const SourceFile& f : sources.files) {
+          StmtUse use(impl_.stmt(Q::kInsertConfigFile));
           Binder b(use.get());
-          b.text(calendar.hash).i64(++ord).text(f.file).text(f.text).text(calendar.loaded_at);
+          b.text(sources.name).text(sources.hash).i64(++ord).text(f.file).text(f.text).text(sources.loaded_at);
           const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
-          if (rc != SQLITE_DONE) return poison(impl_.db_error(rc, "lưu lịch làm việc"));
+          if (rc != SQLITE_DONE) return poison(impl_.db_error(rc, fmt::format("lưu cấu hình '{}'", sources.name)));
         }
-        return set_meta("calendar", calendar.hash, "đặt lịch làm việc hiện hành");
+        return set_meta(sources.name.c_str(), sources.hash, "đặt cấu hình hiện hành");
       });
     }
 
@@ -806,6 +815,20 @@ class SqliteStore::Impl {
           return internal(fmt::format("set_clock: loại đồng hồ '{}' không hợp lệ", clock.kind));
         if (Status st = set_meta("clock", clock.kind, "đặt đồng hồ"); !st) return st;
         return set_meta("clock_at", clock.at, "đặt giờ của đồng hồ ảo");
+      });
+    }
+
+    Status mark_delivered(std::int64_t gseq, std::int64_t n) override {
+      return guard([&]() -> Status {
+        if (!active_) return not_active();
+        StmtUse use(impl_.stmt(Q::kMarkDelivered));
+        Binder b(use.get());
+        b.i64(gseq).i64(n);
+        const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
+        if (rc != SQLITE_DONE) return poison(impl_.db_error(rc, "ghi nhận đã gửi thông báo"));
+        if (sqlite3_changes(impl_.db()) != 1)
+          return poison(internal(fmt::format("thông báo {}.{} không ở trạng thái chờ gửi", gseq, n)));
+        return set_meta("outbox_cursor", fmt::format("{}.{}", gseq, n), "ghi vị trí gửi thông báo");
       });
     }
 
@@ -1466,17 +1489,18 @@ class SqliteStore::Impl {
     return std::optional<std::string>(col_string(use.get(), 0));
   }
 
-  Result<std::optional<CalendarRecord>> calendar() {
+  Result<std::optional<ConfigSources>> sources(const std::string& name) {
     ReadTx rt(*this);
     if (Status s = rt.begin(); !s) return s.error();
-    auto hash = meta("calendar");
+    auto hash = meta(name.c_str());
     if (!hash) return hash.error();
-    if (!hash->has_value()) return std::optional<CalendarRecord>();
-    CalendarRecord c;
+    if (!hash->has_value()) return std::optional<ConfigSources>();
+    ConfigSources c;
+    c.name = name;
     c.hash = **hash;
-    Binder b(stmt(Q::kCalendarFiles));
-    b.text(c.hash);
-    auto files = collect<SourceFile>(Q::kCalendarFiles, &b, "đọc lịch làm việc", [&](sqlite3_stmt* s) {
+    Binder b(stmt(Q::kConfigFiles));
+    b.text(c.name).text(c.hash);
+    auto files = collect<SourceFile>(Q::kConfigFiles, &b, "đọc cấu hình", [&](sqlite3_stmt* s) {
       SourceFile f;
       col_text(s, 0, f.file);
       col_text(s, 1, f.text);
@@ -1484,9 +1508,9 @@ class SqliteStore::Impl {
       return Result<SourceFile>(std::move(f));
     });
     if (!files) return files.error();
-    if (files->empty()) return internal(fmt::format("lịch làm việc {} không có tệp nào", c.hash));
+    if (files->empty()) return internal(fmt::format("cấu hình '{}' {} không có tệp nào", name, c.hash));
     c.files = std::move(files.value());
-    return std::optional<CalendarRecord>(std::move(c));
+    return std::optional<ConfigSources>(std::move(c));
   }
 
   Result<ClockRecord> clock() {
@@ -1512,6 +1536,36 @@ class SqliteStore::Impl {
       t.dossier = col_i64(s, 1);
       col_text(s, 2, t.name);
       return Result<TimerRecord>(std::move(t));
+    });
+  }
+
+  Result<std::vector<OutboxRow>> undispatched(int limit) {
+    ReadTx rt(*this);
+    if (Status s = rt.begin(); !s) return s.error();
+    auto cursor = meta("outbox_cursor");
+    if (!cursor) return cursor.error();
+    std::int64_t g = 0, n = -1;
+    if (cursor->has_value()) {
+      const std::string& c = **cursor;
+      const auto dot = c.find('.');
+      if (dot == std::string::npos) return internal(fmt::format("vị trí gửi thông báo '{}' không hợp lệ", c));
+      g = std::stoll(c.substr(0, dot));
+      n = std::stoll(c.substr(dot + 1));
+    }
+    Binder b(stmt(Q::kUndispatched));
+    b.i64(g).i64(n).i64(limit);
+    return collect<OutboxRow>(Q::kUndispatched, &b, "đọc hàng đợi thông báo", [](sqlite3_stmt* s) {
+      OutboxRow r;
+      r.gseq = col_i64(s, 0);
+      r.n = col_i64(s, 1);
+      r.record.dossier = col_i64(s, 2);
+      r.record.event_seq = col_i64(s, 3);
+      col_text(s, 4, r.record.target_org);
+      col_text(s, 5, r.record.template_key);
+      col_text(s, 6, r.record.created_at);
+      col_text(s, 7, r.status);
+      r.attempts = col_i64(s, 8);
+      return Result<OutboxRow>(std::move(r));
     });
   }
 
@@ -1795,8 +1849,8 @@ Result<std::vector<UserRecord>> SqliteStore::users() {
   return guarded([&] { return impl_->users(); });
 }
 
-Result<std::optional<CalendarRecord>> SqliteStore::calendar() {
-  return guarded([&] { return impl_->calendar(); });
+Result<std::optional<ConfigSources>> SqliteStore::sources(const std::string& name) {
+  return guarded([&] { return impl_->sources(name); });
 }
 
 Result<ClockRecord> SqliteStore::clock() {
@@ -1805,6 +1859,10 @@ Result<ClockRecord> SqliteStore::clock() {
 
 Result<std::vector<TimerRecord>> SqliteStore::due_timers(const std::string& until, int limit) {
   return guarded([&] { return impl_->due_timers_impl(until, limit); });
+}
+
+Result<std::vector<OutboxRow>> SqliteStore::undispatched(int limit) {
+  return guarded([&] { return impl_->undispatched(limit); });
 }
 
 Result<std::int64_t> SqliteStore::pending_timers() {

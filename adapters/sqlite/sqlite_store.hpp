@@ -32,7 +32,7 @@ enum class Durability {
 class SqliteStore final : public Store {
  public:
   // Version of the on-disk schema written by this build (meta.schema_version). Stored on disk.
-  static constexpr int kSchemaVersion = 5;  // 2: submitted_at, users.active; 3: outbox keys; 4: time; 5: timing
+  static constexpr int kSchemaVersion = 6;  // 2: submitted_at, users.active; 3: outbox keys; 4,5: time; 6: config
   // How long a command waits for another process's write lock before failing with kInternal.
   static constexpr std::chrono::milliseconds kDefaultBusyTimeout{10'000};
 
@@ -83,10 +83,11 @@ class SqliteStore final : public Store {
   Result<std::vector<DefinitionRecord>> current_definitions() override;
   Result<std::vector<OrgRecord>> orgs() override;
   Result<std::vector<UserRecord>> users() override;
-  Result<std::optional<CalendarRecord>> calendar() override;
+  Result<std::optional<ConfigSources>> sources(const std::string& name) override;
   Result<ClockRecord> clock() override;
   Result<std::vector<TimerRecord>> due_timers(const std::string& until, int limit) override;
   Result<std::int64_t> pending_timers() override;
+  Result<std::vector<OutboxRow>> undispatched(int limit) override;
 
  private:
   class Impl;  // SQLite lives only in the .cpp

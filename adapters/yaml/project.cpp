@@ -1,6 +1,7 @@
 #include "adapters/yaml/project.hpp"
 
 #include "adapters/yaml/calendar_loader.hpp"
+#include "adapters/yaml/templates_loader.hpp"
 
 #include <fmt/format.h>
 
@@ -88,6 +89,9 @@ Project load_project(const std::string& config_dir, const std::string& workflows
     }
     append(p.diagnostics, std::move(diags));
   }
+  p.templates_file.file = (fs::path(config_dir) / "templates.yaml").string();
+  if (read_into(p.templates_file.file, p.templates_file.text, p.diagnostics))
+    append(p.diagnostics, parse_templates(p.templates_file.text, p.templates_file.file, p.templates));
   std::vector<std::string> files;
   std::error_code ec;
   for (fs::directory_iterator it(workflows_dir, ec), end; !ec && it != end; it.increment(ec))
@@ -116,6 +120,32 @@ Project load_project(const std::string& config_dir, const std::string& workflows
     w.definition = outcome.definition;
     p.workflows.push_back(std::move(w));
   }
+  // Every template a workflow or the deadline engine sends must have its text.
+  if (!p.templates_file.text.empty()) {
+    auto known = [&](const std::string& key) {
+      return std::any_of(p.templates.begin(), p.templates.end(),
+                         [&](const NotificationTemplate& t) { return t.key == key; });
+    };
+    std::vector<std::string> used = engine_template_keys();
+    for (const auto& w : p.workflows) {
+      auto note = [&](const std::vector<Effect>& effects) {
+        for (const auto& f : effects)
+          if (f.kind == Effect::Kind::kNotify) used.push_back(f.template_);
+      };
+      for (const auto& t : w.definition->transitions()) note(t.effects);
+      for (const auto& st : w.definition->states())
+        if (st.vote) {
+          note(st.vote->pass_effects);
+          note(st.vote->fail_effects);
+        }
+    }
+    std::sort(used.begin(), used.end());
+    used.erase(std::unique(used.begin(), used.end()), used.end());
+    for (const auto& key : used)
+      if (!known(key))
+        p.diagnostics.push_back(Diagnostic{SourceLoc{p.templates_file.file, 1, 1},
+                                           fmt::format("template '{}' is used but has no text here", key)});
+  }
   return p;
 }
 
@@ -125,9 +155,13 @@ Status install_project(WriteTx& tx, const Project& project, const std::string& l
                        project.catalogue_file, project.catalogue_source, loaded_at};
     if (auto s = tx.put_definition(r); !s) return s;
   }
+  if (!project.templates_file.text.empty()) {
+    ConfigSources t{"templates", sources_hash({project.templates_file}), {project.templates_file}, loaded_at};
+    if (auto s = tx.put_sources(t); !s) return s;
+  }
   if (!project.calendar_files.empty()) {
-    CalendarRecord c{calendar_hash(project.calendar_files), project.calendar_files, loaded_at};
-    if (auto s = tx.put_calendar(c); !s) return s;
+    ConfigSources c{"calendar", sources_hash(project.calendar_files), project.calendar_files, loaded_at};
+    if (auto s = tx.put_sources(c); !s) return s;
   }
   std::vector<OrgRecord> orgs;
   std::vector<UserRecord> users;
@@ -196,15 +230,15 @@ Result<Directory> directory_from_store(Store& store) {
   return Directory::build(org_specs, user_specs);
 }
 
-std::string calendar_hash(const std::vector<SourceFile>& files) {
-  std::string canonical = "hoso-calendar-v1;";
+std::string sources_hash(const std::vector<SourceFile>& files) {
+  std::string canonical = "hoso-config-v1;";
   for (const auto& f : files)
     canonical += fmt::format("{}:{};{}:{};", f.file.size(), f.file, f.text.size(), f.text);
   return sha256_hex(canonical);
 }
 
 Result<std::shared_ptr<const BusinessCalendar>> calendar_from_store(Store& store) {
-  auto rec = store.calendar();
+  auto rec = store.sources("calendar");
   if (!rec) return rec.error();
   if (!rec->has_value())
     return make_error(ErrorCode::kNotFound,
@@ -217,6 +251,21 @@ Result<std::shared_ptr<const BusinessCalendar>> calendar_from_store(Store& store
   auto cal = BusinessCalendar::build(spec);
   if (!cal) return cal.error();
   return std::make_shared<const BusinessCalendar>(std::move(cal.value()));
+}
+
+Result<std::vector<NotificationTemplate>> templates_from_store(Store& store) {
+  auto rec = store.sources("templates");
+  if (!rec) return rec.error();
+  if (!rec->has_value())
+    return make_error(ErrorCode::kNotFound,
+                      "cơ sở dữ liệu chưa có mẫu thông báo (config/templates.yaml); hãy chạy lại 'hoso init'");
+  std::vector<NotificationTemplate> out;
+  const SourceFile& f = (*rec)->files.front();
+  auto diags = parse_templates(f.text, f.file, out);
+  if (!diags.empty())
+    return make_error(ErrorCode::kInvalidDefinition,
+                      fmt::format("mẫu thông báo lưu trong cơ sở dữ liệu không hợp lệ: {}", diags.front().format()));
+  return out;
 }
 
 }  // namespace hoso::yaml

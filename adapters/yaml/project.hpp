@@ -10,6 +10,7 @@
 #include "engine/records.hpp"
 #include "engine/service.hpp"
 #include "engine/store.hpp"
+#include "engine/templates.hpp"
 
 namespace hoso::yaml {
 
@@ -24,6 +25,8 @@ struct Project {
   std::string catalogue_file, catalogue_source;
   std::vector<SourceFile> calendar_files;               // config/calendar.yaml, then calendar/*.yaml
   std::shared_ptr<const BusinessCalendar> calendar;     // compiled from them
+  SourceFile templates_file;                            // config/templates.yaml
+  std::vector<NotificationTemplate> templates;
   std::vector<LoadedWorkflow> workflows;
   std::vector<Diagnostic> diagnostics;  // empty when everything is valid
   bool ok() const { return diagnostics.empty(); }
@@ -63,8 +66,11 @@ class StoreDefinitionRegistry : public DefinitionRegistry {
 // Builds the directory stored in the database.
 Result<Directory> directory_from_store(Store& store);
 
-// The content hash of calendar sources (stored on disk: never change).
-std::string calendar_hash(const std::vector<SourceFile>& files);
+// The content hash of a set of config sources (stored on disk: never change).
+std::string sources_hash(const std::vector<SourceFile>& files);
+
+// The notification templates stored in the database; kNotFound when none were stored.
+Result<std::vector<NotificationTemplate>> templates_from_store(Store& store);
 
 // Compiles the calendar stored in the database; kNotFound when none was stored.
 Result<std::shared_ptr<const BusinessCalendar>> calendar_from_store(Store& store);

@@ -503,7 +503,7 @@ TEST_CASE("config may retire people but never drop anyone the history names", "[
   must(act(cli, id, "submit", "xom-khuan-lan.clerk"));
   const std::string config = cli.dir + "/config";
   std::filesystem::create_directory(config);
-  for (const char* f : {"orgs.yaml", "awards.yaml", "calendar.yaml"})
+  for (const char* f : {"orgs.yaml", "awards.yaml", "calendar.yaml", "templates.yaml"})
     std::filesystem::copy_file(kSource + "/config/" + f, config + "/" + f);
   std::filesystem::copy(kSource + "/config/calendar", config + "/calendar");
   std::ifstream in(kSource + "/config/users.yaml");

@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "tests/e2e/cli_support.hpp"
 
@@ -209,6 +210,58 @@ TEST_CASE("the clock: only a simulation database moves, forwards only, and init 
               .code == 2);
     CHECK_FALSE(std::filesystem::exists(cli.db));
   }
+}
+
+TEST_CASE("notify deliver: each pending notice once, as a JSON line in Vietnamese, recorded in the history",
+          "[e2e][deadlines][notify]") {
+  Cli cli;
+  init_virtual(cli, "2026-04-20T01:00:00Z");
+  const std::string id = submitted_dossier(cli);
+  must_act(cli, id, "accept", "ca-xa-phuong-tien.clerk");
+  advance_to(cli, "2026-05-08T01:00:00Z");  // past the reminder and the limit
+  const std::string file = cli.dir + "/thong-bao.jsonl";
+  auto first = cli.ok_json({"notify", "deliver", "--file", file});
+  const auto delivered = first.at("delivered").as_int64();
+  CHECK(delivered == 5);  // received ×2, reminder, overdue to the holder and to the level above
+  std::ifstream in(file);
+  std::vector<boost::json::value> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(boost::json::parse(line));
+  REQUIRE(lines.size() == 5);
+  std::vector<std::string> ids;
+  bool overdue_above = false, reminder = false;
+  for (const auto& l : lines) {
+    ids.push_back(str(l.at("id")));
+    if (str(l.at("template")) == "deadline_overdue_superior") {
+      overdue_above = true;
+      CHECK(str(l.at("to_org")) == "ca-tinh-thai-nguyen");
+      CHECK(str(l.at("subject")).find("quá hạn") != std::string::npos);
+      CHECK(str(l.at("body")).find("2026-05-07") != std::string::npos);
+      CHECK_FALSE(l.at("emails").as_array().empty());
+    }
+    if (str(l.at("template")) == "deadline_reminder") {
+      reminder = true;
+      CHECK(str(l.at("subject")) == "Hồ sơ " + id + " sắp đến hạn xử lý ngày 2026-05-07");
+    }
+  }
+  CHECK(overdue_above);
+  CHECK(reminder);
+  CHECK(std::is_sorted(ids.begin(), ids.end()));  // commit order
+  // Each delivery is a system event in the chained history; nothing is sent twice.
+  int deliveries = 0;
+  for (const auto& [type, timer] : events_of(cli, id)) deliveries += type == "NotificationDelivered";
+  CHECK(deliveries == 5);
+  CHECK(cli.ok_json({"notify", "deliver", "--file", file}).at("delivered").as_int64() == 0);
+  std::ifstream again(file);
+  CHECK(std::count(std::istreambuf_iterator<char>(again), std::istreambuf_iterator<char>(), '\n') == 5);
+  CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
+  CHECK(cli.ok_json({"replay", "--all"}).at("ok").as_bool());
+  // A file that cannot be written delivers nothing and records nothing.
+  must_act(cli, id, "appraise", "vhxh-xa-phuong-tien.appraiser");
+  const std::string before = cli.dump();
+  auto broken = cli({"notify", "deliver", "--file", cli.dir + "/no-such-dir/x.jsonl"});
+  CHECK(broken.code == 1);
+  CHECK(broken.err.find("no-such-dir") != std::string::npos);
+  CHECK(cli.dump() == before);
 }
 
 }  // namespace hoso::testing

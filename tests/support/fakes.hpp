@@ -28,11 +28,12 @@ class MemoryStore : public Store {
     std::map<DossierId, DossierRecord> dossiers;
     std::vector<EventRecord> events;
     std::vector<OutboxRecord> outbox;
+    std::size_t dispatched = 0;  // outbox rows before this index are delivered
     std::map<std::string, DefinitionRecord> definitions;
     std::map<std::string, std::string> heads;
     std::vector<OrgRecord> orgs;
     std::vector<UserRecord> users;
-    std::optional<CalendarRecord> calendar;
+    std::map<std::string, ConfigSources> sources;
     ClockRecord clock;
     std::set<std::tuple<std::string, DossierId, std::string>> timers;  // (due_at, dossier, name)
   };
@@ -117,12 +118,22 @@ class MemoryStore : public Store {
   }
   Result<std::vector<OrgRecord>> orgs() override { return data_.orgs; }
   Result<std::vector<UserRecord>> users() override { return data_.users; }
-  Result<std::optional<CalendarRecord>> calendar() override { return data_.calendar; }
+  Result<std::optional<ConfigSources>> sources(const std::string& name) override {
+    auto it = data_.sources.find(name);
+    if (it == data_.sources.end()) return std::optional<ConfigSources>();
+    return std::optional<ConfigSources>(it->second);
+  }
   Result<ClockRecord> clock() override { return data_.clock; }
   Result<std::vector<TimerRecord>> due_timers(const std::string& until, int limit) override {
     return due_of(data_, until, limit);
   }
   Result<std::int64_t> pending_timers() override { return static_cast<std::int64_t>(data_.timers.size()); }
+  Result<std::vector<OutboxRow>> undispatched(int limit) override {
+    std::vector<OutboxRow> out;
+    for (std::size_t i = data_.dispatched; i < data_.outbox.size() && static_cast<int>(out.size()) < limit; ++i)
+      out.push_back(OutboxRow{static_cast<std::int64_t>(i + 1), 0, data_.outbox[i], "pending", 0});
+    return out;
+  }
 
   Data& data() { return data_; }
 
@@ -175,12 +186,18 @@ class MemoryStore : public Store {
       data.users = u;
       return Status::Ok();
     }
-    Status put_calendar(const CalendarRecord& c) override {
-      data.calendar = c;
+    Status put_sources(const ConfigSources& c) override {
+      data.sources[c.name] = c;
       return Status::Ok();
     }
     Status set_clock(const ClockRecord& c) override {
       data.clock = c;
+      return Status::Ok();
+    }
+    Status mark_delivered(std::int64_t gseq, std::int64_t) override {
+      if (gseq != static_cast<std::int64_t>(data.dispatched) + 1)
+        return make_error(ErrorCode::kInternal, "not the next pending notification");
+      ++data.dispatched;
       return Status::Ok();
     }
     Status add_timer(const TimerRecord& t) override {

@@ -1,0 +1,107 @@
+// The time layer with a fake clock and the in-memory store: deadlines by the rules in force at
+// submission, late firing after downtime, what a fired timer leaves behind.
+#include <catch2/catch.hpp>
+
+#include "engine/timers.hpp"
+#include "tests/support/world.hpp"
+
+using namespace hoso;
+using namespace hoso::testing;
+
+namespace {
+
+constexpr std::int64_t kDay = 86'400'000;
+
+DossierId accepted_dossier(World& w) {
+  auto created = w.service->create("standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_collective());
+  INFO((created ? "" : created.error().message));
+  REQUIRE(created.ok());
+  REQUIRE(w.service->act(created->id, "submit", "xom-khuan-lan.clerk", {}).ok());
+  w.tick();
+  REQUIRE(w.service->act(created->id, "accept", "ca-xa-phuong-tien.clerk", {}).ok());
+  return created->id;
+}
+
+const LegalClock& running_clock(World& w, DossierId id) {
+  static DossierState kept;
+  kept = w.service->show(id, std::nullopt)->state;
+  REQUIRE(kept.clocks.size() == 1);
+  return kept.clocks.front();
+}
+
+}  // namespace
+
+TEST_CASE("deadline rules: the one in force on the day of first submission applies", "[timers]") {
+  World w;
+  const auto def = w.registry->current("standard").value();
+  const AwardId award = *def->find_award("giay_khen_xa");
+  CHECK(def->deadline_for(OrgKind::kCommuneCulture, award, *parse_date("2025-06-30"))->id == "cap_xa_nd98");
+  CHECK(def->deadline_for(OrgKind::kCommuneCulture, award, *parse_date("2025-07-01"))->id == "cap_xa");
+  CHECK(def->deadline_for(OrgKind::kUnit, award, *parse_date("2026-01-01")) == nullptr);
+  CHECK(def->deadline_for(OrgKind::kHomeAffairs, award, *parse_date("2026-01-01"))->working_days == 20);
+
+  // Submitted on Monday 30/06/2025 (under Nghị định 98/2023), accepted on 02/07/2025 (under 152/2025).
+  w.clock.set(*parse_utc("2025-06-30T02:00:00Z"));
+  auto created = w.service->create("standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_collective());
+  REQUIRE(created.ok());
+  REQUIRE(w.service->act(created->id, "submit", "xom-khuan-lan.clerk", {}).ok());
+  w.clock.set(*parse_utc("2025-07-02T02:00:00Z"));
+  REQUIRE(w.service->act(created->id, "accept", "ca-xa-phuong-tien.clerk", {}).ok());
+  const LegalClock& c = running_clock(w, created->id);
+  CHECK(c.rule == "cap_xa_nd98");
+  CHECK(c.level == OrgKind::kCommuneCulture);
+  // Ten working days after Wednesday 02/07/2025: 03/07 … 16/07.
+  CHECK(format_date(c.due) == "2025-07-16");
+}
+
+TEST_CASE("timers that came due while nothing ran fire at once, in due order, marked late", "[timers]") {
+  World w;
+  const DossierId a = accepted_dossier(w);
+  w.tick();
+  const DossierId b = accepted_dossier(w);
+  // Both have a reminder and a limit pending; nothing fires before they are due.
+  CHECK(w.service->fire_due(w.clock.now(), false).value() == 0);
+  // Thirty days later (the process was down), everything due fires now: four timers, earliest first.
+  w.clock.advance_ms(30 * kDay);
+  CHECK(w.service->fire_due(w.clock.now(), false).value() == 4);
+  std::vector<std::pair<DossierId, std::string>> fired;
+  for (const auto& e : w.store.data().events) {
+    if (e.type != "TimerFired") continue;
+    CHECK(e.payload.find("\"late\":true") != std::string::npos);
+    CHECK(e.at == format_utc(w.clock.now()));
+    CHECK(e.actor_user == "system");
+    fired.emplace_back(e.dossier, e.payload.find("processing.remind") != std::string::npos ? "remind" : "limit");
+  }
+  // a's reminder, b's reminder, a's limit, b's limit: due order, not dossier order.
+  CHECK(fired == std::vector<std::pair<DossierId, std::string>>{{a, "remind"}, {b, "remind"}, {a, "limit"}, {b, "limit"}});
+  CHECK(w.service->show(a, std::nullopt)->overdue);
+  CHECK(w.service->show(b, std::nullopt)->overdue);
+  CHECK(w.store.data().timers.empty());
+  auto replay = w.service->replay_all();
+  REQUIRE(replay.ok());
+  CHECK(replay->ok);
+  // Firing again finds nothing.
+  CHECK(w.service->fire_due(w.clock.now(), false).value() == 0);
+}
+
+TEST_CASE("a fired timer that the projection does not know is a verification failure, not a silent drop",
+          "[timers]") {
+  World w;
+  const DossierId id = accepted_dossier(w);
+  // A timer row with no counterpart in the dossier (written behind the engine's back).
+  w.store.data().timers.emplace("2026-03-03T00:00:00.000Z", id, "forged");
+  w.clock.advance_ms(2 * kDay);
+  auto r = w.service->fire_due(w.clock.now(), false);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == ErrorCode::kVerifyFailed);
+  CHECK(r.error().message.find("forged") != std::string::npos);
+}
+
+TEST_CASE("working_days_before counts back over weekends and holidays", "[timers]") {
+  World w;
+  auto cal = yaml::calendar_from_store(w.store).value();
+  // Two working days before Thursday 07/05/2026: 06/05 and 05/05.
+  CHECK(format_date(working_days_before(*cal, *parse_date("2026-05-07"), 2).value()) == "2026-05-05");
+  // Before Monday 04/05/2026: Friday 01/05 and Thursday 30/04 are holidays, so Wednesday 29/04.
+  CHECK(format_date(working_days_before(*cal, *parse_date("2026-05-04"), 1).value()) == "2026-04-29");
+}
