@@ -20,29 +20,14 @@
 #include "adapters/yaml/project.hpp"
 #include "engine/core.hpp"
 #include "engine/service.hpp"
+#include "bench/bench_support.hpp"
 
 using namespace hoso;
 namespace fs = std::filesystem;
-using Clk = std::chrono::steady_clock;
+using namespace hoso::bench;
 
 namespace {
 
-double seconds_since(Clk::time_point t) { return std::chrono::duration<double>(Clk::now() - t).count(); }
-
-[[noreturn]] void die(const std::string& what) {
-  std::cerr << "bench: " << what << "\n";
-  std::exit(1);
-}
-
-template <typename T>
-T must(Result<T> r, const char* what) {
-  if (!r) die(fmt::format("{}: {}", what, r.error().message));
-  return std::move(r.value());
-}
-
-void must(const Status& s, const char* what) {
-  if (!s) die(fmt::format("{}: {}", what, s.error().message));
-}
 
 // One step of the Huân chương path (the longest: unit → commune → province → council → central → President).
 struct Step {

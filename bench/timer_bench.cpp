@@ -25,29 +25,14 @@
 #include "engine/records.hpp"
 #include "engine/store.hpp"
 #include "engine/time.hpp"
+#include "bench/bench_support.hpp"
 
 using namespace hoso;
 namespace fs = std::filesystem;
-using Clk = std::chrono::steady_clock;
+using namespace hoso::bench;
 
 namespace {
 
-double seconds_since(Clk::time_point t) { return std::chrono::duration<double>(Clk::now() - t).count(); }
-
-[[noreturn]] void die(const std::string& what) {
-  std::cerr << "timer_bench: " << what << "\n";
-  std::exit(1);
-}
-
-template <typename T>
-T must(Result<T> r, const char* what) {
-  if (!r) die(fmt::format("{}: {}", what, r.error().message));
-  return std::move(r.value());
-}
-
-void must(const Status& s, const char* what) {
-  if (!s) die(fmt::format("{}: {}", what, s.error().message));
-}
 
 constexpr std::int64_t kDayMillis = 86'400'000;
 constexpr std::int64_t kYearMillis = 365 * kDayMillis;

@@ -481,6 +481,28 @@ int cmd_orgs_users(Ctx& c) {
   return 0;
 }
 
+// What a system event did, for people: the timer that fired or the notice that went out.
+std::string system_event_summary(const EventRecord& e) {
+  boost::system::error_code ec;
+  const json::value p = json::parse(e.payload, ec);
+  if (ec || !p.is_object()) return "";
+  const auto& o = p.as_object();
+  if (const auto* t = o.if_contains("timer"); t && t->is_string()) {
+    const std::string_view name = t->as_string();
+    const bool late = o.contains("late");
+    if (name.ends_with(".remind")) return late ? "nhắc hạn xử lý (trễ)" : "nhắc hạn xử lý";
+    return fmt::format("hẹn giờ '{}' đến hạn{}", name, late ? " (trễ)" : "");
+  }
+  if (const auto* d = o.if_contains("delivery"); d && d->is_object()) {
+    auto text = [&](const char* k) {
+      const auto* x = d->as_object().if_contains(k);
+      return x && x->is_string() ? std::string(x->as_string()) : std::string();
+    };
+    return fmt::format("đã gửi thông báo '{}' tới {} qua {}", text("template"), text("to"), text("channel"));
+  }
+  return "";
+}
+
 Result<DossierId> dossier_id(const std::string& s) {
   auto n = parse_int(s, "mã hồ sơ");
   if (!n || *n == 0)
@@ -634,6 +656,9 @@ int cmd_history(Ctx& c) {
   for (const auto& e : *events) {
     if (c.json_out())
       arr.push_back(event_json(e));
+    else if (e.actor_user == kSystemActor)  // a fired timer or a delivered notification
+      c.out << fmt::format("#{} {} {} (hệ thống) {}  [{}]\n", e.seq, vietnam_time(e.at), e.type,
+                           system_event_summary(e), e.hash.substr(0, 16));
     else
       c.out << fmt::format("#{} {} {} {} ({}, {}) {} → {}{}  [{}]\n", e.seq, vietnam_time(e.at), e.type,
                            e.actor_user, e.actor_role, e.actor_org, e.from_state.empty() ? "∅" : e.from_state,
