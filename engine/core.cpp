@@ -455,9 +455,11 @@ Status apply_event(const Definition& def, DossierState& s, const Event& e) {
     if (e.from != s.state || e.to != s.state) return fail("a fired timer does not move the dossier");
     if (e.holder != s.holder) return fail("a fired timer does not change the holder");
     if (e.at < s.updated_at) return fail("event is older than the previous event");
-    if (e.timer.empty() || std::none_of(s.timers.begin(), s.timers.end(),
-                                        [&](const PendingTimer& t) { return t.name == e.timer; }))
+    auto pending = std::find_if(s.timers.begin(), s.timers.end(),
+                                [&](const PendingTimer& t) { return t.name == e.timer; });
+    if (e.timer.empty() || pending == s.timers.end())
       return fail(fmt::format("timer '{}' was not pending", e.timer));
+    if (e.at < pending->due) return fail(fmt::format("timer '{}' fired before it was due", e.timer));
     if (e.timers) s.timers = *e.timers;
     if (e.clocks) s.clocks = *e.clocks;
     s.version = e.seq;

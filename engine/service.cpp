@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <limits>
+#include <set>
+#include <tuple>
 #include <boost/json.hpp>
 #include <thread>
 #include <unordered_map>
@@ -243,11 +246,11 @@ Result<DossierState> CommandService::load_checked(WriteTx& tx, const DossierReco
   return decode_dossier(d, dir_, record);
 }
 
-Result<int> CommandService::fire_due(Timestamp until, bool virtual_clock) {
+Result<FireReport> CommandService::fire_due(Timestamp until, bool virtual_clock) {
   const std::string limit = format_utc(until);
-  int fired = 0;
+  FireReport report;
   for (;;) {
-    bool none = false;
+    bool none = false, stale = false;
     auto st = store_.write([&](WriteTx& tx) -> Status {
       auto due = tx.due_timers(limit, 1);
       if (!due) return due.error();
@@ -256,19 +259,26 @@ Result<int> CommandService::fire_due(Timestamp until, bool virtual_clock) {
         return Status::Ok();
       }
       const TimerRecord timer = due->front();
+      // A row the dossier's own (chained) state does not list, with this due time, is stale or forged: it
+      // is dropped and reported, never fired, and never stops the others.
+      auto drop = [&]() -> Status {
+        stale = true;
+        report.stale.push_back(timer);
+        return tx.remove_timer(timer);
+      };
       auto rec = tx.load(timer.dossier);
       if (!rec) return rec.error();
-      if (!rec->has_value())
-        return make_error(ErrorCode::kVerifyFailed,
-                          fmt::format("hẹn giờ '{}' thuộc hồ sơ {} không tồn tại", timer.name, timer.dossier));
+      if (!rec->has_value()) return drop();
       const DossierRecord& record = **rec;
       auto def = defs_.by_hash(record.definition_hash);
       if (!def) return def.error();
       auto state = load_checked(tx, record, **def);
       if (!state) return state.error();
-      const auto due_at = parse_utc(timer.due_at);
-      if (!due_at) return make_error(ErrorCode::kVerifyFailed, "hẹn giờ có thời điểm không hợp lệ");
-      const Timestamp at = virtual_clock ? *due_at : clock_.now();
+      auto listed = std::find_if(state->timers.begin(), state->timers.end(), [&](const PendingTimer& t) {
+        return t.name == timer.name && format_utc(t.due) == timer.due_at;
+      });
+      if (listed == state->timers.end()) return drop();
+      const Timestamp at = virtual_clock ? std::max(listed->due, state->updated_at) : clock_.now();
       auto event = fire_timer(**def, dir_, *state, timer.name, at);
       if (!event)
         return make_error(ErrorCode::kVerifyFailed,
@@ -285,9 +295,10 @@ Result<int> CommandService::fire_due(Timestamp until, bool virtual_clock) {
       pending_.reset();
       return st.error();
     }
-    if (none) return fired;
+    if (none) return report;
+    if (stale) continue;
     remember();
-    ++fired;
+    ++report.fired;
   }
 }
 
@@ -571,6 +582,40 @@ Result<VerifyReport> CommandService::audit_verify() {
           break;
         }
       }
+    }
+    if (!report.ok) return report;
+    // The timers table must hold exactly the timers the (verified) projections list.
+    std::set<std::tuple<std::string, DossierId, std::string>> expected;
+    auto listed = store_.scan_dossiers([&](const DossierRecord& p) -> Status {
+      if (p.timing.empty()) return Status::Ok();
+      boost::system::error_code ec;
+      const boost::json::value v = boost::json::parse(p.timing, ec);
+      const auto* timers = !ec && v.is_object() ? v.as_object().if_contains("timers") : nullptr;
+      if (!timers || !timers->is_array()) return make_error(ErrorCode::kVerifyFailed, "timing");
+      for (const auto& t : timers->as_array()) {
+        const auto* o = t.if_object();
+        const auto* name = o ? o->if_contains("name") : nullptr;
+        const auto* due = o ? o->if_contains("due") : nullptr;
+        if (!name || !due || !name->is_string() || !due->is_string())
+          return make_error(ErrorCode::kVerifyFailed, "timing");
+        expected.emplace(std::string(due->as_string()), p.id, std::string(name->as_string()));
+      }
+      return Status::Ok();
+    });
+    if (!listed) return listed.error();
+    auto rows = store_.due_timers("9999-12-31T23:59:59.999Z", std::numeric_limits<int>::max());
+    if (!rows) return rows.error();
+    for (const auto& r : *rows) {
+      if (expected.erase({r.due_at, r.dossier, r.name}) == 1) continue;
+      set_failure(report, r.dossier, 0,
+                  fmt::format("bảng hẹn giờ có hẹn giờ '{}' lúc {} mà hồ sơ không ghi nhận (đã bị thêm hoặc sửa)",
+                              r.name, r.due_at));
+      return report;
+    }
+    if (!expected.empty()) {
+      const auto& [due, id, name] = *expected.begin();
+      set_failure(report, id, 0,
+                  fmt::format("bảng hẹn giờ thiếu hẹn giờ '{}' lúc {} của hồ sơ (đã bị xóa)", name, due));
     }
     return report;
   });

@@ -55,6 +55,12 @@ struct DossierView {
   bool overdue = false;  // the running legal clock's limit has passed (see LegalClock)
 };
 
+// What fire_due did.
+struct FireReport {
+  int fired = 0;
+  std::vector<TimerRecord> stale;  // rows no dossier lists, removed
+};
+
 // A notification of the outbox, rendered for delivery.
 struct Notification {
   std::int64_t gseq = 0, n = 0;  // the outbox key
@@ -112,7 +118,9 @@ class CommandService {
   // returns how many fired. With `virtual_clock` each firing is recorded at its due time (or the
   // dossier's last event, if later) and the stored virtual clock moves there in the same transaction;
   // otherwise at the clock's now, and a firing more than a minute after its due time is marked late.
-  Result<int> fire_due(Timestamp until, bool virtual_clock);
+  // A timer row the dossier does not list (stale, or written behind the engine's back) is removed and
+  // reported in `stale`, never fired.
+  Result<FireReport> fire_due(Timestamp until, bool virtual_clock);
 
   // The next notifications of the outbox not yet delivered, in commit order, at most `limit`, with their
   // texts rendered from `templates`. Fails with kInvalidDefinition when a template is missing.

@@ -42,14 +42,15 @@ class WriteTx {
                                    const std::vector<UserRecord>& users) = 0;
   // Stores a set of config sources (a no-op for a hash already stored) and makes it current for its name.
   virtual Status put_sources(const ConfigSources& sources) = 0;
-  // Sets where "now" comes from (and, for a virtual clock, its time).
+  // Sets where "now" comes from (and, for a virtual clock, its time). A virtual clock only moves forward:
+  // an earlier time fails with kInvalidInput.
   virtual Status set_clock(const ClockRecord& clock) = 0;
   // Marks an outbox row delivered and moves the dispatch cursor past it; fails (kInternal) when the row
   // is not pending.
   virtual Status mark_delivered(std::int64_t gseq, std::int64_t n) = 0;
   // Adds a pending timer; fails (kInternal) when the same (due_at, dossier, name) is already pending.
   virtual Status add_timer(const TimerRecord& timer) = 0;
-  // Removes a pending timer; fails (kInternal) when it is not pending.
+  // Removes a pending timer; a row already gone is not an error (the dossier's own list is the truth).
   virtual Status remove_timer(const TimerRecord& timer) = 0;
   // The pending timers due at or before `until` (UTC text), earliest first (then dossier, name), at most
   // `limit`.

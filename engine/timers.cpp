@@ -53,14 +53,20 @@ Status start_deadline(const Definition& def, const Directory& dir, const Busines
     return Status::Ok();  // no limit is set for this level and award
   }
   int days = rule->working_days;
-  if (paused != clocks.end() && !paused->running && !rule->restart_on_resume) days = paused->remaining;
+  // Resuming goes on with the days that were left; a limit that had already passed stays passed (the
+  // level cannot clear it by returning the dossier, and is not told twice). A restart is a new period.
+  const bool resume = paused != clocks.end() && !paused->running && !rule->restart_on_resume;
+  const bool was_overdue = resume && paused->overdue;
+  if (resume) days = paused->remaining;
   auto due = cal.add_working_days(today, days);
   if (!due) return due.error();
-  LegalClock clock{timer, level, rule->id, rule->working_days, rule->remind_before, *due, days, true, false};
+  LegalClock clock{timer, level, rule->id, rule->working_days, rule->remind_before, *due, days, true, was_overdue};
+  if (was_overdue) clock.due = paused->due;
   if (paused != clocks.end())
     *paused = clock;
   else
     clocks.push_back(clock);
+  if (was_overdue) return Status::Ok();
   timers.push_back(PendingTimer{timer, end_of_day_utc(*due)});
   if (rule->remind_before > 0) {
     auto day = working_days_before(cal, *due, rule->remind_before);
@@ -152,6 +158,10 @@ Result<Event> fire_timer(const Definition& def, const Directory& dir, const Doss
   if (pending == state.timers.end())
     return make_error(ErrorCode::kInvalidInput,
                       fmt::format("hồ sơ {} không có hẹn giờ '{}' đang chờ", state.id, timer));
+  if (now < pending->due)
+    return make_error(ErrorCode::kInvalidInput,
+                      fmt::format("hẹn giờ '{}' của hồ sơ {} chưa đến hạn ({})", timer, state.id,
+                                  format_utc(pending->due)));
   Event e;
   e.type = EventType::kTimerFired;
   e.seq = state.version + 1;

@@ -191,6 +191,13 @@ std::optional<std::int64_t> parse_duration(const std::string& s) {
 
 constexpr const char* kForever = "9999-12-31T23:59:59.999Z";
 
+// Timer rows that no dossier lists were removed, not fired: say so (logs are English).
+void warn_stale(Ctx& c, const FireReport& r) {
+  for (const auto& t : r.stale)
+    c.err << fmt::format("warning: removed timer row ({}, dossier {}, '{}') that its dossier does not list\n",
+                         t.due_at, t.dossier, t.name);
+}
+
 }  // namespace
 
 int cmd_clock(Ctx& c) {
@@ -247,12 +254,16 @@ int cmd_clock(Ctx& c) {
   // Every timer due on the way fires at its due time, earliest first; then the clock stops at the target.
   auto fired = a.service->fire_due(target, /*virtual_clock=*/true);
   if (!fired) return fail(c, fired.error());
+  warn_stale(c, *fired);
   auto st = a.store->write([&](WriteTx& tx) { return tx.set_clock(ClockRecord{"virtual", format_utc(target)}); });
   if (!st) return fail(c, st.error());
   if (c.json_out())
-    c.out << json::serialize(json::object{{"now", format_utc(target)}, {"fired", *fired}}) << "\n";
+    c.out << json::serialize(json::object{{"now", format_utc(target)}, {"fired", fired->fired},
+                                          {"stale", fired->stale.size()}})
+          << "\n";
   else
-    c.out << fmt::format("Đồng hồ ảo: {}; {} hẹn giờ đã đến hạn và được xử lý\n", format_vietnam(target), *fired);
+    c.out << fmt::format("Đồng hồ ảo: {}; {} hẹn giờ đã đến hạn và được xử lý\n", format_vietnam(target),
+                         fired->fired);
   return 0;
 }
 
@@ -282,10 +293,13 @@ int cmd_timers(Ctx& c) {
   // Timers that came due while nothing ran (the process was down) fire now, in due order, marked late.
   auto fired = a.service->fire_due(now, /*virtual_clock=*/false);
   if (!fired) return fail(c, fired.error());
+  warn_stale(c, *fired);
   if (c.json_out())
-    c.out << json::serialize(json::object{{"now", format_utc(now)}, {"fired", *fired}}) << "\n";
+    c.out << json::serialize(json::object{{"now", format_utc(now)}, {"fired", fired->fired},
+                                          {"stale", fired->stale.size()}})
+          << "\n";
   else
-    c.out << fmt::format("{} hẹn giờ đến hạn đã được xử lý lúc {}\n", *fired, format_vietnam(now));
+    c.out << fmt::format("{} hẹn giờ đến hạn đã được xử lý lúc {}\n", fired->fired, format_vietnam(now));
   return 0;
 }
 

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "tests/e2e/cli_support.hpp"
 
@@ -200,6 +201,27 @@ TEST_CASE("the clock: only a simulation database moves, forwards only, and init 
                "system"})
               .code == 2);
   }
+  SECTION("two processes moving the clock at once never move it back") {
+    Cli cli;
+    init_virtual(cli, "2026-03-02T01:00:00Z");
+    const std::string id = submitted_dossier(cli);
+    must_act(cli, id, "accept", "ca-xa-phuong-tien.clerk");
+    RunResult far, near;
+    std::thread a([&] { far = cli({"clock", "advance", "30d"}); });
+    std::thread b([&] { near = cli({"clock", "advance", "1h"}); });
+    a.join();
+    b.join();
+    CHECK(far.code == 0);
+    CHECK((near.code == 0 || near.code == 2));  // refused if the far move got there first
+    CHECK(str(cli.ok_json({"clock", "show"}).at("now")) >= "2026-04-01T01:00:00.000Z");
+    const auto history = cli.ok_json({"history", id});
+    std::string previous;
+    for (const auto& e : history.as_array()) {
+      CHECK(str(e.at("at")) >= previous);
+      previous = str(e.at("at"));
+    }
+    CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
+  }
   SECTION("--clock virtual needs --at, and --at needs --clock virtual") {
     Cli cli;
     CHECK(cli({"init", "--config", kSource + "/config", "--workflows", kSource + "/workflows", "--clock",
@@ -227,10 +249,11 @@ TEST_CASE("notify deliver: each pending notice once, as a JSON line in Vietnames
   std::vector<boost::json::value> lines;
   for (std::string line; std::getline(in, line);) lines.push_back(boost::json::parse(line));
   REQUIRE(lines.size() == 5);
-  std::vector<std::string> ids;
+  std::vector<std::pair<std::int64_t, std::int64_t>> ids;
   bool overdue_above = false, reminder = false;
   for (const auto& l : lines) {
-    ids.push_back(str(l.at("id")));
+    const std::string key = str(l.at("id"));
+    ids.emplace_back(std::stoll(key.substr(0, key.find('.'))), std::stoll(key.substr(key.find('.') + 1)));
     if (str(l.at("template")) == "deadline_overdue_superior") {
       overdue_above = true;
       CHECK(str(l.at("to_org")) == "ca-tinh-thai-nguyen");
@@ -262,6 +285,54 @@ TEST_CASE("notify deliver: each pending notice once, as a JSON line in Vietnames
   CHECK(broken.code == 1);
   CHECK(broken.err.find("no-such-dir") != std::string::npos);
   CHECK(cli.dump() == before);
+}
+
+namespace {
+
+void forge_sql(const Cli& cli, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(cli.db.c_str(), &db) == SQLITE_OK);
+  char* msg = nullptr;
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &msg);
+  INFO(sql << ": " << (msg ? msg : ""));
+  sqlite3_free(msg);
+  sqlite3_close(db);
+  REQUIRE(rc == SQLITE_OK);
+}
+
+}  // namespace
+
+TEST_CASE("the timers table is audited, and a forged or missing row never fires a deadline early",
+          "[e2e][deadlines][audit]") {
+  Cli cli;
+  init_virtual(cli, "2026-03-02T01:00:00Z");
+  const std::string id = submitted_dossier(cli);
+  must_act(cli, id, "accept", "ca-xa-phuong-tien.clerk");  // limit: end of 16/03
+  CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
+  SECTION("a forged row: audit names it; advancing drops it with a warning and fires nothing early") {
+    forge_sql(cli, "INSERT INTO timers VALUES ('2026-03-02T01:00:00.500Z', " + id + ", 'processing')");
+    auto audit = cli({"audit", "verify", "--json"});
+    CHECK(audit.code == 8);
+    CHECK(boost::json::parse(audit.out).at("failure").as_string().find("không ghi nhận") != std::string::npos);
+    auto moved = cli({"clock", "advance", "1h"});
+    CHECK(moved.code == 0);
+    CHECK(moved.err.find("does not list") != std::string::npos);
+    CHECK_FALSE(cli.ok_json({"dossier", "show", id}).at("overdue").as_bool());
+    CHECK(events_of(cli, id).back().first == "DossierAccepted");
+    CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
+    advance_to(cli, "2026-03-16T17:00:00Z");  // the real limit still fires
+    CHECK(cli.ok_json({"dossier", "show", id}).at("overdue").as_bool());
+  }
+  SECTION("a deleted row: audit names it, and the dossier can still move on") {
+    forge_sql(cli, "DELETE FROM timers WHERE name = 'processing'");
+    auto audit = cli({"audit", "verify", "--json"});
+    CHECK(audit.code == 8);
+    CHECK(boost::json::parse(audit.out).at("failure").as_string().find("thiếu hẹn giờ") != std::string::npos);
+    must_act(cli, id, "appraise", "vhxh-xa-phuong-tien.appraiser");
+    must_act(cli, id, "decide", "ubnd-xa-phuong-tien.signer",
+             {"--field", "decision_number=3/QĐ", "--field", "decision_date=2026-03-04"});
+    CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
+  }
 }
 
 }  // namespace hoso::testing

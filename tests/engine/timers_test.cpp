@@ -2,6 +2,7 @@
 // submission, late firing after downtime, what a fired timer leaves behind.
 #include <catch2/catch.hpp>
 
+#include "engine/core.hpp"
 #include "engine/timers.hpp"
 #include "tests/support/world.hpp"
 
@@ -60,10 +61,10 @@ TEST_CASE("timers that came due while nothing ran fire at once, in due order, ma
   w.tick();
   const DossierId b = accepted_dossier(w);
   // Both have a reminder and a limit pending; nothing fires before they are due.
-  CHECK(w.service->fire_due(w.clock.now(), false).value() == 0);
+  CHECK(w.service->fire_due(w.clock.now(), false).value().fired == 0);
   // Thirty days later (the process was down), everything due fires now: four timers, earliest first.
   w.clock.advance_ms(30 * kDay);
-  CHECK(w.service->fire_due(w.clock.now(), false).value() == 4);
+  CHECK(w.service->fire_due(w.clock.now(), false).value().fired == 4);
   std::vector<std::pair<DossierId, std::string>> fired;
   for (const auto& e : w.store.data().events) {
     if (e.type != "TimerFired") continue;
@@ -81,20 +82,80 @@ TEST_CASE("timers that came due while nothing ran fire at once, in due order, ma
   REQUIRE(replay.ok());
   CHECK(replay->ok);
   // Firing again finds nothing.
-  CHECK(w.service->fire_due(w.clock.now(), false).value() == 0);
+  CHECK(w.service->fire_due(w.clock.now(), false).value().fired == 0);
 }
 
-TEST_CASE("a fired timer that the projection does not know is a verification failure, not a silent drop",
+TEST_CASE("a timer row the dossier does not list is dropped and reported, never fired, and the rest go on",
           "[timers]") {
   World w;
   const DossierId id = accepted_dossier(w);
-  // A timer row with no counterpart in the dossier (written behind the engine's back).
-  w.store.data().timers.emplace("2026-03-03T00:00:00.000Z", id, "forged");
+  const auto real = w.service->show(id, std::nullopt)->state.timers;
+  REQUIRE(real.size() == 2);
+  // Rows written behind the engine's back: the dossier's own timer with an earlier due time, and a timer
+  // of a dossier that does not exist.
+  w.store.data().timers.emplace("2026-03-03T00:00:00.000Z", id, "processing");
+  w.store.data().timers.emplace("2026-03-03T00:00:01.000Z", 999, "processing");
   w.clock.advance_ms(2 * kDay);
   auto r = w.service->fire_due(w.clock.now(), false);
-  REQUIRE_FALSE(r.ok());
-  CHECK(r.error().code == ErrorCode::kVerifyFailed);
-  CHECK(r.error().message.find("forged") != std::string::npos);
+  REQUIRE(r.ok());
+  CHECK(r->fired == 0);  // nothing real is due yet: the forged deadline did not fire early
+  REQUIRE(r->stale.size() == 2);
+  CHECK(r->stale[0].dossier == id);
+  CHECK(r->stale[1].dossier == 999);
+  CHECK_FALSE(w.service->show(id, std::nullopt)->overdue);
+  CHECK(w.store.data().timers.size() == 2);  // the real ones stay
+  // When they are due, the real timers fire.
+  w.clock.advance_ms(30 * kDay);
+  CHECK(w.service->fire_due(w.clock.now(), false).value().fired == 2);
+  CHECK(w.service->show(id, std::nullopt)->overdue);
+}
+
+TEST_CASE("a timer never fires before it is due, and replay refuses a history where one did", "[timers]") {
+  World w;
+  const DossierId id = accepted_dossier(w);
+  const auto state = w.service->show(id, std::nullopt)->state;
+  const auto def = w.registry->current("standard").value();
+  auto early = fire_timer(*def, w.directory, state, "processing", w.clock.now());
+  REQUIRE_FALSE(early.ok());
+  CHECK(early.error().message.find("chưa đến hạn") != std::string::npos);
+  // Fold a TimerFired dated before the due time: refused.
+  Event e;
+  e.type = EventType::kTimerFired;
+  e.seq = state.version + 1;
+  e.at = w.clock.now();
+  e.from = e.to = state.state;
+  e.holder = state.holder;
+  e.timer = "processing";
+  DossierState copy = state;
+  auto applied = apply_event(*def, copy, e);
+  REQUIRE_FALSE(applied.ok());
+  CHECK(applied.error().message.find("before it was due") != std::string::npos);
+}
+
+TEST_CASE("an overdue level stays overdue through a return and is not told twice", "[timers]") {
+  World w;
+  const DossierId id = accepted_dossier(w);
+  w.clock.advance_ms(30 * kDay);
+  REQUIRE(w.service->fire_due(w.clock.now(), false).value().fired == 2);
+  REQUIRE(w.service->show(id, std::nullopt)->overdue);
+  RawInput why;
+  why.note = "Thiếu biên bản";
+  REQUIRE(w.service->act(id, "return", "vhxh-xa-phuong-tien.appraiser", why).ok());
+  const auto paused = w.service->show(id, std::nullopt)->state.clocks;
+  REQUIRE(paused.size() == 1);
+  CHECK_FALSE(paused[0].running);
+  CHECK(paused[0].overdue);
+  w.tick();
+  REQUIRE(w.service->act(id, "resubmit", "xom-khuan-lan.clerk", {}).ok());
+  w.tick();
+  REQUIRE(w.service->act(id, "accept", "ca-xa-phuong-tien.clerk", {}).ok());
+  const auto view = w.service->show(id, std::nullopt).value();
+  REQUIRE(view.state.clocks.size() == 1);
+  CHECK(view.state.clocks[0].running);
+  CHECK(view.overdue);
+  CHECK(view.state.timers.empty());  // no second limit, no second notice
+  w.clock.advance_ms(30 * kDay);
+  CHECK(w.service->fire_due(w.clock.now(), false).value().fired == 0);
 }
 
 TEST_CASE("working_days_before counts back over weekends and holidays", "[timers]") {
