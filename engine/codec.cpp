@@ -193,6 +193,11 @@ EventRecord encode_event(const Definition& def, const Directory& dir, DossierId 
     p["changes"] = std::move(changes);
   }
   if (!e.documents.empty()) p["documents"] = encode_documents(def, e.documents);
+  if (!e.notices.empty()) {
+    json::array notices;
+    for (const auto& n : e.notices) notices.push_back(json::object{{"to", n.to}, {"template", n.template_key}});
+    p["notices"] = std::move(notices);
+  }
   if (e.delivery)
     p["delivery"] = json::object{{"notification", e.delivery->notification},
                                  {"channel", e.delivery->channel},
@@ -300,6 +305,7 @@ Status decode_into_unchecked(const Definition& def, const Directory& dir, const 
   e.timer.clear();
   e.late = false;
   e.delivery.reset();
+  e.notices.clear();
   auto type = parse_event_type(r.type);
   if (!type) return bad(fmt::format("unknown event type '{}'", r.type));
   if (r.schema_version != kEventSchemaVersion)
@@ -378,6 +384,16 @@ Status decode_into_unchecked(const Definition& def, const Directory& dir, const 
     auto u = decode_users(dir, *v);
     if (!u) return u.error();
     e.electorate = std::move(u.value());
+  }
+  if (const auto* v = p.if_contains("notices")) {
+    if (!v->is_array()) return bad("malformed notices");
+    for (const auto& item : v->as_array()) {
+      const auto* o = item.if_object();
+      const auto* target = o ? o->if_contains("to") : nullptr;
+      const auto* t = o ? o->if_contains("template") : nullptr;
+      if (!target || !t || !target->is_string() || !t->is_string()) return bad("malformed notice");
+      e.notices.push_back(Event::Notice{std::string(target->as_string()), std::string(t->as_string())});
+    }
   }
   if (const auto* v = p.if_contains("delivery")) {
     const auto* o = v->if_object();

@@ -125,6 +125,12 @@ struct Event {
   // TimerFired: which timer, and whether it fired later than due (the process was down).
   std::string timer;
   bool late = false;
+  // Who the event tells (resolved from its notify effects): outbox row n of this event is notices[n].
+  struct Notice {
+    std::string to, template_key;
+    friend bool operator==(const Notice&, const Notice&) = default;
+  };
+  std::vector<Notice> notices;
   // NotificationDelivered: which outbox row ("<gseq>.<n>"), by which channel, to which org, which text.
   struct Delivery {
     std::string notification, channel, to, template_key;

@@ -59,6 +59,40 @@ Status type_input(const Definition& def, const RawInput& in, std::vector<FieldCh
 
 Error refusal_error(const Refusal& r) { return r.error; }
 
+// The notices an event recorded (its payload's "notices"); empty when it has none.
+std::vector<Event::Notice> recorded_notices(const std::string& payload) {
+  std::vector<Event::Notice> out;
+  if (payload.find("\"notices\"") == std::string::npos) return out;
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(payload, ec);
+  const auto* list = !ec && v.is_object() ? v.as_object().if_contains("notices") : nullptr;
+  if (!list || !list->is_array()) return out;
+  for (const auto& item : list->as_array()) {
+    const auto* o = item.if_object();
+    const auto* to = o ? o->if_contains("to") : nullptr;
+    const auto* t = o ? o->if_contains("template") : nullptr;
+    if (to && t && to->is_string() && t->is_string())
+      out.push_back(Event::Notice{std::string(to->as_string()), std::string(t->as_string())});
+  }
+  return out;
+}
+
+// Checks that outbox row (gseq, n) of `o` is notice n of the event that caused it, as the chain recorded.
+Status matches_event(const OutboxRecord& o, std::int64_t gseq, std::int64_t n, const std::vector<EventRecord>& events) {
+  auto bad = [&] {
+    return Status(make_error(ErrorCode::kVerifyFailed,
+                             fmt::format("thông báo {}.{} không khớp với sự kiện {} của hồ sơ {} (đã bị thêm hoặc "
+                                         "sửa ngoài hệ thống)",
+                                         gseq, n, o.event_seq, o.dossier)));
+  };
+  if (o.event_seq < 1 || o.event_seq > static_cast<std::int64_t>(events.size())) return bad();
+  const auto notices = recorded_notices(events[static_cast<std::size_t>(o.event_seq - 1)].payload);
+  if (n < 0 || n >= static_cast<std::int64_t>(notices.size())) return bad();
+  const auto& want = notices[static_cast<std::size_t>(n)];
+  if (want.to != o.target_org || want.template_key != o.template_key) return bad();
+  return Status::Ok();
+}
+
 // The processing limit of the level holding the dossier has passed.
 bool is_overdue(const DossierState& s) {
   return std::any_of(s.clocks.begin(), s.clocks.end(), [](const LegalClock& c) { return c.running && c.overdue; });
@@ -107,22 +141,24 @@ Result<Outcome> CommandService::commit(WriteTx& tx, const Definition& def, Dossi
     for (const auto& t : state.timers)
       if (!listed(timers_before, t))
         if (auto st = tx.add_timer(TimerRecord{format_utc(t.due), state.id, t.name}); !st) return st.error();
+    // Who is told, resolved now and recorded in the event itself: the outbox rows are then bound to the
+    // chain (delivery and audit check each row against its event).
+    for (const auto& f : e.effects) {
+      if (f.kind != Effect::Kind::kNotify) continue;
+      if (f.to.starts_with("org:")) {  // a target the time layer resolved (the level above)
+        e.notices.push_back(Event::Notice{f.to.substr(4), f.template_});
+        continue;
+      }
+      OrgId target = f.to == "holder" ? state.holder : f.to == "origin" ? state.origin : holder_before;
+      if (target.valid()) e.notices.push_back(Event::Notice{dir_.org(target).key, f.template_});
+    }
     // The event records the digest of the projection it produces, so the projection is bound to the chain.
     projection = encode_dossier(def, dir_, state, "");
     EventRecord r = encode_event(def, dir_, state.id, e, projection_digest(projection));
     r.prev_hash = last_hash;
     r.hash = event_hash(r);
     last_hash = r.hash;
-    for (const auto& f : e.effects) {
-      if (f.kind != Effect::Kind::kNotify) continue;
-      if (f.to.starts_with("org:")) {  // a target the time layer resolved (the level above)
-        outbox.push_back(OutboxRecord{state.id, e.seq, f.to.substr(4), f.template_, r.at});
-        continue;
-      }
-      OrgId target = f.to == "holder" ? state.holder : f.to == "origin" ? state.origin : holder_before;
-      if (!target.valid()) continue;
-      outbox.push_back(OutboxRecord{state.id, e.seq, dir_.org(target).key, f.template_, r.at});
-    }
+    for (const auto& n : e.notices) outbox.push_back(OutboxRecord{state.id, e.seq, n.to, n.template_key, r.at});
     out.events.push_back(std::move(r));
   }
   projection.last_hash = last_hash;
@@ -320,13 +356,27 @@ Result<std::vector<Notification>> CommandService::pending_notifications(
       if (!rec->has_value()) return make_error(ErrorCode::kVerifyFailed, "thông báo của hồ sơ không tồn tại");
       auto def = defs_.by_hash((*rec)->definition_hash);
       if (!def) return def.error();
-      auto state = decode_dossier(**def, dir_, **rec);
-      if (!state) return state.error();
       auto events = store_.events(o.dossier);
       if (!events) return events.error();
-      std::string note;
-      if (o.event_seq >= 1 && o.event_seq <= static_cast<std::int64_t>(events->size()))
-        note = (*events)[static_cast<std::size_t>(o.event_seq - 1)].note;
+      if (auto m = matches_event(o, row.gseq, row.n, *events); !m) {
+        if (!out.empty()) return out;  // deliver the genuine ones before it; the next call reports it
+        return m.error();
+      }
+      // The texts speak of the dossier as it was when the event happened: fold the history up to it.
+      auto state = Result<DossierState>(DossierState{});
+      {
+        DossierState s;
+        s.id = o.dossier;
+        s.definition_hash = (*rec)->definition_hash;
+        Event e;
+        for (std::int64_t i = 0; i < o.event_seq; ++i) {
+          if (auto st = decode_event_into(**def, dir_, (*events)[static_cast<std::size_t>(i)], e, true); !st)
+            return st.error();
+          if (auto st = apply_event(**def, s, e); !st) return st.error();
+        }
+        state = std::move(s);
+      }
+      const std::string note = (*events)[static_cast<std::size_t>(o.event_seq - 1)].note;
       auto org = dir_.find_org(o.target_org);
       if (!org) return make_error(ErrorCode::kVerifyFailed, fmt::format("không có cơ quan '{}'", o.target_org));
       std::string due;
@@ -363,6 +413,12 @@ Status CommandService::record_delivered(const Notification& n, const std::string
     if (!def) return def.error();
     auto state = load_checked(tx, record, **def);
     if (!state) return state.error();
+    auto events = store_.events(n.dossier);
+    if (!events) return events.error();
+    if (auto m = matches_event(OutboxRecord{n.dossier, n.event_seq, n.to_org, n.template_key, n.created_at}, n.gseq,
+                               n.n, *events);
+        !m)
+      return m;
     if (auto m = tx.mark_delivered(n.gseq, n.n); !m) return m;
     Event e;
     e.type = EventType::kNotificationDelivered;
@@ -540,12 +596,15 @@ Result<VerifyReport> CommandService::audit_verify() {
   return in_snapshot<VerifyReport>(store_, [&]() -> Result<VerifyReport> {
     VerifyReport report;
     ChainChecker chain(/*keep_digests=*/true);
+    // Every notice an event recorded, to check the outbox against at the end.
+    std::map<std::pair<DossierId, std::int64_t>, std::pair<std::vector<Event::Notice>, std::size_t>> notices;
     auto st = store_.scan_events([&](const EventRecord& r) -> Status {
       ++report.events;
       if (auto why = chain.check(r); !why.empty()) {
         set_failure(report, r.dossier, r.seq, why);
         return make_error(ErrorCode::kVerifyFailed, report.failure);
       }
+      if (auto ns = recorded_notices(r.payload); !ns.empty()) notices[{r.dossier, r.seq}] = {std::move(ns), 0};
       return Status::Ok();
     });
     if (!report.ok) return report;
@@ -616,7 +675,39 @@ Result<VerifyReport> CommandService::audit_verify() {
       const auto& [due, id, name] = *expected.begin();
       set_failure(report, id, 0,
                   fmt::format("bảng hẹn giờ thiếu hẹn giờ '{}' lúc {} của hồ sơ (đã bị xóa)", name, due));
+      return report;
     }
+    // The outbox holds exactly the notices the events recorded, each once.
+    std::int64_t g = 0, n = -1;
+    for (;;) {
+      auto batch = store_.outbox_after(g, n, 10000);
+      if (!batch) return batch.error();
+      if (batch->empty()) break;
+      for (const auto& row : *batch) {
+        g = row.gseq;
+        n = row.n;
+        auto it = notices.find({row.record.dossier, row.record.event_seq});
+        const bool known = it != notices.end() && row.n >= 0 &&
+                           row.n < static_cast<std::int64_t>(it->second.first.size()) &&
+                           it->second.first[static_cast<std::size_t>(row.n)] ==
+                               Event::Notice{row.record.target_org, row.record.template_key};
+        if (!known) {
+          set_failure(report, row.record.dossier, row.record.event_seq,
+                      fmt::format("hàng đợi thông báo có thông báo {}.{} ('{}' tới {}) mà sự kiện không ghi "
+                                  "nhận (đã bị thêm hoặc sửa)",
+                                  row.gseq, row.n, row.record.template_key, row.record.target_org));
+          return report;
+        }
+        ++it->second.second;
+      }
+    }
+    for (const auto& [key, list] : notices)
+      if (list.second != list.first.size()) {
+        set_failure(report, key.first, key.second,
+                    fmt::format("hàng đợi thông báo thiếu {} thông báo mà sự kiện đã ghi (đã bị xóa)",
+                                list.first.size() - list.second));
+        return report;
+      }
     return report;
   });
 }

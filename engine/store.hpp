@@ -111,6 +111,8 @@ class Store {
   virtual Result<std::vector<TimerRecord>> due_timers(const std::string& until, int limit) = 0;
   // Outbox rows after the dispatch cursor, in commit order (key order), at most `limit`.
   virtual Result<std::vector<OutboxRow>> undispatched(int limit) = 0;
+  // Outbox rows with a key after (gseq, n), in key order, at most `limit` (for audits).
+  virtual Result<std::vector<OutboxRow>> outbox_after(std::int64_t gseq, std::int64_t n, int limit) = 0;
   // How many timers are pending.
   virtual Result<std::int64_t> pending_timers() = 0;
 };

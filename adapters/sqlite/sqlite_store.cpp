@@ -1562,6 +1562,10 @@ class SqliteStore::Impl {
       g = std::stoll(c.substr(0, dot));
       n = std::stoll(c.substr(dot + 1));
     }
+    return outbox_after(g, n, limit);
+  }
+
+  Result<std::vector<OutboxRow>> outbox_after(std::int64_t g, std::int64_t n, int limit) {
     Binder b(stmt(Q::kUndispatched));
     b.i64(g).i64(n).i64(limit);
     return collect<OutboxRow>(Q::kUndispatched, &b, "đọc hàng đợi thông báo", [](sqlite3_stmt* s) {
@@ -1869,6 +1873,10 @@ Result<ClockRecord> SqliteStore::clock() {
 
 Result<std::vector<TimerRecord>> SqliteStore::due_timers(const std::string& until, int limit) {
   return guarded([&] { return impl_->due_timers_impl(until, limit); });
+}
+
+Result<std::vector<OutboxRow>> SqliteStore::outbox_after(std::int64_t gseq, std::int64_t n, int limit) {
+  return guarded([&] { return impl_->outbox_after(gseq, n, limit); });
 }
 
 Result<std::vector<OutboxRow>> SqliteStore::undispatched(int limit) {

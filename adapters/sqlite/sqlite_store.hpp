@@ -88,6 +88,7 @@ class SqliteStore final : public Store {
   Result<std::vector<TimerRecord>> due_timers(const std::string& until, int limit) override;
   Result<std::int64_t> pending_timers() override;
   Result<std::vector<OutboxRow>> undispatched(int limit) override;
+  Result<std::vector<OutboxRow>> outbox_after(std::int64_t gseq, std::int64_t n, int limit) override;
 
  private:
   class Impl;  // SQLite lives only in the .cpp

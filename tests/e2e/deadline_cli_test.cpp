@@ -335,4 +335,39 @@ TEST_CASE("the timers table is audited, and a forged or missing row never fires 
   }
 }
 
+TEST_CASE("the outbox is bound to the chain: a forged notice is neither delivered nor passes the audit",
+          "[e2e][notify][audit]") {
+  Cli cli;
+  init_virtual(cli, "2026-03-02T01:00:00Z");
+  const std::string id = submitted_dossier(cli);
+  must_act(cli, id, "accept", "ca-xa-phuong-tien.clerk");
+  const std::string file = cli.dir + "/n.jsonl";
+  SECTION("a row added behind the engine's back") {
+    forge_sql(cli,
+              "INSERT INTO outbox (gseq, n, dossier_id, event_seq, target_org, template_key, created_at) "
+              "VALUES (999, 0, " + id + ", 2, 'ca-tinh-lao-cai', 'dossier_decided', '2026-03-02T01:00:00.000Z')");
+    auto audit = cli({"audit", "verify", "--json"});
+    CHECK(audit.code == 8);
+    CHECK(boost::json::parse(audit.out).at("failure").as_string().find("ca-tinh-lao-cai") != std::string::npos);
+    auto sent = cli({"notify", "deliver", "--file", file});
+    CHECK(sent.code == 8);
+    // The genuine notices before it went out; the forged one did not.
+    std::ifstream in(file);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CHECK(text.find("ca-tinh-lao-cai") == std::string::npos);
+    CHECK(text.find("ca-xa-phuong-tien") != std::string::npos);
+  }
+  SECTION("a row redirected to another org") {
+    forge_sql(cli, "UPDATE outbox SET target_org = 'ca-tinh-lao-cai' WHERE dossier_id = " + id + " AND event_seq = 3");
+    CHECK(cli({"audit", "verify"}).code == 8);
+    CHECK(cli({"notify", "deliver", "--file", file}).code == 8);
+  }
+  SECTION("a row deleted") {
+    forge_sql(cli, "DELETE FROM outbox WHERE dossier_id = " + id + " AND event_seq = 3");
+    auto audit = cli({"audit", "verify", "--json"});
+    CHECK(audit.code == 8);
+    CHECK(boost::json::parse(audit.out).at("failure").as_string().find("thiếu") != std::string::npos);
+  }
+}
+
 }  // namespace hoso::testing

@@ -128,6 +128,12 @@ class MemoryStore : public Store {
     return due_of(data_, until, limit);
   }
   Result<std::int64_t> pending_timers() override { return static_cast<std::int64_t>(data_.timers.size()); }
+  Result<std::vector<OutboxRow>> outbox_after(std::int64_t gseq, std::int64_t, int limit) override {
+    std::vector<OutboxRow> out;
+    for (std::size_t i = static_cast<std::size_t>(gseq); i < data_.outbox.size() && static_cast<int>(out.size()) < limit; ++i)
+      out.push_back(OutboxRow{static_cast<std::int64_t>(i + 1), 0, data_.outbox[i], i < data_.dispatched ? "delivered" : "pending", 0});
+    return out;
+  }
   Result<std::vector<OutboxRow>> undispatched(int limit) override {
     std::vector<OutboxRow> out;
     for (std::size_t i = data_.dispatched; i < data_.outbox.size() && static_cast<int>(out.size()) < limit; ++i)
