@@ -612,7 +612,7 @@ class DefinitionCompiler {
   static bool valid_duration(const std::string& s) {
     if (s == "deadline") return true;
     auto sp = s.find(' ');
-    if (sp == std::string::npos || sp == 0) return false;
+    if (sp == std::string::npos || sp == 0 || sp > 6) return false;  // at most 999999 units
     for (std::size_t i = 0; i < sp; ++i)
       if (s[i] < '0' || s[i] > '9') return false;
     const std::string unit = s.substr(sp + 1);

@@ -93,9 +93,12 @@ Status matches_event(const OutboxRecord& o, std::int64_t gseq, std::int64_t n, c
   return Status::Ok();
 }
 
-// The processing limit of the level holding the dossier has passed.
-bool is_overdue(const DossierState& s) {
-  return std::any_of(s.clocks.begin(), s.clocks.end(), [](const LegalClock& c) { return c.running && c.overdue; });
+// The processing limit of the level holding the dossier has passed: recorded by its firing, or (when no
+// runner has fired it yet) by the clock.
+bool is_overdue(const DossierState& s, Timestamp now) {
+  return std::any_of(s.clocks.begin(), s.clocks.end(), [&](const LegalClock& c) {
+    return c.running && (c.overdue || end_of_day_utc(c.due) <= now);
+  });
 }
 
 // Runs `fn` (which returns Result<T>) inside one consistent read snapshot of `store`.
@@ -260,9 +263,28 @@ Result<Outcome> CommandService::act(DossierId id, const std::string& action, con
     }
     if (auto typed = type_input(d, input, cmd.fields, cmd.documents); !typed) return typed.error();
     const Timestamp now = clock_.now();
+    // Timers that came due before this command fire first, in this transaction: a level acting after its
+    // limit has the overdue recorded (and notified) before its action, whether or not a runner was up.
+    std::int64_t version = record.version;
+    std::string last_hash = record.last_hash;
+    for (;;) {
+      auto due = std::min_element(state->timers.begin(), state->timers.end(),
+                                  [](const PendingTimer& a, const PendingTimer& b) { return a.due < b.due; });
+      if (due == state->timers.end() || now < due->due) break;
+      auto fired = fire_timer(d, dir_, *state, due->name, now);
+      if (!fired) return fired.error();
+      Decision timer;
+      timer.events.push_back(std::move(fired.value()));
+      auto out = commit(tx, d, *state, version, last_hash, timer);
+      if (!out) return out.error();
+      version = out->version;
+      last_hash = out->events.back().hash;
+    }
+    // The version the clerk saw is the one before those firings (they are time passing, not an edit).
+    if (cmd.expected_version && *cmd.expected_version == record.version) cmd.expected_version = version;
     Decided decided = decide_act(d, dir_, *state, cmd, *uid, now);
     if (auto* r = std::get_if<Refusal>(&decided)) return refusal_error(*r);
-    result = commit(tx, d, *state, record.version, record.last_hash, std::get<Decision>(decided));
+    result = commit(tx, d, *state, version, last_hash, std::get<Decision>(decided));
     return result ? Status::Ok() : Status(result.error());
   });
   if (!st) {
@@ -468,7 +490,7 @@ Result<DossierView> CommandService::show(DossierId id, const std::optional<std::
         return with_reason(ErrorCode::kNotPermitted,
                            fmt::format("'{}' không có quyền xem hồ sơ {}", *user, id), "not_permitted");
     }
-    const bool overdue = is_overdue(*state);
+    const bool overdue = is_overdue(*state, clock_.now());
     return DossierView{*def, std::move(state.value()), std::move(**rec), overdue};
   });
 }
@@ -492,7 +514,7 @@ Result<std::vector<DossierView>> CommandService::inbox(const std::string& user) 
       auto state = decode_dossier(**def, dir_, r);
       if (!state) return state.error();
       if (available_actions(**def, dir_, *state, *uid).empty()) continue;
-      const bool overdue = is_overdue(*state);
+      const bool overdue = is_overdue(*state, clock_.now());
       out.push_back(DossierView{*def, std::move(state.value()), std::move(r), overdue});
     }
     return out;

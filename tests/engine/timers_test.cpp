@@ -158,6 +158,34 @@ TEST_CASE("an overdue level stays overdue through a return and is not told twice
   CHECK(w.service->fire_due(w.clock.now(), false).value().fired == 0);
 }
 
+TEST_CASE("a command after the limit fires the due timers first, in its own transaction", "[timers]") {
+  World w;
+  const DossierId id = accepted_dossier(w);
+  const std::int64_t seen = w.service->show(id, std::nullopt)->state.version;
+  w.clock.advance_ms(30 * kDay);  // no runner fired anything meanwhile
+  RawInput in;
+  in.expected_version = seen;  // what the appraiser saw: the firings are time passing, not an edit
+  auto r = w.service->act(id, "appraise", "vhxh-xa-phuong-tien.appraiser", in);
+  INFO((r ? "" : r.error().message));
+  REQUIRE(r.ok());
+  std::vector<std::string> types;
+  for (const auto& e : w.store.data().events)
+    if (e.dossier == id) types.push_back(e.type);
+  REQUIRE(types.size() >= 3);
+  CHECK(std::vector<std::string>(types.end() - 3, types.end()) ==
+        std::vector<std::string>{"TimerFired", "TimerFired", "DossierAppraised"});
+  // The overdue notice went out with the firing (the level above is told even though the level acted).
+  bool told_above = false;
+  for (const auto& o : w.store.data().outbox) told_above |= o.template_key == "deadline_overdue_superior";
+  CHECK(told_above);
+  // A stale version is still refused, and nothing is written.
+  const auto before = w.store.data().events.size();
+  RawInput stale;
+  stale.expected_version = seen;
+  CHECK_FALSE(w.service->act(id, "appraise", "vhxh-xa-phuong-tien.appraiser", stale).ok());
+  CHECK(w.store.data().events.size() == before);
+}
+
 TEST_CASE("working_days_before counts back over weekends and holidays", "[timers]") {
   World w;
   auto cal = yaml::calendar_from_store(w.store).value();
