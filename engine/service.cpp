@@ -206,8 +206,9 @@ Result<Outcome> CommandService::create(const std::string& workflow, const std::s
   if (auto st = type_input(d, input, cmd.fields, cmd.documents); !st) return st.error();
   Result<Outcome> result = Error{};
   auto st = store_.write([&](WriteTx& tx) -> Status {
-    const Timestamp now = clock_.now();
-    Decided decided = decide_create(d, dir_, cmd, *uid, now);
+    auto now = command_time(tx);
+    if (!now) return now.error();
+    Decided decided = decide_create(d, dir_, cmd, *uid, *now);
     if (auto* r = std::get_if<Refusal>(&decided)) return refusal_error(*r);
     auto id = tx.allocate_dossier_id();
     if (!id) return id.error();
@@ -262,7 +263,9 @@ Result<Outcome> CommandService::act(DossierId id, const std::string& action, con
       cmd.ballot = *b;
     }
     if (auto typed = type_input(d, input, cmd.fields, cmd.documents); !typed) return typed.error();
-    const Timestamp now = clock_.now();
+    auto clock_now = command_time(tx);
+    if (!clock_now) return clock_now.error();
+    const Timestamp now = *clock_now;
     // Timers that came due before this command fire first, in this transaction: a level acting after its
     // limit has the overdue recorded (and notified) before its action, whether or not a runner was up.
     std::int64_t version = record.version;
@@ -336,7 +339,17 @@ Result<FireReport> CommandService::fire_due(Timestamp until, bool virtual_clock)
         return t.name == timer.name && format_utc(t.due) == timer.due_at;
       });
       if (listed == state->timers.end()) return drop();
-      const Timestamp at = virtual_clock ? std::max(listed->due, state->updated_at) : clock_.now();
+      auto last = tx.log_time();
+      if (!last) return last.error();
+      const Timestamp floor = last->value_or(Timestamp{});
+      // Simulated: at its due time (never before the log's last event); real: now, refused if the clock is
+      // behind the log.
+      Timestamp at = std::max({listed->due, state->updated_at, floor});
+      if (!virtual_clock) {
+        auto now = command_time(tx);
+        if (!now) return now.error();
+        at = *now;
+      }
       auto event = fire_timer(**def, dir_, *state, timer.name, at);
       if (!event)
         return make_error(ErrorCode::kVerifyFailed,
@@ -445,7 +458,9 @@ Status CommandService::record_delivered(const Notification& n, const std::string
     Event e;
     e.type = EventType::kNotificationDelivered;
     e.seq = state->version + 1;
-    e.at = std::max(clock_.now(), state->updated_at);
+    auto now = command_time(tx);
+    if (!now) return now.error();
+    e.at = std::max(*now, state->updated_at);
     e.from = e.to = state->state;
     e.holder = state->holder;
     e.delivery = Event::Delivery{n.id(), channel, n.to_org, n.template_key};
@@ -460,6 +475,19 @@ Status CommandService::record_delivered(const Notification& n, const std::string
   }
   remember();
   return Status::Ok();
+}
+
+Result<Timestamp> CommandService::command_time(WriteTx& tx) {
+  const Timestamp now = clock_.now();
+  auto last = tx.log_time();
+  if (!last) return last.error();
+  if (last->has_value() && now < **last)
+    return with_reason(ErrorCode::kRefused,
+                       fmt::format("Đồng hồ ({}) sớm hơn sự kiện cuối cùng trong nhật ký ({}); không được ghi lùi "
+                                   "thời gian",
+                                   format_utc(now), format_utc(**last)),
+                       "clock_behind");
+  return now;
 }
 
 void CommandService::remember() {
@@ -620,12 +648,21 @@ Result<VerifyReport> CommandService::audit_verify() {
     ChainChecker chain(/*keep_digests=*/true);
     // Every notice an event recorded, to check the outbox against at the end.
     std::map<std::pair<DossierId, std::int64_t>, std::pair<std::vector<Event::Notice>, std::size_t>> notices;
+    std::string previous_at;  // the log's times never go backwards in append order
     auto st = store_.scan_events([&](const EventRecord& r) -> Status {
       ++report.events;
       if (auto why = chain.check(r); !why.empty()) {
         set_failure(report, r.dossier, r.seq, why);
         return make_error(ErrorCode::kVerifyFailed, report.failure);
       }
+      if (r.at < previous_at) {
+        set_failure(report, r.dossier, r.seq,
+                    fmt::format("sự kiện ghi thời điểm {} sớm hơn sự kiện ghi trước nó trong nhật ký ({}): thời gian "
+                                "đã bị ghi lùi",
+                                r.at, previous_at));
+        return make_error(ErrorCode::kVerifyFailed, report.failure);
+      }
+      previous_at = r.at;
       if (auto ns = recorded_notices(r.payload); !ns.empty()) notices[{r.dossier, r.seq}] = {std::move(ns), 0};
       return Status::Ok();
     });

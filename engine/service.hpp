@@ -140,6 +140,10 @@ class CommandService {
   Result<Outcome> commit(WriteTx& tx, const Definition& def, DossierState& state,
                          std::int64_t expected_version, std::string last_hash, const Decision& decision);
 
+  // "Now" for a command: the clock, read once; refused (kRefused, clock_behind) when it is earlier than
+  // the last event in the log, so the log's times never go backwards whatever the clock (or its stored
+  // setting) says.
+  Result<Timestamp> command_time(WriteTx& tx);
   // Remembers what the last successful command of this service wrote for a dossier.
   void remember();
 

@@ -29,6 +29,8 @@ class WriteTx {
   virtual Result<std::optional<DossierRecord>> load(DossierId id) = 0;
   // The dossier's latest event, or nullopt when there is no such dossier.
   virtual Result<std::optional<EventRecord>> last_event(DossierId id) = 0;
+  // The time of the last event appended to the log (any dossier), or nullopt when the log is empty.
+  virtual Result<std::optional<Timestamp>> log_time() = 0;
   // Returns a fresh dossier id, never used before.
   virtual Result<DossierId> allocate_dossier_id() = 0;
   // Appends events and writes the projection. `expected_version` 0 inserts a new dossier; otherwise the

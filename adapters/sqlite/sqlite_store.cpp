@@ -221,6 +221,7 @@ enum class Q {
   kCountTimers,
   kUndispatched,
   kMarkDelivered,
+  kLogTime,
   kCount,
 };
 
@@ -282,6 +283,7 @@ constexpr std::array<const char*, static_cast<std::size_t>(Q::kCount)> kSql = {
     "SELECT gseq, n, dossier_id, event_seq, target_org, template_key, created_at, status, attempts FROM outbox "
     "WHERE (gseq, n) > (?1, ?2) ORDER BY gseq, n LIMIT ?3",
     "UPDATE outbox SET status = 'delivered', attempts = attempts + 1 WHERE gseq = ?1 AND n = ?2 AND status = 'pending'",
+    "SELECT at FROM events ORDER BY gseq DESC LIMIT 1",
 };
 
 constexpr const char* kScanSql = "SELECT " HOSO_EVENT_COLS " FROM events ORDER BY gseq";
@@ -826,6 +828,19 @@ class SqliteStore::Impl {
                                         clock.at));
         if (Status st = set_meta("clock", clock.kind, "đặt đồng hồ"); !st) return st;
         return set_meta("clock_at", clock.at, "đặt giờ của đồng hồ ảo");
+      });
+    }
+
+    Result<std::optional<Timestamp>> log_time() override {
+      return guard([&]() -> Result<std::optional<Timestamp>> {
+        if (!active_) return not_active();
+        StmtUse use(impl_.stmt(Q::kLogTime));
+        const int rc = use.step();
+        if (rc == SQLITE_DONE) return std::optional<Timestamp>();
+        if (rc != SQLITE_ROW) return impl_.db_error(rc, "đọc thời điểm sự kiện cuối");
+        auto at = parse_utc(col_string(use.get(), 0));
+        if (!at) return internal("thời điểm sự kiện cuối không hợp lệ");
+        return std::optional<Timestamp>(*at);
       });
     }
 

@@ -370,4 +370,18 @@ TEST_CASE("the outbox is bound to the chain: a forged notice is neither delivere
   }
 }
 
+TEST_CASE("switching the stored clock behind the engine's back cannot back-date an event", "[e2e][audit]") {
+  Cli cli;
+  cli.init();  // a production database (system clock)
+  submitted_dossier(cli);
+  forge_sql(cli, "INSERT OR REPLACE INTO meta VALUES ('clock', 'virtual'), ('clock_at', '2025-01-02T00:00:00.000Z')");
+  const std::string before = cli.dump();
+  auto r = cli({"dossier", "create", "--workflow", "standard", "--award", "giay_khen_xa", "--as", "xom-khuan-lan.clerk"});
+  CHECK(r.code == 5);  // clock_behind: earlier than the last event in the log
+  CHECK(r.err.find("ghi lùi") != std::string::npos);
+  CHECK(cli({"clock", "set", "2025-01-01T00:00:00Z"}).code == 2);
+  CHECK(cli.dump() == before);
+  CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
+}
+
 }  // namespace hoso::testing

@@ -169,6 +169,10 @@ class MemoryStore : public Store {
     explicit Tx(const Data& d) : data(d) {}
     Result<std::optional<EventRecord>> last_event(DossierId id) override { return last_of(data, id); }
     Result<std::optional<DossierRecord>> load(DossierId id) override { return find(data, id); }
+    Result<std::optional<Timestamp>> log_time() override {
+      if (data.events.empty()) return std::optional<Timestamp>();
+      return std::optional<Timestamp>(parse_utc(data.events.back().at));
+    }
     Result<DossierId> allocate_dossier_id() override {
       return data.dossiers.empty() ? DossierId{1} : data.dossiers.rbegin()->first + 1;
     }
