@@ -74,4 +74,21 @@ h dossier act "$id" decide --as ubnd-xa-bat-xat.signer --field "decision_number=
 echo; echo "== Kiểm tra toàn vẹn"
 h replay --all
 h audit verify
-echo; echo "Cơ sở dữ liệu: $DB — thử: ./build/adapters/hoso inbox --as ca-tinh-thai-nguyen.clerk"
+
+echo; echo "== 5. Hạn xử lý theo ngày làm việc, trên một cơ sở dữ liệu mô phỏng (đồng hồ ảo)"
+SIM="${DB%.db}-mo-phong.db"
+rm -f "$SIM" "$SIM-wal" "$SIM-shm" "$SIM.notifications.jsonl"
+s() { echo "\$ hoso $*" >&2; "$HOSO" --db "$SIM" "$@"; }
+s init --clock virtual --at 2026-04-20T01:00:00Z
+s calendar add 2026-04-20 10
+id=$(s dossier create --workflow standard --award giay_khen_xa --as xom-khuan-lan.clerk \
+      --field "recipient_name=Xóm Khuân Lân" --field recipient_kind=collective "${docs[@]}")
+s dossier act "$id" submit --as xom-khuan-lan.clerk
+s dossier act "$id" accept --as ca-xa-phuong-tien.clerk
+s timers list
+s clock set 2026-05-08T01:00:00Z
+s inbox --as vhxh-xa-phuong-tien.appraiser
+s notify deliver
+s history "$id"
+s audit verify
+echo; echo "Cơ sở dữ liệu: $DB (mô phỏng: $SIM) — thử: ./build/adapters/hoso inbox --as ca-tinh-thai-nguyen.clerk"
