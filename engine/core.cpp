@@ -155,6 +155,8 @@ EventType event_type_for(TransitionKind k) {
       return EventType::kVoteCast;
     case TransitionKind::kCloseVote:
       return EventType::kVoteClosed;
+    case TransitionKind::kTimeout:
+      return EventType::kTimerFired;
   }
   return EventType::kDossierSubmitted;
 }
@@ -452,8 +454,17 @@ Status apply_event(const Definition& def, DossierState& s, const Event& e) {
     // Recorded by the system: the dossier stays where it is; only its timers and clocks change.
     if (s.version == 0) return fail("the first event is not DossierCreated");
     if (s.closed) return fail("event after the dossier closed");
-    if (e.from != s.state || e.to != s.state) return fail("a fired timer does not move the dossier");
-    if (e.holder != s.holder) return fail("a fired timer does not change the holder");
+    if (e.from != s.state) return fail("a fired timer leaves another state than the dossier's");
+    if (e.to != s.state || e.action.valid()) {
+      // It moves the dossier: only along a timeout transition of that timer, from this state.
+      const bool declared = std::any_of(def.transitions().begin(), def.transitions().end(), [&](const Transition& t) {
+        return t.kind == TransitionKind::kTimeout && t.action == e.action && t.to == e.to && t.timer == e.timer &&
+               std::find(t.from.begin(), t.from.end(), s.state) != t.from.end();
+      });
+      if (!declared) return fail(fmt::format("no timeout transition of timer '{}' to that state", e.timer));
+    } else if (e.holder != s.holder) {
+      return fail("a fired timer does not change the holder");
+    }
     if (e.at < s.updated_at) return fail("event is older than the previous event");
     auto pending = std::find_if(s.timers.begin(), s.timers.end(),
                                 [&](const PendingTimer& t) { return t.name == e.timer; });
@@ -462,6 +473,10 @@ Status apply_event(const Definition& def, DossierState& s, const Event& e) {
     if (e.at < pending->due) return fail(fmt::format("timer '{}' fired before it was due", e.timer));
     if (e.timers) s.timers = *e.timers;
     if (e.clocks) s.clocks = *e.clocks;
+    if (e.holder != s.holder) s.previous_holder = s.holder;
+    s.state = e.to;
+    s.holder = e.holder;
+    s.closed = def.state(e.to).terminal;
     s.version = e.seq;
     s.updated_at = e.at;
     return Status::Ok();

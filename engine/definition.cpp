@@ -18,8 +18,8 @@ constexpr const char* kAuthorityNames[kAuthorityCount] = {"commune_chair", "depa
                                                           "province_chair", "prime_minister", "president"};
 constexpr const char* kTransitionKindNames[] = {"submit",   "accept",   "appraise",  "forward",
                                                 "return",   "resubmit", "reject",    "decide",
-                                                "withdraw", "vote",     "close_vote"};
-constexpr int kTransitionKindCount = 11;
+                                                "withdraw", "vote",     "close_vote", "timeout"};
+constexpr int kTransitionKindCount = 12;
 const std::vector<TransitionId> kNoTransitions;
 const std::vector<Clause> kNoClauses;
 }  // namespace
@@ -525,7 +525,7 @@ class DefinitionCompiler {
       if (!kind || *kind == TransitionKind::kVote || *kind == TransitionKind::kCloseVote)
         error(ts.kind.loc,
               fmt::format("unknown transition kind '{}' (expected submit, accept, appraise, forward, "
-                          "return, resubmit, reject, decide or withdraw)",
+                          "return, resubmit, reject, decide, withdraw or timeout)",
                           ts.kind.value));
       else
         t.kind = *kind;
@@ -572,7 +572,23 @@ class DefinitionCompiler {
         }
       }
       t.roles_mask = roles_mask(ts.roles, "transition roles");
-      if (ts.roles.empty()) error(ts.loc, fmt::format("transition '{}' names no roles", ts.action.value));
+      t.timer = ts.timer.value;
+      if (t.kind == TransitionKind::kTimeout) {
+        if (t.timer.empty())
+          error(ts.loc, fmt::format("timeout transition '{}' needs 'timer' (the timer whose firing takes it)",
+                                    ts.action.value));
+        if (!ts.roles.empty())
+          error(ts.roles.front().loc,
+                fmt::format("timeout transition '{}' is taken by the system when its timer fires: no roles",
+                            ts.action.value));
+        if (t.to.valid() && d().state(t.to).vote)
+          error(ts.to.loc, fmt::format("timeout transition '{}' cannot enter a vote state (who would vote?)",
+                                       ts.action.value));
+      } else {
+        if (!t.timer.empty())
+          error(ts.timer.loc, fmt::format("'timer' belongs to timeout transitions only, not to '{}'", ts.kind.value));
+        if (ts.roles.empty()) error(ts.loc, fmt::format("transition '{}' names no roles", ts.action.value));
+      }
       if (ts.at.value.empty() || ts.at.value == "holder")
         t.at = Relation::kHolder;
       else if (ts.at.value == "origin")

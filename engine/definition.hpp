@@ -131,6 +131,7 @@ struct WhenSpec {
 
 struct TransitionSpec {
   Str action, kind, to, title, at;
+  Str timer;  // kind timeout: the timer whose firing takes it (no roles: the system takes it)
   std::vector<Str> from;  // state keys, or "*" for every non-terminal state
   WhenSpec when;
   std::vector<Str> roles;
@@ -189,7 +190,8 @@ enum class TransitionKind : std::uint8_t {
   kDecide,
   kWithdraw,
   kVote,
-  kCloseVote
+  kCloseVote,
+  kTimeout,  // taken by the system when the transition's timer fires
 };
 std::optional<TransitionKind> parse_transition_kind(std::string_view s);
 const char* transition_kind_name(TransitionKind k);
@@ -299,6 +301,7 @@ struct Transition {
   std::vector<std::pair<FieldId, Value>> set;
   bool note_required = false;
   std::vector<Effect> effects;
+  std::string timer;  // kTimeout: the timer whose firing takes it
 };
 
 // An immutable, validated workflow. One instance is shared by every dossier pinned to it.

@@ -173,6 +173,17 @@ Result<Event> fire_timer(const Definition& def, const Directory& dir, const Doss
   std::vector<PendingTimer> timers = state.timers;
   timers.erase(timers.begin() + (pending - state.timers.begin()));
   e.timers = std::move(timers);
+  // A timeout transition of this timer from the current state moves the dossier (and adds its effects).
+  for (const auto& t : def.transitions()) {
+    if (t.kind != TransitionKind::kTimeout || t.timer != timer) continue;
+    if (std::find(t.from.begin(), t.from.end(), state.state) == t.from.end()) continue;
+    if (!t.when.matches(def.award(state.award), entry_of(dir, state.origin), dir.org(state.origin).kind)) continue;
+    e.action = t.action;
+    e.to = t.to;
+    e.holder = resolve_holder(dir, def.state(t.to), state.origin);
+    e.effects = t.effects;
+    break;
+  }
   const bool reminder =
       timer.size() > kReminderSuffix.size() && timer.ends_with(kReminderSuffix);
   const std::string clock_timer = reminder ? timer.substr(0, timer.size() - kReminderSuffix.size()) : timer;

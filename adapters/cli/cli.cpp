@@ -491,6 +491,8 @@ std::string system_event_summary(const EventRecord& e) {
     const std::string_view name = t->as_string();
     const bool late = o.contains("late");
     if (name.ends_with(".remind")) return late ? "nhắc hạn xử lý (trễ)" : "nhắc hạn xử lý";
+    if (e.payload.find("\"overdue\":true") != std::string::npos)
+      return late ? "hết hạn xử lý: hồ sơ quá hạn (ghi nhận trễ)" : "hết hạn xử lý: hồ sơ quá hạn";
     return fmt::format("hẹn giờ '{}' đến hạn{}", name, late ? " (trễ)" : "");
   }
   if (const auto* d = o.if_contains("delivery"); d && d->is_object()) {

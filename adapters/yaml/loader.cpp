@@ -802,13 +802,14 @@ void read_transition(Reader& r, const YAML::Node& item, const SourceLoc& fallbac
   const MapView m = r.fixed(item, ctx,
                             {"action", "kind", "title", "from", "to", "when", "roles", "at",
                              "award_documents", "requires_documents", "requires_fields", "accepts_fields",
-                             "eligibility", "guards", "set", "note_required", "effects"},
+                             "eligibility", "guards", "set", "note_required", "effects", "timer"},
                             {"action", "kind", "from", "to"});
   TransitionSpec t;
   t.loc = m.loc;
   t.at = Str{"holder", t.loc};
   r.str(m, "action", t.action);
   r.str(m, "kind", t.kind);
+  r.str(m, "timer", t.timer);
   r.str(m, "title", t.title);
   r.str(m, "to", t.to);
   r.str(m, "at", t.at);

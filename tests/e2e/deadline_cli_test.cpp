@@ -384,4 +384,43 @@ TEST_CASE("switching the stored clock behind the engine's back cannot back-date 
   CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
 }
 
+TEST_CASE("a fired timer may move the dossier along a timeout transition", "[e2e][deadlines]") {
+  Cli cli;
+  // The seed workflows plus a test workflow whose intake gives the dossier back after 2 days.
+  const std::string workflows = cli.dir + "/workflows";
+  std::filesystem::create_directories(workflows);
+  for (const char* f : {"standard.yaml", "simplified.yaml"})
+    std::filesystem::copy_file(kSource + "/workflows/" + f, workflows + "/" + f);
+  std::filesystem::copy_file(kSource + "/tests/fixtures/timeout/auto_return.yaml", workflows + "/auto_return.yaml");
+  auto r = cli({"init", "--config", kSource + "/config", "--workflows", workflows, "--clock", "virtual", "--at",
+                "2026-03-02T01:00:00Z"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const std::string id =
+      create(cli, "auto_return", "giay_khen_xa", "xom-khuan-lan.clerk", {"--field", "recipient_name=Xóm Khuân Lân"});
+  must_act(cli, id, "submit", "xom-khuan-lan.clerk");
+  // Nobody may take the timeout transition by hand.
+  CHECK(cli({"dossier", "act", id, "auto_return", "--as", "ca-xa-phuong-tien.clerk"}).code != 0);
+  advance_to(cli, "2026-03-04T00:59:00Z");
+  CHECK(str(cli.ok_json({"dossier", "show", id}).at("state")) == "intake");
+  advance_to(cli, "2026-03-04T01:00:00Z");
+  const auto shown = cli.ok_json({"dossier", "show", id});
+  CHECK(str(shown.at("state")) == "draft");
+  CHECK(str(shown.at("holder")) == "xom-khuan-lan");
+  const auto history = cli.ok_json({"history", id});
+  const auto& last = history.as_array().back();
+  CHECK(str(last.at("type")) == "TimerFired");
+  CHECK(str(last.at("action")) == "auto_return");
+  CHECK(str(last.at("from")) == "intake");
+  CHECK(str(last.at("to")) == "draft");
+  CHECK(has(outbox_of(cli, id), "xom-khuan-lan", "dossier_returned"));
+  CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
+  CHECK(cli.ok_json({"replay", id}).at("ok").as_bool());
+  // Submitted again and taken up in time: the timer is cancelled and nothing moves it back.
+  must_act(cli, id, "submit", "xom-khuan-lan.clerk");
+  must_act(cli, id, "decide", "ca-xa-phuong-tien.clerk");
+  advance_to(cli, "2026-03-10T01:00:00Z");
+  CHECK(str(cli.ok_json({"dossier", "show", id}).at("state")) == "approved");
+}
+
 }  // namespace hoso::testing

@@ -179,3 +179,35 @@ TEST_CASE("the seed workflows and config load without diagnostics", "[definition
     CHECK(d.hash() != yaml::definition_hash(w.source + " ", p.catalogue_source));
   }
 }
+
+TEST_CASE("timeout transitions: taken by the system when their timer fires, checked at load", "[definition]") {
+  const std::string base = kStates + R"(transitions:
+  - {action: submit, kind: submit, from: draft, to: review, roles: [clerk], effects: [{start_timer: w, after: "2 days"}]}
+  - {action: decide, kind: decide, from: review, to: done, roles: [clerk]}
+)";
+  SECTION("a valid one") {
+    auto o = compile(base + "  - {action: back, kind: timeout, timer: w, from: review, to: draft}\n");
+    INFO(all(o));
+    REQUIRE(o.definition);
+    const auto back = o.definition->find_action("back");
+    REQUIRE(back);
+    const auto& t = o.definition->transition(o.definition->candidates(*o.definition->find_state("review"), *back)[0]);
+    CHECK(t.kind == TransitionKind::kTimeout);
+    CHECK(t.timer == "w");
+    CHECK(t.roles_mask == 0);
+  }
+  SECTION("without its timer") {
+    auto o = compile(base + "  - {action: back, kind: timeout, from: review, to: draft}\n");
+    INFO(all(o));
+    CHECK(all(o).find("mini.yaml:17:5: error: timeout transition 'back' needs 'timer'") != std::string::npos);
+  }
+  SECTION("with roles") {
+    auto o = compile(base + "  - {action: back, kind: timeout, timer: w, from: review, to: draft, roles: [clerk]}\n");
+    INFO(all(o));
+    CHECK(all(o).find("mini.yaml:17:78: error: timeout transition 'back' is taken by the system") != std::string::npos);
+  }
+  SECTION("a timer on another kind") {
+    auto o = compile(base + "  - {action: back, kind: return, timer: w, from: review, to: draft, roles: [clerk]}\n");
+    CHECK(all(o).find("'timer' belongs to timeout transitions only") != std::string::npos);
+  }
+}
