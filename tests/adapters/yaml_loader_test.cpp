@@ -894,7 +894,9 @@ TEST_CASE("the examples of workflows/FORMAT.md are accepted", "[yaml][format]") 
     } else if (block.rfind("workflow:", 0) == 0) {
       WorkflowSpec w;
       ds = yaml::parse_workflow(block, "FORMAT.md", w);
-      CHECK(w.transitions.size() == 1);
+      REQUIRE(w.transitions.size() == 2);  // a person's transition and a timeout
+      CHECK(w.transitions[1].kind.value == "timeout");
+      CHECK(w.transitions[1].timer.value == "intake_window");
       CHECK(w.states.size() == 4);
     } else {
       FAIL("unrecognised example");
