@@ -14,10 +14,17 @@ std::string holder_text(const State& s) {
   return fmt::format("{}@{}", org_kind_name(s.holder.kind), level_name(s.holder.within));
 }
 
+
+// Appends `item` to a `sep`-separated list.
+void append_item(std::string& list, char sep, std::string_view item) {
+  if (!list.empty()) list += sep;
+  list += item;
+}
+
 std::string roles_text(std::uint32_t mask) {
   std::string out;
   for (int i = 0; i < kRoleCount; ++i)
-    if (mask & (1u << i)) out += (out.empty() ? "" : ",") + std::string(role_name(static_cast<Role>(i)));
+    if (mask & (1u << i)) append_item(out, ',', role_name(static_cast<Role>(i)));
   return out;
 }
 
@@ -27,7 +34,7 @@ std::string when_text(const Definition& def, const When& w) {
     std::string a;
     for (int i = 0; i < kAuthorityCount; ++i)
       if (w.authority_mask & (1u << i))
-        a += (a.empty() ? "" : ",") + std::string(authority_name(static_cast<Authority>(i)));
+        append_item(a, ',', authority_name(static_cast<Authority>(i)));
     out += "authority=" + a;
   }
   if (w.entry_mask != ~0u) {
@@ -39,13 +46,13 @@ std::string when_text(const Definition& def, const When& w) {
     std::string o;
     for (int i = 0; i < kOrgKindCount; ++i)
       if (w.origin_mask & (1u << i))
-        o += (o.empty() ? "" : ",") + std::string(org_kind_name(static_cast<OrgKind>(i)));
-    out += (out.empty() ? "" : " ") + ("origin=" + o);
+        append_item(o, ',', org_kind_name(static_cast<OrgKind>(i)));
+    append_item(out, ' ', "origin=" + o);
   }
   if (!w.awards.empty()) {
     std::string a;
-    for (AwardId id : w.awards) a += (a.empty() ? "" : ",") + def.award(id).key;
-    out += (out.empty() ? "" : " ") + ("awards=" + a);
+    for (AwardId id : w.awards) append_item(a, ',', def.award(id).key);
+    append_item(out, ' ', "awards=" + a);
   }
   return out;
 }
