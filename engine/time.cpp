@@ -100,7 +100,7 @@ std::string format_date(Date date) {
   int y;
   unsigned m, d;
   civil_from_days(date.days, y, m, d);
-  char buf[16];
+  char buf[48];  // room for any int year, so -O3's truncation analysis has nothing to say
   std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", y, m, d);
   return buf;
 }
