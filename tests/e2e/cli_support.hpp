@@ -1,5 +1,6 @@
 // Drives the real `hoso` binary against a real SQLite file in a fresh temporary folder.
 #pragma once
+#include <sqlite3.h>
 #include <stdlib.h>
 
 #include <boost/json.hpp>
@@ -77,6 +78,18 @@ inline std::string latest_cycle_end_now() {
 }
 
 inline std::string str(const json::value& v) { return std::string(v.as_string()); }
+
+// Runs SQL on the database file directly, as a forger with file access would.
+inline void forge(const Cli& cli, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(cli.db.c_str(), &db) == SQLITE_OK);
+  char* msg = nullptr;
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &msg);
+  INFO(sql << ": " << (msg ? msg : ""));
+  sqlite3_free(msg);
+  sqlite3_close(db);
+  REQUIRE(rc == SQLITE_OK);
+}
 
 // Creates a dossier; `extra` adds arguments (fields, docs). Returns its id.
 inline std::string create(const Cli& cli, const std::string& workflow, const std::string& award,

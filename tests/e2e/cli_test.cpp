@@ -389,22 +389,6 @@ TEST_CASE("a tampered database file is caught by audit verify and replay", "[e2e
   CHECK(cli({"replay", id}).code == 8);
 }
 
-namespace {
-
-// Runs SQL on the database file directly, as a forger with file access would.
-void forge(const Cli& cli, const std::string& sql) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(cli.db.c_str(), &db) == SQLITE_OK);
-  char* msg = nullptr;
-  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &msg);
-  INFO(sql << ": " << (msg ? msg : ""));
-  sqlite3_free(msg);
-  sqlite3_close(db);
-  REQUIRE(rc == SQLITE_OK);
-}
-
-}  // namespace
-
 TEST_CASE("a projection forged behind the log's back is neither shown nor acted on", "[e2e][audit]") {
   Cli cli;
   cli.init();

@@ -287,21 +287,6 @@ TEST_CASE("notify deliver: each pending notice once, as a JSON line in Vietnames
   CHECK(cli.dump() == before);
 }
 
-namespace {
-
-void forge_sql(const Cli& cli, const std::string& sql) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(cli.db.c_str(), &db) == SQLITE_OK);
-  char* msg = nullptr;
-  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &msg);
-  INFO(sql << ": " << (msg ? msg : ""));
-  sqlite3_free(msg);
-  sqlite3_close(db);
-  REQUIRE(rc == SQLITE_OK);
-}
-
-}  // namespace
-
 TEST_CASE("the timers table is audited, and a forged or missing row never fires a deadline early",
           "[e2e][deadlines][audit]") {
   Cli cli;
@@ -310,7 +295,7 @@ TEST_CASE("the timers table is audited, and a forged or missing row never fires 
   must_act(cli, id, "accept", "ca-xa-phuong-tien.clerk");  // limit: end of 16/03
   CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
   SECTION("a forged row: audit names it; advancing drops it with a warning and fires nothing early") {
-    forge_sql(cli, "INSERT INTO timers VALUES ('2026-03-02T01:00:00.500Z', " + id + ", 'processing')");
+    forge(cli, "INSERT INTO timers VALUES ('2026-03-02T01:00:00.500Z', " + id + ", 'processing')");
     auto audit = cli({"audit", "verify", "--json"});
     CHECK(audit.code == 8);
     CHECK(boost::json::parse(audit.out).at("failure").as_string().find("không ghi nhận") != std::string::npos);
@@ -324,7 +309,7 @@ TEST_CASE("the timers table is audited, and a forged or missing row never fires 
     CHECK(cli.ok_json({"dossier", "show", id}).at("overdue").as_bool());
   }
   SECTION("a deleted row: audit names it, and the dossier can still move on") {
-    forge_sql(cli, "DELETE FROM timers WHERE name = 'processing'");
+    forge(cli, "DELETE FROM timers WHERE name = 'processing'");
     auto audit = cli({"audit", "verify", "--json"});
     CHECK(audit.code == 8);
     CHECK(boost::json::parse(audit.out).at("failure").as_string().find("thiếu hẹn giờ") != std::string::npos);
@@ -343,7 +328,7 @@ TEST_CASE("the outbox is bound to the chain: a forged notice is neither delivere
   must_act(cli, id, "accept", "ca-xa-phuong-tien.clerk");
   const std::string file = cli.dir + "/n.jsonl";
   SECTION("a row added behind the engine's back") {
-    forge_sql(cli,
+    forge(cli,
               "INSERT INTO outbox (gseq, n, dossier_id, event_seq, target_org, template_key, created_at) "
               "VALUES (999, 0, " + id + ", 2, 'ca-tinh-lao-cai', 'dossier_decided', '2026-03-02T01:00:00.000Z')");
     auto audit = cli({"audit", "verify", "--json"});
@@ -358,12 +343,12 @@ TEST_CASE("the outbox is bound to the chain: a forged notice is neither delivere
     CHECK(text.find("ca-xa-phuong-tien") != std::string::npos);
   }
   SECTION("a row redirected to another org") {
-    forge_sql(cli, "UPDATE outbox SET target_org = 'ca-tinh-lao-cai' WHERE dossier_id = " + id + " AND event_seq = 3");
+    forge(cli, "UPDATE outbox SET target_org = 'ca-tinh-lao-cai' WHERE dossier_id = " + id + " AND event_seq = 3");
     CHECK(cli({"audit", "verify"}).code == 8);
     CHECK(cli({"notify", "deliver", "--file", file}).code == 8);
   }
   SECTION("a row deleted") {
-    forge_sql(cli, "DELETE FROM outbox WHERE dossier_id = " + id + " AND event_seq = 3");
+    forge(cli, "DELETE FROM outbox WHERE dossier_id = " + id + " AND event_seq = 3");
     auto audit = cli({"audit", "verify", "--json"});
     CHECK(audit.code == 8);
     CHECK(boost::json::parse(audit.out).at("failure").as_string().find("thiếu") != std::string::npos);
@@ -374,7 +359,7 @@ TEST_CASE("switching the stored clock behind the engine's back cannot back-date 
   Cli cli;
   cli.init();  // a production database (system clock)
   submitted_dossier(cli);
-  forge_sql(cli, "INSERT OR REPLACE INTO meta VALUES ('clock', 'virtual'), ('clock_at', '2025-01-02T00:00:00.000Z')");
+  forge(cli, "INSERT OR REPLACE INTO meta VALUES ('clock', 'virtual'), ('clock_at', '2025-01-02T00:00:00.000Z')");
   const std::string before = cli.dump();
   auto r = cli({"dossier", "create", "--workflow", "standard", "--award", "giay_khen_xa", "--as", "xom-khuan-lan.clerk"});
   CHECK(r.code == 5);  // clock_behind: earlier than the last event in the log
@@ -421,6 +406,35 @@ TEST_CASE("a fired timer may move the dossier along a timeout transition", "[e2e
   must_act(cli, id, "decide", "ca-xa-phuong-tien.clerk");
   advance_to(cli, "2026-03-10T01:00:00Z");
   CHECK(str(cli.ok_json({"dossier", "show", id}).at("state")) == "approved");
+}
+
+TEST_CASE("clock, timers and notify refuse malformed commands with a message and change nothing",
+          "[e2e][deadlines]") {
+  Cli cli;
+  init_virtual(cli, "2026-03-02T01:00:00Z");
+  const std::string id = submitted_dossier(cli);
+  must_act(cli, id, "accept", "ca-xa-phuong-tien.clerk");
+  const std::string before = cli.dump();
+  for (std::vector<std::string> bad : {std::vector<std::string>{"clock"},
+                                       {"clock", "advance"},
+                                       {"clock", "advance", "3x"},
+                                       {"clock", "advance", "-1d"},
+                                       {"clock", "set", "2026-13-01T00:00:00Z"},
+                                       {"clock", "show", "now"},
+                                       {"timers"},
+                                       {"timers", "fire"},
+                                       {"timers", "list", "all"},
+                                       {"timers", "run", "--file", "x"},
+                                       {"notify"},
+                                       {"notify", "send"},
+                                       {"notify", "deliver", "--as", "ca-xa-phuong-tien.clerk"}}) {
+    auto r = cli(bad);
+    INFO(bad[0] << " " << (bad.size() > 1 ? bad[1] : "") << " " << (bad.size() > 2 ? bad[2] : ""));
+    CHECK(r.code == 2);
+    CHECK(r.err.find("lỗi:") != std::string::npos);
+  }
+  CHECK(cli.dump() == before);
+  CHECK_FALSE(std::filesystem::exists(cli.db + ".notifications.jsonl"));
 }
 
 }  // namespace hoso::testing

@@ -1,6 +1,10 @@
 // Compiling workflows: every validation rule reports file:line:col, and valid tables are built right.
 #include <catch2/catch.hpp>
 
+#include <fmt/format.h>
+
+#include <algorithm>
+
 #include "adapters/yaml/loader.hpp"
 #include "adapters/yaml/project.hpp"
 #include "engine/diagram.hpp"
@@ -210,4 +214,45 @@ TEST_CASE("timeout transitions: taken by the system when their timer fires, chec
     auto o = compile(base + "  - {action: back, kind: return, timer: w, from: review, to: draft, roles: [clerk]}\n");
     CHECK(all(o).find("'timer' belongs to timeout transitions only") != std::string::npos);
   }
+}
+
+TEST_CASE("deadline rules in the catalogue: each mistake is located", "[definition][deadlines]") {
+  const std::string base = catalogue_source();  // ends inside its `deadlines:` list
+  const int next = static_cast<int>(std::count(base.begin(), base.end(), '\n')) + 1;
+  auto problems = [&](const std::string& item) {
+    CatalogueSpec c;
+    std::string text = base + item;
+    auto diags = yaml::parse_catalogue(text, "awards.yaml", c);
+    if (diags.empty()) diags = check_catalogue(c);
+    std::string s;
+    for (const auto& d : diags) s += d.format() + "\n";
+    return s;
+  };
+  auto at = [&](int line, int col, const std::string& msg) {
+    return fmt::format("awards.yaml:{}:{}: error: {}", next + line, col, msg);
+  };
+  const std::string head = "  - id: x\n    levels: [commune_police]\n";
+  CHECK(problems(head + "    working_days: 5\n    legal_basis: \"b\"\n").empty());
+  CHECK_THAT(problems(head + "    working_days: 0\n    legal_basis: \"b\"\n"),
+             Catch::Contains(at(2, 19, "deadline 'x': working_days must be 1–365, not 0")));
+  CHECK_THAT(problems(head + "    working_days: 5\n    remind_before: 5\n    legal_basis: \"b\"\n"),
+             Catch::Contains(at(3, 20, "deadline 'x': remind_before must be at least 0 and less than working_days")));
+  CHECK_THAT(problems("  - id: x\n    levels: [commune_polise]\n    working_days: 5\n    legal_basis: \"b\"\n"),
+             Catch::Contains(at(1, 14, "deadline 'x': unknown org kind 'commune_polise'")));
+  CHECK_THAT(problems(head + "    awards: [giay_khen_xyz]\n    working_days: 5\n    legal_basis: \"b\"\n"),
+             Catch::Contains(at(2, 14, "deadline 'x': unknown award 'giay_khen_xyz'")));
+  CHECK_THAT(problems(head + "    working_days: 5\n    on_resume: later\n    legal_basis: \"b\"\n"),
+             Catch::Contains(at(3, 16, "deadline 'x': on_resume must be 'continue' or 'restart', not 'later'")));
+  CHECK_THAT(problems(head + "    working_days: 5\n    legal_basis: \"b\"\n    effective_from: 2026-02-30\n"),
+             Catch::Contains(at(4, 21, "effective_from '2026-02-30' is not a date (YYYY-MM-DD)")));
+  CHECK_THAT(problems(head + "    working_days: 5\n    legal_basis: \"b\"\n    effective_from: 2026-02-01\n"
+                             "    effective_to: 2026-01-01\n"),
+             Catch::Contains(at(5, 19, "deadline 'x' ends before it starts")));
+  CHECK_THAT(problems(head + "    working_days: 5\n    legal_basis: \"b\"\n    escalate_to: {of: province_police}\n"),
+             Catch::Contains("missing key 'within'"));
+  CHECK_THAT(problems(head + "    working_days: 5\n"), Catch::Contains("missing key 'legal_basis'"));
+  CHECK_THAT(problems(head + "    working_days: 5\n    legal_basis: \"b\"\n    reminder: 2\n"),
+             Catch::Contains("unknown key 'reminder'"));
+  CHECK_THAT(problems("  - id: cap_xa\n    levels: [commune_police]\n    working_days: 5\n    legal_basis: \"b\"\n"),
+             Catch::Contains(at(0, 9, "duplicate deadline 'cap_xa'")));
 }
