@@ -7,7 +7,6 @@
 #include <set>
 #include <tuple>
 #include <boost/json.hpp>
-#include <thread>
 #include <unordered_map>
 
 #include "engine/codec.hpp"
@@ -635,9 +634,9 @@ Result<VerifyReport> CommandService::replay(DossierId id) {
 }
 
 // Streams the log once in append order, checking the chain and every hash and folding each event, then
-// compares every rebuilt dossier with its stored projection; the folding runs on up to four threads.
+// compares every rebuilt dossier with its stored projection, in up to four parts (set_parallelism).
 Result<VerifyReport> CommandService::replay_all() {
-  const unsigned workers = std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
+  const unsigned workers = std::clamp(parts_, 1u, 4u);
   return in_snapshot<VerifyReport>(
       store_, [&]() -> Result<VerifyReport> { return replay_log(store_, defs_, dir_, workers); });
 }

@@ -130,6 +130,9 @@ class CommandService {
   // event (by the system) joins the dossier's history, in one transaction.
   Status record_delivered(const Notification& n, const std::string& channel);
 
+  // How many parts replay --all splits the log into (the adapter knows the machine; default 1).
+  void set_parallelism(unsigned parts) { parts_ = parts; }
+
   // The business calendar deadlines are counted with; without one, a deadline effect fails.
   void set_calendar(std::shared_ptr<const BusinessCalendar> calendar) { calendar_ = std::move(calendar); }
 
@@ -155,6 +158,7 @@ class CommandService {
   DefinitionRegistry& defs_;
   const Directory& dir_;
   std::shared_ptr<const BusinessCalendar> calendar_;
+  unsigned parts_ = 1;
 
   // The projection this service last wrote for each dossier, with the state it encodes. When a command
   // loads a projection byte-identical to the one remembered, it was written (and its digest recorded in

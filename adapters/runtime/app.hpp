@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <memory>
+#include <thread>
 #include <string>
 
 #include "adapters/runtime/stored_clock.hpp"
@@ -48,6 +49,7 @@ struct App {
     auto calendar = yaml::calendar_from_store(*app->store);
     if (!calendar) return calendar.error();
     app->service->set_calendar(calendar.value());
+    app->service->set_parallelism(std::thread::hardware_concurrency());
     return app;
   }
 };
