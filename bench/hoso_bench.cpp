@@ -380,7 +380,7 @@ int main(int argc, char** argv) {
   if (only.empty() || only == "b") bench_core(project, core_transitions);
   if (!only.empty() && only != "c") {
     std::error_code ec;
-    fs::remove_all(dir, ec);
+    if (!keep) fs::remove_all(dir, ec);
     return 0;
   }
 

@@ -597,4 +597,24 @@ Result<DossierState> decode_dossier(const Definition& def, const Directory& dir,
   }
 }
 
+Result<std::vector<TimerRecord>> listed_timer_rows(DossierId id, std::string_view text) {
+  // Only the list is parsed (audit verify runs this for every event): the key is found in the text. Keys
+  // are written without escapes, and a quote inside a string value is escaped, so `"timers":[` is the key
+  // itself; no field value is a list, so it is the top-level one.
+  std::vector<TimerRecord> out;
+  constexpr std::string_view kKey = "\"timers\":[";
+  const auto at = text.find(kKey);
+  if (at == std::string_view::npos) return out;
+  json::parser p;
+  boost::system::error_code ec;
+  const std::string_view list = text.substr(at + kKey.size() - 1);
+  p.write_some(list.data(), list.size(), ec);
+  if (ec) return bad("malformed timers");
+  auto timers = decode_timers(p.release());
+  if (!timers) return timers.error();
+  out.reserve(timers->size());
+  for (const auto& t : *timers) out.push_back(TimerRecord{format_utc(t.due), id, t.name});
+  return out;
+}
+
 }  // namespace hoso

@@ -32,6 +32,10 @@ Status decode_event_into(const Definition& def, const Directory& dir, const Even
 DossierRecord encode_dossier(const Definition& def, const Directory& dir, const DossierState& s,
                              const std::string& last_hash);
 // The state a projection record stands for.
+// The timers a JSON object lists under "timers" (a projection's `timing`, or an event's payload), as rows
+// of `id`; empty when it lists none. Fails on a "timers" that is not a list of {name, due}.
+Result<std::vector<TimerRecord>> listed_timer_rows(DossierId id, std::string_view json);
+
 Result<DossierState> decode_dossier(const Definition& def, const Directory& dir, const DossierRecord& r);
 
 }  // namespace hoso

@@ -133,12 +133,16 @@ Result<Outcome> CommandService::commit(WriteTx& tx, const Definition& def, Dossi
     if (auto st = schedule_timers(def, dir_, calendar_.get(), state, e); !st) return st.error();
     const std::vector<PendingTimer> timers_before = state.timers;
     if (auto st = apply_event(def, state, e); !st) return st.error();
-    // The timer rows follow the projection's list, in the same transaction.
+    // The timer rows follow the projection's list, in the same transaction: a new timer gets its row. A
+    // timer that fired (or was due) loses its row now; one cancelled or paused before its due time keeps
+    // it until then, when fire_due drops it unfired because the dossier no longer lists it. Cancelling
+    // thus writes no page: the row sits where its due time put it, usually far from the pages this
+    // command touches.
     auto listed = [](const std::vector<PendingTimer>& in, const PendingTimer& t) {
       return std::find(in.begin(), in.end(), t) != in.end();
     };
     for (const auto& t : timers_before)
-      if (!listed(state.timers, t))
+      if (!listed(state.timers, t) && t.due <= e.at)
         if (auto st = tx.remove_timer(TimerRecord{format_utc(t.due), state.id, t.name}); !st) return st.error();
     for (const auto& t : state.timers)
       if (!listed(timers_before, t))
@@ -309,67 +313,114 @@ Result<DossierState> CommandService::load_checked(WriteTx& tx, const DossierReco
 Result<FireReport> CommandService::fire_due(Timestamp until, bool virtual_clock) {
   const std::string limit = format_utc(until);
   FireReport report;
+  // Rows dropped in one transaction, at most: a long run of cancelled timers is cleared in a few commits.
+  constexpr std::size_t kMaxDropsPerCommit = 512;
   for (;;) {
-    bool none = false, stale = false;
+    bool none = false, fired = false;
+    std::vector<TimerRecord> dropped;
     auto st = store_.write([&](WriteTx& tx) -> Status {
-      auto due = tx.due_timers(limit, 1);
-      if (!due) return due.error();
-      if (due->empty()) {
-        none = true;
-        return Status::Ok();
+      dropped.clear();
+      for (;;) {
+        if (dropped.size() == kMaxDropsPerCommit) return Status::Ok();
+        auto due = tx.due_timers(limit, 1);
+        if (!due) return due.error();
+        if (due->empty()) {
+          none = true;
+          return Status::Ok();
+        }
+        const TimerRecord timer = due->front();
+        // A row the dossier's own (chained) state does not list with this due time was cancelled or
+        // paused before it came due (its row is left until now, see commit), or was written behind the
+        // engine's back: it is dropped, never fired, and never stops the others.
+        auto drop = [&]() -> Status {
+          dropped.push_back(timer);
+          return tx.remove_timer(timer);
+        };
+        auto rec = tx.load(timer.dossier);
+        if (!rec) return rec.error();
+        if (!rec->has_value()) {
+          if (auto s = drop(); !s) return s;
+          continue;
+        }
+        const DossierRecord& record = **rec;
+        auto def = defs_.by_hash(record.definition_hash);
+        if (!def) return def.error();
+        auto state = load_checked(tx, record, **def);
+        if (!state) return state.error();
+        auto listed = std::find_if(state->timers.begin(), state->timers.end(), [&](const PendingTimer& t) {
+          return t.name == timer.name && format_utc(t.due) == timer.due_at;
+        });
+        if (listed == state->timers.end()) {
+          if (auto s = drop(); !s) return s;
+          continue;
+        }
+        fired = true;
+        return fire_listed(tx, record, **def, *state, *listed, virtual_clock);
       }
-      const TimerRecord timer = due->front();
-      // A row the dossier's own (chained) state does not list, with this due time, is stale or forged: it
-      // is dropped and reported, never fired, and never stops the others.
-      auto drop = [&]() -> Status {
-        stale = true;
-        report.stale.push_back(timer);
-        return tx.remove_timer(timer);
-      };
-      auto rec = tx.load(timer.dossier);
-      if (!rec) return rec.error();
-      if (!rec->has_value()) return drop();
-      const DossierRecord& record = **rec;
-      auto def = defs_.by_hash(record.definition_hash);
-      if (!def) return def.error();
-      auto state = load_checked(tx, record, **def);
-      if (!state) return state.error();
-      auto listed = std::find_if(state->timers.begin(), state->timers.end(), [&](const PendingTimer& t) {
-        return t.name == timer.name && format_utc(t.due) == timer.due_at;
-      });
-      if (listed == state->timers.end()) return drop();
-      auto last = tx.log_time();
-      if (!last) return last.error();
-      const Timestamp floor = last->value_or(Timestamp{});
-      // Simulated: at its due time (never before the log's last event); real: now, refused if the clock is
-      // behind the log.
-      Timestamp at = std::max({listed->due, state->updated_at, floor});
-      if (!virtual_clock) {
-        auto now = command_time(tx);
-        if (!now) return now.error();
-        at = *now;
-      }
-      auto event = fire_timer(**def, dir_, *state, timer.name, at);
-      if (!event)
-        return make_error(ErrorCode::kVerifyFailed,
-                          fmt::format("hẹn giờ '{}' của hồ sơ {} không khớp trạng thái hồ sơ: {}", timer.name,
-                                      timer.dossier, event.error().message));
-      if (virtual_clock)
-        if (auto c = tx.set_clock(ClockRecord{"virtual", format_utc(event->at)}); !c) return c;
-      Decision decision;
-      decision.events.push_back(std::move(event.value()));
-      auto out = commit(tx, **def, *state, record.version, record.last_hash, decision);
-      return out ? Status::Ok() : Status(out.error());
     });
     if (!st) {
       pending_.reset();
       return st.error();
     }
-    if (none) return report;
-    if (stale) continue;
-    remember();
-    ++report.fired;
+    report.dropped.insert(report.dropped.end(), dropped.begin(), dropped.end());
+    if (fired) {
+      remember();
+      ++report.fired;
+    } else if (none) {
+      return report;
+    }
   }
+}
+
+Result<std::vector<TimerRecord>> CommandService::pending_timers(std::size_t limit) {
+  return in_snapshot<std::vector<TimerRecord>>(store_, [&]() -> Result<std::vector<TimerRecord>> {
+    auto rows = store_.due_timers("9999-12-31T23:59:59.999Z", std::numeric_limits<int>::max());
+    if (!rows) return rows.error();
+    std::unordered_map<DossierId, std::vector<TimerRecord>> listed;  // by dossier, read once each
+    std::vector<TimerRecord> out;
+    for (auto& row : *rows) {
+      if (out.size() == limit) break;
+      auto it = listed.find(row.dossier);
+      if (it == listed.end()) {
+        auto rec = store_.load(row.dossier);
+        if (!rec) return rec.error();
+        std::vector<TimerRecord> own;
+        if (rec->has_value()) {
+          auto timers = listed_timer_rows(row.dossier, (*rec)->timing);
+          if (!timers) return timers.error();
+          own = std::move(*timers);
+        }
+        it = listed.emplace(row.dossier, std::move(own)).first;
+      }
+      if (std::find(it->second.begin(), it->second.end(), row) != it->second.end()) out.push_back(std::move(row));
+    }
+    return out;
+  });
+}
+
+Status CommandService::fire_listed(WriteTx& tx, const DossierRecord& record, const Definition& def,
+                                   DossierState& state, PendingTimer timer, bool virtual_clock) {
+  auto last = tx.log_time();
+  if (!last) return last.error();
+  const Timestamp floor = last->value_or(Timestamp{});
+  // Simulated: at its due time (never before the log's last event); real: now, refused if the clock is
+  // behind the log.
+  Timestamp at = std::max({timer.due, state.updated_at, floor});
+  if (!virtual_clock) {
+    auto now = command_time(tx);
+    if (!now) return now.error();
+    at = *now;
+  }
+  auto event = fire_timer(def, dir_, state, timer.name, at);
+  if (!event)
+    return make_error(ErrorCode::kVerifyFailed, fmt::format("hẹn giờ '{}' của hồ sơ {} không khớp trạng thái hồ sơ: {}",
+                                                            timer.name, record.id, event.error().message));
+  if (virtual_clock)
+    if (auto c = tx.set_clock(ClockRecord{"virtual", format_utc(event->at)}); !c) return c;
+  Decision decision;
+  decision.events.push_back(std::move(event.value()));
+  auto out = commit(tx, def, state, record.version, record.last_hash, decision);
+  return out ? Status::Ok() : Status(out.error());
 }
 
 Result<std::vector<Notification>> CommandService::pending_notifications(
@@ -648,6 +699,9 @@ Result<VerifyReport> CommandService::audit_verify() {
     // Every notice an event recorded, to check the outbox against at the end.
     std::map<std::pair<DossierId, std::int64_t>, std::pair<std::vector<Event::Notice>, std::size_t>> notices;
     std::string previous_at;  // the log's times never go backwards in append order
+    // Every timer an event ever listed: a row of the timers table that no projection lists must be one of
+    // these (cancelled or paused before it came due, its row left until then).
+    std::set<std::tuple<std::string, DossierId, std::string>> started;
     auto st = store_.scan_events([&](const EventRecord& r) -> Status {
       ++report.events;
       if (auto why = chain.check(r); !why.empty()) {
@@ -663,6 +717,9 @@ Result<VerifyReport> CommandService::audit_verify() {
       }
       previous_at = r.at;
       if (auto ns = recorded_notices(r.payload); !ns.empty()) notices[{r.dossier, r.seq}] = {std::move(ns), 0};
+      auto timers = listed_timer_rows(r.dossier, r.payload);
+      if (!timers) return timers.error();
+      for (auto& t : *timers) started.emplace(std::move(t.due_at), t.dossier, std::move(t.name));
       return Status::Ok();
     });
     if (!report.ok) return report;
@@ -701,29 +758,21 @@ Result<VerifyReport> CommandService::audit_verify() {
       }
     }
     if (!report.ok) return report;
-    // The timers table must hold exactly the timers the (verified) projections list.
+    // The timers table must hold every timer the (verified) projections list, and nothing else but rows of
+    // timers the history started and later cancelled.
     std::set<std::tuple<std::string, DossierId, std::string>> expected;
     auto listed = store_.scan_dossiers([&](const DossierRecord& p) -> Status {
-      if (p.timing.empty()) return Status::Ok();
-      boost::system::error_code ec;
-      const boost::json::value v = boost::json::parse(p.timing, ec);
-      const auto* timers = !ec && v.is_object() ? v.as_object().if_contains("timers") : nullptr;
-      if (!timers || !timers->is_array()) return make_error(ErrorCode::kVerifyFailed, "timing");
-      for (const auto& t : timers->as_array()) {
-        const auto* o = t.if_object();
-        const auto* name = o ? o->if_contains("name") : nullptr;
-        const auto* due = o ? o->if_contains("due") : nullptr;
-        if (!name || !due || !name->is_string() || !due->is_string())
-          return make_error(ErrorCode::kVerifyFailed, "timing");
-        expected.emplace(std::string(due->as_string()), p.id, std::string(name->as_string()));
-      }
+      auto timers = listed_timer_rows(p.id, p.timing);
+      if (!timers) return make_error(ErrorCode::kVerifyFailed, "timing");
+      for (auto& t : *timers) expected.emplace(std::move(t.due_at), t.dossier, std::move(t.name));
       return Status::Ok();
     });
     if (!listed) return listed.error();
     auto rows = store_.due_timers("9999-12-31T23:59:59.999Z", std::numeric_limits<int>::max());
     if (!rows) return rows.error();
     for (const auto& r : *rows) {
-      if (expected.erase({r.due_at, r.dossier, r.name}) == 1) continue;
+      if (expected.erase({r.due_at, r.dossier, r.name}) == 1 || started.count({r.due_at, r.dossier, r.name}))
+        continue;
       set_failure(report, r.dossier, 0,
                   fmt::format("bảng hẹn giờ có hẹn giờ '{}' lúc {} mà hồ sơ không ghi nhận (đã bị thêm hoặc sửa)",
                               r.name, r.due_at));

@@ -58,7 +58,9 @@ struct DossierView {
 // What fire_due did.
 struct FireReport {
   int fired = 0;
-  std::vector<TimerRecord> stale;  // rows no dossier lists, removed
+  // Rows their dossier does not list (timers cancelled or paused before they came due, or rows written
+  // behind the engine's back): removed, never fired.
+  std::vector<TimerRecord> dropped;
 };
 
 // A notification of the outbox, rendered for delivery.
@@ -118,9 +120,12 @@ class CommandService {
   // returns how many fired. With `virtual_clock` each firing is recorded at its due time (or the
   // dossier's last event, if later) and the stored virtual clock moves there in the same transaction;
   // otherwise at the clock's now, and a firing more than a minute after its due time is marked late.
-  // A timer row the dossier does not list (stale, or written behind the engine's back) is removed and
-  // reported in `stale`, never fired.
+  // A timer row the dossier does not list (cancelled or paused before its due time, or written behind
+  // the engine's back) is removed and reported in `dropped`, never fired.
   Result<FireReport> fire_due(Timestamp until, bool virtual_clock);
+  // The pending timers, earliest first, at most `limit`: the rows of the timers table their dossier
+  // lists (not those of cancelled timers waiting to be dropped).
+  Result<std::vector<TimerRecord>> pending_timers(std::size_t limit);
 
   // The next notifications of the outbox not yet delivered, in commit order, at most `limit`, with their
   // texts rendered from `templates`. Fails with kInvalidDefinition when a template is missing.
@@ -152,6 +157,9 @@ class CommandService {
 
   // The dossier `id` as of its projection, checked against the chain unless this service wrote it.
   Result<DossierState> load_checked(WriteTx& tx, const DossierRecord& record, const Definition& def);
+  // Fires `timer`, which `state` (of `record`) lists, and commits the TimerFired event.
+  Status fire_listed(WriteTx& tx, const DossierRecord& record, const Definition& def, DossierState& state,
+                     PendingTimer timer, bool virtual_clock);
 
   Store& store_;
   Clock& clock_;

@@ -50,7 +50,8 @@ class WriteTx {
   // Marks an outbox row delivered and moves the dispatch cursor past it; fails (kInternal) when the row
   // is not pending.
   virtual Status mark_delivered(std::int64_t gseq, std::int64_t n) = 0;
-  // Adds a pending timer; fails (kInternal) when the same (due_at, dossier, name) is already pending.
+  // Adds a pending timer; a row already there (a cancelled one started again with the same due time) is
+  // kept as it is.
   virtual Status add_timer(const TimerRecord& timer) = 0;
   // Removes a pending timer; a row already gone is not an error (the dossier's own list is the truth).
   virtual Status remove_timer(const TimerRecord& timer) = 0;

@@ -191,13 +191,6 @@ std::optional<std::int64_t> parse_duration(const std::string& s) {
 
 constexpr const char* kForever = "9999-12-31T23:59:59.999Z";
 
-// Timer rows that no dossier lists were removed, not fired: say so (logs are English).
-void warn_stale(Ctx& c, const FireReport& r) {
-  for (const auto& t : r.stale)
-    c.err << fmt::format("warning: removed timer row ({}, dossier {}, '{}') that its dossier does not list\n",
-                         t.due_at, t.dossier, t.name);
-}
-
 }  // namespace
 
 int cmd_clock(Ctx& c) {
@@ -254,12 +247,11 @@ int cmd_clock(Ctx& c) {
   // Every timer due on the way fires at its due time, earliest first; then the clock stops at the target.
   auto fired = a.service->fire_due(target, /*virtual_clock=*/true);
   if (!fired) return fail(c, fired.error());
-  warn_stale(c, *fired);
   auto st = a.store->write([&](WriteTx& tx) { return tx.set_clock(ClockRecord{"virtual", format_utc(target)}); });
   if (!st) return fail(c, st.error());
   if (c.json_out())
     c.out << json::serialize(json::object{{"now", format_utc(target)}, {"fired", fired->fired},
-                                          {"stale", fired->stale.size()}})
+                                          {"dropped", fired->dropped.size()}})
           << "\n";
   else
     c.out << fmt::format("Đồng hồ ảo: {}; {} hẹn giờ đã đến hạn và được xử lý\n", format_vietnam(target),
@@ -276,7 +268,7 @@ int cmd_timers(Ctx& c) {
   App& a = **app;
   const Timestamp now = a.clock->now();
   if (sub == "list") {
-    auto timers = a.store->due_timers(kForever, 100000);
+    auto timers = a.service->pending_timers(100000);
     if (!timers) return fail(c, timers.error());
     json::array arr;
     for (const auto& t : *timers) {
@@ -293,10 +285,9 @@ int cmd_timers(Ctx& c) {
   // Timers that came due while nothing ran (the process was down) fire now, in due order, marked late.
   auto fired = a.service->fire_due(now, /*virtual_clock=*/false);
   if (!fired) return fail(c, fired.error());
-  warn_stale(c, *fired);
   if (c.json_out())
     c.out << json::serialize(json::object{{"now", format_utc(now)}, {"fired", fired->fired},
-                                          {"stale", fired->stale.size()}})
+                                          {"dropped", fired->dropped.size()}})
           << "\n";
   else
     c.out << fmt::format("{} hẹn giờ đến hạn đã được xử lý lúc {}\n", fired->fired, format_vietnam(now));

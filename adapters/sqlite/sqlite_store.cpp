@@ -145,7 +145,8 @@ CREATE TABLE IF NOT EXISTS config_files (
 ) WITHOUT ROWID;
 
 -- Pending timers, keyed by due time first: the next one due is the first row whatever their number, and
--- starting or cancelling one touches one page. A dossier's projection lists its own pending timers.
+-- starting one touches one page. A dossier's projection lists its own pending timers; a cancelled one's
+-- row is left until its due time (cancelling writes nothing here) and then dropped unfired.
 CREATE TABLE IF NOT EXISTS timers (
   due_at     TEXT    NOT NULL,         -- UTC "YYYY-MM-DDTHH:MM:SS.mmmZ": text order is time order
   dossier_id INTEGER NOT NULL,
@@ -276,7 +277,7 @@ constexpr std::array<const char*, static_cast<std::size_t>(Q::kCount)> kSql = {
     "INSERT INTO meta (\"key\", value) VALUES (?1, ?2) ON CONFLICT (\"key\") DO UPDATE SET value = excluded.value",
     "SELECT file, text, loaded_at FROM config_files WHERE name = ?1 AND hash = ?2 ORDER BY ord",
     "INSERT OR IGNORE INTO config_files (name, hash, ord, file, text, loaded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    "INSERT INTO timers (due_at, dossier_id, name) VALUES (?1, ?2, ?3)",
+    "INSERT OR IGNORE INTO timers (due_at, dossier_id, name) VALUES (?1, ?2, ?3)",
     "DELETE FROM timers WHERE due_at = ?1 AND dossier_id = ?2 AND name = ?3",
     "SELECT due_at, dossier_id, name FROM timers WHERE due_at <= ?1 ORDER BY due_at, dossier_id, name LIMIT ?2",
     "SELECT count(*) FROM timers",

@@ -99,15 +99,64 @@ TEST_CASE("a timer row the dossier does not list is dropped and reported, never 
   auto r = w.service->fire_due(w.clock.now(), false);
   REQUIRE(r.ok());
   CHECK(r->fired == 0);  // nothing real is due yet: the forged deadline did not fire early
-  REQUIRE(r->stale.size() == 2);
-  CHECK(r->stale[0].dossier == id);
-  CHECK(r->stale[1].dossier == 999);
+  REQUIRE(r->dropped.size() == 2);
+  CHECK(r->dropped[0].dossier == id);
+  CHECK(r->dropped[1].dossier == 999);
   CHECK_FALSE(w.service->show(id, std::nullopt)->overdue);
   CHECK(w.store.data().timers.size() == 2);  // the real ones stay
   // When they are due, the real timers fire.
   w.clock.advance_ms(30 * kDay);
   CHECK(w.service->fire_due(w.clock.now(), false).value().fired == 2);
   CHECK(w.service->show(id, std::nullopt)->overdue);
+}
+
+TEST_CASE("a paused timer's row stays until its due time, then is dropped unfired; audit tells it from a forged row",
+          "[timers]") {
+  World w;
+  const DossierId id = accepted_dossier(w);
+  const auto first = w.service->show(id, std::nullopt)->state.timers;
+  REQUIRE(first.size() == 2);
+  // Returned for supplementation: the clock pauses and the dossier lists no timer, but the rows are left
+  // where they are (pausing writes no timer page).
+  w.tick();
+  RawInput why;
+  why.note = "Thiếu biên bản họp";
+  REQUIRE(w.service->act(id, "return", "vhxh-xa-phuong-tien.appraiser", why).ok());
+  CHECK(w.service->show(id, std::nullopt)->state.timers.empty());
+  CHECK(w.store.data().timers.size() == 2);
+  CHECK(w.service->pending_timers(100).value().empty());
+  CHECK(w.service->audit_verify().value().ok);
+  // Resubmitted and accepted three days later: new timers with later due times, listed and pending.
+  w.clock.advance_ms(3 * kDay);
+  REQUIRE(w.service->act(id, "resubmit", "xom-khuan-lan.clerk", {}).ok());
+  w.tick();
+  REQUIRE(w.service->act(id, "accept", "ca-xa-phuong-tien.clerk", {}).ok());
+  const auto second = w.service->show(id, std::nullopt)->state.timers;
+  REQUIRE(second.size() == 2);
+  CHECK(second != first);
+  CHECK(w.store.data().timers.size() == 4);
+  const auto pending = w.service->pending_timers(100).value();
+  REQUIRE(pending.size() == 2);
+  CHECK(pending[0].due_at == format_utc(std::min(second[0].due, second[1].due)));
+  CHECK(w.service->audit_verify().value().ok);
+  // At the old due times nothing fires: the paused rows are dropped, and the dossier is not overdue.
+  const Timestamp old_limit = std::max(first[0].due, first[1].due);
+  w.clock.set(old_limit);
+  w.clock.advance_ms(1);
+  REQUIRE(w.clock.now() < std::min(second[0].due, second[1].due));
+  auto r = w.service->fire_due(w.clock.now(), false);
+  REQUIRE(r.ok());
+  CHECK(r->fired == 0);
+  CHECK(r->dropped.size() == 2);
+  CHECK(w.store.data().timers.size() == 2);
+  CHECK_FALSE(w.service->show(id, std::nullopt)->overdue);
+  CHECK(w.service->audit_verify().value().ok);
+  // A row no event ever started is not a cancelled timer: audit reports it.
+  w.store.data().timers.emplace("2027-01-04T01:00:00.000Z", id, "processing");
+  auto audit = w.service->audit_verify();
+  REQUIRE(audit.ok());
+  CHECK_FALSE(audit->ok);
+  CHECK(audit->failure.find("mà hồ sơ không ghi nhận") != std::string::npos);
 }
 
 TEST_CASE("a timer never fires before it is due, and replay refuses a history where one did", "[timers]") {

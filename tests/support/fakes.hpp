@@ -213,8 +213,7 @@ class MemoryStore : public Store {
       return Status::Ok();
     }
     Status add_timer(const TimerRecord& t) override {
-      if (!data.timers.emplace(t.due_at, t.dossier, t.name).second)
-        return make_error(ErrorCode::kInternal, "timer already pending");
+      data.timers.emplace(t.due_at, t.dossier, t.name);
       return Status::Ok();
     }
     Status remove_timer(const TimerRecord& t) override {
