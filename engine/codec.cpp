@@ -165,7 +165,7 @@ EventRecord encode_event(const Definition& def, const Directory& dir, DossierId 
   r.seq = e.seq;
   r.type = event_type_name(e.type);
   r.at = format_utc(e.at);
-  if (e.type == EventType::kTimerFired || e.type == EventType::kNotificationDelivered) {  // by the system
+  if (!e.actor.user.valid()) {  // by the system: a fired timer, a delivery, a dossier it opened
     r.actor_user = kSystemActor;
     r.actor_role = kSystemActor;
     r.actor_org = "";
@@ -222,7 +222,12 @@ EventRecord encode_event(const Definition& def, const Directory& dir, DossierId 
           break;
         case Effect::Kind::kStartTimer:
           o["start_timer"] = f.timer;
-          o["after"] = f.after;
+          if (f.on_field.valid()) {
+            o["on"] = def.field(f.on_field).key;
+            o["hour"] = f.hour;
+          } else {
+            o["after"] = f.after;
+          }
           break;
         case Effect::Kind::kCancelTimer:
           o["cancel_timer"] = f.timer;
@@ -315,7 +320,8 @@ Status decode_into_unchecked(const Definition& def, const Directory& dir, const 
   auto at = parse_utc(r.at);
   if (!at) return bad(fmt::format("malformed time '{}'", r.at));
   e.at = *at;
-  if (e.type == EventType::kTimerFired || e.type == EventType::kNotificationDelivered) {
+  const bool by_system = e.type == EventType::kTimerFired || e.type == EventType::kNotificationDelivered;
+  if (by_system || (e.type == EventType::kDossierCreated && r.actor_user == kSystemActor)) {
     if (r.actor_user != kSystemActor || r.actor_role != kSystemActor || !r.actor_org.empty())
       return bad("a fired timer or a delivery is recorded by the system");
     e.actor = Actor{};
@@ -440,10 +446,22 @@ Status decode_into_unchecked(const Definition& def, const Directory& dir, const 
         f.kind = Effect::Kind::kNotify;
         f.to = str("notify");
         f.template_ = str("template");
+        if (f.to.starts_with("field:")) {
+          auto field = def.find_field(std::string_view(f.to).substr(6));
+          if (!field) return bad(fmt::format("notify target '{}' names no field", f.to));
+          f.to_field = *field;
+        }
       } else if (o->contains("start_timer")) {
         f.kind = Effect::Kind::kStartTimer;
         f.timer = str("start_timer");
         f.after = str("after");
+        if (const std::string on = str("on"); !on.empty()) {
+          auto field = def.find_field(on);
+          const auto* hour = o->if_contains("hour");
+          if (!field || !hour || !hour->is_int64()) return bad(fmt::format("start_timer on '{}' is malformed", on));
+          f.on_field = *field;
+          f.hour = static_cast<int>(hour->as_int64());
+        }
       } else if (o->contains("pause_timer")) {
         f.kind = Effect::Kind::kPauseTimer;
         f.timer = str("pause_timer");
@@ -498,7 +516,7 @@ DossierRecord encode_dossier(const Definition& def, const Directory& dir, const 
                                         {"yes", s.vote.yes},
                                         {"no", s.vote.no},
                                         {"abstain", s.vote.abstain}});
-  r.created_by = user_key(dir, s.created_by);
+  r.created_by = s.created_by.valid() ? user_key(dir, s.created_by) : std::string(kSystemActor);
   r.created_at = format_utc(s.created_at);
   r.updated_at = format_utc(s.updated_at);
   r.submitted_at = s.submitted_at ? format_utc(*s.submitted_at) : "";
@@ -520,7 +538,7 @@ Result<DossierState> decode_dossier_unchecked(const Definition& def, const Direc
   auto state = def.find_state(r.state);
   auto holder = org_of(dir, r.holder);
   auto prev = org_of(dir, r.previous_holder);
-  auto creator = dir.find_user(r.created_by);
+  auto creator = r.created_by == kSystemActor ? std::optional<UserId>(UserId{}) : dir.find_user(r.created_by);
   if (!award || !origin || !state || !holder || !prev || !creator)
     return bad(fmt::format("dossier {} names an award, org, state or user that is no longer known", r.id));
   s.award = *award;

@@ -181,13 +181,12 @@ bool may_read(const Directory& dir, const DossierState& state, UserId user) {
   return dir.is_within(state.origin, root) || (state.holder.valid() && dir.is_within(state.holder, root));
 }
 
-Decided decide_create(const Definition& def, const Directory& dir, const CreateCommand& cmd, UserId user_id,
-                      Timestamp now) {
-  const User& user = dir.user(user_id);
-  const Org& origin = dir.org(user.org);
-  if (!user.active)
-    return refuse(ErrorCode::kNotPermitted, "not_permitted", user.key,
-                  fmt::format("Tài khoản '{}' đã ngừng hoạt động", user.key));
+namespace {
+
+// The checks and the DossierCreated event shared by a clerk's creation and the system's opening: `actor`
+// is the clerk (with the role they create as) or Actor{} for the system.
+Decided decide_creation(const Definition& def, const Directory& dir, const CreateCommand& cmd, const Org& origin,
+                        Actor actor, Timestamp now) {
   if (!def.serves(cmd.award))
     return refuse(ErrorCode::kInvalidInput, "invalid_input", "award",
                   fmt::format("Quy trình '{}' không áp dụng cho hình thức khen thưởng này", def.name()));
@@ -197,11 +196,6 @@ Decided decide_create(const Definition& def, const Directory& dir, const CreateC
     return refuse(ErrorCode::kNotPermitted, "not_permitted", origin.key,
                   fmt::format("Đơn vị '{}' ({}) không được đề nghị theo quy trình '{}'", origin.name,
                               org_kind_name(origin.kind), def.name()));
-  auto role = acting_role(user, def.create_roles_mask());
-  if (!role)
-    return refuse(ErrorCode::kNotPermitted, "not_permitted", user.key,
-                  fmt::format("Người dùng '{}' không có vai trò được lập hồ sơ ({})", user.key,
-                              roles_text(def.create_roles_mask())));
   if (!award.in_force(vietnam_date(now)))
     return refuse(ErrorCode::kRefused, "award_not_in_force", award.key,
                   fmt::format("Hình thức '{}' không còn hoặc chưa có hiệu lực vào ngày {}", award.name,
@@ -228,7 +222,7 @@ Decided decide_create(const Definition& def, const Directory& dir, const CreateC
   e.type = EventType::kDossierCreated;
   e.seq = 1;
   e.at = now;
-  e.actor = Actor{user.id, *role, user.org};
+  e.actor = actor;
   e.to = initial.id;
   e.holder = holder;
   e.note = cmd.note;
@@ -236,7 +230,32 @@ Decided decide_create(const Definition& def, const Directory& dir, const CreateC
   e.documents = cmd.documents;
   e.award = cmd.award;
   e.origin = origin.id;
+  e.effects = def.on_create();
   return Decision{{std::move(e)}};
+}
+
+}  // namespace
+
+Decided decide_create(const Definition& def, const Directory& dir, const CreateCommand& cmd, UserId user_id,
+                      Timestamp now) {
+  const User& user = dir.user(user_id);
+  if (!user.active)
+    return refuse(ErrorCode::kNotPermitted, "not_permitted", user.key,
+                  fmt::format("Tài khoản '{}' đã ngừng hoạt động", user.key));
+  if (def.create_roles_mask() == 0)
+    return refuse(ErrorCode::kNotPermitted, "not_permitted", def.name(),
+                  fmt::format("Hồ sơ theo quy trình '{}' chỉ do hệ thống mở, người dùng không lập được", def.name()));
+  auto role = acting_role(user, def.create_roles_mask());
+  if (!role)
+    return refuse(ErrorCode::kNotPermitted, "not_permitted", user.key,
+                  fmt::format("Người dùng '{}' không có vai trò được lập hồ sơ ({})", user.key,
+                              roles_text(def.create_roles_mask())));
+  return decide_creation(def, dir, cmd, dir.org(user.org), Actor{user.id, *role, user.org}, now);
+}
+
+Decided decide_open(const Definition& def, const Directory& dir, const CreateCommand& cmd, OrgId origin,
+                    Timestamp now) {
+  return decide_creation(def, dir, cmd, dir.org(origin), Actor{}, now);
 }
 
 namespace {

@@ -15,6 +15,11 @@ using Decided = std::variant<Decision, Refusal>;
 Decided decide_create(const Definition& def, const Directory& dir, const CreateCommand& cmd, UserId user,
                       Timestamp now);
 
+// Decides the opening of a dossier by the system for `origin` (a report obligation): the same checks as a
+// creation but the creator's, and the event is recorded by the system.
+Decided decide_open(const Definition& def, const Directory& dir, const CreateCommand& cmd, OrgId origin,
+                    Timestamp now);
+
 // Decides an action on `state` by `user` at `now`.
 Decided decide_act(const Definition& def, const Directory& dir, const DossierState& state,
                    const ActCommand& cmd, UserId user, Timestamp now);

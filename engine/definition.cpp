@@ -14,8 +14,8 @@ std::string Diagnostic::format() const {
 }
 
 namespace {
-constexpr const char* kAuthorityNames[kAuthorityCount] = {"commune_chair", "department_head",
-                                                          "province_chair", "prime_minister", "president"};
+constexpr const char* kAuthorityNames[kAuthorityCount] = {"commune_chair",  "department_head", "province_chair",
+                                                          "prime_minister", "president",       "none"};
 constexpr const char* kTransitionKindNames[] = {"submit",   "accept",   "appraise",  "forward",
                                                 "return",   "resubmit", "reject",    "decide",
                                                 "withdraw", "vote",     "close_vote", "timeout"};
@@ -111,6 +111,7 @@ class DefinitionCompiler {
     fields();
     states();
     transitions();
+    compile_effects(w_.on_create, d().on_create_);
     eligibility();
     if (diags_.empty()) graph_checks();
     CompileOutcome out;
@@ -169,7 +170,7 @@ class DefinitionCompiler {
         award.authority = *au;
       else
         error(a.authority.loc, fmt::format("unknown authority '{}' (expected commune_chair, department_head, "
-                                           "province_chair, prime_minister or president)",
+                                           "province_chair, prime_minister, president or none)",
                                            a.authority.value));
       for (const auto& doc : a.required_docs) {
         if (auto id = d().find_document(doc.value))
@@ -275,7 +276,7 @@ class DefinitionCompiler {
     }
     if (w_.origin_kinds.empty()) error(w_.name.loc, "the workflow has no origins ('origins:')");
     d().create_roles_mask_ = roles_mask(w_.create_roles, "create_roles");
-    if (w_.create_roles.empty()) error(w_.name.loc, "the workflow has no create_roles");
+    // An empty list is allowed: dossiers of the workflow are opened by the system only (reports).
   }
 
   void fields() {
@@ -472,9 +473,19 @@ class DefinitionCompiler {
         eff.kind = Effect::Kind::kNotify;
         eff.to = e.to.value;
         eff.template_ = e.template_.value;
-        if (eff.to != "holder" && eff.to != "origin" && eff.to != "previous_holder")
-          error(e.to.loc,
-                fmt::format("notify target must be holder, origin or previous_holder, not '{}'", eff.to));
+        if (eff.to.starts_with("field:")) {
+          const std::string key = eff.to.substr(6);
+          auto id = d().find_field(key);
+          if (!id)
+            error(e.to.loc, fmt::format("notify target '{}': unknown field '{}'", eff.to, key));
+          else if (d().field(*id).spec.type != FieldType::kText)
+            error(e.to.loc, fmt::format("notify target '{}': field '{}' must be text (org ids)", eff.to, key));
+          else
+            eff.to_field = *id;
+        } else if (eff.to != "holder" && eff.to != "origin" && eff.to != "previous_holder") {
+          error(e.to.loc, fmt::format("notify target must be holder, origin, previous_holder or field:NAME, not '{}'",
+                                      eff.to));
+        }
         if (eff.template_.empty()) error(e.loc, "notify needs a template");
       } else if (e.kind.value == "start_timer" || e.kind.value == "cancel_timer" || e.kind.value == "pause_timer") {
         eff.kind = e.kind.value == "start_timer"    ? Effect::Kind::kStartTimer
@@ -483,7 +494,18 @@ class DefinitionCompiler {
         eff.timer = e.timer.value;
         eff.after = e.after.value;
         if (eff.timer.empty()) error(e.loc, "a timer effect needs a timer name");
-        if (eff.kind == Effect::Kind::kStartTimer && !valid_duration(eff.after))
+        if (!e.on.value.empty()) {
+          auto id = d().find_field(e.on.value);
+          if (!id)
+            error(e.on.loc, fmt::format("start_timer on: unknown field '{}'", e.on.value));
+          else if (d().field(*id).spec.type != FieldType::kDate)
+            error(e.on.loc, fmt::format("start_timer on: field '{}' must be a date", e.on.value));
+          else
+            eff.on_field = *id;
+          if (e.hour.value < 0 || e.hour.value > 23)
+            error(e.hour.loc, fmt::format("hour {} must be between 0 and 23", e.hour.value));
+          eff.hour = static_cast<int>(e.hour.value);
+        } else if (eff.kind == Effect::Kind::kStartTimer && !valid_duration(eff.after))
           error(e.after.loc,
                 fmt::format("timer duration '{}' must be '<N> working_days', '<N> days', '<N> hours' or "
                             "'deadline'",

@@ -94,6 +94,8 @@ struct EffectSpec {
   Str template_;  // notify: template key
   Str timer;      // timers: name
   Str after;      // start_timer: e.g. "10 working_days", or "deadline" (the level's processing limit)
+  Str on;         // start_timer instead of after: a date field; due at `hour` (Vietnam time) of that day
+  Located<std::int64_t> hour;
   SourceLoc loc;
 };
 
@@ -158,6 +160,7 @@ struct WorkflowSpec {
   std::vector<StateSpec> states;
   std::vector<TransitionSpec> transitions;
   std::vector<std::pair<Str, std::vector<ClauseSpec>>> eligibility;  // award → clauses
+  std::vector<EffectSpec> on_create;  // effects of the DossierCreated event
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -169,9 +172,10 @@ enum class Authority : std::uint8_t {
   kDepartmentHead,
   kProvinceChair,
   kPrimeMinister,
-  kPresident
+  kPresident,
+  kNone,  // not an award but a report: nobody decides it (the report workflow)
 };
-inline constexpr int kAuthorityCount = 5;
+inline constexpr int kAuthorityCount = 6;
 const char* authority_name(Authority a);
 std::optional<Authority> parse_authority(std::string_view s);
 
@@ -243,10 +247,13 @@ struct Effect {
   // kPauseTimer: the clock of the timer stops (a return for supplementation) and keeps what is left.
   enum class Kind : std::uint8_t { kNotify, kStartTimer, kCancelTimer, kPauseTimer };
   Kind kind = Kind::kNotify;
-  std::string to;         // notify target relation: holder | origin | previous_holder
+  std::string to;         // notify target relation: holder | origin | previous_holder | field:NAME
   std::string template_;  // notify template key
   std::string timer;      // timer name
   std::string after;      // start_timer: "<N> working_days|days|hours" or "deadline" (the time layer reads it)
+  FieldId to_field;       // notify to field:NAME: a text field holding org keys, separated by commas
+  FieldId on_field;       // start_timer instead of after: due on the date this field holds, at `hour`
+  int hour = 0;           // (Vietnam time)
 };
 
 struct VoteRule {
@@ -328,6 +335,8 @@ class Definition {
   StateId initial() const { return initial_; }
   const std::vector<OrgKind>& origin_kinds() const { return origin_kinds_; }
   std::uint32_t create_roles_mask() const { return create_roles_mask_; }
+  // Effects of every DossierCreated event (`on_create:`).
+  const std::vector<Effect>& on_create() const { return on_create_; }
   bool serves(AwardId a) const;
   // Eligibility clauses for an award (empty when none).
   const std::vector<Clause>& eligibility(AwardId a) const;
@@ -355,6 +364,7 @@ class Definition {
   std::vector<DocKind> documents_;
   std::vector<DeadlineRule> deadlines_;
   std::vector<std::string> actions_;
+  std::vector<Effect> on_create_;
   std::vector<OrgKind> origin_kinds_;
   std::uint32_t create_roles_mask_ = 0;
   std::vector<bool> serves_;

@@ -155,6 +155,18 @@ Result<Outcome> CommandService::commit(WriteTx& tx, const Definition& def, Dossi
         e.notices.push_back(Event::Notice{f.to.substr(4), f.template_});
         continue;
       }
+      if (f.to_field.valid()) {  // org keys the dossier holds in a text field, separated by commas
+        const Value& v = state.fields[f.to_field.value];
+        for (std::size_t from = 0; v.kind == Value::Kind::kText && from <= v.text.size();) {
+          std::size_t comma = v.text.find(',', from);
+          if (comma == std::string::npos) comma = v.text.size();
+          std::string key = v.text.substr(from, comma - from);
+          std::erase(key, ' ');
+          if (auto org = dir_.find_org(key)) e.notices.push_back(Event::Notice{dir_.org(*org).key, f.template_});
+          from = comma + 1;
+        }
+        continue;
+      }
       OrgId target = f.to == "holder" ? state.holder : f.to == "origin" ? state.origin : holder_before;
       if (target.valid()) e.notices.push_back(Event::Notice{dir_.org(target).key, f.template_});
     }
@@ -196,6 +208,25 @@ Result<Outcome> CommandService::create(const std::string& workflow, const std::s
                                        const std::string& user, const RawInput& input) {
   auto uid = find_user(user);
   if (!uid) return uid.error();
+  return create_with(workflow, award, input, [&](const Definition& d, const CreateCommand& cmd, Timestamp now) {
+    return decide_create(d, dir_, cmd, *uid, now);
+  });
+}
+
+Result<Outcome> CommandService::open(const std::string& workflow, const std::string& award,
+                                     const std::string& origin, const RawInput& input) {
+  auto org = dir_.find_org(origin);
+  if (!org)
+    return with_reason(ErrorCode::kNotFound, fmt::format("Không có cơ quan, đơn vị '{}'", origin), "unknown_org",
+                       origin);
+  return create_with(workflow, award, input, [&](const Definition& d, const CreateCommand& cmd, Timestamp now) {
+    return decide_open(d, dir_, cmd, *org, now);
+  });
+}
+
+Result<Outcome> CommandService::create_with(
+    const std::string& workflow, const std::string& award, const RawInput& input,
+    const std::function<Decided(const Definition&, const CreateCommand&, Timestamp)>& decide) {
   auto def = defs_.current(workflow);
   if (!def) return def.error();
   const Definition& d = **def;
@@ -211,7 +242,7 @@ Result<Outcome> CommandService::create(const std::string& workflow, const std::s
   auto st = store_.write([&](WriteTx& tx) -> Status {
     auto now = command_time(tx);
     if (!now) return now.error();
-    Decided decided = decide_create(d, dir_, cmd, *uid, *now);
+    Decided decided = decide(d, cmd, *now);
     if (auto* r = std::get_if<Refusal>(&decided)) return refusal_error(*r);
     auto id = tx.allocate_dossier_id();
     if (!id) return id.error();
@@ -468,7 +499,7 @@ Result<std::vector<Notification>> CommandService::pending_notifications(
       for (const auto& c : state->clocks)
         if (c.running) due = format_date(c.due);
       auto at = parse_utc(o.created_at);
-      const std::map<std::string, std::string> values = {
+      std::map<std::string, std::string> values = {
           {"ho_so", std::to_string(o.dossier)},
           {"hinh_thuc", (*def)->award(state->award).name},
           {"buoc", (*def)->state(state->state).title},
@@ -477,6 +508,12 @@ Result<std::vector<Notification>> CommandService::pending_notifications(
           {"han", due},
           {"thoi_diem", at ? format_vietnam(*at) : o.created_at},
           {"ghi_chu", note}};
+      for (const auto& f : (*def)->fields()) {
+        const Value& v = state->fields[f.id.value];
+        values[std::string(kFieldPlaceholderPrefix) + f.key] =
+            v.kind == Value::Kind::kDate ? format_date_vietnamese(Date{static_cast<std::int32_t>(v.num)})
+                                         : format_value(f.spec, v);
+      }
       Notification n{row.gseq, row.n, o.dossier, o.event_seq, o.target_org, dir_.org(*org).name, o.template_key,
                      render_template(tmpl->subject, values), render_template(tmpl->body, values), o.created_at,
                      {}};

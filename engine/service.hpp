@@ -2,6 +2,7 @@
 // pure core, and appends the outcome through the Store in one transaction. Also the read side:
 // show, inbox, history, replay and the audit of the hash chain. Knows only interfaces.
 #pragma once
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -98,6 +99,10 @@ class CommandService {
   // Creates a dossier of `award` under the current definition of `workflow`, proposed by `user`.
   Result<Outcome> create(const std::string& workflow, const std::string& award, const std::string& user,
                          const RawInput& input);
+  // Opens a dossier of `award` under the current definition of `workflow` for the org `origin`, as the
+  // system (a report obligation): the creation's checks but the creator's role.
+  Result<Outcome> open(const std::string& workflow, const std::string& award, const std::string& origin,
+                       const RawInput& input);
   // Takes `action` on dossier `id` as `user`.
   Result<Outcome> act(DossierId id, const std::string& action, const std::string& user,
                       const RawInput& input);
@@ -155,6 +160,9 @@ class CommandService {
   // Remembers what the last successful command of this service wrote for a dossier.
   void remember();
 
+  Result<Outcome> create_with(
+      const std::string& workflow, const std::string& award, const RawInput& input,
+      const std::function<Decided(const Definition&, const CreateCommand&, Timestamp)>& decide);
   // The dossier `id` as of its projection, checked against the chain unless this service wrote it.
   Result<DossierState> load_checked(WriteTx& tx, const DossierRecord& record, const Definition& def);
   // Fires `timer`, which `state` (of `record`) lists, and commits the TimerFired event.

@@ -53,7 +53,9 @@ std::optional<std::pair<std::string, std::size_t>> unknown_placeholder(std::stri
   const bool balanced = scan(
       text, [](std::string_view) {},
       [&](std::string_view name, std::size_t at) {
-        if (!bad && std::find(known.begin(), known.end(), name) == known.end()) bad.emplace(std::string(name), at);
+        const bool field = name.starts_with(kFieldPlaceholderPrefix) && name.size() > kFieldPlaceholderPrefix.size();
+        if (!bad && !field && std::find(known.begin(), known.end(), name) == known.end())
+          bad.emplace(std::string(name), at);
       });
   if (!balanced && !bad) bad.emplace("{", text.find_first_of("{}"));
   return bad;

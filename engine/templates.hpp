@@ -18,8 +18,10 @@ struct NotificationTemplate {
 
 // The placeholders a template may use: ho_so (dossier number), hinh_thuc (award), buoc (current step),
 // co_quan (the org told), don_vi (the proposing org), han (the processing limit), thoi_diem (when the
-// event happened, Vietnam time), ghi_chu (the event's note).
+// event happened, Vietnam time), ghi_chu (the event's note); and truong.KEY, the dossier's field KEY
+// (dates as dd/mm/yyyy; "" when the dossier has no such field or value).
 const std::vector<std::string>& template_placeholders();
+inline constexpr std::string_view kFieldPlaceholderPrefix = "truong.";
 
 // The first {name} in `text` that is not a known placeholder, with its byte offset; nullopt when all are
 // known. "{{" and "}}" stand for literal braces.

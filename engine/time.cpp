@@ -105,6 +105,15 @@ std::string format_date(Date date) {
   return buf;
 }
 
+std::string format_date_vietnamese(Date date) {
+  int y;
+  unsigned m, d;
+  civil_from_days(date.days, y, m, d);
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%02u/%02u/%04d", d, m, y);
+  return buf;
+}
+
 std::optional<Date> parse_date(std::string_view s) {
   int y, m, d;
   if (s.size() == 10 && s[4] == '-' && s[7] == '-') {

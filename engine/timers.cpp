@@ -29,6 +29,20 @@ bool split_duration(const std::string& s, std::int64_t& n, std::string& unit) {
   return ec == std::errc{} && p == s.data() + sp;
 }
 
+Effect notify(std::string to, std::string template_key) {
+  Effect f;
+  f.to = std::move(to);
+  f.template_ = std::move(template_key);
+  return f;
+}
+
+// The value `field` has after `e`: its change in `e`, else the dossier's before it.
+Value field_after(const DossierState& before, const Event& e, FieldId field) {
+  for (auto it = e.changes.rbegin(); it != e.changes.rend(); ++it)
+    if (it->field == field) return it->value;
+  return field.value < before.fields.size() ? before.fields[field.value] : Value{};
+}
+
 Error no_calendar() {
   return make_error(ErrorCode::kInvalidDefinition,
                     "chưa có lịch làm việc để tính hạn xử lý (config/calendar.yaml); hãy chạy lại 'hoso init'");
@@ -99,6 +113,15 @@ Status schedule_timers(const Definition& def, const Directory& dir, const Busine
       case Effect::Kind::kNotify:
         break;
       case Effect::Kind::kStartTimer: {
+        if (f.on_field.valid()) {  // on a date the dossier holds, at f.hour Vietnam time; none without one
+          drop_timer(timers, f.timer);
+          const Value day = field_after(before, e, f.on_field);
+          if (day.kind == Value::Kind::kDate)
+            timers.push_back(
+                PendingTimer{f.timer, Timestamp{start_of_day_utc(Date{static_cast<std::int32_t>(day.num)}).millis +
+                                                f.hour * kHourMillis}});
+          break;
+        }
         if (f.after == "deadline") {
           if (calendar == nullptr) return no_calendar();
           if (auto st = start_deadline(def, dir, *calendar, before, e, f.timer, timers, clocks); !st) return st;
@@ -191,13 +214,13 @@ Result<Event> fire_timer(const Definition& def, const Directory& dir, const Doss
                             [&](const LegalClock& c) { return c.timer == clock_timer && c.running; });
   if (clock == state.clocks.end()) return e;  // a plain timer: recorded, nothing more
   if (reminder) {
-    e.effects.push_back(Effect{Effect::Kind::kNotify, "holder", "deadline_reminder", {}, {}});
+    e.effects.push_back(notify("holder", "deadline_reminder"));
     return e;
   }
   std::vector<LegalClock> clocks = state.clocks;
   clocks[static_cast<std::size_t>(clock - state.clocks.begin())].overdue = true;
   e.clocks = std::move(clocks);
-  e.effects.push_back(Effect{Effect::Kind::kNotify, "holder", "deadline_overdue", {}, {}});
+  e.effects.push_back(notify("holder", "deadline_overdue"));
   for (const auto& r : def.deadlines()) {
     if (r.id != clock->rule || !r.escalate_to) continue;
     State above;
@@ -205,7 +228,7 @@ Result<Event> fire_timer(const Definition& def, const Directory& dir, const Doss
     const OrgId org = resolve_holder(dir, above, state.origin);
     if (org.valid() && org != state.holder)
       e.effects.push_back(
-          Effect{Effect::Kind::kNotify, "org:" + dir.org(org).key, "deadline_overdue_superior", {}, {}});
+          notify("org:" + dir.org(org).key, "deadline_overdue_superior"));
   }
   return e;
 }

@@ -746,7 +746,8 @@ void read_effect(Reader& r, const YAML::Node& item, const SourceLoc& fallback, s
     return;
   }
   const MapView m =
-      r.fixed(item, "effect", {"notify", "template", "start_timer", "after", "cancel_timer", "pause_timer"}, {});
+      r.fixed(item, "effect",
+              {"notify", "template", "start_timer", "after", "on", "hour", "cancel_timer", "pause_timer"}, {});
   EffectSpec x;
   x.loc = m.loc;
   const Entry* kind = nullptr;
@@ -780,14 +781,26 @@ void read_effect(Reader& r, const YAML::Node& item, const SourceLoc& fallback, s
       r.error(r.at(tmpl->key),
               fmt::format("'template' is only allowed in a notify effect, not in {}", kind->name));
   }
+  const Entry* on = m.find("on");
+  const Entry* hour = m.find("hour");
   if (kind->name == "start_timer") {
-    if (!after)
-      r.error(m.loc, "missing key 'after' in start_timer effect");
-    else
+    if (after && on)
+      r.error(r.at(on->key), "a start_timer effect has 'after' or 'on', not both");
+    else if (!after && !on)
+      r.error(m.loc, "missing key 'after' (a duration) or 'on' (a date field) in start_timer effect");
+    else if (after)
       r.str(*after, x.after);
-  } else if (after) {
-    r.error(r.at(after->key),
-            fmt::format("'after' is only allowed in a start_timer effect, not in {}", kind->name));
+    else
+      r.str(*on, x.on);
+    if (hour && !on)
+      r.error(r.at(hour->key), "'hour' goes with 'on' (the hour of that day, Vietnam time)");
+    else if (hour)
+      r.integer(*hour, x.hour);
+  } else {
+    for (const Entry* e : {after, on, hour})
+      if (e)
+        r.error(r.at(e->key),
+                fmt::format("'{}' is only allowed in a start_timer effect, not in {}", e->name, kind->name));
   }
   out.push_back(std::move(x));
 }
@@ -877,7 +890,7 @@ void read_workflow(Reader& r, const YAML::Node& root, WorkflowSpec& out) {
   const MapView top =
       r.fixed(root, "the workflow",
               {"workflow", "title", "awards", "origins", "create_roles", "fields", "states", "transitions",
-               "eligibility"},
+               "eligibility", "on_create"},
               {"workflow", "title", "awards", "origins", "create_roles", "states", "transitions"});
   r.str(top, "workflow", out.name);
   r.str(top, "title", out.title);
@@ -891,6 +904,12 @@ void read_workflow(Reader& r, const YAML::Node& root, WorkflowSpec& out) {
       r.error(r.at(*e), "'transitions' must be a list of transitions");
     else
       for (const auto& item : e->value) read_transition(r, item, r.at(*e), out.transitions);
+  }
+  if (const Entry* e = top.find("on_create")) {
+    if (!e->value.IsSequence())
+      r.error(r.at(*e), "'on_create' must be a list of effects");
+    else
+      for (const auto& item : e->value) read_effect(r, item, r.at(*e), out.on_create);
   }
   if (const Entry* e = top.find("eligibility")) {
     if (!e->value.IsMap()) {

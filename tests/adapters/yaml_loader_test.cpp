@@ -797,7 +797,13 @@ TEST_CASE("workflow shape errors", "[yaml][workflow]") {
   ds = parse("  - {action: a, kind: submit, from: s, to: s, effects: [{notify: holder}]}\n");
   REQUIRE_DIAG(ds, "w.yaml:8:57", "missing key 'template' in notify effect");
   ds = parse("  - {action: a, kind: submit, from: s, to: s, effects: [{start_timer: t}]}\n");
-  REQUIRE_DIAG(ds, "w.yaml:8:57", "missing key 'after' in start_timer effect");
+  REQUIRE_DIAG(ds, "w.yaml:8:57", "missing key 'after' (a duration) or 'on' (a date field) in start_timer effect");
+  ds = parse("  - {action: a, kind: submit, from: s, to: s, effects: [{start_timer: t, after: 1 days, on: d}]}\n");
+  REQUIRE_DIAG(ds, "w.yaml:8:89", "has 'after' or 'on', not both");
+  ds = parse("  - {action: a, kind: submit, from: s, to: s, effects: [{start_timer: t, after: 1 days, hour: 8}]}\n");
+  REQUIRE_DIAG(ds, "w.yaml:8:89", "'hour' goes with 'on'");
+  ds = parse("  - {action: a, kind: submit, from: s, to: s, effects: [{notify: holder, template: x, on: d}]}\n");
+  REQUIRE_DIAG(ds, "w.yaml:8:87", "'on' is only allowed in a start_timer effect");
   ds = parse(
       "  - {action: a, kind: submit, from: s, to: s, effects: [{notify: holder, cancel_timer: t, template: "
       "x}]}\n");
