@@ -71,7 +71,7 @@ struct SourceFile {
 };
 
 // A set of config files stored in the database under a name, by content hash: "calendar" (the rules
-// first, then the yearly announcements), "templates" (the notification texts).
+// first, then the yearly announcements), "templates" (the notification texts), "reports" (the report plan).
 struct ConfigSources {
   std::string name, hash;
   std::vector<SourceFile> files;

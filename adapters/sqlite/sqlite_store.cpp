@@ -132,8 +132,8 @@ CREATE TABLE IF NOT EXISTS definition_heads (
 );
 
 -- Config files kept in the database by name and content hash (files in order): "calendar" (rules first,
--- then the yearly announcements) and "templates"; meta '<name>' names the current hash. Deadlines are
--- computed with the current calendar and recorded in the events.
+-- then the yearly announcements), "templates" and "reports"; meta '<name>' names the current hash.
+-- Deadlines are computed with the current calendar and recorded in the events.
 CREATE TABLE IF NOT EXISTS config_files (
   name      TEXT    NOT NULL,
   hash      TEXT    NOT NULL,
@@ -797,7 +797,7 @@ class SqliteStore::Impl {
     Status put_sources(const ConfigSources& sources) override {
       return guard([&]() -> Status {
         if (!active_) return not_active();
-        if (sources.name != "calendar" && sources.name != "templates")
+        if (sources.name != "calendar" && sources.name != "templates" && sources.name != "reports")
           return internal(fmt::format("put_sources: tên '{}' không hợp lệ", sources.name));
         std::int64_t ord = 0;
         for (const SourceFile& f : sources.files) {

@@ -10,201 +10,52 @@
 #include <filesystem>
 #include <initializer_list>
 #include <iterator>
+#include <limits>
 #include <optional>
 #include <utility>
 
 #include "adapters/yaml/loader.hpp"
+#include "adapters/yaml/reader.hpp"
 
 namespace hoso::yaml {
 
 namespace {
 
+using detail::Entry;
+using detail::guarded;
+
 constexpr std::array<const char*, 7> kWeekdays = {"monday", "tuesday",  "wednesday", "thursday",
                                                   "friday", "saturday", "sunday"};
 
-// Offset of the first byte of `s` that is not part of well-formed UTF-8, or npos.
-std::size_t invalid_utf8_at(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t len = c < 0x80                 ? 1
-                      : c >= 0xC2 && c <= 0xDF ? 2
-                      : c >= 0xE0 && c <= 0xEF ? 3
-                      : c >= 0xF0 && c <= 0xF4 ? 4
-                                               : 0;
-    if (len == 0 || i + len > s.size()) return i;
-    std::uint32_t cp = len == 1 ? c : c & (0x7Fu >> len);
-    for (std::size_t k = 1; k < len; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0u) != 0x80u) return i;
-      cp = (cp << 6) | (cc & 0x3Fu);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-      return i;
-    i += len;
-  }
-  return std::string_view::npos;
-}
-
-std::string quoted_list(std::initializer_list<const char*> names) {
-  std::string out;
-  for (const char* n : names) out += fmt::format("{}'{}'", out.empty() ? "" : ", ", n);
-  return out;
-}
-
-// One key/value pair of a YAML map.
-struct Entry {
-  YAML::Node key, value;
-  std::string name;
-};
-
-const Entry* find(const std::vector<Entry>& entries, std::string_view key) {
-  for (const auto& e : entries)
-    if (e.name == key) return &e;
-  return nullptr;
-}
-
-class Reader {
+// The shared reader, with the typed values the calendar files use.
+class Reader : public detail::Reader {
  public:
-  Reader(std::string_view text, const std::string& file) : text_(text), file_(file) {}
+  using detail::Reader::Reader;
+  using detail::Reader::integer;
 
-  std::vector<Diagnostic> take() { return std::move(diags_); }
-  std::size_t count() const { return diags_.size(); }
-  const std::string& file() const { return file_; }
-
-  void error(SourceLoc loc, std::string message) {
-    diags_.push_back(Diagnostic{std::move(loc), std::move(message)});
-  }
-
-  SourceLoc at(const YAML::Node& n, const SourceLoc& fallback = {}) const {
-    const YAML::Mark m = n.Mark();
-    if (m.is_null() || m.line < 0 || m.column < 0)
-      return fallback.line > 0 ? fallback : SourceLoc{file_, 1, 1};
-    return SourceLoc{file_, m.line + 1, m.column + 1};
-  }
-  // A value's location; a null value (`key:` alone) is located at its key, since yaml-cpp marks it
-  // at the next token.
-  SourceLoc at(const Entry& e) const {
-    const SourceLoc k = at(e.key);
-    return e.value.IsNull() ? k : at(e.value, k);
-  }
-
-  // UTF-8 check, parse, exactly one document that is a map.
-  std::optional<YAML::Node> load(std::string_view expected) {
-    if (const std::size_t bad = invalid_utf8_at(text_); bad != std::string_view::npos) {
-      const std::string_view before = text_.substr(0, bad);
-      const auto line = 1 + std::count(before.begin(), before.end(), '\n');
-      const std::size_t nl = before.rfind('\n');
-      const std::size_t col = nl == std::string_view::npos ? bad + 1 : bad - nl;
-      error(SourceLoc{file_, static_cast<int>(line), static_cast<int>(col)},
-            fmt::format("invalid UTF-8: byte 0x{:02X} at byte offset {} does not start a valid sequence",
-                        static_cast<unsigned>(static_cast<unsigned char>(text_[bad])), bad));
-      return std::nullopt;
-    }
-    std::vector<YAML::Node> docs;
-    try {
-      docs = YAML::LoadAll(std::string(text_));
-    } catch (const YAML::Exception& e) {
-      SourceLoc loc{file_, 1, 1};
-      if (!e.mark.is_null() && e.mark.line >= 0 && e.mark.column >= 0)
-        loc = {file_, e.mark.line + 1, e.mark.column + 1};
-      error(std::move(loc), e.msg.empty() ? std::string("YAML syntax error") : e.msg);
-      return std::nullopt;
-    }
-    if (docs.empty() || docs[0].IsNull()) {
-      error(docs.empty() ? SourceLoc{file_, 1, 1} : at(docs[0]),
-            fmt::format("empty file: expected {}", expected));
-      return std::nullopt;
-    }
-    if (docs.size() > 1) {
-      error(at(docs[1]), "only one YAML document is allowed per file");
-      return std::nullopt;
-    }
-    if (!docs[0].IsMap()) {
-      error(at(docs[0]), fmt::format("expected {}", expected));
-      return std::nullopt;
-    }
-    return docs[0];
-  }
-
-  // The entries of a map with a fixed set of keys: reports non-scalar, repeated, unknown and
-  // missing keys, and keeps the others in document order.
-  std::vector<Entry> fields(const YAML::Node& map, std::string_view ctx,
-                            std::initializer_list<const char*> allowed,
+  // The entries of a map with a fixed set of keys (see detail::Reader::fixed).
+  std::vector<Entry> fields(const YAML::Node& map, std::string_view ctx, std::initializer_list<const char*> allowed,
                             std::initializer_list<const char*> required) {
-    std::vector<Entry> out;
-    const SourceLoc map_loc = at(map);
-    for (auto it = map.begin(); it != map.end(); ++it) {
-      const YAML::Node k = it->first;
-      if (!k.IsScalar()) {
-        error(at(k, map_loc), fmt::format("keys in {} must be plain strings", ctx));
-        continue;
-      }
-      if (const Entry* prev = find(out, k.Scalar())) {
-        error(at(k, map_loc), fmt::format("duplicate key '{}' in {} (first at line {})", k.Scalar(), ctx,
-                                          at(prev->key).line));
-        continue;
-      }
-      if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return k.Scalar() == a; })) {
-        error(at(k, map_loc), fmt::format("unknown key '{}' in {} (expected one of {})", k.Scalar(), ctx,
-                                          quoted_list(allowed)));
-        continue;
-      }
-      out.push_back(Entry{k, it->second, k.Scalar()});
-    }
-    for (const char* r : required)
-      if (!find(out, r)) error(map_loc, fmt::format("missing key '{}' in {}", r, ctx));
-    return out;
-  }
-
-  // A description of a list item for messages: `what 'value of key'` when the item has it.
-  static std::string named(const YAML::Node& map, std::string_view what, const char* key) {
-    if (map.IsMap())
-      for (auto it = map.begin(); it != map.end(); ++it)
-        if (it->first.IsScalar() && it->first.Scalar() == key && it->second.IsScalar())
-          return fmt::format("{} '{}'", what, it->second.Scalar());
-    return std::string(what);
-  }
-
-  // ---- typed values ----------------------------------------------------------------------------
-  bool str(const Entry& e, Str& out) {
-    if (!e.value.IsScalar()) {
-      error(at(e), fmt::format("'{}' must be a string", e.name));
-      return false;
-    }
-    out = Str{e.value.Scalar(), at(e)};
-    return true;
+    return fixed(map, ctx, allowed, required).entries;
   }
 
   bool integer(const Entry& e, Located<int>& out) {
-    if (e.value.IsScalar() && (e.value.Tag() == "?" || e.value.Tag() == "tag:yaml.org,2002:int")) {
-      std::string_view s = e.value.Scalar();
-      if (!s.empty() && s.front() == '+') {
-        s.remove_prefix(1);
-        if (!s.empty() && s.front() == '-') s = {};
-      }
-      int v = 0;
-      const char* end = s.data() + s.size();
-      const auto r = std::from_chars(s.data(), end, v, 10);
-      if (!s.empty() && r.ec == std::errc() && r.ptr == end) {
-        out = Located<int>{v, at(e)};
-        return true;
-      }
+    Located<std::int64_t> wide;
+    const std::size_t before = count();
+    if (e.value.IsScalar() && integer(e, wide) && wide.value >= std::numeric_limits<int>::min() &&
+        wide.value <= std::numeric_limits<int>::max()) {
+      out = Located<int>{static_cast<int>(wide.value), wide.loc};
+      return true;
     }
-    error(at(e), fmt::format("'{}' must be an integer", e.name));
+    if (count() == before) error(at(e), fmt::format("'{}' must be an integer", e.name));
     return false;
   }
 
   bool boolean(const Entry& e, Located<bool>& out) {
-    if (e.value.IsScalar() && (e.value.Tag() == "?" || e.value.Tag() == "tag:yaml.org,2002:bool")) {
-      if (e.value.Scalar() == "true" || e.value.Scalar() == "false") {
-        out = Located<bool>{e.value.Scalar() == "true", at(e)};
-        return true;
-      }
-    }
-    error(at(e), fmt::format("'{}' must be true or false", e.name));
-    return false;
+    bool v = false;
+    if (!detail::Reader::boolean(e, v)) return false;
+    out = Located<bool>{v, at(e)};
+    return true;
   }
 
   bool date(const Entry& e, Located<Date>& out) {
@@ -220,28 +71,12 @@ class Reader {
     error(at(e), fmt::format("'{}' must be a date YYYY-MM-DD", e.name));
     return false;
   }
-
- private:
-  std::string_view text_;
-  std::string file_;
-  std::vector<Diagnostic> diags_;
 };
 
-// Runs a parse body, turning any escaping exception into a diagnostic.
-template <typename F>
-std::vector<Diagnostic> guarded(Reader& r, F&& body) {
-  try {
-    body();
-  } catch (const YAML::Exception& e) {
-    r.error(
-        SourceLoc{r.file(), e.mark.is_null() ? 1 : e.mark.line + 1, e.mark.is_null() ? 1 : e.mark.column + 1},
-        e.msg);
-  } catch (const std::exception& e) {
-    r.error(SourceLoc{r.file(), 1, 1}, fmt::format("internal error while reading: {}", e.what()));
-  } catch (...) {
-    r.error(SourceLoc{r.file(), 1, 1}, "internal error while reading");
-  }
-  return r.take();
+const Entry* find(const std::vector<Entry>& entries, std::string_view key) {
+  for (const auto& e : entries)
+    if (e.name == key) return &e;
+  return nullptr;
 }
 
 // ---- config/calendar.yaml ------------------------------------------------------------------------

@@ -1,12 +1,14 @@
 #include "adapters/yaml/project.hpp"
 
 #include "adapters/yaml/calendar_loader.hpp"
+#include "adapters/yaml/reports_loader.hpp"
 #include "adapters/yaml/templates_loader.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 
 #include "adapters/yaml/loader.hpp"
 #include "engine/hash_chain.hpp"
@@ -63,18 +65,25 @@ Project load_project(const std::string& config_dir, const std::string& workflows
   std::string orgs_text, users_text;
   const bool have_orgs = read_into(orgs_file, orgs_text, p.diagnostics);
   const bool have_users = read_into(users_file, users_text, p.diagnostics);
+  std::optional<Directory> directory;
   if (have_orgs && have_users) {
     append(p.diagnostics, load_directory(orgs_text, orgs_file, users_text, users_file, p.orgs, p.users));
     if (p.diagnostics.empty()) {
       // Belt and braces: the engine's own checks must agree.
       auto dir = Directory::build(p.orgs, p.users);
-      if (!dir) p.diagnostics.push_back(Diagnostic{SourceLoc{orgs_file, 1, 1}, dir.error().message});
+      if (dir)
+        directory = std::move(dir.value());
+      else
+        p.diagnostics.push_back(Diagnostic{SourceLoc{orgs_file, 1, 1}, dir.error().message});
     }
   }
   CatalogueSpec catalogue;
+  bool catalogue_ok = false;
   if (read_into(p.catalogue_file, p.catalogue_source, p.diagnostics)) {
-    append(p.diagnostics, parse_catalogue(p.catalogue_source, p.catalogue_file, catalogue));
-    append(p.diagnostics, check_catalogue(catalogue));
+    auto diags = parse_catalogue(p.catalogue_source, p.catalogue_file, catalogue);
+    append(diags, check_catalogue(catalogue));
+    catalogue_ok = diags.empty();
+    append(p.diagnostics, std::move(diags));
   }
   {
     auto diags = read_calendar_sources(config_dir, p.calendar_files);
@@ -92,6 +101,16 @@ Project load_project(const std::string& config_dir, const std::string& workflows
   p.templates_file.file = (fs::path(config_dir) / "templates.yaml").string();
   if (read_into(p.templates_file.file, p.templates_file.text, p.diagnostics))
     append(p.diagnostics, parse_templates(p.templates_file.text, p.templates_file.file, p.templates));
+  // config/reports.yaml is optional: without it there are no report obligations. It names orgs and report
+  // kinds, so it is checked only against a valid tree and catalogue.
+  const std::string reports_path = (fs::path(config_dir) / "reports.yaml").string();
+  std::error_code reports_ec;
+  if (fs::exists(reports_path, reports_ec) && read_into(reports_path, p.reports_file.text, p.diagnostics)) {
+    p.reports_file.file = reports_path;
+    if (directory && catalogue_ok)
+      append(p.diagnostics, parse_reports(p.reports_file.text, p.reports_file.file, *directory,
+                                          project_report_kinds(catalogue), p.reports));
+  }
   std::vector<std::string> files;
   std::error_code ec;
   for (fs::directory_iterator it(workflows_dir, ec), end; !ec && it != end; it.increment(ec))
@@ -158,6 +177,10 @@ Status install_project(WriteTx& tx, const Project& project, const std::string& l
   if (!project.templates_file.text.empty()) {
     ConfigSources t{"templates", sources_hash({project.templates_file}), {project.templates_file}, loaded_at};
     if (auto s = tx.put_sources(t); !s) return s;
+  }
+  if (!project.reports_file.text.empty()) {
+    ConfigSources r{"reports", sources_hash({project.reports_file}), {project.reports_file}, loaded_at};
+    if (auto s = tx.put_sources(r); !s) return s;
   }
   if (!project.calendar_files.empty()) {
     ConfigSources c{"calendar", sources_hash(project.calendar_files), project.calendar_files, loaded_at};
@@ -266,6 +289,27 @@ Result<std::vector<NotificationTemplate>> templates_from_store(Store& store) {
     return make_error(ErrorCode::kInvalidDefinition,
                       fmt::format("mẫu thông báo lưu trong cơ sở dữ liệu không hợp lệ: {}", diags.front().format()));
   return out;
+}
+
+std::vector<std::string> project_report_kinds(const CatalogueSpec& catalogue) {
+  std::vector<std::string> kinds;
+  for (const auto& a : catalogue.awards) kinds.push_back(a.key.value);
+  for (const auto& k : kReportKinds)
+    if (std::find(kinds.begin(), kinds.end(), k) == kinds.end()) kinds.push_back(k);
+  return kinds;
+}
+
+Result<ReportPlan> reports_from_store(Store& store, const Directory& dir, const std::vector<std::string>& report_kinds) {
+  auto rec = store.sources("reports");
+  if (!rec) return rec.error();
+  ReportPlan plan;
+  if (!rec->has_value()) return plan;  // a project without config/reports.yaml: no obligations
+  const SourceFile& f = (*rec)->files.front();
+  auto diags = parse_reports(f.text, f.file, dir, report_kinds, plan);
+  if (!diags.empty())
+    return make_error(ErrorCode::kInvalidDefinition,
+                      fmt::format("kế hoạch báo cáo lưu trong cơ sở dữ liệu không hợp lệ: {}", diags.front().format()));
+  return plan;
 }
 
 }  // namespace hoso::yaml

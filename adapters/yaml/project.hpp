@@ -8,6 +8,7 @@
 #include "engine/definition.hpp"
 #include "engine/directory.hpp"
 #include "engine/records.hpp"
+#include "engine/reports.hpp"
 #include "engine/service.hpp"
 #include "engine/store.hpp"
 #include "engine/templates.hpp"
@@ -27,19 +28,22 @@ struct Project {
   std::shared_ptr<const BusinessCalendar> calendar;     // compiled from them
   SourceFile templates_file;                            // config/templates.yaml
   std::vector<NotificationTemplate> templates;
+  SourceFile reports_file;                              // config/reports.yaml; empty text when absent
+  ReportPlan reports;                                   // compiled from it; no rules when absent
   std::vector<LoadedWorkflow> workflows;
   std::vector<Diagnostic> diagnostics;  // empty when everything is valid
   bool ok() const { return diagnostics.empty(); }
 };
 
-// Reads <config_dir>/{orgs,users,awards,calendar}.yaml, <config_dir>/calendar/*.yaml and every *.yaml in
-// `workflows_dir` (sorted by name) and compiles the workflows and the calendar. All problems are
-// collected, each with file:line:col.
+// Reads <config_dir>/{orgs,users,awards,calendar,templates}.yaml, <config_dir>/calendar/*.yaml, the optional
+// <config_dir>/reports.yaml and every *.yaml in `workflows_dir` (sorted by name) and compiles the workflows,
+// the calendar and the report plan (its report kinds: project_report_kinds). All problems are collected,
+// each with file:line:col.
 Project load_project(const std::string& config_dir, const std::string& workflows_dir);
 
 // Writes a valid project into a store inside `tx`: every workflow definition (a no-op for versions already
-// stored; each becomes current for its name), the calendar (becomes current) and the directory, which
-// replaces the stored one.
+// stored; each becomes current for its name), the calendar, the templates and the report plan (each becomes
+// current) and the directory, which replaces the stored one.
 Status install_project(WriteTx& tx, const Project& project, const std::string& loaded_at);
 
 // The content hash that pins a definition: sha256 over both sources (stored on disk: never change).
@@ -71,6 +75,13 @@ std::string sources_hash(const std::vector<SourceFile>& files);
 
 // The notification templates stored in the database; kNotFound when none were stored.
 Result<std::vector<NotificationTemplate>> templates_from_store(Store& store);
+
+// The report kinds config/reports.yaml may name: every award key of the catalogue, then kReportKinds.
+std::vector<std::string> project_report_kinds(const CatalogueSpec& catalogue);
+
+// The report plan stored in the database (config/reports.yaml), checked against `dir` and `report_kinds`; an
+// empty plan (no rules) when none was stored; kInvalidDefinition when the stored one no longer loads.
+Result<ReportPlan> reports_from_store(Store& store, const Directory& dir, const std::vector<std::string>& report_kinds);
 
 // Compiles the calendar stored in the database; kNotFound when none was stored.
 Result<std::shared_ptr<const BusinessCalendar>> calendar_from_store(Store& store);

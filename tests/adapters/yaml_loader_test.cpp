@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "adapters/yaml/loader.hpp"
+#include "adapters/yaml/reports_loader.hpp"
+#include "tests/support/shipped.hpp"
 
 #ifndef HOSO_SOURCE_DIR
 #error "HOSO_SOURCE_DIR must be defined as the repository root, e.g. -DHOSO_SOURCE_DIR='\"/work/main\"'"
@@ -904,6 +906,10 @@ TEST_CASE("the examples of workflows/FORMAT.md are accepted", "[yaml][format]") 
       CHECK(w.transitions[1].kind.value == "timeout");
       CHECK(w.transitions[1].timer.value == "intake_window");
       CHECK(w.states.size() == 4);
+    } else if (block.rfind("reading:", 0) == 0) {
+      ReportPlan plan;
+      ds = yaml::parse_reports(block, "FORMAT.md", testing::shipped().directory, kReportKinds, plan);
+      CHECK(plan.rules.size() == 2);
     } else {
       FAIL("unrecognised example");
     }
@@ -911,5 +917,5 @@ TEST_CASE("the examples of workflows/FORMAT.md are accepted", "[yaml][format]") 
     CHECK(ds.empty());
     ++parsed;
   }
-  CHECK(parsed == 4);
+  CHECK(parsed == 5);
 }
