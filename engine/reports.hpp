@@ -12,11 +12,6 @@
 
 namespace hoso {
 
-// The report kinds the plan may name, until the award catalogue carries them (a report kind is a catalogue
-// key served by the `report` workflow).
-inline const std::vector<std::string> kReportKinds = {"bao_cao_ket_qua_nam", "bao_cao_tong_hop_tinh",
-                                                      "ke_hoach_thuc_hien", "bao_cao_tong_ket_giai_doan"};
-
 // How "before day D" (trước ngày D) is read: due at 00:00 of D, Vietnam time (strict) | by the end of D
 // (lenient). Stored in config by name: never rename.
 enum class ReportReading { kStrict, kLenient };

@@ -208,48 +208,16 @@ Result<Outcome> CommandService::create(const std::string& workflow, const std::s
                                        const std::string& user, const RawInput& input) {
   auto uid = find_user(user);
   if (!uid) return uid.error();
-  return create_with(workflow, award, input, [&](const Definition& d, const CreateCommand& cmd, Timestamp now) {
-    return decide_create(d, dir_, cmd, *uid, now);
-  });
-}
-
-Result<Outcome> CommandService::open(const std::string& workflow, const std::string& award,
-                                     const std::string& origin, const RawInput& input) {
-  auto org = dir_.find_org(origin);
-  if (!org)
-    return with_reason(ErrorCode::kNotFound, fmt::format("Không có cơ quan, đơn vị '{}'", origin), "unknown_org",
-                       origin);
-  return create_with(workflow, award, input, [&](const Definition& d, const CreateCommand& cmd, Timestamp now) {
-    return decide_open(d, dir_, cmd, *org, now);
-  });
-}
-
-Result<Outcome> CommandService::create_with(
-    const std::string& workflow, const std::string& award, const RawInput& input,
-    const std::function<Decided(const Definition&, const CreateCommand&, Timestamp)>& decide) {
   auto def = defs_.current(workflow);
   if (!def) return def.error();
   const Definition& d = **def;
-  auto aid = d.find_award(award);
-  if (!aid)
-    return with_reason(ErrorCode::kInvalidInput, fmt::format("Không có hình thức khen thưởng '{}'", award),
-                       "unknown_award", award);
-  CreateCommand cmd;
-  cmd.award = *aid;
-  cmd.note = input.note;
-  if (auto st = type_input(d, input, cmd.fields, cmd.documents); !st) return st.error();
+  auto cmd = create_command(d, award, input);
+  if (!cmd) return cmd.error();
   Result<Outcome> result = Error{};
   auto st = store_.write([&](WriteTx& tx) -> Status {
     auto now = command_time(tx);
     if (!now) return now.error();
-    Decided decided = decide(d, cmd, *now);
-    if (auto* r = std::get_if<Refusal>(&decided)) return refusal_error(*r);
-    auto id = tx.allocate_dossier_id();
-    if (!id) return id.error();
-    DossierState state;
-    state.id = *id;
-    state.definition_hash = d.hash();
-    result = commit(tx, d, state, 0, "", std::get<Decision>(decided));
+    result = commit_created(tx, d, decide_create(d, dir_, *cmd, *uid, *now));
     return result ? Status::Ok() : Status(result.error());
   });
   if (!st) {
@@ -258,6 +226,68 @@ Result<Outcome> CommandService::create_with(
   }
   remember();
   return result;
+}
+
+Result<std::vector<Outcome>> CommandService::open_all(const std::string& workflow,
+                                                      const std::vector<OpenRequest>& requests) {
+  auto def = defs_.current(workflow);
+  if (!def) return def.error();
+  const Definition& d = **def;
+  std::vector<std::pair<CreateCommand, OrgId>> commands;
+  for (const auto& r : requests) {
+    auto org = dir_.find_org(r.origin);
+    if (!org)
+      return with_reason(ErrorCode::kNotFound, fmt::format("Không có cơ quan, đơn vị '{}'", r.origin),
+                         "unknown_org", r.origin);
+    auto cmd = create_command(d, r.award, r.input);
+    if (!cmd) return cmd.error();
+    commands.emplace_back(std::move(*cmd), *org);
+  }
+  std::vector<Outcome> out;
+  auto st = store_.write([&](WriteTx& tx) -> Status {
+    out.clear();
+    auto now = command_time(tx);
+    if (!now) return now.error();
+    for (const auto& [cmd, origin] : commands) {
+      auto opened = commit_created(tx, d, decide_open(d, dir_, cmd, origin, *now));
+      if (!opened) {
+        Error e = opened.error();
+        e.message = fmt::format("{}: {}", dir_.org(origin).name, e.message);
+        return e;
+      }
+      out.push_back(std::move(*opened));
+    }
+    return Status::Ok();
+  });
+  if (!st) {
+    pending_.reset();
+    return st.error();
+  }
+  remember();
+  return out;
+}
+
+Result<CreateCommand> CommandService::create_command(const Definition& d, const std::string& award,
+                                                     const RawInput& input) {
+  auto aid = d.find_award(award);
+  if (!aid)
+    return with_reason(ErrorCode::kInvalidInput, fmt::format("Không có hình thức khen thưởng '{}'", award),
+                       "unknown_award", award);
+  CreateCommand cmd;
+  cmd.award = *aid;
+  cmd.note = input.note;
+  if (auto st = type_input(d, input, cmd.fields, cmd.documents); !st) return st.error();
+  return cmd;
+}
+
+Result<Outcome> CommandService::commit_created(WriteTx& tx, const Definition& d, const Decided& decided) {
+  if (auto* r = std::get_if<Refusal>(&decided)) return refusal_error(*r);
+  auto id = tx.allocate_dossier_id();
+  if (!id) return id.error();
+  DossierState state;
+  state.id = *id;
+  state.definition_hash = d.hash();
+  return commit(tx, d, state, 0, "", std::get<Decision>(decided));
 }
 
 Result<Outcome> CommandService::act(DossierId id, const std::string& action, const std::string& user,
@@ -632,6 +662,27 @@ Result<std::vector<DossierView>> CommandService::inbox(const std::string& user) 
       const bool overdue = is_overdue(*state, clock_.now());
       out.push_back(DossierView{*def, std::move(state.value()), std::move(r), overdue});
     }
+    return out;
+  });
+}
+
+Result<std::vector<DossierView>> CommandService::dossiers_of(const std::string& workflow) {
+  return in_snapshot<std::vector<DossierView>>(store_, [&]() -> Result<std::vector<DossierView>> {
+    std::vector<DossierView> out;
+    auto st = store_.scan_dossiers([&](const DossierRecord& r) -> Status {
+      if (r.workflow != workflow) return Status::Ok();
+      auto last = store_.last_event(r.id);
+      if (!last) return last.error();
+      if (auto head = verify_head(r, *last); !head) return head;
+      auto def = defs_.by_hash(r.definition_hash);
+      if (!def) return def.error();
+      auto state = decode_dossier(**def, dir_, r);
+      if (!state) return state.error();
+      const bool overdue = is_overdue(*state, clock_.now());
+      out.push_back(DossierView{*def, std::move(state.value()), r, overdue});
+      return Status::Ok();
+    });
+    if (!st) return st.error();
     return out;
   });
 }

@@ -2,7 +2,6 @@
 // pure core, and appends the outcome through the Store in one transaction. Also the read side:
 // show, inbox, history, replay and the audit of the hash chain. Knows only interfaces.
 #pragma once
-#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -56,6 +55,12 @@ struct DossierView {
   bool overdue = false;  // the running legal clock's limit has passed (see LegalClock)
 };
 
+// A dossier the system opens for `origin` (see CommandService::open_all).
+struct OpenRequest {
+  std::string award, origin;
+  RawInput input;
+};
+
 // What fire_due did.
 struct FireReport {
   int fired = 0;
@@ -99,10 +104,10 @@ class CommandService {
   // Creates a dossier of `award` under the current definition of `workflow`, proposed by `user`.
   Result<Outcome> create(const std::string& workflow, const std::string& award, const std::string& user,
                          const RawInput& input);
-  // Opens a dossier of `award` under the current definition of `workflow` for the org `origin`, as the
-  // system (a report obligation): the creation's checks but the creator's role.
-  Result<Outcome> open(const std::string& workflow, const std::string& award, const std::string& origin,
-                       const RawInput& input);
+  // Opens, in one transaction, a dossier under the current definition of `workflow` for each request, as
+  // the system (report obligations): the creation's checks but the creator's role. Nothing is written
+  // when one is refused (the error names its org).
+  Result<std::vector<Outcome>> open_all(const std::string& workflow, const std::vector<OpenRequest>& requests);
   // Takes `action` on dossier `id` as `user`.
   Result<Outcome> act(DossierId id, const std::string& action, const std::string& user,
                       const RawInput& input);
@@ -111,6 +116,9 @@ class CommandService {
   Result<DossierView> show(DossierId id, const std::optional<std::string>& user);
   // The dossiers waiting for `user`: held by their org, with an action their roles may take now.
   Result<std::vector<DossierView>> inbox(const std::string& user);
+  // Every dossier of `workflow` (any definition version), in id order, each checked against its chain
+  // head like `show`; an operator's view, for reports.
+  Result<std::vector<DossierView>> dossiers_of(const std::string& workflow);
   // The events of a dossier, in order (read permission checked when `user` is given).
   Result<std::vector<EventRecord>> history(DossierId id, const std::optional<std::string>& user);
   // Rebuilds the dossier from its events under its pinned definition, checking the hash chain, and
@@ -160,9 +168,9 @@ class CommandService {
   // Remembers what the last successful command of this service wrote for a dossier.
   void remember();
 
-  Result<Outcome> create_with(
-      const std::string& workflow, const std::string& award, const RawInput& input,
-      const std::function<Decided(const Definition&, const CreateCommand&, Timestamp)>& decide);
+  Result<CreateCommand> create_command(const Definition& d, const std::string& award, const RawInput& input);
+  // Writes a decided creation as a new dossier (or returns the refusal).
+  Result<Outcome> commit_created(WriteTx& tx, const Definition& d, const Decided& decided);
   // The dossier `id` as of its projection, checked against the chain unless this service wrote it.
   Result<DossierState> load_checked(WriteTx& tx, const DossierRecord& record, const Definition& def);
   // Fires `timer`, which `state` (of `record`) lists, and commits the TimerFired event.

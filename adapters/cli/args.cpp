@@ -11,7 +11,8 @@ namespace hoso::cli {
 
 namespace {
 constexpr std::array kValued = {"db",     "as",     "note",   "expect-version", "workflow", "award",
-                                "format", "ballot", "config", "workflows",      "note-file", "clock", "at", "file"};
+                                "format", "ballot", "config", "workflows",      "note-file", "clock", "at", "file",
+                                "year",   "jurisdiction"};
 constexpr std::array kRepeatable = {"field", "doc"};
 constexpr std::array kFlags = {"json", "all", "help"};
 

@@ -73,6 +73,8 @@ Cách dùng (mọi lệnh nhận --db PATH, mặc định ./hoso.db):
   hoso calendar holidays NĂM | add NGÀY SỐ_NGÀY_LÀM_VIỆC | between TỪ_NGÀY ĐẾN_NGÀY [--config DIR] [--json]
   hoso clock show | set THỜI_ĐIỂM | advance KHOẢNG (vd 3d, 12h, 1d6h, 90m)   [cơ sở dữ liệu mô phỏng]
   hoso timers list | run [--json]
+  hoso reports open [--year NĂM] [--json]                      mở các nghĩa vụ báo cáo của năm (config/reports.yaml)
+  hoso reports status --year NĂM [--jurisdiction ĐỊA_BÀN] [--json]   ai đã gửi, ai chưa đến hạn, ai quá hạn
   hoso notify deliver [--file TỆP] [--json]   (gửi thông báo chờ gửi vào tệp, mỗi dòng một JSON)
 
 Mã thoát: 0 thành công, 1 lỗi hệ thống, 2 sai cú pháp hoặc dữ liệu không hợp lệ, 3 không tìm thấy,
@@ -728,7 +730,8 @@ const std::vector<std::string>* allowed_options(const std::vector<std::string>& 
                                         kAct = {"as",        "field",  "doc",           "note",
                                                 "note-file", "ballot", "expect-version"},
                                         kAs = {"as"}, kReplay = {"all"}, kConfig = {"config"},
-                                        kFile = {"file"};
+                                        kFile = {"file"}, kReportsOpen = {"year"},
+                                        kReportsStatus = {"year", "jurisdiction"};
   const std::string& cmd = p[0];
   const std::string sub = p.size() > 1 ? p[1] : "";
   if (cmd == "init") return &kInit;
@@ -740,6 +743,7 @@ const std::vector<std::string>* allowed_options(const std::vector<std::string>& 
   if (cmd == "calendar") return &kConfig;
   if (cmd == "clock" || cmd == "timers") return &kNone;
   if (cmd == "notify") return &kFile;
+  if (cmd == "reports") return sub == "status" ? &kReportsStatus : &kReportsOpen;
   return nullptr;
 }
 
@@ -780,6 +784,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     if (cmd == "clock") return cmd_clock(c);
     if (cmd == "timers") return cmd_timers(c);
     if (cmd == "notify") return cmd_notify(c);
+    if (cmd == "reports") return cmd_reports(c);
     if (cmd == "audit") return cmd_audit(c);
     return usage(c, fmt::format("lệnh không hợp lệ: {}", cmd));
   } catch (const std::exception& e) {

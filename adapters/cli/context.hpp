@@ -38,5 +38,7 @@ int cmd_clock(Ctx& c);
 int cmd_timers(Ctx& c);
 // hoso notify deliver: the outbox through the file adapter (notify_commands.cpp).
 int cmd_notify(Ctx& c);
+// hoso reports open|status: the yearly report obligations (report_commands.cpp).
+int cmd_reports(Ctx& c);
 
 }  // namespace hoso::cli

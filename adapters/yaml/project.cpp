@@ -105,11 +105,12 @@ Project load_project(const std::string& config_dir, const std::string& workflows
   // kinds, so it is checked only against a valid tree and catalogue.
   const std::string reports_path = (fs::path(config_dir) / "reports.yaml").string();
   std::error_code reports_ec;
+  if (catalogue_ok) p.report_kinds = project_report_kinds(catalogue);
   if (fs::exists(reports_path, reports_ec) && read_into(reports_path, p.reports_file.text, p.diagnostics)) {
     p.reports_file.file = reports_path;
     if (directory && catalogue_ok)
       append(p.diagnostics, parse_reports(p.reports_file.text, p.reports_file.file, *directory,
-                                          project_report_kinds(catalogue), p.reports));
+                                          p.report_kinds, p.reports));
   }
   std::vector<std::string> files;
   std::error_code ec;
@@ -293,9 +294,8 @@ Result<std::vector<NotificationTemplate>> templates_from_store(Store& store) {
 
 std::vector<std::string> project_report_kinds(const CatalogueSpec& catalogue) {
   std::vector<std::string> kinds;
-  for (const auto& a : catalogue.awards) kinds.push_back(a.key.value);
-  for (const auto& k : kReportKinds)
-    if (std::find(kinds.begin(), kinds.end(), k) == kinds.end()) kinds.push_back(k);
+  for (const auto& a : catalogue.awards)
+    if (a.authority.value == "none") kinds.push_back(a.key.value);
   return kinds;
 }
 

@@ -30,6 +30,7 @@ struct Project {
   std::vector<NotificationTemplate> templates;
   SourceFile reports_file;                              // config/reports.yaml; empty text when absent
   ReportPlan reports;                                   // compiled from it; no rules when absent
+  std::vector<std::string> report_kinds;                // catalogue entries with authority none
   std::vector<LoadedWorkflow> workflows;
   std::vector<Diagnostic> diagnostics;  // empty when everything is valid
   bool ok() const { return diagnostics.empty(); }
@@ -76,7 +77,7 @@ std::string sources_hash(const std::vector<SourceFile>& files);
 // The notification templates stored in the database; kNotFound when none were stored.
 Result<std::vector<NotificationTemplate>> templates_from_store(Store& store);
 
-// The report kinds config/reports.yaml may name: every award key of the catalogue, then kReportKinds.
+// The report kinds config/reports.yaml may name: the catalogue's entries with authority none.
 std::vector<std::string> project_report_kinds(const CatalogueSpec& catalogue);
 
 // The report plan stored in the database (config/reports.yaml), checked against `dir` and `report_kinds`; an

@@ -22,7 +22,7 @@ const Directory& real_directory() { return testing::shipped().directory; }
 std::vector<std::string> problems(const std::string& text) {
   ReportPlan plan;
   std::vector<std::string> out;
-  for (const auto& d : yaml::parse_reports(text, "r.yaml", real_directory(), kReportKinds, plan))
+  for (const auto& d : yaml::parse_reports(text, "r.yaml", real_directory(), testing::shipped().report_kinds(), plan))
     out.push_back(d.format());
   return out;
 }
@@ -71,7 +71,7 @@ TEST_CASE("reports loader: the shipped file loads against the real config", "[re
   CHECK_FALSE(p.reports_file.text.empty());
   // And on its own, with only the report kinds.
   ReportPlan plan;
-  CHECK(yaml::parse_reports(p.reports_file.text, p.reports_file.file, real_directory(), kReportKinds, plan).empty());
+  CHECK(yaml::parse_reports(p.reports_file.text, p.reports_file.file, real_directory(), testing::shipped().report_kinds(), plan).empty());
   const ReportRule* once = find_report_rule(plan, "lao-cai-ke-hoach");
   REQUIRE(once);
   CHECK(once->once.has_value());
@@ -87,13 +87,13 @@ TEST_CASE("reports loader: the shipped file loads against the real config", "[re
 
 TEST_CASE("reports loader: a valid rule, and the plan's defaults", "[reports]") {
   ReportPlan plan;
-  CHECK(yaml::parse_reports(rule("", ""), "r.yaml", real_directory(), kReportKinds, plan).empty());
+  CHECK(yaml::parse_reports(rule("", ""), "r.yaml", real_directory(), testing::shipped().report_kinds(), plan).empty());
   CHECK(plan.reading == ReportReading::kStrict);
   CHECK(plan.remind_before == 3);
   REQUIRE(plan.rules.size() == 1);
   CHECK(plan.rules[0].reporter_kinds == std::vector<OrgKind>{OrgKind::kDepartment});
   CHECK(yaml::parse_reports("reading: lenient\nremind_before: 0\nobligations: []\n", "r.yaml", real_directory(),
-                            kReportKinds, plan)
+                            testing::shipped().report_kinds(), plan)
             .empty());
   CHECK(plan.reading == ReportReading::kLenient);
   CHECK(plan.remind_before == 0);
@@ -139,7 +139,7 @@ TEST_CASE("reports loader: installing the project stores the plan; a database wi
   {
     auto store = SqliteStore::open(db, OpenMode::kCreate, SqliteStore::kDefaultBusyTimeout, Durability::kNoSync);
     REQUIRE(store);
-    auto empty = yaml::reports_from_store(**store, real_directory(), kReportKinds);
+    auto empty = yaml::reports_from_store(**store, real_directory(), testing::shipped().report_kinds());
     REQUIRE(empty);
     CHECK(empty->rules.empty());
     auto p = yaml::load_project(std::string(HOSO_SOURCE_DIR) + "/config", std::string(HOSO_SOURCE_DIR) + "/workflows");
@@ -147,7 +147,7 @@ TEST_CASE("reports loader: installing the project stores the plan; a database wi
     auto st = (*store)->write([&](WriteTx& tx) { return yaml::install_project(tx, p, "2026-01-01T00:00:00.000Z"); });
     INFO((st ? std::string() : st.error().message));
     REQUIRE(st);
-    auto stored = yaml::reports_from_store(**store, real_directory(), kReportKinds);
+    auto stored = yaml::reports_from_store(**store, real_directory(), testing::shipped().report_kinds());
     REQUIRE(stored);
     CHECK(stored->rules.size() == p.reports.rules.size());
     CHECK(obligations_for_year(*stored, real_directory(), 2026).size() ==

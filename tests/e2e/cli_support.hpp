@@ -77,6 +77,29 @@ inline std::string latest_cycle_end_now() {
   return std::to_string(after ? y : y - 1) + "-11-15";
 }
 
+inline void must_act(const Cli& cli, const std::string& id, const std::string& action, const std::string& user,
+              std::vector<std::string> extra = {}) {
+  std::vector<std::string> args = {"dossier", "act", id, action, "--as", user};
+  args.insert(args.end(), extra.begin(), extra.end());
+  auto r = cli(args);
+  INFO(action << " by " << user << ": " << r.err);
+  REQUIRE(r.code == 0);
+}
+
+// A simulation database whose clock starts at `at` (UTC).
+inline void init_virtual(const Cli& cli, const std::string& at) {
+  auto r = cli({"init", "--config", kSource + "/config", "--workflows", kSource + "/workflows", "--clock",
+                "virtual", "--at", at});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+}
+
+inline void advance_to(const Cli& cli, const std::string& at) {
+  auto r = cli({"clock", "set", at});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+}
+
 inline std::string str(const json::value& v) { return std::string(v.as_string()); }
 
 // Runs SQL on the database file directly, as a forger with file access would.

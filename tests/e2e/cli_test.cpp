@@ -55,7 +55,7 @@ TEST_CASE("init, lists and diagrams", "[e2e]") {
   REQUIRE(users.as_array().size() > 50);
   CHECK(users.as_array()[0].as_object().contains("roles"));
   const auto wfs = cli.ok_json({"workflows", "list"});
-  REQUIRE(wfs.as_array().size() == 2);
+  REQUIRE(wfs.as_array().size() == 3);
   auto mermaid = cli({"workflows", "show", "standard", "--format", "mermaid"});
   CHECK(mermaid.code == 0);
   CHECK(mermaid.out.find("stateDiagram-v2") == 0);

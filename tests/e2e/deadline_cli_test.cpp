@@ -13,22 +13,7 @@ namespace hoso::testing {
 
 namespace {
 
-void must_act(const Cli& cli, const std::string& id, const std::string& action, const std::string& user,
-              std::vector<std::string> extra = {}) {
-  std::vector<std::string> args = {"dossier", "act", id, action, "--as", user};
-  args.insert(args.end(), extra.begin(), extra.end());
-  auto r = cli(args);
-  INFO(action << " by " << user << ": " << r.err);
-  REQUIRE(r.code == 0);
-}
 
-// A simulation database whose clock starts at `at` (UTC).
-void init_virtual(const Cli& cli, const std::string& at) {
-  auto r = cli({"init", "--config", kSource + "/config", "--workflows", kSource + "/workflows", "--clock",
-                "virtual", "--at", at});
-  INFO(r.err);
-  REQUIRE(r.code == 0);
-}
 
 // A Giấy khen xã dossier of a Phượng Tiến unit, eligible as of spring 2026, submitted.
 std::string submitted_dossier(const Cli& cli) {
@@ -40,11 +25,6 @@ std::string submitted_dossier(const Cli& cli) {
   return id;
 }
 
-void advance_to(const Cli& cli, const std::string& at) {
-  auto r = cli({"clock", "set", at});
-  INFO(r.err);
-  REQUIRE(r.code == 0);
-}
 
 // The (type, timer) of each event of a dossier.
 std::vector<std::pair<std::string, std::string>> events_of(const Cli& cli, const std::string& id) {

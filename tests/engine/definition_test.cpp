@@ -175,7 +175,7 @@ TEST_CASE("the seed workflows and config load without diagnostics", "[definition
   for (const auto& d : p.diagnostics) s += d.format() + "\n";
   INFO(s);
   REQUIRE(p.ok());
-  REQUIRE(p.workflows.size() == 2);
+  REQUIRE(p.workflows.size() == 3);
   for (const auto& w : p.workflows) {
     const Definition& d = *w.definition;
     // The same sources always pin to the same hash; a change of one byte pins elsewhere.
@@ -255,4 +255,30 @@ TEST_CASE("deadline rules in the catalogue: each mistake is located", "[definiti
              Catch::Contains("unknown key 'reminder'"));
   CHECK_THAT(problems("  - id: cap_xa\n    levels: [commune_police]\n    working_days: 5\n    legal_basis: \"b\"\n"),
              Catch::Contains(at(0, 9, "duplicate deadline 'cap_xa'")));
+}
+
+TEST_CASE("timers on a date field, notices to the orgs a field names, creation effects: checked at load",
+          "[definition][reports]") {
+  const std::string base = kStates + R"(transitions:
+  - {action: decide, kind: decide, from: review, to: done, roles: [clerk]}
+)";
+  auto submit = [&](const std::string& effect) {
+    return compile(base + "  - {action: submit, kind: submit, from: draft, to: review, roles: [clerk], effects: [" +
+                   effect + "]}\n");
+  };
+  CHECK(all(submit("{start_timer: x, on: n}")).find("start_timer on: field 'n' must be a date") != std::string::npos);
+  CHECK(all(submit("{start_timer: x, on: nope}")).find("start_timer on: unknown field 'nope'") != std::string::npos);
+  CHECK(all(submit("{notify: 'field:n', template: t}")).find("field 'n' must be text (org ids)") != std::string::npos);
+  CHECK(all(submit("{notify: 'field:nope', template: t}")).find("unknown field 'nope'") != std::string::npos);
+  CHECK(all(submit("{notify: somebody, template: t}")).find("holder, origin, previous_holder or field:NAME") !=
+        std::string::npos);
+  // Creation effects are compiled like a transition's.
+  auto o = compile(base + "  - {action: submit, kind: submit, from: draft, to: review, roles: [clerk]}\n" +
+                   "on_create:\n  - {notify: holder, template: t}\n  - {start_timer: x, after: \"2 days\"}\n");
+  INFO(all(o));
+  REQUIRE(o.definition);
+  REQUIRE(o.definition->on_create().size() == 2);
+  CHECK(o.definition->on_create()[1].kind == Effect::Kind::kStartTimer);
+  auto bad = compile(base + "on_create:\n  - {start_timer: x, on: grade}\n");
+  CHECK(all(bad).find("field 'grade' must be a date") != std::string::npos);
 }

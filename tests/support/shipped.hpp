@@ -10,6 +10,7 @@ namespace hoso::testing {
 struct Shipped {
   yaml::Project project;
   Directory directory;
+  const std::vector<std::string>& report_kinds() const { return project.report_kinds; }
 };
 
 // Throws when the shipped files do not load (the test then fails with the first diagnostic).

@@ -1,0 +1,146 @@
+// hoso reports open|status: the yearly report obligations of config/reports.yaml (stored by `hoso init`),
+// opened as dossiers of the `report` workflow.
+#include <fmt/format.h>
+
+#include <boost/json.hpp>
+#include <charconv>
+
+#include "adapters/cli/context.hpp"
+#include "adapters/yaml/project.hpp"
+#include "engine/report_service.hpp"
+
+namespace hoso::cli {
+
+namespace json = boost::json;
+
+namespace {
+
+// Vietnamese words for the standings, shown to clerks.
+const char* standing_text(ReportStanding s) {
+  switch (s) {
+    case ReportStanding::kSubmitted:
+      return "đã gửi đúng hạn";
+    case ReportStanding::kSubmittedLate:
+      return "đã gửi muộn";
+    case ReportStanding::kDue:
+      return "chưa gửi, còn hạn";
+    case ReportStanding::kLate:
+      return "quá hạn, chưa gửi";
+  }
+  return "";
+}
+
+std::optional<int> parse_year(const std::string& s) {
+  int y = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), y);
+  if (ec != std::errc{} || p != s.data() + s.size() || y < 2000 || y > 2200) return std::nullopt;
+  return y;
+}
+
+// The report kinds: what the current `report` workflow serves.
+Result<std::vector<std::string>> report_kinds(App& a) {
+  auto def = a.registry->current(kReportWorkflow);
+  if (!def)
+    return make_error(ErrorCode::kNotFound,
+                      "cơ sở dữ liệu chưa có quy trình báo cáo (workflows/report.yaml); hãy chạy lại 'hoso init'");
+  std::vector<std::string> kinds;
+  for (const auto& award : (*def)->awards())
+    if ((*def)->serves(award.id) && award.authority == Authority::kNone) kinds.push_back(award.key);
+  return kinds;
+}
+
+int reports_open(Ctx& c, App& a, int year) {
+  auto kinds = report_kinds(a);
+  if (!kinds) return fail(c, kinds.error());
+  auto plan = yaml::reports_from_store(*a.store, a.directory, *kinds);
+  if (!plan) return fail(c, plan.error());
+  auto calendar = yaml::calendar_from_store(*a.store);
+  if (!calendar) return fail(c, calendar.error());
+  auto opened = open_reports(*a.service, *plan, a.directory, calendar->get(), year, a.clock->now());
+  if (!opened) return fail(c, opened.error());
+  if (c.json_out()) {
+    json::array ids;
+    for (auto id : opened->opened) ids.push_back(id);
+    c.out << json::serialize(json::object{{"year", year}, {"opened", std::move(ids)}, {"already", opened->already}})
+          << "\n";
+  } else {
+    c.out << fmt::format("Đã mở {} nghĩa vụ báo cáo năm {}", opened->opened.size(), year);
+    if (opened->already > 0) c.out << fmt::format(" ({} nghĩa vụ đã mở từ trước, giữ nguyên)", opened->already);
+    c.out << "\n";
+  }
+  return 0;
+}
+
+int reports_status(Ctx& c, App& a, int year) {
+  const auto jurisdiction = c.args.get("jurisdiction");
+  auto rows = report_status(*a.service, a.directory, year, jurisdiction, a.clock->now());
+  if (!rows) return fail(c, rows.error());
+  int counts[4] = {0, 0, 0, 0};
+  for (const auto& r : *rows) ++counts[static_cast<int>(r.standing)];
+  if (c.json_out()) {
+    json::array list;
+    for (const auto& r : *rows)
+      list.push_back(json::object{{"id", r.id},
+                                  {"rule", r.rule},
+                                  {"report", r.report},
+                                  {"report_name", r.report_name},
+                                  {"jurisdiction", r.jurisdiction},
+                                  {"reporter", r.reporter},
+                                  {"reporter_name", r.reporter_name},
+                                  {"period", r.period},
+                                  {"deadline", format_date(r.deadline)},
+                                  {"late_from", format_utc(start_of_day_utc(r.due_day))},
+                                  {"receivers", r.receiver_names},
+                                  {"status", report_standing_name(r.standing)},
+                                  {"submitted_at", r.submitted_at ? json::value(format_utc(*r.submitted_at))
+                                                                  : json::value(nullptr)}});
+    json::object summary;
+    for (auto s : {ReportStanding::kSubmitted, ReportStanding::kSubmittedLate, ReportStanding::kDue,
+                   ReportStanding::kLate})
+      summary[report_standing_name(s)] = counts[static_cast<int>(s)];
+    c.out << json::serialize(json::object{{"year", year},
+                                          {"jurisdiction", jurisdiction ? json::value(*jurisdiction)
+                                                                        : json::value(nullptr)},
+                                          {"counts", std::move(summary)},
+                                          {"obligations", std::move(list)}})
+          << "\n";
+    return 0;
+  }
+  c.out << fmt::format("Báo cáo năm {}{}: {} đã gửi đúng hạn, {} gửi muộn, {} còn hạn, {} quá hạn chưa gửi\n", year,
+                       jurisdiction ? " — địa bàn " + *jurisdiction : "",
+                       counts[static_cast<int>(ReportStanding::kSubmitted)],
+                       counts[static_cast<int>(ReportStanding::kSubmittedLate)],
+                       counts[static_cast<int>(ReportStanding::kDue)], counts[static_cast<int>(ReportStanding::kLate)]);
+  for (const auto& r : *rows)
+    c.out << fmt::format("#{}\t{}\t{} kỳ {}\ttrước ngày {} → {}\t{}\n", r.id, r.reporter_name, r.report_name, r.period,
+                         format_date_vietnamese(r.deadline), r.receiver_names, standing_text(r.standing));
+  return 0;
+}
+
+}  // namespace
+
+int cmd_reports(Ctx& c) {
+  const auto& p = c.args.positional;
+  const std::string sub = p.size() > 1 ? p[1] : "";
+  if (p.size() != 2 || (sub != "open" && sub != "status"))
+    return usage(c, "cách dùng: hoso reports open [--year NĂM] | status --year NĂM [--jurisdiction ĐỊA_BÀN]");
+  std::optional<int> year;
+  if (auto y = c.args.get("year")) {
+    year = parse_year(*y);
+    if (!year) return usage(c, fmt::format("năm '{}' không hợp lệ (2000–2200)", *y));
+  } else if (sub == "status") {
+    return usage(c, "hoso reports status cần --year NĂM");
+  }
+  auto app = open_runtime(c);
+  if (!app) return fail(c, app.error());
+  App& a = **app;
+  if (!year) {
+    int y;
+    unsigned m, d;
+    civil_from_days(vietnam_date(a.clock->now()).days, y, m, d);
+    year = y;
+  }
+  return sub == "open" ? reports_open(c, a, *year) : reports_status(c, a, *year);
+}
+
+}  // namespace hoso::cli
