@@ -91,4 +91,15 @@ s inbox --as vhxh-xa-phuong-tien.appraiser
 s notify deliver
 s history "$id"
 s audit verify
+
+echo; echo "== 6. Nghĩa vụ báo cáo năm 2026 (config/reports.yaml), trên cơ sở dữ liệu mô phỏng"
+s clock set 2026-11-02T01:00:00Z
+s reports open --year 2026
+printf '%%PDF-1.4 bao cao\n' > "$tmp/bao_cao.pdf"
+rid=$(s reports status --year 2026 --jurisdiction lao-cai | awk -F'\t' '/Tổ dân phố số 5/ {sub("#", "", $1); print $1; exit}')
+s dossier act "$rid" submit --as tdp-so-5-cam-duong.clerk --doc "van_ban_bao_cao=$tmp/bao_cao.pdf"
+s clock set 2026-11-14T17:00:00Z   # 00:00 ngày 15/11 giờ Việt Nam: quá hạn "trước ngày 15/11"
+s reports status --year 2026 --jurisdiction lao-cai
+s notify deliver
+s audit verify
 echo; echo "Cơ sở dữ liệu: $DB (mô phỏng: $SIM) — thử: ./build/adapters/hoso inbox --as ca-tinh-thai-nguyen.clerk"
