@@ -351,6 +351,8 @@ class DefinitionCompiler {
       st.initial = s.initial;
       st.terminal = s.terminal;
       st.outcome = s.outcome.value;
+      st.overdue = s.overdue;
+      if (s.overdue && s.terminal) error(s.key.loc, fmt::format("terminal state '{}' cannot be overdue", s.key.value));
       if (s.initial) {
         ++initials;
         d().initial_ = st.id;

@@ -113,6 +113,7 @@ struct VoteSpec {
 struct StateSpec {
   Str key, title, outcome;
   bool initial = false, terminal = false;
+  bool overdue = false;  // a dossier in this state is past its deadline (a report not sent in time)
   std::optional<HolderSpec> holder;
   std::optional<VoteSpec> vote;
   SourceLoc loc;
@@ -269,7 +270,7 @@ struct VoteRule {
 struct State {
   StateId id;
   std::string key, title, outcome;
-  bool initial = false, terminal = false;
+  bool initial = false, terminal = false, overdue = false;
   HolderRule holder;
   std::optional<VoteRule> vote;
 };

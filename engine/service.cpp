@@ -94,7 +94,8 @@ Status matches_event(const OutboxRecord& o, std::int64_t gseq, std::int64_t n, c
 
 // The processing limit of the level holding the dossier has passed: recorded by its firing, or (when no
 // runner has fired it yet) by the clock.
-bool is_overdue(const DossierState& s, Timestamp now) {
+bool is_overdue(const Definition& def, const DossierState& s, Timestamp now) {
+  if (def.state(s.state).overdue) return true;
   return std::any_of(s.clocks.begin(), s.clocks.end(), [&](const LegalClock& c) {
     return c.running && (c.overdue || end_of_day_utc(c.due) <= now);
   });
@@ -635,7 +636,7 @@ Result<DossierView> CommandService::show(DossierId id, const std::optional<std::
         return with_reason(ErrorCode::kNotPermitted,
                            fmt::format("'{}' không có quyền xem hồ sơ {}", *user, id), "not_permitted");
     }
-    const bool overdue = is_overdue(*state, clock_.now());
+    const bool overdue = is_overdue(**def, *state, clock_.now());
     return DossierView{*def, std::move(state.value()), std::move(**rec), overdue};
   });
 }
@@ -659,7 +660,7 @@ Result<std::vector<DossierView>> CommandService::inbox(const std::string& user) 
       auto state = decode_dossier(**def, dir_, r);
       if (!state) return state.error();
       if (available_actions(**def, dir_, *state, *uid).empty()) continue;
-      const bool overdue = is_overdue(*state, clock_.now());
+      const bool overdue = is_overdue(**def, *state, clock_.now());
       out.push_back(DossierView{*def, std::move(state.value()), std::move(r), overdue});
     }
     return out;
@@ -678,7 +679,7 @@ Result<std::vector<DossierView>> CommandService::dossiers_of(const std::string& 
       if (!def) return def.error();
       auto state = decode_dossier(**def, dir_, r);
       if (!state) return state.error();
-      const bool overdue = is_overdue(*state, clock_.now());
+      const bool overdue = is_overdue(**def, *state, clock_.now());
       out.push_back(DossierView{*def, std::move(state.value()), r, overdue});
       return Status::Ok();
     });

@@ -387,11 +387,12 @@ void read_states(Reader& r, const Entry& e, std::vector<StateSpec>& out) {
       continue;
     }
     const MapView m =
-        r.fixed(st.value, ctx, {"title", "initial", "terminal", "holder", "outcome", "vote"}, {"title"});
+        r.fixed(st.value, ctx, {"title", "initial", "terminal", "holder", "outcome", "vote", "overdue"}, {"title"});
     r.str(m, "title", s.title);
     r.str(m, "outcome", s.outcome);
     if (const Entry* x = m.find("initial")) r.boolean(*x, s.initial);
     if (const Entry* x = m.find("terminal")) r.boolean(*x, s.terminal);
+    if (const Entry* x = m.find("overdue")) r.boolean(*x, s.overdue);
     if (const Entry* x = m.find("holder")) read_holder(r, *x, s);
     if (const Entry* x = m.find("vote")) read_vote(r, *x, s);
     out.push_back(std::move(s));

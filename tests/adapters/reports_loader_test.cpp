@@ -67,7 +67,7 @@ TEST_CASE("reports loader: the shipped file loads against the real config", "[re
   auto p = yaml::load_project(std::string(HOSO_SOURCE_DIR) + "/config", std::string(HOSO_SOURCE_DIR) + "/workflows");
   for (const auto& d : p.diagnostics) INFO(d.format());
   REQUIRE(p.ok());
-  CHECK(p.reports.rules.size() == 7);
+  CHECK(p.reports.rules.size() == 8);
   CHECK_FALSE(p.reports_file.text.empty());
   // And on its own, with only the report kinds.
   ReportPlan plan;

@@ -94,9 +94,11 @@ TEST_CASE("a Lào Cai unit that has not reported by 15/11 is late at 00:00 Vietn
   CHECK(str(row_of(cli.ok_json({"reports", "status", "--year", "2026"}), kResults, "thon-phin-ngan").at("status")) ==
         "due");
   // 00:00 on 15/11: late.
+  CHECK_FALSE(cli.ok_json({"dossier", "show", late_id}).at("overdue").as_bool());
   advance_to(cli, "2026-11-14T17:00:00Z");
   CHECK(state_of(cli, late_id) == "late");
   CHECK(state_of(cli, good_id) == "submitted");
+  CHECK(cli.ok_json({"dossier", "show", late_id}).at("overdue").as_bool());  // shown overdue in show and inbox
   const auto events = history_of(cli, late_id);
   REQUIRE(events.size() == 3);
   CHECK(events[0] == std::make_tuple(std::string("DossierCreated"), std::string(), std::string("2026-11-02T01:00:00.000Z")));

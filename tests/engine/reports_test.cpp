@@ -135,7 +135,7 @@ TEST_CASE("reports: rules come in plan order, then reporters in config order", "
   for (const auto& o : all)
     if (rules.empty() || rules.back() != o.rule) rules.push_back(o.rule);
   CHECK(rules == std::vector<std::string>{"lao-cai-ke-hoach", "lao-cai-ket-qua-nam", "lao-cai-tong-hop-tinh",
-                                          "dong-thap-ket-qua-nam", "lam-dong-ket-qua-nam", "trung-uong-ket-qua-nam",
+                                          "dong-thap-ket-qua-nam", "lam-dong-ket-qua-nam", "phuong-tien-ket-qua-nam", "trung-uong-ket-qua-nam",
                                           "trung-uong-tong-ket-giai-doan"});
   CHECK(find_report_rule(s.project.reports, "dong-thap-ket-qua-nam")->receivers ==
         std::vector<std::string>{"ca-tinh-dong-thap", "snv-dong-thap"});
