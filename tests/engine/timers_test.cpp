@@ -40,6 +40,11 @@ TEST_CASE("deadline rules: the one in force on the day of first submission appli
   CHECK(def->deadline_for(OrgKind::kCommuneCulture, award, *parse_date("2025-07-01"))->id == "cap_xa");
   CHECK(def->deadline_for(OrgKind::kUnit, award, *parse_date("2026-01-01")) == nullptr);
   CHECK(def->deadline_for(OrgKind::kHomeAffairs, award, *parse_date("2026-01-01"))->working_days == 20);
+  // Per award: UBND tỉnh has 20 working days for an award it proposes to central level, 10 for its own.
+  const AwardId central = *def->find_award("huan_chuong_ld_ba"), own = *def->find_award("bang_khen_tinh");
+  CHECK(def->deadline_for(OrgKind::kProvincePeoplesCommittee, central, *parse_date("2026-01-01"))->id ==
+        "ubnd_tinh_trinh_trung_uong");
+  CHECK(def->deadline_for(OrgKind::kProvincePeoplesCommittee, own, *parse_date("2026-01-01"))->working_days == 10);
 
   // Submitted on Monday 30/06/2025 (under Nghị định 98/2023), accepted on 02/07/2025 (under 152/2025).
   w.clock.set(*parse_utc("2025-06-30T02:00:00Z"));
