@@ -701,8 +701,9 @@ Result<std::vector<EventRecord>> CommandService::history(DossierId id,
 Result<ReferencedKeys> referenced_directory_keys(Store& store) {
   return in_snapshot<ReferencedKeys>(store, [&]() -> Result<ReferencedKeys> {
     ReferencedKeys keys;
+    // The system (fired timers, deliveries, dossiers it opened) is not a user of the directory.
     auto note = [](std::map<std::string, DossierId>& m, const std::string& key, DossierId id) {
-      if (!key.empty()) m.emplace(key, id);
+      if (!key.empty() && key != kSystemActor) m.emplace(key, id);
     };
     auto st = store.scan_events([&](const EventRecord& e) -> Status {
       note(keys.users, e.actor_user, e.dossier);

@@ -142,6 +142,10 @@ TEST_CASE("a Lào Cai unit that has not reported by 15/11 is late at 00:00 Vietn
         "submitted_late");
   CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
   CHECK(cli.ok_json({"replay", "--all"}).at("ok").as_bool());
+  // The system's events (opened obligations, fired timers, deliveries) name no user: init runs again.
+  auto again_init = cli({"init", "--config", kSource + "/config", "--workflows", kSource + "/workflows"});
+  INFO(again_init.err);
+  CHECK(again_init.code == 0);
 }
 
 TEST_CASE("reports: only the system opens obligations, a report needs its document, bad options change nothing",
