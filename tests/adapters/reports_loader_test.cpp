@@ -131,7 +131,7 @@ TEST_CASE("reports loader: each mistake is reported at its file:line:col", "[rep
   one(problems(rule("reporters", "    reporters: {orgs: [ca-tinh-lao-cai]}")), 6, "no reporters");  // the receiver
 }
 
-TEST_CASE("reports loader: installing the project stores the plan; a database without it has none", "[reports]") {
+TEST_CASE("reports loader: installing the project stores the plan, and a database without it has none", "[reports]") {
   const std::string db = (std::filesystem::temp_directory_path() /
                           ("hoso-reports-test-" + std::to_string(::getpid()) + ".db"))
                              .string();

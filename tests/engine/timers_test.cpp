@@ -115,7 +115,7 @@ TEST_CASE("a timer row the dossier does not list is dropped and reported, never 
   CHECK(w.service->show(id, std::nullopt)->overdue);
 }
 
-TEST_CASE("a paused timer's row stays until its due time, then is dropped unfired; audit tells it from a forged row",
+TEST_CASE("a paused timer's row stays until its due time, then is dropped unfired, and audit tells it from a forged row",
           "[timers]") {
   World w;
   const DossierId id = accepted_dossier(w);
