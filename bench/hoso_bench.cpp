@@ -308,6 +308,7 @@ int main(int argc, char** argv) {
   std::string only;
   bool keep = false;
   bool sync = true;  // --sync off: measure (a) without fsync, to see the CPU cost per command
+  std::string log;   // --log FILE: (c) reads this log (kept by an earlier --keep yes run) instead of writing one
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--dossiers")
@@ -322,9 +323,11 @@ int main(int argc, char** argv) {
       keep = argv[i + 1] == std::string("yes");
     else if (a == "--sync")
       sync = argv[i + 1] != std::string("off");
+    else if (a == "--log")
+      log = argv[i + 1];
     else
       die("usage: hoso_bench [--dossiers N] [--core-transitions N] [--replay-dossiers N] [--only a|b|c] "
-          "[--keep yes] [--sync off]");
+          "[--keep yes] [--sync off] [--log FILE]");
   }
   const std::string src = HOSO_SOURCE_DIR;
   auto project = yaml::load_project(src + "/config", src + "/workflows");
@@ -385,20 +388,21 @@ int main(int argc, char** argv) {
   }
 
   // (c) Replay and audit over a large log, written without fsync to save time (it is read back, not timed).
-  {
-    auto h = open_harness(dir + "/log.db", project, Durability::kNoSync);
+  if (log.empty()) {
+    log = dir + "/log.db";
+    auto h = open_harness(log, project, Durability::kNoSync);
     walk_dossiers(*h, replay_dossiers);
   }
   // Three rounds of scan, audit and replay, interleaved; each rate is the median of its rounds, so one
   // slow moment on a shared machine moves no figure much.
   std::size_t checksum = 0;
-  auto h = open_harness(dir + "/log.db", project, Durability::kFull);
+  auto h = open_harness(log, project, Durability::kFull);
   std::vector<double> scan_rates, audit_rates, replay_rates;
   std::int64_t rows = 0;
   VerifyReport audit, replay;
   for (int round = 0; round < 3; ++round) {
     auto t0 = Clk::now();
-    rows = raw_scan(dir + "/log.db", checksum);
+    rows = raw_scan(log, checksum);
     scan_rates.push_back(static_cast<double>(rows) / seconds_since(t0));
     t0 = Clk::now();
     audit = must(h->service->audit_verify(), "audit");
