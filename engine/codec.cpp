@@ -597,23 +597,64 @@ Result<DossierState> decode_dossier(const Definition& def, const Directory& dir,
   }
 }
 
-Result<std::vector<TimerRecord>> listed_timer_rows(DossierId id, std::string_view text) {
-  // Only the list is parsed (audit verify runs this for every event): the key is found in the text. Keys
-  // are written without escapes, and a quote inside a string value is escaped, so `"timers":[` is the key
-  // itself; no field value is a list, so it is the top-level one.
-  std::vector<TimerRecord> out;
-  constexpr std::string_view kKey = "\"timers\":[";
-  const auto at = text.find(kKey);
-  if (at == std::string_view::npos) return out;
-  json::parser p;
+namespace {
+
+// Parses the list that `text` (a JSON object written by encode_event or encode_dossier) holds under the key
+// `pattern` ("\"<key>\":["), and passes it to `use`; does nothing when there is no such key. Only the list is
+// parsed (audit verify runs this for every event): the key is found in the text. Keys are written without
+// escapes, and a quote inside a string value is escaped, so the pattern can only be a key; no field value
+// is a list and no nested object uses the keys looked up here, so it is the top-level one. Fails with
+// `malformed` when the list is not complete JSON.
+template <typename Use>
+Status with_listed(std::string_view text, std::string_view pattern, const char* malformed, Use&& use) {
+  const auto at = text.find(pattern);
+  if (at == std::string_view::npos) return Status::Ok();
+  // The lists are small: the parser's stack and the values live in stack buffers rather than the heap.
+  unsigned char values[2048], stack[512];
+  json::monotonic_resource arena(values, sizeof values);
+  json::parser p(&arena, {}, stack, sizeof stack);
   boost::system::error_code ec;
-  const std::string_view list = text.substr(at + kKey.size() - 1);
+  const std::string_view list = text.substr(at + pattern.size() - 1);
   p.write_some(list.data(), list.size(), ec);
-  if (ec) return bad("malformed timers");
-  auto timers = decode_timers(p.release());
-  if (!timers) return timers.error();
-  out.reserve(timers->size());
-  for (const auto& t : *timers) out.push_back(TimerRecord{format_utc(t.due), id, t.name});
+  if (ec) return bad(malformed);  // an incomplete list is an error too
+  return use(p.release());
+}
+
+}  // namespace
+
+Result<std::vector<TimerRecord>> listed_timer_rows(DossierId id, std::string_view text) {
+  std::vector<TimerRecord> out;
+  Status st = with_listed(text, "\"timers\":[", "malformed timers", [&](const json::value& list) -> Status {
+    auto timers = decode_timers(list);
+    if (!timers) return timers.error();
+    out.reserve(timers->size());
+    for (const auto& t : *timers) out.push_back(TimerRecord{format_utc(t.due), id, t.name});
+    return Status::Ok();
+  });
+  if (!st) return st.error();
+  return out;
+}
+
+Status visit_listed_notices(std::string_view payload,
+                            const std::function<void(std::string_view to, std::string_view template_key)>& fn) {
+  return with_listed(payload, "\"notices\":[", "malformed notices", [&](const json::value& list) -> Status {
+    for (const auto& item : list.as_array()) {
+      const auto* o = item.if_object();
+      const auto* to = o ? o->if_contains("to") : nullptr;
+      const auto* t = o ? o->if_contains("template") : nullptr;
+      if (!to || !t || !to->is_string() || !t->is_string()) return bad("malformed notice");
+      fn(std::string_view(to->as_string()), std::string_view(t->as_string()));
+    }
+    return Status::Ok();
+  });
+}
+
+Result<std::vector<Event::Notice>> listed_notices(std::string_view payload) {
+  std::vector<Event::Notice> out;
+  Status st = visit_listed_notices(payload, [&](std::string_view to, std::string_view template_key) {
+    out.push_back(Event::Notice{std::string(to), std::string(template_key)});
+  });
+  if (!st) return st.error();
   return out;
 }
 

@@ -1,6 +1,9 @@
 // Converts between the engine's typed structs and the persisted records (names instead of ids,
 // JSON payloads). Pure.
 #pragma once
+#include <functional>
+#include <string_view>
+
 #include "engine/definition.hpp"
 #include "engine/directory.hpp"
 #include "engine/dossier.hpp"
@@ -35,6 +38,12 @@ DossierRecord encode_dossier(const Definition& def, const Directory& dir, const 
 // The timers a JSON object lists under "timers" (a projection's `timing`, or an event's payload), as rows
 // of `id`; empty when it lists none. Fails on a "timers" that is not a list of {name, due}.
 Result<std::vector<TimerRecord>> listed_timer_rows(DossierId id, std::string_view json);
+// The notices an event's payload records under "notices" (outbox row n of the event is notice n), passed
+// to `fn` in order, or collected; none when it has none. Fails on a "notices" that is not a list of
+// {to, template} strings.
+Status visit_listed_notices(std::string_view payload,
+                            const std::function<void(std::string_view to, std::string_view template_key)>& fn);
+Result<std::vector<Event::Notice>> listed_notices(std::string_view payload);
 
 Result<DossierState> decode_dossier(const Definition& def, const Directory& dir, const DossierRecord& r);
 
