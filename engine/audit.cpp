@@ -68,7 +68,13 @@ struct LogPart {
   };
   std::unordered_map<EventKey, Recorded, EventKeyHash> recorded;
   std::vector<std::pair<Span, Span>> notices;  // (to, template)
-  std::vector<TimerRecord> started;            // every timer an event listed
+  // Every timer an event listed; its due time is formatted only when a row of the timers table needs it.
+  struct Started {
+    DossierId dossier;
+    Span name;
+    Timestamp due;
+  };
+  std::vector<Started> started;
   std::string text;                            // the times and notices, one after the other
   VerifyReport outbox_report;  // the first outbox row of this part's dossiers that no event recorded, and its key
   std::int64_t outbox_failed_at = kNowhere, outbox_failed_n = 0;
@@ -109,13 +115,10 @@ Status check_event(LogPart& part, std::int64_t at, const EventRecord& r, FirstFa
   });
   if (part.notices.size() != before)
     part.recorded[EventKey{r.dossier, r.seq}] = LogPart::Recorded{before, part.notices.size() - before, 0};
-  if (listed) {
-    auto timers = listed_timer_rows(r.dossier, r.payload);
-    if (timers)
-      std::move(timers->begin(), timers->end(), std::back_inserter(part.started));
-    else
-      listed = timers.error();
-  }
+  if (listed)
+    listed = visit_listed_timers(r.payload, [&](std::string_view name, Timestamp due) {
+      part.started.push_back(LogPart::Started{r.dossier, part.keep(name), due});
+    });
   if (listed) return Status::Ok();
   part.error = listed.error();
   part.failed_at = at;
@@ -185,15 +188,23 @@ Result<VerifyReport> check_timers(Store& store, const LogParts& log, std::vector
       unlisted.push_back(i);
   }
   if (!unlisted.empty()) {
+    // By (dossier, name), to find the rows each started timer may be.
+    using Key = std::pair<DossierId, std::string_view>;
+    auto key = [&](std::size_t i) { return Key((*rows)[i].dossier, (*rows)[i].name); };
     std::vector<std::size_t> by_key = unlisted;
-    auto less = [&](std::size_t a, std::size_t b) { return timer_less((*rows)[a], (*rows)[b]); };
-    std::sort(by_key.begin(), by_key.end(), less);
+    std::sort(by_key.begin(), by_key.end(), [&](std::size_t a, std::size_t b) { return key(a) < key(b); });
+    // A row's due time as an instant when it is written as format_utc writes one (then it equals
+    // format_utc(t) exactly when the instant equals t); a row written any other way matches no timer.
+    std::vector<std::optional<Timestamp>> due(rows->size());
+    for (std::size_t i : unlisted)
+      if (auto t = parse_utc((*rows)[i].due_at); t && format_utc(*t) == (*rows)[i].due_at) due[i] = t;
     std::vector<bool> started(rows->size(), false);
     for (const auto& part : log)
-      for (const TimerRecord& t : part->started) {
-        auto it = std::lower_bound(by_key.begin(), by_key.end(), t,
-                                   [&](std::size_t i, const TimerRecord& x) { return timer_less((*rows)[i], x); });
-        for (; it != by_key.end() && (*rows)[*it] == t; ++it) started[*it] = true;
+      for (const LogPart::Started& t : part->started) {
+        const Key k(t.dossier, part->view(t.name));
+        auto it = std::lower_bound(by_key.begin(), by_key.end(), k, [&](std::size_t i, const Key& x) { return key(i) < x; });
+        for (; it != by_key.end() && key(*it) == k; ++it)
+          if (due[*it] && due[*it]->millis == t.due.millis) started[*it] = true;
       }
     for (std::size_t i : unlisted) {
       if (started[i]) continue;

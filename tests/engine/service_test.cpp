@@ -630,3 +630,28 @@ TEST_CASE("audit verify reports the failure earliest in the log, whichever part 
     CHECK(audit_fails_at(gone.dossier, gone.event_seq).find("thiếu") != std::string::npos);
   }
 }
+
+TEST_CASE("listed notices and timers: the shape encode_event writes and any other JSON read alike", "[codec]") {
+  auto notices = [](const std::string& payload) { return listed_notices(payload); };
+  using N = std::vector<Event::Notice>;
+  CHECK(notices(R"({"notices":[{"to":"a-b","template":"t1"},{"to":"c","template":"t2"}],"state":"x"})").value() ==
+        N{{"a-b", "t1"}, {"c", "t2"}});
+  CHECK(notices(R"({"notices":[],"state":"x"})").value().empty());
+  CHECK(notices(R"({"state":"x"})").value().empty());
+  // Other shapes go through the JSON parser: spaces, escapes, other key orders, non-ASCII.
+  CHECK(notices(R"({"notices":[ {"template":"t1", "to":"a\u002db"} ]})").value() == N{{"a-b", "t1"}});
+  CHECK(notices(R"({"notices":[{"to":"x\"y","template":"Đ"}]})").value() == N{{"x\"y", "Đ"}});
+  CHECK_FALSE(notices(R"({"notices":[{"to":"a","template":"t1"})").ok());  // cut short
+  CHECK_FALSE(notices(R"({"notices":[{"to":"a"}]})").ok());
+  CHECK_FALSE(notices(R"({"notices":[{"to":"a","template":1}]})").ok());
+
+  auto timers = [](const std::string& json) { return listed_timer_rows(7, json); };
+  using T = std::vector<TimerRecord>;
+  CHECK(timers(R"({"timers":[{"name":"remind","due":"2026-03-04T01:02:03.004Z"}],"clocks":[]})").value() ==
+        T{{"2026-03-04T01:02:03.004Z", 7, "remind"}});
+  // A due time without milliseconds is read by the parser and written back in the stored format.
+  CHECK(timers(R"({"timers":[{"name":"remind","due":"2026-03-04T01:02:03Z"}]})").value() ==
+        T{{"2026-03-04T01:02:03.000Z", 7, "remind"}});
+  CHECK_FALSE(timers(R"({"timers":[{"name":"remind","due":"soon"}]})").ok());
+  CHECK_FALSE(timers(R"({"timers":[{"name":"remind","due":"2026-03-04T01:02:03.004Z"})").ok());
+}
