@@ -274,14 +274,22 @@ namespace {
 // (a payload that is not an object is always parsed, and refused).
 bool payload_matters_to_fold(std::string_view payload) {
   if (payload.empty() || payload.front() != '{' || payload.back() != '}') return true;
-  // One pass over the quotes (replay runs this for every event) rather than one search per key.
-  static constexpr std::string_view kKeys[] = {"changes\"", "documents\"", "ballot\"", "electorate\"",
-                                               "award\"",   "origin\"",    "definition\"", "timer\"",
-                                               "timers\"",  "clocks\"",    "delivery\""};
+  // One pass over the quotes (replay runs this for every event) rather than one search per key; the first
+  // letter picks the keys worth comparing.
   for (auto q = payload.find('"'); q != std::string_view::npos; q = payload.find('"', q + 1)) {
     const std::string_view rest = payload.substr(q + 1);
-    for (std::string_view key : kKeys)
-      if (rest.starts_with(key)) return true;
+    auto is = [&](std::string_view key) { return rest.starts_with(key); };
+    if (rest.empty()) break;
+    switch (rest.front()) {
+      case 'a': if (is("award\"")) return true; break;
+      case 'b': if (is("ballot\"")) return true; break;
+      case 'c': if (is("changes\"") || is("clocks\"")) return true; break;
+      case 'd': if (is("documents\"") || is("definition\"") || is("delivery\"")) return true; break;
+      case 'e': if (is("electorate\"")) return true; break;
+      case 'o': if (is("origin\"")) return true; break;
+      case 't': if (is("timer\"") || is("timers\"")) return true; break;
+      default: break;
+    }
   }
   return false;
 }
@@ -392,7 +400,8 @@ Status decode_into_unchecked(const Definition& def, const Directory& dir, const 
       const auto* target = o ? o->if_contains("to") : nullptr;
       const auto* t = o ? o->if_contains("template") : nullptr;
       if (!target || !t || !target->is_string() || !t->is_string()) return bad("malformed notice");
-      e.notices.push_back(Event::Notice{std::string(target->as_string()), std::string(t->as_string())});
+      if (!fold_only)  // the fold reads no notices: checked, not kept
+        e.notices.push_back(Event::Notice{std::string(target->as_string()), std::string(t->as_string())});
     }
   }
   if (const auto* v = p.if_contains("delivery")) {
@@ -423,7 +432,7 @@ Status decode_into_unchecked(const Definition& def, const Directory& dir, const 
     if (!c) return c.error();
     e.clocks = std::move(c.value());
   }
-  if (const auto* v = p.if_contains("state"); v && v->is_string())
+  if (const auto* v = p.if_contains("state"); v && v->is_string() && !fold_only)
     e.state_digest = std::string(v->as_string());
   if (const auto* v = p.if_contains("definition"); v && v->is_string())
     e.definition_hash = std::string(v->as_string());
@@ -431,6 +440,7 @@ Status decode_into_unchecked(const Definition& def, const Directory& dir, const 
     for (const auto& item : v->as_array()) {
       const auto* o = item.if_object();
       if (!o) return bad("malformed effect");
+      if (fold_only) continue;  // the fold reads no effects: checked, not kept
       Effect f;
       auto str = [&](const char* k) {
         const auto* x = o->if_contains(k);

@@ -27,7 +27,8 @@ std::string_view recorded_state_digest_fast(std::string_view payload);
 Result<Event> decode_event(const Definition& def, const Directory& dir, const EventRecord& r);
 // The same into `out`, reusing its capacity. With `fold_only`, a payload that holds nothing apply_event
 // reads (no award, origin, changes, documents, ballot, electorate or definition) is not parsed at all, and
-// out.effects and out.state_digest stay empty.
+// out.notices, out.effects and out.state_digest stay empty (a parsed payload's notices and effects are checked
+// all the same).
 Status decode_event_into(const Definition& def, const Directory& dir, const EventRecord& r, Event& out,
                          bool fold_only = false);
 
