@@ -8,6 +8,7 @@
 #include <atomic>
 #include <exception>
 #include <filesystem>
+#include <limits>
 #include <string_view>
 #include <system_error>
 #include <thread>
@@ -295,9 +296,9 @@ constexpr const char* kScanPartSql =
 constexpr const char* kScanOutboxPartSql =
     "SELECT gseq, n, dossier_id, event_seq, target_org, template_key, created_at, status, attempts FROM outbox "
     "WHERE (dossier_id % ?1 + ?1) % ?1 = ?2 ORDER BY gseq, n";
-// Projections are split by contiguous id ranges (?1, ?2], so each part reads only its own pages.
+// Projections are split by contiguous id ranges [?1, ?2], so each part reads only its own pages.
 constexpr const char* kScanDossiersPartSql =
-    "SELECT " HOSO_DOSSIER_COLS ", submitted_at, timing, id FROM dossiers WHERE id > ?1 AND id <= ?2 ORDER BY id";
+    "SELECT " HOSO_DOSSIER_COLS ", submitted_at, timing, id FROM dossiers WHERE id >= ?1 AND id <= ?2 ORDER BY id";
 
 #undef HOSO_DOSSIER_COLS
 #undef HOSO_EVENT_COLS
@@ -1416,15 +1417,20 @@ class SqliteStore::Impl {
       if (rc != SQLITE_ROW) return db_error(rc, "đọc số hồ sơ lớn nhất");
       max_id = col_i64(use.get(), 0);
     }
-    auto bound = [max_id, parts](unsigned k) {  // max_id * k / parts, without overflow
+    const std::int64_t top = std::max<std::int64_t>(max_id, 0);
+    auto bound = [top, parts](unsigned k) {  // top * k / parts, without overflow
       const auto n = static_cast<std::int64_t>(parts), i = static_cast<std::int64_t>(k);
-      return max_id / n * i + max_id % n * i / n;
+      return top / n * i + top % n * i / n;
     };
+    // Part k gets (bound(k), bound(k + 1)]; the first and last ranges are open-ended, so that every row,
+    // even one forged with an id of 0 or below, falls in exactly one part.
     return scan_partitioned<DossierRecord>(
         parts, kScanDossiersPartSql,
         [&](sqlite3_stmt* st, unsigned k) {
-          int rc = sqlite3_bind_int64(st, 1, bound(k));
-          return rc == SQLITE_OK ? sqlite3_bind_int64(st, 2, bound(k + 1)) : rc;
+          const std::int64_t lo = k == 0 ? std::numeric_limits<std::int64_t>::min() : bound(k) + 1;
+          const std::int64_t hi = k + 1 == parts ? std::numeric_limits<std::int64_t>::max() : bound(k + 1);
+          int rc = sqlite3_bind_int64(st, 1, lo);
+          return rc == SQLITE_OK ? sqlite3_bind_int64(st, 2, hi) : rc;
         },
         [](sqlite3_stmt* s, DossierRecord& d, std::int64_t& id) {
           read_dossier_into(s, d, 17);

@@ -1104,6 +1104,22 @@ TEST_CASE("partitioned scans: each part gets its dossiers in order, from the cal
     CHECK(all == std::vector<DossierId>{1, 2, 3, 4, 5, 6, 7});
   }
 
+  SECTION("a projection forged with an id below 1 still lands in a part") {
+    RawDb raw(store->path());
+    REQUIRE(raw.exec("CREATE TEMP TABLE copy AS SELECT * FROM dossiers WHERE id = 1; UPDATE copy SET id = -4; "
+                     "INSERT INTO dossiers SELECT * FROM copy") == SQLITE_OK);
+    for (unsigned parts : {1u, 2u, 3u}) {
+      std::vector<DossierId> ids;
+      std::mutex guard;
+      REQUIRE(store->scan_dossiers_partitioned(parts, [&](unsigned, std::int64_t id, DossierRecord&) {
+        std::lock_guard lock(guard);
+        ids.push_back(id);
+        return Status::Ok();
+      }).ok());
+      std::sort(ids.begin(), ids.end());
+      CHECK(ids == std::vector<DossierId>{-4, 1, 2, 3, 4, 5, 6, 7});
+    }
+  }
   SECTION("a failing fn stops its own part, the others go on, and the failure is returned") {
     std::atomic<int> even{0}, odd{0};
     Status s = store->scan_events_partitioned(2, [&](unsigned k, std::int64_t, EventRecord& e) -> Status {
