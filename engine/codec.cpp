@@ -279,14 +279,22 @@ namespace {
 // (a payload that is not an object is always parsed, and refused).
 bool payload_matters_to_fold(std::string_view payload) {
   if (payload.empty() || payload.front() != '{' || payload.back() != '}') return true;
-  // One pass over the quotes (replay runs this for every event) rather than one search per key.
-  static constexpr std::string_view kKeys[] = {"changes\"", "documents\"", "ballot\"", "electorate\"",
-                                               "award\"",   "origin\"",    "definition\"", "timer\"",
-                                               "timers\"",  "clocks\"",    "delivery\""};
+  // One pass over the quotes (replay runs this for every event) rather than one search per key; the first
+  // letter picks the keys worth comparing.
   for (auto q = payload.find('"'); q != std::string_view::npos; q = payload.find('"', q + 1)) {
     const std::string_view rest = payload.substr(q + 1);
-    for (std::string_view key : kKeys)
-      if (rest.starts_with(key)) return true;
+    auto is = [&](std::string_view key) { return rest.starts_with(key); };
+    if (rest.empty()) break;
+    switch (rest.front()) {
+      case 'a': if (is("award\"")) return true; break;
+      case 'b': if (is("ballot\"")) return true; break;
+      case 'c': if (is("changes\"") || is("clocks\"")) return true; break;
+      case 'd': if (is("documents\"") || is("definition\"") || is("delivery\"")) return true; break;
+      case 'e': if (is("electorate\"")) return true; break;
+      case 'o': if (is("origin\"")) return true; break;
+      case 't': if (is("timer\"") || is("timers\"")) return true; break;
+      default: break;
+    }
   }
   return false;
 }
@@ -398,7 +406,8 @@ Status decode_into_unchecked(const Definition& def, const Directory& dir, const 
       const auto* target = o ? o->if_contains("to") : nullptr;
       const auto* t = o ? o->if_contains("template") : nullptr;
       if (!target || !t || !target->is_string() || !t->is_string()) return bad("malformed notice");
-      e.notices.push_back(Event::Notice{std::string(target->as_string()), std::string(t->as_string())});
+      if (!fold_only)  // the fold reads no notices: checked, not kept
+        e.notices.push_back(Event::Notice{std::string(target->as_string()), std::string(t->as_string())});
     }
   }
   if (const auto* v = p.if_contains("delivery")) {
@@ -429,7 +438,7 @@ Status decode_into_unchecked(const Definition& def, const Directory& dir, const 
     if (!c) return c.error();
     e.clocks = std::move(c.value());
   }
-  if (const auto* v = p.if_contains("state"); v && v->is_string())
+  if (const auto* v = p.if_contains("state"); v && v->is_string() && !fold_only)
     e.state_digest = std::string(v->as_string());
   if (const auto* v = p.if_contains("definition"); v && v->is_string())
     e.definition_hash = std::string(v->as_string());
@@ -437,6 +446,7 @@ Status decode_into_unchecked(const Definition& def, const Directory& dir, const 
     for (const auto& item : v->as_array()) {
       const auto* o = item.if_object();
       if (!o) return bad("malformed effect");
+      if (fold_only) continue;  // the fold reads no effects: checked, not kept
       Effect f;
       auto str = [&](const char* k) {
         const auto* x = o->if_contains(k);
@@ -615,23 +625,127 @@ Result<DossierState> decode_dossier(const Definition& def, const Directory& dir,
   }
 }
 
-Result<std::vector<TimerRecord>> listed_timer_rows(DossierId id, std::string_view text) {
-  // Only the list is parsed (audit verify runs this for every event): the key is found in the text. Keys
-  // are written without escapes, and a quote inside a string value is escaped, so `"timers":[` is the key
-  // itself; no field value is a list, so it is the top-level one.
-  std::vector<TimerRecord> out;
-  constexpr std::string_view kKey = "\"timers\":[";
-  const auto at = text.find(kKey);
-  if (at == std::string_view::npos) return out;
-  json::parser p;
+namespace {
+
+// Reads a list of two-key objects in the exact shape json::serialize gives it, [{"<a>":"<x>","<b>":"<y>"},...],
+// with every string printable ASCII without escapes (those are the strings encode_event writes there), and
+// calls fn(x, y) for each object once the whole list is read; false, having called nothing, when `list` is in
+// any other shape (the JSON parser then decides). What this accepts, the parser reads to the same strings.
+template <typename Fn>
+bool read_pairs_exactly(std::string_view list, std::string_view a, std::string_view b, Fn&& fn) {
+  thread_local std::vector<std::pair<std::string_view, std::string_view>> pairs;  // reused: no allocation
+  pairs.clear();
+  std::size_t at = 0;
+  auto literal = [&](std::string_view x) {
+    if (list.substr(at, x.size()) != x) return false;
+    at += x.size();
+    return true;
+  };
+  auto key = [&](std::string_view k) { return literal("\"") && literal(k) && literal("\":\""); };
+  auto string = [&](std::string_view& out) {  // after the opening quote, up to and past the closing one
+    const std::size_t begin = at;
+    for (; at < list.size() && list[at] != '"'; ++at)
+      if (list[at] < 0x20 || list[at] > 0x7e || list[at] == '\\') return false;
+    if (at == list.size()) return false;
+    out = list.substr(begin, at++ - begin);
+    return true;
+  };
+  if (!literal("[")) return false;
+  if (!literal("]")) {
+    for (;;) {
+      std::string_view x, y;
+      if (!literal("{") || !key(a) || !string(x) || !literal(",") || !key(b) || !string(y) || !literal("}"))
+        return false;
+      pairs.emplace_back(x, y);
+      if (literal("]")) break;
+      if (!literal(",")) return false;
+    }
+  }
+  for (const auto& [x, y] : pairs) fn(x, y);
+  return true;
+}
+
+// Passes the list that `text` (a JSON object written by encode_event or encode_dossier) holds under the key
+// `pattern` ("\"<key>\":[") to `read_exactly` (see read_pairs_exactly), or, when that refuses it, parsed, to
+// `read_parsed`; does nothing when there is no such key. Only the list is read (audit verify runs this for
+// every event): the key is found in the text. Keys are written without escapes, and a quote inside a string
+// value is escaped, so the pattern can only be a key; no field value is a list and no nested object uses the
+// keys looked up here, so it is the top-level one. Fails with `malformed` when the list is not complete JSON.
+template <typename ReadExactly, typename ReadParsed>
+Status with_listed(std::string_view text, std::string_view pattern, const char* malformed, ReadExactly&& read_exactly,
+                   ReadParsed&& read_parsed) {
+  const auto at = text.find(pattern);
+  if (at == std::string_view::npos) return Status::Ok();
+  const std::string_view list = text.substr(at + pattern.size() - 1);
+  if (read_exactly(list)) return Status::Ok();
+  // The lists are small: the parser's stack and the values live in stack buffers rather than the heap.
+  unsigned char values[2048], stack[512];
+  json::monotonic_resource arena(values, sizeof values);
+  json::parser p(&arena, {}, stack, sizeof stack);
   boost::system::error_code ec;
-  const std::string_view list = text.substr(at + kKey.size() - 1);
   p.write_some(list.data(), list.size(), ec);
-  if (ec) return bad("malformed timers");
-  auto timers = decode_timers(p.release());
-  if (!timers) return timers.error();
-  out.reserve(timers->size());
-  for (const auto& t : *timers) out.push_back(TimerRecord{format_utc(t.due), id, t.name});
+  if (ec) return bad(malformed);  // an incomplete list is an error too
+  return read_parsed(p.release());
+}
+
+}  // namespace
+
+Status visit_listed_timers(std::string_view text, const std::function<void(std::string_view name, Timestamp due)>& fn) {
+  return with_listed(
+      text, "\"timers\":[", "malformed timers",
+      [&](std::string_view list) {
+        thread_local std::vector<std::pair<std::string_view, Timestamp>> timers;
+        timers.clear();
+        bool all_due = true;  // a due time that does not parse is left to decode_timers' error
+        const bool read = read_pairs_exactly(list, "name", "due", [&](std::string_view name, std::string_view due) {
+          auto t = parse_utc(due);
+          all_due = all_due && t;
+          timers.emplace_back(name, t.value_or(Timestamp{}));
+        });
+        if (!read || !all_due) return false;
+        for (const auto& [name, due] : timers) fn(name, due);
+        return true;
+      },
+      [&](const json::value& list) -> Status {
+        auto timers = decode_timers(list);
+        if (!timers) return timers.error();
+        for (const auto& t : *timers) fn(t.name, t.due);
+        return Status::Ok();
+      });
+}
+
+Result<std::vector<TimerRecord>> listed_timer_rows(DossierId id, std::string_view text) {
+  std::vector<TimerRecord> out;
+  Status st = visit_listed_timers(text, [&](std::string_view name, Timestamp due) {
+    out.push_back(TimerRecord{format_utc(due), id, std::string(name)});
+  });
+  if (!st) return st.error();
+  return out;
+}
+
+Status visit_listed_notices(std::string_view payload,
+                            const std::function<void(std::string_view to, std::string_view template_key)>& fn) {
+  return with_listed(
+      payload, "\"notices\":[", "malformed notices",
+      [&](std::string_view list) { return read_pairs_exactly(list, "to", "template", fn); },
+      [&](const json::value& list) -> Status {
+        for (const auto& item : list.as_array()) {
+          const auto* o = item.if_object();
+          const auto* to = o ? o->if_contains("to") : nullptr;
+          const auto* t = o ? o->if_contains("template") : nullptr;
+          if (!to || !t || !to->is_string() || !t->is_string()) return bad("malformed notice");
+          fn(std::string_view(to->as_string()), std::string_view(t->as_string()));
+        }
+        return Status::Ok();
+      });
+}
+
+Result<std::vector<Event::Notice>> listed_notices(std::string_view payload) {
+  std::vector<Event::Notice> out;
+  Status st = visit_listed_notices(payload, [&](std::string_view to, std::string_view template_key) {
+    out.push_back(Event::Notice{std::string(to), std::string(template_key)});
+  });
+  if (!st) return st.error();
   return out;
 }
 

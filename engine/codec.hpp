@@ -1,6 +1,9 @@
 // Converts between the engine's typed structs and the persisted records (names instead of ids,
 // JSON payloads). Pure.
 #pragma once
+#include <functional>
+#include <string_view>
+
 #include "engine/definition.hpp"
 #include "engine/directory.hpp"
 #include "engine/dossier.hpp"
@@ -24,7 +27,8 @@ std::string_view recorded_state_digest_fast(std::string_view payload);
 Result<Event> decode_event(const Definition& def, const Directory& dir, const EventRecord& r);
 // The same into `out`, reusing its capacity. With `fold_only`, a payload that holds nothing apply_event
 // reads (no award, origin, changes, documents, ballot, electorate or definition) is not parsed at all, and
-// out.effects and out.state_digest stay empty.
+// out.notices, out.effects and out.state_digest stay empty (a parsed payload's notices and effects are checked
+// all the same).
 Status decode_event_into(const Definition& def, const Directory& dir, const EventRecord& r, Event& out,
                          bool fold_only = false);
 
@@ -35,6 +39,14 @@ DossierRecord encode_dossier(const Definition& def, const Directory& dir, const 
 // The timers a JSON object lists under "timers" (a projection's `timing`, or an event's payload), as rows
 // of `id`; empty when it lists none. Fails on a "timers" that is not a list of {name, due}.
 Result<std::vector<TimerRecord>> listed_timer_rows(DossierId id, std::string_view json);
+// The same timers passed to `fn` in order, as (name, due time).
+Status visit_listed_timers(std::string_view json, const std::function<void(std::string_view name, Timestamp due)>& fn);
+// The notices an event's payload records under "notices" (outbox row n of the event is notice n), passed
+// to `fn` in order, or collected; none when it has none. Fails on a "notices" that is not a list of
+// {to, template} strings.
+Status visit_listed_notices(std::string_view payload,
+                            const std::function<void(std::string_view to, std::string_view template_key)>& fn);
+Result<std::vector<Event::Notice>> listed_notices(std::string_view payload);
 
 Result<DossierState> decode_dossier(const Definition& def, const Directory& dir, const DossierRecord& r);
 

@@ -58,24 +58,6 @@ Status type_input(const Definition& def, const RawInput& in, std::vector<FieldCh
 
 Error refusal_error(const Refusal& r) { return r.error; }
 
-// The notices an event recorded (its payload's "notices"); empty when it has none.
-std::vector<Event::Notice> recorded_notices(const std::string& payload) {
-  std::vector<Event::Notice> out;
-  if (payload.find("\"notices\"") == std::string::npos) return out;
-  boost::system::error_code ec;
-  const boost::json::value v = boost::json::parse(payload, ec);
-  const auto* list = !ec && v.is_object() ? v.as_object().if_contains("notices") : nullptr;
-  if (!list || !list->is_array()) return out;
-  for (const auto& item : list->as_array()) {
-    const auto* o = item.if_object();
-    const auto* to = o ? o->if_contains("to") : nullptr;
-    const auto* t = o ? o->if_contains("template") : nullptr;
-    if (to && t && to->is_string() && t->is_string())
-      out.push_back(Event::Notice{std::string(to->as_string()), std::string(t->as_string())});
-  }
-  return out;
-}
-
 // Checks that outbox row (gseq, n) of `o` is notice n of the event that caused it, as the chain recorded.
 Status matches_event(const OutboxRecord& o, std::int64_t gseq, std::int64_t n, const std::vector<EventRecord>& events) {
   auto bad = [&] {
@@ -85,9 +67,9 @@ Status matches_event(const OutboxRecord& o, std::int64_t gseq, std::int64_t n, c
                                          gseq, n, o.event_seq, o.dossier)));
   };
   if (o.event_seq < 1 || o.event_seq > static_cast<std::int64_t>(events.size())) return bad();
-  const auto notices = recorded_notices(events[static_cast<std::size_t>(o.event_seq - 1)].payload);
-  if (n < 0 || n >= static_cast<std::int64_t>(notices.size())) return bad();
-  const auto& want = notices[static_cast<std::size_t>(n)];
+  auto notices = listed_notices(events[static_cast<std::size_t>(o.event_seq - 1)].payload);
+  if (!notices || n < 0 || n >= static_cast<std::int64_t>(notices->size())) return bad();
+  const auto& want = (*notices)[static_cast<std::size_t>(n)];
   if (want.to != o.target_org || want.template_key != o.template_key) return bad();
   return Status::Ok();
 }
@@ -783,130 +765,8 @@ Result<VerifyReport> CommandService::replay_all() {
 }
 
 Result<VerifyReport> CommandService::audit_verify() {
-  return in_snapshot<VerifyReport>(store_, [&]() -> Result<VerifyReport> {
-    VerifyReport report;
-    ChainChecker chain(/*keep_digests=*/true);
-    // Every notice an event recorded, to check the outbox against at the end.
-    std::map<std::pair<DossierId, std::int64_t>, std::pair<std::vector<Event::Notice>, std::size_t>> notices;
-    std::string previous_at;  // the log's times never go backwards in append order
-    // Every timer an event ever listed: a row of the timers table that no projection lists must be one of
-    // these (cancelled or paused before it came due, its row left until then).
-    std::set<std::tuple<std::string, DossierId, std::string>> started;
-    auto st = store_.scan_events([&](const EventRecord& r) -> Status {
-      ++report.events;
-      if (auto why = chain.check(r); !why.empty()) {
-        set_failure(report, r.dossier, r.seq, why);
-        return make_error(ErrorCode::kVerifyFailed, report.failure);
-      }
-      if (r.at < previous_at) {
-        set_failure(report, r.dossier, r.seq,
-                    fmt::format("sự kiện ghi thời điểm {} sớm hơn sự kiện ghi trước nó trong nhật ký ({}): thời gian "
-                                "đã bị ghi lùi",
-                                r.at, previous_at));
-        return make_error(ErrorCode::kVerifyFailed, report.failure);
-      }
-      previous_at = r.at;
-      if (auto ns = recorded_notices(r.payload); !ns.empty()) notices[{r.dossier, r.seq}] = {std::move(ns), 0};
-      auto timers = listed_timer_rows(r.dossier, r.payload);
-      if (!timers) return timers.error();
-      for (auto& t : *timers) started.emplace(std::move(t.due_at), t.dossier, std::move(t.name));
-      return Status::Ok();
-    });
-    if (!report.ok) return report;
-    if (!st) return st.error();
-    // Each projection must be the one its last event recorded (its digest is inside the hashed payload).
-    const auto& links = chain.links();
-    auto checked = store_.scan_dossiers([&](const DossierRecord& p) -> Status {
-      ++report.dossiers;
-      auto it = links.find(p.id);
-      if (it == links.end())
-        set_failure(report, p.id, 0, "hồ sơ không có sự kiện nào");
-      else if (it->second.seq != p.version || it->second.last_hash != p.last_hash)
-        set_failure(
-            report, p.id, it->second.seq,
-            fmt::format("trạng thái hồ sơ (phiên bản {}) không khớp sự kiện cuối trong nhật ký (số {})",
-                        p.version, it->second.seq));
-      else if (projection_digest(p) != it->second.last_digest)
-        set_failure(report, p.id, it->second.seq,
-                    "trạng thái hồ sơ đang lưu khác trạng thái mà sự kiện cuối đã ghi (đã bị sửa)");
-      return report.ok ? Status::Ok() : Status(make_error(ErrorCode::kVerifyFailed, report.failure));
-    });
-    if (!report.ok) return report;
-    if (!checked) return checked.error();
-    if (links.size() != static_cast<std::size_t>(report.dossiers)) {
-      std::unordered_map<DossierId, bool> seen;
-      auto listed = store_.scan_dossiers([&](const DossierRecord& p) -> Status {
-        seen.emplace(p.id, true);
-        return Status::Ok();
-      });
-      if (!listed) return listed.error();
-      for (const auto& [id, l] : links) {
-        if (!seen.count(id)) {
-          set_failure(report, id, l.seq, "có sự kiện của một hồ sơ không có trạng thái");
-          break;
-        }
-      }
-    }
-    if (!report.ok) return report;
-    // The timers table must hold every timer the (verified) projections list, and nothing else but rows of
-    // timers the history started and later cancelled.
-    std::set<std::tuple<std::string, DossierId, std::string>> expected;
-    auto listed = store_.scan_dossiers([&](const DossierRecord& p) -> Status {
-      auto timers = listed_timer_rows(p.id, p.timing);
-      if (!timers) return make_error(ErrorCode::kVerifyFailed, "timing");
-      for (auto& t : *timers) expected.emplace(std::move(t.due_at), t.dossier, std::move(t.name));
-      return Status::Ok();
-    });
-    if (!listed) return listed.error();
-    auto rows = store_.due_timers("9999-12-31T23:59:59.999Z", std::numeric_limits<int>::max());
-    if (!rows) return rows.error();
-    for (const auto& r : *rows) {
-      if (expected.erase({r.due_at, r.dossier, r.name}) == 1 || started.count({r.due_at, r.dossier, r.name}))
-        continue;
-      set_failure(report, r.dossier, 0,
-                  fmt::format("bảng hẹn giờ có hẹn giờ '{}' lúc {} mà hồ sơ không ghi nhận (đã bị thêm hoặc sửa)",
-                              r.name, r.due_at));
-      return report;
-    }
-    if (!expected.empty()) {
-      const auto& [due, id, name] = *expected.begin();
-      set_failure(report, id, 0,
-                  fmt::format("bảng hẹn giờ thiếu hẹn giờ '{}' lúc {} của hồ sơ (đã bị xóa)", name, due));
-      return report;
-    }
-    // The outbox holds exactly the notices the events recorded, each once.
-    std::int64_t g = 0, n = -1;
-    for (;;) {
-      auto batch = store_.outbox_after(g, n, 10000);
-      if (!batch) return batch.error();
-      if (batch->empty()) break;
-      for (const auto& row : *batch) {
-        g = row.gseq;
-        n = row.n;
-        auto it = notices.find({row.record.dossier, row.record.event_seq});
-        const bool known = it != notices.end() && row.n >= 0 &&
-                           row.n < static_cast<std::int64_t>(it->second.first.size()) &&
-                           it->second.first[static_cast<std::size_t>(row.n)] ==
-                               Event::Notice{row.record.target_org, row.record.template_key};
-        if (!known) {
-          set_failure(report, row.record.dossier, row.record.event_seq,
-                      fmt::format("hàng đợi thông báo có thông báo {}.{} ('{}' tới {}) mà sự kiện không ghi "
-                                  "nhận (đã bị thêm hoặc sửa)",
-                                  row.gseq, row.n, row.record.template_key, row.record.target_org));
-          return report;
-        }
-        ++it->second.second;
-      }
-    }
-    for (const auto& [key, list] : notices)
-      if (list.second != list.first.size()) {
-        set_failure(report, key.first, key.second,
-                    fmt::format("hàng đợi thông báo thiếu {} thông báo mà sự kiện đã ghi (đã bị xóa)",
-                                list.first.size() - list.second));
-        return report;
-      }
-    return report;
-  });
+  const unsigned workers = std::clamp(parts_, 1u, 4u);
+  return in_snapshot<VerifyReport>(store_, [&]() -> Result<VerifyReport> { return audit_store(store_, workers); });
 }
 
 }  // namespace hoso

@@ -82,7 +82,7 @@ class Store {
   // so a reader that swaps in records of its own reuses their memory.
   virtual Status scan_events(const std::function<Status(EventRecord&)>& fn) = 0;
   // Calls fn(part, gseq, record) for every event, from `parts` threads at once: part k gets, in append
-  // order, the events of the dossiers whose id % parts == k. Every part reads the caller's snapshot
+  // order, the events of the dossiers whose id's non-negative remainder modulo parts is k. Every part reads the caller's snapshot
   // (inside snapshot(): that one); when that cannot be had (a writer committed meanwhile) this fails
   // with kVersionConflict before calling fn, and the caller may use scan_events instead. fn may take the
   // record's contents. A part stops at its fn's first failure (the others go on); the call then
@@ -93,6 +93,10 @@ class Store {
   // `parts` contiguous id ranges (so each part reads only its own pages).
   virtual Status scan_dossiers_partitioned(
       unsigned parts, const std::function<Status(unsigned, std::int64_t, DossierRecord&)>& fn) = 0;
+  // The same for outbox rows, fn(part, gseq, row) in key order (gseq, n); part k gets the rows of the dossiers
+  // that part k of scan_events_partitioned gets.
+  virtual Status scan_outbox_partitioned(
+      unsigned parts, const std::function<Status(unsigned, std::int64_t, OutboxRow&)>& fn) = 0;
   // Every dossier projection, in id order.
   virtual Result<std::vector<DossierRecord>> dossiers() = 0;
   // Calls `fn` for every projection in id order; stops early (returning fn's error) when fn fails.

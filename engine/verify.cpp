@@ -123,9 +123,48 @@ DossierId Folder::first_uncompared() const {
   return first;
 }
 
+unsigned part_of(DossierId id, unsigned parts) {
+  const auto n = static_cast<DossierId>(std::max(1u, parts));
+  return static_cast<unsigned>((id % n + n) % n);
+}
+
+Status FirstFailure::stopped() { return make_error(ErrorCode::kVerifyFailed, "stopped"); }
+
+Status FirstFailure::stop_at(std::int64_t at) {
+  std::int64_t seen = first_.load();
+  while (at < seen && !first_.compare_exchange_weak(seen, at)) {
+  }
+  return stopped();
+}
+
+Status scan_log_in_parts(Store& store, unsigned parts,
+                         const std::function<Status(unsigned, std::int64_t, EventRecord&)>& on_event,
+                         bool& sequential) {
+  Status scanned = store.scan_events_partitioned(parts, on_event);
+  sequential = !scanned && scanned.error().code == ErrorCode::kVersionConflict;
+  if (!sequential) return scanned;
+  // A writer committed while the parts were opening: one cursor, the same work, in this thread.
+  std::int64_t position = 0;  // 1-based, like gseq
+  return store.scan_events([&](EventRecord& r) { return on_event(part_of(r.dossier, parts), ++position, r); });
+}
+
+Status scan_projections_in_parts(Store& store, unsigned parts,
+                                 const std::function<Status(unsigned, std::int64_t, DossierRecord&)>& on_projection,
+                                 bool& sequential) {
+  if (!sequential) {
+    Status compared = store.scan_dossiers_partitioned(parts, on_projection);
+    sequential = !compared && compared.error().code == ErrorCode::kVersionConflict;
+    if (!sequential) return compared;
+  }
+  return store.scan_dossiers([&](const DossierRecord& p) {
+    DossierRecord copy = p;
+    return on_projection(part_of(p.id, parts), p.id, copy);
+  });
+}
+
 namespace {
 
-constexpr std::int64_t kNowhere = std::numeric_limits<std::int64_t>::max();
+constexpr std::int64_t kNowhere = FirstFailure::kNowhere;
 
 // One part's dossiers: their chains, their folds, and the first failure met (by log position).
 struct Shard {
@@ -183,8 +222,6 @@ class PinTable {
   std::unordered_map<std::string, Pin> pins_;
 };
 
-Status stopped() { return make_error(ErrorCode::kVerifyFailed, "stopped"); }
-
 }  // namespace
 
 Result<VerifyReport> replay_log(Store& store, DefinitionRegistry& registry, const Directory& dir,
@@ -193,22 +230,16 @@ Result<VerifyReport> replay_log(Store& store, DefinitionRegistry& registry, cons
   std::vector<std::unique_ptr<Shard>> shards;
   for (unsigned i = 0; i < parts; ++i) shards.push_back(std::make_unique<Shard>(dir));
   PinTable pins(registry);
-  auto part_of = [&](DossierId id) { return static_cast<unsigned>(id % static_cast<DossierId>(parts)); };
-  // The earliest failure found so far (log position, then dossier id in the compare phase): a part
-  // stops once it is past it, but not before, since it may still find an earlier one.
-  std::atomic<std::int64_t> first_failure{kNowhere};
+  FirstFailure first_failure;
   auto failed_at = [&](Shard& s, std::int64_t at) {
     s.failed_at = at;
-    std::int64_t seen = first_failure.load();
-    while (at < seen && !first_failure.compare_exchange_weak(seen, at)) {
-    }
-    return stopped();
+    return first_failure.stop_at(at);
   };
 
   // Checks the chain, then folds: one event of part k at log position `at`.
   auto on_event = [&](unsigned k, std::int64_t at, EventRecord& r) -> Status {
     Shard& s = *shards[k];
-    if (at > first_failure.load(std::memory_order_relaxed)) return stopped();
+    if (first_failure.passed(at)) return FirstFailure::stopped();
     ++s.events;
     if (auto why = s.chain.check(r); !why.empty()) {
       set_failure(s.report, r.dossier, r.seq, why);
@@ -232,8 +263,8 @@ Result<VerifyReport> replay_log(Store& store, DefinitionRegistry& registry, cons
   std::vector<std::unique_ptr<Shard>> results;
   for (unsigned i = 0; i < parts; ++i) results.push_back(std::make_unique<Shard>(dir));
   auto on_projection = [&](unsigned k, std::int64_t id, DossierRecord& p) -> Status {
-    Shard& owner = *shards[part_of(id)];
-    if (id > first_failure.load(std::memory_order_relaxed)) return stopped();
+    Shard& owner = *shards[part_of(id, parts)];
+    if (first_failure.passed(id)) return FirstFailure::stopped();
     return owner.folder.compare(p, results[k]->report) ? Status::Ok() : failed_at(*results[k], id);
   };
   // The earliest failure, as one pass in log order would have met it.
@@ -244,13 +275,8 @@ Result<VerifyReport> replay_log(Store& store, DefinitionRegistry& registry, cons
     return first;
   };
 
-  Status scanned = store.scan_events_partitioned(parts, on_event);
-  bool sequential = !scanned && scanned.error().code == ErrorCode::kVersionConflict;
-  if (sequential) {
-    // A writer committed while the parts were opening: one cursor, the same work, in this thread.
-    std::int64_t position = 0;  // 1-based, like gseq
-    scanned = store.scan_events([&](EventRecord& r) { return on_event(part_of(r.dossier), ++position, r); });
-  }
+  bool sequential = false;
+  Status scanned = scan_log_in_parts(store, parts, on_event, sequential);
   VerifyReport report;
   for (const auto& s : shards) report.events += s->events;
   if (const Shard* first = earliest(shards)) {
@@ -260,18 +286,8 @@ Result<VerifyReport> replay_log(Store& store, DefinitionRegistry& registry, cons
   }
   if (!scanned) return scanned.error();
 
+  Status compared = scan_projections_in_parts(store, parts, on_projection, sequential);
   std::int64_t projections = 0;
-  Status compared = Status::Ok();
-  if (!sequential) {
-    compared = store.scan_dossiers_partitioned(parts, on_projection);
-    sequential = !compared && compared.error().code == ErrorCode::kVersionConflict;
-  }
-  if (sequential) {
-    compared = store.scan_dossiers([&](const DossierRecord& p) {
-      DossierRecord copy = p;
-      return on_projection(part_of(p.id), p.id, copy);
-    });
-  }
   for (const auto& s : shards) projections += static_cast<std::int64_t>(s->folder.compared());
   report.dossiers = projections;
   if (const Shard* first = earliest(results)) {

@@ -1,7 +1,10 @@
 // Checking stored history: the per-dossier hash chain, the fold of events back into dossiers, and
 // the whole-log replay that does both in parallel parts. Used by CommandService (audit verify, replay).
 #pragma once
+#include <atomic>
 #include <cstdint>
+#include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -71,6 +74,46 @@ class Folder {
   std::unordered_map<DossierId, Track> tracks_;
   Event event_;  // reused for every decoded event
 };
+
+// The part of `parts` whose scan gets dossier `id`'s events: the non-negative remainder of the id, as the
+// store's partitioned scan computes it.
+unsigned part_of(DossierId id, unsigned parts);
+
+// The earliest failure that parts running at once have met, by position (in the log, or the dossier id when
+// comparing projections). A part stops once it is past it, but not before: it may still meet an earlier one.
+class FirstFailure {
+ public:
+  static constexpr std::int64_t kNowhere = std::numeric_limits<std::int64_t>::max();
+  // True when a failure was met before `at`: nothing at `at` can change what is reported.
+  bool passed(std::int64_t at) const { return at > first_.load(std::memory_order_relaxed); }
+  // Records a failure at `at`; returns stopped().
+  Status stop_at(std::int64_t at);
+  // The status that stops a part's scan (not a failure of its own).
+  static Status stopped();
+
+ private:
+  std::atomic<std::int64_t> first_{kNowhere};
+};
+
+// Calls on_event(part, position, record) for every event of the log, each part's events in log order: from
+// `parts` threads through the store's partitioned scan, or, when the store cannot give them the caller's
+// snapshot (a writer committed meanwhile), from this thread with 1-based positions and part_of() as the part;
+// `sequential` tells which. Returns what the scan returns.
+Status scan_log_in_parts(Store& store, unsigned parts,
+                         const std::function<Status(unsigned, std::int64_t, EventRecord&)>& on_event,
+                         bool& sequential);
+// The same for projections (the position is the dossier id; a part gets a contiguous id range), in this
+// thread when `sequential` is already set or the store cannot give the parts the snapshot.
+Status scan_projections_in_parts(Store& store, unsigned parts,
+                                 const std::function<Status(unsigned, std::int64_t, DossierRecord&)>& on_projection,
+                                 bool& sequential);
+
+// Audits the whole store (call it inside Store::snapshot): every event's hash and chain link, times never going backwards
+// in append order, every projection against the digest its last event recorded, the timers table against the
+// projections and the history, and the outbox against the notices the events recorded. The log and the
+// projections are checked in `workers` parts (at least 1) by dossier id; the failure reported is the one a
+// single pass in log order would meet first.
+Result<VerifyReport> audit_store(Store& store, unsigned workers);
 
 // Replays the whole log in one read snapshot: every event's hash and chain link, every event folded
 // under the definition its dossier was created with, every projection compared with its rebuilt

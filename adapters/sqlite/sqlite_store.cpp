@@ -8,6 +8,7 @@
 #include <atomic>
 #include <exception>
 #include <filesystem>
+#include <limits>
 #include <string_view>
 #include <system_error>
 #include <thread>
@@ -288,12 +289,16 @@ constexpr std::array<const char*, static_cast<std::size_t>(Q::kCount)> kSql = {
 };
 
 constexpr const char* kScanSql = "SELECT " HOSO_EVENT_COLS " FROM events ORDER BY gseq";
-// One part of a partitioned scan: ?1 parts, part ?2; the key (gseq / id) comes last.
+// One part of a partitioned scan: ?1 parts, part ?2 (by the non-negative remainder, so that no row, not even
+// a forged one with a negative id, falls outside every part); the key (gseq / id) comes last.
 constexpr const char* kScanPartSql =
-    "SELECT " HOSO_EVENT_COLS ", gseq FROM events WHERE dossier_id % ?1 = ?2 ORDER BY gseq";
-// Projections are split by contiguous id ranges (?1, ?2], so each part reads only its own pages.
+    "SELECT " HOSO_EVENT_COLS ", gseq FROM events WHERE (dossier_id % ?1 + ?1) % ?1 = ?2 ORDER BY gseq";
+constexpr const char* kScanOutboxPartSql =
+    "SELECT gseq, n, dossier_id, event_seq, target_org, template_key, created_at, status, attempts FROM outbox "
+    "WHERE (dossier_id % ?1 + ?1) % ?1 = ?2 ORDER BY gseq, n";
+// Projections are split by contiguous id ranges [?1, ?2], so each part reads only its own pages.
 constexpr const char* kScanDossiersPartSql =
-    "SELECT " HOSO_DOSSIER_COLS ", submitted_at, timing, id FROM dossiers WHERE id > ?1 AND id <= ?2 ORDER BY id";
+    "SELECT " HOSO_DOSSIER_COLS ", submitted_at, timing, id FROM dossiers WHERE id >= ?1 AND id <= ?2 ORDER BY id";
 
 #undef HOSO_DOSSIER_COLS
 #undef HOSO_EVENT_COLS
@@ -389,6 +394,20 @@ inline void read_event(sqlite3_stmt* s, EventRecord& e) {
   e.schema_version = sqlite3_column_int(s, 13);
   col_text(s, 14, e.prev_hash);
   col_text(s, 15, e.hash);
+}
+
+// Reads gseq, n, dossier_id, event_seq, target_org, template_key, created_at, status, attempts (columns 0–8)
+// into `r` (reusing its strings' capacity).
+void read_outbox_row(sqlite3_stmt* s, OutboxRow& r) {
+  r.gseq = col_i64(s, 0);
+  r.n = col_i64(s, 1);
+  r.record.dossier = col_i64(s, 2);
+  r.record.event_seq = col_i64(s, 3);
+  col_text(s, 4, r.record.target_org);
+  col_text(s, 5, r.record.template_key);
+  col_text(s, 6, r.record.created_at);
+  col_text(s, 7, r.status);
+  r.attempts = col_i64(s, 8);
 }
 
 // Reads HOSO_DOSSIER_COLS starting at column 0, and submitted_at and timing from columns `submitted_col`
@@ -1358,19 +1377,33 @@ class SqliteStore::Impl {
     return Status::Ok();
   }
 
+  // Binds ?1 (parts) and ?2 (the part) of a scan split by the dossier id's remainder.
+  static auto bind_remainder(unsigned parts) {
+    return [parts](sqlite3_stmt* st, unsigned k) {
+      int rc = sqlite3_bind_int64(st, 1, parts);
+      return rc == SQLITE_OK ? sqlite3_bind_int64(st, 2, k) : rc;
+    };
+  }
+
   Status scan_events_partitioned(unsigned parts,
                                  const std::function<Status(unsigned, std::int64_t, EventRecord&)>& fn) {
     return scan_partitioned<EventRecord>(
-        parts, kScanPartSql,
-        [parts](sqlite3_stmt* st, unsigned k) {
-          int rc = sqlite3_bind_int64(st, 1, parts);
-          return rc == SQLITE_OK ? sqlite3_bind_int64(st, 2, k) : rc;
-        },
+        parts, kScanPartSql, bind_remainder(parts),
         [](sqlite3_stmt* s, EventRecord& e, std::int64_t& gseq) {
           read_event(s, e);
           gseq = col_i64(s, 16);
         },
         fn);
+  }
+
+  Status scan_outbox_partitioned(unsigned parts,
+                                 const std::function<Status(unsigned, std::int64_t, OutboxRow&)>& fn) {
+    return scan_partitioned<OutboxRow>(parts, kScanOutboxPartSql, bind_remainder(parts),
+                                       [](sqlite3_stmt* s, OutboxRow& r, std::int64_t& gseq) {
+                                         read_outbox_row(s, r);
+                                         gseq = r.gseq;
+                                       },
+                                       fn);
   }
 
   Status scan_dossiers_partitioned(unsigned parts,
@@ -1384,15 +1417,20 @@ class SqliteStore::Impl {
       if (rc != SQLITE_ROW) return db_error(rc, "đọc số hồ sơ lớn nhất");
       max_id = col_i64(use.get(), 0);
     }
-    auto bound = [max_id, parts](unsigned k) {  // max_id * k / parts, without overflow
+    const std::int64_t top = std::max<std::int64_t>(max_id, 0);
+    auto bound = [top, parts](unsigned k) {  // top * k / parts, without overflow
       const auto n = static_cast<std::int64_t>(parts), i = static_cast<std::int64_t>(k);
-      return max_id / n * i + max_id % n * i / n;
+      return top / n * i + top % n * i / n;
     };
+    // Part k gets (bound(k), bound(k + 1)]; the first and last ranges are open-ended, so that every row,
+    // even one forged with an id of 0 or below, falls in exactly one part.
     return scan_partitioned<DossierRecord>(
         parts, kScanDossiersPartSql,
         [&](sqlite3_stmt* st, unsigned k) {
-          int rc = sqlite3_bind_int64(st, 1, bound(k));
-          return rc == SQLITE_OK ? sqlite3_bind_int64(st, 2, bound(k + 1)) : rc;
+          const std::int64_t lo = k == 0 ? std::numeric_limits<std::int64_t>::min() : bound(k) + 1;
+          const std::int64_t hi = k + 1 == parts ? std::numeric_limits<std::int64_t>::max() : bound(k + 1);
+          int rc = sqlite3_bind_int64(st, 1, lo);
+          return rc == SQLITE_OK ? sqlite3_bind_int64(st, 2, hi) : rc;
         },
         [](sqlite3_stmt* s, DossierRecord& d, std::int64_t& id) {
           read_dossier_into(s, d, 17);
@@ -1586,15 +1624,7 @@ class SqliteStore::Impl {
     b.i64(g).i64(n).i64(limit);
     return collect<OutboxRow>(Q::kUndispatched, &b, "đọc hàng đợi thông báo", [](sqlite3_stmt* s) {
       OutboxRow r;
-      r.gseq = col_i64(s, 0);
-      r.n = col_i64(s, 1);
-      r.record.dossier = col_i64(s, 2);
-      r.record.event_seq = col_i64(s, 3);
-      col_text(s, 4, r.record.target_org);
-      col_text(s, 5, r.record.template_key);
-      col_text(s, 6, r.record.created_at);
-      col_text(s, 7, r.status);
-      r.attempts = col_i64(s, 8);
+      read_outbox_row(s, r);
       return Result<OutboxRow>(std::move(r));
     });
   }
@@ -1832,6 +1862,11 @@ Status SqliteStore::scan_events(const std::function<Status(EventRecord&)>& fn) {
 Status SqliteStore::scan_events_partitioned(
     unsigned parts, const std::function<Status(unsigned, std::int64_t, EventRecord&)>& fn) {
   return guarded([&]() -> Status { return impl_->scan_events_partitioned(parts, fn); });
+}
+
+Status SqliteStore::scan_outbox_partitioned(
+    unsigned parts, const std::function<Status(unsigned, std::int64_t, OutboxRow&)>& fn) {
+  return guarded([&]() -> Status { return impl_->scan_outbox_partitioned(parts, fn); });
 }
 
 Status SqliteStore::scan_dossiers_partitioned(

@@ -72,6 +72,8 @@ class SqliteStore final : public Store {
       unsigned parts, const std::function<Status(unsigned, std::int64_t, EventRecord&)>& fn) override;
   Status scan_dossiers_partitioned(
       unsigned parts, const std::function<Status(unsigned, std::int64_t, DossierRecord&)>& fn) override;
+  Status scan_outbox_partitioned(
+      unsigned parts, const std::function<Status(unsigned, std::int64_t, OutboxRow&)>& fn) override;
   Result<std::vector<DossierRecord>> dossiers() override;
   // Streams the projections in id order through one cursor; the record passed to fn is reused.
   Status scan_dossiers(const std::function<Status(const DossierRecord&)>& fn) override;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "engine/hash_chain.hpp"
+#include "engine/verify.hpp"
 
 namespace hoso {
 namespace {
@@ -1103,6 +1104,22 @@ TEST_CASE("partitioned scans: each part gets its dossiers in order, from the cal
     CHECK(all == std::vector<DossierId>{1, 2, 3, 4, 5, 6, 7});
   }
 
+  SECTION("a projection forged with an id below 1 still lands in a part") {
+    RawDb raw(store->path());
+    REQUIRE(raw.exec("CREATE TEMP TABLE copy AS SELECT * FROM dossiers WHERE id = 1; UPDATE copy SET id = -4; "
+                     "INSERT INTO dossiers SELECT * FROM copy") == SQLITE_OK);
+    for (unsigned parts : {1u, 2u, 3u}) {
+      std::vector<DossierId> ids;
+      std::mutex guard;
+      REQUIRE(store->scan_dossiers_partitioned(parts, [&](unsigned, std::int64_t id, DossierRecord&) {
+        std::lock_guard lock(guard);
+        ids.push_back(id);
+        return Status::Ok();
+      }).ok());
+      std::sort(ids.begin(), ids.end());
+      CHECK(ids == std::vector<DossierId>{-4, 1, 2, 3, 4, 5, 6, 7});
+    }
+  }
   SECTION("a failing fn stops its own part, the others go on, and the failure is returned") {
     std::atomic<int> even{0}, odd{0};
     Status s = store->scan_events_partitioned(2, [&](unsigned k, std::int64_t, EventRecord& e) -> Status {
@@ -1131,6 +1148,45 @@ TEST_CASE("partitioned scans: each part gets its dossiers in order, from the cal
     CHECK_FALSE(called);
     // Outside it, the parts agree again.
     CHECK(store->scan_events_partitioned(2, [](unsigned, std::int64_t, EventRecord&) { return Status::Ok(); }).ok());
+  }
+}
+
+TEST_CASE("partitioned outbox scan: part k gets the rows of part k's dossiers, in key order", "[sqlite]") {
+  TempDir dir;
+  auto store = open_store(dir.file("hoso.db"));
+  Model m;
+  for (DossierId id = 1; id <= 5; ++id)
+    for (int round = 0; round < 2; ++round)
+      REQUIRE(advance(*store, m, id,
+                      Step().notify({{id, m.projections.count(id) ? m.projections.at(id).version + 1 : 1, "so-noi-vu",
+                                      "ho-so-moi", "2026-03-01T00:00:00.000Z"}}))
+                  .ok());
+  // A forged row with a negative dossier id still lands in a part (the non-negative remainder).
+  RawDb raw(store->path());
+  REQUIRE(raw.exec("INSERT INTO outbox (gseq, n, dossier_id, event_seq, target_org, template_key, created_at) "
+                   "VALUES (999, 0, -3, 1, 'x', 'y', '2026-03-01T00:00:00.000Z')") == SQLITE_OK);
+  const auto all = store->outbox_after(0, -1, 1000).value();
+  REQUIRE(all.size() == 11);
+  for (unsigned parts : {1u, 2u, 3u}) {
+    INFO("parts = " << parts);
+    std::vector<std::vector<OutboxRow>> seen(parts);
+    std::mutex guard;
+    Status s = store->scan_outbox_partitioned(parts, [&](unsigned k, std::int64_t gseq, OutboxRow& row) {
+      std::lock_guard lock(guard);
+      CHECK(gseq == row.gseq);
+      seen[k].push_back(row);
+      return Status::Ok();
+    });
+    REQUIRE(s.ok());
+    std::size_t total = 0;
+    for (unsigned k = 0; k < parts; ++k) {
+      for (std::size_t i = 0; i < seen[k].size(); ++i) {
+        CHECK(part_of(seen[k][i].record.dossier, parts) == k);
+        if (i > 0) CHECK(std::pair(seen[k][i - 1].gseq, seen[k][i - 1].n) < std::pair(seen[k][i].gseq, seen[k][i].n));
+      }
+      total += seen[k].size();
+    }
+    CHECK(total == all.size());
   }
 }
 

@@ -472,6 +472,16 @@ TEST_CASE("replay --all reports the failure earliest in the log, whichever part 
     CHECK(report.at("dossier").as_int64() == std::stoll(ids[2]));
     CHECK(str(report.at("failure")).find("holder") != std::string::npos);
   }
+  SECTION("a projection copied under an id below 1, which no part's id range would start at") {
+    forge(cli, "CREATE TABLE copy AS SELECT * FROM dossiers WHERE id = " + ids[0] +
+                   "; UPDATE copy SET id = -4; INSERT INTO dossiers SELECT * FROM copy; DROP TABLE copy");
+    for (const char* what : {"audit", "replay"}) {
+      INFO(what);
+      auto r = what == std::string("audit") ? cli({"audit", "verify", "--json"}) : cli({"replay", "--all", "--json"});
+      CHECK(r.code == 8);
+      CHECK(boost::json::parse(r.out).at("dossier").as_int64() == -4);
+    }
+  }
   SECTION("events of a dossier whose projection was deleted") {
     forge(cli, "DELETE FROM dossiers WHERE id = " + ids[0]);
     auto replay = cli({"replay", "--all", "--json"});

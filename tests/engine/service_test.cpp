@@ -565,3 +565,93 @@ TEST_CASE("eligibility is judged as of the first submission, not of each later s
   REQUIRE_FALSE(s.ok());
   CHECK(s.error().subject == "security_certified");
 }
+
+TEST_CASE("audit verify reports the failure earliest in the log, whichever part meets it", "[service][history]") {
+  World w;  // two parts: even and odd dossier ids
+  // Two dossiers whose events interleave in the log: a1 b1 a2 b2 a3 b3.
+  const DossierId a = create(w, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_collective());
+  w.tick();
+  const DossierId b = create(w, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_collective("Xóm Khác"));
+  REQUIRE(part_of(a, 2) != part_of(b, 2));
+  for (const char* step : {"submit", "accept"})
+    for (DossierId id : {a, b}) {
+      w.tick();
+      REQUIRE(w.service->act(id, step, step == std::string("submit") ? "xom-khuan-lan.clerk" : "ca-xa-phuong-tien.clerk",
+                             {})
+                  .ok());
+    }
+  REQUIRE(w.service->audit_verify()->ok);
+  auto& events = w.store.data().events;
+  REQUIRE(events.size() == 6);
+  auto audit_fails_at = [&](DossierId id, std::int64_t seq) {
+    auto audit = w.service->audit_verify();
+    REQUIRE(audit.ok());
+    CHECK_FALSE(audit->ok);
+    CHECK(audit->failed_dossier == id);
+    CHECK(audit->failed_seq == seq);
+    return audit->failure;
+  };
+  SECTION("two edited events in different parts: the earlier one is named, in either order") {
+    events[5].note = "sửa";  // b3
+    events[2].note = "sửa";  // a2
+    audit_fails_at(a, 2);
+    events[2].note.clear();
+    events[3].note = "sửa";  // b2
+    audit_fails_at(b, 2);
+  }
+  SECTION("a time written backwards, with its hash recomputed, is named before a later edit in the other part") {
+    // a3 (the last of its chain, so no link breaks) stamped before b2, the event before it in the log.
+    events[4].at = format_utc(Timestamp{kStart.millis - 60'000});
+    events[4].hash = event_hash(events[4]);
+    events[5].note = "sửa";  // b3, later in the log, in the other part
+    CHECK(audit_fails_at(a, 3).find("ghi lùi") != std::string::npos);
+    SECTION("but after an earlier edit in the other part") {
+      events[3].note = "sửa";  // b2
+      audit_fails_at(b, 2);
+    }
+  }
+  SECTION("outbox rows forged for both dossiers: the earlier row is named") {
+    auto& outbox = w.store.data().outbox;
+    REQUIRE(outbox.size() >= 2);
+    std::size_t first_b = outbox.size(), last_a = outbox.size();
+    for (std::size_t i = 0; i < outbox.size(); ++i) {
+      if (outbox[i].dossier == b && first_b == outbox.size()) first_b = i;
+      if (outbox[i].dossier == a) last_a = i;
+    }
+    REQUIRE(first_b < last_a);
+    outbox[last_a].target_org = "ca-tinh-lao-cai";
+    outbox[first_b].template_key = "dossier_rejected";
+    CHECK(audit_fails_at(b, outbox[first_b].event_seq).find("không ghi nhận") != std::string::npos);
+  }
+  SECTION("an outbox row deleted: the event missing it is named") {
+    auto& outbox = w.store.data().outbox;
+    const OutboxRecord gone = outbox.back();
+    outbox.pop_back();
+    CHECK(audit_fails_at(gone.dossier, gone.event_seq).find("thiếu") != std::string::npos);
+  }
+}
+
+TEST_CASE("listed notices and timers: the shape encode_event writes and any other JSON read alike", "[codec]") {
+  auto notices = [](const std::string& payload) { return listed_notices(payload); };
+  using N = std::vector<Event::Notice>;
+  CHECK(notices(R"({"notices":[{"to":"a-b","template":"t1"},{"to":"c","template":"t2"}],"state":"x"})").value() ==
+        N{{"a-b", "t1"}, {"c", "t2"}});
+  CHECK(notices(R"({"notices":[],"state":"x"})").value().empty());
+  CHECK(notices(R"({"state":"x"})").value().empty());
+  // Other shapes go through the JSON parser: spaces, escapes, other key orders, non-ASCII.
+  CHECK(notices(R"({"notices":[ {"template":"t1", "to":"a\u002db"} ]})").value() == N{{"a-b", "t1"}});
+  CHECK(notices(R"({"notices":[{"to":"x\"y","template":"Đ"}]})").value() == N{{"x\"y", "Đ"}});
+  CHECK_FALSE(notices(R"({"notices":[{"to":"a","template":"t1"})").ok());  // cut short
+  CHECK_FALSE(notices(R"({"notices":[{"to":"a"}]})").ok());
+  CHECK_FALSE(notices(R"({"notices":[{"to":"a","template":1}]})").ok());
+
+  auto timers = [](const std::string& json) { return listed_timer_rows(7, json); };
+  using T = std::vector<TimerRecord>;
+  CHECK(timers(R"({"timers":[{"name":"remind","due":"2026-03-04T01:02:03.004Z"}],"clocks":[]})").value() ==
+        T{{"2026-03-04T01:02:03.004Z", 7, "remind"}});
+  // A due time without milliseconds is read by the parser and written back in the stored format.
+  CHECK(timers(R"({"timers":[{"name":"remind","due":"2026-03-04T01:02:03Z"}]})").value() ==
+        T{{"2026-03-04T01:02:03.000Z", 7, "remind"}});
+  CHECK_FALSE(timers(R"({"timers":[{"name":"remind","due":"soon"}]})").ok());
+  CHECK_FALSE(timers(R"({"timers":[{"name":"remind","due":"2026-03-04T01:02:03.004Z"})").ok());
+}

@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "engine/store.hpp"
+#include "engine/verify.hpp"
 
 namespace hoso::testing {
 
@@ -63,16 +64,36 @@ class MemoryStore : public Store {
   // Parts run one after the other here: the in-memory store has one snapshot and no threads.
   Status scan_events_partitioned(
       unsigned parts, const std::function<Status(unsigned, std::int64_t, EventRecord&)>& fn) override {
+    // As in the real store, a part stops at its own first failure and the others go on.
+    Status first = Status::Ok();
     for (unsigned k = 0; k < parts; ++k) {
       std::int64_t gseq = 0;
       for (const auto& e : data_.events) {
         ++gseq;
-        if (static_cast<unsigned>(e.dossier % parts) != k) continue;
+        if (part_of(e.dossier, parts) != k) continue;
         EventRecord copy = e;
-        if (auto st = fn(k, gseq, copy); !st) return st;
+        if (auto st = fn(k, gseq, copy); !st) {
+          if (first.ok()) first = st;
+          break;
+        }
       }
     }
-    return Status::Ok();
+    return first;
+  }
+  Status scan_outbox_partitioned(
+      unsigned parts, const std::function<Status(unsigned, std::int64_t, OutboxRow&)>& fn) override {
+    Status first = Status::Ok();
+    for (unsigned k = 0; k < parts; ++k) {
+      for (std::size_t i = 0; i < data_.outbox.size(); ++i) {
+        if (part_of(data_.outbox[i].dossier, parts) != k) continue;
+        OutboxRow row = outbox_row(i);
+        if (auto st = fn(k, row.gseq, row); !st) {
+          if (first.ok()) first = st;
+          break;
+        }
+      }
+    }
+    return first;
   }
   Status scan_dossiers_partitioned(
       unsigned parts, const std::function<Status(unsigned, std::int64_t, DossierRecord&)>& fn) override {
@@ -131,8 +152,12 @@ class MemoryStore : public Store {
   Result<std::vector<OutboxRow>> outbox_after(std::int64_t gseq, std::int64_t, int limit) override {
     std::vector<OutboxRow> out;
     for (std::size_t i = static_cast<std::size_t>(gseq); i < data_.outbox.size() && static_cast<int>(out.size()) < limit; ++i)
-      out.push_back(OutboxRow{static_cast<std::int64_t>(i + 1), 0, data_.outbox[i], i < data_.dispatched ? "delivered" : "pending", 0});
+      out.push_back(outbox_row(i));
     return out;
+  }
+  // Row i of the outbox, keyed (i + 1, 0) here.
+  OutboxRow outbox_row(std::size_t i) const {
+    return OutboxRow{static_cast<std::int64_t>(i + 1), 0, data_.outbox[i], i < data_.dispatched ? "delivered" : "pending", 0};
   }
   Result<std::vector<OutboxRow>> undispatched(int limit) override {
     std::vector<OutboxRow> out;
