@@ -1,5 +1,7 @@
 #include "engine/reports.hpp"
 
+#include "engine/calendar.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -89,6 +91,12 @@ std::vector<Obligation> obligations_for_year(const ReportPlan& plan, const Direc
     }
   }
   return out;
+}
+
+std::optional<Timestamp> opening_instant(const ReportPlan& plan, int year) {
+  if (plan.open_month == 0) return std::nullopt;
+  return start_of_day_utc(Date{days_from_civil(year, static_cast<unsigned>(plan.open_month),
+                                               static_cast<unsigned>(plan.open_day))});
 }
 
 }  // namespace hoso

@@ -40,8 +40,15 @@ struct ReportRule {                       // one obligation line of config/repor
 struct ReportPlan {
   ReportReading reading = ReportReading::kStrict;
   int remind_before = 3;  // working days before the due day; 0 = no reminder
+  // open_from: each year's obligations open by themselves at 00:00 (Vietnam time) of this day, when the
+  // clock passes it (timers run, clock set/advance); 0 = only by `hoso reports open`.
+  int open_month = 0, open_day = 0;
   std::vector<ReportRule> rules;
 };
+
+// The instant `year`'s obligations open by themselves (00:00 Vietnam time of open_from); none when the plan
+// has no open_from.
+std::optional<Timestamp> opening_instant(const ReportPlan& plan, int year);
 
 struct Obligation {  // one reporter's obligation for one period
   std::string rule, title, report, jurisdiction, reporter, period, attention, legal_basis;

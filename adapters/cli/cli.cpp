@@ -485,6 +485,7 @@ int cmd_orgs_users(Ctx& c) {
 
 // What a system event did, for people: the timer that fired or the notice that went out.
 std::string system_event_summary(const EventRecord& e) {
+  if (e.type == "DossierCreated") return "hệ thống mở hồ sơ (nghĩa vụ báo cáo)";
   boost::system::error_code ec;
   const json::value p = json::parse(e.payload, ec);
   if (ec || !p.is_object()) return "";
@@ -660,7 +661,7 @@ int cmd_history(Ctx& c) {
   for (const auto& e : *events) {
     if (c.json_out())
       arr.push_back(event_json(e));
-    else if (e.actor_user == kSystemActor)  // a fired timer or a delivered notification
+    else if (e.actor_user == kSystemActor)  // a fired timer, a delivered notification, an opened obligation
       c.out << fmt::format("#{} {} {} (hệ thống) {}  [{}]\n", e.seq, vietnam_time(e.at), e.type,
                            system_event_summary(e), e.hash.substr(0, 16));
     else

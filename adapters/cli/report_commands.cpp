@@ -49,14 +49,22 @@ Result<std::vector<std::string>> report_kinds(App& a) {
   return kinds;
 }
 
-int reports_open(Ctx& c, App& a, int year) {
+Result<ReportPlan> stored_plan(App& a) {
   auto kinds = report_kinds(a);
-  if (!kinds) return fail(c, kinds.error());
-  auto plan = yaml::reports_from_store(*a.store, a.directory, *kinds);
-  if (!plan) return fail(c, plan.error());
+  if (!kinds) return kinds.error();
+  return yaml::reports_from_store(*a.store, a.directory, *kinds);
+}
+
+Result<ReportOpening> open_for(App& a, int year) {
+  auto plan = stored_plan(a);
+  if (!plan) return plan.error();
   auto calendar = yaml::calendar_from_store(*a.store);
-  if (!calendar) return fail(c, calendar.error());
-  auto opened = open_reports(*a.service, *plan, a.directory, calendar->get(), year, a.clock->now());
+  if (!calendar) return calendar.error();
+  return open_reports(*a.service, *plan, a.directory, calendar->get(), year, a.clock->now());
+}
+
+int reports_open(Ctx& c, App& a, int year) {
+  auto opened = open_for(a, year);
   if (!opened) return fail(c, opened.error());
   if (c.json_out()) {
     json::array ids;
@@ -117,7 +125,30 @@ int reports_status(Ctx& c, App& a, int year) {
   return 0;
 }
 
+int vietnam_year(Timestamp t) {
+  int y;
+  unsigned m, d;
+  civil_from_days(vietnam_date(t).days, y, m, d);
+  return y;
+}
+
 }  // namespace
+
+Result<std::vector<std::pair<int, Timestamp>>> report_openings(App& a, Timestamp from, Timestamp to) {
+  std::vector<std::pair<int, Timestamp>> out;
+  if (!a.registry->current(kReportWorkflow)) return out;
+  auto plan = stored_plan(a);
+  if (!plan) return plan.error();
+  for (int y = vietnam_year(from); y <= vietnam_year(to); ++y)
+    if (auto at = opening_instant(*plan, y); at && from < *at && *at <= to) out.emplace_back(y, *at);
+  return out;
+}
+
+Result<std::size_t> open_year_reports(App& a, int year) {
+  auto opened = open_for(a, year);
+  if (!opened) return opened.error();
+  return opened->opened.size();
+}
 
 int cmd_reports(Ctx& c) {
   const auto& p = c.args.positional;
@@ -134,12 +165,7 @@ int cmd_reports(Ctx& c) {
   auto app = open_runtime(c);
   if (!app) return fail(c, app.error());
   App& a = **app;
-  if (!year) {
-    int y;
-    unsigned m, d;
-    civil_from_days(vietnam_date(a.clock->now()).days, y, m, d);
-    year = y;
-  }
+  if (!year) year = vietnam_year(a.clock->now());
   return sub == "open" ? reports_open(c, a, *year) : reports_status(c, a, *year);
 }
 

@@ -244,18 +244,35 @@ int cmd_clock(Ctx& c) {
     return fail(c, make_error(ErrorCode::kInvalidInput,
                               fmt::format("không thể lùi đồng hồ từ {} về {}: lịch sử không được ghi lùi ngày",
                                           format_utc(now), format_utc(target))));
-  // Every timer due on the way fires at its due time, earliest first; then the clock stops at the target.
-  auto fired = a.service->fire_due(target, /*virtual_clock=*/true);
-  if (!fired) return fail(c, fired.error());
-  auto st = a.store->write([&](WriteTx& tx) { return tx.set_clock(ClockRecord{"virtual", format_utc(target)}); });
-  if (!st) return fail(c, st.error());
+  // Every timer due on the way fires at its due time, earliest first, and a year's report obligations open
+  // at their opening instant (config/reports.yaml, open_from) when the clock passes it; then the clock stops
+  // at the target.
+  auto opening = report_openings(a, now, target);
+  if (!opening) return fail(c, opening.error());
+  FireReport fired;
+  std::size_t opened = 0;
+  auto move_to = [&](Timestamp at) -> Status {
+    auto f = a.service->fire_due(at, /*virtual_clock=*/true);
+    if (!f) return f.error();
+    fired.fired += f->fired;
+    fired.dropped.insert(fired.dropped.end(), f->dropped.begin(), f->dropped.end());
+    return a.store->write([&](WriteTx& tx) { return tx.set_clock(ClockRecord{"virtual", format_utc(at)}); });
+  };
+  for (const auto& [year, at] : *opening) {
+    if (auto st = move_to(at); !st) return fail(c, st.error());
+    auto n = open_year_reports(a, year);
+    if (!n) return fail(c, n.error());
+    opened += *n;
+  }
+  if (auto st = move_to(target); !st) return fail(c, st.error());
   if (c.json_out())
-    c.out << json::serialize(json::object{{"now", format_utc(target)}, {"fired", fired->fired},
-                                          {"dropped", fired->dropped.size()}})
+    c.out << json::serialize(json::object{{"now", format_utc(target)}, {"fired", fired.fired},
+                                          {"dropped", fired.dropped.size()}, {"reports_opened", opened}})
           << "\n";
   else
-    c.out << fmt::format("Đồng hồ ảo: {}; {} hẹn giờ đã đến hạn và được xử lý\n", format_vietnam(target),
-                         fired->fired);
+    c.out << fmt::format("Đồng hồ ảo: {}; {} hẹn giờ đã đến hạn và được xử lý{}\n", format_vietnam(target),
+                         fired.fired,
+                         opened ? fmt::format("; đã mở {} nghĩa vụ báo cáo", opened) : std::string());
   return 0;
 }
 

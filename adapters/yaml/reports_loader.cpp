@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
+#include <tuple>
+#include <utility>
 
 #include "adapters/yaml/reader.hpp"
 
@@ -17,19 +20,26 @@ bool digits(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
 }
 
+bool is_month_day(const std::string& v) {
+  return v.size() == 5 && v[2] == '-' && digits(v.substr(0, 2)) && digits(v.substr(3));
+}
+
+// "MM-DD" of a day every year has (2001 is not a leap year: 02-29 is refused, most years have no such day).
+std::optional<std::pair<int, int>> month_day(const std::string& v) {
+  if (!is_month_day(v)) return std::nullopt;
+  const int month = std::stoi(v.substr(0, 2)), day = std::stoi(v.substr(3));
+  if (month < 1 || month > 12 || day < 1 || !parse_date(fmt::format("2001-{:02}-{:02}", month, day))) return std::nullopt;
+  return std::pair(month, day);
+}
+
 // Reads `before`: "MM-DD" (a day every year has) into month/day, or "YYYY-MM-DD" into once.
 void read_before(Reader& r, const Entry& e, ReportRule& rule) {
   Str s;
   if (!r.str(e, s)) return;
   const std::string& v = s.value;
-  if (v.size() == 5 && v[2] == '-' && digits(v.substr(0, 2)) && digits(v.substr(3))) {
-    const int month = std::stoi(v.substr(0, 2)), day = std::stoi(v.substr(3));
-    // 2001 is not a leap year: 02-29 is refused, since most years have no such day.
-    const bool real = month >= 1 && month <= 12 && day >= 1 &&
-                      parse_date(fmt::format("2001-{:02}-{:02}", month, day)).has_value();
-    if (real) {
-      rule.month = month;
-      rule.day = day;
+  if (is_month_day(v)) {
+    if (auto md = month_day(v)) {
+      std::tie(rule.month, rule.day) = *md;
       return;
     }
     r.error(s.loc, fmt::format("'before' is not a day of every year: '{}' (expected MM-DD, not 02-29)", v));
@@ -170,7 +180,7 @@ void read_rule(Reader& r, const YAML::Node& item, const Directory& dir, const st
 void read_plan(Reader& r, const YAML::Node& root, const Directory& dir, const std::vector<std::string>& report_kinds,
                ReportPlan& out) {
   const MapView top =
-      r.fixed(root, "the reports file", {"reading", "remind_before", "obligations"}, {"obligations"});
+      r.fixed(root, "the reports file", {"reading", "remind_before", "open_from", "obligations"}, {"obligations"});
   Str s;
   if (const Entry* e = top.find("reading"); e && r.str(*e, s)) {
     if (auto reading = parse_report_reading(s.value))
@@ -184,6 +194,12 @@ void read_plan(Reader& r, const YAML::Node& root, const Directory& dir, const st
       r.error(n.loc, fmt::format("'remind_before' must be 0..{} working days, not {}", kMaxRemindBefore, n.value));
     else
       out.remind_before = static_cast<int>(n.value);
+  }
+  if (const Entry* e = top.find("open_from"); e && r.str(*e, s)) {
+    if (auto md = month_day(s.value))
+      std::tie(out.open_month, out.open_day) = *md;
+    else
+      r.error(s.loc, fmt::format("'open_from' must be a day of every year MM-DD (not 02-29), not '{}'", s.value));
   }
   const Entry* list = top.find("obligations");
   if (!list) return;

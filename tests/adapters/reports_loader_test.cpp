@@ -90,6 +90,8 @@ TEST_CASE("reports loader: a valid rule, and the plan's defaults", "[reports]") 
   CHECK(yaml::parse_reports(rule("", ""), "r.yaml", real_directory(), testing::shipped().report_kinds(), plan).empty());
   CHECK(plan.reading == ReportReading::kStrict);
   CHECK(plan.remind_before == 3);
+  CHECK(plan.open_month == 0);  // no open_from: obligations open only by `hoso reports open`
+  CHECK(plan.open_day == 0);
   REQUIRE(plan.rules.size() == 1);
   CHECK(plan.rules[0].reporter_kinds == std::vector<OrgKind>{OrgKind::kDepartment});
   CHECK(yaml::parse_reports("reading: lenient\nremind_before: 0\nobligations: []\n", "r.yaml", real_directory(),
@@ -126,6 +128,8 @@ TEST_CASE("reports loader: each mistake is reported at its file:line:col", "[rep
   one(problems("reading: loose\nobligations: []\n"), 1, "'strict' or 'lenient'");
   one(problems("remind_before: 21\nobligations: []\n"), 1, "remind_before");
   one(problems("remind_before: -1\nobligations: []\n"), 1, "remind_before");
+  one(problems("open_from: \"13-01\"\nobligations: []\n"), 1, "open_from");
+  one(problems("open_from: \"02-29\"\nobligations: []\n"), 1, "open_from");
   one(problems(rule("reporters", "")), 2, "no reporters");  // none listed: at the rule
   one(problems(rule("reporters", "    reporters: {kinds: [ministry]}")), 6, "no reporters");  // none in Lào Cai
   one(problems(rule("reporters", "    reporters: {orgs: [ca-tinh-lao-cai]}")), 6, "no reporters");  // the receiver

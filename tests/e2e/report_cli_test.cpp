@@ -216,3 +216,29 @@ TEST_CASE("reports: the lenient reading of 'before day D' is a setting: late onl
 }
 
 }  // namespace hoso::testing
+
+namespace hoso::testing {
+
+TEST_CASE("reports: a simulated year's obligations open by themselves when the clock passes 00:00 of 01/10",
+          "[e2e][reports]") {
+  Cli cli;
+  init_virtual(cli, "2027-09-29T01:00:00Z");
+  CHECK(cli.ok_json({"reports", "status", "--year", "2027"}).at("obligations").as_array().empty());
+  // Up to 23:59 on 30/09 (Vietnam time): nothing opens.
+  CHECK(cli.ok_json({"clock", "set", "2027-09-30T16:59:00Z"}).at("reports_opened").as_int64() == 0);
+  // Past 00:00 on 01/10: the year's obligations open, at that instant, once.
+  const auto moved = cli.ok_json({"clock", "advance", "2d"});
+  CHECK(moved.at("reports_opened").as_int64() > 10);
+  const auto status = cli.ok_json({"reports", "status", "--year", "2027", "--jurisdiction", "lao-cai"});
+  const auto row = row_of(status, kResults, "thon-phin-ngan");
+  CHECK(str(row.at("deadline")) == "2027-11-15");
+  CHECK(str(row.at("status")) == "due");
+  const auto created = cli.ok_json({"history", id_of(row)}).as_array().front();
+  CHECK(str(created.at("type")) == "DossierCreated");
+  CHECK(str(created.at("at")) == "2027-09-30T17:00:00.000Z");
+  CHECK(str(created.at("actor").at("user")) == "system");
+  CHECK(cli.ok_json({"clock", "advance", "30d"}).at("reports_opened").as_int64() == 0);
+  CHECK(cli.ok_json({"reports", "open", "--year", "2027"}).at("opened").as_array().empty());
+}
+
+}  // namespace hoso::testing
