@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <cctype>
 #include <charconv>
+#include <limits>
 
 #include "adapters/cli/context.hpp"
 #include "adapters/yaml/calendar_loader.hpp"
@@ -203,22 +204,22 @@ int cmd_clock(Ctx& c) {
   App& a = **app;
   const Timestamp now = a.clock->now();
   if (sub == "show") {
-    auto next = a.store->due_timers(kForever, 1);
-    if (!next) return fail(c, next.error());
-    auto pending = a.store->pending_timers();
-    if (!pending) return fail(c, pending.error());
-    const std::string next_due = next->empty() ? "" : next->front().due_at;
+    // The timers their dossiers list (rows of cancelled ones waiting to be dropped are not pending).
+    auto listed = a.service->pending_timers(std::numeric_limits<std::size_t>::max());
+    if (!listed) return fail(c, listed.error());
+    const auto pending = static_cast<std::int64_t>(listed->size());
+    const std::string next_due = listed->empty() ? "" : listed->front().due_at;
     if (c.json_out()) {
       c.out << json::serialize(json::object{{"kind", a.clock_kind.kind},
                                             {"now", format_utc(now)},
                                             {"now_vietnam", format_vietnam(now)},
-                                            {"pending_timers", *pending},
+                                            {"pending_timers", pending},
                                             {"next_due", next_due.empty() ? json::value(nullptr) : json::value(next_due)}})
             << "\n";
     } else {
       c.out << fmt::format("Đồng hồ {}: {} ({})\n", a.virtual_clock() ? "ảo (mô phỏng)" : "hệ thống",
                            format_vietnam(now), format_utc(now));
-      c.out << fmt::format("Hẹn giờ đang chờ: {}{}\n", *pending,
+      c.out << fmt::format("Hẹn giờ đang chờ: {}{}\n", pending,
                            next_due.empty() ? "" : fmt::format("; sớm nhất đến hạn {}", format_vietnam(*parse_utc(next_due))));
     }
     return 0;

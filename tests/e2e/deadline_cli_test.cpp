@@ -123,6 +123,9 @@ TEST_CASE("a returned dossier's clock stops, and goes on with the days left when
   CHECK(str(paused[0].at("status")) == "paused");
   CHECK(paused[0].at("remaining_working_days").as_int64() == 7);
   CHECK(cli.ok_json({"timers", "list"}).as_array().empty());
+  const auto clock = cli.ok_json({"clock", "show"});  // the paused rows wait in the table, but are not pending
+  CHECK(clock.at("pending_timers").as_int64() == 0);
+  CHECK(clock.at("next_due").is_null());
   // Three weeks with the unit: no reminder, no overdue notice.
   advance_to(cli, "2026-03-26T03:00:00Z");
   CHECK(events_of(cli, id).back().first == "DossierReturned");
