@@ -93,7 +93,7 @@ s history "$id"
 s audit verify
 
 echo; echo "== 6. Nghĩa vụ báo cáo năm 2026 (config/reports.yaml), trên cơ sở dữ liệu mô phỏng"
-s clock set 2026-11-02T01:00:00Z
+s clock set 2026-11-02T01:00:00Z   # qua 0 giờ ngày 01/10: các nghĩa vụ báo cáo năm 2026 tự mở (open_from)
 s reports open --year 2026
 printf '%%PDF-1.4 bao cao\n' > "$tmp/bao_cao.pdf"
 rid=$(s reports status --year 2026 --jurisdiction lao-cai | awk -F'\t' '/Tổ dân phố số 5/ {sub("#", "", $1); print $1; exit}')
