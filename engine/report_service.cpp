@@ -98,7 +98,15 @@ Result<ReportOpening> open_reports(CommandService& service, const ReportPlan& pl
 }
 
 Result<std::vector<ReportStatusRow>> report_status(CommandService& service, const Directory& dir, int year,
-                                                   const std::optional<std::string>& jurisdiction, Timestamp now) {
+                                                   const std::optional<std::string>& jurisdiction, Timestamp now,
+                                                   const std::optional<std::string>& user) {
+  std::optional<UserId> reader;
+  if (user) {
+    reader = dir.find_user(*user);
+    if (!reader) return make_error(ErrorCode::kNotFound, fmt::format("Không có người dùng '{}'", *user));
+    if (!dir.user(*reader).active)
+      return make_error(ErrorCode::kNotPermitted, fmt::format("Tài khoản '{}' đã ngừng hoạt động", *user));
+  }
   std::optional<OrgId> within;
   if (jurisdiction) {
     within = dir.find_org(*jurisdiction);
@@ -110,6 +118,7 @@ Result<std::vector<ReportStatusRow>> report_status(CommandService& service, cons
   std::vector<ReportStatusRow> rows;
   for (const auto& v : *views) {
     if (text_field(v, "year") != std::to_string(year)) continue;
+    if (reader && !may_read(dir, v.state, *reader)) continue;
     ReportStatusRow row;
     row.jurisdiction = text_field(v, "jurisdiction");
     if (within && row.jurisdiction != *jurisdiction && !dir.is_within(v.state.origin, *within)) continue;

@@ -36,9 +36,10 @@ struct ReportStatusRow {
 };
 
 // The obligations opened for `year` (optionally only those of `jurisdiction`: the rule's, or a reporter
-// inside it), in id order. A due one whose late moment has passed at `now` is late even before its timer
-// has fired.
+// inside it; and with `user`, only those the user may read: held in or proposed from their jurisdiction),
+// in id order. A due one whose late moment has passed at `now` is late even before its timer has fired.
 Result<std::vector<ReportStatusRow>> report_status(CommandService& service, const Directory& dir, int year,
-                                                   const std::optional<std::string>& jurisdiction, Timestamp now);
+                                                   const std::optional<std::string>& jurisdiction, Timestamp now,
+                                                   const std::optional<std::string>& user = std::nullopt);
 
 }  // namespace hoso

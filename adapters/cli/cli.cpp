@@ -74,7 +74,7 @@ Cách dùng (mọi lệnh nhận --db PATH, mặc định ./hoso.db):
   hoso clock show | set THỜI_ĐIỂM | advance KHOẢNG (vd 3d, 12h, 1d6h, 90m)   [cơ sở dữ liệu mô phỏng]
   hoso timers list | run [--json]
   hoso reports open [--year NĂM] [--json]                      mở các nghĩa vụ báo cáo của năm (config/reports.yaml)
-  hoso reports status --year NĂM [--jurisdiction ĐỊA_BÀN] [--json]   ai đã gửi, ai chưa đến hạn, ai quá hạn
+  hoso reports status --year NĂM [--jurisdiction ĐỊA_BÀN] [--as USER] [--json]   ai đã gửi, ai còn hạn, ai quá hạn
   hoso notify deliver [--file TỆP] [--json]   (gửi thông báo chờ gửi vào tệp, mỗi dòng một JSON)
 
 Mã thoát: 0 thành công, 1 lỗi hệ thống, 2 sai cú pháp hoặc dữ liệu không hợp lệ, 3 không tìm thấy,
@@ -732,7 +732,7 @@ const std::vector<std::string>* allowed_options(const std::vector<std::string>& 
                                                 "note-file", "ballot", "expect-version"},
                                         kAs = {"as"}, kReplay = {"all"}, kConfig = {"config"},
                                         kFile = {"file"}, kReportsOpen = {"year"},
-                                        kReportsStatus = {"year", "jurisdiction"};
+                                        kReportsStatus = {"year", "jurisdiction", "as"};
   const std::string& cmd = p[0];
   const std::string sub = p.size() > 1 ? p[1] : "";
   if (cmd == "init") return &kInit;

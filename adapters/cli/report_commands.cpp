@@ -81,7 +81,7 @@ int reports_open(Ctx& c, App& a, int year) {
 
 int reports_status(Ctx& c, App& a, int year) {
   const auto jurisdiction = c.args.get("jurisdiction");
-  auto rows = report_status(*a.service, a.directory, year, jurisdiction, a.clock->now());
+  auto rows = report_status(*a.service, a.directory, year, jurisdiction, a.clock->now(), c.args.get("as"));
   if (!rows) return fail(c, rows.error());
   int counts[4] = {0, 0, 0, 0};
   for (const auto& r : *rows) ++counts[static_cast<int>(r.standing)];

@@ -111,6 +111,15 @@ TEST_CASE("a Lào Cai unit that has not reported by 15/11 is late at 00:00 Vietn
   CHECK(str(row_of(status, kResults, "tdp-so-5-cam-duong").at("status")) == "submitted");
   CHECK(status.at("counts").at("submitted").as_int64() == 1);
   CHECK(status.at("counts").at("late").as_int64() >= 1);
+  // A clerk sees only the obligations of their jurisdiction: Công an tỉnh Lào Cai its province's, a unit its own.
+  const auto province = cli.ok_json({"reports", "status", "--year", "2026", "--as", "ca-tinh-lao-cai.clerk"});
+  for (const auto& r : province.at("obligations").as_array())
+    CHECK((str(r.at("jurisdiction")) == "lao-cai" || str(r.at("reporter")) == "ubnd-tinh-lao-cai"));
+  CHECK(province.at("obligations").as_array().size() == status.at("obligations").as_array().size());
+  const auto own = cli.ok_json({"reports", "status", "--year", "2026", "--as", "thon-phin-ngan.clerk"});
+  REQUIRE(own.at("obligations").as_array().size() == 1);
+  CHECK(str(own.at("obligations").as_array()[0].at("reporter")) == "thon-phin-ngan");
+  CHECK(cli({"reports", "status", "--year", "2026", "--as", "nobody"}).code != 0);
   const auto text = cli({"reports", "status", "--year", "2026", "--jurisdiction", "lao-cai"});
   CHECK(text.code == 0);
   CHECK(text.out.find("Thôn Phìn Ngan, xã Bát Xát") != std::string::npos);
@@ -170,7 +179,7 @@ TEST_CASE("reports: only the system opens obligations, a report needs its docume
   // Bad options: usage errors, and an unknown jurisdiction is named.
   CHECK(cli({"reports", "status"}).code == 2);
   CHECK(cli({"reports", "open", "--year", "20x6"}).code == 2);
-  CHECK(cli({"reports", "status", "--year", "2026", "--as", "x"}).code == 2);
+  CHECK(cli({"reports", "status", "--year", "2026", "--ballot", "yes"}).code == 2);
   auto nowhere = cli({"reports", "status", "--year", "2026", "--jurisdiction", "atlantis"});
   CHECK(nowhere.code != 0);
   CHECK(nowhere.err.find("atlantis") != std::string::npos);
