@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <set>
-#include <tuple>
 
 #include "engine/timers.hpp"
 
@@ -55,18 +53,9 @@ const char* report_standing_name(ReportStanding s) {
 
 Result<ReportOpening> open_reports(CommandService& service, const ReportPlan& plan, const Directory& dir,
                                    const BusinessCalendar* calendar, int year, Timestamp now) {
-  auto existing = service.dossiers_of(kReportWorkflow);
-  if (!existing) return existing.error();
-  std::set<std::tuple<std::string, std::string, std::string>> open;  // rule, reporter, period
-  for (const auto& v : *existing)
-    open.emplace(text_field(v, "obligation"), dir.org(v.state.origin).key, text_field(v, "period"));
   ReportOpening result;
   std::vector<OpenRequest> requests;
   for (const Obligation& o : obligations_for_year(plan, dir, year)) {
-    if (open.count({o.rule, o.reporter, o.period})) {
-      ++result.already;
-      continue;
-    }
     std::vector<std::string> names;
     for (const auto& key : o.receivers)
       if (auto org = dir.find_org(key)) names.push_back(dir.org(*org).name);
@@ -82,18 +71,33 @@ Result<ReportOpening> open_reports(CommandService& service, const ReportPlan& pl
                       {"due_day", format_date(o.due_day)},
                       {"receivers", joined(o.receivers, ",")},
                       {"receiver_names", joined(names, ", ")}};
+    // No reminder when its day is past, or outside what the calendar covers (the limit still holds).
     if (plan.remind_before > 0 && calendar != nullptr && calendar->covers(o.due_day)) {
       auto day = working_days_before(*calendar, o.due_day, plan.remind_before);
-      if (!day) return day.error();
-      if (now.millis < start_of_day_utc(*day).millis + kReminderHourMillis)
+      if (day && now.millis < start_of_day_utc(*day).millis + kReminderHourMillis)
         r.input.fields.emplace_back("remind_day", format_date(*day));
     }
     requests.push_back(std::move(r));
   }
   if (requests.empty()) return result;
-  auto opened = service.open_all(kReportWorkflow, requests);
+  // The same rule, reporter and period: open already (checked inside the opening transaction).
+  auto given = [](const OpenRequest& r, std::string_view key) {
+    for (const auto& [k, value] : r.input.fields)
+      if (k == key) return value;
+    return std::string();
+  };
+  auto same = [&](const DossierView& v, const OpenRequest& r) {
+    return dir.org(v.state.origin).key == r.origin && text_field(v, "obligation") == given(r, "obligation") &&
+           text_field(v, "period") == given(r, "period");
+  };
+  auto opened = service.open_all(kReportWorkflow, requests, same);
   if (!opened) return opened.error();
-  for (const auto& o : *opened) result.opened.push_back(o.id);
+  for (const auto& o : *opened) {
+    if (o)
+      result.opened.push_back(o->id);
+    else
+      ++result.already;
+  }
   return result;
 }
 
@@ -135,7 +139,7 @@ Result<std::vector<ReportStatusRow>> report_status(CommandService& service, cons
     const std::string& state = v.definition->state(v.state.state).key;
     if (state == "submitted" || state == "submitted_late") {
       row.standing = state == "submitted" ? ReportStanding::kSubmitted : ReportStanding::kSubmittedLate;
-      row.submitted_at = v.state.updated_at;
+      row.submitted_at = v.state.submitted_at;
     } else if (state == "late" || now.millis >= start_of_day_utc(row.due_day).millis) {
       row.standing = ReportStanding::kLate;
     }

@@ -41,7 +41,7 @@ struct ReportPlan {
   ReportReading reading = ReportReading::kStrict;
   int remind_before = 3;  // working days before the due day; 0 = no reminder
   // open_from: each year's obligations open by themselves at 00:00 (Vietnam time) of this day, when the
-  // clock passes it (timers run, clock set/advance); 0 = only by `hoso reports open`.
+  // simulation's clock passes it (clock set/advance); 0 = only by `hoso reports open`.
   int open_month = 0, open_day = 0;
   std::vector<ReportRule> rules;
 };

@@ -211,8 +211,9 @@ Result<Outcome> CommandService::create(const std::string& workflow, const std::s
   return result;
 }
 
-Result<std::vector<Outcome>> CommandService::open_all(const std::string& workflow,
-                                                      const std::vector<OpenRequest>& requests) {
+Result<std::vector<std::optional<Outcome>>> CommandService::open_all(
+    const std::string& workflow, const std::vector<OpenRequest>& requests,
+    const std::function<bool(const DossierView&, const OpenRequest&)>& already_open) {
   auto def = defs_.current(workflow);
   if (!def) return def.error();
   const Definition& d = **def;
@@ -226,12 +227,30 @@ Result<std::vector<Outcome>> CommandService::open_all(const std::string& workflo
     if (!cmd) return cmd.error();
     commands.emplace_back(std::move(*cmd), *org);
   }
-  std::vector<Outcome> out;
+  std::vector<std::optional<Outcome>> out;
   auto st = store_.write([&](WriteTx& tx) -> Status {
     out.clear();
     auto now = command_time(tx);
     if (!now) return now.error();
-    for (const auto& [cmd, origin] : commands) {
+    // What is open already, read under the write lock (the store reads on the writing connection).
+    std::vector<DossierView> existing;
+    auto scanned = store_.scan_dossiers([&](const DossierRecord& r) -> Status {
+      if (r.workflow != workflow) return Status::Ok();
+      auto def_of = defs_.by_hash(r.definition_hash);
+      if (!def_of) return def_of.error();
+      auto state = decode_dossier(**def_of, dir_, r);
+      if (!state) return state.error();
+      existing.push_back(DossierView{*def_of, std::move(*state), r, false});
+      return Status::Ok();
+    });
+    if (!scanned) return scanned;
+    for (std::size_t i = 0; i < commands.size(); ++i) {
+      const auto& [cmd, origin] = commands[i];
+      if (std::any_of(existing.begin(), existing.end(),
+                      [&](const DossierView& v) { return already_open(v, requests[i]); })) {
+        out.emplace_back(std::nullopt);
+        continue;
+      }
       auto opened = commit_created(tx, d, decide_open(d, dir_, cmd, origin, *now));
       if (!opened) {
         Error e = opened.error();

@@ -2,6 +2,7 @@
 // pure core, and appends the outcome through the Store in one transaction. Also the read side:
 // show, inbox, history, replay and the audit of the hash chain. Knows only interfaces.
 #pragma once
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -107,7 +108,12 @@ class CommandService {
   // Opens, in one transaction, a dossier under the current definition of `workflow` for each request, as
   // the system (report obligations): the creation's checks but the creator's role. Nothing is written
   // when one is refused (the error names its org).
-  Result<std::vector<Outcome>> open_all(const std::string& workflow, const std::vector<OpenRequest>& requests);
+  // A request for which `already_open(existing, request)` holds for an existing dossier of the workflow
+  // (read inside the same write transaction, so two openers cannot both open it) is skipped: its outcome
+  // is nullopt.
+  Result<std::vector<std::optional<Outcome>>> open_all(
+      const std::string& workflow, const std::vector<OpenRequest>& requests,
+      const std::function<bool(const DossierView&, const OpenRequest&)>& already_open);
   // Takes `action` on dossier `id` as `user`.
   Result<Outcome> act(DossierId id, const std::string& action, const std::string& user,
                       const RawInput& input);

@@ -40,8 +40,9 @@ int cmd_timers(Ctx& c);
 int cmd_notify(Ctx& c);
 // hoso reports open|status: the yearly report obligations (report_commands.cpp).
 int cmd_reports(Ctx& c);
-// The years whose report obligations open by themselves (open_from) in (from, to], with that instant;
-// none without a report workflow or open_from (report_commands.cpp).
+// The years (from `from`'s to `to`'s) whose report obligations open by themselves (open_from) at or before
+// `to`, each with its instant (no earlier than `from`); none without a report workflow or open_from
+// (report_commands.cpp).
 Result<std::vector<std::pair<int, Timestamp>>> report_openings(App& a, Timestamp from, Timestamp to);
 // Opens `year`'s report obligations now (those already open are kept); returns how many were opened.
 Result<std::size_t> open_year_reports(App& a, int year);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <boost/json.hpp>
+#include <algorithm>
 #include <charconv>
 
 #include "adapters/cli/context.hpp"
@@ -139,8 +140,10 @@ Result<std::vector<std::pair<int, Timestamp>>> report_openings(App& a, Timestamp
   if (!a.registry->current(kReportWorkflow)) return out;
   auto plan = stored_plan(a);
   if (!plan) return plan.error();
+  // Every year whose opening instant is at or before `to`, not only those passed now: opening is idempotent,
+  // so a year an earlier move could not open (or a clock started on the instant) is opened now.
   for (int y = vietnam_year(from); y <= vietnam_year(to); ++y)
-    if (auto at = opening_instant(*plan, y); at && from < *at && *at <= to) out.emplace_back(y, *at);
+    if (auto at = opening_instant(*plan, y); at && *at <= to) out.emplace_back(y, std::max(*at, from));
   return out;
 }
 

@@ -1,6 +1,7 @@
 #include "adapters/yaml/loader.hpp"
 
 #include "adapters/yaml/reader.hpp"
+#include "engine/dossier.hpp"
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -775,6 +776,10 @@ std::vector<Diagnostic> check_directory(const std::vector<OrgSource>& orgs,
           err(id_loc,
               fmt::format("user id '{}' may contain only lowercase ASCII letters, digits, '-', '.' and '_'",
                           u.key.value));
+        if (u.key.value == kSystemActor)
+          err(id_loc, fmt::format("user id '{}' is reserved for the system (fired timers, deliveries, opened "
+                                  "obligations)",
+                                  u.key.value));
         auto [it, fresh] = user_index.emplace(u.key.value, i);
         if (!fresh)
           err(id_loc, fmt::format("duplicate user id '{}' (first defined at line {})", u.key.value,

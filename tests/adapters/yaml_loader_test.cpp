@@ -462,7 +462,8 @@ TEST_CASE("check_directory: users", "[yaml]") {
                             "    name: \"\"\n"
                             "    email: an@@xa.example\n"
                             "    org: xa\n"
-                            "    roles: []\n";
+                            "    roles: []\n"
+                            "  - {id: system, name: \"Hệ thống\", email: ht@xa.example, org: xa, roles: [clerk]}\n";  // 17
   const Dir d = directory(kSmallOrgs, users);
   INFO(show(d.parse));
   REQUIRE(d.parse.empty());
@@ -473,13 +474,14 @@ TEST_CASE("check_directory: users", "[yaml]") {
   REQUIRE_DIAG(d.check, "users.yaml:13:11", "user 'xa.clerk' has an empty name");
   REQUIRE_DIAG(d.check, "users.yaml:14:12", "invalid email 'an@@xa.example'");
   REQUIRE_DIAG(d.check, "users.yaml:12:5", "user 'xa.clerk' has no roles");
-  CHECK(d.check.size() == 7);
+  REQUIRE_DIAG(d.check, "users.yaml:17:10", "user id 'system' is reserved for the system");
+  CHECK(d.check.size() == 8);
 
   // load_directory does the same in one call, and fills the specs.
   std::vector<OrgSpec> o;
   std::vector<UserSpec> u;
   auto ds = yaml::load_directory(kSmallOrgs, "orgs.yaml", users, "users.yaml", o, u);
-  CHECK(ds.size() == 7);
+  CHECK(ds.size() == 8);
   ds = yaml::load_directory(kSmallOrgs, "orgs.yaml", kSmallUsers, "users.yaml", o, u);
   CHECK(ds.empty());
   REQUIRE(u.size() == 1);

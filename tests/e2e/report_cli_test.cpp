@@ -110,6 +110,7 @@ TEST_CASE("a Lào Cai unit that has not reported by 15/11 is late at 00:00 Vietn
   CHECK(str(row_of(status, kResults, "thon-phin-ngan").at("status")) == "late");
   CHECK(str(row_of(status, kResults, "tdp-so-5-cam-duong").at("status")) == "submitted");
   CHECK(status.at("counts").at("submitted").as_int64() == 1);
+  CHECK(str(row_of(status, kResults, "tdp-so-5-cam-duong").at("submitted_at")) == "2026-11-02T01:00:00.000Z");
   CHECK(status.at("counts").at("late").as_int64() >= 1);
   // A clerk sees only the obligations of their jurisdiction: Công an tỉnh Lào Cai its province's, a unit its own.
   const auto province = cli.ok_json({"reports", "status", "--year", "2026", "--as", "ca-tinh-lao-cai.clerk"});
@@ -248,6 +249,14 @@ TEST_CASE("reports: a simulated year's obligations open by themselves when the c
   CHECK(str(created.at("actor").at("user")) == "system");
   CHECK(cli.ok_json({"clock", "advance", "30d"}).at("reports_opened").as_int64() == 0);
   CHECK(cli.ok_json({"reports", "open", "--year", "2027"}).at("opened").as_array().empty());
+}
+
+TEST_CASE("reports: a simulation started on the opening instant opens the year at its first clock move",
+          "[e2e][reports]") {
+  Cli cli;
+  init_virtual(cli, "2027-09-30T17:00:00Z");  // 00:00 on 01/10/2027, Vietnam time
+  CHECK(cli.ok_json({"clock", "advance", "1h"}).at("reports_opened").as_int64() > 10);
+  CHECK(cli.ok_json({"clock", "advance", "1h"}).at("reports_opened").as_int64() == 0);
 }
 
 }  // namespace hoso::testing
