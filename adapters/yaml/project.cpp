@@ -140,6 +140,33 @@ Project load_project(const std::string& config_dir, const std::string& workflows
     w.definition = outcome.definition;
     p.workflows.push_back(std::move(w));
   }
+  // Every obligation of the plan must be one the report workflow can open: its reporters among the
+  // workflow's origins and its report kind served (otherwise a whole year's opening would be refused).
+  if (directory && !p.reports.rules.empty()) {
+    const LoadedWorkflow* report = nullptr;
+    for (const auto& w : p.workflows)
+      if (w.definition->name() == "report") report = &w;
+    const SourceLoc at{p.reports_file.file, 1, 1};
+    if (report != nullptr) {  // without it nothing can be opened (`hoso reports open` says so)
+      const Definition& d = *report->definition;
+      for (const auto& rule : p.reports.rules) {
+        auto kind = d.find_award(rule.report);
+        if (!kind || !d.serves(*kind))
+          p.diagnostics.push_back(Diagnostic{
+              at, fmt::format("obligation '{}': the workflow 'report' does not serve '{}'", rule.id, rule.report)});
+        for (const auto& key : rule_reporters(rule, *directory)) {
+          const Org& org = directory->org(*directory->find_org(key));
+          const auto& origins = d.origin_kinds();
+          if (std::find(origins.begin(), origins.end(), org.kind) == origins.end()) {
+            p.diagnostics.push_back(Diagnostic{
+                at, fmt::format("obligation '{}': reporter '{}' is a {}, not one of the origins of workflow 'report'",
+                                rule.id, key, org_kind_name(org.kind))});
+            break;
+          }
+        }
+      }
+    }
+  }
   // Every template a workflow or the deadline engine sends must have its text.
   if (!p.templates_file.text.empty()) {
     auto known = [&](const std::string& key) {

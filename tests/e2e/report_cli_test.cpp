@@ -260,3 +260,27 @@ TEST_CASE("reports: a simulation started on the opening instant opens the year a
 }
 
 }  // namespace hoso::testing
+
+namespace hoso::testing {
+
+TEST_CASE("reports: init refuses a plan whose reporters the report workflow cannot serve, and writes nothing",
+          "[e2e][reports]") {
+  Cli cli;
+  const std::string config = cli.dir + "/config";
+  std::filesystem::copy(kSource + "/config", config, std::filesystem::copy_options::recursive);
+  std::ofstream(config + "/reports.yaml", std::ios::app)
+      << "  - id: cong-an-xa\n"
+         "    title: \"Báo cáo của Công an xã\"\n"
+         "    jurisdiction: lao-cai\n"
+         "    report: bao_cao_ket_qua_nam\n"
+         "    reporters: {kinds: [commune_police]}\n"
+         "    to: [ca-tinh-lao-cai]\n"
+         "    before: \"11-15\"\n";
+  auto r = cli({"init", "--config", config, "--workflows", kSource + "/workflows"});
+  CHECK(r.code == 7);
+  CHECK(r.err.find("obligation 'cong-an-xa': reporter") != std::string::npos);
+  CHECK(r.err.find("commune_police") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(cli.db));
+}
+
+}  // namespace hoso::testing
