@@ -24,25 +24,10 @@ constexpr std::array<const char*, 8> kWeekdayNames = {"",         "Monday", "Tue
 Date make_date(int y, unsigned m, unsigned d) { return Date{days_from_civil(y, m, d)}; }
 Date plus(Date d, int n) { return Date{d.days + n}; }
 
-int year_of(Date d) {
-  int y;
-  unsigned m, dd;
-  civil_from_days(d.days, y, m, dd);
-  return y;
-}
-
 int days_in_month(int y, int m) {
   static constexpr std::array<int, 12> kDays = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
   return kDays[static_cast<std::size_t>(m - 1)] + (m == 2 && leap ? 1 : 0);
-}
-
-// "dd/mm/yyyy", as dates are written for people in Vietnam.
-std::string vn_date(Date d) {
-  int y;
-  unsigned m, dd;
-  civil_from_days(d.days, y, m, dd);
-  return fmt::format("{:02}/{:02}/{:04}", dd, m, y);
 }
 
 bool valid_id(std::string_view s) {
@@ -487,8 +472,8 @@ Result<Date> BusinessCalendar::add_working_days(Date trigger, int n) const {
                       fmt::format("Thời hạn không được là số âm ({} ngày làm việc)", n));
   if (!covers(trigger))
     return make_error(ErrorCode::kInvalidInput,
-                      fmt::format("Ngày {} nằm ngoài phạm vi của lịch làm việc ({}–{})", vn_date(trigger),
-                                  vn_date(first_), vn_date(last_)));
+                      fmt::format("Ngày {} nằm ngoài phạm vi của lịch làm việc ({}–{})", format_date_vietnamese(trigger),
+                                  format_date_vietnamese(first_), format_date_vietnamese(last_)));
   if (n == 0) return trigger;
   // The day on which the count of working days after the trigger reaches n.
   const std::int32_t target = working_before_[index_of(trigger) + 1] + n;
@@ -498,7 +483,7 @@ Result<Date> BusinessCalendar::add_working_days(Date trigger, int n) const {
         ErrorCode::kInvalidInput,
         fmt::format("Thời hạn {} ngày làm việc tính từ ngày {} kết thúc sau ngày {}, ngoài phạm vi "
                     "của lịch làm việc",
-                    n, vn_date(trigger), vn_date(last_)));
+                    n, format_date_vietnamese(trigger), format_date_vietnamese(last_)));
   return Date{first_.days + static_cast<std::int32_t>(it - working_before_.begin()) - 1};
 }
 
@@ -510,7 +495,7 @@ Result<Date> BusinessCalendar::add_days(Date trigger, int n) const {
     return make_error(
         ErrorCode::kInvalidInput,
         fmt::format("Thời hạn {} ngày tính từ ngày {} nằm ngoài phạm vi của lịch làm việc ({}–{})", n,
-                    vn_date(trigger), vn_date(first_), vn_date(last_)));
+                    format_date_vietnamese(trigger), format_date_vietnamese(first_), format_date_vietnamese(last_)));
   // The first working day on or after `end`.
   const std::int32_t target = working_before_[index_of(end)] + 1;
   const auto it = std::lower_bound(working_before_.begin(), working_before_.end(), target);
@@ -519,7 +504,7 @@ Result<Date> BusinessCalendar::add_days(Date trigger, int n) const {
         ErrorCode::kInvalidInput,
         fmt::format("Thời hạn {} ngày tính từ ngày {} kết thúc sau ngày {}, ngoài phạm vi của lịch "
                     "làm việc",
-                    n, vn_date(trigger), vn_date(last_)));
+                    n, format_date_vietnamese(trigger), format_date_vietnamese(last_)));
   return Date{first_.days + static_cast<std::int32_t>(it - working_before_.begin()) - 1};
 }
 
@@ -527,8 +512,8 @@ Result<int> BusinessCalendar::working_days_between(Date from, Date to) const {
   for (const Date d : {from, to})
     if (!covers(d))
       return make_error(ErrorCode::kInvalidInput,
-                        fmt::format("Ngày {} nằm ngoài phạm vi của lịch làm việc ({}–{})", vn_date(d),
-                                    vn_date(first_), vn_date(last_)));
+                        fmt::format("Ngày {} nằm ngoài phạm vi của lịch làm việc ({}–{})", format_date_vietnamese(d),
+                                    format_date_vietnamese(first_), format_date_vietnamese(last_)));
   return working_before_[index_of(to) + 1] - working_before_[index_of(from) + 1];
 }
 

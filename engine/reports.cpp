@@ -10,13 +10,6 @@ namespace hoso {
 
 namespace {
 
-int year_of(Date d) {
-  int y = 0;
-  unsigned m = 0, day = 0;
-  civil_from_days(d.days, y, m, day);
-  return y;
-}
-
 bool listed(const std::vector<std::string>& keys, std::string_view key) {
   return std::find(keys.begin(), keys.end(), key) != keys.end();
 }

@@ -236,11 +236,9 @@ Result<std::vector<std::optional<Outcome>>> CommandService::open_all(
     std::vector<DossierView> existing;
     auto scanned = store_.scan_dossiers([&](const DossierRecord& r) -> Status {
       if (r.workflow != workflow) return Status::Ok();
-      auto def_of = defs_.by_hash(r.definition_hash);
-      if (!def_of) return def_of.error();
-      auto state = decode_dossier(**def_of, dir_, r);
-      if (!state) return state.error();
-      existing.push_back(DossierView{*def_of, std::move(*state), r, false});
+      auto view = view_of(r, false);
+      if (!view) return view.error();
+      existing.push_back(std::move(*view));
       return Status::Ok();
     });
     if (!scanned) return scanned;
@@ -617,28 +615,36 @@ void CommandService::remember() {
   pending_.reset();
 }
 
+Result<DossierView> CommandService::view_of(DossierRecord record, bool check_head) {
+  if (check_head) {
+    auto last = store_.last_event(record.id);
+    if (!last) return last.error();
+    if (auto st = verify_head(record, *last); !st) return st.error();
+  }
+  auto def = defs_.by_hash(record.definition_hash);
+  if (!def) return def.error();
+  auto state = decode_dossier(**def, dir_, record);
+  if (!state) return state.error();
+  const bool overdue = is_overdue(**def, *state, clock_.now());
+  return DossierView{*def, std::move(state.value()), std::move(record), overdue};
+}
+
 Result<DossierView> CommandService::show(DossierId id, const std::optional<std::string>& user) {
   return in_snapshot<DossierView>(store_, [&]() -> Result<DossierView> {
     auto rec = store_.load(id);
     if (!rec) return rec.error();
     if (!rec->has_value())
       return with_reason(ErrorCode::kNotFound, fmt::format("Không tìm thấy hồ sơ {}", id), "unknown_dossier");
-    auto last = store_.last_event(id);
-    if (!last) return last.error();
-    if (auto st = verify_head(**rec, *last); !st) return st.error();
-    auto def = defs_.by_hash((*rec)->definition_hash);
-    if (!def) return def.error();
-    auto state = decode_dossier(**def, dir_, **rec);
-    if (!state) return state.error();
+    auto view = view_of(std::move(**rec), true);
+    if (!view) return view.error();
     if (user) {
       auto uid = find_user(*user);
       if (!uid) return uid.error();
-      if (!may_read(dir_, *state, *uid))
+      if (!may_read(dir_, view->state, *uid))
         return with_reason(ErrorCode::kNotPermitted,
                            fmt::format("'{}' không có quyền xem hồ sơ {}", *user, id), "not_permitted");
     }
-    const bool overdue = is_overdue(**def, *state, clock_.now());
-    return DossierView{*def, std::move(state.value()), std::move(**rec), overdue};
+    return view;
   });
 }
 
@@ -653,16 +659,10 @@ Result<std::vector<DossierView>> CommandService::inbox(const std::string& user) 
     if (!recs) return recs.error();
     std::vector<DossierView> out;
     for (auto& r : *recs) {
-      auto last = store_.last_event(r.id);
-      if (!last) return last.error();
-      if (auto st = verify_head(r, *last); !st) return st.error();
-      auto def = defs_.by_hash(r.definition_hash);
-      if (!def) return def.error();
-      auto state = decode_dossier(**def, dir_, r);
-      if (!state) return state.error();
-      if (available_actions(**def, dir_, *state, *uid).empty()) continue;
-      const bool overdue = is_overdue(**def, *state, clock_.now());
-      out.push_back(DossierView{*def, std::move(state.value()), std::move(r), overdue});
+      auto view = view_of(std::move(r), true);
+      if (!view) return view.error();
+      if (available_actions(*view->definition, dir_, view->state, *uid).empty()) continue;
+      out.push_back(std::move(*view));
     }
     return out;
   });
@@ -673,15 +673,9 @@ Result<std::vector<DossierView>> CommandService::dossiers_of(const std::string& 
     std::vector<DossierView> out;
     auto st = store_.scan_dossiers([&](const DossierRecord& r) -> Status {
       if (r.workflow != workflow) return Status::Ok();
-      auto last = store_.last_event(r.id);
-      if (!last) return last.error();
-      if (auto head = verify_head(r, *last); !head) return head;
-      auto def = defs_.by_hash(r.definition_hash);
-      if (!def) return def.error();
-      auto state = decode_dossier(**def, dir_, r);
-      if (!state) return state.error();
-      const bool overdue = is_overdue(**def, *state, clock_.now());
-      out.push_back(DossierView{*def, std::move(state.value()), r, overdue});
+      auto view = view_of(r, true);
+      if (!view) return view.error();
+      out.push_back(std::move(*view));
       return Status::Ok();
     });
     if (!st) return st.error();

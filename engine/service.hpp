@@ -174,6 +174,9 @@ class CommandService {
   // Remembers what the last successful command of this service wrote for a dossier.
   void remember();
 
+  // The dossier of `record` decoded against its pinned definition (after checking its head against the
+  // chain when `check_head`), with its overdue flag as of now.
+  Result<DossierView> view_of(DossierRecord record, bool check_head);
   Result<CreateCommand> create_command(const Definition& d, const std::string& award, const RawInput& input);
   // Writes a decided creation as a new dossier (or returns the refusal).
   Result<Outcome> commit_created(WriteTx& tx, const Definition& d, const Decided& decided);

@@ -105,6 +105,13 @@ std::string format_date(Date date) {
   return buf;
 }
 
+int year_of(Date date) {
+  int y;
+  unsigned m, d;
+  civil_from_days(date.days, y, m, d);
+  return y;
+}
+
 std::string format_date_vietnamese(Date date) {
   int y;
   unsigned m, d;

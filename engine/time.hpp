@@ -39,6 +39,8 @@ Date vietnam_date(Timestamp t);
 std::string format_date(Date d);
 // "DD/MM/YYYY", as dates are written in Vietnamese texts.
 std::string format_date_vietnamese(Date d);
+// The year of a date.
+int year_of(Date d);
 // Parses "YYYY-MM-DD" (also "DD/MM/YYYY"); nullopt when malformed or not a real date.
 std::optional<Date> parse_date(std::string_view s);
 

@@ -126,12 +126,7 @@ int reports_status(Ctx& c, App& a, int year) {
   return 0;
 }
 
-int vietnam_year(Timestamp t) {
-  int y;
-  unsigned m, d;
-  civil_from_days(vietnam_date(t).days, y, m, d);
-  return y;
-}
+int vietnam_year(Timestamp t) { return year_of(vietnam_date(t)); }
 
 }  // namespace
 
