@@ -184,6 +184,15 @@ TEST_CASE("reports: only the system opens obligations, a report needs its docume
   auto nowhere = cli({"reports", "status", "--year", "2026", "--jurisdiction", "atlantis"});
   CHECK(nowhere.code != 0);
   CHECK(nowhere.err.find("atlantis") != std::string::npos);
+  auto stranger = cli({"reports", "status", "--year", "2026", "--as", "nobody"});
+  CHECK(stranger.code != 0);
+  CHECK(stranger.err.find("Không có người dùng 'nobody'") != std::string::npos);
+  auto verb = cli({"reports", "close", "--year", "2026"});
+  CHECK(verb.code == 2);
+  CHECK(verb.err.find("hoso reports open") != std::string::npos);
+  auto year = cli({"reports", "open", "--year", "1999"});
+  CHECK(year.code == 2);
+  CHECK(year.err.find("năm '1999' không hợp lệ") != std::string::npos);
   CHECK(cli.dump() == before);
   // Other years: the one-off plans were due in 2025 and the phase summary comes in 2030.
   const auto y2025 = cli.ok_json({"reports", "open", "--year", "2025"});
