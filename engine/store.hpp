@@ -1,5 +1,7 @@
 // The ports the core's command service needs from the outside world.
 #pragma once
+#include <algorithm>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -60,6 +62,30 @@ class WriteTx {
   virtual Result<std::vector<TimerRecord>> due_timers(const std::string& until, int limit) = 0;
 };
 
+// How scan_log_chunks reads the log.
+struct LogScan {
+  unsigned workers = 1;            // threads reading and working on chunks at once (at least 1)
+  std::size_t chunk_events = 1024;  // events per chunk, at most (at least 1)
+  unsigned window = 0;             // chunks between being read and leaving in_order, at most; 0: 2 * workers + 1
+  bool outbox = false;             // also read the outbox rows of each chunk's stretch
+  unsigned slots() const { return window ? std::max(window, workers) : 2 * workers + 1; }
+};
+
+// A run of consecutive events of the log. The chunks' stretches of gseq values follow one another and cover
+// every possible gseq (the first starts at the smallest, the last ends at the largest), so every outbox row
+// falls in exactly one chunk whether or not an event has its gseq. The vectors keep their capacity from
+// chunk to chunk: only the first n_events / n_outbox entries are this chunk's.
+struct LogChunk {
+  std::int64_t index = 0;  // 0, 1, 2, ... in log order
+  unsigned slot = 0;       // the buffer holding it, < LogScan::slots(); reused once in_order has returned
+  std::int64_t first_gseq = 0, last_gseq = 0;  // the stretch, both ends included
+  std::vector<EventRecord> events;   // in gseq order
+  std::vector<std::int64_t> gseqs;   // gseqs[i] is events[i]'s
+  std::size_t n_events = 0;
+  std::vector<OutboxRow> outbox;     // rows with a gseq in the stretch, in key order (gseq, n)
+  std::size_t n_outbox = 0;
+};
+
 // A durable store of definitions, events, projections and the outbox.
 class Store {
  public:
@@ -81,22 +107,22 @@ class Store {
   // fn may take the record's contents (swap them out): the store refills the record for the next row,
   // so a reader that swaps in records of its own reuses their memory.
   virtual Status scan_events(const std::function<Status(EventRecord&)>& fn) = 0;
-  // Calls fn(part, gseq, record) for every event, from `parts` threads at once: part k gets, in append
-  // order, the events of the dossiers whose id's non-negative remainder modulo parts is k. Every part reads the caller's snapshot
-  // (inside snapshot(): that one); when that cannot be had (a writer committed meanwhile) this fails
-  // with kVersionConflict before calling fn, and the caller may use scan_events instead. fn may take the
-  // record's contents. A part stops at its fn's first failure (the others go on); the call then
-  // returns one of the failures.
-  virtual Status scan_events_partitioned(
-      unsigned parts, const std::function<Status(unsigned, std::int64_t, EventRecord&)>& fn) = 0;
-  // The same for projections, fn(part, id, record) in id order, except that part k gets the k-th of
-  // `parts` contiguous id ranges (so each part reads only its own pages).
+  // Reads the whole log as chunks of consecutive events (see LogChunk), from up to `plan.workers` threads
+  // at once, each on a read connection of its own in the caller's snapshot (inside snapshot(): that one).
+  // For each chunk, work(worker, chunk) runs on the thread that read it, so chunks are worked on at once
+  // (worker < plan.workers); then in_order(chunk) runs for every chunk strictly in log order, one at a time.
+  // When the other threads cannot read the caller's snapshot (a writer committed while they were
+  // opening), every chunk is read and worked on in the calling thread. The first failure of work or
+  // in_order stops the scan: no chunk after the failing one reaches in_order, and the failure is returned.
+  virtual Status scan_log_chunks(const LogScan& plan, const std::function<Status(unsigned, LogChunk&)>& work,
+                                 const std::function<Status(LogChunk&)>& in_order) = 0;
+  // Calls fn(part, id, record) for every projection, from `parts` threads at once (in the caller's snapshot,
+  // as scan_log_chunks; kVersionConflict before calling fn when that cannot be had): part k gets, in id
+  // order, the k-th of `parts` contiguous id ranges (so each part reads only its own pages). fn may take the
+  // record's contents. A part stops at its fn's first failure (the others go on); the call then returns one
+  // of the failures.
   virtual Status scan_dossiers_partitioned(
       unsigned parts, const std::function<Status(unsigned, std::int64_t, DossierRecord&)>& fn) = 0;
-  // The same for outbox rows, fn(part, gseq, row) in key order (gseq, n); part k gets the rows of the dossiers
-  // that part k of scan_events_partitioned gets.
-  virtual Status scan_outbox_partitioned(
-      unsigned parts, const std::function<Status(unsigned, std::int64_t, OutboxRow&)>& fn) = 0;
   // Every dossier projection, in id order.
   virtual Result<std::vector<DossierRecord>> dossiers() = 0;
   // Calls `fn` for every projection in id order; stops early (returning fn's error) when fn fails.

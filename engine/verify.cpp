@@ -7,6 +7,9 @@
 #include <boost/json.hpp>
 #include <limits>
 #include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/codec.hpp"
@@ -23,23 +26,31 @@ void set_failure(VerifyReport& report, DossierId id, std::int64_t seq, const std
       seq ? fmt::format("hồ sơ {}, sự kiện {}: {}", id, seq, why) : fmt::format("hồ sơ {}: {}", id, why);
 }
 
+void recorded_digest_into(std::string_view payload, std::string& out) {
+  if (auto fast = recorded_state_digest_fast(payload); !fast.empty())
+    out.assign(fast);
+  else
+    out = recorded_state_digest(payload);
+}
+
 std::string ChainChecker::check(const EventRecord& r) {
+  std::string digest;
+  if (keep_digests_) recorded_digest_into(r.payload, digest);
+  return check(r, event_hash_matches(r), digest);
+}
+
+std::string ChainChecker::check(const EventRecord& r, bool hash_matches, std::string_view digest) {
   Link& l = links_[r.dossier];
   if (r.seq != l.seq + 1) return fmt::format("số thứ tự {} đứng sau {}", r.seq, l.seq);
   if (r.prev_hash != l.last_hash) return "prev_hash không khớp mã băm của sự kiện trước (chuỗi bị đứt)";
-  if (!event_hash_matches(r)) return "mã băm không khớp nội dung sự kiện (nội dung đã bị sửa)";
+  if (!hash_matches) return "mã băm không khớp nội dung sự kiện (nội dung đã bị sửa)";
   l.last_hash = r.hash;
   l.seq = r.seq;
-  if (keep_digests_) {
-    if (auto fast = recorded_state_digest_fast(r.payload); !fast.empty())
-      l.last_digest.assign(fast);
-    else
-      l.last_digest = recorded_state_digest(r.payload);
-  }
+  if (keep_digests_) l.last_digest.assign(digest);
   return {};
 }
 
-bool Folder::fold(const EventRecord& r, const Pin* pin, VerifyReport& report) {
+bool Folder::fold(const EventRecord& r, const Pin* pin, VerifyReport& report, const PreparedEvent* prepared) {
   auto [it, fresh] = tracks_.try_emplace(r.dossier);
   Track& t = it->second;
   if (fresh) {
@@ -51,23 +62,26 @@ bool Folder::fold(const EventRecord& r, const Pin* pin, VerifyReport& report) {
     t.state.id = r.dossier;
     t.state.definition_hash = pin->hash;
   }
-  if (auto st = decode_event_into(*t.def, dir_, r, event_, /*fold_only=*/true); !st) {
+  const Event* event = &event_;
+  if (prepared != nullptr && prepared->decoded_under == t.def.get()) {
+    event = &prepared->event;
+  } else if (auto st = decode_event_into(*t.def, dir_, r, event_, /*fold_only=*/true); !st) {
     set_failure(report, r.dossier, r.seq, st.error().message);
     return false;
   }
-  if (event_.type == EventType::kDossierCreated && event_.definition_hash != t.state.definition_hash) {
+  if (event->type == EventType::kDossierCreated && event->definition_hash != t.state.definition_hash) {
     set_failure(report, r.dossier, r.seq, "quy trình gắn với hồ sơ khác quy trình lúc lập hồ sơ");
     return false;
   }
-  if (auto st = apply_event(*t.def, t.state, event_); !st) {
+  if (auto st = apply_event(*t.def, t.state, *event); !st) {
     set_failure(report, r.dossier, r.seq, st.error().message);
     return false;
   }
   // The projection digest the event recorded, compared with the rebuilt state at the end.
-  if (auto fast = recorded_state_digest_fast(r.payload); !fast.empty())
-    t.last_digest.assign(fast);
+  if (prepared != nullptr)
+    t.last_digest.assign(prepared->digest);
   else
-    t.last_digest = recorded_state_digest(r.payload);
+    recorded_digest_into(r.payload, t.last_digest);
   t.last_hash = r.hash;
   return true;
 }
@@ -123,11 +137,6 @@ DossierId Folder::first_uncompared() const {
   return first;
 }
 
-unsigned part_of(DossierId id, unsigned parts) {
-  const auto n = static_cast<DossierId>(std::max(1u, parts));
-  return static_cast<unsigned>((id % n + n) % n);
-}
-
 Status FirstFailure::stopped() { return make_error(ErrorCode::kVerifyFailed, "stopped"); }
 
 Status FirstFailure::stop_at(std::int64_t at) {
@@ -135,17 +144,6 @@ Status FirstFailure::stop_at(std::int64_t at) {
   while (at < seen && !first_.compare_exchange_weak(seen, at)) {
   }
   return stopped();
-}
-
-Status scan_log_in_parts(Store& store, unsigned parts,
-                         const std::function<Status(unsigned, std::int64_t, EventRecord&)>& on_event,
-                         bool& sequential) {
-  Status scanned = store.scan_events_partitioned(parts, on_event);
-  sequential = !scanned && scanned.error().code == ErrorCode::kVersionConflict;
-  if (!sequential) return scanned;
-  // A writer committed while the parts were opening: one cursor, the same work, in this thread.
-  std::int64_t position = 0;  // 1-based, like gseq
-  return store.scan_events([&](EventRecord& r) { return on_event(part_of(r.dossier, parts), ++position, r); });
 }
 
 Status scan_projections_in_parts(Store& store, unsigned parts,
@@ -156,9 +154,10 @@ Status scan_projections_in_parts(Store& store, unsigned parts,
     sequential = !compared && compared.error().code == ErrorCode::kVersionConflict;
     if (!sequential) return compared;
   }
+  sequential = true;
   return store.scan_dossiers([&](const DossierRecord& p) {
     DossierRecord copy = p;
-    return on_projection(part_of(p.id, parts), p.id, copy);
+    return on_projection(0, p.id, copy);
   });
 }
 
@@ -166,15 +165,10 @@ namespace {
 
 constexpr std::int64_t kNowhere = FirstFailure::kNowhere;
 
-// One part's dossiers: their chains, their folds, and the first failure met (by log position).
-struct Shard {
-  explicit Shard(const Directory& dir) : folder(dir) {}
-  ChainChecker chain;
-  Folder folder;
+// A failure met in one part of the projection pass, by dossier id.
+struct PartFailure {
   VerifyReport report;
   std::int64_t failed_at = kNowhere;
-  std::int64_t events = 0;  // events this part has checked (a shared counter would bounce between cores)
-  std::unordered_map<std::string, const Pin*> pins;  // this part's view of the shared pins
 };
 
 // Where the definition hash sits in a DossierCreated payload: encode_event writes the keys in order.
@@ -199,8 +193,9 @@ class PinTable {
  public:
   explicit PinTable(DefinitionRegistry& registry) : registry_(registry) {}
   // The pin for `hash`; nullptr with `error` set when the database does not hold it.
-  const Pin* find(Shard& shard, const std::string& hash, Status& error) {
-    if (auto it = shard.pins.find(hash); it != shard.pins.end()) return it->second;
+  using Cache = std::unordered_map<std::string, const Pin*>;  // one worker's view of the shared pins
+  const Pin* find(Cache& cache, const std::string& hash, Status& error) {
+    if (auto it = cache.find(hash); it != cache.end()) return it->second;
     std::lock_guard lock(mutex_);
     auto it = pins_.find(hash);
     if (it == pins_.end()) {
@@ -212,7 +207,7 @@ class PinTable {
       }
       it = pins_.emplace(hash, Pin{*def, hash}).first;  // node-based: the address stays valid
     }
-    shard.pins.emplace(hash, &it->second);
+    cache.emplace(hash, &it->second);
     return &it->second;
   }
 
@@ -222,75 +217,130 @@ class PinTable {
   std::unordered_map<std::string, Pin> pins_;
 };
 
+// Each dossier's definition as the workers have seen it named by a first event: a guess, so that they can
+// decode its later events at once. Folding checks it (PreparedEvent::decoded_under); a dossier whose first
+// event is read later, or a forged log, only costs a decode in log order.
+class PinGuesses {
+ public:
+  explicit PinGuesses(unsigned workers) : seen_(workers) {}
+  void put(unsigned worker, DossierId id, const Pin* pin) {
+    seen_[worker][id] = pin;
+    std::unique_lock lock(mutex_);
+    pins_[id] = pin;
+  }
+  // Each worker keeps what it has looked up: the shared table is read once per dossier and worker.
+  const Pin* get(unsigned worker, DossierId id) {
+    auto& mine = seen_[worker];
+    if (auto it = mine.find(id); it != mine.end()) return it->second;
+    const Pin* pin = nullptr;
+    {
+      std::shared_lock lock(mutex_);
+      if (auto it = pins_.find(id); it != pins_.end()) pin = it->second;
+    }
+    if (pin != nullptr) mine.emplace(id, pin);
+    return pin;
+  }
+
+ private:
+  std::shared_mutex mutex_;
+  std::unordered_map<DossierId, const Pin*> pins_;
+  std::vector<std::unordered_map<DossierId, const Pin*>> seen_;  // by worker
+};
+
 }  // namespace
 
 Result<VerifyReport> replay_log(Store& store, DefinitionRegistry& registry, const Directory& dir,
                                 unsigned workers) {
-  const unsigned parts = std::max(1u, workers);
-  std::vector<std::unique_ptr<Shard>> shards;
-  for (unsigned i = 0; i < parts; ++i) shards.push_back(std::make_unique<Shard>(dir));
+  LogScan plan;
+  plan.workers = std::max(1u, workers);
+  plan.chunk_events = kLogChunkEvents;
   PinTable pins(registry);
-  FirstFailure first_failure;
-  auto failed_at = [&](Shard& s, std::int64_t at) {
-    s.failed_at = at;
-    return first_failure.stop_at(at);
-  };
+  std::vector<PinTable::Cache> caches(plan.workers);
+  PinGuesses guesses(plan.workers);
+  std::vector<std::vector<PreparedEvent>> prepared(plan.slots());
+  std::vector<std::optional<Error>> pin_errors(plan.slots());  // a registry failure met in a chunk
 
-  // Checks the chain, then folds: one event of part k at log position `at`.
-  auto on_event = [&](unsigned k, std::int64_t at, EventRecord& r) -> Status {
-    Shard& s = *shards[k];
-    if (first_failure.passed(at)) return FirstFailure::stopped();
-    ++s.events;
-    if (auto why = s.chain.check(r); !why.empty()) {
-      set_failure(s.report, r.dossier, r.seq, why);
-    } else {
+  // At once, chunk by chunk: every hash, the digest each event recorded, and the event decoded under
+  // its dossier's definition when that is known.
+  auto work = [&](unsigned worker, LogChunk& c) -> Status {
+    auto& out = prepared[c.slot];
+    if (out.size() < c.n_events) out.resize(c.n_events);
+    pin_errors[c.slot].reset();
+    for (std::size_t i = 0; i < c.n_events; ++i) {
+      const EventRecord& r = c.events[i];
+      PreparedEvent& p = out[i];
+      p.hash_matches = event_hash_matches(r);
+      recorded_digest_into(r.payload, p.digest);
+      p.created = nullptr;
+      p.decoded_under = nullptr;
       const Pin* pin = nullptr;
       if (r.seq == 1) {
         Status error = Status::Ok();
-        const std::string hash = created_definition_hash(r.payload);
-        pin = pins.find(s, hash, error);
-        if (pin == nullptr && error.error().code != ErrorCode::kNotFound) return error;
-        if (pin == nullptr)
-          set_failure(s.report, r.dossier, r.seq,
-                      fmt::format("hồ sơ được lập theo quy trình '{}' không có trong cơ sở dữ liệu", hash));
+        p.created = pins.find(caches[worker], created_definition_hash(r.payload), error);
+        if (p.created == nullptr && error.error().code != ErrorCode::kNotFound && !pin_errors[c.slot])
+          pin_errors[c.slot] = error.error();
+        pin = p.created;
+        if (pin != nullptr) guesses.put(worker, r.dossier, pin);
+      } else {
+        pin = guesses.get(worker, r.dossier);
       }
-      if (s.report.ok) s.folder.fold(r, pin, s.report);
+      if (pin != nullptr && decode_event_into(*pin->def, dir, r, p.event, /*fold_only=*/true))
+        p.decoded_under = pin->def.get();
     }
-    return s.report.ok ? Status::Ok() : failed_at(s, at);
-  };
-  // Projections come in id ranges, not by owner: part k compares against the owner's folder (compare()
-  // touches only that dossier's track) and keeps its failure in its own result.
-  std::vector<std::unique_ptr<Shard>> results;
-  for (unsigned i = 0; i < parts; ++i) results.push_back(std::make_unique<Shard>(dir));
-  auto on_projection = [&](unsigned k, std::int64_t id, DossierRecord& p) -> Status {
-    Shard& owner = *shards[part_of(id, parts)];
-    if (first_failure.passed(id)) return FirstFailure::stopped();
-    return owner.folder.compare(p, results[k]->report) ? Status::Ok() : failed_at(*results[k], id);
-  };
-  // The earliest failure, as one pass in log order would have met it.
-  auto earliest = [](const std::vector<std::unique_ptr<Shard>>& of) -> const Shard* {
-    const Shard* first = nullptr;
-    for (const auto& s : of)
-      if (!s->report.ok && (first == nullptr || s->failed_at < first->failed_at)) first = s.get();
-    return first;
+    return Status::Ok();
   };
 
-  bool sequential = false;
-  Status scanned = scan_log_in_parts(store, parts, on_event, sequential);
+  // In log order: the chains and the folds. Stops at the first failure.
+  ChainChecker chain;
+  Folder folder(dir);
   VerifyReport report;
-  for (const auto& s : shards) report.events += s->events;
-  if (const Shard* first = earliest(shards)) {
-    VerifyReport out = first->report;
-    out.events = first->failed_at;  // the events up to the failing one, in log order
-    return out;
-  }
+  std::optional<Error> error;
+  auto in_order = [&](LogChunk& c) -> Status {
+    const auto& ready = prepared[c.slot];
+    for (std::size_t i = 0; i < c.n_events; ++i) {
+      const EventRecord& r = c.events[i];
+      const PreparedEvent& p = ready[i];
+      ++report.events;
+      if (auto why = chain.check(r, p.hash_matches, {}); !why.empty()) {
+        set_failure(report, r.dossier, r.seq, why);
+        return FirstFailure::stopped();
+      }
+      if (r.seq == 1 && p.created == nullptr) {
+        if (pin_errors[c.slot]) {
+          error = *pin_errors[c.slot];
+          return FirstFailure::stopped();
+        }
+        set_failure(report, r.dossier, r.seq,
+                    fmt::format("hồ sơ được lập theo quy trình '{}' không có trong cơ sở dữ liệu",
+                                created_definition_hash(r.payload)));
+        return FirstFailure::stopped();
+      }
+      if (!folder.fold(r, p.created, report, &p)) return FirstFailure::stopped();
+    }
+    return Status::Ok();
+  };
+  Status scanned = store.scan_log_chunks(plan, work, in_order);
+  if (error) return *error;
+  if (!report.ok) return report;
   if (!scanned) return scanned.error();
 
-  Status compared = scan_projections_in_parts(store, parts, on_projection, sequential);
-  std::int64_t projections = 0;
-  for (const auto& s : shards) projections += static_cast<std::int64_t>(s->folder.compared());
-  report.dossiers = projections;
-  if (const Shard* first = earliest(results)) {
+  // Projections come in id ranges; compare() touches only its own dossier's track, so the parts compare at
+  // once, each keeping its own first failure.
+  std::vector<PartFailure> results(plan.workers);
+  FirstFailure first_failure;
+  auto on_projection = [&](unsigned k, std::int64_t id, DossierRecord& p) -> Status {
+    if (first_failure.passed(id)) return FirstFailure::stopped();
+    if (folder.compare(p, results[k].report)) return Status::Ok();
+    results[k].failed_at = id;
+    return first_failure.stop_at(id);
+  };
+  bool sequential = false;
+  Status compared = scan_projections_in_parts(store, plan.workers, on_projection, sequential);
+  report.dossiers = static_cast<std::int64_t>(folder.compared());
+  const PartFailure* first = nullptr;
+  for (const auto& r : results)
+    if (!r.report.ok && (first == nullptr || r.failed_at < first->failed_at)) first = &r;
+  if (first != nullptr) {
     VerifyReport out = first->report;
     out.events = report.events;
     out.dossiers = report.dossiers;
@@ -298,10 +348,8 @@ Result<VerifyReport> replay_log(Store& store, DefinitionRegistry& registry, cons
   }
   if (!compared) return compared.error();
   // Events of a dossier that has no projection.
-  DossierId orphan = 0;
-  for (const auto& s : shards)
-    if (DossierId d = s->folder.first_uncompared(); d != 0 && (orphan == 0 || d < orphan)) orphan = d;
-  if (orphan != 0) set_failure(report, orphan, 0, "có sự kiện của một hồ sơ không có trạng thái");
+  if (DossierId orphan = folder.first_uncompared(); orphan != 0)
+    set_failure(report, orphan, 0, "có sự kiện của một hồ sơ không có trạng thái");
   return report;
 }
 

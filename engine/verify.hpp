@@ -7,6 +7,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "engine/dossier.hpp"
@@ -32,6 +33,9 @@ class ChainChecker {
 
   // Returns "" when the record continues its dossier's chain, else why it does not (for people).
   std::string check(const EventRecord& r);
+  // The same, with the record's own hash already checked (`hash_matches`) and, when digests are kept,
+  // the projection digest it recorded (recorded_digest_into) already read.
+  std::string check(const EventRecord& r, bool hash_matches, std::string_view digest);
   const std::unordered_map<DossierId, Link>& links() const { return links_; }
 
  private:
@@ -45,6 +49,18 @@ struct Pin {
   std::string hash;
 };
 
+// The projection digest an event's payload recorded ("" when none), into `out` (reusing its capacity).
+void recorded_digest_into(std::string_view payload, std::string& out);
+
+// What a worker has already worked out for an event record, so that folding it in log order is cheap.
+struct PreparedEvent {
+  bool hash_matches = false;
+  std::string digest;                         // the projection digest it recorded
+  const Pin* created = nullptr;               // a first event's: the definition its payload names, if stored
+  const Definition* decoded_under = nullptr;  // when `event` holds the record decoded under this definition
+  Event event;
+};
+
 // Folds dossiers' events (their chain is checked elsewhere) and compares each rebuilt dossier with its
 // stored projection. One dossier's events must all go through the same folder, in order.
 class Folder {
@@ -52,8 +68,9 @@ class Folder {
   explicit Folder(const Directory& dir) : dir_(dir) {}
 
   // Folds one record. `pin` is required for a dossier's first record and ignored after it.
-  // Returns false, with the failure in `report`, when the record does not fold.
-  bool fold(const EventRecord& r, const Pin* pin, VerifyReport& report);
+  // Returns false, with the failure in `report`, when the record does not fold. With `prepared`, its
+  // digest is used, and its decoded event when decoded under the dossier's definition.
+  bool fold(const EventRecord& r, const Pin* pin, VerifyReport& report, const PreparedEvent* prepared = nullptr);
   // Compares a stored projection with its rebuilt dossier; false, with the failure, when they differ
   // or the dossier had no events. Once folding is over, threads may compare different dossiers at once.
   bool compare(const DossierRecord& p, VerifyReport& report);
@@ -75,9 +92,8 @@ class Folder {
   Event event_;  // reused for every decoded event
 };
 
-// The part of `parts` whose scan gets dossier `id`'s events: the non-negative remainder of the id, as the
-// store's partitioned scan computes it.
-unsigned part_of(DossierId id, unsigned parts);
+// Events per chunk when audit and replay read the log (Store::scan_log_chunks).
+constexpr std::size_t kLogChunkEvents = 128;
 
 // The earliest failure that parts running at once have met, by position (in the log, or the dossier id when
 // comparing projections). A part stops once it is past it, but not before: it may still meet an earlier one.
@@ -95,31 +111,25 @@ class FirstFailure {
   std::atomic<std::int64_t> first_{kNowhere};
 };
 
-// Calls on_event(part, position, record) for every event of the log, each part's events in log order: from
-// `parts` threads through the store's partitioned scan, or, when the store cannot give them the caller's
-// snapshot (a writer committed meanwhile), from this thread with 1-based positions and part_of() as the part;
-// `sequential` tells which. Returns what the scan returns.
-Status scan_log_in_parts(Store& store, unsigned parts,
-                         const std::function<Status(unsigned, std::int64_t, EventRecord&)>& on_event,
-                         bool& sequential);
-// The same for projections (the position is the dossier id; a part gets a contiguous id range), in this
-// thread when `sequential` is already set or the store cannot give the parts the snapshot.
+// Calls on_projection(part, id, record) for every projection, `parts` parts at once, each a contiguous id
+// range (Store::scan_dossiers_partitioned); in this thread (as part 0) when `sequential` is already set or
+// the store cannot give the parts the caller's snapshot (then `sequential` is set).
 Status scan_projections_in_parts(Store& store, unsigned parts,
                                  const std::function<Status(unsigned, std::int64_t, DossierRecord&)>& on_projection,
                                  bool& sequential);
 
 // Audits the whole store (call it inside Store::snapshot): every event's hash and chain link, times never going backwards
 // in append order, every projection against the digest its last event recorded, the timers table against the
-// projections and the history, and the outbox against the notices the events recorded. The log and the
-// projections are checked in `workers` parts (at least 1) by dossier id; the failure reported is the one a
-// single pass in log order would meet first.
+// projections and the history, and the outbox against the notices the events recorded. The log is read in
+// chunks by `workers` threads (at least 1) and checked in log order, so the failure reported is the one a
+// single pass would meet first: in the log, else among the projections (smallest id), the timers, the outbox.
 Result<VerifyReport> audit_store(Store& store, unsigned workers);
 
 // Replays the whole log in one read snapshot: every event's hash and chain link, every event folded
 // under the definition its dossier was created with, every projection compared with its rebuilt
-// dossier. The store's partitioned scans split the work into `workers` parts (at least 1) by dossier id,
-// so each dossier's events are checked in order within one part. The failure reported is the one
-// earliest in the log (then in id order), as a sequential replay would report it.
+// dossier. `workers` threads (at least 1) read the log in chunks, check hashes and decode payloads at once;
+// the chains and folds then run in log order, so the failure reported is the one earliest in the log (then
+// in id order), as a sequential replay would report it.
 Result<VerifyReport> replay_log(Store& store, DefinitionRegistry& registry, const Directory& dir,
                                 unsigned workers);
 

@@ -6,9 +6,12 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <condition_variable>
 #include <exception>
 #include <filesystem>
 #include <limits>
+#include <mutex>
+#include <optional>
 #include <string_view>
 #include <system_error>
 #include <thread>
@@ -289,13 +292,14 @@ constexpr std::array<const char*, static_cast<std::size_t>(Q::kCount)> kSql = {
 };
 
 constexpr const char* kScanSql = "SELECT " HOSO_EVENT_COLS " FROM events ORDER BY gseq";
-// One part of a partitioned scan: ?1 parts, part ?2 (by the non-negative remainder, so that no row, not even
-// a forged one with a negative id, falls outside every part); the key (gseq / id) comes last.
-constexpr const char* kScanPartSql =
-    "SELECT " HOSO_EVENT_COLS ", gseq FROM events WHERE (dossier_id % ?1 + ?1) % ?1 = ?2 ORDER BY gseq";
-constexpr const char* kScanOutboxPartSql =
+// A chunk of scan_log_chunks: the first event at or after ?1 (where a chunk starts), then the events and the
+// outbox rows of its stretch [?1, ?2].
+constexpr const char* kChunkSeekSql = "SELECT gseq FROM events WHERE gseq >= ?1 ORDER BY gseq LIMIT 1";
+constexpr const char* kChunkEventsSql =
+    "SELECT " HOSO_EVENT_COLS ", gseq FROM events WHERE gseq BETWEEN ?1 AND ?2 ORDER BY gseq";
+constexpr const char* kChunkOutboxSql =
     "SELECT gseq, n, dossier_id, event_seq, target_org, template_key, created_at, status, attempts FROM outbox "
-    "WHERE (dossier_id % ?1 + ?1) % ?1 = ?2 ORDER BY gseq, n";
+    "WHERE gseq BETWEEN ?1 AND ?2 ORDER BY gseq, n";
 // Projections are split by contiguous id ranges [?1, ?2], so each part reads only its own pages.
 constexpr const char* kScanDossiersPartSql =
     "SELECT " HOSO_DOSSIER_COLS ", submitted_at, timing, id FROM dossiers WHERE id >= ?1 AND id <= ?2 ORDER BY id";
@@ -1305,39 +1309,25 @@ class SqliteStore::Impl {
     return Status::Ok();
   }
 
-  // The scans behind scan_events_partitioned and scan_dossiers_partitioned. Each part gets a read-only
-  // connection of its own, opened and put in a read transaction here, one after the other; they all
-  // read the caller's snapshot when the log's head (max gseq: every change to events or dossiers
-  // appends an event) is the same in each, else this fails with kConflict before calling fn.
-  // `bind(stmt, k)` binds part k's parameters and returns an SQLite code.
-  template <typename Record, typename Bind, typename Read>
-  Status scan_partitioned(unsigned parts, const char* sql, Bind bind, Read read,
-                          const std::function<Status(unsigned, std::int64_t, Record&)>& fn) {
-    if (parts == 0) return internal("scan_partitioned: parts = 0");
-    ReadTx rt(*this);
-    if (Status s = rt.begin(); !s) return s;
-    auto head_of = [&](sqlite3* db, std::int64_t& head) -> Status {
-      sqlite3_stmt* raw = nullptr;
-      int rc = sqlite3_prepare_v2(db, "SELECT coalesce(max(gseq), 0) FROM events", -1, &raw, nullptr);
-      StmtHandle st(raw);
-      if (rc == SQLITE_OK) rc = sqlite3_step(raw);
-      if (rc != SQLITE_ROW) return db_error(rc, "đọc đầu nhật ký");
-      head = sqlite3_column_int64(raw, 0);
-      return Status::Ok();
-    };
-    std::int64_t head = 0;
-    if (Status s = head_of(db_.get(), head); !s) return s;
+  // The log's head (max gseq) as connection `db` sees it: every change to events or dossiers appends an
+  // event, so two read transactions that see the same head read the same log and projections.
+  Status head_of(sqlite3* db, std::int64_t& head) {
+    sqlite3_stmt* raw = nullptr;
+    int rc = sqlite3_prepare_v2(db, "SELECT coalesce(max(gseq), 0) FROM events", -1, &raw, nullptr);
+    StmtHandle st(raw);
+    if (rc == SQLITE_OK) rc = sqlite3_step(raw);
+    if (rc != SQLITE_ROW) return db_error(rc, "đọc đầu nhật ký");
+    head = sqlite3_column_int64(raw, 0);
+    return Status::Ok();
+  }
 
-    struct Part {
-      DbHandle db;
-      StmtHandle stmt;
-      Status result = Status::Ok();
-    };
-    std::vector<Part> ps(parts);
-    for (unsigned k = 0; k < parts; ++k) {
+  // Opens `n` read-only connections, one after the other, each in a read transaction that sees `head`;
+  // kVersionConflict when one sees another (a writer committed meanwhile).
+  Status open_readers(unsigned n, std::int64_t head, std::vector<DbHandle>& out) {
+    for (unsigned k = 0; k < n; ++k) {
       sqlite3* raw = nullptr;
       int rc = sqlite3_open_v2(path_.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
-      ps[k].db.reset(raw);
+      out.emplace_back(raw);
       if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(raw, static_cast<int>(busy_timeout_.count()));
       if (rc == SQLITE_OK) rc = sqlite3_exec(raw, "BEGIN", nullptr, nullptr, nullptr);
       if (rc != SQLITE_OK) return db_error(rc, "mở kết nối đọc song song");
@@ -1345,8 +1335,32 @@ class SqliteStore::Impl {
       if (Status s = head_of(raw, mine); !s) return s;
       if (mine != head)
         return make_error(ErrorCode::kVersionConflict, "nhật ký thay đổi trong lúc mở các kết nối đọc song song");
+    }
+    return Status::Ok();
+  }
+
+  // The scan behind scan_dossiers_partitioned. Each part gets a read-only connection of its own, opened
+  // and put in a read transaction here (open_readers); they all read the caller's snapshot, else this
+  // fails with kVersionConflict before calling fn. `bind(stmt, k)` binds part k's parameters and returns
+  // an SQLite code.
+  template <typename Record, typename Bind, typename Read>
+  Status scan_partitioned(unsigned parts, const char* sql, Bind bind, Read read,
+                          const std::function<Status(unsigned, std::int64_t, Record&)>& fn) {
+    if (parts == 0) return internal("scan_partitioned: parts = 0");
+    ReadTx rt(*this);
+    if (Status s = rt.begin(); !s) return s;
+    std::int64_t head = 0;
+    if (Status s = head_of(db_.get(), head); !s) return s;
+    std::vector<DbHandle> dbs;
+    if (Status s = open_readers(parts, head, dbs); !s) return s;
+    struct Part {
+      StmtHandle stmt;
+      Status result = Status::Ok();
+    };
+    std::vector<Part> ps(parts);
+    for (unsigned k = 0; k < parts; ++k) {
       sqlite3_stmt* st = nullptr;
-      rc = sqlite3_prepare_v2(raw, sql, -1, &st, nullptr);
+      int rc = sqlite3_prepare_v2(dbs[k].get(), sql, -1, &st, nullptr);
       ps[k].stmt.reset(st);
       if (rc == SQLITE_OK) rc = bind(st, k);
       if (rc != SQLITE_OK) return db_error(rc, "chuẩn bị đọc song song");
@@ -1377,33 +1391,169 @@ class SqliteStore::Impl {
     return Status::Ok();
   }
 
-  // Binds ?1 (parts) and ?2 (the part) of a scan split by the dossier id's remainder.
-  static auto bind_remainder(unsigned parts) {
-    return [parts](sqlite3_stmt* st, unsigned k) {
-      int rc = sqlite3_bind_int64(st, 1, parts);
-      return rc == SQLITE_OK ? sqlite3_bind_int64(st, 2, k) : rc;
+  // scan_log_chunks (see Store). Worker 0 is the calling thread on this connection (in the caller's
+  // snapshot); the others read on connections of their own, or not at all when those see another head.
+  Status scan_log_chunks(const LogScan& plan, const std::function<Status(unsigned, LogChunk&)>& work,
+                         const std::function<Status(LogChunk&)>& in_order) {
+    if (plan.workers == 0 || plan.chunk_events == 0) return internal("scan_log_chunks: empty plan");
+    ReadTx rt(*this);
+    if (Status s = rt.begin(); !s) return s;
+    std::int64_t head = 0;
+    if (Status s = head_of(db_.get(), head); !s) return s;
+    std::vector<DbHandle> own;
+    if (plan.workers > 1 && !open_readers(plan.workers - 1, head, own)) own.clear();
+
+    // Each reader's statements: where the next chunk starts, a stretch's events, its outbox rows.
+    struct Reader {
+      sqlite3* db = nullptr;
+      StmtHandle seek, events, outbox;
     };
-  }
+    std::vector<Reader> readers(1 + own.size());
+    readers[0].db = db_.get();
+    for (std::size_t k = 1; k < readers.size(); ++k) readers[k].db = own[k - 1].get();
+    for (auto& r : readers) {
+      for (auto [sql, handle] : {std::pair{kChunkSeekSql, &r.seek}, std::pair{kChunkEventsSql, &r.events},
+                                 std::pair{kChunkOutboxSql, &r.outbox}}) {
+        sqlite3_stmt* st = nullptr;
+        const int rc = sqlite3_prepare_v2(r.db, sql, -1, &st, nullptr);
+        handle->reset(st);
+        if (rc != SQLITE_OK) return db_error(rc, "chuẩn bị đọc nhật ký song song");
+      }
+    }
+    constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
+    constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+    // The gseq of the first event at or after `from`, if any.
+    auto seek = [&](Reader& r, std::int64_t from, std::optional<std::int64_t>& out) -> Status {
+      sqlite3_stmt* st = r.seek.get();
+      sqlite3_reset(st);
+      int rc = sqlite3_bind_int64(st, 1, from);
+      if (rc == SQLITE_OK) rc = sqlite3_step(st);
+      out.reset();
+      if (rc == SQLITE_ROW) out = sqlite3_column_int64(st, 0);
+      else if (rc != SQLITE_DONE) return db_error(rc, "đọc nhật ký song song");
+      sqlite3_reset(st);
+      return Status::Ok();
+    };
 
-  Status scan_events_partitioned(unsigned parts,
-                                 const std::function<Status(unsigned, std::int64_t, EventRecord&)>& fn) {
-    return scan_partitioned<EventRecord>(
-        parts, kScanPartSql, bind_remainder(parts),
-        [](sqlite3_stmt* s, EventRecord& e, std::int64_t& gseq) {
-          read_event(s, e);
-          gseq = col_i64(s, 16);
-        },
-        fn);
-  }
+    const unsigned slots = std::max(plan.slots(), 1u);
+    std::vector<LogChunk> chunks(slots);
+    std::vector<char> ready(slots, 0);
+    std::mutex m;
+    std::condition_variable cv;
+    std::int64_t claimed = 0, passed = 0;  // chunks handed out / through in_order
+    std::optional<std::int64_t> next_first;  // the first event of the next chunk
+    bool exhausted = false, stop = false, sequencing = false;
+    Status failure = Status::Ok();
+    if (Status s = seek(readers[0], kMin, next_first); !s) return s;
+    auto fail = [&](Status s) {  // under m
+      if (failure.ok()) failure = std::move(s);
+      stop = true;
+      cv.notify_all();
+    };
 
-  Status scan_outbox_partitioned(unsigned parts,
-                                 const std::function<Status(unsigned, std::int64_t, OutboxRow&)>& fn) {
-    return scan_partitioned<OutboxRow>(parts, kScanOutboxPartSql, bind_remainder(parts),
-                                       [](sqlite3_stmt* s, OutboxRow& r, std::int64_t& gseq) {
-                                         read_outbox_row(s, r);
-                                         gseq = r.gseq;
-                                       },
-                                       fn);
+    // Claims the next chunk (fixing its stretch) and returns its slot, or nullopt when there is none.
+    auto claim = [&](Reader& r, std::unique_lock<std::mutex>& lock) -> std::optional<unsigned> {
+      cv.wait(lock, [&] { return stop || exhausted || claimed - passed < static_cast<std::int64_t>(slots); });
+      if (stop || exhausted) return std::nullopt;
+      const std::int64_t index = claimed;
+      LogChunk& c = chunks[static_cast<std::size_t>(index % slots)];
+      c.index = index;
+      c.slot = static_cast<unsigned>(index % slots);
+      c.first_gseq = index == 0 ? kMin : *next_first;
+      std::optional<std::int64_t> after;
+      const auto step = static_cast<std::int64_t>(std::min<std::size_t>(plan.chunk_events, kMax));
+      if (next_first && *next_first <= kMax - step) {
+        if (Status s = seek(r, *next_first + step, after); !s) {
+          fail(std::move(s));
+          return std::nullopt;
+        }
+      }
+      c.last_gseq = after ? *after - 1 : kMax;
+      next_first = after;
+      exhausted = !after;
+      ++claimed;
+      return c.slot;
+    };
+    auto read_chunk = [&](Reader& r, LogChunk& c) -> Status {
+      auto range = [&](sqlite3_stmt* st) {
+        sqlite3_reset(st);
+        const int rc = sqlite3_bind_int64(st, 1, c.first_gseq);
+        return rc == SQLITE_OK ? sqlite3_bind_int64(st, 2, c.last_gseq) : rc;
+      };
+      c.n_events = 0;
+      c.n_outbox = 0;
+      int rc = range(r.events.get());
+      if (rc == SQLITE_OK) rc = SQLITE_ROW;
+      while (rc == SQLITE_ROW && (rc = sqlite3_step(r.events.get())) == SQLITE_ROW) {
+        if (c.n_events == c.events.size()) {
+          c.events.emplace_back();
+          c.gseqs.emplace_back();
+        }
+        read_event(r.events.get(), c.events[c.n_events]);
+        c.gseqs[c.n_events++] = col_i64(r.events.get(), 16);
+      }
+      sqlite3_reset(r.events.get());
+      if (rc != SQLITE_DONE) return db_error(rc, "đọc nhật ký song song");
+      if (!plan.outbox) return Status::Ok();
+      rc = range(r.outbox.get());
+      if (rc == SQLITE_OK) rc = SQLITE_ROW;
+      while (rc == SQLITE_ROW && (rc = sqlite3_step(r.outbox.get())) == SQLITE_ROW) {
+        if (c.n_outbox == c.outbox.size()) c.outbox.emplace_back();
+        read_outbox_row(r.outbox.get(), c.outbox[c.n_outbox++]);
+      }
+      sqlite3_reset(r.outbox.get());
+      return rc == SQLITE_DONE ? Status::Ok() : db_error(rc, "đọc hàng đợi thông báo song song");
+    };
+    // Marks a worked chunk ready; the thread that finds no one passing chunks to in_order does it, for
+    // every ready chunk in order.
+    auto pass_ready = [&](unsigned slot, std::unique_lock<std::mutex>& lock) {
+      ready[slot] = 1;
+      if (sequencing) return;
+      sequencing = true;
+      while (!stop && passed < claimed && ready[static_cast<std::size_t>(passed % slots)]) {
+        const auto s = static_cast<std::size_t>(passed % slots);
+        lock.unlock();
+        Status st = in_order(chunks[s]);
+        lock.lock();
+        ready[s] = 0;
+        ++passed;
+        if (!st) fail(std::move(st));
+        cv.notify_all();
+      }
+      sequencing = false;
+    };
+    auto run = [&](unsigned worker) {
+      Reader& r = readers[worker];
+      std::unique_lock lock(m);
+      try {
+        while (auto slot = claim(r, lock)) {
+          lock.unlock();
+          LogChunk& c = chunks[*slot];
+          Status st = read_chunk(r, c);
+          if (st) st = work(worker, c);
+          lock.lock();
+          if (!st) {
+            fail(std::move(st));
+            break;
+          }
+          pass_ready(*slot, lock);
+        }
+      } catch (const std::exception& ex) {
+        if (!lock.owns_lock()) lock.lock();
+        fail(internal(fmt::format("scan_log_chunks: {}", ex.what())));
+      }
+    };
+    std::vector<std::thread> threads;
+    try {
+      for (unsigned k = 1; k < readers.size(); ++k) threads.emplace_back(run, k);
+    } catch (const std::exception&) {
+      // Fewer threads: the chunks are shared out among those that run.
+    }
+    run(0);
+    for (auto& t : threads) t.join();
+    if (!failure) return failure;
+    if (passed != claimed) return internal("scan_log_chunks: a chunk never reached in_order");
+    return Status::Ok();
   }
 
   Status scan_dossiers_partitioned(unsigned parts,
@@ -1859,14 +2009,9 @@ Status SqliteStore::scan_events(const std::function<Status(EventRecord&)>& fn) {
   return guarded([&] { return impl_->scan_events(fn); });
 }
 
-Status SqliteStore::scan_events_partitioned(
-    unsigned parts, const std::function<Status(unsigned, std::int64_t, EventRecord&)>& fn) {
-  return guarded([&]() -> Status { return impl_->scan_events_partitioned(parts, fn); });
-}
-
-Status SqliteStore::scan_outbox_partitioned(
-    unsigned parts, const std::function<Status(unsigned, std::int64_t, OutboxRow&)>& fn) {
-  return guarded([&]() -> Status { return impl_->scan_outbox_partitioned(parts, fn); });
+Status SqliteStore::scan_log_chunks(const LogScan& plan, const std::function<Status(unsigned, LogChunk&)>& work,
+                                    const std::function<Status(LogChunk&)>& in_order) {
+  return guarded([&]() -> Status { return impl_->scan_log_chunks(plan, work, in_order); });
 }
 
 Status SqliteStore::scan_dossiers_partitioned(

@@ -67,13 +67,12 @@ class SqliteStore final : public Store {
   // Streams the log in gseq (append) order through one cursor; the record passed to fn is reused
   // between calls (copy it to keep it).
   Status scan_events(const std::function<Status(EventRecord&)>& fn) override;
-  // Each part runs on a read-only connection of its own (part 0 on the calling thread).
-  Status scan_events_partitioned(
-      unsigned parts, const std::function<Status(unsigned, std::int64_t, EventRecord&)>& fn) override;
+  // Chunks are read on this connection (worker 0, the calling thread) and on read-only connections of
+  // their own (the other workers).
+  Status scan_log_chunks(const LogScan& plan, const std::function<Status(unsigned, LogChunk&)>& work,
+                         const std::function<Status(LogChunk&)>& in_order) override;
   Status scan_dossiers_partitioned(
       unsigned parts, const std::function<Status(unsigned, std::int64_t, DossierRecord&)>& fn) override;
-  Status scan_outbox_partitioned(
-      unsigned parts, const std::function<Status(unsigned, std::int64_t, OutboxRow&)>& fn) override;
   Result<std::vector<DossierRecord>> dossiers() override;
   // Streams the projections in id order through one cursor; the record passed to fn is reused.
   Status scan_dossiers(const std::function<Status(const DossierRecord&)>& fn) override;

@@ -9,11 +9,13 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
-#include <mutex>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
+#include <mutex>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -1051,107 +1053,180 @@ TEST_CASE("snapshot: reads inside see one state while another connection commits
   CHECK(reader->load(1).value()->version == 3);
 }
 
-TEST_CASE("partitioned scans: each part gets its dossiers in order, from the caller's snapshot", "[sqlite]") {
+// Runs scan_log_chunks and records what reached in_order, checking the contract on the way: every chunk is
+// worked on (by a worker < plan.workers) before it reaches in_order, chunks reach in_order in index order, at
+// most plan.slots() are in flight, and their stretches of gseq follow one another from the smallest to the
+// largest.
+struct ChunkRun {
+  std::vector<std::pair<std::int64_t, EventRecord>> events;  // (gseq, event) in the order in_order saw them
+  std::vector<OutboxRow> outbox;
+  std::vector<std::int64_t> chunk_sizes;
+  std::set<unsigned> workers;
+  Status status = Status::Ok();
+};
+ChunkRun run_chunks(SqliteStore& store, const LogScan& plan,
+                    const std::function<Status(const LogChunk&)>& fail_work = nullptr,
+                    const std::function<Status(const LogChunk&)>& fail_in_order = nullptr) {
+  ChunkRun out;
+  std::mutex guard;
+  std::set<std::int64_t> worked;
+  int in_flight = 0, most = 0;
+  std::int64_t next_index = 0, next_first = std::numeric_limits<std::int64_t>::min();
+  bool ended = false;
+  out.status = store.scan_log_chunks(
+      plan,
+      [&](unsigned worker, LogChunk& c) -> Status {
+        std::lock_guard lock(guard);
+        CHECK(worker < plan.workers);
+        CHECK(c.slot < plan.slots());
+        CHECK(c.n_events <= plan.chunk_events);
+        out.workers.insert(worker);
+        worked.insert(c.index);
+        most = std::max(most, ++in_flight);
+        return fail_work ? fail_work(c) : Status::Ok();
+      },
+      [&](LogChunk& c) -> Status {
+        std::lock_guard lock(guard);
+        CHECK(worked.count(c.index) == 1);
+        CHECK(c.index == next_index++);
+        CHECK_FALSE(ended);
+        CHECK(c.first_gseq == next_first);
+        CHECK(c.last_gseq >= c.first_gseq);
+        ended = c.last_gseq == std::numeric_limits<std::int64_t>::max();
+        if (!ended) next_first = c.last_gseq + 1;
+        for (std::size_t i = 0; i < c.n_events; ++i) {
+          CHECK(c.gseqs[i] >= c.first_gseq);
+          CHECK(c.gseqs[i] <= c.last_gseq);
+          out.events.emplace_back(c.gseqs[i], c.events[i]);
+        }
+        for (std::size_t i = 0; i < c.n_outbox; ++i) {
+          CHECK(c.outbox[i].gseq >= c.first_gseq);
+          CHECK(c.outbox[i].gseq <= c.last_gseq);
+          out.outbox.push_back(c.outbox[i]);
+        }
+        out.chunk_sizes.push_back(static_cast<std::int64_t>(c.n_events));
+        --in_flight;
+        return fail_in_order ? fail_in_order(c) : Status::Ok();
+      });
+  CHECK(most <= static_cast<int>(plan.slots()));
+  if (!out.status.ok()) UNSCOPED_INFO(out.status.error().message);
+  if (out.status.ok()) CHECK(ended);  // the last stretch reaches the largest gseq
+  return out;
+}
+
+LogScan chunk_plan(unsigned workers, std::size_t chunk_events, bool outbox = false) {
+  LogScan plan;
+  plan.workers = workers;
+  plan.chunk_events = chunk_events;
+  plan.outbox = outbox;
+  return plan;
+}
+
+TEST_CASE("chunked log scan: every event once, in log order, from the caller's snapshot", "[sqlite]") {
   TempDir dir;
   auto store = open_store(dir.file("hoso.db"));
   auto writer = open_store(dir.file("hoso.db"));
   Model m;
-  // Interleaved appends of 7 dossiers, so every part's events are spread through the log.
+  // Interleaved appends of 7 dossiers.
   for (int round = 0; round < 3; ++round)
     for (DossierId id = 1; id <= 7; ++id) REQUIRE(advance(*store, m, id, Step().n(1 + static_cast<int>((id + round) % 2))).ok());
   const std::vector<EventRecord> log = scan_all(*store);
+  REQUIRE(log.size() > 21);
 
-  for (unsigned parts : {1u, 2u, 3u}) {
-    INFO("parts = " << parts);
-    std::vector<std::vector<std::pair<std::int64_t, EventRecord>>> seen(parts);
-    std::mutex guard;
-    Status s = store->scan_events_partitioned(parts, [&](unsigned k, std::int64_t gseq, EventRecord& e) {
-      std::lock_guard lock(guard);
-      seen[k].emplace_back(gseq, e);
-      return Status::Ok();
-    });
-    REQUIRE(s.ok());
-    std::size_t total = 0;
-    for (unsigned k = 0; k < parts; ++k) {
-      std::int64_t last = 0;
-      for (const auto& [gseq, e] : seen[k]) {
-        CHECK(static_cast<unsigned>(e.dossier % parts) == k);
-        CHECK(gseq > last);  // append order within the part
-        last = gseq;
-        REQUIRE(gseq >= 1);
-        REQUIRE(static_cast<std::size_t>(gseq) <= log.size());
-        CHECK(log[static_cast<std::size_t>(gseq - 1)] == e);  // gseq is the position in the log
+  for (unsigned workers : {1u, 2u, 3u})
+    for (std::size_t size : {std::size_t{1}, std::size_t{4}, std::size_t{1000}}) {
+      INFO("workers = " << workers << ", chunk_events = " << size);
+      ChunkRun run = run_chunks(*store, chunk_plan(workers, size));
+      REQUIRE(run.status.ok());
+      REQUIRE(run.events.size() == log.size());
+      for (std::size_t i = 0; i < log.size(); ++i) {
+        CHECK(run.events[i].first == static_cast<std::int64_t>(i + 1));  // gseq is the position in the log
+        CHECK(run.events[i].second == log[i]);
       }
-      total += seen[k].size();
+      // Full chunks but the last.
+      for (std::size_t i = 0; i + 1 < run.chunk_sizes.size(); ++i) CHECK(run.chunk_sizes[i] == static_cast<std::int64_t>(size));
+      CHECK(run.outbox.empty());  // not asked for
     }
-    CHECK(total == log.size());
 
-    std::vector<std::vector<DossierId>> ids(parts);
-    s = store->scan_dossiers_partitioned(parts, [&](unsigned k, std::int64_t id, DossierRecord& d) {
-      std::lock_guard lock(guard);
-      CHECK(d.id == id);
-      CHECK(d == m.projections.at(id));
-      ids[k].push_back(id);
-      return Status::Ok();
-    });
-    REQUIRE(s.ok());
-    // Projections come in contiguous id ranges, part 0 first.
-    std::vector<DossierId> all;
-    for (unsigned k = 0; k < parts; ++k) {
-      CHECK_FALSE(ids[k].empty());
-      all.insert(all.end(), ids[k].begin(), ids[k].end());
-    }
-    CHECK(all == std::vector<DossierId>{1, 2, 3, 4, 5, 6, 7});
+  std::vector<std::vector<DossierId>> ids(3);
+  std::mutex guard;
+  Status s = store->scan_dossiers_partitioned(3, [&](unsigned k, std::int64_t id, DossierRecord& d) {
+    std::lock_guard lock(guard);
+    CHECK(d.id == id);
+    CHECK(d == m.projections.at(id));
+    ids[k].push_back(id);
+    return Status::Ok();
+  });
+  REQUIRE(s.ok());
+  // Projections come in contiguous id ranges, part 0 first.
+  std::vector<DossierId> all;
+  for (unsigned k = 0; k < 3; ++k) {
+    CHECK_FALSE(ids[k].empty());
+    all.insert(all.end(), ids[k].begin(), ids[k].end());
   }
+  CHECK(all == std::vector<DossierId>{1, 2, 3, 4, 5, 6, 7});
 
   SECTION("a projection forged with an id below 1 still lands in a part") {
     RawDb raw(store->path());
     REQUIRE(raw.exec("CREATE TEMP TABLE copy AS SELECT * FROM dossiers WHERE id = 1; UPDATE copy SET id = -4; "
                      "INSERT INTO dossiers SELECT * FROM copy") == SQLITE_OK);
     for (unsigned parts : {1u, 2u, 3u}) {
-      std::vector<DossierId> ids;
-      std::mutex guard;
+      std::vector<DossierId> seen;
       REQUIRE(store->scan_dossiers_partitioned(parts, [&](unsigned, std::int64_t id, DossierRecord&) {
         std::lock_guard lock(guard);
-        ids.push_back(id);
+        seen.push_back(id);
         return Status::Ok();
       }).ok());
-      std::sort(ids.begin(), ids.end());
-      CHECK(ids == std::vector<DossierId>{-4, 1, 2, 3, 4, 5, 6, 7});
+      std::sort(seen.begin(), seen.end());
+      CHECK(seen == std::vector<DossierId>{-4, 1, 2, 3, 4, 5, 6, 7});
     }
   }
-  SECTION("a failing fn stops its own part, the others go on, and the failure is returned") {
-    std::atomic<int> even{0}, odd{0};
-    Status s = store->scan_events_partitioned(2, [&](unsigned k, std::int64_t, EventRecord& e) -> Status {
-      ++(k == 0 ? even : odd);
-      if (e.dossier == 2 && e.seq == 2) return make_error(ErrorCode::kVerifyFailed, "hỏng");
-      return Status::Ok();
-    });
-    REQUIRE_FALSE(s.ok());
-    CHECK(s.error().code == ErrorCode::kVerifyFailed);
-    const auto odd_events = std::count_if(log.begin(), log.end(), [](const EventRecord& e) { return e.dossier % 2; });
-    CHECK(odd.load() == odd_events);
-    CHECK(even.load() < static_cast<int>(log.size() - static_cast<std::size_t>(odd_events)));
+  SECTION("events forged far beyond the log, and below it, are read in their place; the scan ends") {
+    RawDb raw(store->path());
+    REQUIRE(raw.exec("CREATE TEMP TABLE copy AS SELECT * FROM events WHERE gseq = 1; "
+                     "UPDATE copy SET gseq = 9223372036854775807; INSERT INTO events SELECT * FROM copy; "
+                     "UPDATE copy SET gseq = 1000000; INSERT INTO events SELECT * FROM copy; "
+                     "UPDATE copy SET gseq = -9223372036854775807; INSERT INTO events SELECT * FROM copy") == SQLITE_OK);
+    for (unsigned workers : {1u, 2u}) {
+      ChunkRun run = run_chunks(*store, chunk_plan(workers, 4));
+      REQUIRE(run.status.ok());
+      REQUIRE(run.events.size() == log.size() + 3);
+      CHECK(run.events.front().first == -9223372036854775807LL);
+      CHECK(run.events[run.events.size() - 2].first == 1000000);
+      CHECK(run.events.back().first == std::numeric_limits<std::int64_t>::max());
+      CHECK(run.events.back().second == log[0]);
+    }
   }
-  SECTION("inside a snapshot that a writer has since moved past, nothing is called: kVersionConflict") {
-    bool called = false;
-    Status s = store->snapshot([&]() -> Status {
+  SECTION("a failing work or in_order stops the scan: no later chunk reaches in_order") {
+    for (unsigned workers : {1u, 2u}) {
+      auto at_chunk_3 = [](const LogChunk& c) -> Status {
+        return c.index == 3 ? Status(make_error(ErrorCode::kVerifyFailed, "hỏng")) : Status::Ok();
+      };
+      ChunkRun in_order = run_chunks(*store, chunk_plan(workers, 2), nullptr, at_chunk_3);
+      CHECK(in_order.status.error().code == ErrorCode::kVerifyFailed);
+      CHECK(in_order.chunk_sizes.size() == 4);  // chunks 0..3
+      ChunkRun work = run_chunks(*store, chunk_plan(workers, 2), at_chunk_3);
+      CHECK(work.status.error().code == ErrorCode::kVerifyFailed);
+      CHECK(work.chunk_sizes.size() <= 3);  // chunk 3 and after never reach in_order
+    }
+  }
+  SECTION("inside a snapshot that a writer has since moved past, the snapshot is read, on the calling thread") {
+    ChunkRun run;
+    Status snap = store->snapshot([&]() -> Status {
       REQUIRE(store->load(1).value()->version >= 1);  // the snapshot is taken
       REQUIRE(advance(*writer, m, 1).ok());
-      return store->scan_events_partitioned(2, [&](unsigned, std::int64_t, EventRecord&) {
-        called = true;
-        return Status::Ok();
-      });
+      run = run_chunks(*store, chunk_plan(2, 3));
+      return run.status;
     });
-    REQUIRE_FALSE(s.ok());
-    CHECK(s.error().code == ErrorCode::kVersionConflict);
-    CHECK_FALSE(called);
-    // Outside it, the parts agree again.
-    CHECK(store->scan_events_partitioned(2, [](unsigned, std::int64_t, EventRecord&) { return Status::Ok(); }).ok());
+    REQUIRE(snap.ok());
+    CHECK(run.events.size() == log.size());  // not the writer's event
+    CHECK(run.workers == std::set<unsigned>{0});
+    // Outside it, the new event is read.
+    CHECK(run_chunks(*store, chunk_plan(2, 3)).events.size() == log.size() + 1);
   }
 }
 
-TEST_CASE("partitioned outbox scan: part k gets the rows of part k's dossiers, in key order", "[sqlite]") {
+TEST_CASE("chunked log scan with the outbox: each row in the chunk of its gseq, in key order", "[sqlite]") {
   TempDir dir;
   auto store = open_store(dir.file("hoso.db"));
   Model m;
@@ -1161,33 +1236,26 @@ TEST_CASE("partitioned outbox scan: part k gets the rows of part k's dossiers, i
                       Step().notify({{id, m.projections.count(id) ? m.projections.at(id).version + 1 : 1, "so-noi-vu",
                                       "ho-so-moi", "2026-03-01T00:00:00.000Z"}}))
                   .ok());
-  // A forged row with a negative dossier id still lands in a part (the non-negative remainder).
+  // Rows forged with gseqs of no event, past the log and before it, still come, in their place.
   RawDb raw(store->path());
   REQUIRE(raw.exec("INSERT INTO outbox (gseq, n, dossier_id, event_seq, target_org, template_key, created_at) "
-                   "VALUES (999, 0, -3, 1, 'x', 'y', '2026-03-01T00:00:00.000Z')") == SQLITE_OK);
-  const auto all = store->outbox_after(0, -1, 1000).value();
-  REQUIRE(all.size() == 11);
-  for (unsigned parts : {1u, 2u, 3u}) {
-    INFO("parts = " << parts);
-    std::vector<std::vector<OutboxRow>> seen(parts);
-    std::mutex guard;
-    Status s = store->scan_outbox_partitioned(parts, [&](unsigned k, std::int64_t gseq, OutboxRow& row) {
-      std::lock_guard lock(guard);
-      CHECK(gseq == row.gseq);
-      seen[k].push_back(row);
-      return Status::Ok();
-    });
-    REQUIRE(s.ok());
-    std::size_t total = 0;
-    for (unsigned k = 0; k < parts; ++k) {
-      for (std::size_t i = 0; i < seen[k].size(); ++i) {
-        CHECK(part_of(seen[k][i].record.dossier, parts) == k);
-        if (i > 0) CHECK(std::pair(seen[k][i - 1].gseq, seen[k][i - 1].n) < std::pair(seen[k][i].gseq, seen[k][i].n));
+                   "VALUES (999, 0, -3, 1, 'x', 'y', '2026-03-01T00:00:00.000Z'), "
+                   "(-5, 0, 2, 1, 'x', 'y', '2026-03-01T00:00:00.000Z')") == SQLITE_OK);
+  const auto all = store->outbox_after(std::numeric_limits<std::int64_t>::min(), -1, 1000).value();
+  REQUIRE(all.size() == 12);
+  for (unsigned workers : {1u, 2u, 3u})
+    for (std::size_t size : {std::size_t{1}, std::size_t{3}, std::size_t{100}}) {
+      INFO("workers = " << workers << ", chunk_events = " << size);
+      ChunkRun run = run_chunks(*store, chunk_plan(workers, size, /*outbox=*/true));
+      REQUIRE(run.status.ok());
+      REQUIRE(run.outbox.size() == all.size());
+      for (std::size_t i = 0; i < all.size(); ++i) {
+        CHECK(run.outbox[i].gseq == all[i].gseq);
+        CHECK(run.outbox[i].n == all[i].n);
+        CHECK(run.outbox[i].record.dossier == all[i].record.dossier);
+        CHECK(run.outbox[i].record.target_org == all[i].record.target_org);
       }
-      total += seen[k].size();
     }
-    CHECK(total == all.size());
-  }
 }
 
 }  // namespace hoso

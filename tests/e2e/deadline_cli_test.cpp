@@ -325,6 +325,14 @@ TEST_CASE("the outbox is bound to the chain: a forged notice is neither delivere
     CHECK(text.find("ca-tinh-lao-cai") == std::string::npos);
     CHECK(text.find("ca-xa-phuong-tien") != std::string::npos);
   }
+  SECTION("a genuine row copied under another event's place in the log") {
+    forge(cli,
+          "INSERT INTO outbox SELECT gseq - 1, n + 5, dossier_id, event_seq, target_org, template_key, created_at, "
+          "status, attempts FROM outbox WHERE dossier_id = " + id + " AND event_seq = 3");
+    auto audit = cli({"audit", "verify", "--json"});
+    CHECK(audit.code == 8);
+    CHECK(boost::json::parse(audit.out).at("failure").as_string().find("không ghi nhận") != std::string::npos);
+  }
   SECTION("a row redirected to another org") {
     forge(cli, "UPDATE outbox SET target_org = 'ca-tinh-lao-cai' WHERE dossier_id = " + id + " AND event_seq = 3");
     CHECK(cli({"audit", "verify"}).code == 8);

@@ -1,6 +1,7 @@
 // Fakes for unit tests of the core: a settable clock and an in-memory Store.
 #pragma once
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -61,39 +62,46 @@ class MemoryStore : public Store {
     }
     return Status::Ok();
   }
-  // Parts run one after the other here: the in-memory store has one snapshot and no threads.
-  Status scan_events_partitioned(
-      unsigned parts, const std::function<Status(unsigned, std::int64_t, EventRecord&)>& fn) override {
-    // As in the real store, a part stops at its own first failure and the others go on.
-    Status first = Status::Ok();
-    for (unsigned k = 0; k < parts; ++k) {
-      std::int64_t gseq = 0;
-      for (const auto& e : data_.events) {
-        ++gseq;
-        if (part_of(e.dossier, parts) != k) continue;
-        EventRecord copy = e;
-        if (auto st = fn(k, gseq, copy); !st) {
-          if (first.ok()) first = st;
-          break;
-        }
-      }
+  // Events per chunk in scan_log_chunks, whatever the plan asks: small, so that the core's unit tests cross
+  // chunk boundaries.
+  std::size_t chunk_events = 2;
+  // One thread here (worker 0): each chunk is worked on, then passed in order. An event's gseq is its
+  // position from 1; an outbox row's is its event's (found by dossier and seq; a row of no event comes after
+  // the last), and its n its place among that event's rows.
+  Status scan_log_chunks(const LogScan& plan, const std::function<Status(unsigned, LogChunk&)>& work,
+                         const std::function<Status(LogChunk&)>& in_order) override {
+    std::map<std::pair<DossierId, std::int64_t>, std::int64_t> gseq_of;
+    for (std::size_t i = 0; i < data_.events.size(); ++i)
+      gseq_of[{data_.events[i].dossier, data_.events[i].seq}] = static_cast<std::int64_t>(i + 1);
+    std::vector<OutboxRow> rows;
+    std::map<std::int64_t, std::int64_t> next_n;
+    for (std::size_t i = 0; i < data_.outbox.size(); ++i) {
+      OutboxRow row = outbox_row(i);
+      auto it = gseq_of.find({row.record.dossier, row.record.event_seq});
+      row.gseq = it == gseq_of.end() ? static_cast<std::int64_t>(data_.events.size() + 1) : it->second;
+      rows.push_back(row);
     }
-    return first;
-  }
-  Status scan_outbox_partitioned(
-      unsigned parts, const std::function<Status(unsigned, std::int64_t, OutboxRow&)>& fn) override {
-    Status first = Status::Ok();
-    for (unsigned k = 0; k < parts; ++k) {
-      for (std::size_t i = 0; i < data_.outbox.size(); ++i) {
-        if (part_of(data_.outbox[i].dossier, parts) != k) continue;
-        OutboxRow row = outbox_row(i);
-        if (auto st = fn(k, row.gseq, row); !st) {
-          if (first.ok()) first = st;
-          break;
-        }
+    std::stable_sort(rows.begin(), rows.end(), [](const OutboxRow& a, const OutboxRow& b) { return a.gseq < b.gseq; });
+    for (auto& row : rows) row.n = next_n[row.gseq]++;
+    const auto size = static_cast<std::int64_t>(chunk_events ? chunk_events : plan.chunk_events);
+    const auto total = static_cast<std::int64_t>(data_.events.size());
+    std::size_t r = 0;
+    for (std::int64_t index = 0, first = 1; index == 0 || first <= total; ++index, first += size) {
+      LogChunk c;
+      c.index = index;
+      c.first_gseq = index == 0 ? std::numeric_limits<std::int64_t>::min() : first;
+      c.last_gseq = first + size > total ? std::numeric_limits<std::int64_t>::max() : first + size - 1;
+      for (std::int64_t g = first; g <= std::min(total, c.last_gseq); ++g) {
+        c.events.push_back(data_.events[static_cast<std::size_t>(g - 1)]);
+        c.gseqs.push_back(g);
       }
+      c.n_events = c.events.size();
+      for (; r < rows.size() && rows[r].gseq <= c.last_gseq; ++r) c.outbox.push_back(rows[r]);
+      c.n_outbox = plan.outbox ? c.outbox.size() : 0;
+      if (auto st = work(0, c); !st) return st;
+      if (auto st = in_order(c); !st) return st;
     }
-    return first;
+    return Status::Ok();
   }
   Status scan_dossiers_partitioned(
       unsigned parts, const std::function<Status(unsigned, std::int64_t, DossierRecord&)>& fn) override {
