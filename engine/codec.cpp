@@ -3,7 +3,12 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <boost/json.hpp>
+#include <charconv>
+#include <cstdint>
+#include <string_view>
+#include <utility>
 
 namespace hoso {
 
@@ -299,11 +304,132 @@ bool payload_matters_to_fold(std::string_view payload) {
   return false;
 }
 
-Status decode_into_unchecked(const Definition& def, const Directory& dir, const EventRecord& r, Event& e,
-                             bool fold_only) {
-  // Reset, keeping the capacity of strings and vectors (replay decodes millions into one Event).
-  e.action = ActionId{};
-  e.from = StateId{};
+// --- Payloads read without a JSON document ---------------------------------------------------------------
+//
+// decode_into_unchecked reads most payloads with PayloadScan: JSON whose strings have no escapes, whose
+// numbers are plain integers and whose objects hold no key twice, with only the keys encode_event writes at
+// the top and only strings, integers and booleans inside the listed objects. Anything else it leaves to the
+// JSON parser (read_payload_fast returns false before any error is decided), so both read every payload
+// alike and every refusal comes from one place.
+
+struct Scalar {
+  enum class Kind : std::uint8_t { kString, kInt, kBool } kind = Kind::kString;
+  std::string_view text;
+  std::int64_t number = 0;
+  bool flag = false;
+};
+
+// An object whose values are all scalars, in the order written (at most kMax keys, none twice).
+struct FlatObject {
+  static constexpr std::size_t kMax = 12;
+  std::array<std::pair<std::string_view, Scalar>, kMax> items;
+  std::size_t size = 0;
+  const Scalar* find(std::string_view key) const {
+    for (std::size_t i = 0; i < size; ++i)
+      if (items[i].first == key) return &items[i].second;
+    return nullptr;
+  }
+  // The value of `key` when it is a string, else "" (as the JSON path reads optional texts).
+  std::string_view text(std::string_view key) const {
+    const Scalar* s = find(key);
+    return s && s->kind == Scalar::Kind::kString ? s->text : std::string_view();
+  }
+};
+
+class PayloadScan {
+ public:
+  explicit PayloadScan(std::string_view s) : s_(s) {}
+
+  bool eat(char c) {
+    ws();
+    if (at_ < s_.size() && s_[at_] == c) {
+      ++at_;
+      return true;
+    }
+    return false;
+  }
+  bool at_end() {
+    ws();
+    return at_ == s_.size();
+  }
+  // A string without escapes or control characters, well-formed UTF-8.
+  bool string(std::string_view& out) {
+    if (!eat('"')) return false;
+    const std::size_t begin = at_;
+    bool ascii = true;
+    for (; at_ < s_.size() && s_[at_] != '"'; ++at_) {
+      const auto c = static_cast<unsigned char>(s_[at_]);
+      if (c < 0x20 || c == '\\') return false;
+      ascii = ascii && c < 0x80;
+    }
+    if (at_ == s_.size()) return false;
+    out = s_.substr(begin, at_++ - begin);
+    return ascii || is_valid_utf8(out);
+  }
+  // An integer without sign oddities, fraction or exponent that fits in 64 bits.
+  bool integer(std::int64_t& out) {
+    ws();
+    const std::size_t begin = at_;
+    if (at_ < s_.size() && s_[at_] == '-') ++at_;
+    const std::size_t digits = at_;
+    while (at_ < s_.size() && s_[at_] >= '0' && s_[at_] <= '9') ++at_;
+    if (at_ == digits || (s_[digits] == '0' && (at_ - digits > 1 || digits != begin))) return false;  // "", "01", "-0"
+    if (at_ < s_.size() && (s_[at_] == '.' || s_[at_] == 'e' || s_[at_] == 'E')) return false;
+    const auto [end, ec] = std::from_chars(s_.data() + begin, s_.data() + at_, out);
+    return ec == std::errc() && end == s_.data() + at_;
+  }
+  bool scalar(Scalar& out) {
+    ws();
+    if (at_ >= s_.size()) return false;
+    const char c = s_[at_];
+    if (c == '"') {
+      out.kind = Scalar::Kind::kString;
+      return string(out.text);
+    }
+    if (c == 't' || c == 'f') {
+      out.kind = Scalar::Kind::kBool;
+      out.flag = c == 't';
+      const std::string_view word = out.flag ? "true" : "false";
+      if (s_.substr(at_, word.size()) != word) return false;
+      at_ += word.size();
+      return true;
+    }
+    out.kind = Scalar::Kind::kInt;
+    return integer(out.number);
+  }
+  // `each()` reads one element at a time.
+  template <typename Each>
+  bool array(Each&& each) {
+    if (!eat('[')) return false;
+    if (eat(']')) return true;
+    do {
+      if (!each()) return false;
+    } while (eat(','));
+    return eat(']');
+  }
+  bool flat_object(FlatObject& out) {
+    out.size = 0;
+    if (!eat('{')) return false;
+    if (eat('}')) return true;
+    do {
+      std::string_view key;
+      Scalar value;
+      if (!string(key) || !eat(':') || !scalar(value) || out.find(key) || out.size == FlatObject::kMax) return false;
+      out.items[out.size++] = {key, value};
+    } while (eat(','));
+    return eat('}');
+  }
+
+ private:
+  void ws() {
+    while (at_ < s_.size() && (s_[at_] == ' ' || s_[at_] == '\t' || s_[at_] == '\n' || s_[at_] == '\r')) ++at_;
+  }
+  std::string_view s_;
+  std::size_t at_ = 0;
+};
+
+// The parts of an event its payload fills (decode_into_unchecked resets them before reading it).
+void clear_payload_parts(Event& e) {
   e.award = AwardId{};
   e.origin = OrgId{};
   e.ballot = Ballot::kNone;
@@ -319,6 +445,189 @@ Status decode_into_unchecked(const Definition& def, const Directory& dir, const 
   e.late = false;
   e.delivery.reset();
   e.notices.clear();
+}
+
+// Reads the payload into `e` as the JSON path would; false (with `e` partly filled) when PayloadScan cannot
+// read it or the JSON path would refuse it.
+bool read_payload_fast(const Definition& def, const Directory& dir, std::string_view payload, Event& e,
+                       bool fold_only) {
+  PayloadScan in(payload);
+  FlatObject o;
+  std::string_view s;
+  if (!in.eat('{')) return false;
+  if (in.eat('}')) return in.at_end();
+  std::uint32_t seen = 0;
+  auto once = [&](unsigned bit) {
+    if (seen & (1u << bit)) return false;
+    seen |= 1u << bit;
+    return true;
+  };
+  do {
+    std::string_view key;
+    if (!in.string(key) || !in.eat(':')) return false;
+    bool ok = false;
+    if (key == "award") {
+      ok = once(0) && in.string(s);
+      if (ok) {
+        auto a = def.find_award(s);
+        ok = a.has_value();
+        if (ok) e.award = *a;
+      }
+    } else if (key == "origin") {
+      ok = once(1) && in.string(s);
+      if (ok) {
+        auto org = dir.find_org(s);
+        ok = org.has_value();
+        if (ok) e.origin = *org;
+      }
+    } else if (key == "definition") {
+      ok = once(2) && in.string(s);
+      if (ok) e.definition_hash.assign(s);
+    } else if (key == "changes") {
+      ok = once(3) && in.array([&] {
+        std::string_view name, text;
+        if (!in.eat('[') || !in.string(name) || !in.eat(',') || !in.string(text) || !in.eat(']')) return false;
+        auto f = def.find_field(name);
+        if (!f) return false;
+        auto value = parse_value(def.field(*f).spec, text);
+        if (!value) return false;
+        e.changes.push_back(FieldChange{*f, std::move(value.value())});
+        return true;
+      });
+    } else if (key == "documents") {
+      ok = once(4) && in.array([&] {
+        if (!in.flat_object(o)) return false;
+        const Scalar *kind = o.find("kind"), *name = o.find("filename"), *sha = o.find("sha256"), *size = o.find("size");
+        using K = Scalar::Kind;
+        if (!kind || !name || !sha || !size || kind->kind != K::kString || name->kind != K::kString ||
+            sha->kind != K::kString || size->kind != K::kInt)
+          return false;
+        auto k = def.find_document(kind->text);
+        if (!k) return false;
+        e.documents.push_back(DocumentRef{*k, std::string(name->text), std::string(sha->text), size->number});
+        return true;
+      });
+    } else if (key == "notices") {
+      ok = once(5) && in.array([&] {
+        if (!in.flat_object(o)) return false;
+        const Scalar *to = o.find("to"), *t = o.find("template");
+        if (!to || !t || to->kind != Scalar::Kind::kString || t->kind != Scalar::Kind::kString) return false;
+        if (!fold_only) e.notices.push_back(Event::Notice{std::string(to->text), std::string(t->text)});
+        return true;
+      });
+    } else if (key == "delivery") {
+      ok = once(6) && in.flat_object(o);
+      if (ok) {
+        Event::Delivery d{std::string(o.text("notification")), std::string(o.text("channel")),
+                          std::string(o.text("to")), std::string(o.text("template"))};
+        ok = !d.notification.empty() && !d.channel.empty() && !d.to.empty();
+        if (ok) e.delivery = std::move(d);
+      }
+    } else if (key == "timer") {
+      ok = once(7) && in.string(s);
+      if (ok) e.timer.assign(s);
+    } else if (key == "late") {
+      Scalar late;
+      ok = once(8) && in.scalar(late) && late.kind == Scalar::Kind::kBool;
+      if (ok) e.late = late.flag;
+    } else if (key == "timers") {
+      e.timers.emplace();
+      ok = once(9) && in.array([&] {
+        if (!in.flat_object(o)) return false;
+        const Scalar *name = o.find("name"), *due = o.find("due");
+        if (!name || !due || name->kind != Scalar::Kind::kString || due->kind != Scalar::Kind::kString) return false;
+        auto at = parse_utc(due->text);
+        if (!at) return false;
+        e.timers->push_back(PendingTimer{std::string(name->text), *at});
+        return true;
+      });
+    } else if (key == "clocks") {
+      e.clocks.emplace();
+      ok = once(10) && in.array([&] {
+        if (!in.flat_object(o)) return false;
+        auto of = [&](const char* k, Scalar::Kind kind) {
+          const Scalar* x = o.find(k);
+          return x && x->kind == kind ? x : nullptr;
+        };
+        using K = Scalar::Kind;
+        const Scalar *timer = of("timer", K::kString), *level = of("level", K::kString), *rule = of("rule", K::kString),
+                     *due = of("due", K::kString), *days = of("working_days", K::kInt),
+                     *remind = of("remind_before", K::kInt), *left = of("remaining", K::kInt),
+                     *running = of("running", K::kBool), *overdue = of("overdue", K::kBool);
+        if (!timer || !level || !rule || !due || !days || !remind || !left || !running || !overdue) return false;
+        auto kind = parse_org_kind(level->text);
+        auto day = parse_date(due->text);
+        if (!kind || !day) return false;
+        e.clocks->push_back(LegalClock{std::string(timer->text), *kind, std::string(rule->text),
+                                       static_cast<int>(days->number), static_cast<int>(remind->number), *day,
+                                       static_cast<int>(left->number), running->flag, overdue->flag});
+        return true;
+      });
+    } else if (key == "ballot") {
+      ok = once(11) && in.string(s);
+      if (ok) {
+        auto b = parse_ballot(s);
+        ok = b.has_value();
+        if (ok) e.ballot = *b;
+      }
+    } else if (key == "electorate") {
+      ok = once(12) && in.array([&] {
+        if (!in.string(s)) return false;
+        auto id = dir.find_user(s);
+        if (!id) return false;
+        e.electorate.push_back(*id);
+        return true;
+      });
+    } else if (key == "effects") {
+      ok = once(13) && in.array([&] {
+        if (!in.flat_object(o)) return false;
+        if (fold_only) return true;  // the fold reads no effects: checked, not kept
+        Effect f;
+        if (o.find("notify")) {
+          f.kind = Effect::Kind::kNotify;
+          f.to.assign(o.text("notify"));
+          f.template_.assign(o.text("template"));
+          if (f.to.starts_with("field:")) {
+            auto field = def.find_field(std::string_view(f.to).substr(6));
+            if (!field) return false;
+            f.to_field = *field;
+          }
+        } else if (o.find("start_timer")) {
+          f.kind = Effect::Kind::kStartTimer;
+          f.timer.assign(o.text("start_timer"));
+          f.after.assign(o.text("after"));
+          if (const std::string_view on = o.text("on"); !on.empty()) {
+            auto field = def.find_field(on);
+            const Scalar* hour = o.find("hour");
+            if (!field || !hour || hour->kind != Scalar::Kind::kInt) return false;
+            f.on_field = *field;
+            f.hour = static_cast<int>(hour->number);
+          }
+        } else if (o.find("pause_timer")) {
+          f.kind = Effect::Kind::kPauseTimer;
+          f.timer.assign(o.text("pause_timer"));
+        } else {
+          f.kind = Effect::Kind::kCancelTimer;
+          f.timer.assign(o.text("cancel_timer"));
+        }
+        e.effects.push_back(std::move(f));
+        return true;
+      });
+    } else if (key == "state") {
+      ok = once(14) && in.string(s);
+      if (ok && !fold_only) e.state_digest.assign(s);
+    }
+    if (!ok) return false;
+  } while (in.eat(','));
+  return in.eat('}') && in.at_end();
+}
+
+Status decode_into_unchecked(const Definition& def, const Directory& dir, const EventRecord& r, Event& e,
+                             bool fold_only) {
+  // Reset, keeping the capacity of strings and vectors (replay decodes millions into one Event).
+  e.action = ActionId{};
+  e.from = StateId{};
+  clear_payload_parts(e);
   auto type = parse_event_type(r.type);
   if (!type) return bad(fmt::format("unknown event type '{}'", r.type));
   if (r.schema_version != kEventSchemaVersion)
@@ -362,6 +671,8 @@ Status decode_into_unchecked(const Definition& def, const Directory& dir, const 
   else
     e.note = r.note;
   if (fold_only && !payload_matters_to_fold(r.payload)) return Status::Ok();
+  if (read_payload_fast(def, dir, r.payload, e, fold_only)) return Status::Ok();
+  clear_payload_parts(e);  // what the fast reader filled before it gave up
   boost::system::error_code ec;
   // Payloads are small: parse them into a stack buffer rather than the heap.
   unsigned char buffer[4096];
@@ -495,6 +806,11 @@ Status decode_event_into(const Definition& def, const Directory& dir, const Even
   } catch (const std::exception& ex) {
     return bad(fmt::format("malformed event payload: {}", ex.what()));
   }
+}
+
+bool payload_reads_directly(const Definition& def, const Directory& dir, std::string_view payload) {
+  Event e;
+  return read_payload_fast(def, dir, payload, e, /*fold_only=*/false);
 }
 
 Result<Event> decode_event(const Definition& def, const Directory& dir, const EventRecord& r) {

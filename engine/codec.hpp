@@ -31,6 +31,9 @@ Result<Event> decode_event(const Definition& def, const Directory& dir, const Ev
 // all the same).
 Status decode_event_into(const Definition& def, const Directory& dir, const EventRecord& r, Event& out,
                          bool fold_only = false);
+// True when decode_event_into reads `payload` without the JSON parser (every payload encode_event writes is;
+// any other JSON is parsed, with the same result). For tests.
+bool payload_reads_directly(const Definition& def, const Directory& dir, std::string_view payload);
 
 // The projection record of `s`.
 DossierRecord encode_dossier(const Definition& def, const Directory& dir, const DossierState& s,
