@@ -1,5 +1,5 @@
 // audit verify: the whole store checked against the hash chain: the log (read in chunks by several threads,
-// checked in log order), the projections, the timers table and the outbox.
+// checked in log order), the projections, the timers table and the dispatch cursor.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -8,6 +8,7 @@
 #include <optional>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -86,53 +87,33 @@ struct ChunkWork {
   std::vector<bool> hash_matches;
   std::vector<std::string> digests;  // the projection digest each event recorded
   std::vector<std::size_t> started;  // unlisted timer rows an event of the chunk started
+  std::vector<std::int64_t> notices;  // how many notices each event recorded
+  std::vector<std::optional<NoticeKey>> delivered;  // the notice a NotificationDelivered event names
   // The first event whose listed notices or timers cannot be read: its index and why.
   std::optional<std::pair<std::size_t, Error>> unreadable;
-  VerifyReport outbox;  // the chunk's first outbox row that does not match its event, or event missing one
 };
 
-// The outbox rows of a chunk against the notices its events recorded (each row carries its event's gseq
-// and its place n among that event's notices), and the timers its events started.
+// What each event of a chunk recorded that the audit reads: its hash, digest, notices, the notice a delivery
+// names, and the timers it started (only for dossiers with timer rows no projection lists).
 void work_on_chunk(const LogChunk& c, const TimerRows& timers, ChunkWork& w) {
   if (w.hash_matches.size() < c.n_events) {
     w.hash_matches.resize(c.n_events);
     w.digests.resize(c.n_events);
+    w.notices.resize(c.n_events);
+    w.delivered.resize(c.n_events);
   }
   w.started.clear();
   w.unreadable.reset();
-  w.outbox = VerifyReport{};
-  auto forged = [&](const OutboxRow& row) {
-    if (w.outbox.ok)
-      set_failure(w.outbox, row.record.dossier, row.record.event_seq,
-                  fmt::format("hàng đợi thông báo có thông báo {}.{} ('{}' tới {}) mà sự kiện không ghi nhận (đã bị "
-                              "thêm hoặc sửa)",
-                              row.gseq, row.n, row.record.template_key, row.record.target_org));
-  };
-  std::size_t o = 0;  // the next outbox row
+  const std::string_view delivered_type = event_type_name(EventType::kNotificationDelivered);
   for (std::size_t i = 0; i < c.n_events; ++i) {
     const EventRecord& r = c.events[i];
-    const std::int64_t gseq = c.gseqs[i];
     w.hash_matches[i] = event_hash_matches(r);
     recorded_digest_into(r.payload, w.digests[i]);
+    w.delivered[i] = r.type == delivered_type ? delivered_notice(r.payload) : std::nullopt;
     if (w.unreadable) continue;  // checking stops at that event
-    while (o < c.n_outbox && c.outbox[o].gseq < gseq) forged(c.outbox[o++]);
-    std::int64_t n = 0, missing = 0;
-    Status listed = visit_listed_notices(r.payload, [&](std::string_view to, std::string_view template_key) {
-      if (o < c.n_outbox && c.outbox[o].gseq == gseq && c.outbox[o].n == n) {
-        const OutboxRow& row = c.outbox[o++];
-        if (row.record.dossier != r.dossier || row.record.event_seq != r.seq || row.record.target_org != to ||
-            row.record.template_key != template_key)
-          forged(row);
-      } else {
-        ++missing;
-      }
-      ++n;
-    });
-    while (o < c.n_outbox && c.outbox[o].gseq == gseq) forged(c.outbox[o++]);
-    if (missing != 0 && w.outbox.ok)
-      set_failure(w.outbox, r.dossier, r.seq,
-                  fmt::format("hàng đợi thông báo thiếu {} thông báo mà sự kiện đã ghi (đã bị xóa)", missing));
-    // The timers an event started are read only for dossiers with rows no projection lists.
+    std::int64_t n = 0;
+    Status listed = visit_listed_notices(r.payload, [&](std::string_view, std::string_view) { ++n; });
+    w.notices[i] = n;
     if (auto it = timers.unlisted_of.find(r.dossier); listed && it != timers.unlisted_of.end())
       listed = visit_listed_timers(r.payload, [&](std::string_view name, Timestamp due) {
         for (std::size_t row : it->second)
@@ -141,9 +122,72 @@ void work_on_chunk(const LogChunk& c, const TimerRows& timers, ChunkWork& w) {
       });
     if (!listed) w.unreadable.emplace(i, listed.error());
   }
-  if (!w.unreadable)
-    while (o < c.n_outbox) forged(c.outbox[o++]);
 }
+
+// The notices up to the dispatch cursor and the deliveries the history records, checked as the log streams:
+// deliveries go in log order, so every notice up to the cursor must have exactly one NotificationDelivered
+// event naming it, of its own dossier, and none after the cursor may have one.
+class Dispatch {
+ public:
+  explicit Dispatch(NoticeKey cursor) : cursor_(cursor) {}
+
+  void notices(std::int64_t gseq, const EventRecord& r, std::int64_t count) {
+    if (count > 0 && gseq <= cursor_.gseq) events_.push_back(Recorded{gseq, r.dossier, r.seq, count});
+  }
+  // Why the delivery `r` records does not match a notice; "" when it does.
+  std::string delivery(const EventRecord& r, const std::optional<NoticeKey>& key) {
+    if (!key) return "bằng chứng gửi thông báo không ghi rõ thông báo nào";
+    const std::string which = fmt::format("thông báo {}.{}", key->gseq, key->n);
+    if (cursor_ < *key) return which + " được ghi là đã gửi nhưng nằm sau vị trí gửi (vị trí gửi đã bị sửa)";
+    const Recorded* e = find(key->gseq);
+    if (e == nullptr || key->n < 0 || key->n >= e->count || e->dossier != r.dossier)
+      return which + " được ghi là đã gửi nhưng không phải thông báo của hồ sơ trong nhật ký";
+    if (!delivered_.insert({key->gseq, key->n}).second) return which + " được ghi là đã gửi hai lần";
+    return {};
+  }
+  // After the log: the cursor names a notice, and every notice up to it was delivered. Fills `report`.
+  bool check(VerifyReport& report) const {
+    if (cursor_.n >= 0) {
+      const Recorded* e = find(cursor_.gseq);
+      if (e == nullptr || cursor_.n >= e->count) {
+        set_failure(report, 0, 0,
+                    fmt::format("vị trí gửi thông báo {}.{} không phải một thông báo trong nhật ký (đã bị sửa)",
+                                cursor_.gseq, cursor_.n));
+        return false;
+      }
+    }
+    for (const Recorded& e : events_)
+      for (std::int64_t n = 0; n < e.count && NoticeKey{e.gseq, n} <= cursor_; ++n)
+        if (!delivered_.count({e.gseq, n})) {
+          set_failure(report, e.dossier, e.seq,
+                      fmt::format("thông báo {}.{} nằm trước vị trí gửi nhưng lịch sử không ghi nhận đã gửi (vị "
+                                  "trí gửi đã bị sửa)",
+                                  e.gseq, n));
+          return false;
+        }
+    return true;
+  }
+
+ private:
+  struct Recorded {
+    std::int64_t gseq;
+    DossierId dossier;
+    std::int64_t seq, count;
+  };
+  const Recorded* find(std::int64_t gseq) const {
+    auto it = std::lower_bound(events_.begin(), events_.end(), gseq,
+                               [](const Recorded& e, std::int64_t g) { return e.gseq < g; });
+    return it != events_.end() && it->gseq == gseq ? &*it : nullptr;
+  }
+  struct PairHash {
+    std::size_t operator()(const std::pair<std::int64_t, std::int64_t>& p) const {
+      return std::hash<std::int64_t>{}(p.first * 1'000'003 + p.second);
+    }
+  };
+  NoticeKey cursor_;
+  std::vector<Recorded> events_;  // events with notices up to the cursor, in log order
+  std::unordered_set<std::pair<std::int64_t, std::int64_t>, PairHash> delivered_;
+};
 
 // The first of `parts` to have met a failure (by the position it records); nullptr when none did.
 template <typename Part>
@@ -160,7 +204,6 @@ Result<VerifyReport> audit_store(Store& store, unsigned workers) {
   LogScan plan;
   plan.workers = std::max(1u, workers);
   plan.chunk_events = kLogChunkEvents;
-  plan.outbox = true;
 
   // The projections first: where each says its chain ends (compared once the log is read), and the timers
   // each lists (so that the log pass knows which timer rows it must account for).
@@ -192,11 +235,14 @@ Result<VerifyReport> audit_store(Store& store, unsigned workers) {
   TimerRows timers;
   if (Status read = read_timer_rows(store, std::move(expected), timers); !read) return read.error();
 
-  // The log: every hash, chain link and time in log order; the outbox rows and started timers by chunk.
+  auto cursor = store.dispatch_cursor();
+  if (!cursor) return cursor.error();
+  Dispatch dispatch(*cursor);
+
+  // The log: every hash, chain link, time and delivery in log order; notices and started timers by chunk.
   std::vector<ChunkWork> work(plan.slots());
   ChainChecker chain{/*keep_digests=*/true};
   VerifyReport report;
-  VerifyReport outbox;  // the first outbox failure in log order, reported only when all else passes
   std::optional<Error> unreadable;
   std::string previous_at;
   bool any_previous = false;
@@ -228,9 +274,15 @@ Result<VerifyReport> audit_store(Store& store, unsigned workers) {
             unreadable = w.unreadable->second;
             return FirstFailure::stopped();
           }
+          dispatch.notices(c.gseqs[i], r, w.notices[i]);
+          if (w.delivered[i] || r.type == event_type_name(EventType::kNotificationDelivered)) {
+            if (auto why = dispatch.delivery(r, w.delivered[i]); !why.empty()) {
+              set_failure(report, r.dossier, r.seq, why);
+              return FirstFailure::stopped();
+            }
+          }
         }
         for (std::size_t row : w.started) timers.started[row] = true;
-        if (outbox.ok && !w.outbox.ok) outbox = w.outbox;
         return Status::Ok();
       });
   if (unreadable) return *unreadable;
@@ -284,12 +336,8 @@ Result<VerifyReport> audit_store(Store& store, unsigned workers) {
                     fmt::format("bảng hẹn giờ thiếu hẹn giờ '{}' lúc {} của hồ sơ (đã bị xóa)",
                                 timers.expected[i].name, timers.expected[i].due_at));
 
-  // The outbox holds exactly the notices the events recorded, each once.
-  if (!outbox.ok) {
-    outbox.events = report.events;
-    outbox.dossiers = report.dossiers;
-    return outbox;
-  }
+  // The dispatch cursor: every notice up to it went out, once.
+  dispatch.check(report);
   return report;
 }
 

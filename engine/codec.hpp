@@ -50,6 +50,9 @@ Status visit_listed_timers(std::string_view json, const std::function<void(std::
 Status visit_listed_notices(std::string_view payload,
                             const std::function<void(std::string_view to, std::string_view template_key)>& fn);
 Result<std::vector<Event::Notice>> listed_notices(std::string_view payload);
+// The notice a NotificationDelivered payload names (delivery.notification, "<gseq>.<n>"); nullopt when it
+// names none in that form.
+std::optional<NoticeKey> delivered_notice(std::string_view payload);
 
 Result<DossierState> decode_dossier(const Definition& def, const Directory& dir, const DossierRecord& r);
 

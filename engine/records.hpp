@@ -2,6 +2,7 @@
 // so a store needs no knowledge of workflows and can be implemented on SQLite or PostgreSQL alike.
 // Every field here is stored on disk: never change a meaning.
 #pragma once
+#include <compare>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -42,21 +43,18 @@ struct DossierRecord {
   friend bool operator==(const DossierRecord&, const DossierRecord&) = default;
 };
 
-// A notification to deliver, written in the same transaction as the event that caused it.
-struct OutboxRecord {
-  DossierId dossier = 0;
-  std::int64_t event_seq = 0;
-  std::string target_org;  // org key
-  std::string template_key;
-  std::string created_at;
+// An event with its place in the log.
+struct LoggedEvent {
+  std::int64_t gseq = 0;
+  EventRecord record;
 };
 
-// An outbox row as the dispatcher sees it: its key (the causing event's gseq, its position) and state.
-struct OutboxRow {
-  std::int64_t gseq = 0, n = 0;
-  OutboxRecord record;
-  std::string status;  // pending | delivered
-  std::int64_t attempts = 0;
+// A notice's place in the log: notice n (from 0) of the event at gseq. The log is the outbox: the notices an
+// event records are delivered in log order, and the dispatch cursor is the key of the last one gone out
+// ({0, -1} before the first).
+struct NoticeKey {
+  std::int64_t gseq = 0, n = -1;
+  friend auto operator<=>(const NoticeKey&, const NoticeKey&) = default;
 };
 
 // A workflow definition pinned by the hash of its sources.

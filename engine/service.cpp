@@ -58,20 +58,34 @@ Status type_input(const Definition& def, const RawInput& in, std::vector<FieldCh
 
 Error refusal_error(const Refusal& r) { return r.error; }
 
-// Checks that outbox row (gseq, n) of `o` is notice n of the event that caused it, as the chain recorded.
-Status matches_event(const OutboxRecord& o, std::int64_t gseq, std::int64_t n, const std::vector<EventRecord>& events) {
+// Notice `key` as the dossier's chain recorded it: `logged` (the event at key.gseq) must be event `seq` of
+// the chain, every event of the chain up to it must verify, and it must list notice key.n. So a row written
+// into the log behind the engine's back, outside every chain or with its hash not matching, is never taken
+// for a notice to deliver; nor is one the chain records as delivered.
+Result<Event::Notice> chained_notice(NoticeKey key, const EventRecord& logged, const std::vector<EventRecord>& chain) {
   auto bad = [&] {
-    return Status(make_error(ErrorCode::kVerifyFailed,
-                             fmt::format("thông báo {}.{} không khớp với sự kiện {} của hồ sơ {} (đã bị thêm hoặc "
-                                         "sửa ngoài hệ thống)",
-                                         gseq, n, o.event_seq, o.dossier)));
+    return make_error(ErrorCode::kVerifyFailed,
+                      fmt::format("thông báo {}.{} không khớp với sự kiện {} của hồ sơ {} (đã bị thêm hoặc sửa "
+                                  "ngoài hệ thống)",
+                                  key.gseq, key.n, logged.seq, logged.dossier));
   };
-  if (o.event_seq < 1 || o.event_seq > static_cast<std::int64_t>(events.size())) return bad();
-  auto notices = listed_notices(events[static_cast<std::size_t>(o.event_seq - 1)].payload);
-  if (!notices || n < 0 || n >= static_cast<std::int64_t>(notices->size())) return bad();
-  const auto& want = (*notices)[static_cast<std::size_t>(n)];
-  if (want.to != o.target_org || want.template_key != o.template_key) return bad();
-  return Status::Ok();
+  if (logged.seq < 1 || logged.seq > static_cast<std::int64_t>(chain.size()) ||
+      !(chain[static_cast<std::size_t>(logged.seq - 1)] == logged))
+    return bad();
+  ChainChecker checker;
+  for (std::int64_t i = 0; i < logged.seq; ++i)
+    if (!checker.check(chain[static_cast<std::size_t>(i)]).empty()) return bad();
+  auto notices = listed_notices(logged.payload);
+  if (!notices || key.n < 0 || key.n >= static_cast<std::int64_t>(notices->size())) return bad();
+  // Gone out already (a dispatch cursor moved back by hand): never twice.
+  const std::string_view delivered = event_type_name(EventType::kNotificationDelivered);
+  for (const EventRecord& e : chain)
+    if (e.type == delivered && delivered_notice(e.payload) == key)
+      return make_error(ErrorCode::kVerifyFailed,
+                        fmt::format("thông báo {}.{} đã được gửi (sự kiện {} của hồ sơ {}): vị trí gửi đã bị sửa "
+                                    "ngoài hệ thống",
+                                    key.gseq, key.n, e.seq, e.dossier));
+  return (*notices)[static_cast<std::size_t>(key.n)];
 }
 
 // The processing limit of the level holding the dossier has passed: recorded by its firing, or (when no
@@ -109,7 +123,6 @@ Result<Outcome> CommandService::commit(WriteTx& tx, const Definition& def, Dossi
                                        std::int64_t expected_version, std::string last_hash,
                                        const Decision& decision) {
   Outcome out;
-  std::vector<OutboxRecord> outbox;
   DossierRecord projection;
   for (Event e : decision.events) {
     const OrgId holder_before = state.holder;
@@ -130,8 +143,8 @@ Result<Outcome> CommandService::commit(WriteTx& tx, const Definition& def, Dossi
     for (const auto& t : state.timers)
       if (!listed(timers_before, t))
         if (auto st = tx.add_timer(TimerRecord{format_utc(t.due), state.id, t.name}); !st) return st.error();
-    // Who is told, resolved now and recorded in the event itself: the outbox rows are then bound to the
-    // chain (delivery and audit check each row against its event).
+    // Who is told, resolved now and recorded in the event itself: the log is the outbox, so a notice is
+    // bound to the chain like everything else the event records.
     for (const auto& f : e.effects) {
       if (f.kind != Effect::Kind::kNotify) continue;
       if (f.to.starts_with("org:")) {  // a target the time layer resolved (the level above)
@@ -159,11 +172,10 @@ Result<Outcome> CommandService::commit(WriteTx& tx, const Definition& def, Dossi
     r.prev_hash = last_hash;
     r.hash = event_hash(r);
     last_hash = r.hash;
-    for (const auto& n : e.notices) outbox.push_back(OutboxRecord{state.id, e.seq, n.to, n.template_key, r.at});
     out.events.push_back(std::move(r));
   }
   projection.last_hash = last_hash;
-  if (auto st = tx.append(expected_version, projection, out.events, outbox); !st) return st.error();
+  if (auto st = tx.append(expected_version, projection, out.events); !st) return st.error();
   pending_ = Written{std::move(projection), state};
   out.id = state.id;
   out.version = state.version;
@@ -487,72 +499,113 @@ Status CommandService::fire_listed(WriteTx& tx, const DossierRecord& record, con
 Result<std::vector<Notification>> CommandService::pending_notifications(
     int limit, const std::vector<NotificationTemplate>& templates) {
   return in_snapshot<std::vector<Notification>>(store_, [&]() -> Result<std::vector<Notification>> {
-    auto rows = store_.undispatched(limit);
-    if (!rows) return rows.error();
+    auto cursor = store_.dispatch_cursor();
+    if (!cursor) return cursor.error();
     std::vector<Notification> out;
-    for (const auto& row : *rows) {
-      const OutboxRecord& o = row.record;
-      auto tmpl = std::find_if(templates.begin(), templates.end(),
-                               [&](const NotificationTemplate& t) { return t.key == o.template_key; });
-      if (tmpl == templates.end())
-        return make_error(ErrorCode::kInvalidDefinition,
-                          fmt::format("không có mẫu thông báo '{}' (config/templates.yaml)", o.template_key));
-      auto rec = store_.load(o.dossier);
-      if (!rec) return rec.error();
-      if (!rec->has_value()) return make_error(ErrorCode::kVerifyFailed, "thông báo của hồ sơ không tồn tại");
-      auto def = defs_.by_hash((*rec)->definition_hash);
-      if (!def) return def.error();
-      auto events = store_.events(o.dossier);
-      if (!events) return events.error();
-      if (auto m = matches_event(o, row.gseq, row.n, *events); !m) {
-        if (!out.empty()) return out;  // deliver the genuine ones before it; the next call reports it
-        return m.error();
-      }
-      // The texts speak of the dossier as it was when the event happened: fold the history up to it.
-      auto state = Result<DossierState>(DossierState{});
-      {
-        DossierState s;
-        s.id = o.dossier;
-        s.definition_hash = (*rec)->definition_hash;
-        Event e;
-        for (std::int64_t i = 0; i < o.event_seq; ++i) {
-          if (auto st = decode_event_into(**def, dir_, (*events)[static_cast<std::size_t>(i)], e, true); !st)
-            return st.error();
-          if (auto st = apply_event(**def, s, e); !st) return st.error();
+    // The log after the cursor (from the cursor's own event, which may have notices after it).
+    std::int64_t after = cursor->n >= 0 ? cursor->gseq - 1 : cursor->gseq;
+    while (static_cast<int>(out.size()) < limit) {
+      auto batch = store_.events_after(after, 256);
+      if (!batch) return batch.error();
+      if (batch->empty()) break;
+      for (const LoggedEvent& logged : *batch) {
+        after = logged.gseq;
+        auto listed = listed_notices(logged.record.payload);
+        const std::size_t count = listed ? listed->size() : 1;  // a malformed list is refused below
+        for (std::size_t i = 0; i < count && static_cast<int>(out.size()) < limit; ++i) {
+          const NoticeKey key{logged.gseq, static_cast<std::int64_t>(i)};
+          if (key <= *cursor) continue;
+          auto n = render_notification(key, logged.record, templates);
+          if (!n) {
+            if (!out.empty()) return out;  // deliver the genuine ones before it; the next call reports it
+            return n.error();
+          }
+          out.push_back(std::move(*n));
         }
-        state = std::move(s);
+        if (static_cast<int>(out.size()) == limit) return out;
       }
-      const std::string note = (*events)[static_cast<std::size_t>(o.event_seq - 1)].note;
-      auto org = dir_.find_org(o.target_org);
-      if (!org) return make_error(ErrorCode::kVerifyFailed, fmt::format("không có cơ quan '{}'", o.target_org));
-      std::string due;
-      for (const auto& c : state->clocks)
-        if (c.running) due = format_date(c.due);
-      auto at = parse_utc(o.created_at);
-      std::map<std::string, std::string> values = {
-          {"ho_so", std::to_string(o.dossier)},
-          {"hinh_thuc", (*def)->award(state->award).name},
-          {"buoc", (*def)->state(state->state).title},
-          {"co_quan", dir_.org(*org).name},
-          {"don_vi", dir_.org(state->origin).name},
-          {"han", due},
-          {"thoi_diem", at ? format_vietnam(*at) : o.created_at},
-          {"ghi_chu", note}};
-      for (const auto& f : (*def)->fields()) {
-        const Value& v = state->fields[f.id.value];
-        values[std::string(kFieldPlaceholderPrefix) + f.key] =
-            v.kind == Value::Kind::kDate ? format_date_vietnamese(Date{static_cast<std::int32_t>(v.num)})
-                                         : format_value(f.spec, v);
-      }
-      Notification n{row.gseq, row.n, o.dossier, o.event_seq, o.target_org, dir_.org(*org).name, o.template_key,
-                     render_template(tmpl->subject, values), render_template(tmpl->body, values), o.created_at,
-                     {}};
-      for (const auto& u : dir_.users())
-        if (u.active && u.org == *org && !u.email.empty()) n.emails.push_back(u.email);
-      out.push_back(std::move(n));
     }
     return out;
   });
+}
+
+Result<std::optional<NoticeKey>> CommandService::next_notice(NoticeKey after) {
+  std::int64_t from = after.n >= 0 ? after.gseq - 1 : after.gseq;
+  for (;;) {
+    auto batch = store_.events_after(from, 256);
+    if (!batch) return batch.error();
+    if (batch->empty()) return std::optional<NoticeKey>();
+    for (const LoggedEvent& logged : *batch) {
+      from = logged.gseq;
+      std::int64_t count = 0;
+      Status listed = visit_listed_notices(logged.record.payload, [&](std::string_view, std::string_view) { ++count; });
+      if (!listed) return listed.error();
+      for (std::int64_t i = 0; i < count; ++i)
+        if (after < NoticeKey{logged.gseq, i}) return std::optional<NoticeKey>(NoticeKey{logged.gseq, i});
+    }
+  }
+}
+
+Result<Notification> CommandService::render_notification(NoticeKey key, const EventRecord& logged,
+                                                          const std::vector<NotificationTemplate>& templates) {
+  auto rec = store_.load(logged.dossier);
+  if (!rec) return rec.error();
+  if (!rec->has_value()) return make_error(ErrorCode::kVerifyFailed, "thông báo của hồ sơ không tồn tại");
+  auto def = defs_.by_hash((*rec)->definition_hash);
+  if (!def) return def.error();
+  auto events = store_.events(logged.dossier);
+  if (!events) return events.error();
+  auto notice = chained_notice(key, logged, *events);
+  if (!notice) return notice.error();
+  auto tmpl = std::find_if(templates.begin(), templates.end(),
+                           [&](const NotificationTemplate& t) { return t.key == notice->template_key; });
+  if (tmpl == templates.end())
+    return make_error(ErrorCode::kInvalidDefinition,
+                      fmt::format("không có mẫu thông báo '{}' (config/templates.yaml)", notice->template_key));
+  // The texts speak of the dossier as it was when the event happened: fold the history up to it.
+  DossierState state;
+  state.id = logged.dossier;
+  state.definition_hash = (*rec)->definition_hash;
+  Event e;
+  for (std::int64_t i = 0; i < logged.seq; ++i) {
+    if (auto st = decode_event_into(**def, dir_, (*events)[static_cast<std::size_t>(i)], e, true); !st)
+      return st.error();
+    if (auto st = apply_event(**def, state, e); !st) return st.error();
+  }
+  auto org = dir_.find_org(notice->to);
+  if (!org) return make_error(ErrorCode::kVerifyFailed, fmt::format("không có cơ quan '{}'", notice->to));
+  std::string due;
+  for (const auto& c : state.clocks)
+    if (c.running) due = format_date(c.due);
+  auto at = parse_utc(logged.at);
+  std::map<std::string, std::string> values = {{"ho_so", std::to_string(logged.dossier)},
+                                               {"hinh_thuc", (*def)->award(state.award).name},
+                                               {"buoc", (*def)->state(state.state).title},
+                                               {"co_quan", dir_.org(*org).name},
+                                               {"don_vi", dir_.org(state.origin).name},
+                                               {"han", due},
+                                               {"thoi_diem", at ? format_vietnam(*at) : logged.at},
+                                               {"ghi_chu", logged.note}};
+  for (const auto& f : (*def)->fields()) {
+    const Value& v = state.fields[f.id.value];
+    values[std::string(kFieldPlaceholderPrefix) + f.key] =
+        v.kind == Value::Kind::kDate ? format_date_vietnamese(Date{static_cast<std::int32_t>(v.num)})
+                                     : format_value(f.spec, v);
+  }
+  Notification n{key.gseq,
+                 key.n,
+                 logged.dossier,
+                 logged.seq,
+                 notice->to,
+                 dir_.org(*org).name,
+                 notice->template_key,
+                 render_template(tmpl->subject, values),
+                 render_template(tmpl->body, values),
+                 logged.at,
+                 {}};
+  for (const auto& u : dir_.users())
+    if (u.active && u.org == *org && !u.email.empty()) n.emails.push_back(u.email);
+  return n;
 }
 
 Status CommandService::record_delivered(const Notification& n, const std::string& channel) {
@@ -567,10 +620,27 @@ Status CommandService::record_delivered(const Notification& n, const std::string
     if (!state) return state.error();
     auto events = store_.events(n.dossier);
     if (!events) return events.error();
-    if (auto m = matches_event(OutboxRecord{n.dossier, n.event_seq, n.to_org, n.template_key, n.created_at}, n.gseq,
-                               n.n, *events);
-        !m)
-      return m;
+    // Deliveries go in log order, none skipped: `n` must be the first notice after the cursor.
+    const NoticeKey key{n.gseq, n.n};
+    auto cursor = store_.dispatch_cursor();
+    if (!cursor) return cursor.error();
+    auto next = next_notice(*cursor);
+    if (!next) return next.error();
+    if (!next->has_value() || **next != key)
+      return make_error(ErrorCode::kVersionConflict,
+                        fmt::format("thông báo {}.{} không phải thông báo kế tiếp cần gửi (đã gửi đến {}.{})",
+                                    n.gseq, n.n, cursor->gseq, cursor->n));
+    auto logged = tx.event_at(n.gseq);
+    if (!logged) return logged.error();
+    auto notice = logged->has_value() ? chained_notice(key, **logged, *events)
+                                      : Result<Event::Notice>(make_error(
+                                            ErrorCode::kVerifyFailed, fmt::format("không có sự kiện {}", n.gseq)));
+    if (!notice) return notice.error();
+    if ((*logged)->dossier != n.dossier || (*logged)->seq != n.event_seq || notice->to != n.to_org ||
+        notice->template_key != n.template_key)
+      return make_error(ErrorCode::kVerifyFailed,
+                        fmt::format("thông báo {}.{} không khớp với sự kiện {} của hồ sơ {}", n.gseq, n.n,
+                                    n.event_seq, n.dossier));
     if (auto m = tx.mark_delivered(n.gseq, n.n); !m) return m;
     Event e;
     e.type = EventType::kNotificationDelivered;

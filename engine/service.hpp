@@ -70,9 +70,9 @@ struct FireReport {
   std::vector<TimerRecord> dropped;
 };
 
-// A notification of the outbox, rendered for delivery.
+// A notice an event recorded, rendered for delivery.
 struct Notification {
-  std::int64_t gseq = 0, n = 0;  // the outbox key
+  std::int64_t gseq = 0, n = 0;  // its key (NoticeKey): notice n of the event at gseq
   DossierId dossier = 0;
   std::int64_t event_seq = 0;
   std::string to_org, to_org_name, template_key, subject, body, created_at;
@@ -146,12 +146,14 @@ class CommandService {
   // lists (not those of cancelled timers waiting to be dropped).
   Result<std::vector<TimerRecord>> pending_timers(std::size_t limit);
 
-  // The next notifications of the outbox not yet delivered, in commit order, at most `limit`, with their
-  // texts rendered from `templates`. Fails with kInvalidDefinition when a template is missing.
+  // The next notices the log recorded after the dispatch cursor, in log order, at most `limit`, with their
+  // texts rendered from `templates`. Fails with kInvalidDefinition when a template is missing, and with
+  // kVerifyFailed at a notice whose event is not its dossier's chain (after returning those before it).
   Result<std::vector<Notification>> pending_notifications(int limit,
                                                           const std::vector<NotificationTemplate>& templates);
-  // Records that `n` went out by `channel`: its outbox row is marked delivered and a NotificationDelivered
-  // event (by the system) joins the dossier's history, in one transaction.
+  // Records that `n` went out by `channel`: the dispatch cursor moves to it and a NotificationDelivered
+  // event (by the system) joins the dossier's history, in one transaction. Fails when the cursor is
+  // already at or past it (delivered by someone else).
   Status record_delivered(const Notification& n, const std::string& channel);
 
   // How many parts replay --all splits the log into (the adapter knows the machine; default 1).
@@ -171,6 +173,11 @@ class CommandService {
   // the last event in the log, so the log's times never go backwards whatever the clock (or its stored
   // setting) says.
   Result<Timestamp> command_time(WriteTx& tx);
+  // The first notice the log recorded after `after`, if any.
+  Result<std::optional<NoticeKey>> next_notice(NoticeKey after);
+  // Notice `key` of `logged` (the event at key.gseq), checked against its dossier's chain, with its texts.
+  Result<Notification> render_notification(NoticeKey key, const EventRecord& logged,
+                                           const std::vector<NotificationTemplate>& templates);
   // Remembers what the last successful command of this service wrote for a dossier.
   void remember();
 

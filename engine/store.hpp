@@ -38,7 +38,7 @@ class WriteTx {
   // Appends events and writes the projection. `expected_version` 0 inserts a new dossier; otherwise the
   // stored version must equal it or this fails with kVersionConflict and writes nothing.
   virtual Status append(std::int64_t expected_version, const DossierRecord& projection,
-                        const std::vector<EventRecord>& events, const std::vector<OutboxRecord>& outbox) = 0;
+                        const std::vector<EventRecord>& events) = 0;
   // Stores a definition; a no-op when its hash is already stored. Makes it current for its name.
   virtual Status put_definition(const DefinitionRecord& def) = 0;
   // Replaces the org tree and users.
@@ -49,9 +49,11 @@ class WriteTx {
   // Sets where "now" comes from (and, for a virtual clock, its time). A virtual clock only moves forward:
   // an earlier time fails with kInvalidInput.
   virtual Status set_clock(const ClockRecord& clock) = 0;
-  // Marks an outbox row delivered and moves the dispatch cursor past it; fails (kInternal) when the row
-  // is not pending.
+  // Moves the dispatch cursor to notice n of the event at gseq; fails (kInternal) unless that is after the
+  // cursor (so that no notice is recorded delivered twice).
   virtual Status mark_delivered(std::int64_t gseq, std::int64_t n) = 0;
+  // The event at `gseq`, or nullopt when there is none.
+  virtual Result<std::optional<EventRecord>> event_at(std::int64_t gseq) = 0;
   // Adds a pending timer; a row already there (a cancelled one started again with the same due time) is
   // kept as it is.
   virtual Status add_timer(const TimerRecord& timer) = 0;
@@ -67,14 +69,12 @@ struct LogScan {
   unsigned workers = 1;            // threads reading and working on chunks at once (at least 1)
   std::size_t chunk_events = 1024;  // events per chunk, at most (at least 1)
   unsigned window = 0;             // chunks between being read and leaving in_order, at most; 0: 2 * workers + 1
-  bool outbox = false;             // also read the outbox rows of each chunk's stretch
   unsigned slots() const { return window ? std::max(window, workers) : 2 * workers + 1; }
 };
 
 // A run of consecutive events of the log. The chunks' stretches of gseq values follow one another and cover
-// every possible gseq (the first starts at the smallest, the last ends at the largest), so every outbox row
-// falls in exactly one chunk whether or not an event has its gseq. The vectors keep their capacity from
-// chunk to chunk: only the first n_events / n_outbox entries are this chunk's.
+// every possible gseq (the first starts at the smallest, the last ends at the largest). The vectors keep
+// their capacity from chunk to chunk: only the first n_events entries are this chunk's.
 struct LogChunk {
   std::int64_t index = 0;  // 0, 1, 2, ... in log order
   unsigned slot = 0;       // the buffer holding it, < LogScan::slots(); reused once in_order has returned
@@ -82,11 +82,9 @@ struct LogChunk {
   std::vector<EventRecord> events;   // in gseq order
   std::vector<std::int64_t> gseqs;   // gseqs[i] is events[i]'s
   std::size_t n_events = 0;
-  std::vector<OutboxRow> outbox;     // rows with a gseq in the stretch, in key order (gseq, n)
-  std::size_t n_outbox = 0;
 };
 
-// A durable store of definitions, events, projections and the outbox.
+// A durable store of definitions, events (which are also the outbox: see NoticeKey) and projections.
 class Store {
  public:
   virtual ~Store() = default;
@@ -129,7 +127,6 @@ class Store {
   virtual Status scan_dossiers(const std::function<Status(const DossierRecord&)>& fn) = 0;
   // Open dossiers held by org `holder`, in id order.
   virtual Result<std::vector<DossierRecord>> open_held_by(const std::string& holder) = 0;
-  virtual Result<std::vector<OutboxRecord>> outbox(DossierId id) = 0;
 
   virtual Result<std::optional<DefinitionRecord>> definition(const std::string& hash) = 0;
   // The current definition of every workflow name.
@@ -142,10 +139,12 @@ class Store {
   virtual Result<ClockRecord> clock() = 0;
   // The pending timers due at or before `until`, earliest first, at most `limit` (see WriteTx).
   virtual Result<std::vector<TimerRecord>> due_timers(const std::string& until, int limit) = 0;
-  // Outbox rows after the dispatch cursor, in commit order (key order), at most `limit`.
-  virtual Result<std::vector<OutboxRow>> undispatched(int limit) = 0;
-  // Outbox rows with a key after (gseq, n), in key order, at most `limit` (for audits).
-  virtual Result<std::vector<OutboxRow>> outbox_after(std::int64_t gseq, std::int64_t n, int limit) = 0;
+  // Where the dispatcher is ({0, -1} before the first delivery).
+  virtual Result<NoticeKey> dispatch_cursor() = 0;
+  // The events after `gseq`, in log order, at most `limit`.
+  virtual Result<std::vector<LoggedEvent>> events_after(std::int64_t gseq, int limit) = 0;
+  // The event at `gseq`, or nullopt when there is none.
+  virtual Result<std::optional<EventRecord>> event_at(std::int64_t gseq) = 0;
   // How many timers are pending.
   virtual Result<std::int64_t> pending_timers() = 0;
 };

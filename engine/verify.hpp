@@ -120,9 +120,9 @@ Status scan_projections_in_parts(Store& store, unsigned parts,
 
 // Audits the whole store (call it inside Store::snapshot): every event's hash and chain link, times never going backwards
 // in append order, every projection against the digest its last event recorded, the timers table against the
-// projections and the history, and the outbox against the notices the events recorded. The log is read in
+// projections and the history, and the deliveries against the notices and the dispatch cursor. The log is read in
 // chunks by `workers` threads (at least 1) and checked in log order, so the failure reported is the one a
-// single pass would meet first: in the log, else among the projections (smallest id), the timers, the outbox.
+// single pass would meet first: in the log, else among the projections (smallest id), the timers, the cursor.
 Result<VerifyReport> audit_store(Store& store, unsigned workers);
 
 // Replays the whole log in one read snapshot: every event's hash and chain link, every event folded

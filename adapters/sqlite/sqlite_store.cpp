@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <atomic>
 #include <condition_variable>
 #include <exception>
@@ -22,7 +23,8 @@ namespace hoso {
 namespace {
 
 // ---------------------------------------------------------------------------------------------------
-// Schema, version 6 (3: outbox keyed by its event's gseq; 4–5: timers, clock, dossiers.timing; 6: config_files). Stored on disk: never change a meaning; changes go in a new schema_version.
+// Schema, version 7 (3: outbox keyed by its event's gseq; 4–5: timers, clock, dossiers.timing; 6: config_files;
+// 7: no outbox table, the log is the outbox). Stored on disk: never change a meaning; changes go in a new schema_version.
 //
 // Invariants (checked by the database where it can, by SqliteStore::append where it cannot):
 //  * events is the source of truth and is append-only: the triggers below refuse UPDATE and DELETE
@@ -38,7 +40,10 @@ namespace {
 //    a new dossier INSERTs it (the primary key refuses a second creation), a later append UPDATEs it
 //    WHERE version = expected, all inside one BEGIN IMMEDIATE transaction. Hence
 //    dossiers.version = number of the dossier's events = seq of the event at last_gseq.
-//  * dossiers and outbox are written in the same transaction as the events that caused them.
+//  * dossiers are written in the same transaction as the events that caused them.
+//  * The log is the outbox: an event's payload records the notices it causes, delivered in log order;
+//    meta 'dispatch_cursor' ("<gseq>.<n>") is the last one gone out, moved by the dispatcher in the same
+//    transaction as the NotificationDelivered event that is the evidence of it.
 //  * orgs/users are the current directory, not history: replaced wholesale; `ord` keeps config order.
 //  * definitions are immutable, keyed by the hash of their sources; definition_heads names the current
 //    one per workflow name.
@@ -103,23 +108,6 @@ CREATE TABLE IF NOT EXISTS dossiers (
 );
 -- The inbox: open dossiers held by an org (rowid order within a key gives id order for free).
 CREATE INDEX IF NOT EXISTS dossiers_inbox ON dossiers (holder, closed);
-
--- Notifications to deliver, written with the event that caused them. Keyed by that event's gseq, so an
--- insert lands at the right edge of one B-tree, like events: no AUTOINCREMENT (it rewrites
--- sqlite_sequence on every insert) and no secondary index (a dossier's rows are found through its
--- event chain). Key order is commit order, which is the order a dispatcher delivers in.
-CREATE TABLE IF NOT EXISTS outbox (
-  gseq         INTEGER NOT NULL,      -- events.gseq of the event that caused it
-  n            INTEGER NOT NULL,      -- its position among that event's notifications, from 0
-  dossier_id   INTEGER NOT NULL,
-  event_seq    INTEGER NOT NULL,
-  target_org   TEXT    NOT NULL,
-  template_key TEXT    NOT NULL,
-  created_at   TEXT    NOT NULL,
-  status       TEXT    NOT NULL DEFAULT 'pending',
-  attempts     INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (gseq, n)
-) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS definitions (
   hash             TEXT PRIMARY KEY,    -- hash of the sources: one row per distinct version, never changed
@@ -198,12 +186,10 @@ enum class Q {
   kInsertDossier,
   kUpdateDossier,
   kUpdateDossierSameInbox,
-  kInsertOutbox,
   kHead,
   kEventByGseq,
   kDossiers,
   kOpenHeldBy,
-  kOutbox,
   kChainLink,
   kDefinition,
   kCurrentDefinitions,
@@ -224,8 +210,7 @@ enum class Q {
   kDeleteTimer,
   kDueTimers,
   kCountTimers,
-  kUndispatched,
-  kMarkDelivered,
+  kEventsAfter,
   kLogTime,
   kCount,
 };
@@ -255,14 +240,10 @@ constexpr std::array<const char*, static_cast<std::size_t>(Q::kCount)> kSql = {
     "previous_holder = ?8, version = ?10, fields = ?11, documents = ?12, vote = ?13, created_by = ?14, "
     "created_at = ?15, updated_at = ?16, last_hash = ?17, last_gseq = ?18, submitted_at = ?20, timing = ?21 "
     "WHERE id = ?1 AND version = ?19 AND holder = ?7 AND closed = ?9",
-    "INSERT INTO outbox (gseq, n, dossier_id, event_seq, target_org, template_key, created_at) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     "SELECT version, last_gseq FROM dossiers WHERE id = ?1",
     "SELECT " HOSO_EVENT_COLS ", prev_gseq FROM events WHERE gseq = ?1",
     "SELECT " HOSO_DOSSIER_COLS ", submitted_at, timing FROM dossiers ORDER BY id",
     "SELECT " HOSO_DOSSIER_COLS ", submitted_at, timing FROM dossiers WHERE holder = ?1 AND closed = 0 ORDER BY id",
-    "SELECT dossier_id, event_seq, target_org, template_key, created_at FROM outbox "
-    "WHERE gseq = ?1 ORDER BY n",
     "SELECT dossier_id, prev_gseq FROM events WHERE gseq = ?1",
     "SELECT " HOSO_DEFINITION_COLS " FROM definitions WHERE hash = ?1",
     "SELECT d.hash, d.name, d.workflow_file, d.workflow_source, d.catalogue_file, d.catalogue_source, "
@@ -285,21 +266,16 @@ constexpr std::array<const char*, static_cast<std::size_t>(Q::kCount)> kSql = {
     "DELETE FROM timers WHERE due_at = ?1 AND dossier_id = ?2 AND name = ?3",
     "SELECT due_at, dossier_id, name FROM timers WHERE due_at <= ?1 ORDER BY due_at, dossier_id, name LIMIT ?2",
     "SELECT count(*) FROM timers",
-    "SELECT gseq, n, dossier_id, event_seq, target_org, template_key, created_at, status, attempts FROM outbox "
-    "WHERE (gseq, n) > (?1, ?2) ORDER BY gseq, n LIMIT ?3",
-    "UPDATE outbox SET status = 'delivered', attempts = attempts + 1 WHERE gseq = ?1 AND n = ?2 AND status = 'pending'",
+    "SELECT " HOSO_EVENT_COLS ", gseq FROM events WHERE gseq > ?1 ORDER BY gseq LIMIT ?2",
     "SELECT at FROM events ORDER BY gseq DESC LIMIT 1",
 };
 
 constexpr const char* kScanSql = "SELECT " HOSO_EVENT_COLS " FROM events ORDER BY gseq";
-// A chunk of scan_log_chunks: the first event at or after ?1 (where a chunk starts), then the events and the
-// outbox rows of its stretch [?1, ?2].
+// A chunk of scan_log_chunks: the first event at or after ?1 (where a chunk starts), then the events of its
+// stretch [?1, ?2].
 constexpr const char* kChunkSeekSql = "SELECT gseq FROM events WHERE gseq >= ?1 ORDER BY gseq LIMIT 1";
 constexpr const char* kChunkEventsSql =
     "SELECT " HOSO_EVENT_COLS ", gseq FROM events WHERE gseq BETWEEN ?1 AND ?2 ORDER BY gseq";
-constexpr const char* kChunkOutboxSql =
-    "SELECT gseq, n, dossier_id, event_seq, target_org, template_key, created_at, status, attempts FROM outbox "
-    "WHERE gseq BETWEEN ?1 AND ?2 ORDER BY gseq, n";
 // Projections are split by contiguous id ranges [?1, ?2], so each part reads only its own pages.
 constexpr const char* kScanDossiersPartSql =
     "SELECT " HOSO_DOSSIER_COLS ", submitted_at, timing, id FROM dossiers WHERE id >= ?1 AND id <= ?2 ORDER BY id";
@@ -398,20 +374,6 @@ inline void read_event(sqlite3_stmt* s, EventRecord& e) {
   e.schema_version = sqlite3_column_int(s, 13);
   col_text(s, 14, e.prev_hash);
   col_text(s, 15, e.hash);
-}
-
-// Reads gseq, n, dossier_id, event_seq, target_org, template_key, created_at, status, attempts (columns 0–8)
-// into `r` (reusing its strings' capacity).
-void read_outbox_row(sqlite3_stmt* s, OutboxRow& r) {
-  r.gseq = col_i64(s, 0);
-  r.n = col_i64(s, 1);
-  r.record.dossier = col_i64(s, 2);
-  r.record.event_seq = col_i64(s, 3);
-  col_text(s, 4, r.record.target_org);
-  col_text(s, 5, r.record.template_key);
-  col_text(s, 6, r.record.created_at);
-  col_text(s, 7, r.status);
-  r.attempts = col_i64(s, 8);
 }
 
 // Reads HOSO_DOSSIER_COLS starting at column 0, and submitted_at and timing from columns `submitted_col`
@@ -746,8 +708,8 @@ class SqliteStore::Impl {
     }
 
     Status append(std::int64_t expected_version, const DossierRecord& projection,
-                  const std::vector<EventRecord>& events, const std::vector<OutboxRecord>& outbox) override {
-      return guard([&]() -> Status { return append_impl(expected_version, projection, events, outbox); });
+                  const std::vector<EventRecord>& events) override {
+      return guard([&]() -> Status { return append_impl(expected_version, projection, events); });
     }
 
     Status put_definition(const DefinitionRecord& def) override {
@@ -871,14 +833,19 @@ class SqliteStore::Impl {
     Status mark_delivered(std::int64_t gseq, std::int64_t n) override {
       return guard([&]() -> Status {
         if (!active_) return not_active();
-        StmtUse use(impl_.stmt(Q::kMarkDelivered));
-        Binder b(use.get());
-        b.i64(gseq).i64(n);
-        const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
-        if (rc != SQLITE_DONE) return poison(impl_.db_error(rc, "ghi nhận đã gửi thông báo"));
-        if (sqlite3_changes(impl_.db()) != 1)
-          return poison(internal(fmt::format("thông báo {}.{} không ở trạng thái chờ gửi", gseq, n)));
-        return set_meta("outbox_cursor", fmt::format("{}.{}", gseq, n), "ghi vị trí gửi thông báo");
+        auto cursor = impl_.dispatch_cursor();
+        if (!cursor) return cursor.error();
+        if (NoticeKey{gseq, n} <= *cursor)
+          return internal(fmt::format("thông báo {}.{} đã được ghi nhận là đã gửi (vị trí gửi {}.{})", gseq, n,
+                                      cursor->gseq, cursor->n));
+        return set_meta("dispatch_cursor", fmt::format("{}.{}", gseq, n), "ghi vị trí gửi thông báo");
+      });
+    }
+
+    Result<std::optional<EventRecord>> event_at(std::int64_t gseq) override {
+      return guard([&]() -> Result<std::optional<EventRecord>> {
+        if (!active_) return not_active();
+        return impl_.event_at(gseq);
       });
     }
 
@@ -958,8 +925,7 @@ class SqliteStore::Impl {
       }
     }
 
-    Status append_impl(std::int64_t expected, const DossierRecord& p, const std::vector<EventRecord>& events,
-                       const std::vector<OutboxRecord>& outbox) {
+    Status append_impl(std::int64_t expected, const DossierRecord& p, const std::vector<EventRecord>& events) {
       if (!active_) return not_active();
       // Checks the batch is one consistent step of the dossier before touching anything.
       if (expected < 0) return internal(fmt::format("append: phiên bản mong đợi âm ({})", expected));
@@ -976,18 +942,6 @@ class SqliteStore::Impl {
               fmt::format("append: sự kiện thứ {} mang (hồ sơ {}, số thứ tự {}), mong đợi ({}, {})", i + 1,
                           e.dossier, e.seq, p.id, expected + 1 + i));
         }
-      }
-      std::int64_t previous_seq = 0;
-      for (const OutboxRecord& o : outbox) {
-        if (o.dossier != p.id || o.event_seq <= expected || o.event_seq > p.version) {
-          return internal(
-              fmt::format("append: thông báo gắn với (hồ sơ {}, sự kiện {}) không thuộc lần ghi này",
-                          o.dossier, o.event_seq));
-        }
-        if (o.event_seq < previous_seq) {
-          return internal(fmt::format("append: thông báo của hồ sơ {} không theo thứ tự sự kiện", p.id));
-        }
-        previous_seq = o.event_seq;
       }
 
       // The version check, before any write.
@@ -1012,7 +966,6 @@ class SqliteStore::Impl {
 
       // From here on a failure leaves part of the batch written: poison so write() rolls back.
       std::int64_t prev_gseq = expected == 0 ? 0 : k.last_gseq;
-      gseqs_.clear();  // gseqs_[i]: the gseq of events[i], for the outbox keys
       sqlite3_stmt* ins = impl_.stmt(Q::kInsertEvent);
       for (const EventRecord& e : events) {
         StmtUse use(ins);
@@ -1042,7 +995,6 @@ class SqliteStore::Impl {
           return poison(impl_.db_error(rc, fmt::format("ghi sự kiện {} của hồ sơ {}", e.seq, e.dossier)));
         }
         prev_gseq = sqlite3_last_insert_rowid(impl_.db());
-        gseqs_.push_back(prev_gseq);
       }
 
       {
@@ -1060,20 +1012,6 @@ class SqliteStore::Impl {
           // Cannot happen while we hold the write lock; if it does, the events above must not stay.
           return poison(internal(fmt::format("hồ sơ {} đổi phiên bản giữa lúc kiểm tra và lúc ghi", p.id)));
         }
-      }
-
-      std::int64_t last_seq = 0, n = 0;
-      for (const OutboxRecord& o : outbox) {
-        n = o.event_seq == last_seq ? n + 1 : 0;
-        last_seq = o.event_seq;
-        const std::int64_t gseq = gseqs_[static_cast<std::size_t>(o.event_seq - expected - 1)];
-        StmtUse use(impl_.stmt(Q::kInsertOutbox));
-        Binder b(use.get());
-        b.i64(gseq).i64(n).i64(o.dossier).i64(o.event_seq).text(o.target_org).text(o.template_key).text(
-            o.created_at);
-        const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
-        if (rc != SQLITE_DONE)
-          return poison(impl_.db_error(rc, fmt::format("ghi thông báo của hồ sơ {}", p.id)));
       }
 
       known_[p.id] = Known{true, p.version, prev_gseq, p.holder, p.closed};
@@ -1097,7 +1035,6 @@ class SqliteStore::Impl {
     bool active_ = false;
     std::optional<Error> poisoned_;
     std::unordered_map<DossierId, Known> known_;
-    std::vector<std::int64_t> gseqs_;
     DossierId last_allocated_ = 0;
   };
 
@@ -1403,17 +1340,16 @@ class SqliteStore::Impl {
     std::vector<DbHandle> own;
     if (plan.workers > 1 && !open_readers(plan.workers - 1, head, own)) own.clear();
 
-    // Each reader's statements: where the next chunk starts, a stretch's events, its outbox rows.
+    // Each reader's statements: where the next chunk starts, a stretch's events.
     struct Reader {
       sqlite3* db = nullptr;
-      StmtHandle seek, events, outbox;
+      StmtHandle seek, events;
     };
     std::vector<Reader> readers(1 + own.size());
     readers[0].db = db_.get();
     for (std::size_t k = 1; k < readers.size(); ++k) readers[k].db = own[k - 1].get();
     for (auto& r : readers) {
-      for (auto [sql, handle] : {std::pair{kChunkSeekSql, &r.seek}, std::pair{kChunkEventsSql, &r.events},
-                                 std::pair{kChunkOutboxSql, &r.outbox}}) {
+      for (auto [sql, handle] : {std::pair{kChunkSeekSql, &r.seek}, std::pair{kChunkEventsSql, &r.events}}) {
         sqlite3_stmt* st = nullptr;
         const int rc = sqlite3_prepare_v2(r.db, sql, -1, &st, nullptr);
         handle->reset(st);
@@ -1481,7 +1417,6 @@ class SqliteStore::Impl {
         return rc == SQLITE_OK ? sqlite3_bind_int64(st, 2, c.last_gseq) : rc;
       };
       c.n_events = 0;
-      c.n_outbox = 0;
       int rc = range(r.events.get());
       if (rc == SQLITE_OK) rc = SQLITE_ROW;
       while (rc == SQLITE_ROW && (rc = sqlite3_step(r.events.get())) == SQLITE_ROW) {
@@ -1493,16 +1428,7 @@ class SqliteStore::Impl {
         c.gseqs[c.n_events++] = col_i64(r.events.get(), 16);
       }
       sqlite3_reset(r.events.get());
-      if (rc != SQLITE_DONE) return db_error(rc, "đọc nhật ký song song");
-      if (!plan.outbox) return Status::Ok();
-      rc = range(r.outbox.get());
-      if (rc == SQLITE_OK) rc = SQLITE_ROW;
-      while (rc == SQLITE_ROW && (rc = sqlite3_step(r.outbox.get())) == SQLITE_ROW) {
-        if (c.n_outbox == c.outbox.size()) c.outbox.emplace_back();
-        read_outbox_row(r.outbox.get(), c.outbox[c.n_outbox++]);
-      }
-      sqlite3_reset(r.outbox.get());
-      return rc == SQLITE_DONE ? Status::Ok() : db_error(rc, "đọc hàng đợi thông báo song song");
+      return rc == SQLITE_DONE ? Status::Ok() : db_error(rc, "đọc nhật ký song song");
     };
     // Marks a worked chunk ready; the thread that finds no one passing chunks to in_order does it, for
     // every ready chunk in order.
@@ -1619,52 +1545,7 @@ class SqliteStore::Impl {
   }
 
   // The dossier's notifications in commit order: its event chain gives the keys.
-  Result<std::vector<OutboxRecord>> outbox(DossierId id) {
-    ReadTx rt(*this);
-    if (Status s = rt.begin(); !s) return s.error();
-    std::vector<std::int64_t> chain;
-    {
-      StmtUse use(stmt(Q::kHead));
-      Binder b(use.get());
-      b.i64(id);
-      const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
-      if (rc == SQLITE_DONE) return std::vector<OutboxRecord>{};
-      if (rc != SQLITE_ROW) return db_error(rc, fmt::format("đọc hồ sơ {}", id));
-      chain.push_back(col_i64(use.get(), 1));
-    }
-    for (;;) {
-      StmtUse use(stmt(Q::kChainLink));
-      Binder b(use.get());
-      b.i64(chain.back());
-      const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
-      if (rc == SQLITE_DONE) return broken_chain(id, chain.back(), "không có sự kiện tại vị trí này");
-      if (rc != SQLITE_ROW) return db_error(rc, fmt::format("đọc sự kiện của hồ sơ {}", id));
-      if (col_i64(use.get(), 0) != id) return broken_chain(id, chain.back(), "sự kiện thuộc hồ sơ khác");
-      if (col_null(use.get(), 1)) break;
-      const std::int64_t prev = col_i64(use.get(), 1);
-      if (prev >= chain.back()) return broken_chain(id, chain.back(), "chuỗi không giảm dần");
-      chain.push_back(prev);
-    }
-    std::vector<OutboxRecord> out;
-    for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
-      StmtUse use(stmt(Q::kOutbox));
-      Binder b(use.get());
-      b.i64(*it);
-      if (b.rc() != SQLITE_OK) return db_error(b.rc(), "đọc hàng đợi thông báo");
-      int rc;
-      while ((rc = use.step()) == SQLITE_ROW) {
-        sqlite3_stmt* s = use.get();
-        OutboxRecord& o = out.emplace_back();
-        o.dossier = col_i64(s, 0);
-        o.event_seq = col_i64(s, 1);
-        col_text(s, 2, o.target_org);
-        col_text(s, 3, o.template_key);
-        col_text(s, 4, o.created_at);
-      }
-      if (rc != SQLITE_DONE) return db_error(rc, "đọc hàng đợi thông báo");
-    }
-    return out;
-  }
+
 
   Result<std::optional<DefinitionRecord>> definition(const std::string& hash) {
     StmtUse use(stmt(Q::kDefinition));
@@ -1753,30 +1634,45 @@ class SqliteStore::Impl {
     });
   }
 
-  Result<std::vector<OutboxRow>> undispatched(int limit) {
-    ReadTx rt(*this);
-    if (Status s = rt.begin(); !s) return s.error();
-    auto cursor = meta("outbox_cursor");
+  // meta 'dispatch_cursor' ("<gseq>.<n>"); {0, -1} before the first delivery.
+  Result<NoticeKey> dispatch_cursor() {
+    auto cursor = meta("dispatch_cursor");
     if (!cursor) return cursor.error();
-    std::int64_t g = 0, n = -1;
-    if (cursor->has_value()) {
-      const std::string& c = **cursor;
-      const auto dot = c.find('.');
-      if (dot == std::string::npos) return internal(fmt::format("vị trí gửi thông báo '{}' không hợp lệ", c));
-      g = std::stoll(c.substr(0, dot));
-      n = std::stoll(c.substr(dot + 1));
-    }
-    return outbox_after(g, n, limit);
+    NoticeKey out;
+    if (!cursor->has_value()) return out;
+    const std::string& c = **cursor;
+    const auto dot = c.find('.');
+    auto number = [](std::string_view t, std::int64_t& v) {
+      const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+      return ec == std::errc() && end == t.data() + t.size() && !t.empty();
+    };
+    if (dot == std::string::npos || !number(std::string_view(c).substr(0, dot), out.gseq) ||
+        !number(std::string_view(c).substr(dot + 1), out.n))
+      return make_error(ErrorCode::kVerifyFailed, fmt::format("vị trí gửi thông báo '{}' không hợp lệ", c));
+    return out;
   }
 
-  Result<std::vector<OutboxRow>> outbox_after(std::int64_t g, std::int64_t n, int limit) {
-    Binder b(stmt(Q::kUndispatched));
-    b.i64(g).i64(n).i64(limit);
-    return collect<OutboxRow>(Q::kUndispatched, &b, "đọc hàng đợi thông báo", [](sqlite3_stmt* s) {
-      OutboxRow r;
-      read_outbox_row(s, r);
-      return Result<OutboxRow>(std::move(r));
+  Result<std::vector<LoggedEvent>> events_after(std::int64_t gseq, int limit) {
+    Binder b(stmt(Q::kEventsAfter));
+    b.i64(gseq).i64(limit);
+    return collect<LoggedEvent>(Q::kEventsAfter, &b, "đọc nhật ký", [](sqlite3_stmt* s) {
+      LoggedEvent e;
+      read_event(s, e.record);
+      e.gseq = col_i64(s, 16);
+      return Result<LoggedEvent>(std::move(e));
     });
+  }
+
+  Result<std::optional<EventRecord>> event_at(std::int64_t gseq) {
+    StmtUse use(stmt(Q::kEventByGseq));
+    Binder b(use.get());
+    b.i64(gseq);
+    const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
+    if (rc == SQLITE_DONE) return std::optional<EventRecord>();
+    if (rc != SQLITE_ROW) return db_error(rc, fmt::format("đọc sự kiện {}", gseq));
+    EventRecord e;
+    read_event(use.get(), e);
+    return std::optional<EventRecord>(std::move(e));
   }
 
   Result<std::int64_t> pending_timers() {
@@ -2039,9 +1935,6 @@ Result<std::vector<DossierRecord>> SqliteStore::open_held_by(const std::string& 
   return guarded([&] { return impl_->open_held_by(holder); });
 }
 
-Result<std::vector<OutboxRecord>> SqliteStore::outbox(DossierId id) {
-  return guarded([&] { return impl_->outbox(id); });
-}
 
 Result<std::optional<DefinitionRecord>> SqliteStore::definition(const std::string& hash) {
   return guarded([&] { return impl_->definition(hash); });
@@ -2071,12 +1964,17 @@ Result<std::vector<TimerRecord>> SqliteStore::due_timers(const std::string& unti
   return guarded([&] { return impl_->due_timers_impl(until, limit); });
 }
 
-Result<std::vector<OutboxRow>> SqliteStore::outbox_after(std::int64_t gseq, std::int64_t n, int limit) {
-  return guarded([&] { return impl_->outbox_after(gseq, n, limit); });
+
+Result<NoticeKey> SqliteStore::dispatch_cursor() {
+  return guarded([&] { return impl_->dispatch_cursor(); });
 }
 
-Result<std::vector<OutboxRow>> SqliteStore::undispatched(int limit) {
-  return guarded([&] { return impl_->undispatched(limit); });
+Result<std::vector<LoggedEvent>> SqliteStore::events_after(std::int64_t gseq, int limit) {
+  return guarded([&] { return impl_->events_after(gseq, limit); });
+}
+
+Result<std::optional<EventRecord>> SqliteStore::event_at(std::int64_t gseq) {
+  return guarded([&] { return impl_->event_at(gseq); });
 }
 
 Result<std::int64_t> SqliteStore::pending_timers() {

@@ -32,7 +32,7 @@ enum class Durability {
 class SqliteStore final : public Store {
  public:
   // Version of the on-disk schema written by this build (meta.schema_version). Stored on disk.
-  static constexpr int kSchemaVersion = 6;  // 2: submitted_at, users.active; 3: outbox keys; 4,5: time; 6: config
+  static constexpr int kSchemaVersion = 7;  // 2: submitted_at, users.active; 3: outbox keys; 4,5: time; 6: config; 7: log as outbox
   // How long a command waits for another process's write lock before failing with kInternal.
   static constexpr std::chrono::milliseconds kDefaultBusyTimeout{10'000};
 
@@ -78,7 +78,6 @@ class SqliteStore final : public Store {
   Status scan_dossiers(const std::function<Status(const DossierRecord&)>& fn) override;
   Result<std::optional<EventRecord>> last_event(DossierId id) override;
   Result<std::vector<DossierRecord>> open_held_by(const std::string& holder) override;
-  Result<std::vector<OutboxRecord>> outbox(DossierId id) override;
 
   Result<std::optional<DefinitionRecord>> definition(const std::string& hash) override;
   Result<std::vector<DefinitionRecord>> current_definitions() override;
@@ -88,8 +87,9 @@ class SqliteStore final : public Store {
   Result<ClockRecord> clock() override;
   Result<std::vector<TimerRecord>> due_timers(const std::string& until, int limit) override;
   Result<std::int64_t> pending_timers() override;
-  Result<std::vector<OutboxRow>> undispatched(int limit) override;
-  Result<std::vector<OutboxRow>> outbox_after(std::int64_t gseq, std::int64_t n, int limit) override;
+  Result<NoticeKey> dispatch_cursor() override;
+  Result<std::vector<LoggedEvent>> events_after(std::int64_t gseq, int limit) override;
+  Result<std::optional<EventRecord>> event_at(std::int64_t gseq) override;
 
  private:
   class Impl;  // SQLite lives only in the .cpp

@@ -147,12 +147,11 @@ struct Model {
   }
 };
 
-// One append: how many events, to which holder, closing or not, with which outbox rows.
+// One append: how many events, to which holder, closing or not.
 struct Step {
   int count = 1;
   std::string holder = "so-noi-vu";
   bool close = false;
-  std::vector<OutboxRecord> outbox;
   std::function<void(EventRecord&)> edit;  // applied to each new event before hashing again
 
   Step& n(int c) {
@@ -165,10 +164,6 @@ struct Step {
   }
   Step& closing() {
     close = true;
-    return *this;
-  }
-  Step& notify(std::vector<OutboxRecord> rows) {
-    outbox = std::move(rows);
     return *this;
   }
   Step& editing(std::function<void(EventRecord&)> fn) {
@@ -206,7 +201,7 @@ void commit_step(Model& m, DossierId id, const std::vector<EventRecord>& fresh, 
 Status advance(SqliteStore& store, Model& m, DossierId id, const Step& step = {}) {
   auto [fresh, projection] = next_step(m, id, step);
   const std::int64_t expected = m.version(id);
-  Status s = store.write([&](WriteTx& tx) { return tx.append(expected, projection, fresh, step.outbox); });
+  Status s = store.write([&](WriteTx& tx) { return tx.append(expected, projection, fresh); });
   if (s.ok()) commit_step(m, id, fresh, projection);
   return s;
 }
@@ -225,7 +220,8 @@ std::vector<EventRecord> scan_all(SqliteStore& store) {
 struct Snapshot {
   std::vector<EventRecord> log;
   std::vector<DossierRecord> dossiers;
-  long long outbox_rows = 0, definitions = 0, orgs = 0, users = 0;
+  long long definitions = 0, orgs = 0, users = 0;
+  std::string cursor;
   friend bool operator==(const Snapshot&, const Snapshot&) = default;
 };
 
@@ -234,7 +230,7 @@ Snapshot snapshot(SqliteStore& store) {
   s.log = scan_all(store);
   s.dossiers = store.dossiers().value();
   RawDb raw(store.path());
-  s.outbox_rows = raw.count("outbox");
+  s.cursor = raw.scalar("SELECT coalesce((SELECT value FROM meta WHERE key = 'dispatch_cursor'), '')");
   s.definitions = raw.count("definitions");
   s.orgs = raw.count("orgs");
   s.users = raw.count("users");
@@ -283,10 +279,12 @@ TEST_CASE("open: kCreate writes the schema, reopening keeps the data", "[sqlite]
           std::to_string(SqliteStore::kSchemaVersion));
     CHECK(raw.scalar("PRAGMA journal_mode") == "wal");
     for (const char* table :
-         {"events", "dossiers", "outbox", "definitions", "definition_heads", "orgs", "users"}) {
+         {"events", "dossiers", "definitions", "definition_heads", "orgs", "users", "timers"}) {
       CHECK(raw.scalar(fmt::format("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '{}'",
                                    table)) == "1");
     }
+    // The log is the outbox: no table of its own.
+    CHECK(raw.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'outbox'") == "0");
     // The log stays append-shaped: no secondary index on events at all.
     CHECK(raw.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'") ==
           "0");
@@ -455,7 +453,7 @@ TEST_CASE("append: a stale expected_version fails with kVersionConflict and writ
     bool work_ran = false;
     Status s = store->write([&](WriteTx& tx) {
       work_ran = true;
-      return tx.append(1, projection, fresh, {{1, 2, "so-noi-vu", "chuyen", "2026-01-01T00:00:00.000Z"}});
+      return tx.append(1, projection, fresh);
     });
     CHECK(work_ran);
     REQUIRE_FALSE(s.ok());
@@ -465,7 +463,7 @@ TEST_CASE("append: a stale expected_version fails with kVersionConflict and writ
   SECTION("creating an id that exists") {
     Model fresh_model;
     auto [fresh, projection] = next_step(fresh_model, 2, {});
-    Status s = store->write([&](WriteTx& tx) { return tx.append(0, projection, fresh, {}); });
+    Status s = store->write([&](WriteTx& tx) { return tx.append(0, projection, fresh); });
     REQUIRE_FALSE(s.ok());
     CHECK(s.error().code == ErrorCode::kVersionConflict);
   }
@@ -476,7 +474,7 @@ TEST_CASE("append: a stale expected_version fails with kVersionConflict and writ
     auto [fresh, projection] = next_step(stale, 1, {});
     Status inner;
     Status s = store->write([&](WriteTx& tx) {
-      inner = tx.append(1, projection, fresh, {});
+      inner = tx.append(1, projection, fresh);
       return Status::Ok();
     });
     CHECK(s.ok());
@@ -495,11 +493,10 @@ TEST_CASE("append: an inconsistent batch is refused with kInternal before anythi
   const Snapshot before = snapshot(*store);
   auto [fresh, projection] = next_step(m, 1, Step().n(2));
 
-  auto try_append = [&](std::int64_t expected, const DossierRecord& p, const std::vector<EventRecord>& evs,
-                        const std::vector<OutboxRecord>& ob = {}) {
+  auto try_append = [&](std::int64_t expected, const DossierRecord& p, const std::vector<EventRecord>& evs) {
     Status inner;
     Status s = store->write([&](WriteTx& tx) {
-      inner = tx.append(expected, p, evs, ob);
+      inner = tx.append(expected, p, evs);
       return Status::Ok();
     });
     REQUIRE(s.ok());
@@ -525,10 +522,6 @@ TEST_CASE("append: an inconsistent batch is refused with kInternal before anythi
   SECTION("no events") {
     DossierRecord p = m.projections[1];
     CHECK(try_append(2, p, {}).error().code == ErrorCode::kInternal);
-  }
-  SECTION("an outbox row for an event outside the batch") {
-    CHECK(try_append(2, projection, fresh, {{1, 1, "so-noi-vu", "t", "x"}}).error().code ==
-          ErrorCode::kInternal);
   }
   SECTION("an update of a dossier that does not exist") {
     Model other;
@@ -560,10 +553,10 @@ TEST_CASE("write: everything rolls back when work fails after appending", "[sqli
       REQUIRE(id.ok());
       Model scratch = m;
       auto [created, p_created] = next_step(scratch, id.value(), Step().n(2));
-      if (Status s = tx.append(0, p_created, created, {{id.value(), 1, "so-noi-vu", "tao", "x"}}); !s)
-        return s;
+      if (Status s = tx.append(0, p_created, created); !s) return s;
+      if (Status s = tx.mark_delivered(1, 0); !s) return s;  // the dispatch cursor rolls back with the rest
       auto [more, p_more] = next_step(scratch, 1, {});
-      if (Status s = tx.append(2, p_more, more, {}); !s) return s;
+      if (Status s = tx.append(2, p_more, more); !s) return s;
       if (Status s = tx.put_definition(make_definition("khen-thuong", 2)); !s) return s;
       if (Status s = tx.replace_directory({{"ubnd", "UBND tỉnh", "ubnd", ""}}, {}); !s) return s;
       // Reads inside the transaction see its own writes.
@@ -644,7 +637,7 @@ TEST_CASE("allocate_dossier_id: fresh ids, distinct within one transaction", "[s
                 CHECK(b.value() == 2);
                 for (DossierId id : {a.value(), b.value()}) {
                   auto [evs, p] = next_step(m, id, {});
-                  if (Status s = tx.append(0, p, evs, {}); !s) return s;
+                  if (Status s = tx.append(0, p, evs); !s) return s;
                   commit_step(m, id, evs, p);
                 }
                 return Status::Ok();
@@ -813,7 +806,7 @@ TEST_CASE("append: several appends and moves of one dossier inside one transacti
     REQUIRE(loaded.value() == m.projections[1]);
     for (const Step& step : steps) {
       auto [fresh, p] = next_step(next, 1, step);
-      if (Status st = tx.append(next.version(1), p, fresh, {}); !st) return st;
+      if (Status st = tx.append(next.version(1), p, fresh); !st) return st;
       commit_step(next, 1, fresh, p);
     }
     return Status::Ok();
@@ -830,51 +823,47 @@ TEST_CASE("append: several appends and moves of one dossier inside one transacti
   CHECK(raw.scalar("PRAGMA integrity_check") == "ok");  // table and inbox index agree
 }
 
-TEST_CASE("outbox: rows are written with their events, pending", "[sqlite]") {
+TEST_CASE("the log as the outbox: events after a place, one event by place, a dispatch cursor that only moves on",
+          "[sqlite]") {
   TempDir dir;
   auto store = open_store(dir.file("hoso.db"));
   Model m;
-  const std::vector<OutboxRecord> first = {{1, 1, "so-noi-vu", "ho-so-moi", "2026-03-01T00:00:00.000Z"}};
-  const std::vector<OutboxRecord> second = {
-      {1, 2, "ubnd-tinh", "cho-ky", "2026-03-02T00:00:00.000Z"},
-      {1, 3, "ban-tdkt", "thong-bao-ket-qua", "2026-03-02T00:00:00.000Z"}};
-  REQUIRE(advance(*store, m, 1, Step().notify(first)).ok());
-  REQUIRE(advance(*store, m, 2).ok());
-  REQUIRE(advance(*store, m, 1, Step().n(2).notify(second)).ok());
-
-  auto rows = store->outbox(1).value();
-  REQUIRE(rows.size() == 3);
-  std::vector<OutboxRecord> want = first;
-  want.insert(want.end(), second.begin(), second.end());
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    CHECK(rows[i].dossier == want[i].dossier);
-    CHECK(rows[i].event_seq == want[i].event_seq);
-    CHECK(rows[i].target_org == want[i].target_org);
-    CHECK(rows[i].template_key == want[i].template_key);
-    CHECK(rows[i].created_at == want[i].created_at);
+  for (DossierId id = 1; id <= 3; ++id) REQUIRE(advance(*store, m, id, Step().n(2)).ok());
+  const std::vector<EventRecord> log = scan_all(*store);
+  REQUIRE(log.size() == 6);
+  // Events after a gseq, in log order, at most `limit`.
+  auto after = store->events_after(2, 3).value();
+  REQUIRE(after.size() == 3);
+  for (std::size_t i = 0; i < 3; ++i) {
+    CHECK(after[i].gseq == static_cast<std::int64_t>(i) + 3);
+    CHECK(after[i].record == log[i + 2]);
   }
-  CHECK(store->outbox(2).value().empty());
-  RawDb raw(store->path());
-  CHECK(raw.scalar("SELECT count(*) FROM outbox WHERE status = 'pending' AND attempts = 0") == "3");
-
-  SECTION("several rows of one event, and commit order across dossiers") {
-    const std::vector<OutboxRecord> two = {{2, 2, "so-noi-vu", "a", "2026-03-03T00:00:00.000Z"},
-                                           {2, 2, "ubnd-tinh", "b", "2026-03-03T00:00:00.000Z"}};
-    const Status st = advance(*store, m, 2, Step().notify(two));
-    INFO((st.ok() ? std::string() : st.error().message));
-    REQUIRE(st.ok());
-    REQUIRE(store->outbox(2).value().size() == 2);
-    CHECK(store->outbox(2).value()[1].target_org == "ubnd-tinh");
-    // The key is (gseq of the event, position): dossier 1's rows come first, then dossier 2's.
-    CHECK(raw.scalar("SELECT group_concat(template_key, ',') FROM (SELECT template_key FROM outbox "
-                     "ORDER BY gseq, n)") == "ho-so-moi,cho-ky,thong-bao-ket-qua,a,b");
+  CHECK(store->events_after(6, 10).value().empty());
+  CHECK(store->events_after(0, 100).value().size() == 6);
+  CHECK(store->event_at(4).value().value() == log[3]);
+  CHECK_FALSE(store->event_at(7).value().has_value());
+  // The cursor starts before everything, and moves forward only, inside a write.
+  CHECK(store->dispatch_cursor().value() == NoticeKey{0, -1});
+  REQUIRE(store->write([](WriteTx& tx) { return tx.mark_delivered(2, 0); }).ok());
+  CHECK(store->dispatch_cursor().value() == NoticeKey{2, 0});
+  REQUIRE(store->write([](WriteTx& tx) { return tx.mark_delivered(2, 1); }).ok());
+  const Snapshot before = snapshot(*store);
+  for (NoticeKey k : {NoticeKey{2, 1}, NoticeKey{2, 0}, NoticeKey{1, 5}}) {
+    Status s = store->write([&](WriteTx& tx) { return tx.mark_delivered(k.gseq, k.n); });
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.error().code == ErrorCode::kInternal);
   }
-  SECTION("rows out of event order are refused and nothing is written") {
-    const std::vector<OutboxRecord> backwards = {{1, 5, "so-noi-vu", "x", "2026-03-03T00:00:00.000Z"},
-                                                 {1, 4, "so-noi-vu", "y", "2026-03-03T00:00:00.000Z"}};
-    CHECK_FALSE(advance(*store, m, 1, Step().n(2).notify(backwards)).ok());
-    CHECK(store->outbox(1).value().size() == 3);
-    CHECK(raw.scalar("SELECT count(*) FROM events WHERE dossier_id = 1") == "3");
+  CHECK(snapshot(*store) == before);
+  CHECK(store->dispatch_cursor().value() == NoticeKey{2, 1});
+  // Inside a write, the event at a place is read on the writer's connection.
+  REQUIRE(store->write([&](WriteTx& tx) -> Status {
+    CHECK(tx.event_at(5).value().value() == log[4]);
+    return Status::Ok();
+  }).ok());
+  SECTION("a cursor written by hand in another shape is refused, not guessed") {
+    RawDb raw(store->path());
+    REQUIRE(raw.exec("UPDATE meta SET value = '2.x' WHERE key = 'dispatch_cursor'") == SQLITE_OK);
+    CHECK(store->dispatch_cursor().error().code == ErrorCode::kVerifyFailed);
   }
 }
 
@@ -956,7 +945,7 @@ int race_child(const std::string& path, DossierId id, std::int64_t expected, int
   p.holder = e.holder;
   p.last_hash = e.hash;
   p.updated_at = e.at;
-  Status s = store.write([&](WriteTx& tx) { return tx.append(expected, p, {e}, {}); });
+  Status s = store.write([&](WriteTx& tx) { return tx.append(expected, p, {e}); });
   if (s.ok()) return 0;
   return s.error().code == ErrorCode::kVersionConflict ? 1 : 7;
 }
@@ -1059,7 +1048,6 @@ TEST_CASE("snapshot: reads inside see one state while another connection commits
 // largest.
 struct ChunkRun {
   std::vector<std::pair<std::int64_t, EventRecord>> events;  // (gseq, event) in the order in_order saw them
-  std::vector<OutboxRow> outbox;
   std::vector<std::int64_t> chunk_sizes;
   std::set<unsigned> workers;
   Status status = Status::Ok();
@@ -1099,11 +1087,6 @@ ChunkRun run_chunks(SqliteStore& store, const LogScan& plan,
           CHECK(c.gseqs[i] <= c.last_gseq);
           out.events.emplace_back(c.gseqs[i], c.events[i]);
         }
-        for (std::size_t i = 0; i < c.n_outbox; ++i) {
-          CHECK(c.outbox[i].gseq >= c.first_gseq);
-          CHECK(c.outbox[i].gseq <= c.last_gseq);
-          out.outbox.push_back(c.outbox[i]);
-        }
         out.chunk_sizes.push_back(static_cast<std::int64_t>(c.n_events));
         --in_flight;
         return fail_in_order ? fail_in_order(c) : Status::Ok();
@@ -1114,11 +1097,10 @@ ChunkRun run_chunks(SqliteStore& store, const LogScan& plan,
   return out;
 }
 
-LogScan chunk_plan(unsigned workers, std::size_t chunk_events, bool outbox = false) {
+LogScan chunk_plan(unsigned workers, std::size_t chunk_events) {
   LogScan plan;
   plan.workers = workers;
   plan.chunk_events = chunk_events;
-  plan.outbox = outbox;
   return plan;
 }
 
@@ -1145,7 +1127,6 @@ TEST_CASE("chunked log scan: every event once, in log order, from the caller's s
       }
       // Full chunks but the last.
       for (std::size_t i = 0; i + 1 < run.chunk_sizes.size(); ++i) CHECK(run.chunk_sizes[i] == static_cast<std::int64_t>(size));
-      CHECK(run.outbox.empty());  // not asked for
     }
 
   std::vector<std::vector<DossierId>> ids(3);
@@ -1224,38 +1205,6 @@ TEST_CASE("chunked log scan: every event once, in log order, from the caller's s
     // Outside it, the new event is read.
     CHECK(run_chunks(*store, chunk_plan(2, 3)).events.size() == log.size() + 1);
   }
-}
-
-TEST_CASE("chunked log scan with the outbox: each row in the chunk of its gseq, in key order", "[sqlite]") {
-  TempDir dir;
-  auto store = open_store(dir.file("hoso.db"));
-  Model m;
-  for (DossierId id = 1; id <= 5; ++id)
-    for (int round = 0; round < 2; ++round)
-      REQUIRE(advance(*store, m, id,
-                      Step().notify({{id, m.projections.count(id) ? m.projections.at(id).version + 1 : 1, "so-noi-vu",
-                                      "ho-so-moi", "2026-03-01T00:00:00.000Z"}}))
-                  .ok());
-  // Rows forged with gseqs of no event, past the log and before it, still come, in their place.
-  RawDb raw(store->path());
-  REQUIRE(raw.exec("INSERT INTO outbox (gseq, n, dossier_id, event_seq, target_org, template_key, created_at) "
-                   "VALUES (999, 0, -3, 1, 'x', 'y', '2026-03-01T00:00:00.000Z'), "
-                   "(-5, 0, 2, 1, 'x', 'y', '2026-03-01T00:00:00.000Z')") == SQLITE_OK);
-  const auto all = store->outbox_after(std::numeric_limits<std::int64_t>::min(), -1, 1000).value();
-  REQUIRE(all.size() == 12);
-  for (unsigned workers : {1u, 2u, 3u})
-    for (std::size_t size : {std::size_t{1}, std::size_t{3}, std::size_t{100}}) {
-      INFO("workers = " << workers << ", chunk_events = " << size);
-      ChunkRun run = run_chunks(*store, chunk_plan(workers, size, /*outbox=*/true));
-      REQUIRE(run.status.ok());
-      REQUIRE(run.outbox.size() == all.size());
-      for (std::size_t i = 0; i < all.size(); ++i) {
-        CHECK(run.outbox[i].gseq == all[i].gseq);
-        CHECK(run.outbox[i].n == all[i].n);
-        CHECK(run.outbox[i].record.dossier == all[i].record.dossier);
-        CHECK(run.outbox[i].record.target_org == all[i].record.target_org);
-      }
-    }
 }
 
 }  // namespace hoso

@@ -39,20 +39,16 @@ std::vector<std::pair<std::string, std::string>> events_of(const Cli& cli, const
   return out;
 }
 
-// (target org, template) of the dossier's outbox rows, read from the database file.
-std::vector<std::pair<std::string, std::string>> outbox_of(const Cli& cli, const std::string& id) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open_v2(cli.db.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, "SELECT target_org, template_key FROM outbox WHERE dossier_id = ?1 ORDER BY gseq, n",
-                             -1, &st, nullptr) == SQLITE_OK);
-  sqlite3_bind_int64(st, 1, std::stoll(id));
+// (target org, template) of every notice the dossier's events recorded (the log is the outbox), from its
+// history.
+std::vector<std::pair<std::string, std::string>> notices_of(const Cli& cli, const std::string& id) {
   std::vector<std::pair<std::string, std::string>> out;
-  while (sqlite3_step(st) == SQLITE_ROW)
-    out.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)),
-                     reinterpret_cast<const char*>(sqlite3_column_text(st, 1)));
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  const auto history = cli.ok_json({"history", id});
+  for (const auto& e : history.as_array())
+    if (const auto* p = e.as_object().if_contains("payload"))
+      if (const auto* n = p->as_object().if_contains("notices"))
+        for (const auto& notice : n->as_array())
+          out.emplace_back(str(notice.at("to")), str(notice.at("template")));
   return out;
 }
 
@@ -81,7 +77,7 @@ TEST_CASE("a dossier left at a level gets its reminder, then its overdue notice,
   CHECK(events_of(cli, id).back().first == "DossierAccepted");
   advance_to(cli, "2026-05-05T01:00:00Z");
   CHECK(events_of(cli, id).back() == std::make_pair(std::string("TimerFired"), std::string("processing.remind")));
-  CHECK(has(outbox_of(cli, id), "vhxh-xa-phuong-tien", "deadline_reminder"));
+  CHECK(has(notices_of(cli, id), "vhxh-xa-phuong-tien", "deadline_reminder"));
   CHECK_FALSE(cli.ok_json({"dossier", "show", id}).at("overdue").as_bool());
 
   // Overdue at the end of 07/05 (00:00 on 08/05 in Vietnam = 17:00 UTC on 07/05), not a minute before.
@@ -91,7 +87,7 @@ TEST_CASE("a dossier left at a level gets its reminder, then its overdue notice,
   auto late = cli.ok_json({"dossier", "show", id});
   CHECK(late.at("overdue").as_bool());
   CHECK(str(late.at("deadlines").as_array()[0].at("status")) == "overdue");
-  const auto mail = outbox_of(cli, id);
+  const auto mail = notices_of(cli, id);
   CHECK(has(mail, "vhxh-xa-phuong-tien", "deadline_overdue"));
   CHECK(has(mail, "ca-tinh-thai-nguyen", "deadline_overdue_superior"));  // the level above is told
   auto inbox = cli({"inbox", "--as", "vhxh-xa-phuong-tien.appraiser"});
@@ -303,46 +299,57 @@ TEST_CASE("the timers table is audited, and a forged or missing row never fires 
   }
 }
 
-TEST_CASE("the outbox is bound to the chain: a forged notice is neither delivered nor passes the audit",
+TEST_CASE("notices are part of the chain: a forged one is neither delivered nor passes the audit, a moved "
+          "dispatch cursor is caught",
           "[e2e][notify][audit]") {
   Cli cli;
   init_virtual(cli, "2026-03-02T01:00:00Z");
   const std::string id = submitted_dossier(cli);
   must_act(cli, id, "accept", "ca-xa-phuong-tien.clerk");
   const std::string file = cli.dir + "/n.jsonl";
-  SECTION("a row added behind the engine's back") {
-    forge(cli,
-              "INSERT INTO outbox (gseq, n, dossier_id, event_seq, target_org, template_key, created_at) "
-              "VALUES (999, 0, " + id + ", 2, 'ca-tinh-lao-cai', 'dossier_decided', '2026-03-02T01:00:00.000Z')");
+  auto delivered = [&] {
+    std::ifstream in(file);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  auto audit_failure = [&] {
     auto audit = cli({"audit", "verify", "--json"});
     CHECK(audit.code == 8);
-    CHECK(boost::json::parse(audit.out).at("failure").as_string().find("ca-tinh-lao-cai") != std::string::npos);
+    return std::string(boost::json::parse(audit.out).at("failure").as_string());
+  };
+  SECTION("an event telling another org, added to the log outside the dossier's chain") {
+    forge(cli,
+          "INSERT INTO events (dossier_id, seq, type, at, actor_user, actor_role, actor_org, \"action\", "
+          "from_state, to_state, holder, note, payload, schema_version, prev_hash, hash, prev_gseq) "
+          "SELECT dossier_id, seq, type, at, actor_user, actor_role, actor_org, \"action\", from_state, to_state, "
+          "holder, note, replace(payload, 'vhxh-xa-phuong-tien', 'ca-tinh-lao-cai'), schema_version, prev_hash, "
+          "hash, prev_gseq FROM events WHERE dossier_id = " + id + " AND seq = 3");
+    CHECK_FALSE(audit_failure().empty());
     auto sent = cli({"notify", "deliver", "--file", file});
     CHECK(sent.code == 8);
     // The genuine notices before it went out; the forged one did not.
-    std::ifstream in(file);
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    CHECK(text.find("ca-tinh-lao-cai") == std::string::npos);
-    CHECK(text.find("ca-xa-phuong-tien") != std::string::npos);
+    CHECK(delivered().find("ca-tinh-lao-cai") == std::string::npos);
+    CHECK(delivered().find("ca-xa-phuong-tien") != std::string::npos);
   }
-  SECTION("a genuine row copied under another event's place in the log") {
+  SECTION("a notice redirected to another org inside its event") {
     forge(cli,
-          "INSERT INTO outbox SELECT gseq - 1, n + 5, dossier_id, event_seq, target_org, template_key, created_at, "
-          "status, attempts FROM outbox WHERE dossier_id = " + id + " AND event_seq = 3");
-    auto audit = cli({"audit", "verify", "--json"});
-    CHECK(audit.code == 8);
-    CHECK(boost::json::parse(audit.out).at("failure").as_string().find("không ghi nhận") != std::string::npos);
-  }
-  SECTION("a row redirected to another org") {
-    forge(cli, "UPDATE outbox SET target_org = 'ca-tinh-lao-cai' WHERE dossier_id = " + id + " AND event_seq = 3");
-    CHECK(cli({"audit", "verify"}).code == 8);
+          "DROP TRIGGER events_no_update; UPDATE events SET payload = replace(payload, 'vhxh-xa-phuong-tien', "
+          "'ca-tinh-lao-cai') WHERE dossier_id = " + id + " AND seq = 3");
+    CHECK(audit_failure().find("mã băm") != std::string::npos);
     CHECK(cli({"notify", "deliver", "--file", file}).code == 8);
+    CHECK(delivered().find("ca-tinh-lao-cai") == std::string::npos);
   }
-  SECTION("a row deleted") {
-    forge(cli, "DELETE FROM outbox WHERE dossier_id = " + id + " AND event_seq = 3");
-    auto audit = cli({"audit", "verify", "--json"});
-    CHECK(audit.code == 8);
-    CHECK(boost::json::parse(audit.out).at("failure").as_string().find("thiếu") != std::string::npos);
+  SECTION("the dispatch cursor moved past notices that never went out") {
+    forge(cli, "INSERT OR REPLACE INTO meta VALUES ('dispatch_cursor', (SELECT max(gseq) || '.0' FROM events))");
+    CHECK(audit_failure().find("vị trí gửi") != std::string::npos);
+  }
+  SECTION("the dispatch cursor moved back after the notices went out: none goes out twice") {
+    REQUIRE(cli({"notify", "deliver", "--file", file}).code == 0);
+    const std::string once = delivered();
+    CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
+    forge(cli, "DELETE FROM meta WHERE key = 'dispatch_cursor'");
+    CHECK(audit_failure().find("vị trí gửi") != std::string::npos);
+    CHECK(cli({"notify", "deliver", "--file", file}).code == 8);
+    CHECK(delivered() == once);
   }
 }
 
@@ -389,7 +396,7 @@ TEST_CASE("a fired timer may move the dossier along a timeout transition", "[e2e
   CHECK(str(last.at("action")) == "auto_return");
   CHECK(str(last.at("from")) == "intake");
   CHECK(str(last.at("to")) == "draft");
-  CHECK(has(outbox_of(cli, id), "xom-khuan-lan", "dossier_returned"));
+  CHECK(has(notices_of(cli, id), "xom-khuan-lan", "dossier_returned"));
   CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
   CHECK(cli.ok_json({"replay", id}).at("ok").as_bool());
   // Submitted again and taken up in time: the timer is cancelled and nothing moves it back.

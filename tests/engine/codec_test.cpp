@@ -121,7 +121,7 @@ TEST_CASE("every stored payload decodes to the event it was encoded from, read d
   CHECK((timers && clocks && electorate && ballot && fired && documents));
 }
 
-TEST_CASE("a payload in another shape the direct reader accepts reads the same; refusals are the parser's", "[codec]") {
+TEST_CASE("a payload in another shape the direct reader accepts reads the same, and refusals are the parser's", "[codec]") {
   World& w = walked();
   const auto& events = w.store.data().events;
   const EventRecord& created = events.front();

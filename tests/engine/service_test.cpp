@@ -255,11 +255,12 @@ TEST_CASE("council vote: threshold, quorum, one vote per member", "[service][vot
     auto v = w.service->show(id, std::nullopt);
     CHECK(v->record.closed);
     // The deciding ballot carries the vote's fail effects: the proposer is told.
-    const auto& outbox = w.store.data().outbox;
-    REQUIRE_FALSE(outbox.empty());
-    CHECK(outbox.back().target_org == "xom-khuan-lan");
-    CHECK(outbox.back().template_key == "dossier_rejected");
-    CHECK(outbox.back().event_seq == v->record.version);
+    const EventRecord& last = w.store.data().events.back();
+    CHECK(last.seq == v->record.version);
+    const auto notices = listed_notices(last.payload).value();
+    REQUIRE_FALSE(notices.empty());
+    CHECK(notices.back().to == "xom-khuan-lan");
+    CHECK(notices.back().template_key == "dossier_rejected");
   }
   SECTION("a member votes once; a non-member cannot vote; a ballot is required") {
     step("vote", m + "1", ballot("yes"));
@@ -453,8 +454,10 @@ TEST_CASE("versions, time and the hash chain", "[service][history]") {
     CHECK(ev[1].actor_user == "xom-khuan-lan.clerk");
     CHECK(ev[1].actor_role == "clerk");
     CHECK(ev[1].actor_org == "xom-khuan-lan");
-    CHECK(w.store.data().outbox.size() == 1);
-    CHECK(w.store.data().outbox[0].target_org == "ca-xa-phuong-tien");
+    CHECK(listed_notices(ev[0].payload).value().empty());
+    const auto told = listed_notices(ev[1].payload).value();
+    REQUIRE(told.size() == 1);
+    CHECK(told[0].to == "ca-xa-phuong-tien");
   }
   SECTION("an edited event is caught by the audit and by replay") {
     REQUIRE(w.service->act(id, "submit", "xom-khuan-lan.clerk", {}).ok());
@@ -609,24 +612,73 @@ TEST_CASE("audit verify reports the failure earliest in the log, whichever chunk
       audit_fails_at(b, 2);
     }
   }
-  SECTION("outbox rows forged for both dossiers: the earlier row is named") {
-    auto& outbox = w.store.data().outbox;
-    REQUIRE(outbox.size() >= 2);
-    std::size_t first_b = outbox.size(), last_a = outbox.size();
-    for (std::size_t i = 0; i < outbox.size(); ++i) {
-      if (outbox[i].dossier == b && first_b == outbox.size()) first_b = i;
-      if (outbox[i].dossier == a) last_a = i;
-    }
-    REQUIRE(first_b < last_a);
-    outbox[last_a].target_org = "ca-tinh-lao-cai";
-    outbox[first_b].template_key = "dossier_rejected";
-    CHECK(audit_fails_at(b, outbox[first_b].event_seq).find("không ghi nhận") != std::string::npos);
+  // Events 2..6 (the submissions and acceptances) each tell someone; nothing has been delivered yet.
+  auto first_notice = [&] {
+    for (std::size_t i = 0; i < events.size(); ++i)
+      if (!listed_notices(events[i].payload).value().empty()) return i;
+    return events.size();
+  };
+  const std::size_t told = first_notice();
+  REQUIRE(told < events.size());
+  SECTION("a dispatch cursor moved past notices that never went out: the first of them is named") {
+    w.store.data().cursor = NoticeKey{static_cast<std::int64_t>(events.size()), 0};
+    CHECK(audit_fails_at(events[told].dossier, events[told].seq).find("vị trí gửi") != std::string::npos);
   }
-  SECTION("an outbox row deleted: the event missing it is named") {
-    auto& outbox = w.store.data().outbox;
-    const OutboxRecord gone = outbox.back();
-    outbox.pop_back();
-    CHECK(audit_fails_at(gone.dossier, gone.event_seq).find("thiếu") != std::string::npos);
+  SECTION("a dispatch cursor on an event that tells no one") {
+    w.store.data().cursor = NoticeKey{1, 0};
+    CHECK(audit_fails_at(0, 0).find("không phải một thông báo") != std::string::npos);
+  }
+}
+
+TEST_CASE("deliveries: each notice once, in log order, the cursor and the history agree", "[service][notify]") {
+  World w;
+  const DossierId id = create(w, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_collective());
+  w.tick();
+  REQUIRE(w.service->act(id, "submit", "xom-khuan-lan.clerk", {}).ok());
+  w.tick();
+  REQUIRE(w.service->act(id, "accept", "ca-xa-phuong-tien.clerk", {}).ok());
+  std::vector<NotificationTemplate> templates;
+  for (const char* key : {"dossier_received", "dossier_returned", "dossier_rejected", "dossier_decided"})
+    templates.push_back(NotificationTemplate{key, "Hồ sơ {ho_so}", "{co_quan}: {buoc}", {}});
+  auto pending = w.service->pending_notifications(10, templates);
+  INFO((pending ? "" : pending.error().message));
+  REQUIRE(pending.ok());
+  REQUIRE(pending->size() == 2);
+  CHECK((*pending)[0].to_org == "ca-xa-phuong-tien");
+  CHECK((*pending)[1].to_org == "vhxh-xa-phuong-tien");
+  CHECK((*pending)[0].gseq < (*pending)[1].gseq);
+  SECTION("delivered in order: the cursor follows, each delivery is an event, the audit passes") {
+    for (const auto& n : *pending) REQUIRE(w.service->record_delivered(n, "file").ok());
+    CHECK(w.service->pending_notifications(10, templates)->empty());
+    CHECK(w.store.data().cursor == NoticeKey{(*pending)[1].gseq, (*pending)[1].n});
+    CHECK(w.store.data().events.back().type == "NotificationDelivered");
+    CHECK(w.service->audit_verify()->ok);
+    CHECK(w.service->replay_all()->ok);
+    // Delivering one again is refused: the cursor is past it.
+    CHECK_FALSE(w.service->record_delivered((*pending)[0], "file").ok());
+  }
+  SECTION("the later one first is refused: deliveries go in log order, none skipped") {
+    auto skipped = w.service->record_delivered((*pending)[1], "file");
+    REQUIRE_FALSE(skipped.ok());
+    CHECK(w.store.data().cursor == NoticeKey{0, -1});
+    CHECK(w.service->audit_verify()->ok);
+  }
+  SECTION("a delivery recorded twice in the history is named by the audit") {
+    REQUIRE(w.service->record_delivered((*pending)[0], "file").ok());
+    auto& events = w.store.data().events;
+    EventRecord again = events.back();
+    again.seq += 1;
+    again.prev_hash = events.back().hash;
+    again.hash = event_hash(again);
+    events.push_back(again);
+    auto& p = w.store.data().dossiers[id];
+    p.version = again.seq;
+    p.last_hash = again.hash;
+    auto audit = w.service->audit_verify();
+    REQUIRE(audit.ok());
+    CHECK_FALSE(audit->ok);
+    CHECK(audit->failed_seq == again.seq);
+    CHECK_THAT(audit->failure, Catch::Contains("hai lần"));
   }
 }
 

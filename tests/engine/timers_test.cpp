@@ -2,6 +2,7 @@
 // submission, late firing after downtime, what a fired timer leaves behind.
 #include <catch2/catch.hpp>
 
+#include "engine/codec.hpp"
 #include "engine/core.hpp"
 #include "engine/timers.hpp"
 #include "tests/support/world.hpp"
@@ -230,7 +231,8 @@ TEST_CASE("a command after the limit fires the due timers first, in its own tran
         std::vector<std::string>{"TimerFired", "TimerFired", "DossierAppraised"});
   // The overdue notice went out with the firing (the level above is told even though the level acted).
   bool told_above = false;
-  for (const auto& o : w.store.data().outbox) told_above |= o.template_key == "deadline_overdue_superior";
+  for (const auto& e : w.store.data().events)
+    for (const auto& n : listed_notices(e.payload).value()) told_above |= n.template_key == "deadline_overdue_superior";
   CHECK(told_above);
   // A stale version is still refused, and nothing is written.
   const auto before = w.store.data().events.size();

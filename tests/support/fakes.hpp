@@ -29,8 +29,7 @@ class MemoryStore : public Store {
   struct Data {
     std::map<DossierId, DossierRecord> dossiers;
     std::vector<EventRecord> events;
-    std::vector<OutboxRecord> outbox;
-    std::size_t dispatched = 0;  // outbox rows before this index are delivered
+    NoticeKey cursor;  // the dispatch cursor; an event's gseq is its position in `events`, from 1
     std::map<std::string, DefinitionRecord> definitions;
     std::map<std::string, std::string> heads;
     std::vector<OrgRecord> orgs;
@@ -66,26 +65,11 @@ class MemoryStore : public Store {
   // chunk boundaries.
   std::size_t chunk_events = 2;
   // One thread here (worker 0): each chunk is worked on, then passed in order. An event's gseq is its
-  // position from 1; an outbox row's is its event's (found by dossier and seq; a row of no event comes after
-  // the last), and its n its place among that event's rows.
+  // position from 1.
   Status scan_log_chunks(const LogScan& plan, const std::function<Status(unsigned, LogChunk&)>& work,
                          const std::function<Status(LogChunk&)>& in_order) override {
-    std::map<std::pair<DossierId, std::int64_t>, std::int64_t> gseq_of;
-    for (std::size_t i = 0; i < data_.events.size(); ++i)
-      gseq_of[{data_.events[i].dossier, data_.events[i].seq}] = static_cast<std::int64_t>(i + 1);
-    std::vector<OutboxRow> rows;
-    std::map<std::int64_t, std::int64_t> next_n;
-    for (std::size_t i = 0; i < data_.outbox.size(); ++i) {
-      OutboxRow row = outbox_row(i);
-      auto it = gseq_of.find({row.record.dossier, row.record.event_seq});
-      row.gseq = it == gseq_of.end() ? static_cast<std::int64_t>(data_.events.size() + 1) : it->second;
-      rows.push_back(row);
-    }
-    std::stable_sort(rows.begin(), rows.end(), [](const OutboxRow& a, const OutboxRow& b) { return a.gseq < b.gseq; });
-    for (auto& row : rows) row.n = next_n[row.gseq]++;
     const auto size = static_cast<std::int64_t>(chunk_events ? chunk_events : plan.chunk_events);
     const auto total = static_cast<std::int64_t>(data_.events.size());
-    std::size_t r = 0;
     for (std::int64_t index = 0, first = 1; index == 0 || first <= total; ++index, first += size) {
       LogChunk c;
       c.index = index;
@@ -96,8 +80,6 @@ class MemoryStore : public Store {
         c.gseqs.push_back(g);
       }
       c.n_events = c.events.size();
-      for (; r < rows.size() && rows[r].gseq <= c.last_gseq; ++r) c.outbox.push_back(rows[r]);
-      c.n_outbox = plan.outbox ? c.outbox.size() : 0;
       if (auto st = work(0, c); !st) return st;
       if (auto st = in_order(c); !st) return st;
     }
@@ -129,12 +111,6 @@ class MemoryStore : public Store {
       if (d.holder == holder && !d.closed) out.push_back(d);
     return out;
   }
-  Result<std::vector<OutboxRecord>> outbox(DossierId id) override {
-    std::vector<OutboxRecord> out;
-    for (const auto& o : data_.outbox)
-      if (o.dossier == id) out.push_back(o);
-    return out;
-  }
   Result<std::optional<DefinitionRecord>> definition(const std::string& hash) override {
     auto it = data_.definitions.find(hash);
     if (it == data_.definitions.end()) return std::optional<DefinitionRecord>{};
@@ -157,26 +133,26 @@ class MemoryStore : public Store {
     return due_of(data_, until, limit);
   }
   Result<std::int64_t> pending_timers() override { return static_cast<std::int64_t>(data_.timers.size()); }
-  Result<std::vector<OutboxRow>> outbox_after(std::int64_t gseq, std::int64_t, int limit) override {
-    std::vector<OutboxRow> out;
-    for (std::size_t i = static_cast<std::size_t>(gseq); i < data_.outbox.size() && static_cast<int>(out.size()) < limit; ++i)
-      out.push_back(outbox_row(i));
-    return out;
+  Result<NoticeKey> dispatch_cursor() override { return data_.cursor; }
+  Result<std::vector<LoggedEvent>> events_after(std::int64_t gseq, int limit) override {
+    return events_after_of(data_, gseq, limit);
   }
-  // Row i of the outbox, keyed (i + 1, 0) here.
-  OutboxRow outbox_row(std::size_t i) const {
-    return OutboxRow{static_cast<std::int64_t>(i + 1), 0, data_.outbox[i], i < data_.dispatched ? "delivered" : "pending", 0};
-  }
-  Result<std::vector<OutboxRow>> undispatched(int limit) override {
-    std::vector<OutboxRow> out;
-    for (std::size_t i = data_.dispatched; i < data_.outbox.size() && static_cast<int>(out.size()) < limit; ++i)
-      out.push_back(OutboxRow{static_cast<std::int64_t>(i + 1), 0, data_.outbox[i], "pending", 0});
-    return out;
-  }
+  Result<std::optional<EventRecord>> event_at(std::int64_t gseq) override { return event_at_of(data_, gseq); }
 
   Data& data() { return data_; }
 
  private:
+  static std::vector<LoggedEvent> events_after_of(const Data& d, std::int64_t gseq, int limit) {
+    std::vector<LoggedEvent> out;
+    for (auto g = std::max<std::int64_t>(gseq, 0) + 1;
+         g <= static_cast<std::int64_t>(d.events.size()) && static_cast<int>(out.size()) < limit; ++g)
+      out.push_back(LoggedEvent{g, d.events[static_cast<std::size_t>(g - 1)]});
+    return out;
+  }
+  static std::optional<EventRecord> event_at_of(const Data& d, std::int64_t gseq) {
+    if (gseq < 1 || gseq > static_cast<std::int64_t>(d.events.size())) return std::nullopt;
+    return d.events[static_cast<std::size_t>(gseq - 1)];
+  }
   static std::optional<DossierRecord> find(const Data& d, DossierId id) {
     auto it = d.dossiers.find(id);
     if (it == d.dossiers.end()) return std::nullopt;
@@ -209,14 +185,12 @@ class MemoryStore : public Store {
     Result<DossierId> allocate_dossier_id() override {
       return data.dossiers.empty() ? DossierId{1} : data.dossiers.rbegin()->first + 1;
     }
-    Status append(std::int64_t expected, const DossierRecord& p, const std::vector<EventRecord>& events,
-                  const std::vector<OutboxRecord>& outbox) override {
+    Status append(std::int64_t expected, const DossierRecord& p, const std::vector<EventRecord>& events) override {
       auto existing = find(data, p.id);
       if ((expected == 0 && existing) || (expected != 0 && (!existing || existing->version != expected)))
         return make_error(ErrorCode::kVersionConflict, "version conflict");
       data.dossiers[p.id] = p;
       data.events.insert(data.events.end(), events.begin(), events.end());
-      data.outbox.insert(data.outbox.end(), outbox.begin(), outbox.end());
       return Status::Ok();
     }
     Status put_definition(const DefinitionRecord& d) override {
@@ -239,12 +213,12 @@ class MemoryStore : public Store {
       data.clock = c;
       return Status::Ok();
     }
-    Status mark_delivered(std::int64_t gseq, std::int64_t) override {
-      if (gseq != static_cast<std::int64_t>(data.dispatched) + 1)
-        return make_error(ErrorCode::kInternal, "not the next pending notification");
-      ++data.dispatched;
+    Status mark_delivered(std::int64_t gseq, std::int64_t n) override {
+      if (NoticeKey{gseq, n} <= data.cursor) return make_error(ErrorCode::kInternal, "delivered already");
+      data.cursor = NoticeKey{gseq, n};
       return Status::Ok();
     }
+    Result<std::optional<EventRecord>> event_at(std::int64_t gseq) override { return event_at_of(data, gseq); }
     Status add_timer(const TimerRecord& t) override {
       data.timers.emplace(t.due_at, t.dossier, t.name);
       return Status::Ok();
