@@ -1,5 +1,6 @@
 #include "engine/codec.hpp"
 #include "engine/hash_chain.hpp"
+#include "engine/json_out.hpp"
 
 #include <fmt/format.h>
 
@@ -23,25 +24,27 @@ std::string user_key(const Directory& dir, UserId id) {
   return id.valid() ? dir.user(id).key : std::string();
 }
 
-json::array encode_timers(const std::vector<PendingTimer>& timers) {
-  json::array out;
-  for (const auto& t : timers) out.push_back(json::object{{"name", t.name}, {"due", format_utc(t.due)}});
-  return out;
+void write_timers(JsonOut& out, const std::vector<PendingTimer>& timers) {
+  out.begin_array();
+  for (const auto& t : timers) out.begin_object().member("name", t.name).member("due", format_utc(t.due)).end_object();
+  out.end_array();
 }
 
-json::array encode_clocks(const std::vector<LegalClock>& clocks) {
-  json::array out;
+void write_clocks(JsonOut& out, const std::vector<LegalClock>& clocks) {
+  out.begin_array();
   for (const auto& c : clocks)
-    out.push_back(json::object{{"timer", c.timer},
-                               {"level", org_kind_name(c.level)},
-                               {"rule", c.rule},
-                               {"working_days", c.working_days},
-                               {"remind_before", c.remind_before},
-                               {"due", format_date(c.due)},
-                               {"remaining", c.remaining},
-                               {"running", c.running},
-                               {"overdue", c.overdue}});
-  return out;
+    out.begin_object()
+        .member("timer", c.timer)
+        .member("level", org_kind_name(c.level))
+        .member("rule", c.rule)
+        .member("working_days", c.working_days)
+        .member("remind_before", c.remind_before)
+        .member("due", format_date(c.due))
+        .member("remaining", c.remaining)
+        .member("running", c.running)
+        .member("overdue", c.overdue)
+        .end_object();
+  out.end_array();
 }
 
 Result<std::vector<PendingTimer>> decode_timers(const json::value& v) {
@@ -95,14 +98,16 @@ Result<std::vector<LegalClock>> decode_clocks(const json::value& v) {
   return out;
 }
 
-json::array encode_documents(const Definition& def, const std::vector<DocumentRef>& docs) {
-  json::array out;
+void write_documents(JsonOut& out, const Definition& def, const std::vector<DocumentRef>& docs) {
+  out.begin_array();
   for (const auto& d : docs)
-    out.push_back(json::object{{"kind", def.document(d.kind).key},
-                               {"filename", d.filename},
-                               {"sha256", d.sha256},
-                               {"size", d.size}});
-  return out;
+    out.begin_object()
+        .member("kind", def.document(d.kind).key)
+        .member("filename", d.filename)
+        .member("sha256", d.sha256)
+        .member("size", d.size)
+        .end_object();
+  out.end_array();
 }
 
 Result<std::vector<DocumentRef>> decode_documents(const Definition& def, const json::value& v) {
@@ -134,10 +139,10 @@ Result<std::vector<UserId>> decode_users(const Directory& dir, const json::value
   return out;
 }
 
-json::array encode_users(const Directory& dir, const std::vector<UserId>& users) {
-  json::array out;
-  for (UserId u : users) out.push_back(json::string(dir.user(u).key));
-  return out;
+void write_users(JsonOut& out, const Directory& dir, const std::vector<UserId>& users) {
+  out.begin_array();
+  for (UserId u : users) out.value(dir.user(u).key);
+  out.end_array();
 }
 
 Result<std::vector<FieldChange>> decode_changes(const Definition& def, const json::value& v) {
@@ -184,69 +189,68 @@ EventRecord encode_event(const Definition& def, const Directory& dir, DossierId 
   r.to_state = def.state(e.to).key;
   r.holder = org_key(dir, e.holder);
   r.note = e.note;
-  json::object p;
-  if (e.type == EventType::kDossierCreated) {
-    p["award"] = def.award(e.award).key;
-    p["origin"] = org_key(dir, e.origin);
-    p["definition"] = def.hash();
-  }
+  JsonOut p(r.payload);
+  p.begin_object();
+  if (e.type == EventType::kDossierCreated)
+    p.member("award", def.award(e.award).key).member("origin", org_key(dir, e.origin)).member("definition", def.hash());
   if (!e.changes.empty()) {
-    json::array changes;
+    p.key("changes").begin_array();
     for (const auto& c : e.changes)
-      changes.push_back(json::array{json::string(def.field(c.field).key),
-                                    json::string(format_value(def.field(c.field).spec, c.value))});
-    p["changes"] = std::move(changes);
+      p.begin_array()
+          .value(def.field(c.field).key)
+          .value(format_value(def.field(c.field).spec, c.value))
+          .end_array();
+    p.end_array();
   }
-  if (!e.documents.empty()) p["documents"] = encode_documents(def, e.documents);
+  if (!e.documents.empty()) write_documents(p.key("documents"), def, e.documents);
   if (!e.notices.empty()) {
-    json::array notices;
-    for (const auto& n : e.notices) notices.push_back(json::object{{"to", n.to}, {"template", n.template_key}});
-    p["notices"] = std::move(notices);
+    p.key("notices").begin_array();
+    for (const auto& n : e.notices) p.begin_object().member("to", n.to).member("template", n.template_key).end_object();
+    p.end_array();
   }
   if (e.delivery)
-    p["delivery"] = json::object{{"notification", e.delivery->notification},
-                                 {"channel", e.delivery->channel},
-                                 {"to", e.delivery->to},
-                                 {"template", e.delivery->template_key}};
+    p.key("delivery")
+        .begin_object()
+        .member("notification", e.delivery->notification)
+        .member("channel", e.delivery->channel)
+        .member("to", e.delivery->to)
+        .member("template", e.delivery->template_key)
+        .end_object();
   if (!e.timer.empty()) {
-    p["timer"] = e.timer;
-    if (e.late) p["late"] = true;
+    p.member("timer", e.timer);
+    if (e.late) p.member("late", true);
   }
-  if (e.timers) p["timers"] = encode_timers(*e.timers);
-  if (e.clocks) p["clocks"] = encode_clocks(*e.clocks);
-  if (e.ballot != Ballot::kNone) p["ballot"] = ballot_name(e.ballot);
-  if (!e.electorate.empty()) p["electorate"] = encode_users(dir, e.electorate);
+  if (e.timers) write_timers(p.key("timers"), *e.timers);
+  if (e.clocks) write_clocks(p.key("clocks"), *e.clocks);
+  if (e.ballot != Ballot::kNone) p.member("ballot", ballot_name(e.ballot));
+  if (!e.electorate.empty()) write_users(p.key("electorate"), dir, e.electorate);
   if (!e.effects.empty()) {
-    json::array effects;
+    p.key("effects").begin_array();
     for (const auto& f : e.effects) {
-      json::object o;
+      p.begin_object();
       switch (f.kind) {
         case Effect::Kind::kNotify:
-          o["notify"] = f.to;
-          o["template"] = f.template_;
+          p.member("notify", f.to).member("template", f.template_);
           break;
         case Effect::Kind::kStartTimer:
-          o["start_timer"] = f.timer;
-          if (f.on_field.valid()) {
-            o["on"] = def.field(f.on_field).key;
-            o["hour"] = f.hour;
-          } else {
-            o["after"] = f.after;
-          }
+          p.member("start_timer", f.timer);
+          if (f.on_field.valid())
+            p.member("on", def.field(f.on_field).key).member("hour", f.hour);
+          else
+            p.member("after", f.after);
           break;
         case Effect::Kind::kCancelTimer:
-          o["cancel_timer"] = f.timer;
+          p.member("cancel_timer", f.timer);
           break;
         case Effect::Kind::kPauseTimer:
-          o["pause_timer"] = f.timer;
+          p.member("pause_timer", f.timer);
           break;
       }
-      effects.push_back(std::move(o));
+      p.end_object();
     }
-    p["effects"] = std::move(effects);
+    p.end_array();
   }
-  p["state"] = state_digest;
-  r.payload = json::serialize(p);
+  p.member("state", state_digest).end_object();
   r.schema_version = kEventSchemaVersion;
   return r;
 }
@@ -851,23 +855,27 @@ DossierRecord encode_dossier(const Definition& def, const Directory& dir, const 
   r.previous_holder = org_key(dir, s.previous_holder);
   r.closed = s.closed;
   r.version = s.version;
-  json::object fields;
+  JsonOut fields(r.fields);
+  fields.begin_object();
   for (const auto& f : def.fields())
-    if (s.fields[f.id.value].present()) fields[f.key] = format_value(f.spec, s.fields[f.id.value]);
-  r.fields = json::serialize(fields);
-  r.documents = json::serialize(encode_documents(def, s.documents));
-  r.vote = json::serialize(json::object{{"electorate", encode_users(dir, s.vote.electorate)},
-                                        {"voted", encode_users(dir, s.vote.voted)},
-                                        {"yes", s.vote.yes},
-                                        {"no", s.vote.no},
-                                        {"abstain", s.vote.abstain}});
+    if (s.fields[f.id.value].present()) fields.member(f.key, format_value(f.spec, s.fields[f.id.value]));
+  fields.end_object();
+  JsonOut documents(r.documents);
+  write_documents(documents, def, s.documents);
+  JsonOut vote(r.vote);
+  write_users(vote.begin_object().key("electorate"), dir, s.vote.electorate);
+  write_users(vote.key("voted"), dir, s.vote.voted);
+  vote.member("yes", s.vote.yes).member("no", s.vote.no).member("abstain", s.vote.abstain).end_object();
   r.created_by = s.created_by.valid() ? user_key(dir, s.created_by) : std::string(kSystemActor);
   r.created_at = format_utc(s.created_at);
   r.updated_at = format_utc(s.updated_at);
   r.submitted_at = s.submitted_at ? format_utc(*s.submitted_at) : "";
-  if (!s.timers.empty() || !s.clocks.empty())
-    r.timing = json::serialize(
-        json::object{{"timers", encode_timers(s.timers)}, {"clocks", encode_clocks(s.clocks)}});
+  if (!s.timers.empty() || !s.clocks.empty()) {
+    JsonOut timing(r.timing);
+    write_timers(timing.begin_object().key("timers"), s.timers);
+    write_clocks(timing.key("clocks"), s.clocks);
+    timing.end_object();
+  }
   r.last_hash = last_hash;
   return r;
 }
