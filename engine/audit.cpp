@@ -94,7 +94,7 @@ struct ChunkWork {
 };
 
 // What each event of a chunk recorded that the audit reads: its hash, digest, notices, the notice a delivery
-// names, and the timers it started (only for dossiers with timer rows no projection lists).
+// names, and the timers it started (matched only for dossiers with timer rows no projection lists).
 void work_on_chunk(const LogChunk& c, const TimerRows& timers, ChunkWork& w) {
   if (w.hash_matches.size() < c.n_events) {
     w.hash_matches.resize(c.n_events);
@@ -114,8 +114,12 @@ void work_on_chunk(const LogChunk& c, const TimerRows& timers, ChunkWork& w) {
     std::int64_t n = 0;
     Status listed = visit_listed_notices(r.payload, [&](std::string_view, std::string_view) { ++n; });
     w.notices[i] = n;
-    if (auto it = timers.unlisted_of.find(r.dossier); listed && it != timers.unlisted_of.end())
+    // Every event's timer list must read; it is matched against rows only for dossiers that have rows no
+    // projection lists.
+    const auto it = timers.unlisted_of.find(r.dossier);
+    if (listed)
       listed = visit_listed_timers(r.payload, [&](std::string_view name, Timestamp due) {
+        if (it == timers.unlisted_of.end()) return;
         for (std::size_t row : it->second)
           if (timers.rows[row].name == name && timers.due[row] && timers.due[row]->millis == due.millis)
             w.started.push_back(row);
@@ -181,7 +185,8 @@ class Dispatch {
   }
   struct PairHash {
     std::size_t operator()(const std::pair<std::int64_t, std::int64_t>& p) const {
-      return std::hash<std::int64_t>{}(p.first * 1'000'003 + p.second);
+      return std::hash<std::uint64_t>{}(static_cast<std::uint64_t>(p.first) * 1'000'003u +
+                                        static_cast<std::uint64_t>(p.second));
     }
   };
   NoticeKey cursor_;

@@ -58,33 +58,34 @@ Status type_input(const Definition& def, const RawInput& in, std::vector<FieldCh
 
 Error refusal_error(const Refusal& r) { return r.error; }
 
-// Notice `key` as the dossier's chain recorded it: `logged` (the event at key.gseq) must be event `seq` of
-// the chain, every event of the chain up to it must verify, and it must list notice key.n. So a row written
-// into the log behind the engine's back, outside every chain or with its hash not matching, is never taken
-// for a notice to deliver; nor is one the chain records as delivered.
-Result<Event::Notice> chained_notice(NoticeKey key, const EventRecord& logged, const std::vector<EventRecord>& chain) {
+// Notice `key` as the dossier's chain recorded it: the event at key.gseq must be event `logged.seq` of the
+// chain its projection heads (by place in the log, not merely by content: a copy of a genuine event written
+// elsewhere in the log is not it), every event of the chain up to it must verify, and it must list notice
+// key.n. So a row written into the log behind the engine's back, outside every chain or with its hash not
+// matching, is never taken for a notice to deliver; nor is one the chain records as delivered.
+Result<Event::Notice> chained_notice(NoticeKey key, const EventRecord& logged, const std::vector<LoggedEvent>& chain) {
   auto bad = [&] {
     return make_error(ErrorCode::kVerifyFailed,
                       fmt::format("thông báo {}.{} không khớp với sự kiện {} của hồ sơ {} (đã bị thêm hoặc sửa "
                                   "ngoài hệ thống)",
                                   key.gseq, key.n, logged.seq, logged.dossier));
   };
-  if (logged.seq < 1 || logged.seq > static_cast<std::int64_t>(chain.size()) ||
-      !(chain[static_cast<std::size_t>(logged.seq - 1)] == logged))
-    return bad();
+  if (logged.seq < 1 || logged.seq > static_cast<std::int64_t>(chain.size())) return bad();
+  const LoggedEvent& in_chain = chain[static_cast<std::size_t>(logged.seq - 1)];
+  if (in_chain.gseq != key.gseq || !(in_chain.record == logged)) return bad();
   ChainChecker checker;
   for (std::int64_t i = 0; i < logged.seq; ++i)
-    if (!checker.check(chain[static_cast<std::size_t>(i)]).empty()) return bad();
+    if (!checker.check(chain[static_cast<std::size_t>(i)].record).empty()) return bad();
   auto notices = listed_notices(logged.payload);
   if (!notices || key.n < 0 || key.n >= static_cast<std::int64_t>(notices->size())) return bad();
   // Gone out already (a dispatch cursor moved back by hand): never twice.
   const std::string_view delivered = event_type_name(EventType::kNotificationDelivered);
-  for (const EventRecord& e : chain)
-    if (e.type == delivered && delivered_notice(e.payload) == key)
+  for (const LoggedEvent& e : chain)
+    if (e.record.type == delivered && delivered_notice(e.record.payload) == key)
       return make_error(ErrorCode::kVerifyFailed,
                         fmt::format("thông báo {}.{} đã được gửi (sự kiện {} của hồ sơ {}): vị trí gửi đã bị sửa "
                                     "ngoài hệ thống",
-                                    key.gseq, key.n, e.seq, e.dossier));
+                                    key.gseq, key.n, e.record.seq, e.record.dossier));
   return (*notices)[static_cast<std::size_t>(key.n)];
 }
 
@@ -553,7 +554,7 @@ Result<Notification> CommandService::render_notification(NoticeKey key, const Ev
   if (!rec->has_value()) return make_error(ErrorCode::kVerifyFailed, "thông báo của hồ sơ không tồn tại");
   auto def = defs_.by_hash((*rec)->definition_hash);
   if (!def) return def.error();
-  auto events = store_.events(logged.dossier);
+  auto events = store_.chain(logged.dossier);
   if (!events) return events.error();
   auto notice = chained_notice(key, logged, *events);
   if (!notice) return notice.error();
@@ -568,7 +569,7 @@ Result<Notification> CommandService::render_notification(NoticeKey key, const Ev
   state.definition_hash = (*rec)->definition_hash;
   Event e;
   for (std::int64_t i = 0; i < logged.seq; ++i) {
-    if (auto st = decode_event_into(**def, dir_, (*events)[static_cast<std::size_t>(i)], e, true); !st)
+    if (auto st = decode_event_into(**def, dir_, (*events)[static_cast<std::size_t>(i)].record, e, true); !st)
       return st.error();
     if (auto st = apply_event(**def, state, e); !st) return st.error();
   }
@@ -618,7 +619,7 @@ Status CommandService::record_delivered(const Notification& n, const std::string
     if (!def) return def.error();
     auto state = load_checked(tx, record, **def);
     if (!state) return state.error();
-    auto events = store_.events(n.dossier);
+    auto events = store_.chain(n.dossier);
     if (!events) return events.error();
     // Deliveries go in log order, none skipped: `n` must be the first notice after the cursor.
     const NoticeKey key{n.gseq, n.n};

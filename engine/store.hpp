@@ -101,6 +101,9 @@ class Store {
   virtual Result<std::optional<EventRecord>> last_event(DossierId id) = 0;
   // The dossier's events in sequence order.
   virtual Result<std::vector<EventRecord>> events(DossierId id) = 0;
+  // The same, each with its place in the log (the chain a dossier's projection heads, not merely events
+  // that name the dossier).
+  virtual Result<std::vector<LoggedEvent>> chain(DossierId id) = 0;
   // Calls `fn` for every event in append order; stops early (returning fn's error) when fn fails.
   // fn may take the record's contents (swap them out): the store refills the record for the next row,
   // so a reader that swaps in records of its own reuses their memory.

@@ -258,27 +258,25 @@ Result<VerifyReport> replay_log(Store& store, DefinitionRegistry& registry, cons
   std::vector<PinTable::Cache> caches(plan.workers);
   PinGuesses guesses(plan.workers);
   std::vector<std::vector<PreparedEvent>> prepared(plan.slots());
-  std::vector<std::optional<Error>> pin_errors(plan.slots());  // a registry failure met in a chunk
 
   // At once, chunk by chunk: every hash, the digest each event recorded, and the event decoded under
   // its dossier's definition when that is known.
   auto work = [&](unsigned worker, LogChunk& c) -> Status {
     auto& out = prepared[c.slot];
     if (out.size() < c.n_events) out.resize(c.n_events);
-    pin_errors[c.slot].reset();
     for (std::size_t i = 0; i < c.n_events; ++i) {
       const EventRecord& r = c.events[i];
       PreparedEvent& p = out[i];
       p.hash_matches = event_hash_matches(r);
       recorded_digest_into(r.payload, p.digest);
       p.created = nullptr;
+      p.pin_error.reset();
       p.decoded_under = nullptr;
       const Pin* pin = nullptr;
       if (r.seq == 1) {
         Status error = Status::Ok();
         p.created = pins.find(caches[worker], created_definition_hash(r.payload), error);
-        if (p.created == nullptr && error.error().code != ErrorCode::kNotFound && !pin_errors[c.slot])
-          pin_errors[c.slot] = error.error();
+        if (p.created == nullptr && error.error().code != ErrorCode::kNotFound) p.pin_error = error.error();
         pin = p.created;
         if (pin != nullptr) guesses.put(worker, r.dossier, pin);
       } else {
@@ -306,8 +304,8 @@ Result<VerifyReport> replay_log(Store& store, DefinitionRegistry& registry, cons
         return FirstFailure::stopped();
       }
       if (r.seq == 1 && p.created == nullptr) {
-        if (pin_errors[c.slot]) {
-          error = *pin_errors[c.slot];
+        if (p.pin_error) {
+          error = *p.pin_error;
           return FirstFailure::stopped();
         }
         set_failure(report, r.dossier, r.seq,

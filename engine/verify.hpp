@@ -6,6 +6,7 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -57,6 +58,7 @@ struct PreparedEvent {
   bool hash_matches = false;
   std::string digest;                         // the projection digest it recorded
   const Pin* created = nullptr;               // a first event's: the definition its payload names, if stored
+  std::optional<Error> pin_error;             // or why the store could not say (not "not stored")
   const Definition* decoded_under = nullptr;  // when `event` holds the record decoded under this definition
   Event event;
 };

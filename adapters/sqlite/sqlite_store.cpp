@@ -628,15 +628,17 @@ class SqliteStore::Impl {
   sqlite3_stmt* stmt(Q q) const { return stmts_[static_cast<std::size_t>(q)].get(); }
 
   // A storage failure, with SQLite's own message. Every storage failure is kInternal.
-  Error db_error(int rc, std::string_view doing) const {
+  Error db_error(int rc, std::string_view doing) const { return db_error(db_.get(), rc, doing); }
+  // The same for a failure on connection `db` (a scan's own read connection).
+  Error db_error(sqlite3* db, int rc, std::string_view doing) const {
     const int primary = rc & 0xFF;
     if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
       return internal(
           fmt::format("cơ sở dữ liệu {} đang bị tiến trình khác khóa; đã chờ quá {} ms khi {} (SQLite: {})",
-                      path_, busy_timeout_.count(), doing, sqlite3_errmsg(db_.get())));
+                      path_, busy_timeout_.count(), doing, sqlite3_errmsg(db)));
     }
-    return internal(fmt::format("lỗi cơ sở dữ liệu {} khi {}: {} (mã SQLite {})", path_, doing,
-                                sqlite3_errmsg(db_.get()), rc));
+    return internal(
+        fmt::format("lỗi cơ sở dữ liệu {} khi {}: {} (mã SQLite {})", path_, doing, sqlite3_errmsg(db), rc));
   }
 
   // Steps a statement that returns no rows.
@@ -833,6 +835,7 @@ class SqliteStore::Impl {
     Status mark_delivered(std::int64_t gseq, std::int64_t n) override {
       return guard([&]() -> Status {
         if (!active_) return not_active();
+        if (gseq < 1 || n < 0) return internal(fmt::format("thông báo {}.{} không có trong nhật ký", gseq, n));
         auto cursor = impl_.dispatch_cursor();
         if (!cursor) return cursor.error();
         if (NoticeKey{gseq, n} <= *cursor)
@@ -1159,7 +1162,8 @@ class SqliteStore::Impl {
     return read_last_event(id);
   }
 
-  Result<std::vector<EventRecord>> events(DossierId id) {
+  // With `gseqs`, also each event's place in the log.
+  Result<std::vector<EventRecord>> events(DossierId id, std::vector<std::int64_t>* gseqs = nullptr) {
     ReadTx rt(*this);
     if (Status s = rt.begin(); !s) return s.error();
     std::vector<EventRecord> out;
@@ -1187,6 +1191,7 @@ class SqliteStore::Impl {
       if (rc != SQLITE_ROW) return db_error(rc, fmt::format("đọc sự kiện của hồ sơ {}", id));
       EventRecord& e = out.emplace_back();
       read_event(s, e);
+      if (gseqs != nullptr) gseqs->push_back(gseq);
       if (e.dossier != id) return broken_chain(id, gseq, "sự kiện thuộc hồ sơ khác");
       more = !col_null(s, 16);
       if (more) {
@@ -1196,6 +1201,7 @@ class SqliteStore::Impl {
       }
     }
     std::reverse(out.begin(), out.end());
+    if (gseqs != nullptr) std::reverse(gseqs->begin(), gseqs->end());
     if (static_cast<std::int64_t>(out.size()) != version) {
       return broken_chain(id, gseq, fmt::format("có {} sự kiện nhưng phiên bản là {}", out.size(), version));
     }
@@ -1253,7 +1259,7 @@ class SqliteStore::Impl {
     int rc = sqlite3_prepare_v2(db, "SELECT coalesce(max(gseq), 0) FROM events", -1, &raw, nullptr);
     StmtHandle st(raw);
     if (rc == SQLITE_OK) rc = sqlite3_step(raw);
-    if (rc != SQLITE_ROW) return db_error(rc, "đọc đầu nhật ký");
+    if (rc != SQLITE_ROW) return db_error(db, rc, "đọc đầu nhật ký");
     head = sqlite3_column_int64(raw, 0);
     return Status::Ok();
   }
@@ -1267,7 +1273,7 @@ class SqliteStore::Impl {
       out.emplace_back(raw);
       if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(raw, static_cast<int>(busy_timeout_.count()));
       if (rc == SQLITE_OK) rc = sqlite3_exec(raw, "BEGIN", nullptr, nullptr, nullptr);
-      if (rc != SQLITE_OK) return db_error(rc, "mở kết nối đọc song song");
+      if (rc != SQLITE_OK) return db_error(raw, rc, "mở kết nối đọc song song");
       std::int64_t mine = 0;
       if (Status s = head_of(raw, mine); !s) return s;
       if (mine != head)
@@ -1300,7 +1306,7 @@ class SqliteStore::Impl {
       int rc = sqlite3_prepare_v2(dbs[k].get(), sql, -1, &st, nullptr);
       ps[k].stmt.reset(st);
       if (rc == SQLITE_OK) rc = bind(st, k);
-      if (rc != SQLITE_OK) return db_error(rc, "chuẩn bị đọc song song");
+      if (rc != SQLITE_OK) return db_error(dbs[k].get(), rc, "chuẩn bị đọc song song");
     }
     auto run = [&](unsigned k) {
       Part& part = ps[k];
@@ -1312,7 +1318,7 @@ class SqliteStore::Impl {
         part.result = fn(k, key, record);
         if (!part.result.ok()) return;
       }
-      if (rc != SQLITE_DONE) part.result = db_error(rc, "đọc song song");
+      if (rc != SQLITE_DONE) part.result = db_error(sqlite3_db_handle(part.stmt.get()), rc, "đọc song song");
     };
     std::vector<std::thread> threads;
     try {
@@ -1328,8 +1334,9 @@ class SqliteStore::Impl {
     return Status::Ok();
   }
 
-  // scan_log_chunks (see Store). Worker 0 is the calling thread on this connection (in the caller's
-  // snapshot); the others read on connections of their own, or not at all when those see another head.
+  // scan_log_chunks (see Store). Every worker reads on a read-only connection of its own (this connection
+  // stays free for what work and in_order ask of the store, e.g. definitions); when those cannot see the
+  // caller's snapshot, the calling thread alone reads on this one.
   Status scan_log_chunks(const LogScan& plan, const std::function<Status(unsigned, LogChunk&)>& work,
                          const std::function<Status(LogChunk&)>& in_order) {
     if (plan.workers == 0 || plan.chunk_events == 0) return internal("scan_log_chunks: empty plan");
@@ -1338,22 +1345,21 @@ class SqliteStore::Impl {
     std::int64_t head = 0;
     if (Status s = head_of(db_.get(), head); !s) return s;
     std::vector<DbHandle> own;
-    if (plan.workers > 1 && !open_readers(plan.workers - 1, head, own)) own.clear();
+    if (!open_readers(plan.workers, head, own)) own.clear();
 
     // Each reader's statements: where the next chunk starts, a stretch's events.
     struct Reader {
       sqlite3* db = nullptr;
       StmtHandle seek, events;
     };
-    std::vector<Reader> readers(1 + own.size());
-    readers[0].db = db_.get();
-    for (std::size_t k = 1; k < readers.size(); ++k) readers[k].db = own[k - 1].get();
+    std::vector<Reader> readers(own.empty() ? 1 : own.size());
+    for (std::size_t k = 0; k < readers.size(); ++k) readers[k].db = own.empty() ? db_.get() : own[k].get();
     for (auto& r : readers) {
       for (auto [sql, handle] : {std::pair{kChunkSeekSql, &r.seek}, std::pair{kChunkEventsSql, &r.events}}) {
         sqlite3_stmt* st = nullptr;
         const int rc = sqlite3_prepare_v2(r.db, sql, -1, &st, nullptr);
         handle->reset(st);
-        if (rc != SQLITE_OK) return db_error(rc, "chuẩn bị đọc nhật ký song song");
+        if (rc != SQLITE_OK) return db_error(r.db, rc, "chuẩn bị đọc nhật ký song song");
       }
     }
     constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
@@ -1365,8 +1371,10 @@ class SqliteStore::Impl {
       int rc = sqlite3_bind_int64(st, 1, from);
       if (rc == SQLITE_OK) rc = sqlite3_step(st);
       out.reset();
-      if (rc == SQLITE_ROW) out = sqlite3_column_int64(st, 0);
-      else if (rc != SQLITE_DONE) return db_error(rc, "đọc nhật ký song song");
+      if (rc == SQLITE_ROW)
+        out = sqlite3_column_int64(st, 0);
+      else if (rc != SQLITE_DONE)
+        return db_error(r.db, rc, "đọc nhật ký song song");
       sqlite3_reset(st);
       return Status::Ok();
     };
@@ -1374,12 +1382,16 @@ class SqliteStore::Impl {
     const unsigned slots = std::max(plan.slots(), 1u);
     std::vector<LogChunk> chunks(slots);
     std::vector<char> ready(slots, 0);
+    // A chunk whose reading or work failed: its failure stands in for in_order, in its turn, so that a
+    // later chunk's failure never hides an earlier one.
+    std::vector<Status> chunk_failure(slots, Status::Ok());
     std::mutex m;
     std::condition_variable cv;
-    std::int64_t claimed = 0, passed = 0;  // chunks handed out / through in_order
+    std::int64_t claimed = 0, passed = 0;    // chunks handed out / through in_order
     std::optional<std::int64_t> next_first;  // the first event of the next chunk
     bool exhausted = false, stop = false, sequencing = false;
     Status failure = Status::Ok();
+    Status after_last = Status::Ok();  // finding where the next chunk starts failed: after every claimed chunk
     if (Status s = seek(readers[0], kMin, next_first); !s) return s;
     auto fail = [&](Status s) {  // under m
       if (failure.ok()) failure = std::move(s);
@@ -1400,7 +1412,9 @@ class SqliteStore::Impl {
       const auto step = static_cast<std::int64_t>(std::min<std::size_t>(plan.chunk_events, kMax));
       if (next_first && *next_first <= kMax - step) {
         if (Status s = seek(r, *next_first + step, after); !s) {
-          fail(std::move(s));
+          after_last = std::move(s);
+          exhausted = true;
+          cv.notify_all();
           return std::nullopt;
         }
       }
@@ -1411,36 +1425,38 @@ class SqliteStore::Impl {
       return c.slot;
     };
     auto read_chunk = [&](Reader& r, LogChunk& c) -> Status {
-      auto range = [&](sqlite3_stmt* st) {
-        sqlite3_reset(st);
-        const int rc = sqlite3_bind_int64(st, 1, c.first_gseq);
-        return rc == SQLITE_OK ? sqlite3_bind_int64(st, 2, c.last_gseq) : rc;
-      };
+      sqlite3_stmt* st = r.events.get();
       c.n_events = 0;
-      int rc = range(r.events.get());
+      sqlite3_reset(st);
+      int rc = sqlite3_bind_int64(st, 1, c.first_gseq);
+      if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, c.last_gseq);
       if (rc == SQLITE_OK) rc = SQLITE_ROW;
-      while (rc == SQLITE_ROW && (rc = sqlite3_step(r.events.get())) == SQLITE_ROW) {
+      while (rc == SQLITE_ROW && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (c.n_events == c.events.size()) {
           c.events.emplace_back();
           c.gseqs.emplace_back();
         }
-        read_event(r.events.get(), c.events[c.n_events]);
-        c.gseqs[c.n_events++] = col_i64(r.events.get(), 16);
+        read_event(st, c.events[c.n_events]);
+        c.gseqs[c.n_events++] = col_i64(st, 16);
       }
-      sqlite3_reset(r.events.get());
-      return rc == SQLITE_DONE ? Status::Ok() : db_error(rc, "đọc nhật ký song song");
+      sqlite3_reset(st);
+      return rc == SQLITE_DONE ? Status::Ok() : db_error(r.db, rc, "đọc nhật ký song song");
     };
     // Marks a worked chunk ready; the thread that finds no one passing chunks to in_order does it, for
-    // every ready chunk in order.
+    // every ready chunk in order (a failed chunk passes its failure instead, and stops the scan).
     auto pass_ready = [&](unsigned slot, std::unique_lock<std::mutex>& lock) {
       ready[slot] = 1;
       if (sequencing) return;
       sequencing = true;
       while (!stop && passed < claimed && ready[static_cast<std::size_t>(passed % slots)]) {
         const auto s = static_cast<std::size_t>(passed % slots);
-        lock.unlock();
-        Status st = in_order(chunks[s]);
-        lock.lock();
+        Status st = std::move(chunk_failure[s]);
+        chunk_failure[s] = Status::Ok();
+        if (st) {
+          lock.unlock();
+          st = in_order(chunks[s]);
+          lock.lock();
+        }
         ready[s] = 0;
         ++passed;
         if (!st) fail(std::move(st));
@@ -1451,22 +1467,29 @@ class SqliteStore::Impl {
     auto run = [&](unsigned worker) {
       Reader& r = readers[worker];
       std::unique_lock lock(m);
-      try {
-        while (auto slot = claim(r, lock)) {
-          lock.unlock();
-          LogChunk& c = chunks[*slot];
-          Status st = read_chunk(r, c);
+      while (auto slot = claim(r, lock)) {
+        lock.unlock();
+        LogChunk& c = chunks[*slot];
+        Status st = Status::Ok();
+        try {
+          st = read_chunk(r, c);
           if (st) st = work(worker, c);
-          lock.lock();
-          if (!st) {
-            fail(std::move(st));
-            break;
-          }
-          pass_ready(*slot, lock);
+        } catch (const std::exception& ex) {
+          st = internal(fmt::format("scan_log_chunks: {}", ex.what()));
         }
-      } catch (const std::exception& ex) {
-        if (!lock.owns_lock()) lock.lock();
-        fail(internal(fmt::format("scan_log_chunks: {}", ex.what())));
+        lock.lock();
+        if (!st) {
+          // No chunk after this one is needed: the scan ends at it, once those before it have passed.
+          chunk_failure[*slot] = std::move(st);
+          exhausted = true;
+        }
+        try {
+          pass_ready(*slot, lock);
+        } catch (const std::exception& ex) {
+          if (!lock.owns_lock()) lock.lock();
+          sequencing = false;
+          fail(internal(fmt::format("scan_log_chunks: {}", ex.what())));
+        }
       }
     };
     std::vector<std::thread> threads;
@@ -1479,7 +1502,7 @@ class SqliteStore::Impl {
     for (auto& t : threads) t.join();
     if (!failure) return failure;
     if (passed != claimed) return internal("scan_log_chunks: a chunk never reached in_order");
-    return Status::Ok();
+    return after_last;
   }
 
   Status scan_dossiers_partitioned(unsigned parts,
@@ -1646,9 +1669,11 @@ class SqliteStore::Impl {
       const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
       return ec == std::errc() && end == t.data() + t.size() && !t.empty();
     };
+    // A notice of an event of the log: gseq from 1, n from 0 (the start is written as no cursor at all).
     if (dot == std::string::npos || !number(std::string_view(c).substr(0, dot), out.gseq) ||
-        !number(std::string_view(c).substr(dot + 1), out.n))
-      return make_error(ErrorCode::kVerifyFailed, fmt::format("vị trí gửi thông báo '{}' không hợp lệ", c));
+        !number(std::string_view(c).substr(dot + 1), out.n) || out.gseq < 1 || out.n < 0)
+      return make_error(ErrorCode::kVerifyFailed,
+                        fmt::format("vị trí gửi thông báo '{}' không hợp lệ (đã bị sửa ngoài hệ thống)", c));
     return out;
   }
 
@@ -1899,6 +1924,18 @@ Result<std::optional<DossierRecord>> SqliteStore::load(DossierId id) {
 
 Result<std::vector<EventRecord>> SqliteStore::events(DossierId id) {
   return guarded([&] { return impl_->events(id); });
+}
+
+Result<std::vector<LoggedEvent>> SqliteStore::chain(DossierId id) {
+  return guarded([&]() -> Result<std::vector<LoggedEvent>> {
+    std::vector<std::int64_t> gseqs;
+    auto events = impl_->events(id, &gseqs);
+    if (!events) return events.error();
+    std::vector<LoggedEvent> out;
+    out.reserve(events->size());
+    for (std::size_t i = 0; i < events->size(); ++i) out.push_back(LoggedEvent{gseqs[i], std::move((*events)[i])});
+    return out;
+  });
 }
 
 Status SqliteStore::scan_events(const std::function<Status(EventRecord&)>& fn) {

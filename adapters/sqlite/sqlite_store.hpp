@@ -64,6 +64,8 @@ class SqliteStore final : public Store {
   // Walks the dossier's prev_gseq chain back from its projection (rowid lookups only), in one read
   // transaction; empty when there is no such dossier; kInternal when the chain is broken.
   Result<std::vector<EventRecord>> events(DossierId id) override;
+  // The same walk, with each event's gseq.
+  Result<std::vector<LoggedEvent>> chain(DossierId id) override;
   // Streams the log in gseq (append) order through one cursor; the record passed to fn is reused
   // between calls (copy it to keep it).
   Status scan_events(const std::function<Status(EventRecord&)>& fn) override;

@@ -10,6 +10,8 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <thread>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -862,8 +864,11 @@ TEST_CASE("the log as the outbox: events after a place, one event by place, a di
   }).ok());
   SECTION("a cursor written by hand in another shape is refused, not guessed") {
     RawDb raw(store->path());
-    REQUIRE(raw.exec("UPDATE meta SET value = '2.x' WHERE key = 'dispatch_cursor'") == SQLITE_OK);
-    CHECK(store->dispatch_cursor().error().code == ErrorCode::kVerifyFailed);
+    for (const char* forged : {"2.x", "2.-1", "0.0", "-9223372036854775808.0", "2", ".", "2.1.1"}) {
+      INFO(forged);
+      REQUIRE(raw.exec(fmt::format("UPDATE meta SET value = '{}' WHERE key = 'dispatch_cursor'", forged)) == SQLITE_OK);
+      CHECK(store->dispatch_cursor().error().code == ErrorCode::kVerifyFailed);
+    }
   }
 }
 
@@ -1188,8 +1193,44 @@ TEST_CASE("chunked log scan: every event once, in log order, from the caller's s
       CHECK(in_order.chunk_sizes.size() == 4);  // chunks 0..3
       ChunkRun work = run_chunks(*store, chunk_plan(workers, 2), at_chunk_3);
       CHECK(work.status.error().code == ErrorCode::kVerifyFailed);
-      CHECK(work.chunk_sizes.size() <= 3);  // chunk 3 and after never reach in_order
+      CHECK(work.chunk_sizes.size() == 3);  // chunks 0..2 pass; chunk 3 and after never reach in_order
     }
+  }
+  SECTION("a later chunk's failure never hides an earlier one, however the threads run") {
+    for (unsigned workers : {1u, 2u, 3u}) {
+      // Chunk 1's work fails at once; chunk 0 fails in in_order, later in time.
+      ChunkRun run = run_chunks(
+          *store, chunk_plan(workers, 4),
+          [](const LogChunk& c) -> Status {
+            return c.index == 1 ? Status(make_error(ErrorCode::kInternal, "chunk 1")) : Status::Ok();
+          },
+          [](const LogChunk& c) -> Status {
+            if (c.index != 0) return Status::Ok();
+            std::this_thread::sleep_for(std::chrono::milliseconds(30));
+            return make_error(ErrorCode::kVerifyFailed, "chunk 0");
+          });
+      REQUIRE_FALSE(run.status.ok());
+      CHECK(run.status.error().message == "chunk 0");
+    }
+  }
+  SECTION("work may read through the store while the chunks are read") {
+    std::atomic<int> loads{0};
+    LogScan plan = chunk_plan(2, 2);
+    Status scanned = store->scan_log_chunks(
+        plan,
+        [&](unsigned, LogChunk& c) -> Status {
+          for (std::size_t i = 0; i < c.n_events; ++i) {
+            static std::mutex serial;  // the store's own connection is used by one thread at a time
+            std::lock_guard lock(serial);
+            auto p = store->load(c.events[i].dossier);
+            if (!p || !p->has_value()) return make_error(ErrorCode::kInternal, "load");
+            ++loads;
+          }
+          return Status::Ok();
+        },
+        [](LogChunk&) { return Status::Ok(); });
+    REQUIRE(scanned.ok());
+    CHECK(loads.load() == static_cast<int>(log.size()));
   }
   SECTION("inside a snapshot that a writer has since moved past, the snapshot is read, on the calling thread") {
     ChunkRun run;

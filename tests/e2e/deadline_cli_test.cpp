@@ -351,6 +351,19 @@ TEST_CASE("notices are part of the chain: a forged one is neither delivered nor 
     CHECK(cli({"notify", "deliver", "--file", file}).code == 8);
     CHECK(delivered() == once);
   }
+  SECTION("an exact copy of a delivered notice's event, added at the end of the log: not delivered again") {
+    REQUIRE(cli({"notify", "deliver", "--file", file}).code == 0);
+    const std::string once = delivered();
+    forge(cli,
+          "INSERT INTO events (dossier_id, seq, type, at, actor_user, actor_role, actor_org, \"action\", "
+          "from_state, to_state, holder, note, payload, schema_version, prev_hash, hash, prev_gseq) "
+          "SELECT dossier_id, seq, type, at, actor_user, actor_role, actor_org, \"action\", from_state, to_state, "
+          "holder, note, payload, schema_version, prev_hash, hash, prev_gseq FROM events WHERE dossier_id = " +
+              id + " AND seq = 2");
+    CHECK(cli({"notify", "deliver", "--file", file}).code == 8);
+    CHECK(delivered() == once);
+    CHECK_FALSE(audit_failure().empty());
+  }
 }
 
 TEST_CASE("switching the stored clock behind the engine's back cannot back-date an event", "[e2e][audit]") {

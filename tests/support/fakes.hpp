@@ -54,6 +54,12 @@ class MemoryStore : public Store {
       if (e.dossier == id) out.push_back(e);
     return out;
   }
+  Result<std::vector<LoggedEvent>> chain(DossierId id) override {
+    std::vector<LoggedEvent> out;
+    for (std::size_t i = 0; i < data_.events.size(); ++i)
+      if (data_.events[i].dossier == id) out.push_back(LoggedEvent{static_cast<std::int64_t>(i + 1), data_.events[i]});
+    return out;
+  }
   Status scan_events(const std::function<Status(EventRecord&)>& fn) override {
     for (const auto& e : data_.events) {
       EventRecord copy = e;  // fn may take its contents
