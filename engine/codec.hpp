@@ -44,7 +44,7 @@ DossierRecord encode_dossier(const Definition& def, const Directory& dir, const 
 Result<std::vector<TimerRecord>> listed_timer_rows(DossierId id, std::string_view json);
 // The same timers passed to `fn` in order, as (name, due time).
 Status visit_listed_timers(std::string_view json, const std::function<void(std::string_view name, Timestamp due)>& fn);
-// The notices an event's payload records under "notices" (outbox row n of the event is notice n), passed
+// The notices an event's payload records under "notices" (notice n of the event is NoticeKey{gseq, n}), passed
 // to `fn` in order, or collected; none when it has none. Fails on a "notices" that is not a list of
 // {to, template} strings.
 Status visit_listed_notices(std::string_view payload,

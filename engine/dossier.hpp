@@ -27,7 +27,7 @@ enum class EventType : std::uint8_t {
   kVoteCast,
   kVoteClosed,
   kTimerFired,              // recorded by the system, not a person: a pending timer came due
-  kNotificationDelivered,   // recorded by the system: a notification of the outbox went out
+  kNotificationDelivered,   // recorded by the system: a notice an event recorded went out
 };
 const char* event_type_name(EventType t);
 std::optional<EventType> parse_event_type(std::string_view s);
@@ -125,13 +125,13 @@ struct Event {
   // TimerFired: which timer, and whether it fired later than due (the process was down).
   std::string timer;
   bool late = false;
-  // Who the event tells (resolved from its notify effects): outbox row n of this event is notices[n].
+  // Who the event tells (resolved from its notify effects): notice n of this event is notices[n].
   struct Notice {
     std::string to, template_key;
     friend bool operator==(const Notice&, const Notice&) = default;
   };
   std::vector<Notice> notices;
-  // NotificationDelivered: which outbox row ("<gseq>.<n>"), by which channel, to which org, which text.
+  // NotificationDelivered: which notice ("<gseq>.<n>"), by which channel, to which org, which text.
   struct Delivery {
     std::string notification, channel, to, template_key;
     friend bool operator==(const Delivery&, const Delivery&) = default;

@@ -36,7 +36,7 @@ int cmd_calendar(Ctx& c);
 int cmd_clock(Ctx& c);
 // hoso timers list|run: pending timers, and firing those that are due (time_commands.cpp).
 int cmd_timers(Ctx& c);
-// hoso notify deliver: the outbox through the file adapter (notify_commands.cpp).
+// hoso notify deliver: pending notices through the file adapter (notify_commands.cpp).
 int cmd_notify(Ctx& c);
 // hoso reports open|status: the yearly report obligations (report_commands.cpp).
 int cmd_reports(Ctx& c);

@@ -1,4 +1,4 @@
-// hoso notify deliver: sends the outbox's pending notifications through the file adapter, in commit
+// hoso notify deliver: sends the notices recorded after the dispatch cursor through the file adapter, in log
 // order, recording each delivery in its dossier's history.
 #include <fmt/format.h>
 
