@@ -84,6 +84,16 @@ struct ClockRecord {
   friend bool operator==(const ClockRecord&, const ClockRecord&) = default;
 };
 
+// An API bearer token, kept only as the SHA-256 of its text. A revoked one stays (so its use is told
+// apart from an unknown one).
+struct TokenRecord {
+  std::string hash;        // SHA-256 hex of the token
+  std::string user;        // user key
+  std::string created_at;  // UTC
+  std::string revoked_at;  // UTC; "" while valid
+  friend bool operator==(const TokenRecord&, const TokenRecord&) = default;
+};
+
 // A pending timer: when it is due (UTC, sortable text), whose, and which.
 struct TimerRecord {
   std::string due_at;

@@ -54,6 +54,10 @@ class WriteTx {
   virtual Status mark_delivered(std::int64_t gseq, std::int64_t n) = 0;
   // The event at `gseq`, or nullopt when there is none.
   virtual Result<std::optional<EventRecord>> event_at(std::int64_t gseq) = 0;
+  // Stores a new API token (its hash must be new).
+  virtual Status put_token(const TokenRecord& token) = 0;
+  // Marks every valid token of `user` revoked at `at`; returns how many.
+  virtual Result<std::int64_t> revoke_tokens(const std::string& user, const std::string& at) = 0;
   // Adds a pending timer; a row already there (a cancelled one started again with the same due time) is
   // kept as it is.
   virtual Status add_timer(const TimerRecord& timer) = 0;
@@ -142,6 +146,8 @@ class Store {
   virtual Result<ClockRecord> clock() = 0;
   // The pending timers due at or before `until`, earliest first, at most `limit` (see WriteTx).
   virtual Result<std::vector<TimerRecord>> due_timers(const std::string& until, int limit) = 0;
+  // The token whose hash is `hash`, or nullopt.
+  virtual Result<std::optional<TokenRecord>> token(const std::string& hash) = 0;
   // Where the dispatcher is ({0, -1} before the first delivery).
   virtual Result<NoticeKey> dispatch_cursor() = 0;
   // The events after `gseq`, in log order, at most `limit`.

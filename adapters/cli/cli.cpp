@@ -13,7 +13,9 @@
 #include <iostream>
 
 #include "adapters/cli/args.hpp"
+#include "adapters/http/auth.hpp"
 #include "adapters/runtime/app.hpp"
+#include "adapters/views/json_views.hpp"
 #include "adapters/runtime/system_clock.hpp"
 #include "adapters/sqlite/sqlite_store.hpp"
 #include "adapters/yaml/project.hpp"
@@ -25,6 +27,11 @@ namespace hoso::cli {
 
 namespace json = boost::json;
 namespace fs = std::filesystem;
+using views::dossier_json;
+using views::event_json;
+using views::org_name;
+using views::parse_json_or_string;
+using views::vietnam_time;
 
 namespace {
 
@@ -61,7 +68,7 @@ Cách dùng (mọi lệnh nhận --db PATH, mặc định ./hoso.db):
   hoso workflows list [--json]
   hoso workflows show NAME [--format mermaid|dot|json]
   hoso orgs list [--json]
-  hoso users list [--json]
+  hoso users list [--json] | hoso users token|revoke NGƯỜI_DÙNG [--json]
   hoso dossier create --workflow W --award KIND --as USER [--field K=V]... [--doc KIND=FILE]... [--note TEXT] [--json]
   hoso dossier act ID ACTION --as USER [--note TEXT | --note-file FILE] [--field K=V]... [--doc KIND=FILE]... [--ballot yes|no|abstain]
                    [--expect-version N] [--json]
@@ -190,94 +197,6 @@ Result<RawInput> raw_input(Ctx& c) {
     in.expected_version = *n;
   }
   return in;
-}
-
-json::value parse_json_or_string(const std::string& s) {
-  boost::system::error_code ec;
-  json::value v = json::parse(s, ec);
-  return ec ? json::value(s) : v;
-}
-
-json::object event_json(const EventRecord& e) {
-  return json::object{
-      {"seq", e.seq},
-      {"type", e.type},
-      {"at", e.at},
-      {"actor", json::object{{"user", e.actor_user}, {"role", e.actor_role}, {"org", e.actor_org}}},
-      {"action", e.action},
-      {"from", e.from_state},
-      {"to", e.to_state},
-      {"holder", e.holder},
-      {"note", e.note},
-      {"payload", parse_json_or_string(e.payload)},
-      {"schema_version", e.schema_version},
-      {"prev_hash", e.prev_hash},
-      {"hash", e.hash}};
-}
-
-// A stored UTC time shown in Vietnam time (as stored when it does not parse).
-std::string vietnam_time(const std::string& utc) {
-  auto t = parse_utc(utc);
-  return t ? format_vietnam(*t) : utc;
-}
-
-std::string org_name(const Directory& dir, const std::string& key) {
-  auto id = dir.find_org(key);
-  return id ? dir.org(*id).name : key;
-}
-
-json::object dossier_json(const Runtime& rt, const DossierView& v, const std::optional<UserId>& user) {
-  const Definition& def = *v.definition;
-  const State& st = def.state(v.state.state);
-  const Award& award = def.award(v.state.award);
-  json::object o{{"id", v.record.id},
-                 {"workflow", v.record.workflow},
-                 {"definition_hash", v.record.definition_hash},
-                 {"award", award.key},
-                 {"award_name", award.name},
-                 {"state", st.key},
-                 {"state_title", st.title},
-                 {"holder", v.record.holder},
-                 {"holder_name", v.record.holder.empty() ? "" : org_name(rt.directory, v.record.holder)},
-                 {"origin", v.record.origin},
-                 {"origin_name", org_name(rt.directory, v.record.origin)},
-                 {"status", v.record.closed ? "closed" : "open"},
-                 {"outcome", st.outcome},
-                 {"version", v.record.version},
-                 {"overdue", v.overdue},
-                 {"fields", parse_json_or_string(v.record.fields)},
-                 {"documents", parse_json_or_string(v.record.documents)},
-                 {"created_by", v.record.created_by},
-                 {"created_at", v.record.created_at},
-                 {"updated_at", v.record.updated_at},
-                 {"submitted_at", v.record.submitted_at},
-                 {"last_hash", v.record.last_hash}};
-  if (st.vote) o["vote"] = parse_json_or_string(v.record.vote);
-  // The legal clocks: the running one (the holder's processing limit) and any paused by a return.
-  json::array clocks;
-  for (const auto& k : v.state.clocks) {
-    json::object ko{{"level", org_kind_name(k.level)},
-                    {"rule", k.rule},
-                    {"working_days", k.working_days},
-                    {"status", k.running ? (k.overdue ? "overdue" : "running") : "paused"}};
-    if (k.running) {
-      ko["due"] = format_date(k.due);
-      ko["due_end_utc"] = format_utc(end_of_day_utc(k.due));
-    } else {
-      ko["remaining_working_days"] = k.remaining;
-    }
-    for (const auto& r : def.deadlines())
-      if (r.id == k.rule) ko["legal_basis"] = r.legal_basis;
-    clocks.push_back(std::move(ko));
-  }
-  o["deadlines"] = std::move(clocks);
-  if (user) {
-    json::array actions;
-    for (ActionId a : available_actions(def, rt.directory, v.state, *user))
-      actions.push_back(json::string(def.action_name(a)));
-    o["actions"] = std::move(actions);
-  }
-  return o;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -443,9 +362,37 @@ int cmd_workflows(Ctx& c) {
   return usage(c, fmt::format("lệnh con không hợp lệ: workflows {}", p[1]));
 }
 
+// hoso users token|revoke USER: a bearer token for the HTTP API (shown once, stored only as its hash), or
+// every token of the user revoked.
+int cmd_user_tokens(Ctx& c) {
+  const auto& p = c.args.positional;
+  auto app = open_runtime(c);
+  if (!app) return fail(c, app.error());
+  App& a = **app;
+  if (p[1] == "token") {
+    auto token = http::issue_token(*a.store, a.directory, p[2], a.clock->now());
+    if (!token) return fail(c, token.error());
+    if (c.json_out())
+      c.out << json::serialize(json::object{{"user", p[2]}, {"token", *token}}) << "\n";
+    else
+      c.out << fmt::format("Mã truy cập của {} (chỉ hiện một lần, hãy lưu lại):\n{}\n", p[2], *token);
+    return 0;
+  }
+  auto revoked = http::revoke_tokens(*a.store, a.directory, p[2], a.clock->now());
+  if (!revoked) return fail(c, revoked.error());
+  if (c.json_out())
+    c.out << json::serialize(json::object{{"user", p[2]}, {"revoked", *revoked}}) << "\n";
+  else
+    c.out << fmt::format("Đã thu hồi {} mã truy cập của {}\n", *revoked, p[2]);
+  return 0;
+}
+
 int cmd_orgs_users(Ctx& c) {
   const auto& p = c.args.positional;
-  if (p.size() != 2 || p[1] != "list") return usage(c, fmt::format("cách dùng: hoso {} list [--json]", p[0]));
+  if (p[0] == "users" && p.size() == 3 && (p[1] == "token" || p[1] == "revoke")) return cmd_user_tokens(c);
+  if (p.size() != 2 || p[1] != "list")
+    return usage(c, p[0] == "users" ? "cách dùng: hoso users list|token NGƯỜI_DÙNG|revoke NGƯỜI_DÙNG [--json]"
+                                    : "cách dùng: hoso orgs list [--json]");
   auto store = open_existing(c);
   if (!store) return fail(c, store.error());
   json::array arr;

@@ -7,6 +7,7 @@
 #include <charconv>
 
 #include "adapters/cli/context.hpp"
+#include "adapters/views/json_views.hpp"
 #include "adapters/yaml/project.hpp"
 #include "engine/report_service.hpp"
 
@@ -87,32 +88,8 @@ int reports_status(Ctx& c, App& a, int year) {
   int counts[4] = {0, 0, 0, 0};
   for (const auto& r : *rows) ++counts[static_cast<int>(r.standing)];
   if (c.json_out()) {
-    json::array list;
-    for (const auto& r : *rows)
-      list.push_back(json::object{{"id", r.id},
-                                  {"rule", r.rule},
-                                  {"report", r.report},
-                                  {"report_name", r.report_name},
-                                  {"jurisdiction", r.jurisdiction},
-                                  {"reporter", r.reporter},
-                                  {"reporter_name", r.reporter_name},
-                                  {"period", r.period},
-                                  {"deadline", format_date(r.deadline)},
-                                  {"late_from", format_utc(start_of_day_utc(r.due_day))},
-                                  {"receivers", r.receiver_names},
-                                  {"status", report_standing_name(r.standing)},
-                                  {"submitted_at", r.submitted_at ? json::value(format_utc(*r.submitted_at))
-                                                                  : json::value(nullptr)}});
-    json::object summary;
-    for (auto s : {ReportStanding::kSubmitted, ReportStanding::kSubmittedLate, ReportStanding::kDue,
-                   ReportStanding::kLate})
-      summary[report_standing_name(s)] = counts[static_cast<int>(s)];
-    c.out << json::serialize(json::object{{"year", year},
-                                          {"jurisdiction", jurisdiction ? json::value(*jurisdiction)
-                                                                        : json::value(nullptr)},
-                                          {"counts", std::move(summary)},
-                                          {"obligations", std::move(list)}})
-          << "\n";
+    json::object status = views::report_status_json(year, jurisdiction, *rows);
+    c.out << json::serialize(status) << "\n";
     return 0;
   }
   c.out << fmt::format("Báo cáo năm {}{}: {} đã gửi đúng hạn, {} gửi muộn, {} còn hạn, {} quá hạn chưa gửi\n", year,

@@ -24,7 +24,7 @@ namespace {
 
 // ---------------------------------------------------------------------------------------------------
 // Schema, version 7 (3: outbox keyed by its event's gseq; 4–5: timers, clock, dossiers.timing; 6: config_files;
-// 7: no outbox table, the log is the outbox). Stored on disk: never change a meaning; changes go in a new schema_version.
+// 7: no outbox table, the log is the outbox; 8: tokens). Stored on disk: never change a meaning; changes go in a new schema_version.
 //
 // Invariants (checked by the database where it can, by SqliteStore::append where it cannot):
 //  * events is the source of truth and is append-only: the triggers below refuse UPDATE and DELETE
@@ -146,6 +146,14 @@ CREATE TABLE IF NOT EXISTS timers (
   PRIMARY KEY (due_at, dossier_id, name)
 ) WITHOUT ROWID;
 
+-- API bearer tokens, kept only as the SHA-256 of their text; a revoked one stays, marked.
+CREATE TABLE IF NOT EXISTS tokens (
+  hash       TEXT PRIMARY KEY,
+  user       TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  revoked_at TEXT NOT NULL DEFAULT ''
+) WITHOUT ROWID;
+
 CREATE TABLE IF NOT EXISTS orgs (
   "key"  TEXT    PRIMARY KEY,
   name   TEXT    NOT NULL,
@@ -211,6 +219,9 @@ enum class Q {
   kDueTimers,
   kCountTimers,
   kEventsAfter,
+  kInsertToken,
+  kRevokeTokens,
+  kToken,
   kLogTime,
   kCount,
 };
@@ -267,6 +278,9 @@ constexpr std::array<const char*, static_cast<std::size_t>(Q::kCount)> kSql = {
     "SELECT due_at, dossier_id, name FROM timers WHERE due_at <= ?1 ORDER BY due_at, dossier_id, name LIMIT ?2",
     "SELECT count(*) FROM timers",
     "SELECT " HOSO_EVENT_COLS ", gseq FROM events WHERE gseq > ?1 ORDER BY gseq LIMIT ?2",
+    "INSERT INTO tokens (hash, user, created_at) VALUES (?1, ?2, ?3)",
+    "UPDATE tokens SET revoked_at = ?2 WHERE user = ?1 AND revoked_at = ''",
+    "SELECT hash, user, created_at, revoked_at FROM tokens WHERE hash = ?1",
     "SELECT at FROM events ORDER BY gseq DESC LIMIT 1",
 };
 
@@ -842,6 +856,30 @@ class SqliteStore::Impl {
           return internal(fmt::format("thông báo {}.{} đã được ghi nhận là đã gửi (vị trí gửi {}.{})", gseq, n,
                                       cursor->gseq, cursor->n));
         return set_meta("dispatch_cursor", fmt::format("{}.{}", gseq, n), "ghi vị trí gửi thông báo");
+      });
+    }
+
+    Status put_token(const TokenRecord& t) override {
+      return guard([&]() -> Status {
+        if (!active_) return not_active();
+        StmtUse use(impl_.stmt(Q::kInsertToken));
+        Binder b(use.get());
+        b.text(t.hash).text(t.user).text(t.created_at);
+        const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
+        if (rc != SQLITE_DONE) return poison(impl_.db_error(rc, "ghi mã truy cập"));
+        return Status::Ok();
+      });
+    }
+
+    Result<std::int64_t> revoke_tokens(const std::string& user, const std::string& at) override {
+      return guard([&]() -> Result<std::int64_t> {
+        if (!active_) return not_active();
+        StmtUse use(impl_.stmt(Q::kRevokeTokens));
+        Binder b(use.get());
+        b.text(user).text(at);
+        const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
+        if (rc != SQLITE_DONE) return poison(impl_.db_error(rc, "thu hồi mã truy cập"));
+        return static_cast<std::int64_t>(sqlite3_changes(impl_.db()));
       });
     }
 
@@ -1657,6 +1695,21 @@ class SqliteStore::Impl {
     });
   }
 
+  Result<std::optional<TokenRecord>> token(const std::string& hash) {
+    StmtUse use(stmt(Q::kToken));
+    Binder b(use.get());
+    b.text(hash);
+    const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
+    if (rc == SQLITE_DONE) return std::optional<TokenRecord>();
+    if (rc != SQLITE_ROW) return db_error(rc, "đọc mã truy cập");
+    TokenRecord t;
+    col_text(use.get(), 0, t.hash);
+    col_text(use.get(), 1, t.user);
+    col_text(use.get(), 2, t.created_at);
+    col_text(use.get(), 3, t.revoked_at);
+    return std::optional<TokenRecord>(std::move(t));
+  }
+
   // meta 'dispatch_cursor' ("<gseq>.<n>"); {0, -1} before the first delivery.
   Result<NoticeKey> dispatch_cursor() {
     auto cursor = meta("dispatch_cursor");
@@ -2001,6 +2054,10 @@ Result<std::vector<TimerRecord>> SqliteStore::due_timers(const std::string& unti
   return guarded([&] { return impl_->due_timers_impl(until, limit); });
 }
 
+
+Result<std::optional<TokenRecord>> SqliteStore::token(const std::string& hash) {
+  return guarded([&] { return impl_->token(hash); });
+}
 
 Result<NoticeKey> SqliteStore::dispatch_cursor() {
   return guarded([&] { return impl_->dispatch_cursor(); });

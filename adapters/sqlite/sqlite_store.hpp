@@ -32,7 +32,7 @@ enum class Durability {
 class SqliteStore final : public Store {
  public:
   // Version of the on-disk schema written by this build (meta.schema_version). Stored on disk.
-  static constexpr int kSchemaVersion = 7;  // 2: submitted_at, users.active; 3: outbox keys; 4,5: time; 6: config; 7: log as outbox
+  static constexpr int kSchemaVersion = 8;  // 2: submitted_at, users.active; 3: outbox keys; 4,5: time; 6: config; 7: log as outbox; 8: tokens
   // How long a command waits for another process's write lock before failing with kInternal.
   static constexpr std::chrono::milliseconds kDefaultBusyTimeout{10'000};
 
@@ -90,6 +90,7 @@ class SqliteStore final : public Store {
   Result<std::vector<TimerRecord>> due_timers(const std::string& until, int limit) override;
   Result<std::int64_t> pending_timers() override;
   Result<NoticeKey> dispatch_cursor() override;
+  Result<std::optional<TokenRecord>> token(const std::string& hash) override;
   Result<std::vector<LoggedEvent>> events_after(std::int64_t gseq, int limit) override;
   Result<std::optional<EventRecord>> event_at(std::int64_t gseq) override;
 

@@ -30,6 +30,7 @@ class MemoryStore : public Store {
     std::map<DossierId, DossierRecord> dossiers;
     std::vector<EventRecord> events;
     NoticeKey cursor;  // the dispatch cursor; an event's gseq is its position in `events`, from 1
+    std::map<std::string, TokenRecord> tokens;
     std::map<std::string, DefinitionRecord> definitions;
     std::map<std::string, std::string> heads;
     std::vector<OrgRecord> orgs;
@@ -140,6 +141,11 @@ class MemoryStore : public Store {
   }
   Result<std::int64_t> pending_timers() override { return static_cast<std::int64_t>(data_.timers.size()); }
   Result<NoticeKey> dispatch_cursor() override { return data_.cursor; }
+  Result<std::optional<TokenRecord>> token(const std::string& hash) override {
+    auto it = data_.tokens.find(hash);
+    if (it == data_.tokens.end()) return std::optional<TokenRecord>();
+    return std::optional<TokenRecord>(it->second);
+  }
   Result<std::vector<LoggedEvent>> events_after(std::int64_t gseq, int limit) override {
     return events_after_of(data_, gseq, limit);
   }
@@ -225,6 +231,19 @@ class MemoryStore : public Store {
       return Status::Ok();
     }
     Result<std::optional<EventRecord>> event_at(std::int64_t gseq) override { return event_at_of(data, gseq); }
+    Status put_token(const TokenRecord& t) override {
+      if (!data.tokens.emplace(t.hash, t).second) return make_error(ErrorCode::kInternal, "token exists");
+      return Status::Ok();
+    }
+    Result<std::int64_t> revoke_tokens(const std::string& user, const std::string& at) override {
+      std::int64_t n = 0;
+      for (auto& [h, t] : data.tokens)
+        if (t.user == user && t.revoked_at.empty()) {
+          t.revoked_at = at;
+          ++n;
+        }
+      return n;
+    }
     Status add_timer(const TimerRecord& t) override {
       data.timers.emplace(t.due_at, t.dossier, t.name);
       return Status::Ok();

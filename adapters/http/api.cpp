@@ -1,0 +1,472 @@
+#include "adapters/http/api.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <charconv>
+#include <limits>
+#include <map>
+#include <optional>
+
+#include "adapters/http/auth.hpp"
+#include "adapters/views/json_views.hpp"
+#include "engine/core.hpp"
+#include "engine/hash_chain.hpp"
+#include "engine/report_service.hpp"
+
+namespace hoso::http {
+
+namespace json = boost::json;
+
+int status_of(const Error& e) {
+  switch (e.code) {
+    case ErrorCode::kInvalidInput:
+      return 400;
+    case ErrorCode::kNotFound:
+      return 404;
+    case ErrorCode::kNotPermitted:
+      return e.reason == "no_token" || e.reason == "unknown_token" || e.reason == "revoked_token" ||
+                     e.reason == "inactive_user"
+                 ? 401
+                 : 403;
+    case ErrorCode::kRefused:
+      return 422;
+    case ErrorCode::kVersionConflict:
+      return 409;
+    case ErrorCode::kInvalidDefinition:
+    case ErrorCode::kVerifyFailed:
+    case ErrorCode::kInternal:
+      return 500;
+  }
+  return 500;
+}
+
+namespace {
+
+Response json_response(int status, const json::value& v) { return Response{status, json::serialize(v), {}, {}}; }
+
+Response error_response(const Error& e) {
+  json::object o{{"code", error_code_name(e.code)}, {"message", e.message}};
+  if (!e.reason.empty()) o["reason"] = e.reason;
+  if (!e.subject.empty()) o["subject"] = e.subject;
+  return json_response(status_of(e), json::object{{"error", std::move(o)}});
+}
+
+Error bad_request(const std::string& reason, const std::string& message) {
+  Error e = make_error(ErrorCode::kInvalidInput, message);
+  e.reason = reason;
+  return e;
+}
+
+// %XX and '+' decoded; nullopt when malformed.
+std::optional<std::string> percent_decode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out += ' ';
+    } else if (s[i] == '%') {
+      unsigned v = 0;
+      if (i + 2 >= s.size()) return std::nullopt;
+      const auto [p, ec] = std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16);
+      if (ec != std::errc() || p != s.data() + i + 3) return std::nullopt;
+      out += static_cast<char>(v);
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+struct Target {
+  std::vector<std::string> path;  // segments, decoded
+  std::map<std::string, std::string> query;
+};
+
+Result<Target> parse_target(std::string_view target) {
+  Target t;
+  const auto q = target.find('?');
+  std::string_view path = target.substr(0, q);
+  if (path.empty() || path.front() != '/') return bad_request("bad_target", "Đường dẫn không hợp lệ");
+  for (std::size_t at = 1; at <= path.size();) {
+    auto slash = path.find('/', at);
+    if (slash == std::string_view::npos) slash = path.size();
+    if (slash > at) {
+      auto seg = percent_decode(path.substr(at, slash - at));
+      if (!seg) return bad_request("bad_target", "Đường dẫn không hợp lệ");
+      t.path.push_back(*seg);
+    }
+    at = slash + 1;
+  }
+  if (q != std::string_view::npos) {
+    std::string_view rest = target.substr(q + 1);
+    while (!rest.empty()) {
+      auto amp = rest.find('&');
+      std::string_view pair = rest.substr(0, amp);
+      rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+      if (pair.empty()) continue;
+      const auto eq = pair.find('=');
+      auto k = percent_decode(pair.substr(0, eq));
+      auto v = percent_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+      if (!k || !v) return bad_request("bad_query", "Tham số truy vấn không hợp lệ");
+      t.query[*k] = *v;
+    }
+  }
+  return t;
+}
+
+Result<std::int64_t> to_int(const std::string& s, const char* what, std::int64_t lo, std::int64_t hi) {
+  std::int64_t v = 0;
+  const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || p != s.data() + s.size() || v < lo || v > hi)
+    return bad_request("bad_number", fmt::format("{} '{}' không hợp lệ", what, s));
+  return v;
+}
+
+// The request body as a JSON object with only the given keys.
+Result<json::object> body_object(const std::string& body, std::initializer_list<std::string_view> keys) {
+  if (body.empty()) return json::object{};
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (ec) return bad_request("malformed_json", fmt::format("Nội dung không phải JSON hợp lệ: {}", ec.message()));
+  if (!v.is_object()) return bad_request("malformed_json", "Nội dung phải là một đối tượng JSON");
+  for (const auto& [k, _] : v.as_object())
+    if (std::find(keys.begin(), keys.end(), std::string_view(k)) == keys.end())
+      return bad_request("unknown_key", fmt::format("Khóa '{}' không được hỗ trợ", std::string_view(k)));
+  return v.as_object();
+}
+
+Result<std::string> text_of(const json::object& o, std::string_view key, bool required) {
+  const auto* v = o.if_contains(key);
+  if (v == nullptr) {
+    if (required) return bad_request("missing_key", fmt::format("Thiếu '{}'", key));
+    return std::string();
+  }
+  if (!v->is_string()) return bad_request("wrong_type", fmt::format("'{}' phải là chuỗi", key));
+  return std::string(v->as_string());
+}
+
+// fields, documents, note, ballot and expected_version of a command body.
+Result<RawInput> raw_input(const json::object& o) {
+  RawInput in;
+  if (const auto* f = o.if_contains("fields")) {
+    if (!f->is_object()) return bad_request("wrong_type", "'fields' phải là một đối tượng");
+    for (const auto& [k, v] : f->as_object()) {
+      std::string text;
+      if (v.is_string())
+        text = std::string(v.as_string());
+      else if (v.is_int64())
+        text = std::to_string(v.as_int64());
+      else if (v.is_bool())
+        text = v.as_bool() ? "true" : "false";
+      else
+        return bad_request("wrong_type",
+                           fmt::format("Trường '{}' phải là chuỗi, số nguyên hoặc true/false", std::string_view(k)));
+      in.fields.emplace_back(std::string(k), std::move(text));
+    }
+  }
+  if (const auto* d = o.if_contains("documents")) {
+    if (!d->is_array()) return bad_request("wrong_type", "'documents' phải là một mảng");
+    for (const auto& item : d->as_array()) {
+      const auto* doc = item.if_object();
+      const auto* kind = doc ? doc->if_contains("kind") : nullptr;
+      const auto* name = doc ? doc->if_contains("filename") : nullptr;
+      const auto* sha = doc ? doc->if_contains("sha256") : nullptr;
+      const auto* size = doc ? doc->if_contains("size") : nullptr;
+      if (!kind || !name || !sha || !size || !kind->is_string() || !name->is_string() || !sha->is_string() ||
+          !size->is_int64() || size->as_int64() < 0 || !is_digest_hex(std::string_view(sha->as_string())))
+        return bad_request("wrong_type",
+                           "Mỗi tài liệu cần kind, filename (chuỗi), sha256 (64 ký tự hex) và size (số nguyên không âm)");
+      in.documents.push_back(RawDocument{std::string(kind->as_string()), std::string(name->as_string()),
+                                         std::string(sha->as_string()), size->as_int64()});
+    }
+  }
+  auto note = text_of(o, "note", false);
+  if (!note) return note.error();
+  in.note = std::move(*note);
+  if (in.note.size() > kMaxNoteBytes)
+    return bad_request("note_too_long", fmt::format("Ghi chú vượt quá {} byte", kMaxNoteBytes));
+  auto ballot = text_of(o, "ballot", false);
+  if (!ballot) return ballot.error();
+  in.ballot = std::move(*ballot);
+  if (const auto* v = o.if_contains("expected_version")) {
+    if (!v->is_int64() || v->as_int64() < 0)
+      return bad_request("wrong_type", "'expected_version' phải là số nguyên không âm");
+    in.expected_version = v->as_int64();
+  }
+  return in;
+}
+
+json::object outcome_json(const Outcome& o) {
+  json::array events;
+  for (const auto& e : o.events) events.push_back(views::event_json(e));
+  return json::object{{"id", o.id}, {"version", o.version}, {"state", o.state}, {"events", std::move(events)}};
+}
+
+class Handler {
+ public:
+  Handler(App& app, const Request& req) : app_(app), req_(req) {}
+
+  Response run() {
+    auto target = parse_target(req_.target);
+    if (!target) return error_response(target.error());
+    t_ = std::move(*target);
+    const auto& p = t_.path;
+    const std::string& m = req_.method;
+    if (p.size() == 1 && p[0] == "health" && m == "GET") return health();
+    if (p.size() == 1 && p[0] == "openapi.json" && m == "GET") return Response{200, openapi_json(), {}, {}};
+    auto user = authenticate(*app_.store, app_.directory, req_.authorization);
+    if (!user) return denied(user.error());
+    user_ = *user;
+    Result<json::value> out = route(p, m);
+    if (!out) return out.error().code == ErrorCode::kNotPermitted ? denied(out.error()) : error_response(out.error());
+    return json_response(created_ ? 201 : 200, *out);
+  }
+
+ private:
+  Result<json::value> route(const std::vector<std::string>& p, const std::string& m) {
+    auto no_route = [&]() -> Result<json::value> {
+      Error e = make_error(ErrorCode::kNotFound, fmt::format("Không có đường dẫn {} {}", m, req_.target));
+      e.reason = "no_route";
+      return e;
+    };
+    if (p.size() == 1 && p[0] == "dossiers") {
+      if (m == "POST") return create();
+      if (m == "GET") return list();
+      return no_route();
+    }
+    if (p.size() == 1 && p[0] == "inbox" && m == "GET") return inbox();
+    if (p.size() >= 2 && p[0] == "dossiers") {
+      auto id = to_int(p[1], "Số hồ sơ", 1, std::numeric_limits<std::int64_t>::max());
+      if (!id) return id.error();
+      if (p.size() == 2 && m == "GET") return show(*id);
+      if (p.size() == 3 && p[2] == "history" && m == "GET") return history(*id);
+      if (p.size() == 3 && p[2] == "replay" && m == "GET") return replay(*id);
+      if (p.size() == 4 && p[2] == "actions" && m == "POST") return act(*id, p[3]);
+      return no_route();
+    }
+    if (p.size() == 2 && p[0] == "calendar" && m == "GET") return calendar(p[1]);
+    if (p.size() == 2 && p[0] == "reports" && p[1] == "status" && m == "GET") return reports();
+    return no_route();
+  }
+
+  Response health() {
+    auto head = app_.store->dispatch_cursor();
+    return json_response(head ? 200 : 503, json::object{{"status", head ? "ok" : "unavailable"}});
+  }
+
+  Response denied(const Error& e) {
+    Response r = error_response(e);
+    r.denied = fmt::format("denied {} {} user={} reason={}", req_.method, req_.target,
+                           user_.valid() ? app_.directory.user(user_).key : "-",
+                           e.reason.empty() ? error_code_name(e.code) : e.reason);
+    return r;
+  }
+
+  const std::string& user_key() const { return app_.directory.user(user_).key; }
+
+  // An auditor reads; they never write, whatever a workflow says.
+  Status may_write() const {
+    if (app_.directory.user(user_).has_role(Role::kAuditor)) {
+      Error e = make_error(ErrorCode::kNotPermitted, "Thanh tra chỉ được xem, không được thao tác trên hồ sơ");
+      e.reason = "auditor_read_only";
+      return e;
+    }
+    return Status::Ok();
+  }
+
+  Result<json::value> create() {
+    if (auto w = may_write(); !w) return w.error();
+    auto o = body_object(req_.body, {"workflow", "award", "fields", "documents", "note"});
+    if (!o) return o.error();
+    auto workflow = text_of(*o, "workflow", true);
+    if (!workflow) return workflow.error();
+    auto award = text_of(*o, "award", true);
+    if (!award) return award.error();
+    auto in = raw_input(*o);
+    if (!in) return in.error();
+    auto out = app_.service->create(*workflow, *award, user_key(), *in);
+    if (!out) return out.error();
+    created_ = true;
+    return json::value(outcome_json(*out));
+  }
+
+  Result<json::value> act(DossierId id, const std::string& action) {
+    if (auto w = may_write(); !w) return w.error();
+    auto o = body_object(req_.body, {"fields", "documents", "note", "ballot", "expected_version"});
+    if (!o) return o.error();
+    auto in = raw_input(*o);
+    if (!in) return in.error();
+    auto out = app_.service->act(id, action, user_key(), *in);
+    if (!out) return out.error();
+    return json::value(outcome_json(*out));
+  }
+
+  Result<json::value> show(DossierId id) {
+    auto v = app_.service->show(id, user_key());
+    if (!v) return v.error();
+    return json::value(views::dossier_json(app_, *v, user_));
+  }
+
+  Result<json::value> history(DossierId id) {
+    auto events = app_.service->history(id, user_key());
+    if (!events) return events.error();
+    json::array out;
+    for (const auto& e : *events) out.push_back(views::event_json(e));
+    return json::value(std::move(out));
+  }
+
+  Result<json::value> replay(DossierId id) {
+    if (auto v = app_.service->show(id, user_key()); !v) return v.error();  // read permission
+    auto r = app_.service->replay(id);
+    if (!r) return r.error();
+    json::object o{{"ok", r->ok}, {"events", r->events}};
+    if (!r->ok) o["failure"] = r->failure;
+    return json::value(std::move(o));
+  }
+
+  Result<json::value> inbox() {
+    auto views = app_.service->inbox(user_key());
+    if (!views) return views.error();
+    json::array out;
+    for (const auto& v : *views) out.push_back(views::dossier_json(app_, v, user_));
+    return json::value(std::move(out));
+  }
+
+  // Every dossier the user may read, filtered, in id order, one page at a time.
+  Result<json::value> list() {
+    const auto& q = t_.query;
+    for (const auto& [k, v] : q)
+      if (k != "workflow" && k != "state" && k != "holder" && k != "award" && k != "overdue" && k != "jurisdiction" &&
+          k != "q" && k != "page" && k != "per_page")
+        return bad_request("unknown_key", fmt::format("Tham số '{}' không được hỗ trợ", k));
+    auto get = [&](const char* k) -> std::optional<std::string> {
+      auto it = q.find(k);
+      return it == q.end() ? std::nullopt : std::optional<std::string>(it->second);
+    };
+    std::int64_t page = 1, per_page = 20;
+    if (auto v = get("page")) {
+      auto n = to_int(*v, "Trang", 1, 1'000'000);
+      if (!n) return n.error();
+      page = *n;
+    }
+    if (auto v = get("per_page")) {
+      auto n = to_int(*v, "Số hồ sơ mỗi trang", 1, 100);
+      if (!n) return n.error();
+      per_page = *n;
+    }
+    std::optional<bool> overdue;
+    if (auto v = get("overdue")) {
+      if (*v != "true" && *v != "false") return bad_request("bad_query", "'overdue' phải là true hoặc false");
+      overdue = *v == "true";
+    }
+    std::optional<OrgId> within;
+    if (auto v = get("jurisdiction")) {
+      within = app_.directory.find_org(*v);
+      if (!within) return make_error(ErrorCode::kNotFound, fmt::format("Không có cơ quan '{}'", *v));
+    }
+    std::vector<std::string> workflows;
+    if (auto v = get("workflow")) {
+      workflows.push_back(*v);
+    } else {
+      auto defs = app_.store->current_definitions();
+      if (!defs) return defs.error();
+      for (const auto& d : *defs) workflows.push_back(d.name);
+    }
+    std::vector<DossierView> found;
+    for (const auto& w : workflows) {
+      auto views = app_.service->dossiers_of(w);
+      if (!views) return views.error();
+      for (auto& v : *views) {
+        if (!may_read(app_.directory, v.state, user_)) continue;
+        if (auto s = get("state"); s && v.record.state != *s) continue;
+        if (auto h = get("holder"); h && v.record.holder != *h) continue;
+        if (auto a = get("award"); a && v.record.award != *a) continue;
+        if (overdue && v.overdue != *overdue) continue;
+        if (within && !app_.directory.is_within(v.state.origin, *within) &&
+            !(v.state.holder.valid() && app_.directory.is_within(v.state.holder, *within)))
+          continue;
+        if (auto text = get("q"); text && v.record.fields.find(*text) == std::string::npos &&
+                                  std::to_string(v.record.id) != *text)
+          continue;
+        found.push_back(std::move(v));
+      }
+    }
+    std::sort(found.begin(), found.end(),
+              [](const DossierView& a, const DossierView& b) { return a.record.id < b.record.id; });
+    json::array items;
+    const auto first = static_cast<std::size_t>((page - 1) * per_page);
+    for (std::size_t i = first; i < found.size() && i < first + static_cast<std::size_t>(per_page); ++i)
+      items.push_back(views::dossier_json(app_, found[i], user_));
+    return json::value{{"items", std::move(items)},
+                        {"page", page},
+                        {"per_page", per_page},
+                        {"total", static_cast<std::int64_t>(found.size())}};
+  }
+
+  Result<json::value> calendar(const std::string& what) {
+    auto cal = yaml::calendar_from_store(*app_.store);
+    if (!cal) return cal.error();
+    auto date = [&](const char* k) -> Result<Date> {
+      auto it = t_.query.find(k);
+      if (it == t_.query.end()) return bad_request("missing_key", fmt::format("Thiếu tham số '{}'", k));
+      auto d = parse_date(it->second);
+      if (!d) return bad_request("bad_date", fmt::format("Ngày '{}' không hợp lệ (YYYY-MM-DD)", it->second));
+      return *d;
+    };
+    auto from = date("from");
+    if (!from) return from.error();
+    if (what == "add") {
+      auto it = t_.query.find("days");
+      if (it == t_.query.end()) return bad_request("missing_key", "Thiếu tham số 'days'");
+      auto n = to_int(it->second, "Số ngày làm việc", 0, 10000);
+      if (!n) return n.error();
+      auto due = (*cal)->add_working_days(*from, static_cast<int>(*n));
+      if (!due) return due.error();
+      return json::value{{"from", format_date(*from)},
+                          {"working_days", *n},
+                          {"due", format_date(*due)},
+                          {"due_end_utc", format_utc(end_of_day_utc(*due))}};
+    }
+    if (what == "between") {
+      auto to = date("to");
+      if (!to) return to.error();
+      auto n = (*cal)->working_days_between(*from, *to);
+      if (!n) return n.error();
+      return json::value{{"from", format_date(*from)}, {"to", format_date(*to)}, {"working_days", *n}};
+    }
+    return make_error(ErrorCode::kNotFound, fmt::format("Không có đường dẫn /calendar/{}", what));
+  }
+
+  Result<json::value> reports() {
+    auto it = t_.query.find("year");
+    if (it == t_.query.end()) return bad_request("missing_key", "Thiếu tham số 'year'");
+    auto year = to_int(it->second, "Năm", 2000, 2199);
+    if (!year) return year.error();
+    std::optional<std::string> jurisdiction;
+    if (auto j = t_.query.find("jurisdiction"); j != t_.query.end()) jurisdiction = j->second;
+    auto rows = report_status(*app_.service, app_.directory, static_cast<int>(*year), jurisdiction, app_.clock->now(),
+                              user_key());
+    if (!rows) return rows.error();
+    return json::value(views::report_status_json(static_cast<int>(*year), jurisdiction, *rows));
+  }
+
+  App& app_;
+  const Request& req_;
+  Target t_;
+  UserId user_;
+  bool created_ = false;
+};
+
+}  // namespace
+
+Response Api::handle(const Request& req) {
+  try {
+    return Handler(app_, req).run();
+  } catch (const std::exception& ex) {
+    return error_response(make_error(ErrorCode::kInternal, fmt::format("Lỗi nội bộ: {}", ex.what())));
+  }
+}
+
+}  // namespace hoso::http

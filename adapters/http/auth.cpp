@@ -1,0 +1,69 @@
+#include "adapters/http/auth.hpp"
+
+#include <fmt/format.h>
+#include <openssl/rand.h>
+
+#include "engine/hash_chain.hpp"
+
+namespace hoso::http {
+
+namespace {
+
+Error denied(const std::string& reason, const std::string& message) {
+  Error e = make_error(ErrorCode::kNotPermitted, message);
+  e.reason = reason;
+  return e;
+}
+
+Result<UserId> active_user(const Directory& dir, const std::string& key) {
+  auto id = dir.find_user(key);
+  if (!id) return make_error(ErrorCode::kNotFound, fmt::format("Không có người dùng '{}'", key));
+  if (!dir.user(*id).active)
+    return make_error(ErrorCode::kNotPermitted, fmt::format("Người dùng '{}' không còn hoạt động", key));
+  return *id;
+}
+
+}  // namespace
+
+std::string token_hash(std::string_view token) { return sha256_hex(token); }
+
+Result<std::string> issue_token(Store& store, const Directory& dir, const std::string& user, Timestamp now) {
+  if (auto id = active_user(dir, user); !id) return id.error();
+  unsigned char bytes[32];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) return make_error(ErrorCode::kInternal, "RAND_bytes failed");
+  std::string token = "hoso_";
+  for (unsigned char b : bytes) token += fmt::format("{:02x}", b);
+  Status st = store.write([&](WriteTx& tx) {
+    return tx.put_token(TokenRecord{token_hash(token), user, format_utc(now), ""});
+  });
+  if (!st) return st.error();
+  return token;
+}
+
+Result<std::int64_t> revoke_tokens(Store& store, const Directory& dir, const std::string& user, Timestamp now) {
+  if (!dir.find_user(user)) return make_error(ErrorCode::kNotFound, fmt::format("Không có người dùng '{}'", user));
+  std::int64_t revoked = 0;
+  Status st = store.write([&](WriteTx& tx) -> Status {
+    auto n = tx.revoke_tokens(user, format_utc(now));
+    if (!n) return n.error();
+    revoked = *n;
+    return Status::Ok();
+  });
+  if (!st) return st.error();
+  return revoked;
+}
+
+Result<UserId> authenticate(Store& store, const Directory& dir, std::string_view authorization) {
+  constexpr std::string_view kBearer = "Bearer ";
+  if (!authorization.starts_with(kBearer) || authorization.size() == kBearer.size())
+    return denied("no_token", "Cần mã truy cập (Authorization: Bearer ...)");
+  auto found = store.token(token_hash(authorization.substr(kBearer.size())));
+  if (!found) return found.error();
+  if (!found->has_value()) return denied("unknown_token", "Mã truy cập không hợp lệ");
+  if (!(*found)->revoked_at.empty()) return denied("revoked_token", "Mã truy cập đã bị thu hồi");
+  auto id = dir.find_user((*found)->user);
+  if (!id || !dir.user(*id).active) return denied("inactive_user", "Người dùng của mã truy cập không còn hoạt động");
+  return *id;
+}
+
+}  // namespace hoso::http

@@ -1,0 +1,28 @@
+// Bearer tokens for the HTTP API: issued per user by `hoso users token`, kept only as their SHA-256,
+// revocable. Authenticating a request yields the user it acts as.
+#pragma once
+#include <string>
+#include <string_view>
+
+#include "engine/directory.hpp"
+#include "engine/result.hpp"
+#include "engine/store.hpp"
+#include "engine/time.hpp"
+
+namespace hoso::http {
+
+// The stored form of a token: SHA-256 hex of its text.
+std::string token_hash(std::string_view token);
+
+// Issues a new token for `user` (who must exist and be active), stores its hash and returns its text,
+// which is shown once and never stored.
+Result<std::string> issue_token(Store& store, const Directory& dir, const std::string& user, Timestamp now);
+
+// Revokes every valid token of `user`; returns how many.
+Result<std::int64_t> revoke_tokens(Store& store, const Directory& dir, const std::string& user, Timestamp now);
+
+// The user an `Authorization: Bearer <token>` header names. Fails with kNotPermitted and a reason:
+// "no_token" (no or malformed header), "unknown_token", "revoked_token", "inactive_user".
+Result<UserId> authenticate(Store& store, const Directory& dir, std::string_view authorization);
+
+}  // namespace hoso::http

@@ -1,0 +1,33 @@
+// The JSON shapes people and programs see: a dossier, an event. One place, shared by the CLI's --json
+// output and the HTTP API, so both always answer alike.
+#pragma once
+#include <boost/json.hpp>
+#include <optional>
+#include <string>
+
+#include "adapters/runtime/app.hpp"
+#include "engine/records.hpp"
+#include "engine/report_service.hpp"
+#include "engine/service.hpp"
+
+namespace hoso::views {
+
+namespace json = boost::json;
+
+// `s` parsed as JSON, or as a JSON string when it is not JSON.
+json::value parse_json_or_string(const std::string& s);
+// An event as `hoso history --json` shows it.
+json::object event_json(const EventRecord& e);
+// A stored UTC time in Vietnam time (as stored when it does not parse).
+std::string vietnam_time(const std::string& utc);
+// The org's name, or its key when the directory does not know it.
+std::string org_name(const Directory& dir, const std::string& key);
+// A dossier as `hoso dossier show --json` shows it; with `user`, the actions they may take now.
+json::object dossier_json(const App& app, const DossierView& v, const std::optional<UserId>& user);
+
+// A year's report obligations as `hoso reports status --json` shows them: {year, jurisdiction, counts,
+// obligations}.
+json::object report_status_json(int year, const std::optional<std::string>& jurisdiction,
+                                const std::vector<ReportStatusRow>& rows);
+
+}  // namespace hoso::views

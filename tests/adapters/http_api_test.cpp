@@ -1,0 +1,218 @@
+// The HTTP API as a socket-free function over a real SQLite file: bearer tokens, every permission rule,
+// a dossier path driven through it, stale versions, bad requests, listing with filters and pages.
+#include <catch2/catch.hpp>
+
+#include <boost/json.hpp>
+#include <map>
+
+#include "adapters/http/api.hpp"
+#include "adapters/http/auth.hpp"
+#include "adapters/runtime/app.hpp"
+#include "tests/support/temp_dir.hpp"
+
+using namespace hoso;
+using namespace hoso::http;
+namespace json = boost::json;
+
+namespace {
+
+struct Server {
+  testing::TempDir dir;
+  std::unique_ptr<App> app;
+  std::unique_ptr<Api> api;
+  std::map<std::string, std::string> tokens;  // user -> bearer token
+
+  Server() {
+    auto store = SqliteStore::open(dir.file("hoso.db"), OpenMode::kCreate);
+    REQUIRE(store.ok());
+    auto project = yaml::load_project(std::string(HOSO_SOURCE_DIR) + "/config", std::string(HOSO_SOURCE_DIR) + "/workflows");
+    REQUIRE(project.ok());
+    REQUIRE((*store)->write([&](WriteTx& tx) { return yaml::install_project(tx, project, "2026-01-01T00:00:00.000Z"); }).ok());
+    auto wired = App::over(std::move(store.value()));
+    REQUIRE(wired.ok());
+    app = std::move(wired.value());
+    api = std::make_unique<Api>(*app);
+  }
+  std::string token(const std::string& user) {
+    auto it = tokens.find(user);
+    if (it != tokens.end()) return it->second;
+    auto t = issue_token(*app->store, app->directory, user, app->clock->now());
+    REQUIRE(t.ok());
+    return tokens[user] = *t;
+  }
+  Response call(const std::string& method, const std::string& target, const std::string& user = "",
+                const std::string& body = "") {
+    return api->handle(Request{method, target, user.empty() ? "" : "Bearer " + token(user), body});
+  }
+  json::value ok(const std::string& method, const std::string& target, const std::string& user,
+                 const std::string& body = "", int status = 200) {
+    Response r = call(method, target, user, body);
+    INFO(method << " " << target << " as " << user << ": " << r.body);
+    REQUIRE(r.status == status);
+    return json::parse(r.body);
+  }
+};
+
+std::string reason(const Response& r) {
+  const json::value v = json::parse(r.body);
+  const auto& e = v.at("error");
+  return e.as_object().contains("reason") ? std::string(e.at("reason").as_string()) : "";
+}
+
+const char* kProposal = R"({"workflow":"standard","award":"giay_khen_xa","fields":{"recipient_name":"Xóm Khuân Lân",
+  "recipient_kind":"collective","recipient_org_type":"residential","leads_cluster":true,"merits_count":3,
+  "replicated_models":1,"has_movement_plan":true,"security_certified":true,"security_cert_cycle_end":"2025-11-15",
+  "movement_grade":"xuat_sac","good_models":2,"serious_incident":false,"party_org_clean":true,"has_complaints":false},
+  "documents":[{"kind":"to_trinh","filename":"to_trinh.pdf","sha256":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","size":1024},{"kind":"bao_cao_thanh_tich","filename":"bao_cao_thanh_tich.pdf","sha256":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","size":1024},{"kind":"bien_ban_hop","filename":"bien_ban_hop.pdf","sha256":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","size":1024},{"kind":"y_kien_hiep_y","filename":"y_kien_hiep_y.pdf","sha256":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","size":1024},{"kind":"xac_nhan_thanh_tich","filename":"xac_nhan_thanh_tich.pdf","sha256":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","size":1024}]})";
+
+std::int64_t create(Server& s) {
+  return s.ok("POST", "/dossiers", "xom-khuan-lan.clerk", kProposal, 201).at("id").as_int64();
+}
+
+}  // namespace
+
+TEST_CASE("api: health and the OpenAPI document need no token; everything else does", "[http]") {
+  Server s;
+  CHECK(s.call("GET", "/health").status == 200);
+  Response doc = s.call("GET", "/openapi.json");
+  REQUIRE(doc.status == 200);
+  const json::value spec = json::parse(doc.body);
+  CHECK(spec.at("paths").as_object().contains("/dossiers/{id}/actions/{action}"));
+  Response none = s.call("GET", "/inbox");
+  CHECK(none.status == 401);
+  CHECK(reason(none) == "no_token");
+  CHECK_FALSE(none.denied.empty());
+  Response forged = s.api->handle(Request{"GET", "/inbox", "Bearer hoso_0000", ""});
+  CHECK(forged.status == 401);
+  CHECK(reason(forged) == "unknown_token");
+  // A revoked token stops working; a new one works.
+  const std::string old = s.token("xom-khuan-lan.clerk");
+  CHECK(s.call("GET", "/inbox", "xom-khuan-lan.clerk").status == 200);
+  REQUIRE(revoke_tokens(*s.app->store, s.app->directory, "xom-khuan-lan.clerk", s.app->clock->now()).value() == 1);
+  Response revoked = s.api->handle(Request{"GET", "/inbox", "Bearer " + old, ""});
+  CHECK(revoked.status == 401);
+  CHECK(reason(revoked) == "revoked_token");
+  CHECK_THAT(revoked.denied, Catch::Contains("revoked_token"));
+  s.tokens.erase("xom-khuan-lan.clerk");
+  CHECK(s.call("GET", "/inbox", "xom-khuan-lan.clerk").status == 200);
+  // Tokens are stored only as their hash.
+  CHECK(s.app->store->token(old).value() == std::nullopt);
+  CHECK(s.app->store->token(token_hash(old)).value().has_value());
+}
+
+TEST_CASE("api: a commune dossier driven to its decision by each level's clerks with their own tokens", "[http]") {
+  Server s;
+  const std::int64_t id = create(s);
+  const std::string at = "/dossiers/" + std::to_string(id);
+  auto state = [&] { return std::string(s.ok("GET", at, "xom-khuan-lan.clerk").at("state").as_string()); };
+  CHECK(state() == "draft");
+  s.ok("POST", at + "/actions/submit", "xom-khuan-lan.clerk");
+  // It is now in Công an xã's inbox, with the action the clerk may take.
+  auto inbox = s.ok("GET", "/inbox", "ca-xa-phuong-tien.clerk").as_array();
+  REQUIRE(inbox.size() == 1);
+  CHECK(inbox[0].at("actions").as_array().size() >= 1);
+  s.ok("POST", at + "/actions/accept", "ca-xa-phuong-tien.clerk");
+  s.ok("POST", at + "/actions/appraise", "vhxh-xa-phuong-tien.appraiser", R"({"note":"Đủ điều kiện"})");
+  auto decided = s.ok("POST", at + "/actions/decide", "ubnd-xa-phuong-tien.signer",
+                      R"({"fields":{"decision_number":"12/QĐ-UBND","decision_date":"2026-03-04"}})");
+  CHECK(decided.at("state").as_string() == "approved");
+  auto shown = s.ok("GET", at, "ubnd-xa-phuong-tien.signer");
+  CHECK(shown.at("status").as_string() == "closed");
+  auto history = s.ok("GET", at + "/history", "xom-khuan-lan.clerk").as_array();
+  CHECK(history.size() == 5);
+  CHECK(history[3].at("note").as_string() == "Đủ điều kiện");
+  CHECK(s.ok("GET", at + "/replay", "xom-khuan-lan.clerk").at("ok").as_bool());
+}
+
+TEST_CASE("api: every permission rule refuses, and nothing is written", "[http]") {
+  Server s;
+  const std::int64_t id = create(s);
+  const std::string at = "/dossiers/" + std::to_string(id);
+  s.ok("POST", at + "/actions/submit", "xom-khuan-lan.clerk");
+  const auto version = s.ok("GET", at, "xom-khuan-lan.clerk").at("version").as_int64();
+  // Another province's clerk neither reads nor acts.
+  Response read = s.call("GET", at, "ca-tinh-lao-cai.clerk");
+  CHECK(read.status == 403);
+  CHECK_FALSE(read.denied.empty());
+  CHECK(s.call("POST", at + "/actions/accept", "ca-tinh-lao-cai.clerk").status == 403);
+  // The right org, the wrong role.
+  CHECK(s.call("POST", at + "/actions/accept", "vhxh-xa-phuong-tien.appraiser").status == 403);
+  // An auditor of an enclosing jurisdiction reads, and never writes.
+  CHECK(s.call("GET", at, "ubnd-tinh-thai-nguyen.auditor").status == 200);
+  Response wrote = s.call("POST", at + "/actions/accept", "ubnd-tinh-thai-nguyen.auditor");
+  CHECK(wrote.status == 403);
+  CHECK(reason(wrote) == "auditor_read_only");
+  CHECK(s.call("POST", "/dossiers", "bo-noi-vu.auditor", kProposal).status == 403);
+  // An auditor of another province reads nothing of it.
+  CHECK(s.call("GET", at, "ubnd-tinh-lao-cai.auditor").status == 403);
+  CHECK(s.ok("GET", at, "xom-khuan-lan.clerk").at("version").as_int64() == version);
+}
+
+TEST_CASE("api: a stale expected version is answered 409 and changes nothing", "[http]") {
+  Server s;
+  const std::int64_t id = create(s);
+  const std::string at = "/dossiers/" + std::to_string(id);
+  s.ok("POST", at + "/actions/submit", "xom-khuan-lan.clerk", R"({"expected_version":1})");
+  Response stale = s.call("POST", at + "/actions/accept", "ca-xa-phuong-tien.clerk", R"({"expected_version":1})");
+  CHECK(stale.status == 409);
+  const json::value conflict = json::parse(stale.body);
+  CHECK(conflict.at("error").at("code").as_string() == "version_conflict");
+  CHECK(s.ok("GET", at, "xom-khuan-lan.clerk").at("version").as_int64() == 2);
+  s.ok("POST", at + "/actions/accept", "ca-xa-phuong-tien.clerk", R"({"expected_version":2})");
+}
+
+TEST_CASE("api: bad requests get a clear 4xx and write nothing", "[http]") {
+  Server s;
+  const std::int64_t id = create(s);
+  const std::string at = "/dossiers/" + std::to_string(id);
+  auto refused = [&](const std::string& method, const std::string& target, const std::string& body, int status,
+                     const std::string& why) {
+    Response r = s.call(method, target, "xom-khuan-lan.clerk", body);
+    INFO(method << " " << target << " " << body << " -> " << r.body);
+    CHECK(r.status == status);
+    CHECK(reason(r) == why);
+  };
+  refused("POST", at + "/actions/submit", "{not json", 400, "malformed_json");
+  refused("POST", at + "/actions/submit", "[1,2]", 400, "malformed_json");
+  refused("POST", at + "/actions/submit", R"({"expected_version":"1"})", 400, "wrong_type");
+  refused("POST", at + "/actions/submit", R"({"fields":{"merits_count":1.5}})", 400, "wrong_type");
+  refused("POST", at + "/actions/submit", R"({"colour":"red"})", 400, "unknown_key");
+  refused("POST", "/dossiers", R"({"award":"giay_khen_xa"})", 400, "missing_key");
+  refused("POST", "/dossiers", R"({"workflow":"standard","award":"giay_khen_xa","documents":[{"kind":"x"}]})", 400,
+          "wrong_type");
+  refused("GET", "/dossiers/abc", "", 400, "bad_number");
+  refused("GET", "/nowhere", "", 404, "no_route");
+  refused("DELETE", at, "", 404, "no_route");
+  refused("GET", "/dossiers?colour=red", "", 400, "unknown_key");
+  refused("GET", "/dossiers?per_page=1000", "", 400, "bad_number");
+  refused("GET", "/dossiers/%zz", "", 400, "bad_target");
+  // A rule's refusal is 422 with the rule named.
+  Response early = s.call("POST", at + "/actions/accept", "ca-xa-phuong-tien.clerk");
+  CHECK((early.status == 422 || early.status == 403));
+  CHECK(s.ok("GET", at, "xom-khuan-lan.clerk").at("version").as_int64() == 1);
+}
+
+TEST_CASE("api: listing shows what the user may read, filtered and in pages", "[http]") {
+  Server s;
+  for (int i = 0; i < 3; ++i) create(s);
+  s.ok("POST", "/dossiers/1/actions/submit", "xom-khuan-lan.clerk");
+  auto all = s.ok("GET", "/dossiers?per_page=2", "xom-khuan-lan.clerk");
+  CHECK(all.at("total").as_int64() == 3);
+  CHECK(all.at("items").as_array().size() == 2);
+  CHECK(s.ok("GET", "/dossiers?per_page=2&page=2", "xom-khuan-lan.clerk").at("items").as_array().size() == 1);
+  auto drafts = s.ok("GET", "/dossiers?state=draft", "xom-khuan-lan.clerk");
+  CHECK(drafts.at("total").as_int64() == 2);
+  CHECK(s.ok("GET", "/dossiers?holder=ca-xa-phuong-tien", "ca-xa-phuong-tien.clerk").at("total").as_int64() == 1);
+  CHECK(s.ok("GET", "/dossiers?q=Khu%C3%A2n", "xom-khuan-lan.clerk").at("total").as_int64() == 3);
+  // Another province sees none of them.
+  CHECK(s.ok("GET", "/dossiers", "ca-tinh-lao-cai.clerk").at("total").as_int64() == 0);
+}
+
+TEST_CASE("api: calendar queries", "[http]") {
+  Server s;
+  auto due = s.ok("GET", "/calendar/add?from=2026-04-20&days=10", "xom-khuan-lan.clerk");
+  CHECK(due.at("due").as_string() == "2026-05-07");
+  CHECK(s.ok("GET", "/calendar/between?from=2026-04-20&to=2026-05-07", "xom-khuan-lan.clerk").at("working_days").as_int64() ==
+        10);
+  CHECK(s.call("GET", "/calendar/add?from=2026-13-01&days=1", "xom-khuan-lan.clerk").status == 400);
+}
