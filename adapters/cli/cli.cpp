@@ -69,6 +69,7 @@ Cách dùng (mọi lệnh nhận --db PATH, mặc định ./hoso.db):
   hoso workflows show NAME [--format mermaid|dot|json]
   hoso orgs list [--json]
   hoso users list [--json] | hoso users token|revoke NGƯỜI_DÙNG [--json]
+  hoso serve [--listen ĐỊA_CHỈ:CỔNG] [--file TỆP] [--read-timeout MS]   (API HTTP, hẹn giờ và gửi thông báo; mặc định 127.0.0.1:8080)
   hoso dossier create --workflow W --award KIND --as USER [--field K=V]... [--doc KIND=FILE]... [--note TEXT] [--json]
   hoso dossier act ID ACTION --as USER [--note TEXT | --note-file FILE] [--field K=V]... [--doc KIND=FILE]... [--ballot yes|no|abstain]
                    [--expect-version N] [--json]
@@ -679,7 +680,8 @@ const std::vector<std::string>* allowed_options(const std::vector<std::string>& 
                                                 "note-file", "ballot", "expect-version"},
                                         kAs = {"as"}, kReplay = {"all"}, kConfig = {"config"},
                                         kFile = {"file"}, kReportsOpen = {"year"},
-                                        kReportsStatus = {"year", "jurisdiction", "as"};
+                                        kReportsStatus = {"year", "jurisdiction", "as"},
+                                        kServe = {"listen", "file", "read-timeout"};
   const std::string& cmd = p[0];
   const std::string sub = p.size() > 1 ? p[1] : "";
   if (cmd == "init") return &kInit;
@@ -692,6 +694,7 @@ const std::vector<std::string>* allowed_options(const std::vector<std::string>& 
   if (cmd == "clock" || cmd == "timers") return &kNone;
   if (cmd == "notify") return &kFile;
   if (cmd == "reports") return sub == "status" ? &kReportsStatus : &kReportsOpen;
+  if (cmd == "serve") return &kServe;
   return nullptr;
 }
 
@@ -734,6 +737,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     if (cmd == "notify") return cmd_notify(c);
     if (cmd == "reports") return cmd_reports(c);
     if (cmd == "audit") return cmd_audit(c);
+    if (cmd == "serve") return cmd_serve(c);
     return usage(c, fmt::format("lệnh không hợp lệ: {}", cmd));
   } catch (const std::exception& e) {
     return fail(c, make_error(ErrorCode::kInternal, fmt::format("lỗi hệ thống: {}", e.what())));

@@ -38,6 +38,8 @@ int cmd_clock(Ctx& c);
 int cmd_timers(Ctx& c);
 // hoso notify deliver: pending notices through the file adapter (notify_commands.cpp).
 int cmd_notify(Ctx& c);
+// hoso serve: the HTTP API, timers and notification delivery (serve_command.cpp).
+int cmd_serve(Ctx& c);
 // hoso reports open|status: the yearly report obligations (report_commands.cpp).
 int cmd_reports(Ctx& c);
 // The years (from `from`'s to `to`'s) whose report obligations open by themselves (open_from) at or before

@@ -1,0 +1,41 @@
+// `hoso serve`: one Boost.Asio event loop drives the HTTP/1.1 API (Beast), and the durable timers (the next
+// due one armed on an Asio timer, re-armed after every command). Notifications leave from a thread of their
+// own (a slow receiver never holds up the loop). SIGTERM/SIGINT stop accepting, let the request being
+// handled finish (commands run to completion on the loop, one transaction each) and close.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "adapters/runtime/app.hpp"
+
+namespace hoso::http {
+
+struct ServerSettings {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 8080;  // 0: any free port (printed on start)
+  std::size_t max_body = 1 << 20;
+  std::size_t max_header = 16 * 1024;
+  std::chrono::milliseconds read_timeout{10'000};  // a whole request, from its first byte
+  std::chrono::milliseconds idle_timeout{30'000};  // between requests on a kept-alive connection
+};
+
+class Server {
+ public:
+  Server(App& app, ServerSettings settings);
+  ~Server();
+  // Binds and listens; returns the port (the one chosen when settings.port is 0).
+  Result<std::uint16_t> listen();
+  // Runs the loop until stop() or SIGTERM/SIGINT; `log` receives one line per notable thing (English).
+  Status run(const std::function<void(const std::string&)>& log);
+  // Asks the loop to stop (thread-safe).
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hoso::http

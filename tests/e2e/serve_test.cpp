@@ -1,0 +1,207 @@
+// `hoso serve` as a real process on 127.0.0.1: a dossier driven through HTTP by each level's clerk with their
+// own token, the permission rules, a stale version, bad and slow clients, notices delivered, SIGTERM, and
+// a kill -9 under load after which nothing acknowledged is lost and the history verifies.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <thread>
+
+#include "tests/e2e/cli_support.hpp"
+#include "tests/support/http_client.hpp"
+
+using namespace hoso::testing;
+
+namespace {
+
+// A running `hoso serve` on a free port of 127.0.0.1; killed (SIGKILL) at scope end if still running.
+struct Served {
+  Child child;
+  int port = 0;
+
+  Served(const Cli& cli, std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {HOSO_BINARY, "serve", "--listen", "127.0.0.1:0", "--db", cli.db,
+                                     "--file", cli.dir + "/notices.jsonl"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    child = spawn(argv);
+    REQUIRE(child.pid > 0);
+    // The first line on stdout names the address.
+    std::string line;
+    char ch;
+    while (line.find('\n') == std::string::npos && ::read(child.out_fd, &ch, 1) == 1) line += ch;
+    const auto colon = line.rfind(':');
+    INFO(line);
+    REQUIRE(colon != std::string::npos);
+    port = std::stoi(line.substr(colon + 1));
+  }
+  ~Served() {
+    if (child.pid > 0) {
+      ::kill(child.pid, SIGKILL);
+      finish(child);
+    }
+  }
+  // Stops it with `signal` and returns its exit code and stderr.
+  RunResult stop(int signal) {
+    ::kill(child.pid, signal);
+    RunResult r = finish(child);
+    child.pid = -1;
+    return r;
+  }
+  HttpReply call(const std::string& method, const std::string& target, const std::string& token = "",
+                 const std::string& body = "") const {
+    return http_request(port, method, target, token, body);
+  }
+};
+
+std::string token(const Cli& cli, const std::string& user) {
+  return std::string(cli.ok_json({"users", "token", user}).at("token").as_string());
+}
+
+std::string proposal() {
+  std::string docs;
+  for (const char* kind : {"to_trinh", "bao_cao_thanh_tich", "bien_ban_hop", "y_kien_hiep_y", "xac_nhan_thanh_tich"})
+    docs += std::string(docs.empty() ? "" : ",") + R"({"kind":")" + kind + R"(","filename":"a.pdf","sha256":")" +
+            std::string(64, 'a') + R"(","size":1024})";
+  return R"({"workflow":"standard","award":"giay_khen_xa","fields":{"recipient_name":"Xóm Khuân Lân",
+    "recipient_kind":"collective","recipient_org_type":"residential","leads_cluster":true,"merits_count":3,
+    "replicated_models":1,"has_movement_plan":true,"security_certified":true,"security_cert_cycle_end":"2025-11-15",
+    "movement_grade":"xuat_sac","good_models":2,"serious_incident":false,"party_org_clean":true,"has_complaints":false},
+    "documents":[)" + docs + "]}";
+}
+
+json::value body(const HttpReply& r) { return json::parse(r.body); }
+
+}  // namespace
+
+TEST_CASE("serve: a dossier driven through HTTP only, every permission rule, a stale version, SIGTERM",
+          "[e2e][serve]") {
+  Cli cli;
+  cli.init();
+  const std::string unit = token(cli, "xom-khuan-lan.clerk"), police = token(cli, "ca-xa-phuong-tien.clerk"),
+                    culture = token(cli, "vhxh-xa-phuong-tien.appraiser"),
+                    signer = token(cli, "ubnd-xa-phuong-tien.signer"), other = token(cli, "ca-tinh-lao-cai.clerk"),
+                    auditor = token(cli, "ubnd-tinh-thai-nguyen.auditor");
+  Served s(cli);
+  REQUIRE(s.call("GET", "/health").status == 200);
+  HttpReply created = s.call("POST", "/dossiers", unit, proposal());
+  INFO(created.body);
+  REQUIRE(created.status == 201);
+  const std::string at = "/dossiers/" + std::to_string(body(created).at("id").as_int64());
+  REQUIRE(s.call("POST", at + "/actions/submit", unit, R"({"expected_version":1})").status == 200);
+
+  // Refusals: no token, another province, the wrong role, an auditor writing, a stale version.
+  CHECK(s.call("GET", at).status == 401);
+  CHECK(s.call("GET", at, "hoso_not_a_token").status == 401);
+  CHECK(s.call("GET", at, other).status == 403);
+  CHECK(s.call("POST", at + "/actions/accept", other).status == 403);
+  CHECK(s.call("POST", at + "/actions/accept", culture).status == 403);
+  CHECK(s.call("GET", at, auditor).status == 200);
+  CHECK(s.call("POST", at + "/actions/accept", auditor).status == 403);
+  HttpReply stale = s.call("POST", at + "/actions/accept", police, R"({"expected_version":1})");
+  CHECK(stale.status == 409);
+  CHECK(body(s.call("GET", at, unit)).at("version").as_int64() == 2);
+
+  // The path to the decision, each level with its own token.
+  REQUIRE(s.call("POST", at + "/actions/accept", police, R"({"expected_version":2})").status == 200);
+  REQUIRE(s.call("POST", at + "/actions/appraise", culture).status == 200);
+  HttpReply decided = s.call("POST", at + "/actions/decide", signer,
+                             R"({"fields":{"decision_number":"5/QĐ-UBND","decision_date":"2026-03-04"}})");
+  INFO(decided.body);
+  REQUIRE(decided.status == 200);
+  CHECK(body(s.call("GET", at, unit)).at("status").as_string() == "closed");
+
+  // A revoked token stops working at once, while the server runs.
+  REQUIRE(cli({"users", "revoke", "ca-tinh-lao-cai.clerk"}).code == 0);
+  CHECK(s.call("GET", "/inbox", other).status == 401);
+
+  // The notices went out through the file adapter, each recorded in the history.
+  const std::string notices = cli.dir + "/notices.jsonl";
+  std::string text;
+  for (int i = 0; i < 200 && text.find("dossier_decided") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::ifstream in(notices);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  CHECK(text.find("ca-xa-phuong-tien") != std::string::npos);
+  CHECK(text.find("dossier_decided") != std::string::npos);
+
+  RunResult stopped = s.stop(SIGTERM);
+  CHECK(stopped.code == 0);
+  CHECK_THAT(stopped.err, Catch::Contains("stopped"));
+  CHECK_THAT(stopped.err, Catch::Contains("denied"));  // refused attempts are logged
+  CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
+  CHECK(cli.ok_json({"replay", "--all"}).at("ok").as_bool());
+}
+
+TEST_CASE("serve: malformed, oversize, slow and random requests get a 4xx or a closed connection, never a crash",
+          "[e2e][serve]") {
+  Cli cli;
+  cli.init();
+  const std::string unit = token(cli, "xom-khuan-lan.clerk");
+  Served s(cli, {"--read-timeout", "300"});
+  CHECK(s.call("POST", "/dossiers", unit, "{not json").status == 400);
+  CHECK(s.call("POST", "/dossiers", unit, R"({"workflow":1,"award":"x"})").status == 400);
+  CHECK(s.call("GET", "/no/such/route", unit).status == 404);
+  CHECK(s.call("POST", "/dossiers", unit, std::string(2 << 20, 'x')).status == 413);
+  {  // Random bytes.
+    const int fd = connect_loopback(s.port);
+    REQUIRE(fd >= 0);
+    std::string junk;
+    for (int i = 0; i < 4096; ++i) junk += static_cast<char>((i * 7919 + 13) % 256);
+    send_all(fd, junk);
+    const HttpReply r = parse_reply(read_all(fd));
+    ::close(fd);
+    CHECK((r.status == 400 || r.status == 0));
+  }
+  {  // A slow client that never finishes its headers is cut off by the read timeout.
+    const int fd = connect_loopback(s.port);
+    REQUIRE(fd >= 0);
+    send_all(fd, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ");
+    const std::string rest = read_all(fd);  // returns when the server closes
+    ::close(fd);
+    CHECK(rest.find("200 OK") == std::string::npos);
+  }
+  CHECK(s.call("GET", "/health").status == 200);  // still serving
+  CHECK(s.stop(SIGINT).code == 0);
+}
+
+TEST_CASE("serve: a kill -9 under load loses nothing acknowledged; the restarted server goes on", "[e2e][serve]") {
+  Cli cli;
+  cli.init();
+  const std::string unit = token(cli, "xom-khuan-lan.clerk");
+  std::vector<std::int64_t> acknowledged;  // written by the load thread; read after it has joined
+  {
+    Served s(cli);
+    std::atomic<bool> go{true};
+    std::atomic<int> count{0};
+    std::thread load([&] {
+      while (go) {
+        HttpReply r = s.call("POST", "/dossiers", unit, proposal());
+        if (r.status == 201) {
+          acknowledged.push_back(body(r).at("id").as_int64());
+          ++count;
+        }
+        if (r.status == 0) break;  // the server is gone
+      }
+    });
+    while (count < 5) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    s.stop(SIGKILL);
+    go = false;
+    load.join();
+  }
+  REQUIRE(acknowledged.size() >= 5);
+  // Every acknowledged creation is there, exactly once, and the whole history verifies.
+  for (std::int64_t id : acknowledged) {
+    const auto history = cli.ok_json({"history", std::to_string(id)}).as_array();
+    REQUIRE(history.size() == 1);
+    CHECK(history[0].at("type").as_string() == "DossierCreated");
+  }
+  CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
+  CHECK(cli.ok_json({"replay", "--all"}).at("ok").as_bool());
+  // Restarted, it serves again and goes on with the log.
+  Served again(cli);
+  HttpReply next = again.call("POST", "/dossiers", unit, proposal());
+  REQUIRE(next.status == 201);
+  CHECK(body(next).at("id").as_int64() > acknowledged.back());
+  CHECK(again.stop(SIGTERM).code == 0);
+}
