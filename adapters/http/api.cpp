@@ -14,6 +14,7 @@
 #include "engine/core.hpp"
 #include "engine/hash_chain.hpp"
 #include "engine/report_service.hpp"
+#include "engine/value.hpp"
 
 namespace hoso::http {
 
@@ -46,10 +47,27 @@ namespace {
 
 Response json_response(int status, const json::value& v) { return Response{status, json::serialize(v), {}, {}}; }
 
+// `s` as well-formed UTF-8: a message may quote what the client sent, which need not be text.
+std::string as_text(std::string_view s) {
+  if (is_valid_utf8(s)) return std::string(s);
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    std::size_t n = 1;
+    while (n <= 4 && i + n <= s.size() && !is_valid_utf8(s.substr(i, n))) ++n;
+    if (n <= 4 && i + n <= s.size()) {
+      out.append(s.substr(i, n));
+      i += n - 1;
+    } else {
+      out += '?';
+    }
+  }
+  return out;
+}
+
 Response error_response(const Error& e) {
-  json::object o{{"code", error_code_name(e.code)}, {"message", e.message}};
-  if (!e.reason.empty()) o["reason"] = e.reason;
-  if (!e.subject.empty()) o["subject"] = e.subject;
+  json::object o{{"code", error_code_name(e.code)}, {"message", as_text(e.message)}};
+  if (!e.reason.empty()) o["reason"] = as_text(e.reason);
+  if (!e.subject.empty()) o["subject"] = as_text(e.subject);
   return json_response(status_of(e), json::object{{"error", std::move(o)}});
 }
 
@@ -258,7 +276,7 @@ class Handler {
 
   Response denied(const Error& e) {
     Response r = error_response(e);
-    r.denied = fmt::format("denied {} {} user={} reason={}", req_.method, req_.target,
+    r.denied = fmt::format("denied {} {} user={} reason={}", as_text(req_.method), as_text(req_.target),
                            user_.valid() ? app_.directory.user(user_).key : "-",
                            e.reason.empty() ? error_code_name(e.code) : e.reason);
     return r;

@@ -333,6 +333,13 @@ class StmtUse {
 class Binder {
  public:
   explicit Binder(sqlite3_stmt* s) : s_(s) {}
+  // Bound without a copy (SQLITE_STATIC): `v` must outlive the statement's use, so a temporary is refused
+  // at compile time and a C string is bound as it is.
+  Binder& text(std::string&& v) = delete;
+  Binder& text(const char* v) {
+    if (rc_ == SQLITE_OK) rc_ = sqlite3_bind_text(s_, ++i_, v, -1, SQLITE_STATIC);
+    return *this;
+  }
   Binder& text(const std::string& v) {
     if (rc_ == SQLITE_OK) rc_ = sqlite3_bind_text64(s_, ++i_, v.data(), v.size(), SQLITE_STATIC, SQLITE_UTF8);
     return *this;
