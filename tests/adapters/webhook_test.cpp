@@ -120,7 +120,7 @@ TEST_CASE("webhook: 5xx, 408 and 429 are transient, other non-2xx answers perman
   CHECK(receiver.count("42.1") == cases.size() + 4);
 }
 
-TEST_CASE("webhook: a response body beyond the limit is not read; the status decides", "[webhook]") {
+TEST_CASE("webhook: a response body beyond the limit is not read, the status decides", "[webhook]") {
   HttpReceiver receiver(kSecret);
   auto s = settings(receiver.url());
   s.max_response_bytes = 1024;
@@ -139,7 +139,7 @@ TEST_CASE("webhook: a receiver that never answers times out (transient)", "[webh
   CHECK(receiver.requests().size() == 1);  // it did arrive; only the answer never came
 }
 
-TEST_CASE("webhook: a receiver down is transient; back up, the same notification is accepted", "[webhook]") {
+TEST_CASE("webhook: a receiver down is transient, and back up the same notification is accepted", "[webhook]") {
   HttpReceiver receiver(kSecret);
   const auto s = settings(receiver.url());
   receiver.answer(503);
