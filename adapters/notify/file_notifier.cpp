@@ -4,28 +4,16 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include <boost/json.hpp>
+#include <boost/json/serialize.hpp>
 #include <cerrno>
 #include <cstring>
+
+#include "adapters/notify/notification_json.hpp"
 
 namespace hoso {
 
 Status FileNotifier::deliver(const Notification& n, Timestamp at) {
-  namespace json = boost::json;
-  json::array emails;
-  for (const auto& e : n.emails) emails.push_back(json::string(e));
-  const std::string line = json::serialize(json::object{{"id", n.id()},
-                                                        {"dossier", n.dossier},
-                                                        {"event_seq", n.event_seq},
-                                                        {"to_org", n.to_org},
-                                                        {"to_org_name", n.to_org_name},
-                                                        {"emails", std::move(emails)},
-                                                        {"template", n.template_key},
-                                                        {"subject", n.subject},
-                                                        {"body", n.body},
-                                                        {"created_at", n.created_at},
-                                                        {"delivered_at", format_utc(at)}}) +
-                           "\n";
+  const std::string line = boost::json::serialize(notification_json(n, at)) + "\n";
   const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0)
     return make_error(ErrorCode::kInternal,
