@@ -26,14 +26,23 @@ using Log = std::function<void(const std::string&)>;
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, Api& api, const ServerSettings& settings, const Log& log,
-          std::function<void()> after_command)
-      : stream_(std::move(socket)), api_(api), settings_(settings), log_(log), after_command_(std::move(after_command)) {}
+          std::function<void()> after_command, const bool& stopping)
+      : stream_(std::move(socket)),
+        api_(api),
+        settings_(settings),
+        log_(log),
+        after_command_(std::move(after_command)),
+        stopping_(stopping) {}
 
   void start() { read(settings_.read_timeout); }
   void close() {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.close();
+  }
+  // On shutdown: a connection waiting for a request is closed now; one answering finishes its answer first.
+  void close_when_idle() {
+    if (!answering_) close();
   }
 
  private:
@@ -53,6 +62,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == bhttp::error::body_limit) return reply_error(413, "body_too_large", "Nội dung yêu cầu quá lớn");
     if (ec == bhttp::error::header_limit) return reply_error(431, "header_too_large", "Phần đầu yêu cầu quá lớn");
     if (ec) return reply_error(400, "bad_request", "Yêu cầu HTTP không hợp lệ");
+    answering_ = true;
     auto& req = parser_->get();
     Request r;
     r.method = std::string(req.method_string());
@@ -66,6 +76,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void reply_error(int status, const char* reason, const char* message) {
+    answering_ = true;
     boost::json::object e{{"code", "invalid_input"}, {"message", message}, {"reason", reason}};
     respond(status, boost::json::serialize(boost::json::object{{"error", std::move(e)}}),
             "application/json; charset=utf-8", false);
@@ -80,7 +91,8 @@ class Session : public std::enable_shared_from_this<Session> {
     res->prepare_payload();
     stream_.expires_after(settings_.read_timeout);
     bhttp::async_write(stream_, *res, [self = shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
-      if (ec || !keep_alive) return self->close();
+      self->answering_ = false;
+      if (ec || !keep_alive || self->stopping_) return self->close();
       self->read(self->settings_.idle_timeout);
     });
   }
@@ -92,6 +104,8 @@ class Session : public std::enable_shared_from_this<Session> {
   const ServerSettings& settings_;
   const Log& log_;
   std::function<void()> after_command_;
+  const bool& stopping_;
+  bool answering_ = false;  // between a request read and its answer written
 };
 
 }  // namespace
@@ -108,11 +122,17 @@ struct Server::Impl {
   asio::signal_set signals;
   Log log;
   bool stopping = false;
+  std::vector<std::weak_ptr<Session>> sessions;
 
   void accept() {
     acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
       if (stopping) return;
-      if (!ec) std::make_shared<Session>(std::move(socket), api, settings, log, [this] { arm(); })->start();
+      if (!ec) {
+        auto session = std::make_shared<Session>(std::move(socket), api, settings, log, [this] { arm(); }, stopping);
+        std::erase_if(sessions, [](const std::weak_ptr<Session>& w) { return w.expired(); });
+        sessions.push_back(session);
+        session->start();
+      }
       accept();
     });
   }
@@ -142,13 +162,17 @@ struct Server::Impl {
     });
   }
 
+  // Stops accepting and arming timers; connections close once their answer is written, and the loop
+  // returns when nothing is left to do (no command is cut short: each runs to its end on the loop).
   void shutdown() {
     stopping = true;
     beast::error_code ec;
     acceptor.close(ec);
     timer.cancel();
     signals.cancel();
-    ioc.stop();
+    for (auto& w : sessions)
+      if (auto s = w.lock()) s->close_when_idle();
+    sessions.clear();
   }
 };
 

@@ -205,3 +205,21 @@ TEST_CASE("serve: a kill -9 under load loses nothing acknowledged; the restarted
   CHECK(body(next).at("id").as_int64() > acknowledged.back());
   CHECK(again.stop(SIGTERM).code == 0);
 }
+
+TEST_CASE("serve: SIGTERM closes connections waiting for a request, whatever their read timeout", "[e2e][serve]") {
+  Cli cli;
+  cli.init();
+  // A read timeout far beyond the test's own: only closing idle connections on shutdown lets it exit.
+  Served s(cli, {"--read-timeout", "3600000"});
+  const int idle = connect_loopback(s.port);
+  REQUIRE(idle >= 0);
+  const int half = connect_loopback(s.port);
+  REQUIRE(half >= 0);
+  send_all(half, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n");  // headers not finished
+  REQUIRE(s.call("GET", "/health").status == 200);
+  const RunResult stopped = s.stop(SIGTERM);
+  CHECK(stopped.code == 0);
+  CHECK(read_all(idle).empty());  // closed without an answer
+  ::close(idle);
+  ::close(half);
+}
