@@ -71,7 +71,7 @@ std::int64_t create(Server& s) {
 
 }  // namespace
 
-TEST_CASE("api: health and the OpenAPI document need no token; everything else does", "[http]") {
+TEST_CASE("api: health and the OpenAPI document need no token, everything else does", "[http]") {
   Server s;
   CHECK(s.call("GET", "/health").status == 200);
   Response doc = s.call("GET", "/openapi.json");
