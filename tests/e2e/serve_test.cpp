@@ -165,7 +165,7 @@ TEST_CASE("serve: malformed, oversize, slow and random requests get a 4xx or a c
   CHECK(s.stop(SIGINT).code == 0);
 }
 
-TEST_CASE("serve: a kill -9 under load loses nothing acknowledged; the restarted server goes on", "[e2e][serve]") {
+TEST_CASE("serve: a kill -9 under load loses nothing acknowledged, and the restarted server goes on", "[e2e][serve]") {
   Cli cli;
   cli.init();
   const std::string unit = token(cli, "xom-khuan-lan.clerk");
