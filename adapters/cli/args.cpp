@@ -12,7 +12,7 @@ namespace hoso::cli {
 namespace {
 constexpr std::array kValued = {"db",     "as",     "note",   "expect-version", "workflow", "award",
                                 "format", "ballot", "config", "workflows",      "note-file", "clock", "at", "file",
-                                "year",   "jurisdiction", "listen", "read-timeout"};
+                                "year",   "jurisdiction", "listen", "read-timeout", "webhook"};
 constexpr std::array kRepeatable = {"field", "doc"};
 constexpr std::array kFlags = {"json", "all", "help"};
 

@@ -10,17 +10,25 @@
 #include "adapters/cli/context.hpp"
 #include "adapters/http/server.hpp"
 #include "adapters/notify/file_notifier.hpp"
+#include "adapters/notify/webhook_notifier.hpp"
 
 namespace hoso::cli {
 
 namespace {
 
+// Where notices go: the file adapter, or a webhook when one is configured.
+struct Channel {
+  std::string name;  // "file" | "webhook", recorded in each NotificationDelivered event
+  std::function<Status(const Notification&, Timestamp)> deliver;
+};
+
 // Delivers pending notices from a thread of its own, on a connection of its own, so that a slow receiver
-// never holds up the API or the timers. Wakes every `period` and when told to stop.
+// never holds up the API or the timers. Wakes every second and when told to stop; a notice that fails is
+// tried again on the next round (delivery is at least once, in log order).
 class Dispatcher {
  public:
-  Dispatcher(std::unique_ptr<App> app, std::string file, std::function<void(const std::string&)> log)
-      : app_(std::move(app)), notifier_(std::move(file)), log_(std::move(log)) {}
+  Dispatcher(std::unique_ptr<App> app, Channel channel, std::function<void(const std::string&)> log)
+      : app_(std::move(app)), channel_(std::move(channel)), log_(std::move(log)) {}
   void start() { thread_ = std::thread([this] { loop(); }); }
   void stop() {
     {
@@ -50,14 +58,15 @@ class Dispatcher {
     auto batch = app_->service->pending_notifications(100, templates);
     if (!batch) return log_(fmt::format("notify: {}", batch.error().message));
     for (const auto& n : *batch) {
-      if (auto st = notifier_.deliver(n, app_->clock->now()); !st) return log_(fmt::format("notify: {}", st.error().message));
-      if (auto st = app_->service->record_delivered(n, "file"); !st)
+      if (auto st = channel_.deliver(n, app_->clock->now()); !st)
+        return log_(fmt::format("notify {} {}: {} ({})", channel_.name, n.id(), st.error().message, st.error().reason));
+      if (auto st = app_->service->record_delivered(n, channel_.name); !st)
         return log_(fmt::format("notify: {}", st.error().message));
     }
   }
 
   std::unique_ptr<App> app_;
-  FileNotifier notifier_;
+  Channel channel_;
   std::function<void(const std::string&)> log_;
   std::thread thread_;
   std::mutex m_;
@@ -68,7 +77,7 @@ class Dispatcher {
 }  // namespace
 
 int cmd_serve(Ctx& c) {
-  if (c.args.positional.size() != 1) return usage(c, "cách dùng: hoso serve [--listen ĐỊA_CHỈ:CỔNG] [--file TỆP] [--read-timeout MS]");
+  if (c.args.positional.size() != 1) return usage(c, "cách dùng: hoso serve [--listen ĐỊA_CHỈ:CỔNG] [--file TỆP | --webhook URL] [--read-timeout MS]");
   http::ServerSettings settings;
   const std::string listen = c.args.get("listen").value_or(std::getenv("HOSO_LISTEN") ? std::getenv("HOSO_LISTEN") : "127.0.0.1:8080");
   const auto colon = listen.rfind(':');
@@ -92,6 +101,19 @@ int cmd_serve(Ctx& c) {
     }
     if (settings.read_timeout.count() <= 0) return usage(c, "--read-timeout phải lớn hơn 0");
   }
+  // The webhook's secret comes from the environment only, never from the command line or a log.
+  Channel channel;
+  if (auto url = c.args.get("webhook")) {
+    if (c.args.get("file")) return usage(c, "chỉ dùng một trong --file và --webhook");
+    const char* secret = std::getenv("HOSO_WEBHOOK_SECRET");
+    if (secret == nullptr || *secret == '\0')
+      return usage(c, "--webhook cần khóa ký HMAC trong biến môi trường HOSO_WEBHOOK_SECRET");
+    auto notifier = std::make_shared<WebhookNotifier>(WebhookSettings{*url, secret});
+    channel = Channel{"webhook", [notifier](const Notification& n, Timestamp at) { return notifier->deliver(n, at); }};
+  } else {
+    auto notifier = std::make_shared<FileNotifier>(c.args.get("file").value_or(c.db() + ".notifications.jsonl"));
+    channel = Channel{"file", [notifier](const Notification& n, Timestamp at) { return notifier->deliver(n, at); }};
+  }
   auto app = open_runtime(c);
   if (!app) return fail(c, app.error());
   auto second = open_runtime(c);  // the dispatcher's own connection
@@ -105,7 +127,7 @@ int cmd_serve(Ctx& c) {
   auto bound = server.listen();
   if (!bound) return fail(c, bound.error());
   c.out << fmt::format("Đang phục vụ tại http://{}:{}", settings.address, *bound) << std::endl;
-  Dispatcher dispatcher(std::move(*second), c.args.get("file").value_or(c.db() + ".notifications.jsonl"), log);
+  Dispatcher dispatcher(std::move(*second), std::move(channel), log);
   dispatcher.start();
   Status ran = server.run(log);
   dispatcher.stop();

@@ -73,8 +73,8 @@ inline HttpReply http_request(int port, const std::string& method, const std::st
   if (!body.empty() || method == "POST")
     req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   req += "\r\n" + body;
-  HttpReply r;
-  if (send_all(fd, req)) r = parse_reply(read_all(fd));
+  send_all(fd, req);  // the server may answer (413) and close before the whole body is sent
+  const HttpReply r = parse_reply(read_all(fd));
   ::close(fd);
   return r;
 }

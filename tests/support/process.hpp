@@ -21,7 +21,8 @@ struct Child {
   int out_fd = -1, err_fd = -1;
 };
 
-inline Child spawn(const std::vector<std::string>& argv) {
+// `env` entries ("NAME=value") are added to the child's environment.
+inline Child spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env = {}) {
   int out[2], err[2];
   if (pipe(out) != 0 || pipe(err) != 0) return {};
   pid_t pid = fork();
@@ -32,6 +33,7 @@ inline Child spawn(const std::vector<std::string>& argv) {
     close(err[0]);
     close(out[1]);
     close(err[1]);
+    for (const auto& e : env) putenv(const_cast<char*>(e.c_str()));
     int devnull = open("/dev/null", O_RDONLY);
     dup2(devnull, 0);
     std::vector<char*> args;
