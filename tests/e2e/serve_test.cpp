@@ -231,7 +231,7 @@ TEST_CASE("serve: SIGTERM closes connections waiting for a request, whatever the
   ::close(half);
 }
 
-TEST_CASE("serve: notices go to a signed webhook; a receiver that is down, then up, gets each exactly once",
+TEST_CASE("serve: notices go to a signed webhook, and a receiver that is down, then up, gets each exactly once",
           "[e2e][serve][notify]") {
   Cli cli;
   cli.init();
