@@ -186,6 +186,13 @@ TEST_CASE("api: bad requests get a clear 4xx and write nothing", "[http]") {
   refused("GET", "/dossiers?colour=red", "", 400, "unknown_key");
   refused("GET", "/dossiers?per_page=1000", "", 400, "bad_number");
   refused("GET", "/dossiers/%zz", "", 400, "bad_target");
+  // Messages say what was wrong, in Vietnamese.
+  const json::value malformed = json::parse(s.call("POST", "/dossiers", "xom-khuan-lan.clerk", "{x").body);
+  CHECK_THAT(std::string(malformed.at("error").at("message").as_string()), Catch::Contains("JSON"));
+  const json::value unknown = json::parse(s.call("POST", at + "/actions/submit", "xom-khuan-lan.clerk", R"({"colour":1})").body);
+  CHECK_THAT(std::string(unknown.at("error").at("message").as_string()), Catch::Contains("'colour'"));
+  // No refused creation wrote a dossier.
+  CHECK(s.ok("GET", "/dossiers", "xom-khuan-lan.clerk").at("total").as_int64() == 1);
   // A rule's refusal is 422 with the rule named.
   Response early = s.call("POST", at + "/actions/accept", "ca-xa-phuong-tien.clerk");
   CHECK((early.status == 422 || early.status == 403));

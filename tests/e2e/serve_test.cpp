@@ -272,3 +272,31 @@ TEST_CASE("serve: notices go to a signed webhook, and a receiver that is down, t
   CHECK(after[2].at("payload").at("delivery").at("notification").as_string() == key);
   CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
 }
+
+TEST_CASE("serve and users token/revoke refuse bad options and unknown users, and write nothing", "[e2e][serve]") {
+  Cli cli;
+  cli.init();
+  const std::string before = cli.dump();
+  auto refused = [&](std::vector<std::string> args, int code, const std::string& message,
+                     const std::vector<std::string>& env = {}) {
+    args.insert(args.begin(), HOSO_BINARY);
+    args.push_back("--db");
+    args.push_back(cli.db);
+    const RunResult r = finish(spawn(args, env));
+    INFO(r.err);
+    CHECK(r.code == code);
+    CHECK_THAT(r.err, Catch::Contains(message));
+    CHECK(cli.dump() == before);
+  };
+  refused({"users", "token", "nobody"}, 3, "Không có người dùng 'nobody'");
+  refused({"users", "revoke", "nobody"}, 3, "Không có người dùng 'nobody'");
+  refused({"users", "token"}, 2, "cách dùng: hoso users");
+  refused({"serve", "--listen", "127.0.0.1"}, 2, "--listen cần dạng ĐỊA_CHỈ:CỔNG");
+  refused({"serve", "--listen", "127.0.0.1:99999"}, 2, "--listen cần dạng ĐỊA_CHỈ:CỔNG");
+  refused({"serve", "--listen", "not-an-address:80"}, 2, "không hợp lệ");
+  refused({"serve", "--read-timeout", "0"}, 2, "--read-timeout phải lớn hơn 0");
+  refused({"serve", "--webhook", "http://127.0.0.1:9/x"}, 2, "HOSO_WEBHOOK_SECRET");
+  refused({"serve", "--webhook", "http://127.0.0.1:9/x", "--file", "x.jsonl"}, 2, "chỉ dùng một trong --file và --webhook",
+          {"HOSO_WEBHOOK_SECRET=k"});
+  refused({"serve", "extra"}, 2, "cách dùng: hoso serve");
+}
