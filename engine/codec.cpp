@@ -812,23 +812,25 @@ Status decode_event_into(const Definition& def, const Directory& dir, const Even
   }
 }
 
+std::optional<NoticeKey> parse_notice_key(std::string_view text) {
+  const auto dot = text.find('.');
+  NoticeKey k;
+  auto number = [](std::string_view t, std::int64_t& out) {
+    const auto [end, err] = std::from_chars(t.data(), t.data() + t.size(), out);
+    return !t.empty() && err == std::errc() && end == t.data() + t.size();
+  };
+  if (dot == std::string_view::npos || !number(text.substr(0, dot), k.gseq) || !number(text.substr(dot + 1), k.n))
+    return std::nullopt;
+  return k;
+}
+
 std::optional<NoticeKey> delivered_notice(std::string_view payload) {
   boost::system::error_code ec;
   json::value v = json::parse(payload, ec);
   const auto* d = !ec && v.is_object() ? v.as_object().if_contains("delivery") : nullptr;
   const auto* n = d && d->is_object() ? d->as_object().if_contains("notification") : nullptr;
   if (n == nullptr || !n->is_string()) return std::nullopt;
-  const std::string id(n->as_string());
-  const auto dot = id.find('.');
-  NoticeKey k;
-  auto number = [](std::string_view t, std::int64_t& out) {
-    const auto [end, err] = std::from_chars(t.data(), t.data() + t.size(), out);
-    return !t.empty() && err == std::errc() && end == t.data() + t.size();
-  };
-  if (dot == std::string::npos || !number(std::string_view(id).substr(0, dot), k.gseq) ||
-      !number(std::string_view(id).substr(dot + 1), k.n))
-    return std::nullopt;
-  return k;
+  return parse_notice_key(std::string_view(n->as_string()));
 }
 
 bool payload_reads_directly(const Definition& def, const Directory& dir, std::string_view payload) {

@@ -53,6 +53,8 @@ Result<std::vector<Event::Notice>> listed_notices(std::string_view payload);
 // The notice a NotificationDelivered payload names (delivery.notification, "<gseq>.<n>"); nullopt when it
 // names none in that form.
 std::optional<NoticeKey> delivered_notice(std::string_view payload);
+// "<gseq>.<n>" (Notification::id()) read back; nullopt when it is not two integers around a dot.
+std::optional<NoticeKey> parse_notice_key(std::string_view text);
 
 Result<DossierState> decode_dossier(const Definition& def, const Directory& dir, const DossierRecord& r);
 

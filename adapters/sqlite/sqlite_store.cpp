@@ -1,4 +1,5 @@
 #include "adapters/sqlite/sqlite_store.hpp"
+#include "engine/codec.hpp"
 
 #include <fmt/format.h>
 #include <sqlite3.h>
@@ -1721,20 +1722,14 @@ class SqliteStore::Impl {
   Result<NoticeKey> dispatch_cursor() {
     auto cursor = meta("dispatch_cursor");
     if (!cursor) return cursor.error();
-    NoticeKey out;
-    if (!cursor->has_value()) return out;
+    if (!cursor->has_value()) return NoticeKey{};
     const std::string& c = **cursor;
-    const auto dot = c.find('.');
-    auto number = [](std::string_view t, std::int64_t& v) {
-      const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
-      return ec == std::errc() && end == t.data() + t.size() && !t.empty();
-    };
     // A notice of an event of the log: gseq from 1, n from 0 (the start is written as no cursor at all).
-    if (dot == std::string::npos || !number(std::string_view(c).substr(0, dot), out.gseq) ||
-        !number(std::string_view(c).substr(dot + 1), out.n) || out.gseq < 1 || out.n < 0)
+    const auto key = parse_notice_key(c);
+    if (!key || key->gseq < 1 || key->n < 0)
       return make_error(ErrorCode::kVerifyFailed,
                         fmt::format("vị trí gửi thông báo '{}' không hợp lệ (đã bị sửa ngoài hệ thống)", c));
-    return out;
+    return *key;
   }
 
   Result<std::vector<LoggedEvent>> events_after(std::int64_t gseq, int limit) {
