@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <iterator>
 #include <limits>
+#include <map>
 #include <optional>
+#include <set>
 #include <tuple>
 #include <unordered_map>
 #include <unordered_set>
@@ -88,7 +90,7 @@ struct ChunkWork {
   std::vector<std::string> digests;  // the projection digest each event recorded
   std::vector<std::size_t> started;  // unlisted timer rows an event of the chunk started
   std::vector<std::int64_t> notices;  // how many notices each event recorded
-  std::vector<std::optional<NoticeKey>> delivered;  // the notice a NotificationDelivered event names
+  std::vector<std::optional<NoticeOutcome>> delivered;  // what a notification event says of its notice
   // The first event whose listed notices or timers cannot be read: its index and why.
   std::optional<std::pair<std::size_t, Error>> unreadable;
 };
@@ -104,12 +106,12 @@ void work_on_chunk(const LogChunk& c, const TimerRows& timers, ChunkWork& w) {
   }
   w.started.clear();
   w.unreadable.reset();
-  const std::string_view delivered_type = event_type_name(EventType::kNotificationDelivered);
   for (std::size_t i = 0; i < c.n_events; ++i) {
     const EventRecord& r = c.events[i];
     w.hash_matches[i] = event_hash_matches(r);
     recorded_digest_into(r.payload, w.digests[i]);
-    w.delivered[i] = r.type == delivered_type ? delivered_notice(r.payload) : std::nullopt;
+    const auto type = r.type.starts_with("Notification") ? parse_event_type(r.type) : std::nullopt;
+    w.delivered[i] = type && is_notification_event(*type) ? notice_outcome(r.payload) : std::nullopt;
     if (w.unreadable) continue;  // checking stops at that event
     std::int64_t n = 0;
     Status listed = visit_listed_notices(r.payload, [&](std::string_view, std::string_view) { ++n; });
@@ -128,28 +130,46 @@ void work_on_chunk(const LogChunk& c, const TimerRows& timers, ChunkWork& w) {
   }
 }
 
-// The notices up to the dispatch cursor and the deliveries the history records, checked as the log streams:
-// deliveries go in log order, so every notice up to the cursor must have exactly one NotificationDelivered
-// event naming it, of its own dossier, and none after the cursor may have one.
+// The notices up to the dispatch cursor and what the history records of them, checked as the log streams.
+// Deliveries go in log order, so every notice up to the cursor must have been settled (delivered or
+// dead-lettered) by at least one channel, never twice by the same channel, and no notice after the cursor
+// may have an attempt recorded except the first one (the one being sent). Attempts on a channel are numbered
+// from 1 without gaps, and none follows the channel's settling.
 class Dispatch {
  public:
   explicit Dispatch(NoticeKey cursor) : cursor_(cursor) {}
 
   void notices(std::int64_t gseq, const EventRecord& r, std::int64_t count) {
-    if (count > 0 && gseq <= cursor_.gseq) events_.push_back(Recorded{gseq, r.dossier, r.seq, count});
+    if (count <= 0 || (gseq > cursor_.gseq && head_)) return;
+    events_.push_back(Recorded{gseq, r.dossier, r.seq, count});
+    for (std::int64_t n = 0; n < count && !head_; ++n)
+      if (cursor_ < NoticeKey{gseq, n}) head_ = NoticeKey{gseq, n};
   }
-  // Why the delivery `r` records does not match a notice; "" when it does.
-  std::string delivery(const EventRecord& r, const std::optional<NoticeKey>& key) {
-    if (!key) return "bằng chứng gửi thông báo không ghi rõ thông báo nào";
-    const std::string which = fmt::format("thông báo {}.{}", key->gseq, key->n);
-    if (cursor_ < *key) return which + " được ghi là đã gửi nhưng nằm sau vị trí gửi (vị trí gửi đã bị sửa)";
-    const Recorded* e = find(key->gseq);
-    if (e == nullptr || key->n < 0 || key->n >= e->count || e->dossier != r.dossier)
-      return which + " được ghi là đã gửi nhưng không phải thông báo của hồ sơ trong nhật ký";
-    if (!delivered_.insert({key->gseq, key->n}).second) return which + " được ghi là đã gửi hai lần";
+  // Why the notification event `r` (of type `type`) does not fit its notice; "" when it does.
+  std::string attempt(const EventRecord& r, EventType type, const std::optional<NoticeOutcome>& o) {
+    if (!o) return "bằng chứng gửi thông báo không ghi rõ thông báo nào, qua kênh nào";
+    const NoticeKey& key = o->key;
+    const std::string which = fmt::format("thông báo {}.{}", key.gseq, key.n);
+    if (cursor_ < key && key != head_)
+      return which + " có lần gửi được ghi nhận nhưng nằm sau vị trí gửi (vị trí gửi đã bị sửa)";
+    const Recorded* e = find(key.gseq);
+    if (e == nullptr || key.n < 0 || key.n >= e->count || e->dossier != r.dossier)
+      return which + " được ghi nhận gửi nhưng không phải thông báo của hồ sơ trong nhật ký";
+    Channel& ch = channels_[{key.gseq, key.n, o->channel}];
+    const std::string via = fmt::format(" qua kênh '{}'", o->channel);
+    if (ch.settled) return which + " được ghi nhận gửi hai lần" + via;
+    if (o->attempt > 0 && o->attempt != ch.failures + 1)
+      return which + fmt::format(" ghi lần gửi {} sau {} lần lỗi{}: các lần gửi không liên tục", o->attempt,
+                                 ch.failures, via);
+    if (type == EventType::kNotificationFailed) {
+      ++ch.failures;
+    } else {
+      ch.settled = true;
+      settled_.insert({key.gseq, key.n});
+    }
     return {};
   }
-  // After the log: the cursor names a notice, and every notice up to it was delivered. Fills `report`.
+  // After the log: the cursor names a notice, and every notice up to it was settled. Fills `report`.
   bool check(VerifyReport& report) const {
     if (cursor_.n >= 0) {
       const Recorded* e = find(cursor_.gseq);
@@ -162,7 +182,7 @@ class Dispatch {
     }
     for (const Recorded& e : events_)
       for (std::int64_t n = 0; n < e.count && NoticeKey{e.gseq, n} <= cursor_; ++n)
-        if (!delivered_.count({e.gseq, n})) {
+        if (!settled_.count({e.gseq, n})) {
           set_failure(report, e.dossier, e.seq,
                       fmt::format("thông báo {}.{} nằm trước vị trí gửi nhưng lịch sử không ghi nhận đã gửi (vị "
                                   "trí gửi đã bị sửa)",
@@ -178,20 +198,20 @@ class Dispatch {
     DossierId dossier;
     std::int64_t seq, count;
   };
+  struct Channel {
+    std::int64_t failures = 0;
+    bool settled = false;
+  };
   const Recorded* find(std::int64_t gseq) const {
     auto it = std::lower_bound(events_.begin(), events_.end(), gseq,
                                [](const Recorded& e, std::int64_t g) { return e.gseq < g; });
     return it != events_.end() && it->gseq == gseq ? &*it : nullptr;
   }
-  struct PairHash {
-    std::size_t operator()(const std::pair<std::int64_t, std::int64_t>& p) const {
-      return std::hash<std::uint64_t>{}(static_cast<std::uint64_t>(p.first) * 1'000'003u +
-                                        static_cast<std::uint64_t>(p.second));
-    }
-  };
   NoticeKey cursor_;
-  std::vector<Recorded> events_;  // events with notices up to the cursor, in log order
-  std::unordered_set<std::pair<std::int64_t, std::int64_t>, PairHash> delivered_;
+  std::optional<NoticeKey> head_;  // the first notice after the cursor, once the log reached it
+  std::vector<Recorded> events_;   // events with notices up to the cursor (and the head's), in log order
+  std::map<std::tuple<std::int64_t, std::int64_t, std::string>, Channel> channels_;
+  std::set<std::pair<std::int64_t, std::int64_t>> settled_;  // notices settled by some channel
 };
 
 // The first of `parts` to have met a failure (by the position it records); nullptr when none did.
@@ -280,8 +300,9 @@ Result<VerifyReport> audit_store(Store& store, unsigned workers) {
             return FirstFailure::stopped();
           }
           dispatch.notices(c.gseqs[i], r, w.notices[i]);
-          if (w.delivered[i] || r.type == event_type_name(EventType::kNotificationDelivered)) {
-            if (auto why = dispatch.delivery(r, w.delivered[i]); !why.empty()) {
+          if (const auto type = r.type.starts_with("Notification") ? parse_event_type(r.type) : std::nullopt;
+              type && is_notification_event(*type)) {
+            if (auto why = dispatch.attempt(r, *type, w.delivered[i]); !why.empty()) {
               set_failure(report, r.dossier, r.seq, why);
               return FirstFailure::stopped();
             }

@@ -208,14 +208,18 @@ EventRecord encode_event(const Definition& def, const Directory& dir, DossierId 
     for (const auto& n : e.notices) p.begin_object().member("to", n.to).member("template", n.template_key).end_object();
     p.end_array();
   }
-  if (e.delivery)
+  if (e.delivery) {
     p.key("delivery")
         .begin_object()
         .member("notification", e.delivery->notification)
         .member("channel", e.delivery->channel)
         .member("to", e.delivery->to)
-        .member("template", e.delivery->template_key)
-        .end_object();
+        .member("template", e.delivery->template_key);
+    if (e.delivery->attempt > 0) p.member("attempt", e.delivery->attempt);
+    if (!e.delivery->error.empty()) p.member("error", e.delivery->error);
+    if (!e.delivery->retry_at.empty()) p.member("retry_at", e.delivery->retry_at);
+    p.end_object();
+  }
   if (!e.timer.empty()) {
     p.member("timer", e.timer);
     if (e.late) p.member("late", true);
@@ -523,8 +527,13 @@ bool read_payload_fast(const Definition& def, const Directory& dir, std::string_
       ok = once(6) && in.flat_object(o);
       if (ok) {
         Event::Delivery d{std::string(o.text("notification")), std::string(o.text("channel")),
-                          std::string(o.text("to")), std::string(o.text("template"))};
+                          std::string(o.text("to")), std::string(o.text("template")), 0,
+                          std::string(o.text("error")), std::string(o.text("retry_at"))};
         ok = !d.notification.empty() && !d.channel.empty() && !d.to.empty();
+        if (const Scalar* a = o.find("attempt")) {
+          ok = ok && a->kind == Scalar::Kind::kInt && a->number > 0;
+          d.attempt = a->number;
+        }
         if (ok) e.delivery = std::move(d);
       }
     } else if (key == "timer") {
@@ -641,7 +650,7 @@ Status decode_into_unchecked(const Definition& def, const Directory& dir, const 
   auto at = parse_utc(r.at);
   if (!at) return bad(fmt::format("malformed time '{}'", r.at));
   e.at = *at;
-  const bool by_system = e.type == EventType::kTimerFired || e.type == EventType::kNotificationDelivered;
+  const bool by_system = e.type == EventType::kTimerFired || is_notification_event(e.type);
   if (by_system || (e.type == EventType::kDossierCreated && r.actor_user == kSystemActor)) {
     if (r.actor_user != kSystemActor || r.actor_role != kSystemActor || !r.actor_org.empty())
       return bad("a fired timer or a delivery is recorded by the system");
@@ -731,8 +740,13 @@ Status decode_into_unchecked(const Definition& def, const Directory& dir, const 
       const auto* x = o ? o->if_contains(k) : nullptr;
       return x && x->is_string() ? std::string(x->as_string()) : std::string();
     };
-    Event::Delivery d{text("notification"), text("channel"), text("to"), text("template")};
+    Event::Delivery d{text("notification"), text("channel"), text("to"), text("template"), 0, text("error"),
+                      text("retry_at")};
     if (d.notification.empty() || d.channel.empty() || d.to.empty()) return bad("malformed delivery");
+    if (const auto* a = o->if_contains("attempt")) {
+      if (!a->is_int64() || a->as_int64() <= 0) return bad("malformed delivery attempt");
+      d.attempt = a->as_int64();
+    }
     e.delivery = std::move(d);
   }
   if (const auto* v = p.if_contains("timer")) {
@@ -824,13 +838,22 @@ std::optional<NoticeKey> parse_notice_key(std::string_view text) {
   return k;
 }
 
-std::optional<NoticeKey> delivered_notice(std::string_view payload) {
+std::optional<NoticeOutcome> notice_outcome(std::string_view payload) {
   boost::system::error_code ec;
   json::value v = json::parse(payload, ec);
   const auto* d = !ec && v.is_object() ? v.as_object().if_contains("delivery") : nullptr;
-  const auto* n = d && d->is_object() ? d->as_object().if_contains("notification") : nullptr;
-  if (n == nullptr || !n->is_string()) return std::nullopt;
-  return parse_notice_key(std::string_view(n->as_string()));
+  const auto* o = d ? d->if_object() : nullptr;
+  if (o == nullptr) return std::nullopt;
+  auto text = [&](const char* k) -> std::string {
+    const auto* x = o->if_contains(k);
+    return x && x->is_string() ? std::string(x->as_string()) : std::string();
+  };
+  auto key = parse_notice_key(text("notification"));
+  std::string channel = text("channel");
+  if (!key || channel.empty()) return std::nullopt;
+  const auto* a = o->if_contains("attempt");
+  return NoticeOutcome{*key, std::move(channel), a && a->is_int64() ? a->as_int64() : 0, text("error"),
+                       text("retry_at")};
 }
 
 bool payload_reads_directly(const Definition& def, const Directory& dir, std::string_view payload) {

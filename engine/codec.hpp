@@ -50,9 +50,16 @@ Status visit_listed_timers(std::string_view json, const std::function<void(std::
 Status visit_listed_notices(std::string_view payload,
                             const std::function<void(std::string_view to, std::string_view template_key)>& fn);
 Result<std::vector<Event::Notice>> listed_notices(std::string_view payload);
-// The notice a NotificationDelivered payload names (delivery.notification, "<gseq>.<n>"); nullopt when it
-// names none in that form.
-std::optional<NoticeKey> delivered_notice(std::string_view payload);
+// What a notification event's payload (NotificationDelivered / Failed / DeadLettered) says of its notice:
+// which one (delivery.notification, "<gseq>.<n>"), by which channel, at which attempt, why it failed and when
+// the next attempt is due. nullopt when it names no notice in that form or no channel.
+struct NoticeOutcome {
+  NoticeKey key;
+  std::string channel;
+  std::int64_t attempt = 0;
+  std::string error, retry_at;
+};
+std::optional<NoticeOutcome> notice_outcome(std::string_view payload);
 // "<gseq>.<n>" (Notification::id()) read back; nullopt when it is not two integers around a dot.
 std::optional<NoticeKey> parse_notice_key(std::string_view text);
 

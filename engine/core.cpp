@@ -12,8 +12,9 @@ constexpr const char* kEventTypeNames[] = {"DossierCreated",     "DossierSubmitt
                                            "DossierAppraised",   "DossierForwarded", "DossierReturned",
                                            "DossierResubmitted", "DossierRejected",  "DossierDecided",
                                            "DossierWithdrawn",   "VoteCast",         "VoteClosed",
-                                           "TimerFired",         "NotificationDelivered"};
-constexpr int kEventTypeCount = 14;
+                                           "TimerFired",         "NotificationDelivered",
+                                           "NotificationFailed", "NotificationDeadLettered"};
+constexpr int kEventTypeCount = 16;
 constexpr const char* kBallotNames[] = {"none", "yes", "no", "abstain"};
 
 Refusal refuse(ErrorCode code, std::string reason, std::string subject, std::string message) {
@@ -458,12 +459,12 @@ Status apply_event(const Definition& def, DossierState& s, const Event& e) {
     if (!c.field.valid() || c.field.value >= def.fields().size()) return fail("unknown field");
   if (s.version == 0 && e.type != EventType::kDossierCreated)
     return fail("the first event is not DossierCreated");
-  if (e.type == EventType::kNotificationDelivered) {
-    // Evidence that a notice went out; allowed after the dossier closed (the decision is announced then).
+  if (is_notification_event(e.type)) {
+    // Evidence of what became of a notice; allowed after the dossier closed (the decision is announced then).
     if (s.version == 0) return fail("the first event is not DossierCreated");
     if (e.from != s.state || e.to != s.state || e.holder != s.holder)
-      return fail("a delivered notification does not move the dossier");
-    if (!e.delivery) return fail("a delivered notification names no notification");
+      return fail("a notification event does not move the dossier");
+    if (!e.delivery) return fail("a notification event names no notification");
     if (e.at < s.updated_at) return fail("event is older than the previous event");
     s.version = e.seq;
     s.updated_at = e.at;

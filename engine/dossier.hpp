@@ -27,8 +27,15 @@ enum class EventType : std::uint8_t {
   kVoteCast,
   kVoteClosed,
   kTimerFired,              // recorded by the system, not a person: a pending timer came due
-  kNotificationDelivered,   // recorded by the system: a notice an event recorded went out
+  kNotificationDelivered,   // recorded by the system: a notice an event recorded went out (by one channel)
+  kNotificationFailed,      // recorded by the system: an attempt to send a notice by one channel failed
+  kNotificationDeadLettered,  // recorded by the system: a notice given up on for one channel
 };
+// The three events that record what became of a notice on one channel.
+inline bool is_notification_event(EventType t) {
+  return t == EventType::kNotificationDelivered || t == EventType::kNotificationFailed ||
+         t == EventType::kNotificationDeadLettered;
+}
 const char* event_type_name(EventType t);
 std::optional<EventType> parse_event_type(std::string_view s);
 EventType event_type_for(TransitionKind k);
@@ -131,9 +138,14 @@ struct Event {
     friend bool operator==(const Notice&, const Notice&) = default;
   };
   std::vector<Notice> notices;
-  // NotificationDelivered: which notice ("<gseq>.<n>"), by which channel, to which org, which text.
+  // NotificationDelivered / Failed / DeadLettered: which notice ("<gseq>.<n>"), by which channel, to which
+  // org, which text; for a failure, which attempt (from 1), why, and when the next attempt is due (none for
+  // a dead letter).
   struct Delivery {
     std::string notification, channel, to, template_key;
+    std::int64_t attempt = 0;  // 0: not recorded (a delivery at the first attempt, or written before retries)
+    std::string error;
+    std::string retry_at;  // UTC text, "" when none
     friend bool operator==(const Delivery&, const Delivery&) = default;
   };
   std::optional<Delivery> delivery;

@@ -78,15 +78,29 @@ Result<Event::Notice> chained_notice(NoticeKey key, const EventRecord& logged, c
     if (!checker.check(chain[static_cast<std::size_t>(i)].record).empty()) return bad();
   auto notices = listed_notices(logged.payload);
   if (!notices || key.n < 0 || key.n >= static_cast<std::int64_t>(notices->size())) return bad();
-  // Gone out already (a dispatch cursor moved back by hand): never twice.
-  const std::string_view delivered = event_type_name(EventType::kNotificationDelivered);
-  for (const LoggedEvent& e : chain)
-    if (e.record.type == delivered && delivered_notice(e.record.payload) == key)
-      return make_error(ErrorCode::kVerifyFailed,
-                        fmt::format("thông báo {}.{} đã được gửi (sự kiện {} của hồ sơ {}): vị trí gửi đã bị sửa "
-                                    "ngoài hệ thống",
-                                    key.gseq, key.n, e.record.seq, e.record.dossier));
   return (*notices)[static_cast<std::size_t>(key.n)];
+}
+
+// What the chain records of notice `key`, by channel: its NotificationDelivered, Failed and DeadLettered
+// events.
+std::map<std::string, ChannelProgress> notice_progress(NoticeKey key, const std::vector<LoggedEvent>& chain) {
+  std::map<std::string, ChannelProgress> out;
+  for (const LoggedEvent& e : chain) {
+    auto type = parse_event_type(e.record.type);
+    if (!type || !is_notification_event(*type)) continue;
+    auto o = notice_outcome(e.record.payload);
+    if (!o || o->key != key) continue;
+    ChannelProgress& p = out[o->channel];
+    if (*type == EventType::kNotificationDelivered) {
+      p.settled = true;
+      continue;
+    }
+    ++p.failures;
+    p.last_error = o->error;
+    p.retry_at = parse_utc(o->retry_at);
+    if (*type == EventType::kNotificationDeadLettered) p.settled = p.dead_lettered = true;
+  }
+  return out;
 }
 
 // The processing limit of the level holding the dossier has passed: recorded by its firing, or (when no
@@ -517,6 +531,13 @@ Result<std::vector<Notification>> CommandService::pending_notifications(
           const NoticeKey key{logged.gseq, static_cast<std::int64_t>(i)};
           if (key <= *cursor) continue;
           auto n = render_notification(key, logged.record, templates);
+          // Only the first notice after the cursor can have attempts recorded: one after it that has was
+          // gone past by a cursor since moved back by hand.
+          if (n && !out.empty() && !n->progress.empty())
+            n = make_error(ErrorCode::kVerifyFailed,
+                           fmt::format("thông báo {}.{} đã có lần gửi được ghi nhận nhưng nằm sau vị trí gửi: vị trí "
+                                       "gửi đã bị sửa ngoài hệ thống",
+                                       key.gseq, key.n));
           if (!n) {
             if (!out.empty()) return out;  // deliver the genuine ones before it; the next call reports it
             return n.error();
@@ -603,13 +624,26 @@ Result<Notification> CommandService::render_notification(NoticeKey key, const Ev
                  render_template(tmpl->subject, values),
                  render_template(tmpl->body, values),
                  logged.at,
-                 {}};
+                 {},
+                 notice_progress(key, *events)};
   for (const auto& u : dir_.users())
     if (u.active && u.org == *org && !u.email.empty()) n.emails.push_back(u.email);
   return n;
 }
 
 Status CommandService::record_delivered(const Notification& n, const std::string& channel) {
+  DeliveryAttempt a;
+  a.channel = channel;
+  return record_attempt(n, a);
+}
+
+Status CommandService::record_attempt(const Notification& n, const DeliveryAttempt& a) {
+  const bool settling = a.outcome != DeliveryOutcome::kFailed;
+  if (a.channel.empty() || a.attempt < 1 || (a.settles && !settling) ||
+      (a.outcome == DeliveryOutcome::kFailed) != a.retry_at.has_value())
+    return make_error(ErrorCode::kInternal,
+                      fmt::format("lần gửi thông báo {} không hợp lệ (kênh '{}', lần {})", n.id(), a.channel,
+                                  a.attempt));
   auto st = store_.write([&](WriteTx& tx) -> Status {
     auto rec = tx.load(n.dossier);
     if (!rec) return rec.error();
@@ -642,16 +676,39 @@ Status CommandService::record_delivered(const Notification& n, const std::string
       return make_error(ErrorCode::kVerifyFailed,
                         fmt::format("thông báo {}.{} không khớp với sự kiện {} của hồ sơ {}", n.gseq, n.n,
                                     n.event_seq, n.dossier));
-    if (auto m = tx.mark_delivered(n.gseq, n.n); !m) return m;
+    // Settled on this channel already (a dispatch cursor moved back by hand): never twice.
+    const auto progress = notice_progress(key, *events);
+    const auto known = progress.find(a.channel);
+    if (known != progress.end() && known->second.settled)
+      return make_error(ErrorCode::kVerifyFailed,
+                        fmt::format("thông báo {}.{} đã được gửi qua kênh '{}' (lịch sử hồ sơ {} ghi nhận): vị trí "
+                                    "gửi đã bị sửa ngoài hệ thống",
+                                    key.gseq, key.n, a.channel, n.dossier));
+    const std::int64_t failures = known == progress.end() ? 0 : known->second.failures;
+    if (a.attempt != failures + 1)
+      return make_error(ErrorCode::kVersionConflict,
+                        fmt::format("lần gửi {} của thông báo {} qua kênh '{}' không phải lần kế tiếp (đã ghi {} lần "
+                                    "lỗi)",
+                                    a.attempt, n.id(), a.channel, failures));
+    if (a.settles)
+      if (auto m = tx.mark_delivered(n.gseq, n.n); !m) return m;
     Event e;
-    e.type = EventType::kNotificationDelivered;
+    e.type = a.outcome == DeliveryOutcome::kDelivered ? EventType::kNotificationDelivered
+             : a.outcome == DeliveryOutcome::kFailed  ? EventType::kNotificationFailed
+                                                      : EventType::kNotificationDeadLettered;
     e.seq = state->version + 1;
     auto now = command_time(tx);
     if (!now) return now.error();
     e.at = std::max(*now, state->updated_at);
     e.from = e.to = state->state;
     e.holder = state->holder;
-    e.delivery = Event::Delivery{n.id(), channel, n.to_org, n.template_key};
+    e.delivery = Event::Delivery{n.id(),
+                                 a.channel,
+                                 n.to_org,
+                                 n.template_key,
+                                 a.attempt,
+                                 a.outcome == DeliveryOutcome::kDelivered ? std::string() : a.error,
+                                 a.retry_at ? format_utc(*a.retry_at) : std::string()};
     Decision d;
     d.events.push_back(std::move(e));
     auto out = commit(tx, **def, *state, record.version, record.last_hash, d);

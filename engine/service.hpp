@@ -70,6 +70,16 @@ struct FireReport {
   std::vector<TimerRecord> dropped;
 };
 
+// What the history records of a notice on one channel (its NotificationDelivered / Failed / DeadLettered
+// events).
+struct ChannelProgress {
+  bool settled = false;        // delivered or dead-lettered: never tried again on this channel
+  bool dead_lettered = false;
+  std::int64_t failures = 0;   // attempts that failed, the dead letter's included
+  std::optional<Timestamp> retry_at;  // when the last failure said to try again
+  std::string last_error;
+};
+
 // A notice an event recorded, rendered for delivery.
 struct Notification {
   std::int64_t gseq = 0, n = 0;  // its key (NoticeKey): notice n of the event at gseq
@@ -77,7 +87,21 @@ struct Notification {
   std::int64_t event_seq = 0;
   std::string to_org, to_org_name, template_key, subject, body, created_at;
   std::vector<std::string> emails;  // of the active users of the target org
+  std::map<std::string, ChannelProgress> progress;  // by channel name: what became of earlier attempts
   std::string id() const { return std::to_string(gseq) + "." + std::to_string(n); }
+};
+
+// One attempt at sending a notice by one channel, as the dispatcher reports it.
+enum class DeliveryOutcome : std::uint8_t { kDelivered, kFailed, kDeadLettered };
+struct DeliveryAttempt {
+  std::string channel;
+  DeliveryOutcome outcome = DeliveryOutcome::kDelivered;
+  std::int64_t attempt = 1;  // from 1: the failures the history records for this channel, plus one
+  std::string error;         // why it failed (failed, dead-lettered)
+  std::optional<Timestamp> retry_at;  // failed: when the next attempt is due
+  // With this record the notice is settled on every channel the dispatcher sends by: the dispatch cursor
+  // moves to it. Only a delivery or a dead letter settles.
+  bool settles = true;
 };
 
 struct VerifyReport {
@@ -147,13 +171,19 @@ class CommandService {
   Result<std::vector<TimerRecord>> pending_timers(std::size_t limit);
 
   // The next notices the log recorded after the dispatch cursor, in log order, at most `limit`, with their
-  // texts rendered from `templates`. Fails with kInvalidDefinition when a template is missing, and with
-  // kVerifyFailed at a notice whose event is not its dossier's chain (after returning those before it).
+  // texts rendered from `templates` and what their history records of earlier attempts (only the first may
+  // have any: deliveries go in log order). Fails with kInvalidDefinition when a template is missing, and
+  // with kVerifyFailed at a notice whose event is not its dossier's chain, or a later one with attempts
+  // recorded (the cursor was moved back), after returning those before it.
   Result<std::vector<Notification>> pending_notifications(int limit,
                                                           const std::vector<NotificationTemplate>& templates);
-  // Records that `n` went out by `channel`: the dispatch cursor moves to it and a NotificationDelivered
-  // event (by the system) joins the dossier's history, in one transaction. Fails when the cursor is
-  // already at or past it (delivered by someone else).
+  // Records an attempt at sending `n` (the first notice after the dispatch cursor) by one channel as a
+  // NotificationDelivered, NotificationFailed or NotificationDeadLettered event by the system, and moves the
+  // cursor to `n` when the attempt settles it, in one transaction. Fails (kVersionConflict) when `n` is not
+  // the next notice or the attempt number is not the next for its channel (someone else recorded it), and
+  // (kVerifyFailed) when the history already settled `n` on that channel: a notice never goes out twice.
+  Status record_attempt(const Notification& n, const DeliveryAttempt& attempt);
+  // record_attempt of a delivery at the first attempt that settles `n`.
   Status record_delivered(const Notification& n, const std::string& channel);
 
   // How many parts replay --all splits the log into (the adapter knows the machine; default 1).

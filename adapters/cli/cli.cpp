@@ -451,7 +451,15 @@ std::string system_event_summary(const EventRecord& e) {
       const auto* x = d->as_object().if_contains(k);
       return x && x->is_string() ? std::string(x->as_string()) : std::string();
     };
-    return fmt::format("đã gửi thông báo '{}' tới {} qua {}", text("template"), text("to"), text("channel"));
+    const auto* attempt = d->as_object().if_contains("attempt");
+    const std::string nth = attempt && attempt->is_int64() ? fmt::format(" (lần {})", attempt->as_int64()) : "";
+    if (e.type == "NotificationFailed")
+      return fmt::format("gửi thông báo '{}' tới {} qua {} lỗi{}: {}; thử lại lúc {}", text("template"), text("to"),
+                         text("channel"), nth, text("error"), vietnam_time(text("retry_at")));
+    if (e.type == "NotificationDeadLettered")
+      return fmt::format("ngừng gửi thông báo '{}' tới {} qua {} sau{} lỗi: {} (hàng lỗi, cần xử lý thủ công)",
+                         text("template"), text("to"), text("channel"), nth, text("error"));
+    return fmt::format("đã gửi thông báo '{}' tới {} qua {}{}", text("template"), text("to"), text("channel"), nth);
   }
   return "";
 }

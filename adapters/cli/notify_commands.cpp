@@ -1,10 +1,14 @@
 // hoso notify deliver: sends the notices recorded after the dispatch cursor through the file adapter, in log
-// order, recording each delivery in its dossier's history.
+// order, recording each attempt (delivered, failed, dead-lettered) in its dossier's history.
 #include <fmt/format.h>
 
 #include <boost/json.hpp>
 
+#include <limits>
+#include <memory>
+
 #include "adapters/cli/context.hpp"
+#include "adapters/notify/dispatcher.hpp"
 #include "adapters/notify/file_notifier.hpp"
 #include "adapters/yaml/project.hpp"
 
@@ -18,22 +22,26 @@ int cmd_notify(Ctx& c) {
   App& a = **app;
   auto templates = yaml::templates_from_store(*a.store);
   if (!templates) return fail(c, templates.error());
-  FileNotifier notifier(c.args.get("file").value_or(c.db() + ".notifications.jsonl"));
-  int delivered = 0;
-  for (;;) {
-    auto batch = a.service->pending_notifications(100, *templates);
-    if (!batch) return fail(c, batch.error());
-    if (batch->empty()) break;
-    for (const auto& n : *batch) {
-      if (auto st = notifier.deliver(n, a.clock->now()); !st) return fail(c, st.error());
-      if (auto st = a.service->record_delivered(n, "file"); !st) return fail(c, st.error());
-      ++delivered;
-    }
+  auto notifier = std::make_shared<FileNotifier>(c.args.get("file").value_or(c.db() + ".notifications.jsonl"));
+  DeliveryChannel file{"file", [notifier](const Notification& n, Timestamp at) { return notifier->deliver(n, at); }};
+  NoticeDispatcher dispatcher(*a.service, *a.clock, {file}, RetryPolicy{}, std::move(*templates));
+  std::string failure;
+  auto round = dispatcher.run(std::numeric_limits<int>::max(), [&](const std::string& line) { failure = line; });
+  if (!round) return fail(c, round.error());
+  const int delivered = round->delivered;
+  if (round->failed > 0 || round->dead_lettered > 0) {
+    // Recorded in the history; the next run (or hoso serve) tries again when the retry is due.
+    c.err << fmt::format("Đã gửi {} thông báo; {} lần gửi lỗi, {} thông báo bị đưa vào hàng lỗi{}: {}\n", delivered,
+                         round->failed, round->dead_lettered,
+                         round->waiting_until ? fmt::format(", thử lại lúc {}", format_vietnam(*round->waiting_until))
+                                              : std::string(),
+                         failure);
+    return 1;
   }
   if (c.json_out())
-    c.out << boost::json::serialize(boost::json::object{{"delivered", delivered}, {"file", notifier.path()}}) << "\n";
+    c.out << boost::json::serialize(boost::json::object{{"delivered", delivered}, {"file", notifier->path()}}) << "\n";
   else
-    c.out << fmt::format("Đã gửi {} thông báo vào {}\n", delivered, notifier.path());
+    c.out << fmt::format("Đã gửi {} thông báo vào {}\n", delivered, notifier->path());
   return 0;
 }
 

@@ -1,6 +1,7 @@
 // hoso serve: the HTTP API, the durable timers and notification delivery (the file adapter) in one process.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <iostream>
@@ -9,6 +10,7 @@
 
 #include "adapters/cli/context.hpp"
 #include "adapters/http/server.hpp"
+#include "adapters/notify/dispatcher.hpp"
 #include "adapters/notify/file_notifier.hpp"
 #include "adapters/notify/webhook_notifier.hpp"
 
@@ -16,19 +18,15 @@ namespace hoso::cli {
 
 namespace {
 
-// Where notices go: the file adapter, or a webhook when one is configured.
-struct Channel {
-  std::string name;  // "file" | "webhook", recorded in each NotificationDelivered event
-  std::function<Status(const Notification&, Timestamp)> deliver;
-};
-
-// Delivers pending notices from a thread of its own, on a connection of its own, so that a slow receiver
-// never holds up the API or the timers. Wakes every second and when told to stop; a notice that fails is
-// tried again on the next round (delivery is at least once, in log order).
+// Delivers pending notices from a thread of its own, on a connection of its own, so that a slow or dead
+// receiver never holds up the API or the timers. Each round sends what is due (NoticeDispatcher: in log
+// order, every attempt recorded, failures retried with exponential backoff, then dead-lettered); between
+// rounds it sleeps a second, or until the next retry is due if that is sooner, or until told to stop.
 class Dispatcher {
  public:
-  Dispatcher(std::unique_ptr<App> app, Channel channel, std::function<void(const std::string&)> log)
-      : app_(std::move(app)), channel_(std::move(channel)), log_(std::move(log)) {}
+  Dispatcher(std::unique_ptr<App> app, std::vector<DeliveryChannel> channels, RetryPolicy retry,
+             std::function<void(const std::string&)> log)
+      : app_(std::move(app)), channels_(std::move(channels)), retry_(retry), log_(std::move(log)) {}
   void start() { thread_ = std::thread([this] { loop(); }); }
   void stop() {
     {
@@ -46,27 +44,26 @@ class Dispatcher {
       log_(fmt::format("notify: {}", templates.error().message));
       return;
     }
+    NoticeDispatcher dispatcher(*app_->service, *app_->clock, channels_, retry_, std::move(*templates));
     std::unique_lock lock(m_);
     while (!stopping_) {
       lock.unlock();
-      deliver(*templates);
+      auto wait = std::chrono::milliseconds(1000);
+      auto round = dispatcher.run(1000, log_);
+      if (!round) {
+        log_(fmt::format("notify: {} ({})", round.error().message, round.error().reason));
+      } else if (round->waiting_until) {
+        const auto until = std::chrono::milliseconds(round->waiting_until->millis - app_->clock->now().millis);
+        wait = std::clamp(until, std::chrono::milliseconds(10), wait);
+      }
       lock.lock();
-      cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
-    }
-  }
-  void deliver(const std::vector<NotificationTemplate>& templates) {
-    auto batch = app_->service->pending_notifications(100, templates);
-    if (!batch) return log_(fmt::format("notify: {}", batch.error().message));
-    for (const auto& n : *batch) {
-      if (auto st = channel_.deliver(n, app_->clock->now()); !st)
-        return log_(fmt::format("notify {} {}: {} ({})", channel_.name, n.id(), st.error().message, st.error().reason));
-      if (auto st = app_->service->record_delivered(n, channel_.name); !st)
-        return log_(fmt::format("notify: {}", st.error().message));
+      cv_.wait_for(lock, wait, [this] { return stopping_; });
     }
   }
 
   std::unique_ptr<App> app_;
-  Channel channel_;
+  std::vector<DeliveryChannel> channels_;
+  RetryPolicy retry_;
   std::function<void(const std::string&)> log_;
   std::thread thread_;
   std::mutex m_;
@@ -102,17 +99,17 @@ int cmd_serve(Ctx& c) {
     if (settings.read_timeout.count() <= 0) return usage(c, "--read-timeout phải lớn hơn 0");
   }
   // The webhook's secret comes from the environment only, never from the command line or a log.
-  Channel channel;
+  std::vector<DeliveryChannel> channels;
   if (auto url = c.args.get("webhook")) {
     if (c.args.get("file")) return usage(c, "chỉ dùng một trong --file và --webhook");
     const char* secret = std::getenv("HOSO_WEBHOOK_SECRET");
     if (secret == nullptr || *secret == '\0')
       return usage(c, "--webhook cần khóa ký HMAC trong biến môi trường HOSO_WEBHOOK_SECRET");
     auto notifier = std::make_shared<WebhookNotifier>(WebhookSettings{*url, secret});
-    channel = Channel{"webhook", [notifier](const Notification& n, Timestamp at) { return notifier->deliver(n, at); }};
+    channels.push_back({"webhook", [notifier](const Notification& n, Timestamp at) { return notifier->deliver(n, at); }});
   } else {
     auto notifier = std::make_shared<FileNotifier>(c.args.get("file").value_or(c.db() + ".notifications.jsonl"));
-    channel = Channel{"file", [notifier](const Notification& n, Timestamp at) { return notifier->deliver(n, at); }};
+    channels.push_back({"file", [notifier](const Notification& n, Timestamp at) { return notifier->deliver(n, at); }});
   }
   auto app = open_runtime(c);
   if (!app) return fail(c, app.error());
@@ -127,7 +124,7 @@ int cmd_serve(Ctx& c) {
   auto bound = server.listen();
   if (!bound) return fail(c, bound.error());
   c.out << fmt::format("Đang phục vụ tại http://{}:{}", settings.address, *bound) << std::endl;
-  Dispatcher dispatcher(std::move(*second), std::move(channel), log);
+  Dispatcher dispatcher(std::move(*second), std::move(channels), RetryPolicy{}, log);
   dispatcher.start();
   Status ran = server.run(log);
   dispatcher.stop();

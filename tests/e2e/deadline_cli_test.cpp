@@ -257,13 +257,30 @@ TEST_CASE("notify deliver: each pending notice once, as a JSON line in Vietnames
   CHECK(std::count(std::istreambuf_iterator<char>(again), std::istreambuf_iterator<char>(), '\n') == 5);
   CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
   CHECK(cli.ok_json({"replay", "--all"}).at("ok").as_bool());
-  // A file that cannot be written delivers nothing and records nothing.
+  // A file that cannot be written delivers nothing; the failed attempt is recorded with its reason and the
+  // time of the next one (2 s later, the first backoff), and the notice goes out once that time has come.
   must_act(cli, id, "appraise", "vhxh-xa-phuong-tien.appraiser");
-  const std::string before = cli.dump();
   auto broken = cli({"notify", "deliver", "--file", cli.dir + "/no-such-dir/x.jsonl"});
   CHECK(broken.code == 1);
   CHECK(broken.err.find("no-such-dir") != std::string::npos);
-  CHECK(cli.dump() == before);
+  CHECK(broken.err.find("thử lại lúc") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(cli.dir + "/no-such-dir"));
+  auto last_event = [&] { return cli.ok_json({"history", id}).as_array().back().as_object(); };
+  const auto failed = last_event();
+  CHECK(failed.at("type").as_string() == "NotificationFailed");
+  CHECK(failed.at("payload").at("delivery").at("attempt").as_int64() == 1);
+  CHECK(std::string(failed.at("payload").at("delivery").at("error").as_string()).find("no-such-dir") !=
+        std::string::npos);
+  CHECK_FALSE(failed.at("payload").at("delivery").at("retry_at").as_string().empty());
+  // Before the retry is due nothing is tried; after it, the notice goes out at the second attempt.
+  CHECK(cli.ok_json({"notify", "deliver", "--file", file}).at("delivered").as_int64() == 0);
+  REQUIRE(cli({"clock", "advance", "1m"}).code == 0);
+  CHECK(cli.ok_json({"notify", "deliver", "--file", file}).at("delivered").as_int64() == 1);
+  const auto second = last_event();
+  CHECK(second.at("type").as_string() == "NotificationDelivered");
+  CHECK(second.at("payload").at("delivery").at("attempt").as_int64() == 2);
+  CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
+  CHECK(cli.ok_json({"replay", "--all"}).at("ok").as_bool());
 }
 
 TEST_CASE("the timers table is audited, and a forged or missing row never fires a deadline early",

@@ -1,0 +1,70 @@
+// The notification dispatcher: sends the notices the log recorded (the outbox) in log order, each by every
+// configured channel, and records every attempt in the dossier's history: NotificationDelivered, or
+// NotificationFailed with the time of the next attempt (exponential backoff), or NotificationDeadLettered
+// once the attempts run out or the failure is one that repeating cannot fix. What it has done so far is read
+// back from the history, so a restarted process resumes where the last one stopped: a channel that delivered
+// is not tried again, the attempt count and the backoff carry on.
+#pragma once
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/service.hpp"
+
+namespace hoso {
+
+struct RetryPolicy {
+  int max_attempts = 6;  // attempts per notice and channel; the last failure dead-letters it
+  std::chrono::milliseconds initial_backoff{2000};
+  std::chrono::milliseconds max_backoff{600000};
+  double multiplier = 2.0;
+  // The wait after the `failures`-th failed attempt (from 1): initial * multiplier^(failures-1), capped.
+  std::chrono::milliseconds backoff(std::int64_t failures) const;
+};
+
+// A way out for notices. `deliver` returns Ok once the receiver has taken the notice.
+struct DeliveryChannel {
+  std::string name;  // recorded in each notification event: "file", "email", "webhook"
+  std::function<Status(const Notification&, Timestamp)> deliver;
+};
+
+// True when a delivery failure says repeating it will not help (a 5xx SMTP reply, no address, a webhook's
+// non-retryable answer, a bad setting): the notice is dead-lettered at once.
+bool is_permanent_failure(const Error& e);
+
+struct DispatchRound {
+  int delivered = 0, failed = 0, dead_lettered = 0;
+  // The first notice not yet settled waits until then for its next attempt (nothing after it goes first).
+  std::optional<Timestamp> waiting_until;
+};
+
+class NoticeDispatcher {
+ public:
+  NoticeDispatcher(CommandService& service, Clock& clock, std::vector<DeliveryChannel> channels, RetryPolicy retry,
+                   std::vector<NotificationTemplate> templates)
+      : service_(service),
+        clock_(clock),
+        channels_(std::move(channels)),
+        retry_(retry),
+        templates_(std::move(templates)) {}
+
+  // Sends pending notices in log order until one must wait for a retry, none is left, or `max_notices` were
+  // settled; each attempt is recorded (one transaction each) before the next. `log` gets one English line
+  // per failed attempt. Fails on a storage or verification error (nothing more is sent then), e.g. a notice
+  // every channel already settled while the cursor is before it (the cursor was moved back by hand).
+  Result<DispatchRound> run(int max_notices, const std::function<void(const std::string&)>& log = {});
+
+ private:
+  // Sends `n` by every channel that has not settled it; true when all have.
+  Result<bool> send(const Notification& n, DispatchRound& round, const std::function<void(const std::string&)>& log);
+
+  CommandService& service_;
+  Clock& clock_;
+  std::vector<DeliveryChannel> channels_;
+  RetryPolicy retry_;
+  std::vector<NotificationTemplate> templates_;
+};
+
+}  // namespace hoso

@@ -1,0 +1,231 @@
+// The notification dispatcher over the core with a fake clock and an in-memory store: attempts recorded in
+// the history, exponential backoff, dead letters, several channels each settling a notice once, and a
+// restarted dispatcher resuming from the history. The channels are fakes that count calls.
+#include <catch2/catch.hpp>
+
+#include <map>
+
+#include "adapters/notify/dispatcher.hpp"
+#include "engine/codec.hpp"
+#include "tests/support/world.hpp"
+
+using namespace hoso;
+using namespace hoso::testing;
+
+namespace {
+
+std::vector<NotificationTemplate> templates() {
+  std::vector<NotificationTemplate> out;
+  for (const char* key : {"dossier_received", "dossier_returned", "dossier_rejected", "dossier_decided"})
+    out.push_back(NotificationTemplate{key, "Hồ sơ {ho_so}", "{co_quan}: {buoc}", {}});
+  return out;
+}
+
+// A channel whose answers the test scripts: each call takes the next result (Ok once the script runs out).
+struct ScriptedChannel {
+  std::string name;
+  std::vector<Status> script;
+  std::vector<std::string> calls;  // notice ids, in call order
+  DeliveryChannel channel() {
+    return {name, [this](const Notification& n, Timestamp) {
+              calls.push_back(n.id());
+              if (script.empty()) return Status::Ok();
+              Status s = script.front();
+              script.erase(script.begin());
+              return s;
+            }};
+  }
+};
+
+Status failure(std::string why, std::string reason) { return Error{ErrorCode::kInternal, std::move(why), std::move(reason), {}}; }
+Status transient(const char* why) { return failure(why, "webhook_transient"); }
+
+// Two notices pending: the submission's (to the commune police) and the acceptance's (to the culture office).
+struct Pending {
+  World w;
+  DossierId id = 0;
+  Pending() {
+    auto r = w.service->create("standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_collective());
+    REQUIRE(r.ok());
+    id = r->id;
+    w.tick();
+    REQUIRE(w.service->act(id, "submit", "xom-khuan-lan.clerk", {}).ok());
+    w.tick();
+    REQUIRE(w.service->act(id, "accept", "ca-xa-phuong-tien.clerk", {}).ok());
+    REQUIRE(w.service->pending_notifications(10, templates())->size() == 2);
+  }
+  // The notification events of the dossier: type, channel, attempt, retry_at.
+  std::vector<std::tuple<std::string, std::string, std::int64_t, std::string>> attempts() {
+    std::vector<std::tuple<std::string, std::string, std::int64_t, std::string>> out;
+    for (const auto& e : w.service->history(id, std::nullopt).value())
+      if (auto o = notice_outcome(e.payload)) out.emplace_back(e.type, o->channel, o->attempt, o->retry_at);
+    return out;
+  }
+  void audit_passes() {
+    auto a = w.service->audit_verify();
+    REQUIRE(a.ok());
+    INFO(a->failure);
+    CHECK(a->ok);
+    CHECK(w.service->replay_all()->ok);
+  }
+};
+
+RetryPolicy policy(int max_attempts) {
+  RetryPolicy p;
+  p.max_attempts = max_attempts;
+  p.initial_backoff = std::chrono::milliseconds(2000);
+  p.max_backoff = std::chrono::milliseconds(5000);
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("retry policy: the wait doubles after each failure and stops growing at its cap", "[notify][dispatcher]") {
+  RetryPolicy p = policy(10);
+  CHECK(p.backoff(1).count() == 2000);
+  CHECK(p.backoff(2).count() == 4000);
+  CHECK(p.backoff(3).count() == 5000);
+  CHECK(p.backoff(40).count() == 5000);
+}
+
+TEST_CASE("dispatcher: a failing receiver is retried with backoff, each attempt in the history, in log order",
+          "[notify][dispatcher]") {
+  Pending p;
+  ScriptedChannel hook{"webhook", {transient("down"), transient("still down")}, {}};
+  NoticeDispatcher d(*p.w.service, p.w.clock, {hook.channel()}, policy(5), templates());
+  auto first = d.run(100);
+  REQUIRE(first.ok());
+  CHECK(first->failed == 1);
+  CHECK(first->delivered == 0);
+  REQUIRE(first->waiting_until);
+  CHECK(first->waiting_until->millis == p.w.clock.now().millis + 2000);
+  // Not due yet: nothing is tried, and the second notice does not go first.
+  CHECK(d.run(100)->failed == 0);
+  CHECK(hook.calls.size() == 1);
+  p.w.clock.advance_ms(2000);
+  CHECK(d.run(100)->failed == 1);  // the second failure waits twice as long
+  p.w.clock.advance_ms(2000);
+  CHECK(d.run(100)->failed == 0);
+  CHECK(hook.calls.size() == 2);
+  p.w.clock.advance_ms(2000);
+  auto third = d.run(100);
+  REQUIRE(third.ok());
+  CHECK(third->delivered == 2);
+  CHECK_FALSE(third->waiting_until);
+  const auto& calls = hook.calls;
+  REQUIRE(calls.size() == 4);
+  CHECK(calls[0] == calls[2]);
+  CHECK(calls[2] != calls[3]);
+  auto a = p.attempts();
+  REQUIRE(a.size() == 4);
+  CHECK(std::get<0>(a[0]) == "NotificationFailed");
+  CHECK(std::get<2>(a[0]) == 1);
+  CHECK(std::get<3>(a[0]) == format_utc(Timestamp{kStart.millis + 120'000 + 2000}));
+  CHECK(std::get<0>(a[1]) == "NotificationFailed");
+  CHECK(std::get<2>(a[1]) == 2);
+  CHECK(std::get<0>(a[2]) == "NotificationDelivered");
+  CHECK(std::get<2>(a[2]) == 3);
+  CHECK(std::get<2>(a[3]) == 1);
+  CHECK(p.w.service->pending_notifications(10, templates())->empty());
+  p.audit_passes();
+}
+
+TEST_CASE("dispatcher: a receiver that never answers ends in a dead letter, and the next notice goes out",
+          "[notify][dispatcher]") {
+  Pending p;
+  ScriptedChannel hook{"webhook", {transient("down"), transient("down"), transient("down")}, {}};
+  NoticeDispatcher d(*p.w.service, p.w.clock, {hook.channel()}, policy(3), templates());
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(d.run(100).ok());
+    p.w.clock.advance_ms(10'000);
+  }
+  auto a = p.attempts();
+  REQUIRE(a.size() == 4);
+  CHECK(std::get<0>(a[2]) == "NotificationDeadLettered");
+  CHECK(std::get<2>(a[2]) == 3);
+  CHECK(std::get<3>(a[2]).empty());  // no retry after a dead letter
+  CHECK(std::get<0>(a[3]) == "NotificationDelivered");
+  CHECK(p.w.service->pending_notifications(10, templates())->empty());
+  p.audit_passes();
+  auto text = p.w.service->history(p.id, std::nullopt).value();
+  CHECK(text[text.size() - 2].payload.find("\"error\":\"down (webhook_transient)\"") != std::string::npos);
+}
+
+TEST_CASE("dispatcher: a failure that repeating cannot fix is dead-lettered at once", "[notify][dispatcher]") {
+  Pending p;
+  ScriptedChannel mail{"email", {failure("550 không có hộp thư", "smtp_permanent")}, {}};
+  NoticeDispatcher d(*p.w.service, p.w.clock, {mail.channel()}, policy(6), templates());
+  auto r = d.run(100);
+  REQUIRE(r.ok());
+  CHECK(r->dead_lettered == 1);
+  CHECK(r->delivered == 1);
+  CHECK(std::get<0>(p.attempts()[0]) == "NotificationDeadLettered");
+  p.audit_passes();
+}
+
+TEST_CASE("dispatcher: with two channels each settles a notice once, and a restart resumes from the history",
+          "[notify][dispatcher]") {
+  Pending p;
+  ScriptedChannel file{"file", {}, {}};
+  ScriptedChannel hook{"webhook", {transient("down")}, {}};
+  {
+    NoticeDispatcher d(*p.w.service, p.w.clock, {file.channel(), hook.channel()}, policy(5), templates());
+    auto r = d.run(100);
+    REQUIRE(r.ok());
+    CHECK(r->delivered == 1);  // by file; the webhook waits
+    CHECK(r->failed == 1);
+  }
+  // The head notice is half sent: the cursor has not moved, the audit accepts it.
+  CHECK(p.w.store.data().cursor == NoticeKey{0, -1});
+  p.audit_passes();
+  // A new dispatcher (a restarted process): the file is not written again, the webhook's retry is honoured.
+  p.w.clock.advance_ms(1000);
+  NoticeDispatcher again(*p.w.service, p.w.clock, {file.channel(), hook.channel()}, policy(5), templates());
+  CHECK(again.run(100)->delivered == 0);
+  p.w.clock.advance_ms(1000);
+  auto r = again.run(100);
+  REQUIRE(r.ok());
+  CHECK(r->delivered == 3);  // the webhook's first, then both channels of the second
+  CHECK(file.calls.size() == 2);
+  CHECK(hook.calls.size() == 3);
+  CHECK(p.w.service->pending_notifications(10, templates())->empty());
+  p.audit_passes();
+  // Recording the file delivery of the first notice again is refused: the history has it.
+  SECTION("a cursor moved back by hand: nothing is sent twice, the dispatcher stops and says why") {
+    p.w.store.data().cursor = NoticeKey{0, -1};
+    auto stopped = again.run(100);
+    REQUIRE_FALSE(stopped.ok());
+    CHECK(stopped.error().code == ErrorCode::kVerifyFailed);
+    CHECK(stopped.error().message.find("vị trí gửi đã bị sửa") != std::string::npos);
+    CHECK(file.calls.size() == 2);
+    CHECK(hook.calls.size() == 3);
+  }
+}
+
+TEST_CASE("record_attempt refuses an attempt out of turn, a second settling and a failure without a retry time",
+          "[notify][dispatcher]") {
+  Pending p;
+  auto pending = p.w.service->pending_notifications(10, templates()).value();
+  DeliveryAttempt failed{"webhook", DeliveryOutcome::kFailed, 1, "down", Timestamp{kStart.millis + 999'000}, false};
+  REQUIRE(p.w.service->record_attempt(pending[0], failed).ok());
+  // The same attempt again (another dispatcher recorded it first): a conflict.
+  CHECK(p.w.service->record_attempt(pending[0], failed).error().code == ErrorCode::kVersionConflict);
+  // The second notice before the first: a conflict.
+  DeliveryAttempt later{"webhook", DeliveryOutcome::kDelivered, 1, "", std::nullopt, true};
+  CHECK(p.w.service->record_attempt(pending[1], later).error().code == ErrorCode::kVersionConflict);
+  // A failure that claims to settle, or has no retry time: refused before anything is written.
+  DeliveryAttempt bad = failed;
+  bad.attempt = 2;
+  bad.settles = true;
+  CHECK_FALSE(p.w.service->record_attempt(pending[0], bad).ok());
+  bad.settles = false;
+  bad.retry_at.reset();
+  CHECK_FALSE(p.w.service->record_attempt(pending[0], bad).ok());
+  // Delivered by the webhook, not settling (another channel still to go); then by the webhook again: refused.
+  DeliveryAttempt partial{"webhook", DeliveryOutcome::kDelivered, 2, "", std::nullopt, false};
+  REQUIRE(p.w.service->record_attempt(pending[0], partial).ok());
+  partial.attempt = 3;
+  CHECK(p.w.service->record_attempt(pending[0], partial).error().code == ErrorCode::kVerifyFailed);
+  CHECK(p.attempts().size() == 2);
+  p.audit_passes();
+}
