@@ -1,6 +1,7 @@
 #include "adapters/yaml/reader.hpp"
 
 #include <algorithm>
+#include <charconv>
 
 #include "engine/directory.hpp"
 
@@ -63,6 +64,18 @@ std::string quoted_list(std::initializer_list<const char*> names) {
     out += fmt::format("'{}'", n);
   }
   return out;
+}
+
+std::optional<std::int64_t> parse_int64(std::string_view s) {
+  if (!s.empty() && s.front() == '+') {
+    s.remove_prefix(1);
+    if (!s.empty() && s.front() == '-') return std::nullopt;
+  }
+  std::int64_t v = 0;
+  const char* end = s.data() + s.size();
+  const auto r = std::from_chars(s.data(), end, v, 10);
+  if (s.empty() || r.ec != std::errc() || r.ptr != end) return std::nullopt;
+  return v;
 }
 
 bool contains(std::initializer_list<const char*> names, std::string_view s) {

@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
-#include <charconv>
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
@@ -28,6 +27,8 @@ SourceLoc loc_of_offset(std::string_view text, std::size_t offset, const std::st
 std::string utf8_message(std::string_view text, std::size_t offset);
 // "'a', 'b', 'c'".
 std::string quoted_list(std::initializer_list<const char*> names);
+// A decimal integer with an optional sign ("+12", "-3"), the whole of `s`, in range; else nullopt.
+std::optional<std::int64_t> parse_int64(std::string_view s);
 // True when `s` is one of `names`.
 bool contains(std::initializer_list<const char*> names, std::string_view s);
 // Every org kind name, comma-separated, for messages.
@@ -208,43 +209,35 @@ class Reader {
   }
 
   bool boolean(const Entry& e, bool& out) {
-    if (e.value.IsScalar()) {
-      const std::string& t = e.value.Tag();
-      if (t == "?" || t == "tag:yaml.org,2002:bool") {
-        if (e.value.Scalar() == "true") {
-          out = true;
-          return true;
-        }
-        if (e.value.Scalar() == "false") {
-          out = false;
-          return true;
-        }
-      }
+    if (const auto v = bool_value(e.value)) {
+      out = *v;
+      return true;
     }
     error(at(e), fmt::format("'{}' must be true or false", e.name));
     return false;
   }
 
   bool integer(const Entry& e, Located<std::int64_t>& out) {
-    if (e.value.IsScalar()) {
-      const std::string& t = e.value.Tag();
-      std::string_view s = e.value.Scalar();
-      if ((t == "?" || t == "tag:yaml.org,2002:int") && !s.empty()) {
-        if (s.front() == '+') {
-          s.remove_prefix(1);
-          if (!s.empty() && s.front() == '-') s = {};
-        }
-        std::int64_t v = 0;
-        const auto* end = s.data() + s.size();
-        const auto r = std::from_chars(s.data(), end, v, 10);
-        if (!s.empty() && r.ec == std::errc() && r.ptr == end) {
-          out = Located<std::int64_t>{v, at(e)};
-          return true;
-        }
-      }
+    if (const auto v = int_value(e.value)) {
+      out = Located<std::int64_t>{*v, at(e)};
+      return true;
     }
     error(at(e), fmt::format("'{}' must be an integer", e.name));
     return false;
+  }
+
+  // The value of a `true`/`false` scalar (plain or !!bool), or nullopt; reports nothing.
+  static std::optional<bool> bool_value(const YAML::Node& n) {
+    if (!n.IsScalar() || (n.Tag() != "?" && n.Tag() != "tag:yaml.org,2002:bool")) return std::nullopt;
+    if (n.Scalar() == "true") return true;
+    if (n.Scalar() == "false") return false;
+    return std::nullopt;
+  }
+
+  // The value of a decimal integer scalar (plain or !!int), or nullopt; reports nothing.
+  static std::optional<std::int64_t> int_value(const YAML::Node& n) {
+    if (!n.IsScalar() || (n.Tag() != "?" && n.Tag() != "tag:yaml.org,2002:int")) return std::nullopt;
+    return parse_int64(n.Scalar());
   }
 
   // The location of the first character of a scalar's text: after the opening quote of a quoted
