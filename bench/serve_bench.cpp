@@ -1,0 +1,499 @@
+// Load on `hoso serve` over loopback, against a raw SQLite baseline measured in the same run.
+//
+// The built `hoso` binary initialises a fresh database, issues the tokens and serves it on 127.0.0.1. One
+// client thread (Asio coroutines on one io_context, so the generator uses at most one core) keeps
+// --connections keep-alive connections busy, each with its own reused buffers, through the phases:
+//   create  POST /dossiers (a Huân chương Lao động proposal by the unit's clerk), --dossiers of them;
+//   submit  POST /dossiers/{id}/actions/submit by the unit's clerk, with expected_version;
+//   accept  POST /dossiers/{id}/actions/accept by Công an xã's clerk;
+//   read    GET /dossiers/{id} by the unit's clerk, --reads of them.
+// Each phase reports requests/s, p50 and p99 latency and the non-2xx count (any non-2xx: exit 1). The
+// baseline is raw SQLite in WAL mode with synchronous=FULL appending an event row and upserting a state row
+// (of the average sizes of the served database's rows) per event, 100 events per transaction: what group
+// commit could reach. The target compares durable commands/s over create + submit + accept with it.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <charconv>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "bench/bench_support.hpp"
+#include "bench/raw_sqlite.hpp"
+
+extern char** environ;
+
+using namespace hoso::bench;
+namespace fs = std::filesystem;
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+// ---- Processes: the `hoso` binary, run with posix_spawn, stderr appended to a log file. ----
+
+// A started process and the read end of its stdout.
+struct Child {
+  pid_t pid = -1;
+  int out = -1;
+};
+
+Child spawn(const std::vector<std::string>& argv, const std::string& err_path) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) die("pipe");
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+  posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(fds[1]);
+  if (rc != 0) die(fmt::format("cannot start {}: {}", argv[0], std::strerror(rc)));
+  return Child{pid, fds[0]};
+}
+
+int wait_exit(pid_t pid) {
+  int status = 0;
+  if (::waitpid(pid, &status, 0) < 0) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string file_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Runs `argv` to its end and returns its stdout; exits with its stderr when it fails.
+std::string run_ok(const std::vector<std::string>& argv, const std::string& err_path) {
+  Child c = spawn(argv, err_path);
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(c.out, buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+  ::close(c.out);
+  if (const int code = wait_exit(c.pid); code != 0)
+    die(fmt::format("{} {} exited {}:\n{}", argv[0], argv[1], code, file_text(err_path)));
+  return out;
+}
+
+// CPU seconds (user + system) a process has used so far.
+double cpu_seconds_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto paren = stat.rfind(')');
+  if (paren == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(paren + 2));
+  std::string f;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> f; ++i)  // utime and stime are fields 14 and 15
+    if (i >= 14) ticks += std::stod(f);
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double own_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto secs = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return secs(u.ru_utime) + secs(u.ru_stime);
+}
+
+// The running server; killed at exit if the benchmark stops early, so no server outlives it.
+pid_t g_server = -1;
+void kill_server() {
+  if (g_server <= 0) return;
+  ::kill(g_server, SIGKILL);
+  wait_exit(g_server);
+  g_server = -1;
+}
+
+// ---- The load generator. ----
+
+// What one phase sends: request i of `count` as `verb target` with a body, with one user's token.
+struct Phase {
+  std::string name, what;
+  http::verb verb;
+  std::size_t count;
+  std::string token;
+  std::function<void(std::size_t i, std::string& target, std::string& body)> request;
+  std::function<void(std::size_t i, std::string_view answer)> answered;  // on a 2xx answer; may be empty
+};
+
+struct PhaseResult {
+  std::size_t requests = 0, failed = 0;
+  double seconds = 0, client_cpu = 0, server_cpu = 0;
+  std::vector<std::uint32_t> micros;  // latency of request i
+  std::string first_failure;
+};
+
+// One keep-alive connection and the buffers it reuses for every request.
+struct Connection {
+  explicit Connection(asio::io_context& ioc) : stream(ioc) {}
+  beast::tcp_stream stream;
+  beast::flat_buffer buffer;
+  http::request<http::string_body> req;
+  http::response<http::string_body> res;
+  std::string target;
+};
+
+// `connections` connections to 127.0.0.1:port driven by coroutines on one thread: each takes the next
+// request of the phase as soon as its previous answer is in, so `connections` requests stay in flight.
+class Loader {
+ public:
+  Loader(std::uint16_t port, int connections, pid_t server)
+      : endpoint_(asio::ip::make_address("127.0.0.1"), port), server_(server) {
+    for (int i = 0; i < connections; ++i) {
+      conns_.push_back(std::make_unique<Connection>(ioc_));
+      connect(*conns_.back());
+    }
+  }
+
+  // Runs every request of `p`; dies on a transport error (a refused or reset connection).
+  PhaseResult run(const Phase& p) {
+    PhaseResult r;
+    r.requests = p.count;
+    r.micros.assign(p.count, 0);
+    phase_ = &p;
+    result_ = &r;
+    next_ = 0;
+    for (auto& c : conns_) {
+      c->req.version(11);
+      c->req.method(p.verb);
+      c->req.set(http::field::host, "127.0.0.1");
+      c->req.set(http::field::authorization, "Bearer " + p.token);
+      if (p.verb == http::verb::post)
+        c->req.set(http::field::content_type, "application/json");
+      else
+        c->req.erase(http::field::content_type);
+    }
+    const double cpu0 = own_cpu_seconds(), server0 = cpu_seconds_of(server_);
+    const auto t0 = Clk::now();
+    for (std::size_t i = 0; i < conns_.size() && i < p.count; ++i)
+      asio::co_spawn(ioc_, drive(*conns_[i]), [this](std::exception_ptr e) {
+        if (e && !failure_) failure_ = e;
+      });
+    ioc_.restart();
+    ioc_.run();
+    r.seconds = seconds_since(t0);
+    r.client_cpu = own_cpu_seconds() - cpu0;
+    r.server_cpu = cpu_seconds_of(server_) - server0;
+    if (failure_) {
+      try {
+        std::rethrow_exception(failure_);
+      } catch (const std::exception& ex) {
+        die(fmt::format("{}: connection failed: {}", p.name, ex.what()));
+      }
+    }
+    return r;
+  }
+
+ private:
+  void connect(Connection& c) {
+    c.stream.socket().close();
+    c.stream.connect(endpoint_);
+    c.stream.socket().set_option(tcp::no_delay(true));
+    c.buffer.clear();
+  }
+
+  asio::awaitable<void> drive(Connection& c) {
+    const Phase& p = *phase_;
+    while (next_ < p.count) {
+      const std::size_t i = next_++;
+      c.req.body().clear();
+      p.request(i, c.target, c.req.body());
+      c.req.target(c.target);
+      c.req.prepare_payload();
+      c.res.clear();
+      c.res.body().clear();
+      const auto t0 = Clk::now();
+      co_await http::async_write(c.stream, c.req, asio::use_awaitable);
+      co_await http::async_read(c.stream, c.buffer, c.res, asio::use_awaitable);
+      result_->micros[i] = static_cast<std::uint32_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(Clk::now() - t0).count());
+      if (c.res.result_int() / 100 == 2) {
+        if (p.answered) p.answered(i, c.res.body());
+      } else if (result_->failed++ == 0) {
+        result_->first_failure = fmt::format("{} {} → {}: {}", std::string(http::to_string(p.verb)), c.target,
+                                             c.res.result_int(), c.res.body());
+      }
+      if (!c.res.keep_alive()) connect(c);  // the server closes after some errors
+    }
+  }
+
+  asio::io_context ioc_;
+  tcp::endpoint endpoint_;
+  pid_t server_;
+  std::vector<std::unique_ptr<Connection>> conns_;
+  const Phase* phase_ = nullptr;
+  PhaseResult* result_ = nullptr;
+  std::size_t next_ = 0;
+  std::exception_ptr failure_;
+};
+
+double percentile_ms(std::vector<std::uint32_t> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const auto at = std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())));
+  return v[at] / 1000.0;
+}
+
+double rate(const PhaseResult& r) { return static_cast<double>(r.requests) / r.seconds; }
+
+void print_phase(const std::string& name, const std::string& what, const PhaseResult& r) {
+  fmt::print(
+      "  {:<7} {:>7} × {:<34} {:>8.0f} req/s  p50 {:>7.2f} ms  p99 {:>7.2f} ms  non-2xx {}  "
+      "(CPU: client {:.0f}%, server {:.0f}%)\n",
+      name, r.requests, what, rate(r), percentile_ms(r.micros, 0.50), percentile_ms(r.micros, 0.99), r.failed,
+      100 * r.client_cpu / r.seconds, 100 * r.server_cpu / r.seconds);
+}
+
+// Phases run one after another, so their figures combine as total requests over total time.
+PhaseResult combined(const std::vector<const PhaseResult*>& parts) {
+  PhaseResult all;
+  for (const auto* p : parts) {
+    all.requests += p->requests;
+    all.failed += p->failed;
+    all.seconds += p->seconds;
+    all.client_cpu += p->client_cpu;
+    all.server_cpu += p->server_cpu;
+    all.micros.insert(all.micros.end(), p->micros.begin(), p->micros.end());
+  }
+  return all;
+}
+
+// A Huân chương Lao động proposal from Xóm Khuân Lân (the fields and documents of hoso_bench's proposal).
+std::string proposal_json() {
+  std::string docs;
+  for (const char* kind :
+       {"to_trinh", "bao_cao_thanh_tich", "bien_ban_hop", "y_kien_hiep_y", "xac_nhan_thanh_tich"})
+    docs += fmt::format(R"({}{{"kind":"{}","filename":"{}.pdf","sha256":"{}","size":1024}})",
+                        docs.empty() ? "" : ",", kind, kind, std::string(64, 'a'));
+  return R"({"workflow":"standard","award":"huan_chuong_ld_nhat","fields":{"recipient_name":"Xóm Khuân Lân",)"
+         R"("recipient_kind":"collective","leads_cluster":true,"merits_count":3,"replicated_models":1},"documents":[)" +
+         docs + "]}";
+}
+
+// The id of a created dossier: its answer is `{"id":N,...}`.
+std::int64_t created_id(std::string_view answer) {
+  const auto at = answer.find("\"id\":");
+  std::int64_t id = 0;
+  if (at == std::string_view::npos ||
+      std::from_chars(answer.data() + at + 5, answer.data() + answer.size(), id).ec != std::errc())
+    die(fmt::format("no id in the answer to a creation: {}", answer.substr(0, 200)));
+  return id;
+}
+
+// `target` := /dossiers/{id}{suffix}, in the string's own storage.
+void dossier_target(std::string& target, std::int64_t id, std::string_view suffix) {
+  target.clear();
+  fmt::format_to(std::back_inserter(target), "/dossiers/{}{}", id, suffix);
+}
+
+std::int64_t count_rows(const std::string& db_path, const char* sql) {
+  sqlite3* db = nullptr;
+  sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db, sql, -1, &st, nullptr);
+  const std::int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return n;
+}
+
+struct Options {
+  int connections = 128;
+  int dossiers = 4000;
+  int reads = 20000;
+  std::int64_t baseline_events = 200'000;
+  bool keep = false;
+};
+
+Options parse_options(int argc, char** argv) {
+  Options o;
+  const char* usage =
+      "usage: serve_bench [--connections N] [--dossiers N] [--reads N] [--baseline-events N] [--keep]";
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--keep") {
+      o.keep = true;
+      continue;
+    }
+    if (i + 1 >= argc) die(usage);
+    const std::string v = argv[++i];
+    try {
+      if (a == "--connections")
+        o.connections = std::stoi(v);
+      else if (a == "--dossiers")
+        o.dossiers = std::stoi(v);
+      else if (a == "--reads")
+        o.reads = std::stoi(v);
+      else if (a == "--baseline-events")
+        o.baseline_events = std::stoll(v);
+      else
+        die(usage);
+    } catch (const std::exception&) {
+      die(fmt::format("{} needs a number, not '{}'", a, v));
+    }
+  }
+  if (o.connections < 1 || o.dossiers < 1 || o.reads < 1 || o.baseline_events < 1)
+    die("--connections, --dossiers, --reads and --baseline-events must be at least 1");
+  return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options opt = parse_options(argc, argv);
+  const std::string hoso = HOSO_BINARY, src = HOSO_SOURCE_DIR;
+  char tmpl[] = "/tmp/hoso-serve-bench-XXXXXX";
+  if (!mkdtemp(tmpl)) die("mkdtemp");
+  const std::string dir = tmpl, db = dir + "/hoso.db", cli_log = dir + "/cli.log",
+                    serve_log = dir + "/serve.log";
+  fmt::print("hoso serve load benchmark — files in {}\n", dir);
+
+  // The database and the tokens, through the binary as an operator would.
+  run_ok({hoso, "init", "--config", src + "/config", "--workflows", src + "/workflows", "--db", db}, cli_log);
+  auto token = [&](const char* user) {
+    const auto out = run_ok({hoso, "users", "token", user, "--json", "--db", db}, cli_log);
+    return std::string(boost::json::parse(out).at("token").as_string());
+  };
+  const std::string unit = token("xom-khuan-lan.clerk"), police = token("ca-xa-phuong-tien.clerk");
+
+  // The server, notices to its default file; its first line names the port.
+  Child server = spawn({hoso, "serve", "--db", db, "--listen", "127.0.0.1:0"}, serve_log);
+  g_server = server.pid;
+  std::atexit(kill_server);
+  std::string line;
+  for (char ch; line.find('\n') == std::string::npos && ::read(server.out, &ch, 1) == 1;) line += ch;
+  const auto colon = line.rfind(':');
+  if (colon == std::string::npos) die(fmt::format("hoso serve did not start:\n{}", file_text(serve_log)));
+  const auto port = static_cast<std::uint16_t>(std::stoi(line.substr(colon + 1)));
+
+  Loader loader(port, opt.connections, server.pid);
+  const auto dossiers = static_cast<std::size_t>(opt.dossiers);
+  std::vector<std::int64_t> ids(dossiers, 0);
+  const std::string proposal = proposal_json();
+  const std::vector<Phase> phases = {
+      {"create", "POST /dossiers", http::verb::post, dossiers, unit,
+       [&](std::size_t, std::string& target, std::string& body) {
+         target = "/dossiers";
+         body.assign(proposal);
+       },
+       [&](std::size_t i, std::string_view answer) { ids[i] = created_id(answer); }},
+      {"submit",
+       "POST /dossiers/{id}/actions/submit",
+       http::verb::post,
+       dossiers,
+       unit,
+       [&](std::size_t i, std::string& target, std::string& body) {
+         dossier_target(target, ids[i], "/actions/submit");
+         body.assign(R"({"expected_version":1})");
+       },
+       {}},
+      // No expected_version: the dispatcher records the submission's notice as a NotificationDelivered event
+      // in the dossier, which moves its version at a moment the client cannot know.
+      {"accept",
+       "POST /dossiers/{id}/actions/accept",
+       http::verb::post,
+       dossiers,
+       police,
+       [&](std::size_t i, std::string& target, std::string&) {
+         dossier_target(target, ids[i], "/actions/accept");
+       },
+       {}},
+      {"read",
+       "GET /dossiers/{id}",
+       http::verb::get,
+       static_cast<std::size_t>(opt.reads),
+       unit,
+       [&](std::size_t i, std::string& target, std::string&) {
+         dossier_target(target, ids[i % dossiers], "");
+       },
+       {}},
+  };
+  fmt::print("hoso serve on 127.0.0.1:{}, {} keep-alive connections from one client thread:\n", port,
+             opt.connections);
+  std::vector<PhaseResult> results;
+  for (const Phase& p : phases) {
+    results.push_back(loader.run(p));
+    print_phase(p.name, p.what, results.back());
+    if (results.back().failed > 0) {
+      fmt::print("FAILED: {} non-2xx answers in phase {}; the first: {}\n", results.back().failed, p.name,
+                 results.back().first_failure);
+      return 1;  // the server is killed at exit; the files are kept for a look
+    }
+  }
+  const PhaseResult act = combined({&results[1], &results[2]});
+  const PhaseResult writes = combined({&results[0], &results[1], &results[2]});
+  print_phase("act", "submit + accept", act);
+  print_phase("writes", "create + submit + accept", writes);
+
+  ::kill(server.pid, SIGTERM);
+  const int served = wait_exit(server.pid);
+  g_server = -1;
+  ::close(server.out);
+  if (served != 0) die(fmt::format("hoso serve exited {} on SIGTERM:\n{}", served, file_text(serve_log)));
+  const std::int64_t events = count_rows(db, "SELECT count(*) FROM events");
+  const std::int64_t delivered =
+      count_rows(db, "SELECT count(*) FROM events WHERE type = 'NotificationDelivered'");
+  fmt::print("  {} events in the log ({} of them NotificationDelivered, written by the notice dispatcher)\n",
+             events, delivered);
+
+  // The baseline, on the same disk once the server has stopped, with the rows the server wrote.
+  const auto [event_bytes, state_bytes] = row_sizes(db);
+  double raw_rate = 0;
+  {
+    constexpr int kBatch = 100;
+    RawLog raw(dir + "/raw.db", opt.dossiers, event_bytes, state_bytes, true, kBatch);
+    const auto t0 = Clk::now();
+    for (std::int64_t i = 0; i < opt.baseline_events; ++i) raw.run(i);
+    raw.finish();
+    raw_rate = static_cast<double>(opt.baseline_events) / seconds_since(t0);
+  }
+  fmt::print(
+      "raw SQLite, WAL, synchronous=FULL, 100 events per transaction ({} events over {} dossiers, rows of "
+      "{} + {} bytes):\n                                                {:>10.0f} events/s\n",
+      opt.baseline_events, opt.dossiers, event_bytes, state_bytes, raw_rate);
+
+  const double ratio = rate(writes) / raw_rate;
+  fmt::print(
+      "ratio durable commands/s (create + submit + accept) / raw events/s at batch 100: {:.3f}  "
+      "(target >= 0.50: {})\n",
+      ratio, ratio >= 0.5 ? "met" : "BELOW TARGET");
+  fmt::print("ratio durable commands/s (submit + accept only) / raw events/s at batch 100:    {:.3f}\n",
+             rate(act) / raw_rate);
+  fmt::print("reads: {:.0f} GET /dossiers/{{id}} per second with {} connections\n", rate(results[3]),
+             opt.connections);
+  std::error_code ec;
+  if (!opt.keep) fs::remove_all(dir, ec);
+  return 0;
+}
