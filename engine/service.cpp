@@ -626,8 +626,22 @@ Result<Notification> CommandService::render_notification(NoticeKey key, const Ev
                  logged.at,
                  {},
                  notice_progress(key, *events)};
-  for (const auto& u : dir_.users())
-    if (u.active && u.org == *org && !u.email.empty()) n.emails.push_back(u.email);
+  // The people the notice is for: those of the target org holding a role that may act on the dossier in
+  // the state the event left it in (who must act next); when no one there may (the origin told of a
+  // decision), the org's clerks, who receive its correspondence.
+  std::uint32_t next_roles = 0;
+  if (state.holder == *org)
+    for (const auto& t : (*def)->transitions())
+      if (t.kind != TransitionKind::kTimeout && std::find(t.from.begin(), t.from.end(), state.state) != t.from.end())
+        next_roles |= t.roles_mask;
+  auto emails_of = [&](std::uint32_t mask) {
+    for (const auto& u : dir_.users())
+      if (u.active && u.org == *org && !u.email.empty() &&
+          std::any_of(u.roles.begin(), u.roles.end(), [&](Role r) { return mask & (1u << static_cast<int>(r)); }))
+        n.emails.push_back(u.email);
+  };
+  emails_of(next_roles);
+  if (n.emails.empty()) emails_of(1u << static_cast<int>(Role::kClerk));
   return n;
 }
 

@@ -86,7 +86,8 @@ struct Notification {
   DossierId dossier = 0;
   std::int64_t event_seq = 0;
   std::string to_org, to_org_name, template_key, subject, body, created_at;
-  std::vector<std::string> emails;  // of the active users of the target org
+  // Of the active users of the target org who may act next on the dossier (else of its clerks).
+  std::vector<std::string> emails;
   std::map<std::string, ChannelProgress> progress;  // by channel name: what became of earlier attempts
   std::string id() const { return std::to_string(gseq) + "." + std::to_string(n); }
 };

@@ -69,7 +69,8 @@ Cách dùng (mọi lệnh nhận --db PATH, mặc định ./hoso.db):
   hoso workflows show NAME [--format mermaid|dot|json]
   hoso orgs list [--json]
   hoso users list [--json] | hoso users token|revoke NGƯỜI_DÙNG [--json]
-  hoso serve [--listen ĐỊA_CHỈ:CỔNG] [--file TỆP | --webhook URL] [--read-timeout MS]   (API HTTP, hẹn giờ và gửi thông báo; mặc định 127.0.0.1:8080)
+  hoso serve [--config DIR] [--listen ĐỊA_CHỈ:CỔNG] [--file TỆP | --webhook URL] [--read-timeout MS]
+                   (API HTTP, hẹn giờ và gửi thông báo; cấu hình ở DIR/server.yaml, mặc định config/server.yaml)
   hoso dossier create --workflow W --award KIND --as USER [--field K=V]... [--doc KIND=FILE]... [--note TEXT] [--json]
   hoso dossier act ID ACTION --as USER [--note TEXT | --note-file FILE] [--field K=V]... [--doc KIND=FILE]... [--ballot yes|no|abstain]
                    [--expect-version N] [--json]
@@ -689,7 +690,7 @@ const std::vector<std::string>* allowed_options(const std::vector<std::string>& 
                                         kAs = {"as"}, kReplay = {"all"}, kConfig = {"config"},
                                         kFile = {"file"}, kReportsOpen = {"year"},
                                         kReportsStatus = {"year", "jurisdiction", "as"},
-                                        kServe = {"listen", "file", "read-timeout", "webhook"};
+                                        kServe = {"config", "listen", "file", "read-timeout", "webhook"};
   const std::string& cmd = p[0];
   const std::string sub = p.size() > 1 ? p[1] : "";
   if (cmd == "init") return &kInit;

@@ -4,6 +4,9 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <filesystem>
+#include <optional>
+#include <tuple>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -12,7 +15,9 @@
 #include "adapters/http/server.hpp"
 #include "adapters/notify/dispatcher.hpp"
 #include "adapters/notify/file_notifier.hpp"
+#include "adapters/notify/smtp_notifier.hpp"
 #include "adapters/notify/webhook_notifier.hpp"
+#include "adapters/yaml/server_config.hpp"
 
 namespace hoso::cli {
 
@@ -73,47 +78,94 @@ class Dispatcher {
 
 }  // namespace
 
-int cmd_serve(Ctx& c) {
-  if (c.args.positional.size() != 1) return usage(c, "cách dùng: hoso serve [--listen ĐỊA_CHỈ:CỔNG] [--file TỆP | --webhook URL] [--read-timeout MS]");
-  http::ServerSettings settings;
-  const std::string listen = c.args.get("listen").value_or(std::getenv("HOSO_LISTEN") ? std::getenv("HOSO_LISTEN") : "127.0.0.1:8080");
+namespace {
+
+// ADDRESS:PORT, or nullopt.
+std::optional<std::pair<std::string, std::uint16_t>> parse_listen(const std::string& listen) {
   const auto colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) return std::nullopt;
   int port = -1;
-  if (colon != std::string::npos) {
-    try {
-      port = std::stoi(listen.substr(colon + 1));
-    } catch (const std::exception&) {
-      port = -1;
+  try {
+    std::size_t used = 0;
+    port = std::stoi(listen.substr(colon + 1), &used);
+    if (used != listen.size() - colon - 1) port = -1;
+  } catch (const std::exception&) {
+    port = -1;
+  }
+  if (port < 0 || port > 65535) return std::nullopt;
+  return std::pair{listen.substr(0, colon), static_cast<std::uint16_t>(port)};
+}
+
+// The channels the configuration names, in its order.
+std::vector<DeliveryChannel> channels_of(const yaml::ServerConfig& cfg, const std::string& db) {
+  std::vector<DeliveryChannel> out;
+  for (const auto& name : cfg.channels) {
+    if (name == "file") {
+      auto n = std::make_shared<FileNotifier>(cfg.file_path.empty() ? db + ".notifications.jsonl" : cfg.file_path);
+      out.push_back({name, [n](const Notification& x, Timestamp at) { return n->deliver(x, at); }});
+    } else if (name == "email") {
+      auto n = std::make_shared<SmtpNotifier>(cfg.smtp);
+      out.push_back({name, [n](const Notification& x, Timestamp) { return n->deliver(x); }});
+    } else if (name == "webhook") {
+      auto n = std::make_shared<WebhookNotifier>(cfg.webhook);
+      out.push_back({name, [n](const Notification& x, Timestamp at) { return n->deliver(x, at); }});
     }
   }
-  if (colon == std::string::npos || port < 0 || port > 65535)
-    return usage(c, fmt::format("--listen cần dạng ĐỊA_CHỈ:CỔNG, nhận được '{}'", listen));
-  settings.address = listen.substr(0, colon);
-  settings.port = static_cast<std::uint16_t>(port);
+  return out;
+}
+
+}  // namespace
+
+int cmd_serve(Ctx& c) {
+  constexpr const char* kHow =
+      "cách dùng: hoso serve [--config THƯ_MỤC] [--listen ĐỊA_CHỈ:CỔNG] [--file TỆP | --webhook URL] "
+      "[--read-timeout MS]";
+  if (c.args.positional.size() != 1) return usage(c, kHow);
+  // The server's configuration: <config dir>/server.yaml (config/ unless --config says otherwise; without
+  // the file, the defaults), then the HOSO_* environment, then the command line.
+  const std::string file = c.args.get("config").value_or("config") + "/server.yaml";
+  std::optional<std::string> path;
+  if (c.args.get("config") || std::filesystem::exists(file)) path = file;
+  auto loaded = yaml::load_server_config(path, yaml::process_env());
+  if (!loaded) return fail(c, loaded.error());
+  yaml::ServerConfig cfg = std::move(*loaded);
+  if (auto listen = c.args.get("listen")) {
+    auto at = parse_listen(*listen);
+    if (!at) return usage(c, fmt::format("--listen cần dạng ĐỊA_CHỈ:CỔNG, nhận được '{}'", *listen));
+    std::tie(cfg.address, cfg.port) = *at;
+  }
   if (auto ms = c.args.get("read-timeout")) {
     try {
-      settings.read_timeout = std::chrono::milliseconds(std::stoll(*ms));
+      cfg.read_timeout = std::chrono::milliseconds(std::stoll(*ms));
     } catch (const std::exception&) {
       return usage(c, fmt::format("--read-timeout cần số mili giây, nhận được '{}'", *ms));
     }
-    if (settings.read_timeout.count() <= 0) return usage(c, "--read-timeout phải lớn hơn 0");
+    if (cfg.read_timeout.count() <= 0) return usage(c, "--read-timeout phải lớn hơn 0");
   }
-  // The webhook's secret comes from the environment only, never from the command line or a log.
-  std::vector<DeliveryChannel> channels;
   if (auto url = c.args.get("webhook")) {
     if (c.args.get("file")) return usage(c, "chỉ dùng một trong --file và --webhook");
-    const char* secret = std::getenv("HOSO_WEBHOOK_SECRET");
-    if (secret == nullptr || *secret == '\0')
-      return usage(c, "--webhook cần khóa ký HMAC trong biến môi trường HOSO_WEBHOOK_SECRET");
-    auto notifier = std::make_shared<WebhookNotifier>(WebhookSettings{*url, secret});
-    channels.push_back({"webhook", [notifier](const Notification& n, Timestamp at) { return notifier->deliver(n, at); }});
-  } else {
-    auto notifier = std::make_shared<FileNotifier>(c.args.get("file").value_or(c.db() + ".notifications.jsonl"));
-    channels.push_back({"file", [notifier](const Notification& n, Timestamp at) { return notifier->deliver(n, at); }});
+    // The signing key comes from the environment only, never from the command line or a log.
+    if (cfg.webhook.secret.empty())
+      return usage(c, fmt::format("--webhook cần khóa ký HMAC trong biến môi trường {}", cfg.secret_env));
+    cfg.webhook.url = *url;
+    cfg.channels = {"webhook"};
+  } else if (auto f = c.args.get("file")) {
+    cfg.file_path = *f;
+    cfg.channels = {"file"};
   }
-  auto app = open_runtime(c);
+  // The database: --db, else the configuration's, else the CLI default.
+  Args args = c.args;
+  if (!c.args.get("db") && !cfg.database.empty()) args.options["db"] = {cfg.database};
+  Ctx ctx{args, c.out, c.err};
+  http::ServerSettings settings;
+  settings.address = cfg.address;
+  settings.port = cfg.port;
+  settings.read_timeout = cfg.read_timeout;
+  settings.idle_timeout = cfg.idle_timeout;
+  settings.max_body = cfg.max_body;
+  auto app = open_runtime(ctx);
   if (!app) return fail(c, app.error());
-  auto second = open_runtime(c);  // the dispatcher's own connection
+  auto second = open_runtime(ctx);  // the dispatcher's own connection
   if (!second) return fail(c, second.error());
   std::mutex log_mutex;
   auto log = [&](const std::string& line) {
@@ -123,8 +175,9 @@ int cmd_serve(Ctx& c) {
   http::Server server(**app, settings);
   auto bound = server.listen();
   if (!bound) return fail(c, bound.error());
+  log(fmt::format("database {}; {}", ctx.db(), yaml::describe(cfg)));
   c.out << fmt::format("Đang phục vụ tại http://{}:{}", settings.address, *bound) << std::endl;
-  Dispatcher dispatcher(std::move(*second), std::move(channels), RetryPolicy{}, log);
+  Dispatcher dispatcher(std::move(*second), channels_of(cfg, ctx.db()), cfg.retry, log);
   dispatcher.start();
   Status ran = server.run(log);
   dispatcher.stop();

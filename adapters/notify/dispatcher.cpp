@@ -3,16 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cmath>
 
 namespace hoso {
-
-std::chrono::milliseconds RetryPolicy::backoff(std::int64_t failures) const {
-  const double base = static_cast<double>(initial_backoff.count());
-  const double scaled = base * std::pow(multiplier, static_cast<double>(std::max<std::int64_t>(failures, 1) - 1));
-  const double capped = std::min(scaled, static_cast<double>(max_backoff.count()));
-  return std::chrono::milliseconds(static_cast<std::int64_t>(capped));
-}
 
 bool is_permanent_failure(const Error& e) {
   return e.code == ErrorCode::kInvalidInput || e.reason == "smtp_permanent" || e.reason == "smtp_input" ||

@@ -11,18 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "adapters/notify/retry_policy.hpp"
 #include "engine/service.hpp"
 
 namespace hoso {
-
-struct RetryPolicy {
-  int max_attempts = 6;  // attempts per notice and channel; the last failure dead-letters it
-  std::chrono::milliseconds initial_backoff{2000};
-  std::chrono::milliseconds max_backoff{600000};
-  double multiplier = 2.0;
-  // The wait after the `failures`-th failed attempt (from 1): initial * multiplier^(failures-1), capped.
-  std::chrono::milliseconds backoff(std::int64_t failures) const;
-};
 
 // A way out for notices. `deliver` returns Ok once the receiver has taken the notice.
 struct DeliveryChannel {

@@ -463,13 +463,6 @@ Result<ServerConfig> build(std::optional<std::string_view> text, const std::stri
 
 }  // namespace
 
-std::chrono::milliseconds RetryPolicy::backoff(int attempt) const {
-  const double delay =
-      static_cast<double>(initial_backoff.count()) * std::pow(multiplier, std::max(attempt, 1) - 1);
-  if (!std::isfinite(delay) || delay >= static_cast<double>(max_backoff.count())) return max_backoff;
-  return std::chrono::milliseconds(static_cast<std::int64_t>(delay));
-}
-
 Env process_env() {
   return [](const std::string& name) -> std::optional<std::string> {
     const char* v = std::getenv(name.c_str());

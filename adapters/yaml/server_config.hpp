@@ -16,21 +16,14 @@
 #include <string_view>
 #include <vector>
 
+#include "adapters/notify/retry_policy.hpp"
 #include "adapters/notify/smtp_notifier.hpp"
 #include "adapters/notify/webhook_notifier.hpp"
 #include "engine/result.hpp"
 
 namespace hoso::yaml {
 
-// How a notice that failed is tried again on one channel.
-struct RetryPolicy {
-  int max_attempts = 6;  // attempts per notice and channel before it is dead-lettered
-  std::chrono::milliseconds initial_backoff{2000}, max_backoff{600000};
-  double multiplier = 2.0;
-  // The delay before attempt `attempt`+1 after `attempt` failures: min(max_backoff,
-  // initial_backoff * multiplier^(attempt-1)); an attempt below 1 counts as 1.
-  std::chrono::milliseconds backoff(int attempt) const;
-};
+using RetryPolicy = ::hoso::RetryPolicy;
 
 struct ServerConfig {
   std::string address = "127.0.0.1";

@@ -1,15 +1,18 @@
 // `hoso serve` as a real process on 127.0.0.1: a dossier driven through HTTP by each level's clerk with their
 // own token, the permission rules, a stale version, bad and slow clients, notices delivered, SIGTERM, and
 // a kill -9 under load after which nothing acknowledged is lost and the history verifies.
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/wait.h>
 
 #include <atomic>
+#include <fstream>
 #include <thread>
 
 #include "tests/e2e/cli_support.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/http_receiver.hpp"
+#include "tests/support/smtp_server.hpp"
 
 using namespace hoso::testing;
 
@@ -266,11 +269,110 @@ TEST_CASE("serve: notices go to a signed webhook, and a receiver that is down, t
   CHECK(stopped.code == 0);
   CHECK(stopped.err.find("bí-mật-thử") == std::string::npos);  // the secret is never logged
   const auto after = cli.ok_json({"history", std::to_string(id)}).as_array();
-  REQUIRE(after.size() == 3);
-  CHECK(after[2].at("type").as_string() == "NotificationDelivered");
-  CHECK(after[2].at("payload").at("delivery").at("channel").as_string() == "webhook");
-  CHECK(after[2].at("payload").at("delivery").at("notification").as_string() == key);
+  // The failed attempt against the closed port is evidence too, with the time of the next one (2 s later).
+  REQUIRE(after.size() == 4);
+  CHECK(after[2].at("type").as_string() == "NotificationFailed");
+  CHECK(after[2].at("payload").at("delivery").at("attempt").as_int64() == 1);
+  CHECK_FALSE(after[2].at("payload").at("delivery").at("retry_at").as_string().empty());
+  CHECK(after[3].at("type").as_string() == "NotificationDelivered");
+  CHECK(after[3].at("payload").at("delivery").at("attempt").as_int64() == 2);
+  CHECK(after[3].at("payload").at("delivery").at("channel").as_string() == "webhook");
+  CHECK(after[3].at("payload").at("delivery").at("notification").as_string() == key);
   CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
+}
+
+TEST_CASE("serve: configured from a file, notices go by email and webhook, and a webhook that never comes up "
+          "ends in a dead letter",
+          "[e2e][serve][notify]") {
+  Cli cli;
+  cli.init();
+  const std::string unit = token(cli, "xom-khuan-lan.clerk");
+  SmtpServer smtp(SmtpServerOptions{false, "hoso", "mật-khẩu-smtp", "PLAIN LOGIN"});
+  HttpReceiver never("bí-mật-webhook");
+  const std::string dead_url = never.url("/hoso");
+  never.stop();  // its port refuses connections for the whole test
+  std::filesystem::create_directories(cli.dir + "/conf");
+  std::ofstream(cli.dir + "/conf/server.yaml") << fmt::format(R"(server:
+  listen: 127.0.0.1:0
+  database: {}
+notify:
+  channels: [email, webhook]
+  retry: {{max_attempts: 3, initial_backoff_ms: 100, max_backoff_ms: 200}}
+  email: {{host: 127.0.0.1, port: {}, from: khen-thuong@hoso.example, username: hoso, timeout_ms: 2000}}
+  webhook: {{url: "{}", timeout_ms: 500}}
+)",
+                                                              cli.db, smtp.port(), dead_url);
+  // No --listen, --db or channel on the command line: all from the file; the secrets from the environment.
+  std::vector<std::string> argv = {HOSO_BINARY, "serve", "--config", cli.dir + "/conf"};
+  Child child = spawn(argv, {"HOSO_SMTP_PASSWORD=mật-khẩu-smtp", "HOSO_WEBHOOK_SECRET=bí-mật-webhook"});
+  REQUIRE(child.pid > 0);
+  std::string line;
+  char ch;
+  while (line.find('\n') == std::string::npos && ::read(child.out_fd, &ch, 1) == 1) line += ch;
+  REQUIRE(line.rfind(':') != std::string::npos);
+  const int port = std::stoi(line.substr(line.rfind(':') + 1));
+  HttpReply created = http_request(port, "POST", "/dossiers", unit, proposal());
+  REQUIRE(created.status == 201);
+  const std::string id = std::to_string(body(created).at("id").as_int64());
+  REQUIRE(http_request(port, "POST", "/dossiers/" + id + "/actions/submit", unit).status == 200);
+  // Three webhook attempts (100 ms, then 200 ms apart), then the dead letter; the email goes at once.
+  auto settled = [&] {
+    auto h = cli.ok_json({"history", id}).as_array();
+    return !h.empty() && h.back().at("type").as_string() == "NotificationDeadLettered";
+  };
+  for (int i = 0; i < 100 && !settled(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ::kill(child.pid, SIGTERM);
+  const RunResult stopped = finish(child);
+  CHECK(stopped.code == 0);
+  // Secrets are never logged, though the log names the channels and that the secrets are set.
+  CHECK(stopped.err.find("mật-khẩu-smtp") == std::string::npos);
+  CHECK(stopped.err.find("bí-mật-webhook") == std::string::npos);
+  CHECK(stopped.err.find("dead letter") != std::string::npos);
+  // The email: to the commune police's clerk (who acts next), authenticated, its subject in Vietnamese.
+  const auto mail = smtp.messages();
+  REQUIRE(mail.size() == 1);
+  CHECK(mail[0].user == "hoso");
+  CHECK(mail[0].recipients == std::vector<std::string>{"vinh.lm@ca-xa-phuong-tien.example"});
+  CHECK(mail[0].data.find("Subject: =?UTF-8?") != std::string::npos);
+  // The history: delivered by email once; the webhook failed twice, each with its retry time, then gave up.
+  const auto h = cli.ok_json({"history", id}).as_array();
+  REQUIRE(h.size() == 6);
+  auto delivery = [&](std::size_t i) { return h[i].at("payload").at("delivery").as_object(); };
+  CHECK(h[2].at("type").as_string() == "NotificationDelivered");
+  CHECK(delivery(2).at("channel").as_string() == "email");
+  for (std::size_t i : {3u, 4u}) {
+    CHECK(h[i].at("type").as_string() == "NotificationFailed");
+    CHECK(delivery(i).at("channel").as_string() == "webhook");
+    CHECK(delivery(i).at("attempt").as_int64() == static_cast<std::int64_t>(i) - 2);
+    CHECK_FALSE(delivery(i).at("retry_at").as_string().empty());
+  }
+  CHECK(h[5].at("type").as_string() == "NotificationDeadLettered");
+  CHECK(delivery(5).at("attempt").as_int64() == 3);
+  CHECK_FALSE(delivery(5).contains("retry_at"));
+  CHECK(delivery(5).at("notification") == delivery(2).at("notification"));
+  // The human history says so in Vietnamese, and the audit accepts the whole record.
+  CHECK(cli({"history", id}).out.find("hàng lỗi") != std::string::npos);
+  CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
+  CHECK(cli.ok_json({"replay", "--all"}).at("ok").as_bool());
+}
+
+TEST_CASE("serve refuses a bad configuration file, naming the file, line and field, and writes nothing",
+          "[e2e][serve]") {
+  Cli cli;
+  cli.init();
+  const std::string before = cli.dump();
+  std::filesystem::create_directories(cli.dir + "/conf");
+  std::ofstream(cli.dir + "/conf/server.yaml") << "server:\n  listen: 127.0.0.1:8080\nnotify:\n  channels: [fax]\n";
+  const RunResult r = cli({"serve", "--config", cli.dir + "/conf"});
+  CHECK(r.code != 0);
+  CHECK(r.err.find("server.yaml:4:") != std::string::npos);
+  CHECK(r.err.find("fax") != std::string::npos);
+  std::ofstream(cli.dir + "/conf/server.yaml") << "notify:\n  webhook:\n    secret: lộ-ra\n";
+  const RunResult secret = cli({"serve", "--config", cli.dir + "/conf"});
+  CHECK(secret.code != 0);
+  CHECK(secret.err.find("secret_env") != std::string::npos);
+  CHECK(secret.err.find("lộ-ra") == std::string::npos);
+  CHECK(cli.dump() == before);
 }
 
 TEST_CASE("serve and users token/revoke refuse bad options and unknown users, and write nothing", "[e2e][serve]") {
