@@ -354,6 +354,18 @@ Result<Outcome> CommandService::act(DossierId id, const std::string& action, con
       cmd.ballot = *b;
     }
     if (auto typed = type_input(d, input, cmd.fields, cmd.documents); !typed) return typed.error();
+    // Events that only record a notice going out (delivered, failed, dead-lettered) are not edits: the
+    // version a clerk read before them is still current.
+    if (cmd.expected_version && *cmd.expected_version >= 1 && *cmd.expected_version < record.version) {
+      auto events = store_.events(id);
+      if (!events) return events.error();
+      const bool only_notices = std::all_of(events->begin(), events->end(), [&](const EventRecord& e) {
+        if (e.seq <= *cmd.expected_version) return true;
+        auto type = parse_event_type(e.type);
+        return type && is_notification_event(*type);
+      });
+      if (only_notices) cmd.expected_version = record.version;
+    }
     auto clock_now = command_time(tx);
     if (!clock_now) return clock_now.error();
     const Timestamp now = *clock_now;
@@ -747,6 +759,16 @@ Result<Timestamp> CommandService::command_time(WriteTx& tx) {
                                    format_utc(now), format_utc(**last)),
                        "clock_behind");
   return now;
+}
+
+Status CommandService::group(const std::function<Status()>& work) {
+  Status st = store_.group(work);
+  if (!st) {
+    // What the commands of the group wrote is gone: nothing remembered of them may stand for the store.
+    written_.clear();
+    pending_.reset();
+  }
+  return st;
 }
 
 void CommandService::remember() {

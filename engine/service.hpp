@@ -187,6 +187,12 @@ class CommandService {
   // record_attempt of a delivery at the first attempt that settles `n`.
   Status record_delivered(const Notification& n, const std::string& channel);
 
+  // Runs `work`, whose commands (create, act, …) become durable together: one transaction and one flush
+  // for all of them (Store::group); each command still succeeds or fails on its own. When the group fails
+  // to commit, none of its commands is kept and the error is returned: the callers must not report any of
+  // them done.
+  Status group(const std::function<Status()>& work);
+
   // How many parts replay --all splits the log into (the adapter knows the machine; default 1).
   void set_parallelism(unsigned parts) { parts_ = parts; }
 

@@ -95,6 +95,11 @@ class Store {
   // Runs `work` in one write transaction: commits when it returns ok, rolls back otherwise (and on
   // any storage error), returning work's error.
   virtual Status write(const std::function<Status(WriteTx&)>& work) = 0;
+  // Group commit: runs `work`, in which several write() calls (commands) may run, so that they become
+  // durable together (one transaction, one flush). Each write() inside still succeeds or fails as a whole
+  // (a failing one leaves nothing behind) and the others go on; if the group itself then fails to commit,
+  // none of them is kept, and the error is returned. A store without it runs `work` as it is.
+  virtual Status group(const std::function<Status()>& work) { return work(); }
 
   // Runs `reads` so that every read it makes through this store sees one consistent snapshot, even while
   // other connections commit. Returns what `reads` returns.

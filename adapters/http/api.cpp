@@ -64,7 +64,7 @@ std::string as_text(std::string_view s) {
   return out;
 }
 
-Response error_response(const Error& e) {
+Response error_reply(const Error& e) {
   json::object o{{"code", error_code_name(e.code)}, {"message", as_text(e.message)}};
   if (!e.reason.empty()) o["reason"] = as_text(e.reason);
   if (!e.subject.empty()) o["subject"] = as_text(e.subject);
@@ -228,7 +228,7 @@ class Handler {
 
   Response run() {
     auto target = parse_target(req_.target);
-    if (!target) return error_response(target.error());
+    if (!target) return error_reply(target.error());
     t_ = std::move(*target);
     const auto& p = t_.path;
     const std::string& m = req_.method;
@@ -238,7 +238,7 @@ class Handler {
     if (!user) return denied(user.error());
     user_ = *user;
     Result<json::value> out = route(p, m);
-    if (!out) return out.error().code == ErrorCode::kNotPermitted ? denied(out.error()) : error_response(out.error());
+    if (!out) return out.error().code == ErrorCode::kNotPermitted ? denied(out.error()) : error_reply(out.error());
     return json_response(created_ ? 201 : 200, *out);
   }
 
@@ -275,7 +275,7 @@ class Handler {
   }
 
   Response denied(const Error& e) {
-    Response r = error_response(e);
+    Response r = error_reply(e);
     r.denied = fmt::format("denied {} {} user={} reason={}", as_text(req_.method), as_text(req_.target),
                            user_.valid() ? app_.directory.user(user_).key : "-",
                            e.reason.empty() ? error_code_name(e.code) : e.reason);
@@ -483,8 +483,10 @@ Response Api::handle(const Request& req) {
   try {
     return Handler(app_, req).run();
   } catch (const std::exception& ex) {
-    return error_response(make_error(ErrorCode::kInternal, fmt::format("Lỗi nội bộ: {}", ex.what())));
+    return error_reply(make_error(ErrorCode::kInternal, fmt::format("Lỗi nội bộ: {}", ex.what())));
   }
 }
+
+Response error_response(const Error& e) { return error_reply(e); }
 
 }  // namespace hoso::http

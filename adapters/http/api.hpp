@@ -28,6 +28,8 @@ struct Response {
 
 // The HTTP status for an error code (and reason): 400, 401, 403, 404, 409, 422 or 500.
 int status_of(const Error& e);
+// The JSON error answer for `e`: {"error": {code, message, reason, subject}} with status_of(e).
+Response error_response(const Error& e);
 
 class Api {
  public:

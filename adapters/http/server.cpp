@@ -21,18 +21,33 @@ namespace {
 
 using Log = std::function<void(const std::string&)>;
 
+class Session;
+// A command read from a connection, waiting for the next group commit.
+struct Queued {
+  std::shared_ptr<Session> session;
+  Request request;
+  bool keep_alive = false;
+};
+
 // One connection: read a request (within the read timeout and the size limits), answer it through the API,
-// and go on while the client keeps the connection alive.
+// and go on while the client keeps the connection alive. Reads are answered at once; commands go to the
+// server's queue and are answered once the group commit that holds them is durable.
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, Api& api, const ServerSettings& settings, const Log& log,
-          std::function<void()> after_command, const bool& stopping)
+          std::function<void(Queued)> submit, const bool& stopping)
       : stream_(std::move(socket)),
         api_(api),
         settings_(settings),
         log_(log),
-        after_command_(std::move(after_command)),
+        submit_(std::move(submit)),
         stopping_(stopping) {}
+
+  // The answer to a command this session submitted.
+  void answer(Response out, bool keep_alive) {
+    if (!out.denied.empty()) log_(out.denied);
+    respond(out.status, std::move(out.body), out.content_type, keep_alive);
+  }
 
   void start() { read(settings_.read_timeout); }
   void close() {
@@ -69,10 +84,9 @@ class Session : public std::enable_shared_from_this<Session> {
     r.target = std::string(req.target());
     if (auto it = req.find(bhttp::field::authorization); it != req.end()) r.authorization = std::string(it->value());
     r.body = std::move(req.body());
+    if (r.method != "GET" && r.method != "HEAD") return submit_(Queued{shared_from_this(), std::move(r), req.keep_alive()});
     Response out = api_.handle(r);
-    if (!out.denied.empty()) log_(out.denied);
-    if (r.method != "GET" && out.status < 300) after_command_();
-    respond(out.status, std::move(out.body), out.content_type, req.keep_alive());
+    answer(std::move(out), req.keep_alive());
   }
 
   void reply_error(int status, const char* reason, const char* message) {
@@ -103,7 +117,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Api& api_;
   const ServerSettings& settings_;
   const Log& log_;
-  std::function<void()> after_command_;
+  std::function<void(Queued)> submit_;
   const bool& stopping_;
   bool answering_ = false;  // between a request read and its answer written
 };
@@ -128,13 +142,58 @@ struct Server::Impl {
     acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
       if (stopping) return;
       if (!ec) {
-        auto session = std::make_shared<Session>(std::move(socket), api, settings, log, [this] { arm(); }, stopping);
+        auto session = std::make_shared<Session>(std::move(socket), api, settings, log,
+                                                 [this](Queued q) { submit(std::move(q)); }, stopping);
         std::erase_if(sessions, [](const std::weak_ptr<Session>& w) { return w.expired(); });
         sessions.push_back(session);
         session->start();
       }
       accept();
     });
+  }
+
+  // Group commit: commands read while the loop was busy (typically while the previous group was being made
+  // durable) wait here and are run together in one transaction, one flush, when the loop next gets to it.
+  static constexpr std::size_t kMaxGroup = 256;
+  std::vector<Queued> queue;
+  bool flush_posted = false;
+
+  void submit(Queued q) {
+    queue.push_back(std::move(q));
+    if (flush_posted) return;
+    flush_posted = true;
+    asio::post(ioc, [this] { flush(); });
+  }
+
+  void flush() {
+    flush_posted = false;
+    std::vector<Queued> batch;
+    if (queue.size() <= kMaxGroup) {
+      batch.swap(queue);
+    } else {
+      batch.assign(std::make_move_iterator(queue.begin()), std::make_move_iterator(queue.begin() + kMaxGroup));
+      queue.erase(queue.begin(), queue.begin() + kMaxGroup);
+      flush_posted = true;
+      asio::post(ioc, [this] { flush(); });
+    }
+    std::vector<Response> out(batch.size());
+    bool changed = false;
+    Status committed = app.service->group([&] {
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        out[i] = api.handle(batch[i].request);
+        changed = changed || out[i].status < 300;
+      }
+      return Status::Ok();
+    });
+    if (!committed) {
+      // Nothing of the group was kept: no command may be answered as done.
+      log(fmt::format("group commit of {} commands failed: {}", batch.size(), committed.error().message));
+      for (auto& r : out)
+        if (r.status < 300) r = error_response(committed.error());
+      changed = false;
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) batch[i].session->answer(std::move(out[i]), batch[i].keep_alive);
+    if (changed) arm();
   }
 
   // Fires what is due, then arms the timer for the next due one (the table's first row).

@@ -224,6 +224,9 @@ enum class Q {
   kRevokeTokens,
   kToken,
   kLogTime,
+  kSavepoint,
+  kReleaseSavepoint,
+  kRollbackToSavepoint,
   kCount,
 };
 
@@ -283,6 +286,9 @@ constexpr std::array<const char*, static_cast<std::size_t>(Q::kCount)> kSql = {
     "UPDATE tokens SET revoked_at = ?2 WHERE user = ?1 AND revoked_at = ''",
     "SELECT hash, user, created_at, revoked_at FROM tokens WHERE hash = ?1",
     "SELECT at FROM events ORDER BY gseq DESC LIMIT 1",
+    "SAVEPOINT hoso_command",
+    "RELEASE hoso_command",
+    "ROLLBACK TO hoso_command",
 };
 
 constexpr const char* kScanSql = "SELECT " HOSO_EVENT_COLS " FROM events ORDER BY gseq";
@@ -1087,26 +1093,32 @@ class SqliteStore::Impl {
     DossierId last_allocated_ = 0;
   };
 
-  Status write(const std::function<Status(WriteTx&)>& work) {
-    if (in_write_) {
-      return internal("write() được gọi lồng trong một write() khác trên cùng kết nối (không được phép)");
-    }
-    if (sqlite3_get_autocommit(db_.get()) == 0) {
-      return internal("write() được gọi khi kết nối đang ở trong một giao dịch đọc");
-    }
-    in_write_ = true;
-    struct Reset {
-      Impl& impl;
-      ~Reset() {
-        impl.tx_.end();
-        impl.in_write_ = false;
-      }
-    } reset{*this};
-
-    if (Status s = exec(Q::kBeginImmediate, "bắt đầu giao dịch ghi"); !s) {
+  // Group commit: one write transaction (one durable flush) around several commands, each a savepoint.
+  Status group(const std::function<Status()>& work) {
+    if (in_write_ || in_group_) return internal("group() được gọi lồng trong một giao dịch ghi khác");
+    if (sqlite3_get_autocommit(db_.get()) == 0) return internal("group() được gọi khi kết nối đang ở trong một giao dịch đọc");
+    if (Status s = exec(Q::kBeginImmediate, "bắt đầu giao dịch ghi nhóm"); !s) {
       rollback_if_open();
       return s;
     }
+    in_group_ = true;
+    group_broken_ = Status::Ok();
+    Status result;
+    try {
+      result = work();
+    } catch (const std::exception& e) {
+      result = internal(fmt::format("lỗi nội bộ trong giao dịch ghi nhóm: {}", e.what()));
+    }
+    in_group_ = false;
+    if (result.ok() && !group_broken_.ok()) result = group_broken_;
+    if (result.ok()) result = exec(Q::kCommit, "xác nhận giao dịch ghi nhóm");
+    if (!result.ok()) rollback_if_open();
+    return result;
+  }
+
+  // Runs `work` on the transaction's bookkeeping: its error, a thrown exception's, or a storage failure it
+  // ignored.
+  Status run_work(const std::function<Status(WriteTx&)>& work) {
     tx_.begin();
     Status result;
     try {
@@ -1117,6 +1129,43 @@ class SqliteStore::Impl {
       result = internal("lỗi nội bộ trong giao dịch ghi: ngoại lệ không xác định");
     }
     if (result.ok() && tx_.poisoned()) result = *tx_.poisoned();
+    return result;
+  }
+
+  // One command inside group(): a savepoint released when `work` succeeds, rolled back to when it fails.
+  Status write_in_group(const std::function<Status(WriteTx&)>& work) {
+    if (Status s = exec(Q::kSavepoint, "bắt đầu lệnh trong giao dịch nhóm"); !s) return s;
+    Status result = run_work(work);
+    if (!result.ok()) {
+      // Undo this command only; if even that fails the group cannot commit what it holds.
+      if (Status undo = exec(Q::kRollbackToSavepoint, "hủy lệnh trong giao dịch nhóm"); !undo) group_broken_ = undo;
+    }
+    if (Status rel = exec(Q::kReleaseSavepoint, "kết thúc lệnh trong giao dịch nhóm"); !rel) group_broken_ = rel;
+    return result;
+  }
+
+  Status write(const std::function<Status(WriteTx&)>& work) {
+    if (in_write_) {
+      return internal("write() được gọi lồng trong một write() khác trên cùng kết nối (không được phép)");
+    }
+    if (!in_group_ && sqlite3_get_autocommit(db_.get()) == 0) {
+      return internal("write() được gọi khi kết nối đang ở trong một giao dịch đọc");
+    }
+    in_write_ = true;
+    struct Reset {
+      Impl& impl;
+      ~Reset() {
+        impl.tx_.end();
+        impl.in_write_ = false;
+      }
+    } reset{*this};
+    if (in_group_) return write_in_group(work);
+
+    if (Status s = exec(Q::kBeginImmediate, "bắt đầu giao dịch ghi"); !s) {
+      rollback_if_open();
+      return s;
+    }
+    Status result = run_work(work);
     if (!result.ok()) {
       rollback_if_open();
       return result;
@@ -1789,6 +1838,8 @@ class SqliteStore::Impl {
   std::array<StmtHandle, static_cast<std::size_t>(Q::kCount)> stmts_;
   Tx tx_;
   bool in_write_ = false;
+  bool in_group_ = false;
+  Status group_broken_;  // a savepoint of the group could not be undone or released: the group must not commit
 };
 
 // ===================================================================================================
@@ -1922,6 +1973,10 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path, 
     if ((rc = run(db.get(), "PRAGMA foreign_keys = ON")) != SQLITE_OK) {
       return open_error(db.get(), path, rc, "bật khóa ngoại");
     }
+    // A page cache of up to 32 MiB (allocated as used): a long-running server keeps the projection and index
+    // pages it touches in memory instead of reading them again for every command.
+    if ((rc = run(db.get(), "PRAGMA cache_size = -32768")) != SQLITE_OK)
+      return open_error(db.get(), path, rc, "đặt bộ nhớ đệm trang");
 
     if (seen.state == SchemaState::kEmpty) {
       // Idempotent DDL under the write lock: two processes creating the same file at once both succeed.
@@ -1971,6 +2026,10 @@ const std::string& SqliteStore::path() const { return impl_->path(); }
 
 Status SqliteStore::write(const std::function<Status(WriteTx&)>& work) {
   return guarded([&] { return impl_->write(work); });
+}
+
+Status SqliteStore::group(const std::function<Status()>& work) {
+  return guarded([&] { return impl_->group(work); });
 }
 
 Result<std::optional<DossierRecord>> SqliteStore::load(DossierId id) {

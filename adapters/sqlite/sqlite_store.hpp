@@ -55,6 +55,9 @@ class SqliteStore final : public Store {
   // step inside it failed after writing (even if work ignored that error). Fails with kInternal when
   // called from inside another write() on this store.
   Status write(const std::function<Status(WriteTx&)>& work) override;
+  // One BEGIN IMMEDIATE … COMMIT around `work`; each write() inside it is a savepoint (released when it
+  // succeeds, rolled back to when it fails). Fails with kInternal when called inside write() or group().
+  Status group(const std::function<Status()>& work) override;
 
   // Reads run on this connection: from inside write() they see that transaction's own writes.
   // One read transaction around `reads`; the reads inside join it (WAL: one snapshot, writers not blocked).

@@ -223,3 +223,86 @@ TEST_CASE("api: calendar queries", "[http]") {
         10);
   CHECK(s.call("GET", "/calendar/add?from=2026-13-01&days=1", "xom-khuan-lan.clerk").status == 400);
 }
+
+TEST_CASE("group commit: commands run together in one transaction each succeed or fail on their own, and a "
+          "group that fails keeps none",
+          "[api][group]") {
+  Server s;
+  const auto a = create(s), b = create(s);
+  const std::string act_a = "/dossiers/" + std::to_string(a) + "/actions/submit";
+  const std::string act_b = "/dossiers/" + std::to_string(b) + "/actions/submit";
+  auto version = [&](std::int64_t id) {
+    return s.ok("GET", "/dossiers/" + std::to_string(id), "xom-khuan-lan.clerk").at("version").as_int64();
+  };
+  auto events = [&] {
+    std::int64_t n = 0;
+    REQUIRE(s.app->store->scan_events([&](EventRecord&) {
+                          ++n;
+                          return Status::Ok();
+                        }).ok());
+    return n;
+  };
+  const std::int64_t before = events();
+  SECTION("a stale command in the middle is refused alone: the ones around it are kept") {
+    std::vector<Response> out;
+    REQUIRE(s.app->service
+                ->group([&] {
+                  out.push_back(s.call("POST", act_a, "xom-khuan-lan.clerk", R"({"expected_version":1})"));
+                  out.push_back(s.call("POST", act_b, "xom-khuan-lan.clerk", R"({"expected_version":7})"));
+                  out.push_back(s.call("POST", "/dossiers", "xom-khuan-lan.clerk", kProposal));
+                  return Status::Ok();
+                })
+                .ok());
+    CHECK(out[0].status == 200);
+    CHECK(out[1].status == 409);
+    CHECK(out[2].status == 201);
+    CHECK(version(a) == 2);
+    CHECK(version(b) == 1);
+    CHECK(events() == before + 2);
+    CHECK(s.app->service->audit_verify()->ok);
+  }
+  SECTION("a group that fails as a whole keeps nothing, and the service does not trust what it wrote") {
+    Response done;
+    auto failed = s.app->service->group([&] {
+      done = s.call("POST", act_a, "xom-khuan-lan.clerk", R"({"expected_version":1})");
+      return Status(make_error(ErrorCode::kInternal, "đĩa đầy"));
+    });
+    CHECK(done.status == 200);  // answered inside the group, but the server answers it with the group's error
+    REQUIRE_FALSE(failed.ok());
+    CHECK(version(a) == 1);
+    CHECK(events() == before);
+    // The same command again succeeds: nothing remembered of the lost write stands in the way.
+    CHECK(s.call("POST", act_a, "xom-khuan-lan.clerk", R"({"expected_version":1})").status == 200);
+    CHECK(version(a) == 2);
+    CHECK(s.app->service->audit_verify()->ok);
+    CHECK(s.app->service->replay_all()->ok);
+  }
+  SECTION("a group inside a group is refused") {
+    auto nested = s.app->service->group([&] { return s.app->service->group([] { return Status::Ok(); }); });
+    CHECK_FALSE(nested.ok());
+    CHECK(events() == before);
+  }
+}
+
+TEST_CASE("expected_version: a notice going out is not an edit, a person's action is", "[api][version]") {
+  Server s;
+  const auto id = create(s);
+  const std::string at = "/dossiers/" + std::to_string(id);
+  REQUIRE(s.ok("POST", at + "/actions/submit", "xom-khuan-lan.clerk", R"({"expected_version":1})").at("version") == 2);
+  // The dispatcher records the submission's notice going out: version 3, by the system.
+  std::vector<NotificationTemplate> templates{{"dossier_received", "Hồ sơ {ho_so}", "{co_quan}", {}}};
+  auto pending = s.app->service->pending_notifications(1, templates);
+  REQUIRE(pending.ok());
+  REQUIRE(pending->size() == 1);
+  REQUIRE(s.app->service->record_delivered(pending->front(), "file").ok());
+  REQUIRE(s.ok("GET", at, "ca-xa-phuong-tien.clerk").at("version") == 3);
+  SECTION("the clerk who read version 2 may still act on it") {
+    CHECK(s.ok("POST", at + "/actions/accept", "ca-xa-phuong-tien.clerk", R"({"expected_version":2})")
+              .at("version") == 4);
+  }
+  SECTION("but a version from before a person's action is stale") {
+    Response r = s.call("POST", at + "/actions/accept", "ca-xa-phuong-tien.clerk", R"({"expected_version":1})");
+    CHECK(r.status == 409);
+    CHECK(s.ok("GET", at, "ca-xa-phuong-tien.clerk").at("version") == 3);
+  }
+}

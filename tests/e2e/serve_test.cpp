@@ -5,7 +5,9 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <fstream>
 #include <thread>
 
@@ -78,6 +80,14 @@ std::string proposal() {
 }
 
 json::value body(const HttpReply& r) { return json::parse(r.body); }
+
+// The types of a dossier's events, in order.
+std::vector<std::string> event_types(const Cli& cli, std::int64_t id) {
+  const json::value history = cli.ok_json({"history", std::to_string(id)});
+  std::vector<std::string> out;
+  for (const auto& e : history.as_array()) out.emplace_back(e.at("type").as_string());
+  return out;
+}
 
 }  // namespace
 
@@ -175,45 +185,89 @@ TEST_CASE("serve: malformed, oversize, slow and random requests get a 4xx or a c
   CHECK(s.stop(SIGINT).code == 0);
 }
 
-TEST_CASE("serve: a kill -9 under load loses nothing acknowledged, and the restarted server goes on", "[e2e][serve]") {
+TEST_CASE("serve: a kill -9 under load loses nothing acknowledged, and the restarted server goes on, with its "
+          "timers and undelivered notices",
+          "[e2e][serve]") {
   Cli cli;
-  cli.init();
+  init_virtual(cli, "2026-03-02T01:00:00Z");  // Monday 02/03/2026, a stored clock the test moves
   const std::string unit = token(cli, "xom-khuan-lan.clerk");
-  std::vector<std::int64_t> acknowledged;  // written by the load thread; read after it has joined
+  HttpReceiver receiver("bí-mật-thử");
+  receiver.stop();  // notices cannot go out before the kill: they stay in the outbox
+  const std::vector<std::string> webhook = {"--webhook", receiver.url("/hoso")};
+  const std::vector<std::string> secret = {"HOSO_WEBHOOK_SECRET=bí-mật-thử"};
+  // Three clients, each creating and submitting dossiers (concurrent commands share group commits).
+  std::mutex m;
+  std::vector<std::int64_t> created, submitted;  // acknowledged with a 2xx
   {
-    Served s(cli);
+    Served s(cli, webhook, secret);
     std::atomic<bool> go{true};
     std::atomic<int> count{0};
-    std::thread load([&] {
-      while (go) {
-        HttpReply r = s.call("POST", "/dossiers", unit, proposal());
-        if (r.status == 201) {
-          acknowledged.push_back(body(r).at("id").as_int64());
-          ++count;
+    std::vector<std::thread> load;
+    for (int t = 0; t < 3; ++t)
+      load.emplace_back([&] {
+        while (go) {
+          HttpReply r = s.call("POST", "/dossiers", unit, proposal());
+          if (r.status == 0) break;  // the server is gone
+          if (r.status != 201) continue;
+          const auto id = body(r).at("id").as_int64();
+          {
+            std::lock_guard lock(m);
+            created.push_back(id);
+          }
+          HttpReply sub = s.call("POST", "/dossiers/" + std::to_string(id) + "/actions/submit", unit,
+                                 R"({"expected_version":1})");
+          if (sub.status == 0) break;
+          if (sub.status == 200) {
+            std::lock_guard lock(m);
+            submitted.push_back(id);
+            ++count;
+          }
         }
-        if (r.status == 0) break;  // the server is gone
-      }
-    });
-    while (count < 5) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      });
+    while (count < 10) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     s.stop(SIGKILL);
     go = false;
-    load.join();
+    for (auto& t : load) t.join();
   }
-  REQUIRE(acknowledged.size() >= 5);
-  // Every acknowledged creation is there, exactly once, and the whole history verifies.
-  for (std::int64_t id : acknowledged) {
-    const auto history = cli.ok_json({"history", std::to_string(id)}).as_array();
-    REQUIRE(history.size() == 1);
-    CHECK(history[0].at("type").as_string() == "DossierCreated");
+  REQUIRE(submitted.size() >= 10);
+  // Every acknowledged command is in the history exactly once, and the whole history verifies.
+  for (std::int64_t id : created) {
+    const auto types = event_types(cli, id);
+    const auto creations = std::count(types.begin(), types.end(), "DossierCreated");
+    const auto submissions = std::count(types.begin(), types.end(), "DossierSubmitted");
+    CHECK(creations == 1);
+    if (std::find(submitted.begin(), submitted.end(), id) != submitted.end()) CHECK(submissions == 1);
   }
   CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
   CHECK(cli.ok_json({"replay", "--all"}).at("ok").as_bool());
-  // Restarted, it serves again and goes on with the log.
-  Served again(cli);
+  // While it is down: one dossier accepted (its level's legal clock starts: a timer), then 30 days pass.
+  const std::string accepted = std::to_string(submitted.front());
+  REQUIRE(cli({"dossier", "act", accepted, "accept", "--as", "ca-xa-phuong-tien.clerk"}).code == 0);
+  REQUIRE_FALSE(cli.ok_json({"timers", "list"}).as_array().empty());
+  REQUIRE(cli({"clock", "advance", "30d"}).code == 0);
+  // Restarted, with the receiver up: the overdue timers fire at once, every notice the log holds goes out
+  // exactly once (none was delivered before the kill), and new commands go on with the log.
+  receiver.start();
+  Served again(cli, webhook, secret);
+  auto settled = [&] {
+    if (!cli.ok_json({"timers", "list"}).as_array().empty()) return false;
+    for (std::int64_t id : submitted) {
+      const auto types = event_types(cli, id);
+      if (std::find(types.begin(), types.end(), "NotificationDelivered") == types.end()) return false;
+    }
+    return true;
+  };
+  for (int i = 0; i < 150 && !settled(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK(settled());
+  const auto accepted_types = event_types(cli, submitted.front());
+  CHECK(std::find(accepted_types.begin(), accepted_types.end(), "TimerFired") != accepted_types.end());
+  for (const auto& r : receiver.requests()) CHECK(receiver.count(r.header("Idempotency-Key")) == 1);
+  CHECK(receiver.requests().size() >= submitted.size());
   HttpReply next = again.call("POST", "/dossiers", unit, proposal());
   REQUIRE(next.status == 201);
-  CHECK(body(next).at("id").as_int64() > acknowledged.back());
+  CHECK(body(next).at("id").as_int64() > *std::max_element(created.begin(), created.end()));
   CHECK(again.stop(SIGTERM).code == 0);
+  CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
 }
 
 TEST_CASE("serve: SIGTERM closes connections waiting for a request, whatever their read timeout", "[e2e][serve]") {
