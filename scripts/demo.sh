@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# The main job until the server exists: installs dependencies, builds, creates ./hoso.db from config/ and
-# workflows/ (embedded SQLite), and walks sample dossiers through their paths with the real `hoso` CLI.
+# The main job: installs dependencies, builds, creates ./hoso.db from config/ and workflows/ (embedded
+# SQLite), walks sample dossiers through their paths with the real `hoso` CLI, then runs `hoso serve`
+# (config/server.yaml: the HTTP API on 127.0.0.1:8080, the durable timers, notices to
+# hoso.db.notifications.jsonl) and drives a dossier through the HTTP API with clerks' own tokens. From a
+# terminal the server then keeps running until Ctrl-C; otherwise (CI, no terminal) it is stopped with SIGTERM.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -102,4 +105,56 @@ s clock set 2026-11-14T17:00:00Z   # 00:00 ngày 15/11 giờ Việt Nam: quá h�
 s reports status --year 2026 --jurisdiction lao-cai
 s notify deliver
 s audit verify
+
+echo; echo "== 7. hoso serve: API HTTP trên $DB (cấu hình config/server.yaml)"
+out="$tmp/serve.out"
+"$HOSO" --db "$DB" serve > "$out" 2> "$tmp/serve.log" &
+server=$!
+trap 'kill -TERM "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$tmp"' EXIT
+for _ in $(seq 1 100); do grep -q "Đang phục vụ" "$out" && break; sleep 0.1; done
+if ! grep -q "Đang phục vụ" "$out"; then cat "$tmp/serve.log" >&2; exit 1; fi
+url=$(grep -o 'http://[^ ]*' "$out")
+port=${url##*:}
+cat "$out"
+token() { "$HOSO" --db "$DB" users token "$1" --json | grep -o '"token":"[^"]*"' | cut -d'"' -f4; }
+# A minimal HTTP/1.1 client over bash's /dev/tcp (nothing else to install): METHOD PATH TOKEN [BODY].
+http() {
+  local body=${4:-} len
+  len=$(LC_ALL=C; echo ${#body})
+  exec 3<>"/dev/tcp/127.0.0.1/$port"
+  printf '%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %s\r\nConnection: close\r\n\r\n%s' \
+    "$1" "$2" "$3" "$len" "$body" >&3
+  sed -n '/^\r$/,$p' <&3 | tail -n +2
+  exec 3<&-
+  echo
+}
+unit=$(token xom-khuan-lan.clerk)
+police=$(token ca-xa-phuong-tien.clerk)
+docs_json=""
+for kind in to_trinh bao_cao_thanh_tich bien_ban_hop y_kien_hiep_y xac_nhan_thanh_tich; do
+  docs_json+="${docs_json:+,}{\"kind\":\"$kind\",\"filename\":\"$kind.pdf\",\"sha256\":\"$(sha256sum "$tmp/$kind.pdf" | cut -c1-64)\",\"size\":$(stat -c %s "$tmp/$kind.pdf")}"
+done
+echo "\$ POST /dossiers (xom-khuan-lan.clerk)" >&2
+created=$(http POST /dossiers "$unit" "{\"workflow\":\"standard\",\"award\":\"giay_khen_xa\",\"fields\":{\"recipient_name\":\"Xóm Khuân Lân\",\"recipient_kind\":\"collective\"},\"documents\":[$docs_json]}")
+echo "$created" | cut -c1-300
+id=$(echo "$created" | grep -o '"id":[0-9]*' | head -1 | cut -d: -f2)
+echo "\$ POST /dossiers/$id/actions/submit (xom-khuan-lan.clerk)" >&2
+http POST "/dossiers/$id/actions/submit" "$unit" '{"expected_version":1}' | cut -c1-300
+echo "\$ GET /inbox (ca-xa-phuong-tien.clerk)" >&2
+http GET /inbox "$police" | cut -c1-300
+echo "\$ POST /dossiers/$id/actions/accept (ca-tinh-lao-cai.clerk: tỉnh khác, bị từ chối)" >&2
+http POST "/dossiers/$id/actions/accept" "$(token ca-tinh-lao-cai.clerk)" '{}'
+echo "\$ POST /dossiers/$id/actions/accept (ca-xa-phuong-tien.clerk)" >&2
+http POST "/dossiers/$id/actions/accept" "$police" '{"expected_version":2}' | cut -c1-300
+sleep 1.5  # the dispatcher sends the notices of the submission and the acceptance
+h history "$id"
+if [ -t 0 ] && [ "${CI:-}" != "true" ]; then
+  echo; echo "hoso serve đang chạy tại $url (mã thông báo: ./build/adapters/hoso users token NGƯỜI_DÙNG; tài liệu API: $url/openapi.json). Nhấn Ctrl-C để dừng."
+  trap 'kill -TERM "$server" 2>/dev/null || true' INT
+  wait "$server" || true
+else
+  kill -TERM "$server"; wait "$server" || true
+fi
+cat "$tmp/serve.log" >&2
+h audit verify
 echo; echo "Cơ sở dữ liệu: $DB (mô phỏng: $SIM) — thử: ./build/adapters/hoso inbox --as ca-tinh-thai-nguyen.clerk"
