@@ -57,6 +57,8 @@ class Dispatcher {
       auto round = dispatcher.run(1000, log_);
       if (!round) {
         log_(fmt::format("notify: {} ({})", round.error().message, round.error().reason));
+      } else if (round->more) {
+        wait = std::chrono::milliseconds(0);  // a backlog: go on at once
       } else if (round->waiting_until) {
         const auto until = std::chrono::milliseconds(round->waiting_until->millis - app_->clock->now().millis);
         wait = std::clamp(until, std::chrono::milliseconds(10), wait);

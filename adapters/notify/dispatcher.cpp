@@ -18,18 +18,34 @@ Result<DispatchRound> NoticeDispatcher::run(int max_notices, const std::function
     auto batch = service_.pending_notifications(std::min(100, max_notices - settled), templates_);
     if (!batch) return batch.error();
     if (batch->empty()) break;
+    // Send a batch, then record its attempts in one transaction (one flush for them all). A crash or a failed
+    // commit in between sends them again later: delivery is at least once.
+    std::vector<Attempt> attempts;
+    bool waiting = false;
     for (const Notification& n : *batch) {
-      auto done = send(n, round, log);
+      auto done = send(n, round, log, attempts);
       if (!done) return done.error();
-      if (!*done) return round;  // it waits for a retry: nothing after it goes first
+      if (!*done) {
+        waiting = true;  // it waits for a retry: nothing after it goes first
+        break;
+      }
       ++settled;
     }
+    Status recorded = service_.group([&] {
+      for (const auto& a : attempts)
+        if (Status st = service_.record_attempt(*a.notice, a.attempt); !st) return st;
+      return Status::Ok();
+    });
+    if (!recorded) return recorded.error();
+    if (waiting) return round;
   }
+  round.more = settled >= max_notices;
   return round;
 }
 
 Result<bool> NoticeDispatcher::send(const Notification& n, DispatchRound& round,
-                                    const std::function<void(const std::string&)>& log) {
+                                    const std::function<void(const std::string&)>& log,
+                                    std::vector<Attempt>& attempts) {
   std::vector<const DeliveryChannel*> open;
   for (const auto& ch : channels_) {
     auto p = n.progress.find(ch.name);
@@ -71,7 +87,6 @@ Result<bool> NoticeDispatcher::send(const Notification& n, DispatchRound& round,
     }
     const bool settling = a.outcome != DeliveryOutcome::kFailed;
     a.settles = settling && unsettled == 1;
-    if (auto st = service_.record_attempt(n, a); !st) return st.error();
     if (a.outcome == DeliveryOutcome::kDelivered) ++round.delivered;
     if (a.outcome == DeliveryOutcome::kFailed) {
       ++round.failed;
@@ -79,6 +94,7 @@ Result<bool> NoticeDispatcher::send(const Notification& n, DispatchRound& round,
     }
     if (a.outcome == DeliveryOutcome::kDeadLettered) ++round.dead_lettered;
     if (settling) --unsettled;
+    attempts.push_back(Attempt{&n, std::move(a)});
   }
   return unsettled == 0;
 }

@@ -30,6 +30,7 @@ struct DispatchRound {
   int delivered = 0, failed = 0, dead_lettered = 0;
   // The first notice not yet settled waits until then for its next attempt (nothing after it goes first).
   std::optional<Timestamp> waiting_until;
+  bool more = false;  // it stopped at max_notices: more may be pending
 };
 
 class NoticeDispatcher {
@@ -43,14 +44,21 @@ class NoticeDispatcher {
         templates_(std::move(templates)) {}
 
   // Sends pending notices in log order until one must wait for a retry, none is left, or `max_notices` were
-  // settled; each attempt is recorded (one transaction each) before the next. `log` gets one English line
+  // settled; the attempts of each batch (up to 100 notices) are recorded together in one transaction. `log` gets one English line
   // per failed attempt. Fails on a storage or verification error (nothing more is sent then), e.g. a notice
   // every channel already settled while the cursor is before it (the cursor was moved back by hand).
   Result<DispatchRound> run(int max_notices, const std::function<void(const std::string&)>& log = {});
 
  private:
-  // Sends `n` by every channel that has not settled it; true when all have.
-  Result<bool> send(const Notification& n, DispatchRound& round, const std::function<void(const std::string&)>& log);
+  // An attempt made, to be recorded.
+  struct Attempt {
+    const Notification* notice;
+    DeliveryAttempt attempt;
+  };
+  // Sends `n` by every channel that has not settled it, adding each attempt to `attempts`; true when all
+  // have settled it.
+  Result<bool> send(const Notification& n, DispatchRound& round, const std::function<void(const std::string&)>& log,
+                    std::vector<Attempt>& attempts);
 
   CommandService& service_;
   Clock& clock_;
