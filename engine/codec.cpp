@@ -191,6 +191,8 @@ EventRecord encode_event(const Definition& def, const Directory& dir, DossierId 
   r.note = e.note;
   JsonOut p(r.payload);
   p.begin_object();
+  // Only when used, so the payloads (and hashes) of events nobody delegated stay as they were.
+  if (e.on_behalf_of.valid()) p.member("on_behalf_of", user_key(dir, e.on_behalf_of));
   if (e.type == EventType::kDossierCreated)
     p.member("award", def.award(e.award).key).member("origin", org_key(dir, e.origin)).member("definition", def.hash());
   if (!e.changes.empty()) {
@@ -304,7 +306,9 @@ bool payload_matters_to_fold(std::string_view payload) {
       case 'c': if (is("changes\"") || is("clocks\"")) return true; break;
       case 'd': if (is("documents\"") || is("definition\"") || is("delivery\"")) return true; break;
       case 'e': if (is("electorate\"")) return true; break;
-      case 'o': if (is("origin\"")) return true; break;
+      case 'o':
+        if (is("origin\"") || is("on_behalf_of\"")) return true;
+        break;
       case 't': if (is("timer\"") || is("timers\"")) return true; break;
       default: break;
     }
@@ -438,6 +442,7 @@ class PayloadScan {
 
 // The parts of an event its payload fills (decode_into_unchecked resets them before reading it).
 void clear_payload_parts(Event& e) {
+  e.on_behalf_of = UserId{};
   e.award = AwardId{};
   e.origin = OrgId{};
   e.ballot = Ballot::kNone;
@@ -626,6 +631,13 @@ bool read_payload_fast(const Definition& def, const Directory& dir, std::string_
         e.effects.push_back(std::move(f));
         return true;
       });
+    } else if (key == "on_behalf_of") {
+      ok = once(15) && in.string(s);
+      if (ok) {
+        auto id = dir.find_user(s);
+        ok = id.has_value();
+        if (ok) e.on_behalf_of = *id;
+      }
     } else if (key == "state") {
       ok = once(14) && in.string(s);
       if (ok && !fold_only) e.state_digest.assign(s);
@@ -693,6 +705,11 @@ Status decode_into_unchecked(const Definition& def, const Directory& dir, const 
   json::value pv = json::parse(r.payload, ec, &arena);
   if (ec || !pv.is_object()) return bad("payload is not a JSON object");
   const json::object& p = pv.as_object();
+  if (const auto* v = p.if_contains("on_behalf_of")) {
+    auto u = v->is_string() ? dir.find_user(std::string_view(v->as_string())) : std::nullopt;
+    if (!u) return bad("unknown on_behalf_of user in payload");
+    e.on_behalf_of = *u;
+  }
   if (const auto* v = p.if_contains("award")) {
     auto a = v->is_string() ? def.find_award(std::string_view(v->as_string())) : std::nullopt;
     if (!a) return bad("unknown award in payload");

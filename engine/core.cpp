@@ -43,6 +43,51 @@ std::string roles_text(std::uint32_t mask) {
   return out;
 }
 
+// Who acts and who a command is decided for: the acting user, or the user they stand in for. Refuses unless
+// `acting` is active and, with `for_user`, a delegate of active `for_user` whose period covers the command's
+// day (Vietnam time).
+struct Principal {
+  const User* acting = nullptr;
+  const User* user = nullptr;  // whose roles and org the checks use
+  std::string who;             // for messages: "'deputy'" or "'deputy' (thay mặt 'holder')"
+};
+std::variant<Principal, Refusal> principal_of(const Directory& dir, UserId acting_id, UserId for_user,
+                                              Timestamp now) {
+  const User& acting = dir.user(acting_id);
+  if (!acting.active)
+    return refuse(ErrorCode::kNotPermitted, "not_permitted", acting.key,
+                  fmt::format("Tài khoản '{}' đã ngừng hoạt động", acting.key));
+  if (!for_user.valid()) return Principal{&acting, &acting, fmt::format("'{}'", acting.key)};
+  const User& holder = dir.user(for_user);
+  if (holder.id == acting.id)
+    return refuse(ErrorCode::kInvalidInput, "invalid_input", "on_behalf_of",
+                  fmt::format("'{}' không thể thay mặt chính mình", acting.key));
+  if (!holder.active)
+    return refuse(ErrorCode::kNotPermitted, "not_permitted", holder.key,
+                  fmt::format("Tài khoản '{}' đã ngừng hoạt động; không ai thay mặt được", holder.key));
+  const Date today = vietnam_date(now);
+  // Of this deputy's periods that miss today: the next one to come, else the last one gone.
+  const Delegation* next = nullptr;
+  const Delegation* last = nullptr;
+  for (const Delegation& d : holder.delegates) {
+    if (d.deputy != acting.id) continue;
+    if (d.covers(today))
+      return Principal{&acting, &holder, fmt::format("'{}' (thay mặt '{}')", acting.key, holder.key)};
+    if (d.from > today && (!next || d.from < next->from)) next = &d;
+    if (d.until < today && (!last || d.until > last->until)) last = &d;
+  }
+  if (!next && !last)
+    return refuse(
+        ErrorCode::kNotPermitted, "not_a_delegate", holder.key,
+        fmt::format("'{}' không được ủy quyền thay mặt {} ({})", acting.key, holder.name, holder.key));
+  const Delegation& d = next ? *next : *last;
+  return refuse(ErrorCode::kNotPermitted, next ? "delegation_not_started" : "delegation_expired", holder.key,
+                fmt::format("Ủy quyền cho '{}' thay mặt {} ({}) có hiệu lực từ {} đến {}; ngày {} {}",
+                            acting.key, holder.name, holder.key, format_date_vietnamese(d.from),
+                            format_date_vietnamese(d.until), format_date_vietnamese(today),
+                            next ? "chưa tới thời hạn ủy quyền" : "đã hết thời hạn ủy quyền"));
+}
+
 std::optional<Refusal> check_note(const std::string& note) {
   if (note.size() > kMaxNoteBytes)
     return refuse(ErrorCode::kInvalidInput, "invalid_input", "note",
@@ -237,21 +282,31 @@ Decided decide_creation(const Definition& def, const Directory& dir, const Creat
 
 }  // namespace
 
+std::optional<Refusal> check_delegation(const Directory& dir, UserId acting, UserId for_user, Timestamp now) {
+  auto principal = principal_of(dir, acting, for_user, now);
+  if (auto* r = std::get_if<Refusal>(&principal)) return *r;
+  return std::nullopt;
+}
+
 Decided decide_create(const Definition& def, const Directory& dir, const CreateCommand& cmd, UserId user_id,
                       Timestamp now) {
-  const User& user = dir.user(user_id);
-  if (!user.active)
-    return refuse(ErrorCode::kNotPermitted, "not_permitted", user.key,
-                  fmt::format("Tài khoản '{}' đã ngừng hoạt động", user.key));
+  auto principal = principal_of(dir, user_id, cmd.on_behalf_of, now);
+  if (auto* r = std::get_if<Refusal>(&principal)) return *r;
+  const auto& [acting, for_user, who] = std::get<Principal>(principal);
+  const User& user = *for_user;
   if (def.create_roles_mask() == 0)
     return refuse(ErrorCode::kNotPermitted, "not_permitted", def.name(),
                   fmt::format("Hồ sơ theo quy trình '{}' chỉ do hệ thống mở, người dùng không lập được", def.name()));
   auto role = acting_role(user, def.create_roles_mask());
   if (!role)
     return refuse(ErrorCode::kNotPermitted, "not_permitted", user.key,
-                  fmt::format("Người dùng '{}' không có vai trò được lập hồ sơ ({})", user.key,
+                  fmt::format("Người dùng {} không có vai trò được lập hồ sơ ({})", who,
                               roles_text(def.create_roles_mask())));
-  return decide_creation(def, dir, cmd, dir.org(user.org), Actor{user.id, *role, user.org}, now);
+  Decided decided =
+      decide_creation(def, dir, cmd, dir.org(user.org), Actor{acting->id, *role, user.org}, now);
+  if (auto* d = std::get_if<Decision>(&decided))
+    for (Event& e : d->events) e.on_behalf_of = cmd.on_behalf_of;
+  return decided;
 }
 
 Decided decide_open(const Definition& def, const Directory& dir, const CreateCommand& cmd, OrgId origin,
@@ -280,7 +335,7 @@ std::optional<Refusal> enter_state(const Definition& def, const Directory& dir, 
 }
 
 Decided decide_vote(const Definition& def, const Directory& dir, const DossierState& s, const Transition& t,
-                    const ActCommand& cmd, const User& user, Role role, Timestamp now) {
+                    const ActCommand& cmd, const User& user, Actor actor, Timestamp now) {
   const VoteRule& rule = *def.state(s.state).vote;
   const VoteTally& v = s.vote;
   const int members = static_cast<int>(v.electorate.size());
@@ -288,7 +343,8 @@ Decided decide_vote(const Definition& def, const Directory& dir, const DossierSt
   Event e;
   e.seq = s.version + 1;
   e.at = now;
-  e.actor = Actor{user.id, role, user.org};
+  e.actor = actor;
+  e.on_behalf_of = cmd.on_behalf_of;
   e.action = t.action;
   e.from = s.state;
   e.note = cmd.note;
@@ -337,11 +393,12 @@ Decided decide_vote(const Definition& def, const Directory& dir, const DossierSt
 
 Decided decide_act(const Definition& def, const Directory& dir, const DossierState& s, const ActCommand& cmd,
                    UserId user_id, Timestamp now) {
-  const User& user = dir.user(user_id);
   const State& here = def.state(s.state);
-  if (!user.active)
-    return refuse(ErrorCode::kNotPermitted, "not_permitted", user.key,
-                  fmt::format("Tài khoản '{}' đã ngừng hoạt động", user.key));
+  // Acting for another: every check below is the delegator's (their roles, their org).
+  auto principal = principal_of(dir, user_id, cmd.on_behalf_of, now);
+  if (auto* r = std::get_if<Refusal>(&principal)) return *r;
+  const auto& [acting, for_user, who] = std::get<Principal>(principal);
+  const User& user = *for_user;
   if (cmd.expected_version && *cmd.expected_version != s.version)
     return refuse(ErrorCode::kVersionConflict, "version_conflict", std::to_string(s.version),
                   fmt::format("Hồ sơ {} đã thay đổi: phiên bản hiện tại là {}, lệnh dựa trên phiên bản {}",
@@ -370,8 +427,13 @@ Decided decide_act(const Definition& def, const Directory& dir, const DossierSta
   const OrgId required_org = t->at == Relation::kHolder ? s.holder : s.origin;
   if (!role || user.org != required_org)
     return refuse(ErrorCode::kNotPermitted, "not_permitted", action,
-                  fmt::format("'{}' không có quyền '{}' ở bước '{}': cần vai trò {} tại '{}'", user.key,
-                              action, here.title, roles_text(t->roles_mask), dir.org(required_org).name));
+                  fmt::format("{} không có quyền '{}' ở bước '{}': cần vai trò {} tại '{}'", who, action,
+                              here.title, roles_text(t->roles_mask), dir.org(required_org).name));
+  // A council member's ballot is their own (Luật Thi đua, khen thưởng: the council votes in person).
+  if (t->kind == TransitionKind::kVote && cmd.on_behalf_of.valid())
+    return refuse(
+        ErrorCode::kNotPermitted, "vote_not_delegable", action,
+        fmt::format("Phiếu bầu của thành viên Hội đồng không được bỏ thay: {} không bỏ phiếu được", who));
   if (auto r = check_note(cmd.note)) return *r;
   if (t->kind == TransitionKind::kVote || t->kind == TransitionKind::kCloseVote) {
     if (!cmd.fields.empty() || !cmd.documents.empty())
@@ -380,7 +442,7 @@ Decided decide_act(const Definition& def, const Directory& dir, const DossierSta
     if (t->kind == TransitionKind::kCloseVote && cmd.ballot != Ballot::kNone)
       return refuse(ErrorCode::kInvalidInput, "invalid_input", "ballot",
                     "Kết thúc bỏ phiếu không kèm phiếu bầu; không dùng --ballot");
-    return decide_vote(def, dir, s, *t, cmd, user, *role, now);
+    return decide_vote(def, dir, s, *t, cmd, user, Actor{acting->id, *role, user.org}, now);
   }
   if (cmd.ballot != Ballot::kNone)
     return refuse(ErrorCode::kInvalidInput, "invalid_input", "ballot",
@@ -436,7 +498,8 @@ Decided decide_act(const Definition& def, const Directory& dir, const DossierSta
   e.type = event_type_for(t->kind);
   e.seq = s.version + 1;
   e.at = now;
-  e.actor = Actor{user.id, *role, user.org};
+  e.actor = Actor{acting->id, *role, user.org};
+  e.on_behalf_of = cmd.on_behalf_of;
   e.action = t->action;
   e.from = s.state;
   e.note = cmd.note;
@@ -459,6 +522,11 @@ Status apply_event(const Definition& def, DossierState& s, const Event& e) {
     if (!c.field.valid() || c.field.value >= def.fields().size()) return fail("unknown field");
   if (s.version == 0 && e.type != EventType::kDossierCreated)
     return fail("the first event is not DossierCreated");
+  if (e.on_behalf_of.valid()) {
+    if (!e.actor.user.valid()) return fail("the system acts on no one's behalf");
+    if (e.on_behalf_of == e.actor.user) return fail("a user acting on their own behalf");
+    if (e.type == EventType::kVoteCast) return fail("a ballot cast on another's behalf");
+  }
   if (is_notification_event(e.type)) {
     // Evidence of what became of a notice; allowed after the dossier closed (the decision is announced then).
     if (s.version == 0) return fail("the first event is not DossierCreated");

@@ -24,6 +24,10 @@ Decided decide_open(const Definition& def, const Directory& dir, const CreateCom
 Decided decide_act(const Definition& def, const Directory& dir, const DossierState& state,
                    const ActCommand& cmd, UserId user, Timestamp now);
 
+// Refuses (kNotPermitted: not_a_delegate, delegation_expired, delegation_not_started; kInvalidInput for
+// oneself) unless active `acting` is a delegate of active `for_user` on the Vietnam date of `now`.
+std::optional<Refusal> check_delegation(const Directory& dir, UserId acting, UserId for_user, Timestamp now);
+
 // Folds one event into the state. Fails (kVerifyFailed) when the event is not one the definition
 // could have produced from this state (wrong sequence, unknown transition, field out of range).
 Status apply_event(const Definition& def, DossierState& state, const Event& event);

@@ -105,7 +105,8 @@ Result<Directory> Directory::build(const std::vector<OrgSpec>& org_specs,
     if (s.key.empty()) return fail("user with an empty id");
     auto org = d.find_org(s.org);
     if (!org) return fail(fmt::format("user '{}': unknown org '{}'", s.key, s.org));
-    User u{UserId{static_cast<std::uint32_t>(d.users_.size())}, s.key, s.name, s.email, *org, {}, s.active};
+    User u{
+        UserId{static_cast<std::uint32_t>(d.users_.size())}, s.key, s.name, s.email, *org, {}, s.active, {}};
     for (const auto& r : s.roles) {
       auto role = parse_role(r);
       if (!role) return fail(fmt::format("user '{}': unknown role '{}'", s.key, r));
@@ -114,6 +115,28 @@ Result<Directory> Directory::build(const std::vector<OrgSpec>& org_specs,
     if (!d.user_by_key_.emplace(s.key, u.id).second)
       return fail(fmt::format("user '{}': duplicate id", s.key));
     d.users_.push_back(std::move(u));
+  }
+  // Delegates name users, so they are resolved once every user is known.
+  for (std::size_t i = 0; i < user_specs.size(); ++i) {
+    User& u = d.users_[i];
+    for (const auto& g : user_specs[i].delegates) {
+      auto deputy = d.find_user(g.user);
+      if (!deputy) return fail(fmt::format("user '{}': unknown delegate '{}'", u.key, g.user));
+      if (*deputy == u.id) return fail(fmt::format("user '{}': cannot be their own delegate", u.key));
+      auto from = parse_date(g.from);
+      auto until = parse_date(g.until);
+      if (!from || !until)
+        return fail(fmt::format("user '{}': delegate '{}' has a malformed date", u.key, g.user));
+      if (*from > *until)
+        return fail(fmt::format("user '{}': delegate '{}' from {} is after until {}", u.key, g.user, g.from,
+                                g.until));
+      // The same deputy may return for another absence, but not twice for one day.
+      for (const auto& other : u.delegates)
+        if (other.deputy == *deputy && other.from <= *until && *from <= other.until)
+          return fail(
+              fmt::format("user '{}': delegate '{}' is listed twice for overlapping periods", u.key, g.user));
+      u.delegates.push_back(Delegation{*deputy, *from, *until, g.reason});
+    }
   }
   return d;
 }

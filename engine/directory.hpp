@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "engine/ids.hpp"
+#include "engine/records.hpp"
 #include "engine/result.hpp"
+#include "engine/time.hpp"
 
 namespace hoso {
 
@@ -52,6 +54,14 @@ struct Org {
   OrgId parent;  // invalid for the root
 };
 
+// Who may act on a user's behalf while they are away, and when (Vietnam dates, both days included).
+struct Delegation {
+  UserId deputy;
+  Date from, until;
+  std::string reason;  // "Nghỉ phép", "Đi công tác", … (for people; not checked)
+  bool covers(Date day) const { return from <= day && day <= until; }
+};
+
 struct User {
   UserId id;
   std::string key;   // login id, e.g. "lc.catinh.canbo"
@@ -60,6 +70,7 @@ struct User {
   OrgId org;
   std::vector<Role> roles;
   bool active = true;  // an inactive user stays for history but may not act or read
+  std::vector<Delegation> delegates;  // who may act for this user, in config order
   bool has_role(Role r) const;
 };
 
@@ -67,16 +78,19 @@ struct User {
 struct OrgSpec {
   std::string key, name, kind, parent;
 };
+using DelegationSpec = DelegationRecord;  // as config and the store write it
 struct UserSpec {
   std::string key, name, email, org;
   std::vector<std::string> roles;
   bool active = true;
+  std::vector<DelegationSpec> delegates{};
 };
 
 // The org tree with precomputed ancestry, and the users. Lookups are O(1).
 class Directory {
  public:
-  // Builds and validates (unique keys, known kinds/roles, parents exist, one root, no cycles).
+  // Builds and validates (unique keys, known kinds/roles, parents exist, one root, no cycles; delegates that
+  // are known users other than the delegator, listed once, with real dates, from <= until).
   // Fails with kInvalidDefinition whose message names the offending key.
   static Result<Directory> build(const std::vector<OrgSpec>& orgs, const std::vector<UserSpec>& users);
 

@@ -48,7 +48,8 @@ inline constexpr int kEventSchemaVersion = 1;
 // Longest note accepted, in bytes.
 inline constexpr std::size_t kMaxNoteBytes = 16 * 1024;
 
-// Who acts: the person, the role they act in, and their org at the time.
+// Who acts: the person, the role they act in, and their org at the time. Acting on another's behalf
+// (Event::on_behalf_of), the role and org are the delegator's.
 struct Actor {
   UserId user;
   Role role = Role::kClerk;
@@ -111,6 +112,8 @@ struct Event {
   std::int64_t seq = 0;  // 1-based, per dossier
   Timestamp at;
   Actor actor;
+  // The user the actor stood in for (a delegation); invalid when they acted for themself.
+  UserId on_behalf_of;
   ActionId action;   // invalid for DossierCreated
   StateId from, to;  // from is invalid for DossierCreated
   OrgId holder;      // holder after the event
@@ -179,6 +182,7 @@ struct DossierState {
 
 // A request to create a dossier.
 struct CreateCommand {
+  UserId on_behalf_of;  // valid: the user acts for this one, as their delegate
   AwardId award;
   std::vector<FieldChange> fields;
   std::vector<DocumentRef> documents;
@@ -187,6 +191,7 @@ struct CreateCommand {
 
 // A request to take an action on a dossier.
 struct ActCommand {
+  UserId on_behalf_of;  // valid: the user acts for this one, as their delegate
   ActionId action;
   std::vector<FieldChange> fields;
   std::vector<DocumentRef> documents;
@@ -204,8 +209,10 @@ struct Decision {
 // document, field or state concerned. The Error message is Vietnamese for the clerk.
 struct Refusal {
   Error error;
-  std::string reason;  // not_permitted | guard_failed | document_missing | field_missing | no_such_action |
-                       // dossier_closed | version_conflict | invalid_input | award_not_in_force | ...
+  // not_permitted | not_a_delegate | delegation_expired | delegation_not_started | vote_not_delegable |
+  // guard_failed | document_missing | field_missing | no_such_action | dossier_closed | version_conflict |
+  // invalid_input | award_not_in_force | ...
+  std::string reason;
   std::string subject;
 };
 

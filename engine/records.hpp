@@ -106,10 +106,17 @@ struct TimerRecord {
 struct OrgRecord {
   std::string key, name, kind, parent;
 };
+// Who may act for a user while they are away: the delegate's user key, the first and last day
+// ("YYYY-MM-DD", Vietnam dates, both included) and why.
+struct DelegationRecord {
+  std::string user, from, until, reason;
+  friend bool operator==(const DelegationRecord&, const DelegationRecord&) = default;
+};
 struct UserRecord {
   std::string key, name, email, org;
   std::vector<std::string> roles;
   bool active = true;
+  std::vector<DelegationRecord> delegates{};  // who may act for this user, and when
 };
 
 }  // namespace hoso

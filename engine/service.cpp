@@ -134,6 +134,15 @@ Result<UserId> CommandService::find_user(const std::string& key) const {
   return *u;
 }
 
+Result<UserId> CommandService::find_principal(const std::string& key) const {
+  if (key.empty()) return UserId{};
+  auto u = dir_.find_user(key);
+  if (!u)
+    return with_reason(ErrorCode::kNotFound, fmt::format("Không có người dùng '{}' để thay mặt", key),
+                       "unknown_user", key);
+  return *u;
+}
+
 Result<Outcome> CommandService::commit(WriteTx& tx, const Definition& def, DossierState& state,
                                        std::int64_t expected_version, std::string last_hash,
                                        const Decision& decision) {
@@ -223,6 +232,9 @@ Result<Outcome> CommandService::create(const std::string& workflow, const std::s
   const Definition& d = **def;
   auto cmd = create_command(d, award, input);
   if (!cmd) return cmd.error();
+  auto behalf = find_principal(input.on_behalf_of);
+  if (!behalf) return behalf.error();
+  cmd->on_behalf_of = *behalf;
   Result<Outcome> result = Error{};
   auto st = store_.write([&](WriteTx& tx) -> Status {
     auto now = command_time(tx);
@@ -321,6 +333,8 @@ Result<Outcome> CommandService::act(DossierId id, const std::string& action, con
                                     const RawInput& input) {
   auto uid = find_user(user);
   if (!uid) return uid.error();
+  auto behalf = find_principal(input.on_behalf_of);
+  if (!behalf) return behalf.error();
   Result<Outcome> result = Error{};
   auto st = store_.write([&](WriteTx& tx) -> Status {
     auto rec = tx.load(id);
@@ -333,10 +347,17 @@ Result<Outcome> CommandService::act(DossierId id, const std::string& action, con
     const Definition& d = **def;
     auto state = load_checked(tx, record, d);
     if (!state) return state.error();
-    if (!may_read(dir_, *state, *uid))
+    auto clock_now = command_time(tx);
+    if (!clock_now) return clock_now.error();
+    const Timestamp now = *clock_now;
+    // A delegate reads as the user they stand in for, once the delegation holds today.
+    if (behalf->valid())
+      if (auto r = check_delegation(dir_, *uid, *behalf, now)) return refusal_error(*r);
+    if (!may_read(dir_, *state, behalf->valid() ? *behalf : *uid))
       return with_reason(ErrorCode::kNotPermitted,
                          fmt::format("'{}' không có quyền truy cập hồ sơ {}", user, id), "not_permitted");
     ActCommand cmd;
+    cmd.on_behalf_of = *behalf;
     auto act_id = d.find_action(action);
     if (!act_id)
       return with_reason(ErrorCode::kInvalidInput,
@@ -366,9 +387,6 @@ Result<Outcome> CommandService::act(DossierId id, const std::string& action, con
       });
       if (only_notices) cmd.expected_version = record.version;
     }
-    auto clock_now = command_time(tx);
-    if (!clock_now) return clock_now.error();
-    const Timestamp now = *clock_now;
     // Timers that came due before this command fire first, in this transaction: a level acting after its
     // limit has the overdue recorded (and notified) before its action, whether or not a runner was up.
     std::int64_t version = record.version;
@@ -812,13 +830,20 @@ Result<DossierView> CommandService::show(DossierId id, const std::optional<std::
   });
 }
 
-Result<std::vector<DossierView>> CommandService::inbox(const std::string& user) {
+Result<std::vector<DossierView>> CommandService::inbox(const std::string& user,
+                                                       const std::string& on_behalf_of) {
   return in_snapshot<std::vector<DossierView>>(store_, [&]() -> Result<std::vector<DossierView>> {
     auto uid = find_user(user);
     if (!uid) return uid.error();
     if (!dir_.user(*uid).active)
       return with_reason(ErrorCode::kNotPermitted, fmt::format("Tài khoản '{}' đã ngừng hoạt động", user),
                          "not_permitted");
+    auto behalf = find_principal(on_behalf_of);
+    if (!behalf) return behalf.error();
+    if (behalf->valid()) {
+      if (auto r = check_delegation(dir_, *uid, *behalf, clock_.now())) return refusal_error(*r);
+      uid = *behalf;  // the delegator's inbox
+    }
     auto recs = store_.open_held_by(dir_.org(dir_.user(*uid).org).key);
     if (!recs) return recs.error();
     std::vector<DossierView> out;
@@ -867,6 +892,12 @@ Result<ReferencedKeys> referenced_directory_keys(Store& store) {
     auto st = store.scan_events([&](const EventRecord& e) -> Status {
       note(keys.users, e.actor_user, e.dossier);
       note(keys.orgs, e.actor_org, e.dossier);
+      if (e.payload.find("\"on_behalf_of\"") != std::string::npos) {
+        boost::system::error_code ec;
+        boost::json::value v = boost::json::parse(e.payload, ec);
+        const auto* o = !ec && v.is_object() ? v.as_object().if_contains("on_behalf_of") : nullptr;
+        if (o && o->is_string()) note(keys.users, std::string(o->as_string()), e.dossier);
+      }
       note(keys.orgs, e.holder, e.dossier);
       if (e.payload.find("\"electorate\"") != std::string::npos ||
           e.payload.find("\"origin\"") != std::string::npos) {

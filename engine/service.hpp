@@ -39,6 +39,7 @@ struct RawInput {
   std::string note;
   std::string ballot;  // "", yes, no, abstain
   std::optional<std::int64_t> expected_version;
+  std::string on_behalf_of;  // "" or the key of the user the caller acts for, as their delegate
 };
 
 struct Outcome {
@@ -145,8 +146,10 @@ class CommandService {
 
   // Reads one dossier; when `user` is given, refuses (kNotPermitted) if they may not read it.
   Result<DossierView> show(DossierId id, const std::optional<std::string>& user);
-  // The dossiers waiting for `user`: held by their org, with an action their roles may take now.
-  Result<std::vector<DossierView>> inbox(const std::string& user);
+  // The dossiers waiting for `user`: held by their org, with an action their roles may take now. With
+  // `on_behalf_of`, those waiting for that user, whose current delegate `user` must be (else the
+  // refusal of check_delegation).
+  Result<std::vector<DossierView>> inbox(const std::string& user, const std::string& on_behalf_of = "");
   // Every dossier of `workflow` (any definition version), in id order, each checked against its chain
   // head like `show`; an operator's view, for reports.
   Result<std::vector<DossierView>> dossiers_of(const std::string& workflow);
@@ -203,6 +206,8 @@ class CommandService {
 
  private:
   Result<UserId> find_user(const std::string& key) const;
+  // The user `key` names, or an invalid id for "" (a command nobody delegated).
+  Result<UserId> find_principal(const std::string& key) const;
   Result<Outcome> commit(WriteTx& tx, const Definition& def, DossierState& state,
                          std::int64_t expected_version, std::string last_hash, const Decision& decision);
 

@@ -29,6 +29,7 @@ namespace json = boost::json;
 namespace fs = std::filesystem;
 using views::dossier_json;
 using views::event_json;
+using views::on_behalf_of;
 using views::org_name;
 using views::parse_json_or_string;
 using views::vietnam_time;
@@ -71,11 +72,13 @@ Cách dùng (mọi lệnh nhận --db PATH, mặc định ./hoso.db):
   hoso users list [--json] | hoso users token|revoke NGƯỜI_DÙNG [--json]
   hoso serve [--config DIR] [--listen ĐỊA_CHỈ:CỔNG] [--file TỆP | --webhook URL] [--read-timeout MS]
                    (API HTTP, hẹn giờ và gửi thông báo; cấu hình ở DIR/server.yaml, mặc định config/server.yaml)
-  hoso dossier create --workflow W --award KIND --as USER [--field K=V]... [--doc KIND=FILE]... [--note TEXT] [--json]
-  hoso dossier act ID ACTION --as USER [--note TEXT | --note-file FILE] [--field K=V]... [--doc KIND=FILE]... [--ballot yes|no|abstain]
-                   [--expect-version N] [--json]
+  hoso dossier create --workflow W --award KIND --as USER [--on-behalf-of USER] [--field K=V]... [--doc KIND=FILE]...
+                   [--note TEXT] [--json]
+  hoso dossier act ID ACTION --as USER [--on-behalf-of USER] [--note TEXT | --note-file FILE] [--field K=V]...
+                   [--doc KIND=FILE]... [--ballot yes|no|abstain] [--expect-version N] [--json]
+                   (--on-behalf-of: thay mặt người đã ủy quyền cho USER trong config/users.yaml, mục delegates)
   hoso dossier show ID [--as USER] [--json]
-  hoso inbox --as USER [--json]
+  hoso inbox --as USER [--on-behalf-of USER] [--json]
   hoso history ID [--as USER] [--json]
   hoso replay ID|--all [--json]
   hoso audit verify [--json]
@@ -177,6 +180,7 @@ Result<RawInput> raw_input(Ctx& c) {
     in.documents.push_back(std::move(doc.value()));
   }
   in.note = c.args.get("note").value_or("");
+  in.on_behalf_of = c.args.get("on-behalf-of").value_or("");
   if (auto file = c.args.get("note-file")) {
     if (c.args.get("note"))
       return make_error(ErrorCode::kInvalidInput, "chỉ dùng một trong --note và --note-file");
@@ -465,6 +469,14 @@ std::string system_event_summary(const EventRecord& e) {
   return "";
 }
 
+// " thay mặt <name> (<key>)" when the event's actor stood in for someone, else "".
+std::string behalf_text(const Directory& dir, const EventRecord& e) {
+  const std::string key = on_behalf_of(e);
+  if (key.empty()) return "";
+  auto id = dir.find_user(key);
+  return id ? fmt::format(" thay mặt {} ({})", dir.user(*id).name, key) : fmt::format(" thay mặt {}", key);
+}
+
 Result<DossierId> dossier_id(const std::string& s) {
   auto n = parse_int(s, "mã hồ sơ");
   if (!n || *n == 0)
@@ -575,15 +587,18 @@ int cmd_dossier(Ctx& c) {
 }
 
 int cmd_inbox(Ctx& c) {
-  if (c.args.positional.size() != 1) return usage(c, "cách dùng: hoso inbox --as USER [--json]");
+  if (c.args.positional.size() != 1)
+    return usage(c, "cách dùng: hoso inbox --as USER [--on-behalf-of USER] [--json]");
   auto as = c.args.get("as");
   if (!as) return usage(c, "inbox cần --as USER");
   auto rt = open_runtime(c);
   if (!rt) return fail(c, rt.error());
   Runtime& r = **rt;
-  auto items = r.service->inbox(*as);
+  const auto behalf = c.args.get("on-behalf-of");
+  auto items = r.service->inbox(*as, behalf.value_or(""));
   if (!items) return fail(c, items.error());
-  auto user = r.directory.find_user(*as);
+  // Actions are listed as the inbox's owner may take them: the delegator's, when acting for them.
+  auto user = r.directory.find_user(behalf.value_or(*as));
   json::array arr;
   for (const auto& v : *items) {
     if (c.json_out()) {
@@ -612,7 +627,8 @@ int cmd_history(Ctx& c) {
   if (!id) return fail(c, id.error());
   auto rt = open_runtime(c);
   if (!rt) return fail(c, rt.error());
-  auto events = (*rt)->service->history(*id, c.args.get("as"));
+  Runtime& r = **rt;
+  auto events = r.service->history(*id, c.args.get("as"));
   if (!events) return fail(c, events.error());
   json::array arr;
   for (const auto& e : *events) {
@@ -622,9 +638,10 @@ int cmd_history(Ctx& c) {
       c.out << fmt::format("#{} {} {} (hệ thống) {}  [{}]\n", e.seq, vietnam_time(e.at), e.type,
                            system_event_summary(e), e.hash.substr(0, 16));
     else
-      c.out << fmt::format("#{} {} {} {} ({}, {}) {} → {}{}  [{}]\n", e.seq, vietnam_time(e.at), e.type,
-                           e.actor_user, e.actor_role, e.actor_org, e.from_state.empty() ? "∅" : e.from_state,
-                           e.to_state, e.note.empty() ? "" : " — " + e.note, e.hash.substr(0, 16));
+      c.out << fmt::format("#{} {} {} {}{} ({}, {}) {} → {}{}  [{}]\n", e.seq, vietnam_time(e.at), e.type,
+                           e.actor_user, behalf_text(r.directory, e), e.actor_role, e.actor_org,
+                           e.from_state.empty() ? "∅" : e.from_state, e.to_state,
+                           e.note.empty() ? "" : " — " + e.note, e.hash.substr(0, 16));
   }
   if (c.json_out()) c.out << json::serialize(arr) << "\n";
   return 0;
@@ -681,23 +698,22 @@ int cmd_audit(Ctx& c) {
 // The options each command takes (besides --db, --json and --help, which every command takes). An option a
 // command would ignore is a usage error, so a typo or a misplaced option is never silently dropped.
 const std::vector<std::string>* allowed_options(const std::vector<std::string>& p) {
-  static const std::vector<std::string> kInit = {"config", "workflows", "clock", "at"},
-                                        kCheck = {"config", "workflows"}, kNone = {}, kShow = {"format"},
-                                        kCreate = {"workflow", "award", "as",       "field",
-                                                   "doc",      "note",  "note-file"},
-                                        kAct = {"as",        "field",  "doc",           "note",
-                                                "note-file", "ballot", "expect-version"},
-                                        kAs = {"as"}, kReplay = {"all"}, kConfig = {"config"},
-                                        kFile = {"file"}, kReportsOpen = {"year"},
-                                        kReportsStatus = {"year", "jurisdiction", "as"},
-                                        kServe = {"config", "listen", "file", "read-timeout", "webhook"};
+  static const std::vector<std::string>
+      kInit = {"config", "workflows", "clock", "at"},
+      kCheck = {"config", "workflows"}, kNone = {}, kShow = {"format"},
+      kCreate = {"workflow", "award", "as", "field", "doc", "note", "note-file", "on-behalf-of"},
+      kAct = {"as", "field", "doc", "note", "note-file", "ballot", "expect-version", "on-behalf-of"},
+      kAs = {"as"}, kInbox = {"as", "on-behalf-of"}, kReplay = {"all"}, kConfig = {"config"},
+      kFile = {"file"}, kReportsOpen = {"year"}, kReportsStatus = {"year", "jurisdiction", "as"},
+      kServe = {"config", "listen", "file", "read-timeout", "webhook"};
   const std::string& cmd = p[0];
   const std::string sub = p.size() > 1 ? p[1] : "";
   if (cmd == "init") return &kInit;
   if (cmd == "workflows") return sub == "check" ? &kCheck : sub == "show" ? &kShow : &kNone;
   if (cmd == "orgs" || cmd == "users" || cmd == "audit") return &kNone;
   if (cmd == "dossier") return sub == "create" ? &kCreate : sub == "act" ? &kAct : &kAs;
-  if (cmd == "inbox" || cmd == "history") return &kAs;
+  if (cmd == "inbox") return &kInbox;
+  if (cmd == "history") return &kAs;
   if (cmd == "replay") return &kReplay;
   if (cmd == "calendar") return &kConfig;
   if (cmd == "clock" || cmd == "timers") return &kNone;

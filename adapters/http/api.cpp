@@ -165,7 +165,7 @@ Result<std::string> text_of(const json::object& o, std::string_view key, bool re
   return std::string(v->as_string());
 }
 
-// fields, documents, note, ballot and expected_version of a command body.
+// fields, documents, note, ballot, expected_version and on_behalf_of of a command body.
 Result<RawInput> raw_input(const json::object& o) {
   RawInput in;
   if (const auto* f = o.if_contains("fields")) {
@@ -213,6 +213,10 @@ Result<RawInput> raw_input(const json::object& o) {
       return bad_request("wrong_type", "'expected_version' phải là số nguyên không âm");
     in.expected_version = v->as_int64();
   }
+  // The token names who clicks; on_behalf_of, whom they stand in for (a delegation in config/users.yaml).
+  auto behalf = text_of(o, "on_behalf_of", false);
+  if (!behalf) return behalf.error();
+  in.on_behalf_of = std::move(*behalf);
   return in;
 }
 
@@ -296,7 +300,7 @@ class Handler {
 
   Result<json::value> create() {
     if (auto w = may_write(); !w) return w.error();
-    auto o = body_object(req_.body, {"workflow", "award", "fields", "documents", "note"});
+    auto o = body_object(req_.body, {"workflow", "award", "fields", "documents", "note", "on_behalf_of"});
     if (!o) return o.error();
     auto workflow = text_of(*o, "workflow", true);
     if (!workflow) return workflow.error();
@@ -312,7 +316,8 @@ class Handler {
 
   Result<json::value> act(DossierId id, const std::string& action) {
     if (auto w = may_write(); !w) return w.error();
-    auto o = body_object(req_.body, {"fields", "documents", "note", "ballot", "expected_version"});
+    auto o =
+        body_object(req_.body, {"fields", "documents", "note", "ballot", "expected_version", "on_behalf_of"});
     if (!o) return o.error();
     auto in = raw_input(*o);
     if (!in) return in.error();
@@ -345,10 +350,15 @@ class Handler {
   }
 
   Result<json::value> inbox() {
-    auto views = app_.service->inbox(user_key());
+    auto behalf = t_.query.find("on_behalf_of");
+    const std::string holder = behalf == t_.query.end() ? "" : behalf->second;
+    auto views = app_.service->inbox(user_key(), holder);
     if (!views) return views.error();
+    // Actions as the inbox's owner may take them: the delegator's, when standing in for them.
+    const std::optional<UserId> owner =
+        holder.empty() ? std::optional<UserId>(user_) : app_.directory.find_user(holder);
     json::array out;
-    for (const auto& v : *views) out.push_back(views::dossier_json(app_, v, user_));
+    for (const auto& v : *views) out.push_back(views::dossier_json(app_, v, owner));
     return json::value(std::move(out));
   }
 

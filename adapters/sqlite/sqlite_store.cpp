@@ -1,5 +1,8 @@
 #include "adapters/sqlite/sqlite_store.hpp"
 #include "engine/codec.hpp"
+#include "engine/json_out.hpp"
+
+#include <boost/json.hpp>
 
 #include <fmt/format.h>
 #include <sqlite3.h>
@@ -24,8 +27,10 @@ namespace hoso {
 namespace {
 
 // ---------------------------------------------------------------------------------------------------
-// Schema, version 7 (3: outbox keyed by its event's gseq; 4–5: timers, clock, dossiers.timing; 6: config_files;
-// 7: no outbox table, the log is the outbox; 8: tokens). Stored on disk: never change a meaning; changes go in a new schema_version.
+// Schema, version 9 (3: outbox keyed by its event's gseq; 4–5: timers, clock, dossiers.timing; 6:
+// config_files; 7: no outbox table, the log is the outbox; 8: tokens; 9: users.delegates). Stored on disk:
+// never change a meaning; changes go in a new schema_version, with a step in kMigrations when an older file
+// can be brought up.
 //
 // Invariants (checked by the database where it can, by SqliteStore::append where it cannot):
 //  * events is the source of truth and is append-only: the triggers below refuse UPDATE and DELETE
@@ -169,7 +174,8 @@ CREATE TABLE IF NOT EXISTS users (
   org    TEXT    NOT NULL,
   roles  TEXT    NOT NULL,             -- JSON array of role names
   active INTEGER NOT NULL DEFAULT 1,   -- 0: kept for history, may no longer act
-  ord    INTEGER NOT NULL UNIQUE
+  ord    INTEGER NOT NULL UNIQUE,
+  delegates TEXT NOT NULL DEFAULT '[]' -- JSON array of {user, from, until, reason} (9)
 );
 )sql";
 
@@ -270,9 +276,10 @@ constexpr std::array<const char*, static_cast<std::size_t>(Q::kCount)> kSql = {
     "DELETE FROM orgs",
     "DELETE FROM users",
     "INSERT INTO orgs (\"key\", name, kind, parent, ord) VALUES (?1, ?2, ?3, ?4, ?5)",
-    "INSERT INTO users (\"key\", name, email, org, roles, ord, active) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    "INSERT INTO users (\"key\", name, email, org, roles, ord, active, delegates) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     "SELECT \"key\", name, kind, parent FROM orgs ORDER BY ord",
-    "SELECT \"key\", name, email, org, roles, active FROM users ORDER BY ord",
+    "SELECT \"key\", name, email, org, roles, active, delegates FROM users ORDER BY ord",
     "SELECT value FROM meta WHERE \"key\" = ?1",
     "INSERT INTO meta (\"key\", value) VALUES (?1, ?2) ON CONFLICT (\"key\") DO UPDATE SET value = excluded.value",
     "SELECT file, text, loaded_at FROM config_files WHERE name = ?1 AND hash = ?2 ORDER BY ord",
@@ -512,6 +519,45 @@ void append_utf8(std::string& out, std::uint32_t cp) {
     out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
     out += static_cast<char>(0x80 | (cp & 0x3F));
   }
+}
+
+// --- delegates as a JSON array of {user, from, until, reason}
+// -----------------------------------------------
+
+std::string encode_delegates(const std::vector<DelegationRecord>& delegates) {
+  std::string out;
+  JsonOut j(out);
+  j.begin_array();
+  for (const auto& d : delegates)
+    j.begin_object()
+        .member("user", d.user)
+        .member("from", d.from)
+        .member("until", d.until)
+        .member("reason", d.reason)
+        .end_object();
+  j.end_array();
+  return out;
+}
+
+std::optional<std::vector<DelegationRecord>> decode_delegates(std::string_view s) {
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(s, ec);
+  if (ec || !v.is_array()) return std::nullopt;
+  std::vector<DelegationRecord> out;
+  for (const auto& item : v.as_array()) {
+    const auto* o = item.if_object();
+    if (o == nullptr) return std::nullopt;
+    auto text = [&](const char* k) -> std::optional<std::string> {
+      const auto* x = o->if_contains(k);
+      if (x == nullptr || !x->is_string()) return std::nullopt;
+      return std::string(x->as_string());
+    };
+    auto user = text("user"), from = text("from"), until = text("until"), reason = text("reason");
+    if (!user || !from || !until || !reason) return std::nullopt;
+    out.push_back(
+        DelegationRecord{std::move(*user), std::move(*from), std::move(*until), std::move(*reason)});
+  }
+  return out;
 }
 
 // Parses a JSON array of strings; nullopt when malformed.
@@ -799,9 +845,17 @@ class SqliteStore::Impl {
         ord = 0;
         for (const UserRecord& u : users) {
           const std::string roles = encode_roles(u.roles);
+          const std::string delegates = encode_delegates(u.delegates);
           StmtUse use(impl_.stmt(Q::kInsertUser));
           Binder b(use.get());
-          b.text(u.key).text(u.name).text(u.email).text(u.org).text(roles).i64(++ord).i64(u.active ? 1 : 0);
+          b.text(u.key)
+              .text(u.name)
+              .text(u.email)
+              .text(u.org)
+              .text(roles)
+              .i64(++ord)
+              .i64(u.active ? 1 : 0)
+              .text(delegates);
           const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
           if (rc != SQLITE_DONE) return poison(impl_.db_error(rc, fmt::format("ghi người dùng «{}»", u.key)));
         }
@@ -1827,6 +1881,13 @@ class SqliteStore::Impl {
       }
       u.roles = std::move(*decoded);
       u.active = sqlite3_column_int64(s, 5) != 0;
+      std::string delegates;
+      col_text(s, 6, delegates);
+      auto listed = decode_delegates(delegates);
+      if (!listed)
+        return Result<UserRecord>(
+            internal(fmt::format("cột delegates của người dùng «{}» bị hỏng: {}", u.key, delegates)));
+      u.delegates = std::move(*listed);
       return Result<UserRecord>(std::move(u));
     });
   }
@@ -1912,6 +1973,47 @@ int run(sqlite3* db, const char* sql, std::string* first = nullptr) {
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+// The steps that bring an older database up to kSchemaVersion, each from its version to the next. A version
+// with no step here (and below the oldest) is refused. Stored on disk: never change a step, add one.
+struct Migration {
+  std::int64_t from;
+  const char* sql;
+};
+constexpr Migration kMigrations[] = {
+    {8, "ALTER TABLE users ADD COLUMN delegates TEXT NOT NULL DEFAULT '[]'"},  // 9: who may act for whom
+};
+
+bool migratable(std::int64_t version) {
+  for (std::int64_t v = version; v < SqliteStore::kSchemaVersion; ++v)
+    if (std::none_of(std::begin(kMigrations), std::end(kMigrations),
+                     [&](const Migration& m) { return m.from == v; }))
+      return false;
+  return version < SqliteStore::kSchemaVersion;
+}
+
+// Brings the database up to kSchemaVersion under the write lock, reading its version again inside (another
+// process may have migrated it first). Returns the SQLite code.
+int migrate(sqlite3* db) {
+  int rc = run(db, "BEGIN IMMEDIATE");
+  if (rc != SQLITE_OK) return rc;
+  Inspection seen;
+  rc = inspect(db, seen);
+  for (std::int64_t v = seen.version; rc == SQLITE_OK && v < SqliteStore::kSchemaVersion; ++v)
+    for (const Migration& m : kMigrations)
+      if (m.from == v && rc == SQLITE_OK) rc = run(db, m.sql);
+  if (rc == SQLITE_OK && seen.version < SqliteStore::kSchemaVersion) {
+    sqlite3_stmt* s = nullptr;
+    rc = sqlite3_prepare_v2(db, "UPDATE meta SET value = ?1 WHERE \"key\" = 'schema_version'", -1, &s,
+                            nullptr);
+    StmtHandle update(s);
+    if (rc == SQLITE_OK) rc = sqlite3_bind_int(s, 1, SqliteStore::kSchemaVersion);
+    if (rc == SQLITE_OK) rc = sqlite3_step(s) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+  }
+  if (rc == SQLITE_OK) rc = run(db, "COMMIT");
+  if (rc != SQLITE_OK && sqlite3_get_autocommit(db) == 0) run(db, "ROLLBACK");
+  return rc;
+}
+
 bool is_regular_file(const std::string& path) {
   std::error_code ec;
   return std::filesystem::is_regular_file(path, ec);
@@ -1953,7 +2055,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path, 
           fmt::format("tệp {} là một cơ sở dữ liệu khác, không phải của hoso; không ghi vào", path));
     }
     if (seen.state == SchemaState::kEmpty && !create) return not_found(path, "tệp không chứa lược đồ hoso");
-    if (seen.state == SchemaState::kHoso && seen.version != kSchemaVersion) {
+    if (seen.state == SchemaState::kHoso && seen.version != kSchemaVersion && !migratable(seen.version)) {
       return internal(
           fmt::format("cơ sở dữ liệu {} có lược đồ phiên bản {}; bản hoso này chỉ đọc phiên bản {}", path,
                       seen.version, kSchemaVersion));
@@ -1978,6 +2080,10 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path, 
     if ((rc = run(db.get(), "PRAGMA cache_size = -32768")) != SQLITE_OK)
       return open_error(db.get(), path, rc, "đặt bộ nhớ đệm trang");
 
+    if (seen.state == SchemaState::kHoso && seen.version != kSchemaVersion) {
+      if ((rc = migrate(db.get())) != SQLITE_OK)
+        return open_error(db.get(), path, rc, fmt::format("nâng lược đồ từ phiên bản {}", seen.version));
+    }
     if (seen.state == SchemaState::kEmpty) {
       // Idempotent DDL under the write lock: two processes creating the same file at once both succeed.
       if ((rc = run(db.get(), "BEGIN IMMEDIATE")) != SQLITE_OK)

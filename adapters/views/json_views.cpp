@@ -12,7 +12,8 @@ json::value parse_json_or_string(const std::string& s) {
 }
 
 json::object event_json(const EventRecord& e) {
-  return json::object{
+  json::value payload = parse_json_or_string(e.payload);
+  json::object o{
       {"seq", e.seq},
       {"type", e.type},
       {"at", e.at},
@@ -22,10 +23,22 @@ json::object event_json(const EventRecord& e) {
       {"to", e.to_state},
       {"holder", e.holder},
       {"note", e.note},
-      {"payload", parse_json_or_string(e.payload)},
+      {"payload", payload},
       {"schema_version", e.schema_version},
       {"prev_hash", e.prev_hash},
       {"hash", e.hash}};
+  // Whom the actor stood in for, at the top as well as in the hashed payload (absent when nobody).
+  if (const auto* p = payload.if_object())
+    if (const auto* b = p->if_contains("on_behalf_of"); b && b->is_string()) o["on_behalf_of"] = *b;
+  return o;
+}
+
+std::string on_behalf_of(const EventRecord& e) {
+  if (e.payload.find("\"on_behalf_of\"") == std::string::npos) return "";
+  boost::system::error_code ec;
+  json::value v = json::parse(e.payload, ec);
+  const auto* b = !ec && v.is_object() ? v.as_object().if_contains("on_behalf_of") : nullptr;
+  return b && b->is_string() ? std::string(b->as_string()) : std::string();
 }
 
 // A stored UTC time shown in Vietnam time (as stored when it does not parse).

@@ -16,8 +16,10 @@ namespace json = boost::json;
 
 // `s` parsed as JSON, or as a JSON string when it is not JSON.
 json::value parse_json_or_string(const std::string& s);
-// An event as `hoso history --json` shows it.
+// An event as `hoso history --json` shows it (with a top-level "on_behalf_of" when its payload has one).
 json::object event_json(const EventRecord& e);
+// The key of the user the event's actor stood in for (payload "on_behalf_of"), "" when none.
+std::string on_behalf_of(const EventRecord& e);
 // A stored UTC time in Vietnam time (as stored when it does not parse).
 std::string vietnam_time(const std::string& utc);
 // The org's name, or its key when the directory does not know it.

@@ -55,6 +55,32 @@ void read_orgs(Reader& r, const YAML::Node& root, std::vector<OrgSource>& out) {
   }
 }
 
+void read_delegates(Reader& r, const Entry& list, const std::string& user_ctx,
+                    std::vector<DelegationSource>& out) {
+  if (!list.value.IsSequence()) {
+    r.error(r.at(list),
+            fmt::format("{}: 'delegates' must be a list of {{user, from, until, reason}}", user_ctx));
+    return;
+  }
+  for (const auto& item : list.value) {
+    if (!item.IsMap()) {
+      r.error(r.at(item, r.at(list)),
+              fmt::format("{}: each delegate must be a map with keys 'user', 'from', 'until' and 'reason'",
+                          user_ctx));
+      continue;
+    }
+    const std::string ctx = fmt::format("{}, {}", user_ctx, Reader::named(item, "delegate", "user"));
+    const MapView m = r.fixed(item, ctx, {"user", "from", "until", "reason"}, {"user", "from", "until"});
+    DelegationSource d;
+    d.loc = m.loc;
+    r.str(m, "user", d.user);
+    r.str(m, "from", d.from);
+    r.str(m, "until", d.until);
+    if (const Entry* x = m.find("reason")) r.str(*x, d.reason);
+    out.push_back(std::move(d));
+  }
+}
+
 void read_users(Reader& r, const YAML::Node& root, std::vector<UserSource>& out) {
   const MapView top = r.fixed(root, "the users file", {"users"}, {"users"});
   const Entry* list = top.find("users");
@@ -71,7 +97,7 @@ void read_users(Reader& r, const YAML::Node& root, std::vector<UserSource>& out)
     }
     const std::string ctx = Reader::named(item, "user", "id");
     const std::size_t before = r.count();
-    const MapView m = r.fixed(item, ctx, {"id", "name", "email", "org", "roles", "active"},
+    const MapView m = r.fixed(item, ctx, {"id", "name", "email", "org", "roles", "active", "delegates"},
                               {"id", "name", "email", "org", "roles"});
     UserSource u;
     u.loc = m.loc;
@@ -81,8 +107,15 @@ void read_users(Reader& r, const YAML::Node& root, std::vector<UserSource>& out)
     r.str(m, "org", u.org);
     r.str_list(m, "roles", u.roles);
     if (const Entry* x = m.find("active")) r.boolean(*x, u.active);
+    if (const Entry* x = m.find("delegates")) read_delegates(r, *x, ctx, u.delegates);
     if (r.count() == before) out.push_back(std::move(u));
   }
+}
+
+// A date written YYYY-MM-DD that exists in the calendar.
+std::optional<Date> parse_iso_date(std::string_view s) {
+  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return std::nullopt;
+  return parse_date(s);
 }
 
 bool valid_key(std::string_view s) {
@@ -625,8 +658,10 @@ OrgSpec to_spec(const OrgSource& o) {
 }
 
 UserSpec to_spec(const UserSource& u) {
-  UserSpec s{u.key.value, u.name.value, u.email.value, u.org.value, {}, u.active};
+  UserSpec s{u.key.value, u.name.value, u.email.value, u.org.value, {}, u.active, {}};
   for (const auto& r : u.roles) s.roles.push_back(r.value);
+  for (const auto& d : u.delegates)
+    s.delegates.push_back(DelegationSpec{d.user.value, d.from.value, d.until.value, d.reason.value});
   return s;
 }
 
@@ -805,6 +840,52 @@ std::vector<Diagnostic> check_directory(const std::vector<OrgSource>& orgs,
         } else {
           seen.push_back(*parsed);
         }
+      }
+    }
+    // Delegates, once every user id is known.
+    for (const UserSource& u : users) {
+      struct Period {
+        std::string user;
+        Date from, until;
+        int line;
+      };
+      std::vector<Period> periods;
+      for (std::size_t i = 0; i < u.delegates.size(); ++i) {
+        const DelegationSource& g = u.delegates[i];
+        auto at = [&](const Str& s) { return or_else(s.loc, g.loc); };
+        auto field = [&](const char* name) {
+          return fmt::format("user '{}': delegates[{}].{}", u.key.value, i, name);
+        };
+        bool known = true;
+        if (!user_index.count(g.user.value)) {
+          err(at(g.user), fmt::format("{}: unknown user '{}'", field("user"), g.user.value));
+          known = false;
+        } else if (g.user.value == u.key.value) {
+          err(at(g.user), fmt::format("{}: a user cannot be their own delegate", field("user")));
+          known = false;
+        }
+        const auto from = parse_iso_date(g.from.value), until = parse_iso_date(g.until.value);
+        if (!from)
+          err(at(g.from),
+              fmt::format("{}: '{}' is not a date (expected YYYY-MM-DD)", field("from"), g.from.value));
+        if (!until)
+          err(at(g.until),
+              fmt::format("{}: '{}' is not a date (expected YYYY-MM-DD)", field("until"), g.until.value));
+        if (!from || !until) continue;
+        if (*from > *until) {
+          err(at(g.until), fmt::format("{}: {} is before from {} (the period must not end before it starts)",
+                                       field("until"), g.until.value, g.from.value));
+          continue;
+        }
+        if (!known) continue;
+        for (const Period& p : periods)
+          if (p.user == g.user.value && p.from <= *until && *from <= p.until) {
+            err(at(g.user), fmt::format("{}: '{}' is already a delegate for an overlapping period (line {})",
+                                        field("user"), g.user.value, p.line));
+            known = false;
+            break;
+          }
+        if (known) periods.push_back(Period{g.user.value, *from, *until, g.loc.line});
       }
     }
   } catch (const std::exception& e) {

@@ -27,10 +27,16 @@ struct OrgSource {
   Str key, name, kind, parent;  // parent: empty (line 0) when absent
   SourceLoc loc;                // the entry
 };
+// One entry of a user's `delegates`: who may act for them, from and until which day, why.
+struct DelegationSource {
+  Str user, from, until, reason;  // reason: empty (line 0) when absent
+  SourceLoc loc;                  // the entry
+};
 struct UserSource {
   Str key, name, email, org;
   std::vector<Str> roles;
   bool active = true;  // `active: false`: kept for history, may no longer act or read
+  std::vector<DelegationSource> delegates;
   SourceLoc loc;
 };
 OrgSpec to_spec(const OrgSource& o);
@@ -46,7 +52,9 @@ std::vector<Diagnostic> parse_users(std::string_view text, const std::string& fi
 // Location-aware validation of the org tree and the users together: ids (empty, charset,
 // duplicates), empty names, unknown kinds, unknown parents, no or several roots, a non-central
 // root, parent cycles, agencies not directly under their level node (FORMAT.md), users of unknown
-// orgs, unknown or repeated roles, users without roles, invalid email shape. Every problem found
+// orgs, unknown or repeated roles, users without roles, invalid email shape, delegates (unknown user, the
+// user themself, a date that is not YYYY-MM-DD, from after until, the same delegate for overlapping
+// periods). Every problem found
 // is reported, not just the first. When this returns nothing, Directory::build succeeds.
 std::vector<Diagnostic> check_directory(const std::vector<OrgSource>& orgs,
                                         const std::vector<UserSource>& users);

@@ -218,7 +218,7 @@ Status install_project(WriteTx& tx, const Project& project, const std::string& l
   std::vector<UserRecord> users;
   for (const auto& o : project.orgs) orgs.push_back(OrgRecord{o.key, o.name, o.kind, o.parent});
   for (const auto& u : project.users)
-    users.push_back(UserRecord{u.key, u.name, u.email, u.org, u.roles, u.active});
+    users.push_back(UserRecord{u.key, u.name, u.email, u.org, u.roles, u.active, u.delegates});
   return tx.replace_directory(orgs, users);
 }
 
@@ -277,7 +277,7 @@ Result<Directory> directory_from_store(Store& store) {
   std::vector<UserSpec> user_specs;
   for (const auto& o : *orgs) org_specs.push_back(OrgSpec{o.key, o.name, o.kind, o.parent});
   for (const auto& u : *users)
-    user_specs.push_back(UserSpec{u.key, u.name, u.email, u.org, u.roles, u.active});
+    user_specs.push_back(UserSpec{u.key, u.name, u.email, u.org, u.roles, u.active, u.delegates});
   return Directory::build(org_specs, user_specs);
 }
 

@@ -22,16 +22,26 @@ struct Server {
   std::unique_ptr<Api> api;
   std::map<std::string, std::string> tokens;  // user -> bearer token
 
-  Server() {
+  // With `virtual_at`, a simulation database whose clock stands at that UTC time (see set_clock).
+  explicit Server(const std::string& virtual_at = "") {
     auto store = SqliteStore::open(dir.file("hoso.db"), OpenMode::kCreate);
     REQUIRE(store.ok());
     auto project = yaml::load_project(std::string(HOSO_SOURCE_DIR) + "/config", std::string(HOSO_SOURCE_DIR) + "/workflows");
     REQUIRE(project.ok());
-    REQUIRE((*store)->write([&](WriteTx& tx) { return yaml::install_project(tx, project, "2026-01-01T00:00:00.000Z"); }).ok());
+    REQUIRE((*store)
+                ->write([&](WriteTx& tx) {
+                  if (auto st = yaml::install_project(tx, project, "2026-01-01T00:00:00.000Z"); !st)
+                    return st;
+                  return virtual_at.empty() ? Status::Ok() : tx.set_clock(ClockRecord{"virtual", virtual_at});
+                })
+                .ok());
     auto wired = App::over(std::move(store.value()));
     REQUIRE(wired.ok());
     app = std::move(wired.value());
     api = std::make_unique<Api>(*app);
+  }
+  void set_clock(const std::string& at) {
+    REQUIRE(app->store->write([&](WriteTx& tx) { return tx.set_clock(ClockRecord{"virtual", at}); }).ok());
   }
   std::string token(const std::string& user) {
     auto it = tokens.find(user);
@@ -305,4 +315,70 @@ TEST_CASE("expected_version: a notice going out is not an edit, a person's actio
     CHECK(r.status == 409);
     CHECK(s.ok("GET", at, "ca-xa-phuong-tien.clerk").at("version") == 3);
   }
+}
+
+TEST_CASE("api: the Phó Chủ tịch decides on behalf of the Chủ tịch within the delegation, and not after it",
+          "[http][delegation]") {
+  Server s("2026-03-10T02:00:00.000Z");  // 10/03/2026 09:00 in Vietnam: within 01/03–30/04/2026
+  const std::string deputy = "ubnd-xa-phuong-tien.appraiser", chair = "ubnd-xa-phuong-tien.signer";
+  auto to_decision = [&] {
+    const std::int64_t id = create(s);
+    const std::string at = "/dossiers/" + std::to_string(id);
+    s.ok("POST", at + "/actions/submit", "xom-khuan-lan.clerk");
+    s.ok("POST", at + "/actions/accept", "ca-xa-phuong-tien.clerk");
+    s.ok("POST", at + "/actions/appraise", "vhxh-xa-phuong-tien.appraiser");
+    return at;
+  };
+  const std::string decide =
+      R"({"fields":{"decision_number":"15/QĐ-UBND","decision_date":"2026-03-10"},"on_behalf_of":"ubnd-xa-phuong-tien.signer"})";
+  const std::string first = to_decision();
+  const std::string second = to_decision();
+  // The Chủ tịch's inbox, seen by his delegate, with the actions he may take.
+  auto inbox = s.ok("GET", "/inbox?on_behalf_of=" + chair, deputy).as_array();
+  REQUIRE(inbox.size() == 2);
+  CHECK(inbox[0].at("actions").as_array().size() >= 1);
+  CHECK(s.ok("GET", "/inbox", deputy).as_array().empty());
+  // Her own token, his role: the event records her as actor, the signer role, his org and his name.
+  auto decided = s.ok("POST", first + "/actions/decide", deputy, decide);
+  CHECK(decided.at("state").as_string() == "approved");
+  const auto& event = decided.at("events").as_array().back().as_object();
+  CHECK(event.at("actor").at("user").as_string() == deputy);
+  CHECK(event.at("actor").at("role").as_string() == "signer");
+  CHECK(event.at("actor").at("org").as_string() == "ubnd-xa-phuong-tien");
+  CHECK(event.at("on_behalf_of").as_string() == chair);
+  CHECK(event.at("payload").at("on_behalf_of").as_string() == chair);
+  auto history = s.ok("GET", first + "/history", "xom-khuan-lan.clerk").as_array();
+  REQUIRE(history.size() == 5);
+  CHECK(history[4].at("on_behalf_of").as_string() == chair);
+  CHECK_FALSE(history[3].as_object().contains("on_behalf_of"));
+  CHECK(s.ok("GET", first + "/replay", "xom-khuan-lan.clerk").at("ok").as_bool());
+  // Without on_behalf_of her own role does not decide.
+  Response own = s.call("POST", second + "/actions/decide", deputy,
+                        R"({"fields":{"decision_number":"16/QĐ-UBND","decision_date":"2026-03-10"}})");
+  CHECK(own.status == 403);
+  CHECK(reason(own) == "not_permitted");
+  // Someone the Chủ tịch named nowhere.
+  Response stranger = s.call("POST", second + "/actions/decide", "ubnd-xa-phuong-tien.clerk", decide);
+  CHECK(stranger.status == 403);
+  CHECK(reason(stranger) == "not_a_delegate");
+  // After 30/04/2026 the delegation is over: refused, and nothing is written.
+  s.set_clock("2026-05-04T02:00:00.000Z");
+  const auto version = s.ok("GET", second, "xom-khuan-lan.clerk").at("version").as_int64();
+  Response late = s.call("POST", second + "/actions/decide", deputy, decide);
+  INFO(late.body);
+  CHECK(late.status == 403);
+  CHECK(reason(late) == "delegation_expired");
+  CHECK(late.body.find("đã hết thời hạn ủy quyền") != std::string::npos);
+  CHECK(s.ok("GET", second, "xom-khuan-lan.clerk").at("version").as_int64() == version);
+  CHECK(s.call("GET", "/inbox?on_behalf_of=" + chair, deputy).status == 403);
+  // A body naming someone unknown, or not a string, is refused before anything is tried.
+  CHECK(s.call("POST", second + "/actions/decide", deputy, R"({"on_behalf_of":42})").status == 400);
+  // The OpenAPI document describes the field.
+  const json::value spec = json::parse(s.call("GET", "/openapi.json").body);
+  CHECK(spec.at("components")
+            .at("schemas")
+            .at("Command")
+            .at("properties")
+            .as_object()
+            .contains("on_behalf_of"));
 }

@@ -341,7 +341,8 @@ TEST_CASE("open: files without a hoso schema are refused, never modified", "[sql
 }
 
 TEST_CASE("open: a schema version other than this build's is refused, older or newer", "[sqlite]") {
-  for (int version : {SqliteStore::kSchemaVersion - 1, SqliteStore::kSchemaVersion + 1}) {
+  // 8 is migrated (see below); anything older has no migration, anything newer is a later build's.
+  for (int version : {7, SqliteStore::kSchemaVersion + 1}) {
     TempDir dir;
     const std::string path = dir.file("hoso.db");
     open_store(path).reset();
@@ -355,6 +356,75 @@ TEST_CASE("open: a schema version other than this build's is refused, older or n
     CHECK(r.error().code == ErrorCode::kInternal);
     CHECK_THAT(r.error().message, Catch::Contains("phiên bản " + std::to_string(version)));
   }
+}
+
+TEST_CASE("open: a version 8 database is migrated to 9, its users kept, with no delegates",
+          "[sqlite][delegation]") {
+  REQUIRE(SqliteStore::kSchemaVersion == 9);
+  TempDir dir;
+  const std::string path = dir.file("hoso.db");
+  {
+    auto store = open_store(path);
+    REQUIRE(store
+                ->write([&](WriteTx& tx) {
+                  return tx.replace_directory(
+                      {{"xa", "Xã B", "commune", ""}},
+                      {{"xa.clerk", "Nguyễn Văn An", "an@xa.example", "xa", {"clerk"}}});
+                })
+                .ok());
+  }
+  {  // Make it what a version 8 build wrote: no delegates column.
+    RawDb raw(path);
+    REQUIRE(raw.exec("ALTER TABLE users DROP COLUMN delegates") == SQLITE_OK);
+    REQUIRE(raw.exec("UPDATE meta SET value = '8' WHERE key = 'schema_version'") == SQLITE_OK);
+  }
+  auto store = SqliteStore::open(path, OpenMode::kExisting);
+  INFO((store.ok() ? "" : store.error().message));
+  REQUIRE(store.ok());
+  auto users = (*store)->users();
+  REQUIRE(users.ok());
+  REQUIRE(users->size() == 1);
+  CHECK(users->front().key == "xa.clerk");
+  CHECK(users->front().delegates.empty());
+  store->reset();
+  RawDb raw(path);
+  CHECK(raw.scalar("SELECT value FROM meta WHERE key = 'schema_version'") == "9");
+  CHECK(raw.scalar("SELECT delegates FROM users") == "[]");
+  // Opening again finds nothing to do.
+  CHECK(SqliteStore::open(path, OpenMode::kExisting).ok());
+}
+
+TEST_CASE("replace_directory: delegates round-trip, and a corrupt column is an error",
+          "[sqlite][delegation]") {
+  TempDir dir;
+  const std::string path = dir.file("hoso.db");
+  auto store = open_store(path);
+  UserRecord clerk{"xa.clerk",
+                   "Nguyễn Văn An",
+                   "an@xa.example",
+                   "xa",
+                   {"clerk"},
+                   true,
+                   {{"xa.signer", "2026-01-01", "2026-01-31", "Nghỉ phép \"năm\""},
+                    {"xa.signer", "2026-07-01", "2026-07-15", ""}}};
+  UserRecord signer{"xa.signer", "Trần Thị Bình", "binh@xa.example", "xa", {"signer"}};
+  REQUIRE(store
+              ->write([&](WriteTx& tx) {
+                return tx.replace_directory({{"xa", "Xã B", "commune", ""}}, {clerk, signer});
+              })
+              .ok());
+  auto users = store->users();
+  REQUIRE(users.ok());
+  REQUIRE(users->size() == 2);
+  CHECK((*users)[0].delegates == clerk.delegates);
+  CHECK((*users)[1].delegates.empty());
+  {
+    RawDb raw(path);
+    REQUIRE(raw.exec("UPDATE users SET delegates = '[{\"user\": 1}]' WHERE key = 'xa.clerk'") == SQLITE_OK);
+  }
+  auto broken = store->users();
+  REQUIRE_FALSE(broken.ok());
+  CHECK_THAT(broken.error().message, Catch::Contains("cột delegates của người dùng «xa.clerk» bị hỏng"));
 }
 
 TEST_CASE("append: create then follow-ups round-trip every field", "[sqlite]") {

@@ -132,7 +132,7 @@ TEST_CASE("config/orgs.yaml and config/users.yaml parse and check cleanly", "[ya
   INFO(show(diags));
   REQUIRE(diags.empty());
   CHECK(orgs.size() == 78);
-  CHECK(users.size() == 121);
+  CHECK(users.size() == 122);
 
   // The directory builds from the same specs.
   auto dir = Directory::build(orgs, users);
@@ -198,6 +198,14 @@ TEST_CASE("config/orgs.yaml and config/users.yaml parse and check cleanly", "[ya
   };
   CHECK(has_user("trung-uong.admin", "admin"));
   CHECK(has_user("bo-noi-vu.auditor", "auditor"));
+  // The Chủ tịch UBND xã Phượng Tiến is away in March and April 2026: the Phó Chủ tịch acts for him.
+  const UserSpec* chair = find_user(users, "ubnd-xa-phuong-tien.signer");
+  REQUIRE(chair != nullptr);
+  REQUIRE(chair->delegates.size() == 1);
+  CHECK(chair->delegates[0].user == "ubnd-xa-phuong-tien.appraiser");
+  CHECK(chair->delegates[0].from == "2026-03-01");
+  CHECK(chair->delegates[0].until == "2026-04-30");
+  CHECK(has_user("ubnd-xa-phuong-tien.appraiser", "appraiser"));
   for (const char* o : {"ban-tdkt-tw"}) {
     CHECK(has_user(std::string(o) + ".clerk", "clerk"));
     CHECK(has_user(std::string(o) + ".appraiser", "appraiser"));
@@ -930,4 +938,98 @@ TEST_CASE("the examples of workflows/FORMAT.md are accepted", "[yaml][format]") 
     ++parsed;
   }
   CHECK(parsed == 5);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Delegates: who may act for a user while they are away
+
+namespace {
+
+// kSmallUsers plus a deputy, with `delegates` (indented for the clerk's entry) appended to the clerk.
+std::string users_with_delegates(const std::string& delegates) {
+  return std::string(kSmallUsers) + "    delegates:\n" + delegates +
+         "  - id: xa.signer\n    name: \"Trần Thị Bình\"\n    email: binh.tt@xa.example\n    org: xa\n"
+         "    roles: [signer]\n";
+}
+
+}  // namespace
+
+TEST_CASE("delegates: a valid list is read with its dates and reason, and the directory builds",
+          "[yaml][delegation]") {
+  Dir d =
+      directory(kSmallOrgs,
+                users_with_delegates(
+                    "      - {user: xa.signer, from: 2026-01-01, until: 2026-01-31, reason: \"Nghỉ phép\"}\n"
+                    "      - {user: xa.signer, from: 2026-07-01, until: 2026-07-15}\n"));
+  INFO(show(d.parse) << show(d.check));
+  REQUIRE(d.parse.empty());
+  REQUIRE(d.check.empty());
+  const UserSpec* clerk = find_user(d.users, "xa.clerk");
+  REQUIRE(clerk != nullptr);
+  REQUIRE(clerk->delegates.size() == 2);
+  CHECK(clerk->delegates[0] == DelegationSpec{"xa.signer", "2026-01-01", "2026-01-31", "Nghỉ phép"});
+  CHECK(clerk->delegates[1].reason.empty());
+  auto dir = Directory::build(d.orgs, d.users);
+  REQUIRE(dir.ok());
+  const User& u = dir->user(*dir->find_user("xa.clerk"));
+  REQUIRE(u.delegates.size() == 2);
+  CHECK(u.delegates[0].deputy == *dir->find_user("xa.signer"));
+  CHECK(u.delegates[0].covers(*parse_date("2026-01-31")));
+  CHECK_FALSE(u.delegates[0].covers(*parse_date("2026-02-01")));
+}
+
+TEST_CASE("delegates: each rule is an error located at the offending value", "[yaml][delegation]") {
+  // The clerk's delegates start at line 7; each entry is one line.
+  SECTION("unknown delegate user") {
+    Dir d = directory(
+        kSmallOrgs, users_with_delegates("      - {user: xa.nobody, from: 2026-01-01, until: 2026-01-31}\n"));
+    REQUIRE(d.parse.empty());
+    REQUIRE_DIAG(d.check, "users.yaml:8:16", "user 'xa.clerk': delegates[0].user: unknown user 'xa.nobody'");
+  }
+  SECTION("self-delegation") {
+    Dir d = directory(
+        kSmallOrgs, users_with_delegates("      - {user: xa.clerk, from: 2026-01-01, until: 2026-01-31}\n"));
+    REQUIRE_DIAG(d.check, "users.yaml:8:16", "delegates[0].user: a user cannot be their own delegate");
+  }
+  SECTION("a date that is not a date") {
+    Dir d = directory(
+        kSmallOrgs, users_with_delegates("      - {user: xa.signer, from: 2026-02-30, until: 31/12/2026}\n"));
+    REQUIRE_DIAG(d.check, "users.yaml:8:33",
+                 "delegates[0].from: '2026-02-30' is not a date (expected YYYY-MM-DD)");
+    REQUIRE_DIAG(d.check, "users.yaml:8:52",
+                 "delegates[0].until: '31/12/2026' is not a date (expected YYYY-MM-DD)");
+  }
+  SECTION("from after until") {
+    Dir d = directory(
+        kSmallOrgs, users_with_delegates("      - {user: xa.signer, from: 2026-05-01, until: 2026-04-01}\n"));
+    REQUIRE_DIAG(d.check, "users.yaml:8:52", "delegates[0].until: 2026-04-01 is before from 2026-05-01");
+  }
+  SECTION("the same delegate twice for overlapping periods") {
+    Dir d = directory(
+        kSmallOrgs, users_with_delegates("      - {user: xa.signer, from: 2026-01-01, until: 2026-01-31}\n"
+                                         "      - {user: xa.signer, from: 2026-01-31, until: 2026-02-10}\n"));
+    REQUIRE_DIAG(d.check, "users.yaml:9:16",
+                 "delegates[1].user: 'xa.signer' is already a delegate for an overlapping period (line 8)");
+  }
+  SECTION("shape: a missing until and an unknown key") {
+    std::vector<UserSpec> users;
+    auto ds = yaml::parse_users(
+        users_with_delegates("      - {user: xa.signer, from: 2026-01-01, untill: 2026-01-31}\n"),
+        "users.yaml", users);
+    REQUIRE_DIAG(ds, "users.yaml:8:45", "unknown key 'untill' in user 'xa.clerk', delegate 'xa.signer'");
+    REQUIRE_DIAG(ds, "users.yaml:8:9", "missing key 'until' in user 'xa.clerk', delegate 'xa.signer'");
+  }
+  SECTION("Directory::build refuses the same, naming the user") {
+    UserSpec clerk{"xa.clerk",
+                   "An",
+                   "an@xa.example",
+                   "xa",
+                   {"clerk"},
+                   true,
+                   {DelegationSpec{"xa.clerk", "2026-01-01", "2026-01-31", ""}}};
+    Dir d = directory(kSmallOrgs, kSmallUsers);
+    auto dir = Directory::build(d.orgs, {clerk});
+    REQUIRE_FALSE(dir.ok());
+    CHECK_THAT(dir.error().message, Catch::Contains("user 'xa.clerk': cannot be their own delegate"));
+  }
 }

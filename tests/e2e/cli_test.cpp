@@ -540,3 +540,63 @@ TEST_CASE("config may retire people but never drop anyone the history names", "[
     CHECK(walk(cli, id).back() == "approved");
   }
 }
+
+TEST_CASE("delegation: the Phó Chủ tịch decides for the Chủ tịch through the binary, recorded and verified",
+          "[e2e][delegation]") {
+  Cli cli;
+  init_virtual(cli, "2026-03-10T02:00:00Z");  // 10/03/2026, within the delegation (01/03–30/04/2026)
+  const std::string deputy = "ubnd-xa-phuong-tien.appraiser", chair = "ubnd-xa-phuong-tien.signer";
+  auto args = eligible_args(cli);
+  for (auto& a : args)
+    if (a.rfind("security_cert_cycle_end=", 0) == 0) a = "security_cert_cycle_end=2025-11-15";
+  auto to_decision = [&] {
+    const std::string id = create(cli, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", args);
+    must(act(cli, id, "submit", "xom-khuan-lan.clerk"));
+    must(act(cli, id, "accept", "ca-xa-phuong-tien.clerk"));
+    must(act(cli, id, "appraise", "vhxh-xa-phuong-tien.appraiser"));
+    return id;
+  };
+  const std::string id = to_decision(), later = to_decision();
+  const std::vector<std::string> decision = {"--field", "decision_number=15/QĐ-UBND", "--field",
+                                             "decision_date=2026-03-10"};
+  auto with = [&](std::vector<std::string> extra) {
+    extra.insert(extra.begin(), decision.begin(), decision.end());
+    return extra;
+  };
+  // The Chủ tịch's inbox, for his delegate.
+  auto inbox = cli.ok_json({"inbox", "--as", deputy, "--on-behalf-of", chair});
+  CHECK(inbox.as_array().size() == 2);
+  CHECK(cli.ok_json({"inbox", "--as", deputy}).as_array().empty());
+  // Her own role does not decide; on his behalf it does.
+  auto own = act(cli, id, "decide", deputy, decision);
+  CHECK(own.code == 4);
+  must(act(cli, id, "decide", deputy, with({"--on-behalf-of", chair})));
+  auto events = cli.ok_json({"history", id}).as_array();
+  REQUIRE(events.size() == 5);
+  const auto& decided = events.back().as_object();
+  CHECK(str(decided.at("actor").at("user")) == deputy);
+  CHECK(str(decided.at("actor").at("role")) == "signer");
+  CHECK(str(decided.at("actor").at("org")) == "ubnd-xa-phuong-tien");
+  CHECK(str(decided.at("on_behalf_of")) == chair);
+  CHECK(str(decided.at("payload").at("on_behalf_of")) == chair);
+  auto human = cli({"history", id});
+  must(human);
+  CHECK(human.out.find(deputy + " thay mặt Dương Công Việt (" + chair + ") (signer, ubnd-xa-phuong-tien)") !=
+        std::string::npos);
+  must(cli({"replay", id}));
+  must(cli({"audit", "verify"}));
+  // Someone not named, and the delegate after the period: refused with the reason, nothing written.
+  auto stranger =
+      cli({"dossier", "act", later, "decide", "--as", "ubnd-xa-phuong-tien.clerk", "--on-behalf-of", chair,
+           "--field", "decision_number=16/QĐ-UBND", "--field", "decision_date=2026-03-10", "--json"});
+  CHECK(stranger.code == 4);
+  CHECK((stranger.out + stranger.err).find("\"reason\":\"not_a_delegate\"") != std::string::npos);
+  advance_to(cli, "2026-05-04T02:00:00Z");
+  const std::string before = cli.dump();
+  auto late = act(cli, later, "decide", deputy, with({"--on-behalf-of", chair}));
+  CHECK(late.code == 4);
+  CHECK(late.err.find("đã hết thời hạn ủy quyền") != std::string::npos);
+  CHECK(cli.dump() == before);
+  // --on-behalf-of is refused where it means nothing.
+  CHECK(cli({"history", id, "--on-behalf-of", chair}).code == 2);
+}

@@ -706,3 +706,176 @@ TEST_CASE("listed notices and timers: the shape encode_event writes and any othe
   CHECK_FALSE(timers(R"({"timers":[{"name":"remind","due":"soon"}]})").ok());
   CHECK_FALSE(timers(R"({"timers":[{"name":"remind","due":"2026-03-04T01:02:03.004Z"})").ok());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Delegation: the Phó Chủ tịch UBND xã Phượng Tiến (ubnd-xa-phuong-tien.appraiser) may act for the
+// Chủ tịch (ubnd-xa-phuong-tien.signer) from 01/03/2026 to 30/04/2026 (config/users.yaml).
+
+namespace {
+
+const std::string kChair = "ubnd-xa-phuong-tien.signer";
+const std::string kDeputy = "ubnd-xa-phuong-tien.appraiser";
+
+// A Giấy khen xã waiting for the Chủ tịch's decision.
+DossierId at_commune_decision(World& w) {
+  const DossierId id = create(w, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_collective());
+  for (auto [action, user] :
+       {std::pair{"submit", "xom-khuan-lan.clerk"}, std::pair{"accept", "ca-xa-phuong-tien.clerk"},
+        std::pair{"appraise", "vhxh-xa-phuong-tien.appraiser"}}) {
+    w.tick();
+    auto r = w.service->act(id, action, user, {});
+    INFO(action << ": " << (r ? "" : r.error().message));
+    REQUIRE(r.ok());
+  }
+  return id;
+}
+
+RawInput decision(const std::string& on_behalf_of) {
+  RawInput in;
+  in.fields = {{"decision_number", "15/QĐ-UBND"}, {"decision_date", "2026-03-05"}};
+  in.on_behalf_of = on_behalf_of;
+  return in;
+}
+
+}  // namespace
+
+TEST_CASE("delegation: the deputy decides for the Chủ tịch, recorded as such, and the log still verifies",
+          "[service][delegation]") {
+  World w;
+  const DossierId id = at_commune_decision(w);
+  w.tick();
+  auto r = w.service->act(id, "decide", kDeputy, decision(kChair));
+  INFO((r ? "" : r.error().message));
+  REQUIRE(r.ok());
+  CHECK(r->state == "approved");
+  const EventRecord& e = r->events.back();
+  CHECK(e.type == "DossierDecided");
+  CHECK(e.actor_user == kDeputy);   // the person who clicked
+  CHECK(e.actor_role == "signer");  // the role used: the Chủ tịch's
+  CHECK(e.actor_org == "ubnd-xa-phuong-tien");
+  CHECK_THAT(e.payload, Catch::StartsWith(R"({"on_behalf_of":"ubnd-xa-phuong-tien.signer",)"));
+  // Events nobody delegated carry no such key, so their payloads and hashes are as before.
+  auto history = w.service->history(id, std::nullopt);
+  REQUIRE(history.ok());
+  REQUIRE(history->size() == 5);
+  for (std::size_t i = 0; i + 1 < history->size(); ++i)
+    CHECK((*history)[i].payload.find("on_behalf_of") == std::string::npos);
+  // Decoded, the event names both; the whole log still replays and verifies.
+  auto view = w.service->show(id, std::nullopt);
+  REQUIRE(view.ok());
+  auto decoded = decode_event(*view->definition, w.directory, history->back());
+  REQUIRE(decoded.ok());
+  CHECK(decoded->actor.user == *w.directory.find_user(kDeputy));
+  CHECK(decoded->on_behalf_of == *w.directory.find_user(kChair));
+  CHECK(view->record.created_by == "xom-khuan-lan.clerk");
+  auto replay = w.service->replay(id);
+  REQUIRE(replay.ok());
+  CHECK(replay->ok);
+  auto all = w.service->replay_all();
+  REQUIRE(all.ok());
+  CHECK(all->ok);
+  auto audit = w.service->audit_verify();
+  REQUIRE(audit.ok());
+  CHECK(audit->ok);
+  // The history names the delegator too, so config may not drop them.
+  auto keys = referenced_directory_keys(w.store);
+  REQUIRE(keys.ok());
+  CHECK(keys->users.count(kChair) == 1);
+  CHECK(keys->users.count(kDeputy) == 1);
+}
+
+TEST_CASE("delegation: refusals name why, and nothing is written", "[service][delegation]") {
+  World w;
+  const DossierId id = at_commune_decision(w);
+  const std::size_t before = w.store.data().events.size();
+  auto refused = [&](Result<Outcome> r, ErrorCode code, const std::string& reason) {
+    INFO((r ? "accepted" : r.error().message));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == code);
+    CHECK(r.error().reason == reason);
+    CHECK(w.store.data().events.size() == before);
+    return r.ok() ? std::string() : r.error().message;
+  };
+  w.tick();
+  SECTION("without on_behalf_of the deputy has only her own role") {
+    refused(w.service->act(id, "decide", kDeputy, decision("")), ErrorCode::kNotPermitted, "not_permitted");
+  }
+  SECTION("a user who is not a delegate") {
+    const auto msg = refused(w.service->act(id, "decide", "ubnd-xa-phuong-tien.clerk", decision(kChair)),
+                             ErrorCode::kNotPermitted, "not_a_delegate");
+    CHECK_THAT(msg, Catch::Contains("không được ủy quyền thay mặt Dương Công Việt"));
+  }
+  SECTION("after the period") {
+    w.clock.set(Timestamp{kStart.millis + 70LL * 86'400'000});  // 11/05/2026
+    const auto msg = refused(w.service->act(id, "decide", kDeputy, decision(kChair)),
+                             ErrorCode::kNotPermitted, "delegation_expired");
+    CHECK_THAT(msg, Catch::Contains("từ 01/03/2026 đến 30/04/2026"));
+    CHECK_THAT(msg, Catch::Contains("đã hết thời hạn ủy quyền"));
+  }
+  SECTION("on one's own behalf") {
+    refused(w.service->act(id, "decide", kChair, decision(kChair)), ErrorCode::kInvalidInput,
+            "invalid_input");
+  }
+  SECTION("on behalf of nobody the directory knows") {
+    refused(w.service->act(id, "decide", kDeputy, decision("ubnd-xa-phuong-tien.nobody")),
+            ErrorCode::kNotFound, "unknown_user");
+  }
+  SECTION("creating for the Chủ tịch is checked against his roles, which may not create") {
+    RawInput in = eligible_collective();
+    in.on_behalf_of = kChair;
+    auto r = w.service->create("standard", "giay_khen_xa", kDeputy, in);
+    const auto msg = refused(std::move(r), ErrorCode::kNotPermitted, "not_permitted");
+    CHECK_THAT(msg, Catch::Contains("thay mặt 'ubnd-xa-phuong-tien.signer'"));
+  }
+}
+
+TEST_CASE("delegation: not before the period starts", "[service][delegation]") {
+  World w;
+  w.clock.set(Timestamp{kStart.millis - 10LL * 86'400'000});  // 20/02/2026, before any event
+  const DossierId id = at_commune_decision(w);
+  w.tick();
+  auto r = w.service->act(id, "decide", kDeputy, decision(kChair));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == ErrorCode::kNotPermitted);
+  CHECK(r.error().reason == "delegation_not_started");
+  CHECK_THAT(r.error().message, Catch::Contains("chưa tới thời hạn ủy quyền"));
+  // From its first day it holds (Vietnam date: 01/03 starts at 17:00 UTC on 28/02).
+  w.clock.set(*parse_utc("2026-02-28T17:00:00.000Z"));
+  auto ok = w.service->act(id, "decide", kDeputy, decision(kChair));
+  INFO((ok ? "" : ok.error().message));
+  CHECK(ok.ok());
+}
+
+TEST_CASE("delegation: the inbox of the delegator, for the delegate", "[service][delegation]") {
+  World w;
+  const DossierId id = at_commune_decision(w);
+  auto own = w.service->inbox(kDeputy);
+  REQUIRE(own.ok());
+  CHECK(own->empty());
+  auto theirs = w.service->inbox(kDeputy, kChair);
+  REQUIRE(theirs.ok());
+  REQUIRE(theirs->size() == 1);
+  CHECK(theirs->front().record.id == id);
+  auto stranger = w.service->inbox("ubnd-xa-phuong-tien.clerk", kChair);
+  REQUIRE_FALSE(stranger.ok());
+  CHECK(stranger.error().reason == "not_a_delegate");
+}
+
+TEST_CASE("delegation: a fold refuses a ballot cast on another's behalf", "[service][delegation][history]") {
+  World w;
+  const DossierId id = at_commune_decision(w);
+  auto view = w.service->show(id, std::nullopt);
+  REQUIRE(view.ok());
+  DossierState s = view->state;
+  Event e;
+  e.type = EventType::kVoteCast;
+  e.seq = s.version + 1;
+  e.at = s.updated_at;
+  e.actor = Actor{*w.directory.find_user(kDeputy), Role::kCouncilMember, s.holder};
+  e.on_behalf_of = *w.directory.find_user(kChair);
+  e.from = e.to = s.state;
+  e.holder = s.holder;
+  auto st = apply_event(*view->definition, s, e);
+  REQUIRE_FALSE(st.ok());
+  CHECK_THAT(st.error().message, Catch::Contains("ballot cast on another's behalf"));
+}
