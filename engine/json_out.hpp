@@ -48,6 +48,13 @@ class JsonOut {
     comma_ = true;
     return *this;
   }
+  // Text that is already one compact JSON value in this form (e.g. a payload the codec wrote), as it is.
+  JsonOut& raw(std::string_view json) {
+    comma();
+    out_ += json;
+    comma_ = true;
+    return *this;
+  }
   template <typename T>
   JsonOut& member(std::string_view k, const T& v) {
     return key(k).value(v);

@@ -200,7 +200,7 @@ Result<Outcome> CommandService::commit(WriteTx& tx, const Definition& def, Dossi
   }
   projection.last_hash = last_hash;
   if (auto st = tx.append(expected_version, projection, out.events); !st) return st.error();
-  pending_ = Written{std::move(projection), state};
+  pending_ = Written{std::move(projection)};
   out.id = state.id;
   out.version = state.version;
   out.state = def.state(state.state).key;
@@ -421,7 +421,7 @@ Result<Outcome> CommandService::act(DossierId id, const std::string& action, con
 
 Result<DossierState> CommandService::load_checked(WriteTx& tx, const DossierRecord& record, const Definition& d) {
   if (auto known = written_.find(record.id); known != written_.end() && known->second.record == record)
-    return known->second.state;  // exactly what this service wrote and the chain recorded
+    return decode_dossier(d, dir_, record);  // exactly what this service wrote and the chain recorded
   auto last = tx.last_event(record.id);
   if (!last) return last.error();
   if (auto head = verify_head(record, *last); !head) return head.error();
@@ -791,8 +791,8 @@ Status CommandService::group(const std::function<Status()>& work) {
 
 void CommandService::remember() {
   if (!pending_) return;
-  if (written_.size() >= 4096) written_.clear();
   const DossierId id = pending_->record.id;
+  if (written_.size() >= kRemembered && !written_.contains(id)) written_.erase(written_.begin());
   written_.insert_or_assign(id, std::move(*pending_));
   pending_.reset();
 }

@@ -242,14 +242,14 @@ class CommandService {
   std::shared_ptr<const BusinessCalendar> calendar_;
   unsigned parts_ = 1;
 
-  // The projection this service last wrote for each dossier, with the state it encodes. When a command
-  // loads a projection byte-identical to the one remembered, it was written (and its digest recorded in
-  // the chain) by this service and nobody has touched it since, so the head check and the decoding are
-  // skipped; any other projection takes the full path, head check included. Bounded; not thread-safe
-  // (a service serves one thread).
+  // The projection this service last wrote for each dossier. When a command loads a projection
+  // byte-identical to the one remembered, it was written (and its digest recorded in the chain) by this
+  // service and nobody has touched it since, so the head check is skipped; any other projection takes the
+  // full path. Bounded (one entry leaves for each new one once full); not thread-safe (a service serves one
+  // thread).
+  static constexpr std::size_t kRemembered = 16384;
   struct Written {
     DossierRecord record;
-    DossierState state;
   };
   std::unordered_map<DossierId, Written> written_;
   std::optional<Written> pending_;  // set by commit(), remembered once the write has committed

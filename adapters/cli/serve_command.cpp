@@ -50,6 +50,8 @@ class Dispatcher {
       return;
     }
     NoticeDispatcher dispatcher(*app_->service, *app_->clock, channels_, retry_, std::move(*templates));
+    LogSync log_sync(app_->store->path());  // the server's engine defers its flushes
+    dispatcher.set_durability_barrier([&log_sync] { return log_sync.sync(); });
     std::unique_lock lock(m_);
     while (!stopping_) {
       lock.unlock();

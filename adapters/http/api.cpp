@@ -220,10 +220,16 @@ Result<RawInput> raw_input(const json::object& o) {
   return in;
 }
 
-json::object outcome_json(const Outcome& o) {
-  json::array events;
-  for (const auto& e : o.events) events.push_back(views::event_json(e));
-  return json::object{{"id", o.id}, {"version", o.version}, {"state", o.state}, {"events", std::move(events)}};
+// A command's answer: the dossier's id, version and state and the events the command appended. Written
+// straight to text (the bytes serializing the same JSON document gives): the payloads are the codec's JSON.
+std::string outcome_text(const Outcome& o) {
+  std::string s;
+  JsonOut out(s);
+  out.begin_object().member("id", o.id).member("version", o.version).member("state", o.state).key("events");
+  out.begin_array();
+  for (const auto& e : o.events) views::write_event_json(out, e);
+  out.end_array().end_object();
+  return s;
 }
 
 class Handler {
@@ -243,6 +249,7 @@ class Handler {
     user_ = *user;
     Result<json::value> out = route(p, m);
     if (!out) return out.error().code == ErrorCode::kNotPermitted ? denied(out.error()) : error_reply(out.error());
+    if (text_) return Response{created_ ? 201 : 200, std::move(*text_), {}, {}};
     return json_response(created_ ? 201 : 200, *out);
   }
 
@@ -311,7 +318,8 @@ class Handler {
     auto out = app_.service->create(*workflow, *award, user_key(), *in);
     if (!out) return out.error();
     created_ = true;
-    return json::value(outcome_json(*out));
+    text_ = outcome_text(*out);
+    return json::value();
   }
 
   Result<json::value> act(DossierId id, const std::string& action) {
@@ -323,7 +331,8 @@ class Handler {
     if (!in) return in.error();
     auto out = app_.service->act(id, action, user_key(), *in);
     if (!out) return out.error();
-    return json::value(outcome_json(*out));
+    text_ = outcome_text(*out);
+    return json::value();
   }
 
   Result<json::value> show(DossierId id) {
@@ -485,6 +494,7 @@ class Handler {
   Target t_;
   UserId user_;
   bool created_ = false;
+  std::optional<std::string> text_;  // the answer, when the route wrote it as text (a command's outcome)
 };
 
 }  // namespace

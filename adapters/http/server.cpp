@@ -6,7 +6,11 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
+#include <array>
+#include <atomic>
+#include <mutex>
 #include <limits>
+#include <thread>
 
 #include "adapters/http/api.hpp"
 
@@ -22,28 +26,24 @@ namespace {
 using Log = std::function<void(const std::string&)>;
 
 class Session;
-// A command read from a connection, waiting for the next group commit.
+// A request read from a connection, waiting for the engine thread.
 struct Queued {
   std::shared_ptr<Session> session;
   Request request;
   bool keep_alive = false;
+  bool command = false;  // writes run in a group commit; reads before it
 };
 
-// One connection: read a request (within the read timeout and the size limits), answer it through the API,
-// and go on while the client keeps the connection alive. Reads are answered at once; commands go to the
-// server's queue and are answered once the group commit that holds them is durable.
+// One connection: read a request (within the read timeout and the size limits), hand it to the engine
+// thread, write its answer, and go on while the client keeps the connection alive. A command's answer comes
+// back only once the group commit that holds it is durable.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Api& api, const ServerSettings& settings, const Log& log,
-          std::function<void(Queued)> submit, const bool& stopping)
-      : stream_(std::move(socket)),
-        api_(api),
-        settings_(settings),
-        log_(log),
-        submit_(std::move(submit)),
-        stopping_(stopping) {}
+  Session(tcp::socket socket, const ServerSettings& settings, const Log& log, std::function<void(Queued)> submit,
+          const bool& stopping)
+      : stream_(std::move(socket)), settings_(settings), log_(log), submit_(std::move(submit)), stopping_(stopping) {}
 
-  // The answer to a command this session submitted.
+  // The answer to a request this session submitted.
   void answer(Response out, bool keep_alive) {
     if (!out.denied.empty()) log_(out.denied);
     respond(out.status, std::move(out.body), out.content_type, keep_alive);
@@ -78,33 +78,40 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == bhttp::error::header_limit) return reply_error(431, "header_too_large", "Phần đầu yêu cầu quá lớn");
     if (ec) return reply_error(400, "bad_request", "Yêu cầu HTTP không hợp lệ");
     answering_ = true;
+    stream_.expires_never();  // the engine answers; the write that follows has its own deadline
     auto& req = parser_->get();
-    Request r;
-    r.method = std::string(req.method_string());
-    r.target = std::string(req.target());
-    if (auto it = req.find(bhttp::field::authorization); it != req.end()) r.authorization = std::string(it->value());
-    r.body = std::move(req.body());
-    if (r.method != "GET" && r.method != "HEAD") return submit_(Queued{shared_from_this(), std::move(r), req.keep_alive()});
-    Response out = api_.handle(r);
-    answer(std::move(out), req.keep_alive());
+    Queued q{shared_from_this(), Request{}, req.keep_alive(), false};
+    q.request.method = std::string(req.method_string());
+    q.request.target = std::string(req.target());
+    if (auto it = req.find(bhttp::field::authorization); it != req.end())
+      q.request.authorization = std::string(it->value());
+    q.request.body = std::move(req.body());
+    q.command = q.request.method != "GET" && q.request.method != "HEAD";
+    head_only_ = q.request.method == "HEAD";
+    submit_(std::move(q));
   }
 
   void reply_error(int status, const char* reason, const char* message) {
     answering_ = true;
+    head_only_ = false;
     boost::json::object e{{"code", "invalid_input"}, {"message", message}, {"reason", reason}};
     respond(status, boost::json::serialize(boost::json::object{{"error", std::move(e)}}),
             "application/json; charset=utf-8", false);
   }
 
+  // Writes the answer: a status line and four headers formatted here, then the body (none to a HEAD).
   void respond(int status, std::string body, const std::string& content_type, bool keep_alive) {
-    auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(status), 11);
-    res->set(bhttp::field::server, "hoso");
-    res->set(bhttp::field::content_type, content_type);
-    res->keep_alive(keep_alive);
-    res->body() = std::move(body);
-    res->prepare_payload();
+    body_ = std::move(body);
+    head_.clear();
+    const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
+    fmt::format_to(std::back_inserter(head_),
+                   "HTTP/1.1 {} {}\r\nServer: hoso\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}\r\n", status,
+                   std::string_view(reason.data(), reason.size()), content_type, body_.size(),
+                   keep_alive ? "" : "Connection: close\r\n");
+    if (head_only_) body_.clear();
     stream_.expires_after(settings_.read_timeout);
-    bhttp::async_write(stream_, *res, [self = shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
+    const std::array<asio::const_buffer, 2> out{asio::buffer(head_), asio::buffer(body_)};
+    asio::async_write(stream_, out, [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
       self->answering_ = false;
       if (ec || !keep_alive || self->stopping_) return self->close();
       self->read(self->settings_.idle_timeout);
@@ -114,23 +121,25 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  Api& api_;
   const ServerSettings& settings_;
   const Log& log_;
   std::function<void(Queued)> submit_;
   const bool& stopping_;
   bool answering_ = false;  // between a request read and its answer written
+  bool head_only_ = false;  // the request being answered is a HEAD
+  std::string head_, body_;  // the answer being written
 };
 
 }  // namespace
 
 struct Server::Impl {
-  Impl(App& a, ServerSettings s) : app(a), settings(std::move(s)), api(a), acceptor(ioc), timer(ioc), signals(ioc) {}
+  Impl(App& a, ServerSettings s)
+      : app(a), settings(std::move(s)), api(a), acceptor(ioc), timer(ioc), signals(ioc), engine_work(engine.get_executor()) {}
 
   App& app;
   ServerSettings settings;
-  Api api;
-  asio::io_context ioc;
+  Api api;                // used on the engine thread only
+  asio::io_context ioc;   // the loop: connections, the timer, signals
   tcp::acceptor acceptor;
   asio::steady_timer timer;  // the next due durable timer
   asio::signal_set signals;
@@ -138,11 +147,53 @@ struct Server::Impl {
   bool stopping = false;
   std::vector<std::weak_ptr<Session>> sessions;
 
+  // The engine: one thread that alone uses the App (its store connection, its caches). It runs what the
+  // loop hands it in order, so commands, reads and timer firings never overlap; the loop meanwhile goes on
+  // reading and writing connections, and a group's flush to disk overlaps the next group's arrival.
+  asio::io_context engine;
+  asio::executor_work_guard<asio::io_context::executor_type> engine_work;
+  std::thread engine_thread;
+
+  // What the engine hands back: the answers, in the batch's order, and, when commands changed something, how
+  // long until the next durable timer is due (nullopt inside: none is).
+  using Wait = std::optional<std::chrono::milliseconds>;
+  struct Done {
+    std::vector<Response> out;
+    std::optional<Wait> next_due;
+  };
+
+  // The flush: the engine's commits are written to the log but not flushed one by one (deferred durability);
+  // this thread makes everything committed so far durable with one fdatasync and only then lets the loop
+  // answer, so the engine runs the next group while the last one goes to disk. Reads are answered after a
+  // flush too: nobody sees what a power cut could still take back.
+  using LoopWork = asio::executor_work_guard<asio::io_context::executor_type>;
+  struct Synced {
+    std::shared_ptr<std::vector<Queued>> batch;
+    std::shared_ptr<Done> done;
+    LoopWork work;  // the loop does not stop while answers are on their way
+  };
+  asio::io_context syncer;
+  asio::executor_work_guard<asio::io_context::executor_type> syncer_work{syncer.get_executor()};
+  std::thread syncer_thread;
+  std::optional<LogSync> log_sync;
+  std::mutex sync_m;
+  std::vector<Synced> sync_pending;
+  bool sync_posted = false;
+
+  // Checkpoints, from a connection and a thread of their own, once the log has grown by kCheckpointFrames
+  // pages since the last: copying the log into the database file never holds up a command.
+  static constexpr std::int64_t kCheckpointFrames = 4000;
+  asio::io_context checkpointer;
+  asio::executor_work_guard<asio::io_context::executor_type> checkpointer_work{checkpointer.get_executor()};
+  std::thread checkpointer_thread;
+  std::unique_ptr<SqliteStore> checkpoint_store;
+  std::atomic<bool> checkpoint_posted{false};
+
   void accept() {
     acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
       if (stopping) return;
       if (!ec) {
-        auto session = std::make_shared<Session>(std::move(socket), api, settings, log,
+        auto session = std::make_shared<Session>(std::move(socket), settings, log,
                                                  [this](Queued q) { submit(std::move(q)); }, stopping);
         std::erase_if(sessions, [](const std::weak_ptr<Session>& w) { return w.expired(); });
         sessions.push_back(session);
@@ -152,77 +203,165 @@ struct Server::Impl {
     });
   }
 
-  // Group commit: commands read while the loop was busy (typically while the previous group was being made
-  // durable) wait here and are run together in one transaction, one flush, when the loop next gets to it.
+  // Group commit: requests read while the engine is busy (typically while the previous group is being made
+  // durable) wait here and go to it together; its commands run in one transaction, one flush.
   static constexpr std::size_t kMaxGroup = 256;
   std::vector<Queued> queue;
-  bool flush_posted = false;
+  bool engine_busy = false, dispatch_posted = false;
 
   void submit(Queued q) {
     queue.push_back(std::move(q));
-    if (flush_posted) return;
-    flush_posted = true;
-    asio::post(ioc, [this] { flush(); });
+    if (engine_busy || dispatch_posted) return;
+    dispatch_posted = true;  // after the requests this round of the loop reads
+    asio::post(ioc, [this] {
+      dispatch_posted = false;
+      dispatch();
+    });
   }
 
-  void flush() {
-    flush_posted = false;
+
+  void dispatch() {
+    if (engine_busy || queue.empty()) return;
     std::vector<Queued> batch;
     if (queue.size() <= kMaxGroup) {
       batch.swap(queue);
     } else {
       batch.assign(std::make_move_iterator(queue.begin()), std::make_move_iterator(queue.begin() + kMaxGroup));
       queue.erase(queue.begin(), queue.begin() + kMaxGroup);
-      flush_posted = true;
-      asio::post(ioc, [this] { flush(); });
     }
-    std::vector<Response> out(batch.size());
-    bool changed = false;
+    engine_busy = true;
+    auto shared = std::make_shared<std::vector<Queued>>(std::move(batch));
+    asio::post(engine, [this, shared, work = asio::make_work_guard(ioc)]() mutable {
+      auto done = std::make_shared<Done>(run_batch(*shared));
+      asio::post(ioc, [this] {  // the engine is free for the next group while this one is flushed
+        engine_busy = false;
+        dispatch();
+      });
+      after_commit(Synced{shared, std::move(done), std::move(work)});
+    });
+  }
+
+  // On the engine, after a group or a timer firing: hands its answers to the flush, and asks for a checkpoint
+  // when the log has grown enough.
+  void after_commit(Synced s) {
+    if (app.store->log_frames() >= kCheckpointFrames && !checkpoint_posted.exchange(true))
+      asio::post(checkpointer, [this] {
+        if (auto r = checkpoint_store->checkpoint(); !r) log(fmt::format("checkpoint: {}", r.error().message));
+        checkpoint_posted = false;
+      });
+    bool post = false;
+    {
+      std::lock_guard lock(sync_m);
+      sync_pending.push_back(std::move(s));
+      post = !std::exchange(sync_posted, true);
+    }
+    if (post) asio::post(syncer, [this] { flush_log(); });
+  }
+
+  // On the flush thread: one fdatasync for everything handed over since the last, then the answers go to the
+  // loop in the order the engine produced them. When the flush fails nothing of it is reported done.
+  void flush_log() {
+    std::vector<Synced> jobs;
+    {
+      std::lock_guard lock(sync_m);
+      jobs.swap(sync_pending);
+      sync_posted = false;
+    }
+    Status synced = log_sync->sync();
+    ++flushes;
+    if (!synced) log(fmt::format("flush of the log failed: {}", synced.error().message));
+    for (auto& job : jobs) {
+      if (!synced)
+        for (auto& r : job.done->out) r = error_response(synced.error());
+      asio::post(ioc, [this, job = std::move(job)] {
+        for (std::size_t i = 0; i < job.batch->size(); ++i)
+          (*job.batch)[i].session->answer(std::move(job.done->out[i]), (*job.batch)[i].keep_alive);
+        if (job.done->next_due) arm(*job.done->next_due);
+      });
+    }
+  }
+
+  // On the engine: the reads first (outside any transaction: they see only what is durable), then the
+  // commands in one group commit.
+  // Counted for the log line at the end: batches the engine ran, the requests in them, flushes of the log.
+  std::size_t batches = 0, requests = 0;
+  std::atomic<std::size_t> flushes{0};
+
+  Done run_batch(const std::vector<Queued>& batch) {
+    ++batches;
+    requests += batch.size();
+    Done done;
+    done.out.resize(batch.size());
+    bool commands = false, changed = false;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (batch[i].command)
+        commands = true;
+      else
+        done.out[i] = api.handle(batch[i].request);
+    }
+    if (!commands) return done;
     Status committed = app.service->group([&] {
       for (std::size_t i = 0; i < batch.size(); ++i) {
-        out[i] = api.handle(batch[i].request);
-        changed = changed || out[i].status < 300;
+        if (!batch[i].command) continue;
+        done.out[i] = api.handle(batch[i].request);
+        changed = changed || done.out[i].status < 300;
       }
       return Status::Ok();
     });
     if (!committed) {
       // Nothing of the group was kept: no command may be answered as done.
-      log(fmt::format("group commit of {} commands failed: {}", batch.size(), committed.error().message));
-      for (auto& r : out)
-        if (r.status < 300) r = error_response(committed.error());
+      log(fmt::format("group commit failed: {}", committed.error().message));
+      for (std::size_t i = 0; i < batch.size(); ++i)
+        if (batch[i].command && done.out[i].status < 300) done.out[i] = error_response(committed.error());
       changed = false;
     }
-    for (std::size_t i = 0; i < batch.size(); ++i) batch[i].session->answer(std::move(out[i]), batch[i].keep_alive);
-    if (changed) arm();
+    if (changed) done.next_due = next_due();
+    return done;
   }
 
-  // Fires what is due, then arms the timer for the next due one (the table's first row).
-  void arm() {
-    if (stopping) return;
+  // On the engine: how long until the first durable timer is due (the table's first row; zero when it is
+  // already due), or nullopt. The engine reads the clock: a simulation database's clock is in the store.
+  Wait next_due() {
     auto due = app.store->due_timers("9999-12-31T23:59:59.999Z", 1);
     if (!due) {
       log(fmt::format("timers: {}", due.error().message));
-      return;
+      return std::nullopt;
     }
-    timer.cancel();
-    if (due->empty()) return;
+    if (due->empty()) return std::nullopt;
     auto at = parse_utc(due->front().due_at);
-    if (!at) return;
-    const auto wait = std::chrono::milliseconds(std::max<std::int64_t>(0, at->millis - app.clock->now().millis));
-    timer.expires_after(wait);
-    timer.async_wait([this](beast::error_code ec) {
-      if (ec || stopping) return;
+    if (!at) return std::nullopt;
+    return std::chrono::milliseconds(std::max<std::int64_t>(0, at->millis - app.clock->now().millis));
+  }
+
+  // On the engine: fires what is due; then the loop arms the timer for the next.
+  void fire() {
+    asio::post(engine, [this, work = asio::make_work_guard(ioc)]() mutable {
       auto fired = app.service->fire_due(app.clock->now(), app.virtual_clock());
       if (!fired)
         log(fmt::format("timers: {}", fired.error().message));
       else if (fired->fired > 0)
         log(fmt::format("timers: fired {}", fired->fired));
-      arm();
+      auto done = std::make_shared<Done>();
+      done->next_due = next_due();
+      after_commit(Synced{std::make_shared<std::vector<Queued>>(), std::move(done), std::move(work)});
     });
   }
 
-  // Stops accepting and arming timers; connections close once their answer is written, and the loop
-  // returns when nothing is left to do (no command is cut short: each runs to its end on the loop).
+  // On the loop: the Asio timer waits for the next due durable timer (at once if it is already due).
+  void arm(Wait wait) {
+    if (stopping) return;
+    timer.cancel();
+    if (!wait) return;
+    timer.expires_after(*wait);
+    timer.async_wait([this](beast::error_code ec) {
+      if (ec || stopping) return;
+      fire();
+    });
+  }
+
+  // Stops accepting and arming timers; connections close once their answer is written, requests already
+  // read are still answered, and the loop returns when nothing is left to do (no command is cut short: each
+  // runs to its end on the engine).
   void shutdown() {
     stopping = true;
     beast::error_code ec;
@@ -236,7 +375,13 @@ struct Server::Impl {
 };
 
 Server::Server(App& app, ServerSettings settings) : impl_(std::make_unique<Impl>(app, std::move(settings))) {}
-Server::~Server() = default;
+Server::~Server() {
+  impl_->engine_work.reset();
+  impl_->syncer_work.reset();
+  impl_->checkpointer_work.reset();
+  for (auto* t : {&impl_->engine_thread, &impl_->syncer_thread, &impl_->checkpointer_thread})
+    if (t->joinable()) t->join();
+}
 
 Result<std::uint16_t> Server::listen() {
   beast::error_code ec;
@@ -263,10 +408,29 @@ Status Server::run(const std::function<void(const std::string&)>& log) {
     impl_->log(fmt::format("signal {}: stopping", signal));
     impl_->shutdown();
   });
-  impl_->accept();
-  impl_->arm();  // timers that came due while the server was down fire at once, in due order
-  impl_->ioc.run();
-  return Status::Ok();
+  auto& m = *impl_;
+  // Group commit with the flush off the engine: deferred durability on the engine's connection, a LogSync
+  // for the flush thread, a connection of its own for the checkpoints.
+  auto checkpoints = SqliteStore::open(m.app.store->path(), OpenMode::kExisting);
+  if (!checkpoints) return checkpoints.error();
+  m.checkpoint_store = std::move(*checkpoints);
+  if (Status deferred = m.app.store->defer_durability(); !deferred) return deferred;
+  m.log_sync.emplace(m.app.store->path());
+  m.engine_thread = std::thread([&m] { m.engine.run(); });
+  m.syncer_thread = std::thread([&m] { m.syncer.run(); });
+  m.checkpointer_thread = std::thread([&m] { m.checkpointer.run(); });
+  m.accept();
+  m.fire();  // timers that came due while the server was down fire at once, in due order
+  m.ioc.run();
+  // Every answer is out, so every command is durable; the checkpoint in progress (if any) finishes.
+  m.engine_work.reset();
+  m.engine_thread.join();
+  m.syncer_work.reset();
+  m.syncer_thread.join();
+  m.checkpointer_work.reset();
+  m.checkpointer_thread.join();
+  m.log(fmt::format("{} requests in {} batches, {} flushes of the log", m.requests, m.batches, m.flushes.load()));
+  return m.log_sync->sync();
 }
 
 void Server::stop() {

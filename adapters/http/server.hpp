@@ -1,7 +1,11 @@
-// `hoso serve`: one Boost.Asio event loop drives the HTTP/1.1 API (Beast), and the durable timers (the next
-// due one armed on an Asio timer, re-armed after every command). Notifications leave from a thread of their
-// own (a slow receiver never holds up the loop). SIGTERM/SIGINT stop accepting, let the request being
-// handled finish (commands run to completion on the loop, one transaction each) and close.
+// `hoso serve`: one Boost.Asio event loop drives the HTTP/1.1 connections (Beast parses the requests) and
+// the durable timers (the next due one armed on an Asio timer). The App is used by one engine thread only: it
+// runs the reads, then the commands of a batch in one group commit, and the timer firings. Commits are
+// flushed to disk by a thread of their own (one fdatasync for all the groups committed meanwhile) before
+// anything is answered, so the engine runs the next group while the last goes to disk; a checkpoint thread
+// copies the log into the database file. Notifications leave from a thread of their own (a slow receiver
+// never holds up the API). SIGTERM/SIGINT stop accepting, answer every request already read (commands run to
+// their end, one savepoint each in their group's transaction) and close.
 #pragma once
 #include <chrono>
 #include <cstdint>

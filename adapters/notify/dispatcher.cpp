@@ -18,6 +18,8 @@ Result<DispatchRound> NoticeDispatcher::run(int max_notices, const std::function
     auto batch = service_.pending_notifications(std::min(100, max_notices - settled), templates_);
     if (!batch) return batch.error();
     if (batch->empty()) break;
+    if (barrier_)
+      if (Status durable = barrier_(); !durable) return durable.error();
     // Send a batch, then record its attempts in one transaction (one flush for them all). A crash or a failed
     // commit in between sends them again later: delivery is at least once.
     std::vector<Attempt> attempts;

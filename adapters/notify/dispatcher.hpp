@@ -48,6 +48,10 @@ class NoticeDispatcher {
   // per failed attempt. Fails on a storage or verification error (nothing more is sent then), e.g. a notice
   // every channel already settled while the cursor is before it (the cursor was moved back by hand).
   Result<DispatchRound> run(int max_notices, const std::function<void(const std::string&)>& log = {});
+  // Called with the notices of a batch read and before any of them is sent: when the log's writer defers its
+  // flushes (the server), this makes them durable first, so no notice goes out for a command a power cut
+  // could still undo.
+  void set_durability_barrier(std::function<Status()> barrier) { barrier_ = std::move(barrier); }
 
  private:
   // An attempt made, to be recorded.
@@ -65,6 +69,7 @@ class NoticeDispatcher {
   std::vector<DeliveryChannel> channels_;
   RetryPolicy retry_;
   std::vector<NotificationTemplate> templates_;
+  std::function<Status()> barrier_;
 };
 
 }  // namespace hoso

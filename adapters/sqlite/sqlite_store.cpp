@@ -5,11 +5,16 @@
 #include <boost/json.hpp>
 
 #include <fmt/format.h>
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cerrno>
+#include <cstring>
 #include <atomic>
 #include <condition_variable>
 #include <exception>
@@ -1896,6 +1901,11 @@ class SqliteStore::Impl {
   std::string path_;
   DbHandle db_;  // declared first among handles: destroyed after every statement is finalized
   std::chrono::milliseconds busy_timeout_;
+
+ public:
+  std::atomic<std::int64_t> log_frames_{0};  // with deferred durability: the log's frames after the last commit
+
+ private:
   std::array<StmtHandle, static_cast<std::size_t>(Q::kCount)> stmts_;
   Tx tx_;
   bool in_write_ = false;
@@ -2129,6 +2139,62 @@ SqliteStore::SqliteStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 SqliteStore::~SqliteStore() = default;
 
 const std::string& SqliteStore::path() const { return impl_->path(); }
+
+Status SqliteStore::defer_durability() {
+  return guarded([&]() -> Status {
+    sqlite3* db = impl_->db();
+    if (sqlite3_get_autocommit(db) == 0) return internal("không đổi được cách ghi đĩa khi đang trong một giao dịch");
+    if (int rc = run(db, "PRAGMA synchronous = NORMAL"); rc != SQLITE_OK)
+      return impl_->db_error(rc, "đặt synchronous = NORMAL");
+    // The savepoints of a group keep their undo pages in memory, not in a temporary file.
+    if (int rc = run(db, "PRAGMA temp_store = MEMORY"); rc != SQLITE_OK)
+      return impl_->db_error(rc, "đặt temp_store = MEMORY");
+    // The hook replaces SQLite's automatic checkpoint: it only records how long the log has grown.
+    sqlite3_wal_hook(
+        db,
+        [](void* frames, sqlite3*, const char*, int n) {
+          static_cast<std::atomic<std::int64_t>*>(frames)->store(n, std::memory_order_relaxed);
+          return SQLITE_OK;
+        },
+        &impl_->log_frames_);
+    return Status::Ok();
+  });
+}
+
+std::int64_t SqliteStore::log_frames() const { return impl_->log_frames_.load(std::memory_order_relaxed); }
+
+Result<std::pair<std::int64_t, std::int64_t>> SqliteStore::checkpoint() {
+  return guarded([&]() -> Result<std::pair<std::int64_t, std::int64_t>> {
+    int frames = 0, copied = 0;
+    const int rc = sqlite3_wal_checkpoint_v2(impl_->db(), "main", SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
+    if (rc == SQLITE_BUSY) return std::pair<std::int64_t, std::int64_t>{0, 0};  // another checkpoint is running
+    if (rc != SQLITE_OK) return impl_->db_error(rc, "chép nhật ký WAL vào tệp cơ sở dữ liệu");
+    return std::pair<std::int64_t, std::int64_t>{frames, copied};
+  });
+}
+
+LogSync::LogSync(std::string db_path) : wal_path_(std::move(db_path) + "-wal") {}
+LogSync::~LogSync() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Status LogSync::sync() {
+  std::lock_guard lock(m_);
+  struct stat st {};
+  if (::stat(wal_path_.c_str(), &st) != 0) {
+    if (errno == ENOENT) return Status::Ok();  // no log: everything is in the database file, flushed
+    return internal(fmt::format("không đọc được tệp nhật ký {}: {}", wal_path_, std::strerror(errno)));
+  }
+  if (fd_ < 0 || static_cast<unsigned long>(st.st_ino) != inode_) {  // first use, or a new log file
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = ::open(wal_path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) return internal(fmt::format("không mở được tệp nhật ký {}: {}", wal_path_, std::strerror(errno)));
+    inode_ = static_cast<unsigned long>(st.st_ino);
+  }
+  if (::fdatasync(fd_) != 0)
+    return internal(fmt::format("không ghi được tệp nhật ký {} xuống đĩa: {}", wal_path_, std::strerror(errno)));
+  return Status::Ok();
+}
 
 Status SqliteStore::write(const std::function<Status(WriteTx&)>& work) {
   return guarded([&] { return impl_->write(work); });

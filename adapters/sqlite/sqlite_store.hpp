@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,6 +28,24 @@ enum class OpenMode {
 enum class Durability {
   kFull,    // synchronous=FULL: an acknowledged commit survives a power cut. Always, for real data.
   kNoSync,  // synchronous=OFF: no fsync at all. Only for throwaway data (benchmark fixtures, tests).
+};
+
+// Makes durable every transaction committed to the database at `db_path` so far, by any connection: one
+// fdatasync of its write-ahead log (fsync acts on the file, whichever descriptor wrote it). For a connection
+// with deferred durability. Thread-safe; uses no SQLite connection.
+class LogSync {
+ public:
+  explicit LogSync(std::string db_path);
+  ~LogSync();
+  LogSync(const LogSync&) = delete;
+  LogSync& operator=(const LogSync&) = delete;
+  Status sync();
+
+ private:
+  std::string wal_path_;
+  std::mutex m_;
+  int fd_ = -1;
+  unsigned long inode_ = 0;
 };
 
 class SqliteStore final : public Store {
@@ -52,6 +71,18 @@ class SqliteStore final : public Store {
   SqliteStore& operator=(const SqliteStore&) = delete;
 
   const std::string& path() const;
+
+  // For a server that makes its commits durable in batches of its own (group commit with the flush off the
+  // writing thread): from now on this connection's commits are written to the log but not flushed one by
+  // one (synchronous=NORMAL) and it no longer checkpoints. Its owner must make them durable with a LogSync
+  // before it reports any of them done or lets anything outside see them, and must checkpoint from another
+  // connection (checkpoint()). Outside a transaction.
+  Status defer_durability();
+  // With deferred durability: frames in the write-ahead log after this connection's last commit (0 before).
+  std::int64_t log_frames() const;
+  // A passive checkpoint: copies what the write-ahead log holds (as far as readers allow) into the database
+  // file, flushing both. Returns the frames the log then holds and how many of them are copied.
+  Result<std::pair<std::int64_t, std::int64_t>> checkpoint();
 
   // Runs `work` inside BEGIN IMMEDIATE … COMMIT. Rolls back when work fails, throws, or when any storage
   // step inside it failed after writing (even if work ignored that error). Fails with kInternal when

@@ -33,6 +33,33 @@ json::object event_json(const EventRecord& e) {
   return o;
 }
 
+void write_event_json(JsonOut& out, const EventRecord& e) {
+  const std::string behalf = on_behalf_of(e);
+  out.begin_object()
+      .member("seq", e.seq)
+      .member("type", e.type)
+      .member("at", e.at)
+      .key("actor")
+      .begin_object()
+      .member("user", e.actor_user)
+      .member("role", e.actor_role)
+      .member("org", e.actor_org)
+      .end_object()
+      .member("action", e.action)
+      .member("from", e.from_state)
+      .member("to", e.to_state)
+      .member("holder", e.holder)
+      .member("note", e.note)
+      .key("payload");
+  if (e.payload.size() >= 2 && e.payload.front() == '{' && e.payload.back() == '}')
+    out.raw(e.payload);  // the codec's own compact JSON
+  else
+    out.raw(json::serialize(parse_json_or_string(e.payload)));
+  out.member("schema_version", e.schema_version).member("prev_hash", e.prev_hash).member("hash", e.hash);
+  if (!behalf.empty()) out.member("on_behalf_of", behalf);
+  out.end_object();
+}
+
 std::string on_behalf_of(const EventRecord& e) {
   if (e.payload.find("\"on_behalf_of\"") == std::string::npos) return "";
   boost::system::error_code ec;

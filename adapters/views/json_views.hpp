@@ -6,6 +6,7 @@
 #include <string>
 
 #include "adapters/runtime/app.hpp"
+#include "engine/json_out.hpp"
 #include "engine/records.hpp"
 #include "engine/report_service.hpp"
 #include "engine/service.hpp"
@@ -18,6 +19,9 @@ namespace json = boost::json;
 json::value parse_json_or_string(const std::string& s);
 // An event as `hoso history --json` shows it (with a top-level "on_behalf_of" when its payload has one).
 json::object event_json(const EventRecord& e);
+// The same, written straight into `out` (the bytes json::serialize(event_json(e)) gives), without parsing
+// the payload when it is a JSON object as the codec writes it.
+void write_event_json(JsonOut& out, const EventRecord& e);
 // The key of the user the event's actor stood in for (payload "on_behalf_of"), "" when none.
 std::string on_behalf_of(const EventRecord& e);
 // A stored UTC time in Vietnam time (as stored when it does not parse).

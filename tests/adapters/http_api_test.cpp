@@ -8,6 +8,7 @@
 #include "adapters/http/api.hpp"
 #include "adapters/http/auth.hpp"
 #include "adapters/runtime/app.hpp"
+#include "adapters/views/json_views.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace hoso;
@@ -381,4 +382,40 @@ TEST_CASE("api: the Phó Chủ tịch decides on behalf of the Chủ tịch with
             .at("properties")
             .as_object()
             .contains("on_behalf_of"));
+}
+
+TEST_CASE("api: a command's answer, written as text, is byte for byte the serialized document", "[http]") {
+  Server s;
+  Response created = s.call("POST", "/dossiers", "xom-khuan-lan.clerk", kProposal);
+  REQUIRE(created.status == 201);
+  const std::int64_t id = json::parse(created.body).at("id").as_int64();
+  Response submitted =
+      s.call("POST", "/dossiers/" + std::to_string(id) + "/actions/submit", "xom-khuan-lan.clerk", R"({"note":"tab\t\"q\" \\ ư"})");
+  REQUIRE(submitted.status == 200);
+  auto events = s.app->store->events(id);
+  REQUIRE(events.ok());
+  REQUIRE(events->size() >= 2);
+  auto document = [&](const Response& r, std::size_t from, std::size_t to) {
+    const json::value got = json::parse(r.body);
+    json::array list;
+    for (std::size_t i = from; i < to; ++i) list.push_back(views::event_json((*events)[i]));
+    return json::serialize(json::object{{"id", id},
+                                        {"version", got.at("version")},
+                                        {"state", got.at("state")},
+                                        {"events", std::move(list)}});
+  };
+  const std::size_t creation_events = json::parse(created.body).at("events").as_array().size();
+  CHECK(created.body == document(created, 0, creation_events));
+  CHECK(submitted.body == document(submitted, creation_events, creation_events + 1));
+  CHECK(json::parse(submitted.body).at("events").at(0).at("note") == "tab\t\"q\" \\ ư");
+
+  // Payloads that are not the codec's JSON objects, and one naming whom the actor stood in for.
+  EventRecord odd = (*events)[0];
+  for (const char* payload : {"not json", "[1,2]", R"({"on_behalf_of":"x.y","n":1})"}) {
+    odd.payload = payload;
+    std::string text;
+    JsonOut out(text);
+    views::write_event_json(out, odd);
+    CHECK(text == json::serialize(views::event_json(odd)));
+  }
 }
