@@ -299,6 +299,42 @@ TEST_CASE("open: Durability::kNoSync (throwaway data) stores the same things", "
   CHECK(store->events(1).value() == m.events[1]);
 }
 
+TEST_CASE("deferred durability: commits wait for a LogSync, checkpoints come from another connection",
+          "[sqlite]") {
+  TempDir dir;
+  const std::string path = dir.file("hoso.db");
+  Model m;
+  auto store = open_store(path, OpenMode::kCreate);
+  CHECK(store->log_frames() == 0);
+  REQUIRE(store->defer_durability().ok());
+  LogSync sync(path);
+  REQUIRE(advance(*store, m, 1, Step().n(3)).ok());
+  const std::int64_t frames = store->log_frames();
+  CHECK(frames > 0);  // the hook counts the log; no automatic checkpoint reset it
+  REQUIRE(sync.sync().ok());
+  REQUIRE(advance(*store, m, 2, Step().n(2)).ok());
+  CHECK(store->log_frames() > frames);
+  REQUIRE(sync.sync().ok());
+
+  auto other = open_store(path, OpenMode::kExisting);
+  auto copied = other->checkpoint();
+  REQUIRE(copied.ok());
+  CHECK(copied->first == store->log_frames());
+  CHECK(copied->second == copied->first);  // nobody reads an older snapshot: everything is copied
+  CHECK(other->events(1).value() == m.events[1]);
+  CHECK(other->load(2).value() == m.projections[2]);
+
+  // Not inside a transaction.
+  Status inside = store->group([&] { return store->defer_durability(); });
+  CHECK_FALSE(inside.ok());
+}
+
+TEST_CASE("deferred durability: a LogSync without a log has nothing to do", "[sqlite]") {
+  TempDir dir;
+  LogSync none(dir.file("missing.db"));
+  CHECK(none.sync().ok());
+}
+
 TEST_CASE("open: files without a hoso schema are refused, never modified", "[sqlite]") {
   TempDir dir;
   SECTION("an empty file, kExisting") {
