@@ -42,6 +42,27 @@ std::string format_parts(Timestamp t, bool utc_suffix) {
   const auto ms = static_cast<int>(ms_of_day % 1000);
   const auto secs = static_cast<int>(ms_of_day / 1000);
   char buf[48];
+  if (utc_suffix && y >= 0 && y <= 9999) {  // the common case, without printf's parsing
+    auto put = [](char* at, int v, int width) {
+      for (int i = width - 1; i >= 0; --i, v /= 10) at[i] = static_cast<char>('0' + v % 10);
+    };
+    char* p = buf;
+    put(p, y, 4);
+    p[4] = '-';
+    put(p + 5, static_cast<int>(mo), 2);
+    p[7] = '-';
+    put(p + 8, static_cast<int>(d), 2);
+    p[10] = 'T';
+    put(p + 11, secs / 3600, 2);
+    p[13] = ':';
+    put(p + 14, secs / 60 % 60, 2);
+    p[16] = ':';
+    put(p + 17, secs % 60, 2);
+    p[19] = '.';
+    put(p + 20, ms, 3);
+    p[23] = 'Z';
+    return std::string(buf, 24);
+  }
   if (utc_suffix) {
     std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", y, mo, d, secs / 3600,
                   secs / 60 % 60, secs % 60, ms);

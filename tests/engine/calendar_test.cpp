@@ -363,3 +363,12 @@ TEST_CASE("build refuses an invalid spec", "[calendar]") {
   for (int d = 1; d <= 7; ++d) all_week.weekend.push_back(Located<int>{d, {}});
   CHECK_FALSE(BusinessCalendar::build(all_week));
 }
+
+TEST_CASE("time: format_utc writes every field zero-padded and parse_utc reads it back", "[time]") {
+  CHECK(format_utc(Timestamp{0}) == "1970-01-01T00:00:00.000Z");
+  CHECK(format_utc(Timestamp{1'780'000'000'007}) == "2026-05-28T20:26:40.007Z");
+  CHECK(format_utc(Timestamp{-1}) == "1969-12-31T23:59:59.999Z");
+  CHECK(format_utc(Timestamp{253'402'300'799'999}) == "9999-12-31T23:59:59.999Z");
+  for (std::int64_t t = -86'400'000LL * 366 * 60; t < 86'400'000LL * 366 * 200; t += 86'400'000LL * 37 + 3'723'456)
+    REQUIRE(parse_utc(format_utc(Timestamp{t}))->millis == t);
+}
