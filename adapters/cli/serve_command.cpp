@@ -29,9 +29,14 @@ namespace {
 // rounds it sleeps a second, or until the next retry is due if that is sooner, or until told to stop.
 class Dispatcher {
  public:
-  Dispatcher(std::unique_ptr<App> app, std::vector<DeliveryChannel> channels, RetryPolicy retry,
-             std::function<void(const std::string&)> log)
-      : app_(std::move(app)), channels_(std::move(channels)), retry_(retry), log_(std::move(log)) {}
+  // Reads pending notices on a connection of its own; the attempts are written by the server's engine.
+  Dispatcher(std::unique_ptr<App> app, http::Server& server, std::vector<DeliveryChannel> channels,
+             RetryPolicy retry, std::function<void(const std::string&)> log)
+      : app_(std::move(app)),
+        server_(server),
+        channels_(std::move(channels)),
+        retry_(retry),
+        log_(std::move(log)) {}
   void start() { thread_ = std::thread([this] { loop(); }); }
   void stop() {
     {
@@ -52,6 +57,10 @@ class Dispatcher {
     NoticeDispatcher dispatcher(*app_->service, *app_->clock, channels_, retry_, std::move(*templates));
     LogSync log_sync(app_->store->path());  // the server's engine defers its flushes
     dispatcher.set_durability_barrier([&log_sync] { return log_sync.sync(); });
+    dispatcher.set_recorder([&](const NoticeDispatcher::Write& write) {
+      Status recorded = server_.on_engine([&](App& engine) { return write(*engine.service); });
+      return recorded ? log_sync.sync() : recorded;
+    });
     std::unique_lock lock(m_);
     while (!stopping_) {
       lock.unlock();
@@ -71,6 +80,7 @@ class Dispatcher {
   }
 
   std::unique_ptr<App> app_;
+  http::Server& server_;
   std::vector<DeliveryChannel> channels_;
   RetryPolicy retry_;
   std::function<void(const std::string&)> log_;
@@ -181,9 +191,8 @@ int cmd_serve(Ctx& c) {
   if (!bound) return fail(c, bound.error());
   log(fmt::format("database {}; {}", ctx.db(), yaml::describe(cfg)));
   c.out << fmt::format("Đang phục vụ tại http://{}:{}", settings.address, *bound) << std::endl;
-  Dispatcher dispatcher(std::move(*second), channels_of(cfg, ctx.db()), cfg.retry, log);
-  dispatcher.start();
-  Status ran = server.run(log);
+  Dispatcher dispatcher(std::move(*second), server, channels_of(cfg, ctx.db()), cfg.retry, log);
+  Status ran = server.run(log, [&] { dispatcher.start(); });
   dispatcher.stop();
   log("stopped");
   return ran ? 0 : fail(c, ran.error());

@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 #include <array>
 #include <atomic>
+#include <future>
 #include <mutex>
 #include <limits>
 #include <thread>
@@ -153,6 +154,8 @@ struct Server::Impl {
   asio::io_context engine;
   asio::executor_work_guard<asio::io_context::executor_type> engine_work;
   std::thread engine_thread;
+  std::mutex engine_m;
+  bool engine_open = false;  // on_engine may post: the engine thread runs and will run what is posted
 
   // What the engine hands back: the answers, in the batch's order, and, when commands changed something, how
   // long until the next durable timer is due (nullopt inside: none is).
@@ -399,7 +402,24 @@ Result<std::uint16_t> Server::listen() {
   return a.local_endpoint().port();
 }
 
-Status Server::run(const std::function<void(const std::string&)>& log) {
+Status Server::on_engine(const std::function<Status(App&)>& work) {
+  std::promise<Status> done;
+  auto result = done.get_future();
+  {
+    std::lock_guard lock(impl_->engine_m);
+    if (!impl_->engine_open) return make_error(ErrorCode::kInternal, "máy chủ không chạy (chưa chạy hoặc đang dừng)");
+    asio::post(impl_->engine, [&] {
+      try {
+        done.set_value(work(impl_->app));
+      } catch (...) {
+        done.set_exception(std::current_exception());
+      }
+    });
+  }
+  return result.get();
+}
+
+Status Server::run(const std::function<void(const std::string&)>& log, const std::function<void()>& started) {
   impl_->log = log;
   impl_->signals.add(SIGINT);
   impl_->signals.add(SIGTERM);
@@ -419,10 +439,20 @@ Status Server::run(const std::function<void(const std::string&)>& log) {
   m.engine_thread = std::thread([&m] { m.engine.run(); });
   m.syncer_thread = std::thread([&m] { m.syncer.run(); });
   m.checkpointer_thread = std::thread([&m] { m.checkpointer.run(); });
+  {
+    std::lock_guard lock(m.engine_m);
+    m.engine_open = true;
+  }
+  if (started) started();
   m.accept();
   m.fire();  // timers that came due while the server was down fire at once, in due order
   m.ioc.run();
-  // Every answer is out, so every command is durable; the checkpoint in progress (if any) finishes.
+  // Every answer is out, so every command is durable; the checkpoint in progress (if any) finishes. What
+  // on_engine posted before this runs to its end.
+  {
+    std::lock_guard lock(m.engine_m);
+    m.engine_open = false;
+  }
   m.engine_work.reset();
   m.engine_thread.join();
   m.syncer_work.reset();

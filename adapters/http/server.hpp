@@ -33,7 +33,12 @@ class Server {
   // Binds and listens; returns the port (the one chosen when settings.port is 0).
   Result<std::uint16_t> listen();
   // Runs the loop until stop() or SIGTERM/SIGINT; `log` receives one line per notable thing (English).
-  Status run(const std::function<void(const std::string&)>& log);
+  // `started` is called once the engine runs (e.g. to start what uses on_engine).
+  Status run(const std::function<void(const std::string&)>& log, const std::function<void()>& started = {});
+  // Runs `work` on the engine thread, between its batches, with the App it alone uses, and returns what it
+  // returned; kInternal when the server is not running (not yet, or stopping). Thread-safe; blocks the caller.
+  // Commits there are flushed with the next batch's (or by the caller's LogSync).
+  Status on_engine(const std::function<Status(App&)>& work);
   // Asks the loop to stop (thread-safe).
   void stop();
 

@@ -33,11 +33,14 @@ Result<DispatchRound> NoticeDispatcher::run(int max_notices, const std::function
       }
       ++settled;
     }
-    Status recorded = service_.group([&] {
-      for (const auto& a : attempts)
-        if (Status st = service_.record_attempt(*a.notice, a.attempt); !st) return st;
-      return Status::Ok();
-    });
+    const Write write = [&](CommandService& service) {
+      return service.group([&] {
+        for (const auto& a : attempts)
+          if (Status st = service.record_attempt(*a.notice, a.attempt); !st) return st;
+        return Status::Ok();
+      });
+    };
+    Status recorded = recorder_ ? recorder_(write) : write(service_);
     if (!recorded) return recorded.error();
     if (waiting) return round;
   }

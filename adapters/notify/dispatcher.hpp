@@ -52,6 +52,11 @@ class NoticeDispatcher {
   // flushes (the server), this makes them durable first, so no notice goes out for a command a power cut
   // could still undo.
   void set_durability_barrier(std::function<Status()> barrier) { barrier_ = std::move(barrier); }
+  // Where a batch's attempts are written: by default through this dispatcher's own service; a server hands
+  // them to the one thread that writes (recorder runs `write` with that thread's service and returns what it
+  // returned), so the dispatcher never competes for the database's write lock.
+  using Write = std::function<Status(CommandService&)>;
+  void set_recorder(std::function<Status(const Write&)> recorder) { recorder_ = std::move(recorder); }
 
  private:
   // An attempt made, to be recorded.
@@ -70,6 +75,7 @@ class NoticeDispatcher {
   RetryPolicy retry_;
   std::vector<NotificationTemplate> templates_;
   std::function<Status()> barrier_;
+  std::function<Status(const Write&)> recorder_;
 };
 
 }  // namespace hoso
