@@ -23,8 +23,7 @@ int cmd_notify(Ctx& c) {
   auto templates = yaml::templates_from_store(*a.store);
   if (!templates) return fail(c, templates.error());
   auto notifier = std::make_shared<FileNotifier>(c.args.get("file").value_or(c.db() + ".notifications.jsonl"));
-  DeliveryChannel file{"file", [notifier](const Notification& n, Timestamp at) { return notifier->deliver(n, at); }};
-  NoticeDispatcher dispatcher(*a.service, *a.clock, {file}, RetryPolicy{}, std::move(*templates));
+  NoticeDispatcher dispatcher(*a.service, *a.clock, {file_channel(notifier)}, RetryPolicy{}, std::move(*templates));
   std::string failure;
   auto round = dispatcher.run(std::numeric_limits<int>::max(), [&](const std::string& line) { failure = line; });
   if (!round) return fail(c, round.error());

@@ -57,19 +57,26 @@ class Dispatcher {
     NoticeDispatcher dispatcher(*app_->service, *app_->clock, channels_, retry_, std::move(*templates));
     LogSync log_sync(app_->store->path());  // the server's engine defers its flushes
     dispatcher.set_durability_barrier([&log_sync] { return log_sync.sync(); });
+    std::chrono::steady_clock::duration on_engine{};  // the engine's time this round spent recording
     dispatcher.set_recorder([&](const NoticeDispatcher::Write& write) {
+      const auto t0 = std::chrono::steady_clock::now();
       Status recorded = server_.on_engine([&](App& engine) { return write(*engine.service); });
+      on_engine += std::chrono::steady_clock::now() - t0;
       return recorded ? log_sync.sync() : recorded;
     });
     std::unique_lock lock(m_);
     while (!stopping_) {
       lock.unlock();
       auto wait = std::chrono::milliseconds(1000);
+      on_engine = {};
       auto round = dispatcher.run(1000, log_);
       if (!round) {
         log_(fmt::format("notify: {} ({})", round.error().message, round.error().reason));
       } else if (round->more) {
-        wait = std::chrono::milliseconds(0);  // a backlog: go on at once
+        // A backlog: go on after a pause of kYield times the engine's time this round took, so that recording
+        // deliveries (each an event in a dossier's chain, as costly as a clerk's command) never takes more
+        // than 1/(kYield+1) of the engine while clerks are at work; without them the pause is short anyway.
+        wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(kYield * on_engine));
       } else if (round->waiting_until) {
         const auto until = std::chrono::milliseconds(round->waiting_until->millis - app_->clock->now().millis);
         wait = std::clamp(until, std::chrono::milliseconds(10), wait);
@@ -79,6 +86,7 @@ class Dispatcher {
     }
   }
 
+  static constexpr int kYield = 3;
   std::unique_ptr<App> app_;
   http::Server& server_;
   std::vector<DeliveryChannel> channels_;
@@ -115,8 +123,8 @@ std::vector<DeliveryChannel> channels_of(const yaml::ServerConfig& cfg, const st
   std::vector<DeliveryChannel> out;
   for (const auto& name : cfg.channels) {
     if (name == "file") {
-      auto n = std::make_shared<FileNotifier>(cfg.file_path.empty() ? db + ".notifications.jsonl" : cfg.file_path);
-      out.push_back({name, [n](const Notification& x, Timestamp at) { return n->deliver(x, at); }});
+      out.push_back(file_channel(
+          std::make_shared<FileNotifier>(cfg.file_path.empty() ? db + ".notifications.jsonl" : cfg.file_path)));
     } else if (name == "email") {
       auto n = std::make_shared<SmtpNotifier>(cfg.smtp);
       out.push_back({name, [n](const Notification& x, Timestamp) { return n->deliver(x); }});

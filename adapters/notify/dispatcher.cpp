@@ -33,6 +33,9 @@ Result<DispatchRound> NoticeDispatcher::run(int max_notices, const std::function
       }
       ++settled;
     }
+    for (const auto& ch : channels_)
+      if (ch.flush)
+        if (Status flushed = ch.flush(); !flushed) return flushed.error();
     const Write write = [&](CommandService& service) {
       return service.group([&] {
         for (const auto& a : attempts)

@@ -20,6 +20,10 @@ namespace hoso {
 struct DeliveryChannel {
   std::string name;  // recorded in each notification event: "file", "email", "webhook"
   std::function<Status(const Notification&, Timestamp)> deliver;
+  // When set: called after a batch's sends, before any is recorded; a delivery counts only once it returns
+  // Ok (e.g. the file channel syncs its lines here). When it fails, nothing of the batch is recorded and the
+  // round fails: the notices go out again later (at least once).
+  std::function<Status()> flush = {};
 };
 
 // True when a delivery failure says repeating it will not help (a 5xx SMTP reply, no address, a webhook's

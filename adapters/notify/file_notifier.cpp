@@ -12,29 +12,47 @@
 
 namespace hoso {
 
+namespace {
+
+Error file_error(const char* doing, const std::string& path, int err) {
+  return make_error(ErrorCode::kInternal, fmt::format("không {} tệp thông báo {}: {}", doing, path, std::strerror(err)));
+}
+
+}  // namespace
+
+FileNotifier::~FileNotifier() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
 Status FileNotifier::deliver(const Notification& n, Timestamp at) {
   const std::string line = boost::json::serialize(notification_json(n, at)) + "\n";
-  const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0)
-    return make_error(ErrorCode::kInternal,
-                      fmt::format("không mở được tệp thông báo {}: {}", path_, std::strerror(errno)));
+  if (fd_ < 0) {
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd_ < 0) return file_error("mở được", path_, errno);
+  }
   std::size_t done = 0;
   while (done < line.size()) {
-    const ssize_t w = ::write(fd, line.data() + done, line.size() - done);
+    const ssize_t w = ::write(fd_, line.data() + done, line.size() - done);
     if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      const int err = errno;
-      ::close(fd);
-      return make_error(ErrorCode::kInternal, fmt::format("không ghi được tệp thông báo {}: {}", path_, std::strerror(err)));
-    }
+    if (w <= 0) return file_error("ghi được", path_, errno);
     done += static_cast<std::size_t>(w);
   }
-  const bool synced = ::fsync(fd) == 0;
-  const int err = errno;
-  ::close(fd);
-  if (!synced)
-    return make_error(ErrorCode::kInternal, fmt::format("không lưu được tệp thông báo {}: {}", path_, std::strerror(err)));
   return Status::Ok();
+}
+
+Status FileNotifier::flush() {
+  if (fd_ < 0) return Status::Ok();
+  const bool synced = ::fsync(fd_) == 0;
+  const int err = errno;
+  ::close(fd_);
+  fd_ = -1;
+  if (!synced) return file_error("lưu được", path_, err);
+  return Status::Ok();
+}
+
+DeliveryChannel file_channel(std::shared_ptr<FileNotifier> notifier) {
+  return DeliveryChannel{"file", [notifier](const Notification& n, Timestamp at) { return notifier->deliver(n, at); },
+                         [notifier] { return notifier->flush(); }};
 }
 
 }  // namespace hoso

@@ -1,9 +1,11 @@
-// The file notification adapter: appends each delivered notification to a file as one JSON line and
-// makes it durable (fsync) before reporting it delivered. Until the email and webhook adapters exist, this
-// is how notices leave hoso; the file is the evidence a reader or another system picks up.
+// The file notification adapter: appends each delivered notification to a file as one JSON line; the lines
+// of a dispatch batch are made durable together (one fsync, flush()) before any of them is recorded as
+// delivered. The file is the evidence a reader or another system picks up.
 #pragma once
+#include <memory>
 #include <string>
 
+#include "adapters/notify/dispatcher.hpp"
 #include "engine/result.hpp"
 #include "engine/service.hpp"
 #include "engine/time.hpp"
@@ -13,14 +15,25 @@ namespace hoso {
 class FileNotifier {
  public:
   explicit FileNotifier(std::string path) : path_(std::move(path)) {}
-  // Appends `n` (delivered at `at`) as one JSON line and syncs the file; kInternal naming the file when
-  // it cannot be written. A crash between this and recording the delivery repeats the line later
-  // (at-least-once): readers deduplicate by "id".
+  ~FileNotifier();
+  FileNotifier(const FileNotifier&) = delete;
+  FileNotifier& operator=(const FileNotifier&) = delete;
+
+  // Appends `n` (delivered at `at`) as one JSON line; kInternal naming the file when it cannot be opened or
+  // written. Not yet durable: flush() makes it so.
   Status deliver(const Notification& n, Timestamp at);
+  // Syncs the lines appended since the last flush and closes the file; kInternal naming the file when the
+  // disk refuses them. A crash between the flush and recording the deliveries repeats the lines later
+  // (at-least-once): readers deduplicate by "id".
+  Status flush();
   const std::string& path() const { return path_; }
 
  private:
   std::string path_;
+  int fd_ = -1;  // open while lines wait for flush()
 };
+
+// The "file" channel over `notifier`: deliver appends, the batch's flush syncs.
+DeliveryChannel file_channel(std::shared_ptr<FileNotifier> notifier);
 
 }  // namespace hoso

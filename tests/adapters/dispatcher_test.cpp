@@ -229,3 +229,44 @@ TEST_CASE("record_attempt refuses an attempt out of turn, a second settling and 
   CHECK(p.attempts().size() == 2);
   p.audit_passes();
 }
+
+TEST_CASE("dispatcher: a batch counts only once its channel's flush succeeds, and a recorder writes it",
+          "[notify][dispatcher]") {
+  Pending p;
+  ScriptedChannel file{"file", {}, {}};
+  DeliveryChannel channel = file.channel();
+  std::vector<Status> flushes = {failure("disk full", "")};
+  int flushed = 0;
+  channel.flush = [&] {
+    ++flushed;
+    if (flushes.empty()) return Status::Ok();
+    Status s = flushes.front();
+    flushes.erase(flushes.begin());
+    return s;
+  };
+  NoticeDispatcher d(*p.w.service, p.w.clock, {channel}, policy(5), templates());
+  int recorded = 0;
+  d.set_recorder([&](const NoticeDispatcher::Write& write) {
+    ++recorded;
+    return write(*p.w.service);
+  });
+  // The flush fails: nothing of the batch is recorded, the round fails, the notices are still pending.
+  auto failed = d.run(100);
+  REQUIRE_FALSE(failed.ok());
+  CHECK(failed.error().message.find("disk full") != std::string::npos);
+  CHECK(file.calls.size() == 2);
+  CHECK(flushed == 1);
+  CHECK(recorded == 0);
+  CHECK(p.attempts().empty());
+  CHECK(p.w.service->pending_notifications(10, templates())->size() == 2);
+  // Next round: sent again (at least once), flushed once for the batch, recorded through the recorder.
+  auto again = d.run(100);
+  REQUIRE(again.ok());
+  CHECK(again->delivered == 2);
+  CHECK(file.calls.size() == 4);
+  CHECK(flushed == 2);
+  CHECK(recorded == 1);
+  CHECK(p.attempts().size() == 2);
+  CHECK(p.w.service->pending_notifications(10, templates())->empty());
+  p.audit_passes();
+}
