@@ -583,8 +583,9 @@ Result<std::vector<Notification>> CommandService::pending_notifications(
 
 Result<std::optional<NoticeKey>> CommandService::next_notice(NoticeKey after) {
   std::int64_t from = after.n >= 0 ? after.gseq - 1 : after.gseq;
-  for (;;) {
-    auto batch = store_.events_after(from, 256);
+  // The next notice is usually a few events on: read a few first, then larger pages.
+  for (int page = 8;; page = 256) {
+    auto batch = store_.events_after(from, page);
     if (!batch) return batch.error();
     if (batch->empty()) return std::optional<NoticeKey>();
     for (const LoggedEvent& logged : *batch) {
