@@ -873,6 +873,43 @@ Result<std::vector<DossierView>> CommandService::dossiers_of(const std::string& 
   });
 }
 
+Result<DossierPage> CommandService::find_dossiers(const DossierQuery& q, UserId user) {
+  return in_snapshot<DossierPage>(store_, [&]() -> Result<DossierPage> {
+    DossierPage page;
+    const auto first = (q.page - 1) * q.per_page;
+    auto org_of = [&](const std::string& key) { return key.empty() ? std::optional<OrgId>() : dir_.find_org(key); };
+    auto st = store_.scan_dossiers([&](const DossierRecord& r) -> Status {
+      if (!q.workflows.empty() && std::find(q.workflows.begin(), q.workflows.end(), r.workflow) == q.workflows.end())
+        return Status::Ok();
+      if ((q.state && r.state != *q.state) || (q.holder && r.holder != *q.holder) || (q.award && r.award != *q.award))
+        return Status::Ok();
+      if (q.text && r.fields.find(*q.text) == std::string::npos && std::to_string(r.id) != *q.text)
+        return Status::Ok();
+      // Read permission and jurisdiction from the projection's origin and holder (as may_read judges them).
+      DossierState where;
+      const auto origin = org_of(r.origin), holder = org_of(r.holder);
+      if (!origin) return make_error(ErrorCode::kVerifyFailed, fmt::format("hồ sơ {}: không có cơ quan '{}'", r.id, r.origin));
+      where.origin = *origin;
+      if (holder) where.holder = *holder;
+      if (!may_read(dir_, where, user)) return Status::Ok();
+      if (q.within && !dir_.is_within(where.origin, *q.within) &&
+          !(where.holder.valid() && dir_.is_within(where.holder, *q.within)))
+        return Status::Ok();
+      const bool on_page = page.total >= first && page.total < first + q.per_page;
+      if (q.overdue || on_page) {
+        auto view = view_of(r, true);
+        if (!view) return view.error();
+        if (q.overdue && view->overdue != *q.overdue) return Status::Ok();
+        if (on_page) page.items.push_back(std::move(*view));
+      }
+      ++page.total;
+      return Status::Ok();
+    });
+    if (!st) return st.error();
+    return page;
+  });
+}
+
 Result<std::vector<EventRecord>> CommandService::history(DossierId id,
                                                          const std::optional<std::string>& user) {
   return in_snapshot<std::vector<EventRecord>>(store_, [&]() -> Result<std::vector<EventRecord>> {

@@ -57,6 +57,20 @@ struct DossierView {
   bool overdue = false;  // the running legal clock's limit has passed (see LegalClock)
 };
 
+// What a listing asks for: every filter optional; pages from 1.
+struct DossierQuery {
+  std::vector<std::string> workflows;  // empty: every workflow
+  std::optional<std::string> state, holder, award;
+  std::optional<std::string> text;     // in the fields' text, or the dossier's number
+  std::optional<bool> overdue;
+  std::optional<OrgId> within;         // origin or holder inside this org's subtree
+  std::int64_t page = 1, per_page = 20;
+};
+struct DossierPage {
+  std::int64_t total = 0;          // the dossiers that match, on every page
+  std::vector<DossierView> items;  // this page's, in id order
+};
+
 // A dossier the system opens for `origin` (see CommandService::open_all).
 struct OpenRequest {
   std::string award, origin;
@@ -153,6 +167,10 @@ class CommandService {
   // Every dossier of `workflow` (any definition version), in id order, each checked against its chain
   // head like `show`; an operator's view, for reports.
   Result<std::vector<DossierView>> dossiers_of(const std::string& workflow);
+  // The dossiers `user` may read that match `q`, one page of them, in one snapshot. Filters are judged on
+  // the stored projections without decoding them; only the page's dossiers (and, with `overdue`, the
+  // candidates) are decoded, each checked against its chain head like `show`.
+  Result<DossierPage> find_dossiers(const DossierQuery& q, UserId user);
   // The events of a dossier, in order (read permission checked when `user` is given).
   Result<std::vector<EventRecord>> history(DossierId id, const std::optional<std::string>& user);
   // Rebuilds the dossier from its events under its pinned definition, checking the hash chain, and

@@ -393,53 +393,31 @@ class Handler {
       if (!n) return n.error();
       per_page = *n;
     }
-    std::optional<bool> overdue;
+    DossierQuery query;
+    query.page = page;
+    query.per_page = per_page;
     if (auto v = get("overdue")) {
       if (*v != "true" && *v != "false") return bad_request("bad_query", "'overdue' phải là true hoặc false");
-      overdue = *v == "true";
+      query.overdue = *v == "true";
     }
-    std::optional<OrgId> within;
     if (auto v = get("jurisdiction")) {
-      within = app_.directory.find_org(*v);
-      if (!within) return make_error(ErrorCode::kNotFound, fmt::format("Không có cơ quan '{}'", *v));
+      query.within = app_.directory.find_org(*v);
+      if (!query.within) return make_error(ErrorCode::kNotFound, fmt::format("Không có cơ quan '{}'", *v));
     }
-    std::vector<std::string> workflows;
-    if (auto v = get("workflow")) {
-      workflows.push_back(*v);
-    } else {
-      auto defs = app_.store->current_definitions();
-      if (!defs) return defs.error();
-      for (const auto& d : *defs) workflows.push_back(d.name);
-    }
-    std::vector<DossierView> found;
-    for (const auto& w : workflows) {
-      auto views = app_.service->dossiers_of(w);
-      if (!views) return views.error();
-      for (auto& v : *views) {
-        if (!may_read(app_.directory, v.state, user_)) continue;
-        if (auto s = get("state"); s && v.record.state != *s) continue;
-        if (auto h = get("holder"); h && v.record.holder != *h) continue;
-        if (auto a = get("award"); a && v.record.award != *a) continue;
-        if (overdue && v.overdue != *overdue) continue;
-        if (within && !app_.directory.is_within(v.state.origin, *within) &&
-            !(v.state.holder.valid() && app_.directory.is_within(v.state.holder, *within)))
-          continue;
-        if (auto text = get("q"); text && v.record.fields.find(*text) == std::string::npos &&
-                                  std::to_string(v.record.id) != *text)
-          continue;
-        found.push_back(std::move(v));
-      }
-    }
-    std::sort(found.begin(), found.end(),
-              [](const DossierView& a, const DossierView& b) { return a.record.id < b.record.id; });
+    if (auto v = get("workflow")) query.workflows.push_back(*v);
+    query.state = get("state");
+    query.holder = get("holder");
+    query.award = get("award");
+    query.text = get("q");
+    auto found = app_.service->find_dossiers(query, user_);
+    if (!found) return found.error();
     json::array items;
-    const auto first = static_cast<std::size_t>((page - 1) * per_page);
-    for (std::size_t i = first; i < found.size() && i < first + static_cast<std::size_t>(per_page); ++i)
-      items.push_back(views::dossier_json(app_, found[i], user_));
+    for (const auto& v : found->items) items.push_back(views::dossier_json(app_, v, user_));
+    const std::int64_t total = found->total;
     return json::value{{"items", std::move(items)},
                         {"page", page},
                         {"per_page", per_page},
-                        {"total", static_cast<std::int64_t>(found.size())}};
+                        {"total", total}};
   }
 
   Result<json::value> calendar(const std::string& what) {

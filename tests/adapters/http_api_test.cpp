@@ -419,3 +419,36 @@ TEST_CASE("api: a command's answer, written as text, is byte for byte the serial
     CHECK(text == json::serialize(views::event_json(odd)));
   }
 }
+
+TEST_CASE("api: listing filters by award, jurisdiction, number and overdue, pages in id order", "[http]") {
+  Server s("2026-03-02T02:00:00.000Z");
+  for (int i = 0; i < 3; ++i) create(s);
+  s.ok("POST", "/dossiers/2/actions/submit", "xom-khuan-lan.clerk");
+  s.ok("POST", "/dossiers/2/actions/accept", "ca-xa-phuong-tien.clerk");
+  auto ids = [&](const std::string& target, const std::string& user) {
+    std::vector<std::int64_t> out;
+    const json::value list = s.ok("GET", target, user);
+    for (const auto& item : list.at("items").as_array()) out.push_back(item.at("id").as_int64());
+    return out;
+  };
+  const std::string unit = "xom-khuan-lan.clerk";
+  CHECK(ids("/dossiers?per_page=1&page=2", unit) == std::vector<std::int64_t>{2});
+  CHECK(ids("/dossiers?per_page=2&page=2", unit) == std::vector<std::int64_t>{3});
+  CHECK(ids("/dossiers?per_page=2&page=3", unit).empty());
+  CHECK(s.ok("GET", "/dossiers?per_page=2&page=3", unit).at("total").as_int64() == 3);
+  CHECK(ids("/dossiers?award=giay_khen_xa&workflow=standard", unit) == std::vector<std::int64_t>{1, 2, 3});
+  CHECK(ids("/dossiers?award=huan_chuong_ld_nhat", unit).empty());
+  CHECK(ids("/dossiers?workflow=no_such_workflow", unit).empty());
+  CHECK(ids("/dossiers?q=kh%C3%B4ng%20c%C3%B3", unit).empty());
+  // Jurisdiction: by origin (the unit's subtree) or by holder (the commune's culture office holds dossier 2).
+  CHECK(ids("/dossiers?jurisdiction=xom-khuan-lan", unit) == std::vector<std::int64_t>{1, 2, 3});
+  CHECK(ids("/dossiers?jurisdiction=vhxh-xa-phuong-tien", unit) == std::vector<std::int64_t>{2});
+  CHECK(s.call("GET", "/dossiers?jurisdiction=khong-co", unit).status == 404);
+  // Nothing overdue yet; two months later the police's running clock is past its limit.
+  CHECK(ids("/dossiers?overdue=true", unit).empty());
+  s.set_clock("2026-05-04T02:00:00.000Z");
+  CHECK(ids("/dossiers?overdue=true", unit) == std::vector<std::int64_t>{2});
+  CHECK(ids("/dossiers?overdue=false", unit) == std::vector<std::int64_t>{1, 3});
+  CHECK(s.ok("GET", "/dossiers?overdue=true", unit).at("items").at(0).at("overdue") == true);
+  CHECK(s.call("GET", "/dossiers?overdue=maybe", unit).status == 400);
+}
