@@ -240,7 +240,7 @@ struct Server::Impl {
         engine_busy = false;
         dispatch();
       });
-      after_commit(Synced{shared, std::move(done), std::move(work)});
+      after_commit(Synced{std::move(shared), std::move(done), std::move(work)});  // sessions are let go on the loop
     });
   }
 
