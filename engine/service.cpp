@@ -137,9 +137,12 @@ Result<UserId> CommandService::find_user(const std::string& key) const {
 Result<UserId> CommandService::find_principal(const std::string& key) const {
   if (key.empty()) return UserId{};
   auto u = dir_.find_user(key);
+  // A request refused, not a resource missing: the caller named someone to act for who does not exist.
   if (!u)
-    return with_reason(ErrorCode::kNotFound, fmt::format("Không có người dùng '{}' để thay mặt", key),
-                       "unknown_user", key);
+    return with_reason(
+        ErrorCode::kInvalidInput,
+        fmt::format("Người được thay mặt (on_behalf_of) '{}' không có trong danh sách người dùng", key),
+        "unknown_user", "on_behalf_of");
   return *u;
 }
 

@@ -206,7 +206,8 @@ class CommandService {
 
  private:
   Result<UserId> find_user(const std::string& key) const;
-  // The user `key` names, or an invalid id for "" (a command nobody delegated).
+  // The user `key` names, or an invalid id for "" (a command nobody delegated); fails with kInvalidInput
+  // (unknown_user, subject on_behalf_of) when the directory has no such user.
   Result<UserId> find_principal(const std::string& key) const;
   Result<Outcome> commit(WriteTx& tx, const Definition& def, DossierState& state,
                          std::int64_t expected_version, std::string last_hash, const Decision& decision);

@@ -220,6 +220,10 @@ Result<RawInput> raw_input(const json::object& o) {
   return in;
 }
 
+// A refusal the server logs: no permission, or a delegation refused (the user named to act for is unknown or
+// the caller themself).
+bool is_denial(const Error& e) { return e.code == ErrorCode::kNotPermitted || e.subject == "on_behalf_of"; }
+
 json::object outcome_json(const Outcome& o) {
   json::array events;
   for (const auto& e : o.events) events.push_back(views::event_json(e));
@@ -242,7 +246,7 @@ class Handler {
     if (!user) return denied(user.error());
     user_ = *user;
     Result<json::value> out = route(p, m);
-    if (!out) return out.error().code == ErrorCode::kNotPermitted ? denied(out.error()) : error_reply(out.error());
+    if (!out) return is_denial(out.error()) ? denied(out.error()) : error_reply(out.error());
     return json_response(created_ ? 201 : 200, *out);
   }
 

@@ -79,6 +79,15 @@ std::int64_t create(Server& s) {
   return s.ok("POST", "/dossiers", "xom-khuan-lan.clerk", kProposal, 201).at("id").as_int64();
 }
 
+// A new Giấy khen xã taken to the Chủ tịch UBND xã's decision; its path.
+std::string to_commune_decision(Server& s) {
+  const std::string at = "/dossiers/" + std::to_string(create(s));
+  s.ok("POST", at + "/actions/submit", "xom-khuan-lan.clerk");
+  s.ok("POST", at + "/actions/accept", "ca-xa-phuong-tien.clerk");
+  s.ok("POST", at + "/actions/appraise", "vhxh-xa-phuong-tien.appraiser");
+  return at;
+}
+
 }  // namespace
 
 TEST_CASE("api: health and the OpenAPI document need no token, everything else does", "[http]") {
@@ -321,18 +330,10 @@ TEST_CASE("api: the Phó Chủ tịch decides on behalf of the Chủ tịch with
           "[http][delegation]") {
   Server s("2026-03-10T02:00:00.000Z");  // 10/03/2026 09:00 in Vietnam: within 01/03–30/04/2026
   const std::string deputy = "ubnd-xa-phuong-tien.appraiser", chair = "ubnd-xa-phuong-tien.signer";
-  auto to_decision = [&] {
-    const std::int64_t id = create(s);
-    const std::string at = "/dossiers/" + std::to_string(id);
-    s.ok("POST", at + "/actions/submit", "xom-khuan-lan.clerk");
-    s.ok("POST", at + "/actions/accept", "ca-xa-phuong-tien.clerk");
-    s.ok("POST", at + "/actions/appraise", "vhxh-xa-phuong-tien.appraiser");
-    return at;
-  };
   const std::string decide =
       R"({"fields":{"decision_number":"15/QĐ-UBND","decision_date":"2026-03-10"},"on_behalf_of":"ubnd-xa-phuong-tien.signer"})";
-  const std::string first = to_decision();
-  const std::string second = to_decision();
+  const std::string first = to_commune_decision(s);
+  const std::string second = to_commune_decision(s);
   // The Chủ tịch's inbox, seen by his delegate, with the actions he may take.
   auto inbox = s.ok("GET", "/inbox?on_behalf_of=" + chair, deputy).as_array();
   REQUIRE(inbox.size() == 2);
@@ -381,4 +382,29 @@ TEST_CASE("api: the Phó Chủ tịch decides on behalf of the Chủ tịch with
             .at("properties")
             .as_object()
             .contains("on_behalf_of"));
+}
+
+TEST_CASE("api: an unknown delegator is a refused request, answered 400 naming the field and logged",
+          "[http][delegation]") {
+  Server s("2026-03-10T02:00:00.000Z");
+  const std::string deputy = "ubnd-xa-phuong-tien.appraiser";
+  const std::string at = to_commune_decision(s);
+  const auto version = s.ok("GET", at, "xom-khuan-lan.clerk").at("version").as_int64();
+  Response act = s.call(
+      "POST", at + "/actions/decide", deputy,
+      R"({"fields":{"decision_number":"15/QĐ-UBND","decision_date":"2026-03-10"},"on_behalf_of":"ai-do"})");
+  INFO(act.body);
+  CHECK(act.status == 400);
+  CHECK(reason(act) == "unknown_user");
+  CHECK(json::parse(act.body).at("error").at("subject").as_string() == "on_behalf_of");
+  CHECK_THAT(act.denied, Catch::Contains("user=" + deputy) && Catch::Contains("reason=unknown_user"));
+  std::string proposal = kProposal;
+  proposal.insert(proposal.size() - 1, R"(,"on_behalf_of":"ai-do")");
+  Response created = s.call("POST", "/dossiers", deputy, proposal);
+  CHECK(created.status == 400);
+  CHECK_FALSE(created.denied.empty());
+  Response inbox = s.call("GET", "/inbox?on_behalf_of=ai-do", deputy);
+  CHECK(inbox.status == 400);
+  CHECK_FALSE(inbox.denied.empty());
+  CHECK(s.ok("GET", at, "xom-khuan-lan.clerk").at("version").as_int64() == version);
 }

@@ -821,9 +821,19 @@ TEST_CASE("delegation: refusals name why, and nothing is written", "[service][de
     refused(w.service->act(id, "decide", kChair, decision(kChair)), ErrorCode::kInvalidInput,
             "invalid_input");
   }
-  SECTION("on behalf of nobody the directory knows") {
-    refused(w.service->act(id, "decide", kDeputy, decision("ubnd-xa-phuong-tien.nobody")),
-            ErrorCode::kNotFound, "unknown_user");
+  SECTION(
+      "on behalf of nobody the directory knows: a refused request naming the field, not a missing thing") {
+    const auto msg = refused(w.service->act(id, "decide", kDeputy, decision("ubnd-xa-phuong-tien.nobody")),
+                             ErrorCode::kInvalidInput, "unknown_user");
+    CHECK_THAT(msg, Catch::Contains("on_behalf_of") && Catch::Contains("'ubnd-xa-phuong-tien.nobody'"));
+    RawInput in = eligible_collective();
+    in.on_behalf_of = "ubnd-xa-phuong-tien.nobody";
+    refused(w.service->create("standard", "giay_khen_xa", kDeputy, in), ErrorCode::kInvalidInput,
+            "unknown_user");
+    auto inbox = w.service->inbox(kDeputy, "ubnd-xa-phuong-tien.nobody");
+    REQUIRE_FALSE(inbox.ok());
+    CHECK(inbox.error().code == ErrorCode::kInvalidInput);
+    CHECK(inbox.error().subject == "on_behalf_of");
   }
   SECTION("creating for the Chủ tịch is checked against his roles, which may not create") {
     RawInput in = eligible_collective();
