@@ -284,10 +284,29 @@ class Handler {
 
   Response denied(const Error& e) {
     Response r = error_reply(e);
-    r.denied = fmt::format("denied {} {} user={} reason={}", as_text(req_.method), as_text(req_.target),
+    const std::string behalf = claimed_behalf();
+    r.denied = fmt::format("denied {} {} user={}{} reason={}", as_text(req_.method), as_text(req_.target),
                            user_.valid() ? app_.directory.user(user_).key : "-",
+                           behalf.empty() ? "" : " on_behalf_of=" + behalf,
                            e.reason.empty() ? error_code_name(e.code) : e.reason);
     return r;
+  }
+
+  // Whom the request says the user acts for ("" when nobody): GET /inbox's query, a command's body. What the
+  // client sent, not a key the directory vouches for, so as one word: at most 128 bytes, each space or
+  // control character a '?', never a second log line.
+  std::string claimed_behalf() const {
+    std::string key;
+    if (req_.method == "GET") {
+      if (auto q = t_.query.find("on_behalf_of"); q != t_.query.end()) key = q->second;
+    } else {
+      key = views::on_behalf_of_in(req_.body);
+    }
+    key = as_text(std::string_view(key).substr(0, 128));
+    std::replace_if(
+        key.begin(), key.end(), [](char c) { return static_cast<unsigned char>(c) <= ' ' || c == '\x7f'; },
+        '?');
+    return key;
   }
 
   const std::string& user_key() const { return app_.directory.user(user_).key; }

@@ -34,9 +34,14 @@ json::object event_json(const EventRecord& e) {
 }
 
 std::string on_behalf_of(const EventRecord& e) {
+  // Most events name nobody: their payloads are not parsed.
   if (e.payload.find("\"on_behalf_of\"") == std::string::npos) return "";
+  return on_behalf_of_in(e.payload);
+}
+
+std::string on_behalf_of_in(const std::string& json_text) {
   boost::system::error_code ec;
-  json::value v = json::parse(e.payload, ec);
+  json::value v = json::parse(json_text, ec);
   const auto* b = !ec && v.is_object() ? v.as_object().if_contains("on_behalf_of") : nullptr;
   return b && b->is_string() ? std::string(b->as_string()) : std::string();
 }

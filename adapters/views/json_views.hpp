@@ -20,6 +20,9 @@ json::value parse_json_or_string(const std::string& s);
 json::object event_json(const EventRecord& e);
 // The key of the user the event's actor stood in for (payload "on_behalf_of"), "" when none.
 std::string on_behalf_of(const EventRecord& e);
+// The "on_behalf_of" string of the JSON object `json_text` (a payload, a request body); "" when it has none
+// or is not a JSON object.
+std::string on_behalf_of_in(const std::string& json_text);
 // A stored UTC time in Vietnam time (as stored when it does not parse).
 std::string vietnam_time(const std::string& utc);
 // The org's name, or its key when the directory does not know it.

@@ -408,3 +408,28 @@ TEST_CASE("api: an unknown delegator is a refused request, answered 400 naming t
   CHECK_FALSE(inbox.denied.empty());
   CHECK(s.ok("GET", at, "xom-khuan-lan.clerk").at("version").as_int64() == version);
 }
+
+TEST_CASE("api: the denied line names whom the user claimed to act for", "[http][delegation]") {
+  Server s("2026-03-10T02:00:00.000Z");
+  const std::string deputy = "ubnd-xa-phuong-tien.appraiser", chair = "ubnd-xa-phuong-tien.signer";
+  const std::string at = to_commune_decision(s);
+  const std::string decide = R"({"fields":{"decision_number":"15/QĐ-UBND","decision_date":"2026-03-10"},)";
+  // Someone the Chủ tịch named nowhere: the line names the user and whom they claimed.
+  Response stranger = s.call("POST", at + "/actions/decide", "ubnd-xa-phuong-tien.clerk",
+                             decide + R"("on_behalf_of":")" + chair + "\"}");
+  CHECK(stranger.status == 403);
+  CHECK_THAT(stranger.denied, Catch::Contains("user=ubnd-xa-phuong-tien.clerk on_behalf_of=" + chair +
+                                              " reason=not_a_delegate"));
+  // A refusal without on_behalf_of names nobody else.
+  Response own = s.call("POST", at + "/actions/decide", deputy, decide + R"("note":"x"})");
+  CHECK(own.status == 403);
+  CHECK_THAT(own.denied, Catch::Contains("user=" + deputy + " reason=not_permitted"));
+  CHECK(own.denied.find("on_behalf_of") == std::string::npos);
+  // The inbox's query names them too.
+  Response inbox = s.call("GET", "/inbox?on_behalf_of=ai-do", deputy);
+  CHECK_THAT(inbox.denied, Catch::Contains("denied GET /inbox?on_behalf_of=ai-do user=" + deputy +
+                                           " on_behalf_of=ai-do reason=unknown_user"));
+  // What the body claims is logged as one word: it cannot add a line to the log.
+  Response forged = s.call("POST", at + "/actions/decide", deputy, R"({"on_behalf_of":"x\ndenied y"})");
+  CHECK_THAT(forged.denied, Catch::Contains("on_behalf_of=x?denied?y reason=unknown_user"));
+}
