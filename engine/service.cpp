@@ -843,9 +843,10 @@ Result<std::vector<DossierView>> CommandService::inbox(const std::string& user,
                          "not_permitted");
     auto behalf = find_principal(on_behalf_of);
     if (!behalf) return behalf.error();
-    if (behalf->valid()) {
+    const bool by_delegate = behalf->valid();
+    if (by_delegate) {
       if (auto r = check_delegation(dir_, *uid, *behalf, clock_.now())) return refusal_error(*r);
-      uid = *behalf;  // the delegator's inbox
+      uid = *behalf;  // the delegator's inbox, without the ballots only they may cast
     }
     auto recs = store_.open_held_by(dir_.org(dir_.user(*uid).org).key);
     if (!recs) return recs.error();
@@ -853,7 +854,7 @@ Result<std::vector<DossierView>> CommandService::inbox(const std::string& user,
     for (auto& r : *recs) {
       auto view = view_of(std::move(r), true);
       if (!view) return view.error();
-      if (available_actions(*view->definition, dir_, view->state, *uid).empty()) continue;
+      if (available_actions(*view->definition, dir_, view->state, *uid, by_delegate).empty()) continue;
       out.push_back(std::move(*view));
     }
     return out;

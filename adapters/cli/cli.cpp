@@ -597,12 +597,13 @@ int cmd_inbox(Ctx& c) {
   const auto behalf = c.args.get("on-behalf-of");
   auto items = r.service->inbox(*as, behalf.value_or(""));
   if (!items) return fail(c, items.error());
-  // Actions are listed as the inbox's owner may take them: the delegator's, when acting for them.
+  // Actions are listed as the inbox's owner may take them: the delegator's but a ballot, when acting for
+  // them.
   auto user = r.directory.find_user(behalf.value_or(*as));
   json::array arr;
   for (const auto& v : *items) {
     if (c.json_out()) {
-      arr.push_back(dossier_json(r, v, user));
+      arr.push_back(dossier_json(r, v, user, behalf.has_value()));
     } else {
       const Definition& def = *v.definition;
       std::string due;

@@ -377,11 +377,11 @@ class Handler {
     const std::string holder = behalf == t_.query.end() ? "" : behalf->second;
     auto views = app_.service->inbox(user_key(), holder);
     if (!views) return views.error();
-    // Actions as the inbox's owner may take them: the delegator's, when standing in for them.
+    // Actions as the inbox's owner may take them: the delegator's but a ballot, when standing in for them.
     const std::optional<UserId> owner =
         holder.empty() ? std::optional<UserId>(user_) : app_.directory.find_user(holder);
     json::array out;
-    for (const auto& v : *views) out.push_back(views::dossier_json(app_, v, owner));
+    for (const auto& v : *views) out.push_back(views::dossier_json(app_, v, owner, !holder.empty()));
     return json::value(std::move(out));
   }
 

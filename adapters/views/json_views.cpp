@@ -57,7 +57,8 @@ std::string org_name(const Directory& dir, const std::string& key) {
   return id ? dir.org(*id).name : key;
 }
 
-json::object dossier_json(const App& rt, const DossierView& v, const std::optional<UserId>& user) {
+json::object dossier_json(const App& rt, const DossierView& v, const std::optional<UserId>& user,
+                          bool by_delegate) {
   const Definition& def = *v.definition;
   const State& st = def.state(v.state.state);
   const Award& award = def.award(v.state.award);
@@ -104,7 +105,7 @@ json::object dossier_json(const App& rt, const DossierView& v, const std::option
   o["deadlines"] = std::move(clocks);
   if (user) {
     json::array actions;
-    for (ActionId a : available_actions(def, rt.directory, v.state, *user))
+    for (ActionId a : available_actions(def, rt.directory, v.state, *user, by_delegate))
       actions.push_back(json::string(def.action_name(a)));
     o["actions"] = std::move(actions);
   }

@@ -27,8 +27,10 @@ std::string on_behalf_of_in(const std::string& json_text);
 std::string vietnam_time(const std::string& utc);
 // The org's name, or its key when the directory does not know it.
 std::string org_name(const Directory& dir, const std::string& key);
-// A dossier as `hoso dossier show --json` shows it; with `user`, the actions they may take now.
-json::object dossier_json(const App& app, const DossierView& v, const std::optional<UserId>& user);
+// A dossier as `hoso dossier show --json` shows it; with `user`, the actions they may take now (with
+// `by_delegate`, those their delegate may take for them: no ballot).
+json::object dossier_json(const App& app, const DossierView& v, const std::optional<UserId>& user,
+                          bool by_delegate = false);
 
 // A year's report obligations as `hoso reports status --json` shows them: {year, jurisdiction, counts,
 // obligations}.

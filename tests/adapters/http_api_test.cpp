@@ -1,13 +1,13 @@
 // The HTTP API as a socket-free function over a real SQLite file: bearer tokens, every permission rule,
 // a dossier path driven through it, stale versions, bad requests, listing with filters and pages.
-#include <catch2/catch.hpp>
-
 #include <boost/json.hpp>
+#include <catch2/catch.hpp>
 #include <map>
 
 #include "adapters/http/api.hpp"
 #include "adapters/http/auth.hpp"
 #include "adapters/runtime/app.hpp"
+#include "tests/support/project_edit.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace hoso;
@@ -22,12 +22,14 @@ struct Server {
   std::unique_ptr<Api> api;
   std::map<std::string, std::string> tokens;  // user -> bearer token
 
-  // With `virtual_at`, a simulation database whose clock stands at that UTC time (see set_clock).
-  explicit Server(const std::string& virtual_at = "") {
+  // With `virtual_at`, a simulation database whose clock stands at that UTC time (see set_clock); with
+  // `edit`, the shipped config as the test changes it.
+  explicit Server(const std::string& virtual_at = "", const testing::ProjectEdit& edit = {}) {
     auto store = SqliteStore::open(dir.file("hoso.db"), OpenMode::kCreate);
     REQUIRE(store.ok());
     auto project = yaml::load_project(std::string(HOSO_SOURCE_DIR) + "/config", std::string(HOSO_SOURCE_DIR) + "/workflows");
     REQUIRE(project.ok());
+    if (edit) edit(project);
     REQUIRE((*store)
                 ->write([&](WriteTx& tx) {
                   if (auto st = yaml::install_project(tx, project, "2026-01-01T00:00:00.000Z"); !st)
@@ -432,4 +434,42 @@ TEST_CASE("api: the denied line names whom the user claimed to act for", "[http]
   // What the body claims is logged as one word: it cannot add a line to the log.
   Response forged = s.call("POST", at + "/actions/decide", deputy, R"({"on_behalf_of":"x\ndenied y"})");
   CHECK_THAT(forged.denied, Catch::Contains("on_behalf_of=x?denied?y reason=unknown_user"));
+}
+
+TEST_CASE("api: the inbox a delegate keeps for a council member offers no ballot, and a ballot is refused",
+          "[http][delegation][vote]") {
+  // The tests' own config: a member of the Hội đồng TĐKT tỉnh Thái Nguyên who also closes the vote names the
+  // Sở's appraiser as delegate.
+  const std::string member = "snv-thai-nguyen.council1", deputy = "snv-thai-nguyen.appraiser";
+  Server s("2026-03-10T02:00:00.000Z", [&](yaml::Project& p) {
+    auto& u = testing::user_spec(p, member);
+    u.roles.push_back("clerk");
+    u.delegates.push_back({deputy, "2026-03-01", "2026-04-30", "Nghỉ phép"});
+  });
+  std::string proposal = kProposal;
+  proposal.replace(proposal.find("giay_khen_xa"), 12, "bang_khen_tinh");
+  const std::string at =
+      "/dossiers/" +
+      std::to_string(s.ok("POST", "/dossiers", "xom-khuan-lan.clerk", proposal, 201).at("id").as_int64());
+  for (const auto& [action, user] :
+       std::vector<std::pair<std::string, std::string>>{{"submit", "xom-khuan-lan.clerk"},
+                                                        {"accept", "ca-xa-phuong-tien.clerk"},
+                                                        {"appraise", "vhxh-xa-phuong-tien.appraiser"},
+                                                        {"forward", "ubnd-xa-phuong-tien.signer"},
+                                                        {"accept", "ca-tinh-thai-nguyen.clerk"},
+                                                        {"forward", "ca-tinh-thai-nguyen.appraiser"},
+                                                        {"appraise", deputy}})
+    s.ok("POST", at + "/actions/" + action, user);
+  REQUIRE(s.ok("GET", at, member).at("state").as_string() == "council_vote");
+  auto own = s.ok("GET", "/inbox", member).as_array();
+  REQUIRE(own.size() == 1);
+  CHECK(own[0].at("actions") == json::parse(R"(["vote","close_vote"])"));
+  auto theirs = s.ok("GET", "/inbox?on_behalf_of=" + member, deputy).as_array();
+  REQUIRE(theirs.size() == 1);
+  CHECK(theirs[0].at("actions") == json::parse(R"(["close_vote"])"));
+  Response ballot =
+      s.call("POST", at + "/actions/vote", deputy, R"({"ballot":"yes","on_behalf_of":")" + member + "\"}");
+  CHECK(ballot.status == 403);
+  CHECK(reason(ballot) == "vote_not_delegable");
+  CHECK_THAT(ballot.denied, Catch::Contains("on_behalf_of=" + member + " reason=vote_not_delegable"));
 }

@@ -1002,10 +1002,16 @@ DossierId at_council_vote(World& w) {
 
 }  // namespace
 
-TEST_CASE("delegation: a ballot is not cast on a member's behalf",
+TEST_CASE("delegation: a ballot is not cast on a member's behalf, and his inbox for the delegate holds none",
           "[service][delegation][vote]") {
   World w(member_delegates);
   const DossierId id = at_council_vote(w);
+  auto own = w.service->inbox(kMember);
+  REQUIRE(own.ok());
+  REQUIRE(own->size() == 1);  // the member's ballot
+  auto theirs = w.service->inbox(kMemberDeputy, kMember);
+  REQUIRE(theirs.ok());
+  CHECK(theirs->empty());  // nothing there his delegate could do
   const std::size_t before = w.store.data().events.size();
   RawInput ballot;
   ballot.ballot = "yes";
@@ -1017,4 +1023,28 @@ TEST_CASE("delegation: a ballot is not cast on a member's behalf",
   CHECK(r.error().reason == "vote_not_delegable");
   CHECK_THAT(r.error().message, Catch::Contains("không được bỏ thay"));
   CHECK(w.store.data().events.size() == before);
+}
+
+TEST_CASE("delegation: for a delegate, a member who also closes the vote has the closing and not the ballot",
+          "[service][delegation][vote]") {
+  World w([](yaml::Project& p) {
+    member_delegates(p);
+    user_spec(p, kMember).roles.push_back("clerk");
+  });
+  const DossierId id = at_council_vote(w);
+  auto theirs = w.service->inbox(kMemberDeputy, kMember);
+  REQUIRE(theirs.ok());
+  REQUIRE(theirs->size() == 1);
+  const DossierView& v = theirs->front();
+  CHECK(v.record.id == id);
+  const UserId member = *w.directory.find_user(kMember);
+  auto names = [&](const std::vector<ActionId>& actions) {
+    std::vector<std::string> out;
+    for (ActionId a : actions) out.push_back(v.definition->action_name(a));
+    return out;
+  };
+  CHECK(names(available_actions(*v.definition, w.directory, v.state, member)) ==
+        std::vector<std::string>{"vote", "close_vote"});
+  CHECK(names(available_actions(*v.definition, w.directory, v.state, member, true)) ==
+        std::vector<std::string>{"close_vote"});
 }
