@@ -748,6 +748,9 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     for (const auto& name : parsed->flags)
       if (!ok(name)) return usage(c, fmt::format("lệnh '{}' không dùng tùy chọn --{}", p[0], name));
   }
+  // Empty, it would name nobody and the command would quietly be the user's own.
+  if (parsed->get("on-behalf-of") == std::optional<std::string>(""))
+    return usage(c, "--on-behalf-of không được để trống: cần mã người dùng đã ủy quyền cho --as");
   try {
     const std::string& cmd = p[0];
     if (cmd == "init") return p.size() == 1 ? cmd_init(c) : usage(c, "init không nhận tham số vị trí");
