@@ -311,14 +311,27 @@ class Handler {
 
   const std::string& user_key() const { return app_.directory.user(user_).key; }
 
-  // An auditor reads; they never write, whatever a workflow says.
-  Status may_write() const {
-    if (app_.directory.user(user_).has_role(Role::kAuditor)) {
-      Error e = make_error(ErrorCode::kNotPermitted, "Thanh tra chỉ được xem, không được thao tác trên hồ sơ");
+  // An auditor reads; they never write, whatever a workflow says: not with their token, and not through a
+  // delegate standing in for them (`on_behalf_of`, checked with the delegator's roles).
+  Status may_write(const std::string& on_behalf_of = "") const {
+    const auto delegator = app_.directory.find_user(on_behalf_of);
+    for (UserId u : {user_, delegator.value_or(UserId{})}) {
+      if (!u.valid() || !app_.directory.user(u).has_role(Role::kAuditor)) continue;
+      Error e = make_error(ErrorCode::kNotPermitted,
+                           fmt::format("'{}' là thanh tra: chỉ được xem, không được thao tác trên hồ sơ",
+                                       app_.directory.user(u).key));
       e.reason = "auditor_read_only";
       return e;
     }
     return Status::Ok();
+  }
+
+  // A command's input (raw_input), refused when the user it is done for may not write.
+  Result<RawInput> write_input(const json::object& o) const {
+    auto in = raw_input(o);
+    if (!in) return in.error();
+    if (auto w = may_write(in->on_behalf_of); !w) return w.error();
+    return in;
   }
 
   Result<json::value> create() {
@@ -329,7 +342,7 @@ class Handler {
     if (!workflow) return workflow.error();
     auto award = text_of(*o, "award", true);
     if (!award) return award.error();
-    auto in = raw_input(*o);
+    auto in = write_input(*o);
     if (!in) return in.error();
     auto out = app_.service->create(*workflow, *award, user_key(), *in);
     if (!out) return out.error();
@@ -342,7 +355,7 @@ class Handler {
     auto o =
         body_object(req_.body, {"fields", "documents", "note", "ballot", "expected_version", "on_behalf_of"});
     if (!o) return o.error();
-    auto in = raw_input(*o);
+    auto in = write_input(*o);
     if (!in) return in.error();
     auto out = app_.service->act(id, action, user_key(), *in);
     if (!out) return out.error();

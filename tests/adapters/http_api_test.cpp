@@ -436,6 +436,31 @@ TEST_CASE("api: the denied line names whom the user claimed to act for", "[http]
   CHECK_THAT(forged.denied, Catch::Contains("on_behalf_of=x?denied?y reason=unknown_user"));
 }
 
+TEST_CASE("api: a delegate never writes with the role of a delegator who is an auditor",
+          "[http][delegation]") {
+  // The tests' own config: the Chủ tịch UBND xã Phượng Tiến also audits.
+  Server s("2026-03-10T02:00:00.000Z", [](yaml::Project& p) {
+    testing::user_spec(p, "ubnd-xa-phuong-tien.signer").roles.push_back("auditor");
+  });
+  const std::string deputy = "ubnd-xa-phuong-tien.appraiser", chair = "ubnd-xa-phuong-tien.signer";
+  const std::string at = to_commune_decision(s);
+  const auto version = s.ok("GET", at, "xom-khuan-lan.clerk").at("version").as_int64();
+  Response r =
+      s.call("POST", at + "/actions/decide", deputy,
+             R"({"fields":{"decision_number":"15/QĐ-UBND","decision_date":"2026-03-10"},"on_behalf_of":")" +
+                 chair + "\"}");
+  INFO(r.body);
+  CHECK(r.status == 403);
+  CHECK(reason(r) == "auditor_read_only");
+  CHECK_THAT(r.body, Catch::Contains("'" + chair + "' là thanh tra"));
+  CHECK_THAT(r.denied, Catch::Contains("on_behalf_of=" + chair + " reason=auditor_read_only"));
+  CHECK(s.ok("GET", at, "xom-khuan-lan.clerk").at("version").as_int64() == version);
+  // Nor creates in his name.
+  std::string proposal = kProposal;
+  proposal.insert(proposal.size() - 1, R"(,"on_behalf_of":")" + chair + "\"");
+  CHECK(reason(s.call("POST", "/dossiers", deputy, proposal)) == "auditor_read_only");
+}
+
 TEST_CASE("api: the inbox a delegate keeps for a council member offers no ballot, and a ballot is refused",
           "[http][delegation][vote]") {
   // The tests' own config: a member of the Hội đồng TĐKT tỉnh Thái Nguyên who also closes the vote names the
