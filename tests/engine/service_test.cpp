@@ -916,7 +916,9 @@ TEST_CASE("delegation: the last day holds until midnight in Vietnam, 17:00 UTC",
 
 TEST_CASE("delegation: neither a retired delegator nor a retired delegate acts or reads the inbox",
           "[service][delegation]") {
-  auto retire = [](const std::string& key) { return [key](yaml::Project& p) { user_spec(p, key).active = false; }; };
+  auto retire = [](const std::string& key) {
+    return [key](yaml::Project& p) { user_spec(p, key).active = false; };
+  };
   auto refused_both = [](World& w, const std::string& why) {
     const DossierId id = at_commune_decision(w);
     const std::size_t before = w.store.data().events.size();
@@ -970,7 +972,8 @@ TEST_CASE("delegation: a dossier created on the unit clerk's behalf is the unit'
   verifies(w, r->id);
 }
 
-TEST_CASE("delegation: replay and audit verify still pass once the period is over", "[service][delegation][history]") {
+TEST_CASE("delegation: replay and audit verify still pass once the period is over",
+          "[service][delegation][history]") {
   World w;
   const DossierId id = at_commune_decision(w);
   w.tick();
