@@ -624,7 +624,7 @@ Status apply_event(const Definition& def, DossierState& s, const Event& e) {
 }
 
 std::vector<ActionId> available_actions(const Definition& def, const Directory& dir, const DossierState& s,
-                                        UserId user_id) {
+                                        UserId user_id, bool by_delegate) {
   std::vector<ActionId> out;
   if (s.closed) return out;
   const User& user = dir.user(user_id);
@@ -639,7 +639,7 @@ std::vector<ActionId> available_actions(const Definition& def, const Directory& 
       if (!acting_role(user, t.roles_mask)) break;
       if (user.org != (t.at == Relation::kHolder ? s.holder : s.origin)) break;
       if (t.kind == TransitionKind::kVote &&
-          (!contains(s.vote.electorate, user.id) || contains(s.vote.voted, user.id)))
+          (by_delegate || !contains(s.vote.electorate, user.id) || contains(s.vote.voted, user.id)))
         break;
       out.push_back(action);
       break;

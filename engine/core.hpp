@@ -32,9 +32,10 @@ std::optional<Refusal> check_delegation(const Directory& dir, UserId acting, Use
 // could have produced from this state (wrong sequence, unknown transition, field out of range).
 Status apply_event(const Definition& def, DossierState& state, const Event& event);
 
-// The actions `user` may take on `state` now (ignoring guards and documents, which depend on input).
+// The actions `user` may take on `state` now (ignoring guards and documents, which depend on input); with
+// `by_delegate`, those a delegate may take for them: never a ballot (vote_not_delegable).
 std::vector<ActionId> available_actions(const Definition& def, const Directory& dir,
-                                        const DossierState& state, UserId user);
+                                        const DossierState& state, UserId user, bool by_delegate = false);
 
 // True when `user` may read the dossier: its origin lies within the user's jurisdiction, or the user's
 // org holds it now.

@@ -137,9 +137,12 @@ Result<UserId> CommandService::find_user(const std::string& key) const {
 Result<UserId> CommandService::find_principal(const std::string& key) const {
   if (key.empty()) return UserId{};
   auto u = dir_.find_user(key);
+  // A request refused, not a resource missing: the caller named someone to act for who does not exist.
   if (!u)
-    return with_reason(ErrorCode::kNotFound, fmt::format("Không có người dùng '{}' để thay mặt", key),
-                       "unknown_user", key);
+    return with_reason(
+        ErrorCode::kInvalidInput,
+        fmt::format("Người được thay mặt (on_behalf_of) '{}' không có trong danh sách người dùng", key),
+        "unknown_user", "on_behalf_of");
   return *u;
 }
 
@@ -841,9 +844,10 @@ Result<std::vector<DossierView>> CommandService::inbox(const std::string& user,
                          "not_permitted");
     auto behalf = find_principal(on_behalf_of);
     if (!behalf) return behalf.error();
-    if (behalf->valid()) {
+    const bool by_delegate = behalf->valid();
+    if (by_delegate) {
       if (auto r = check_delegation(dir_, *uid, *behalf, clock_.now())) return refusal_error(*r);
-      uid = *behalf;  // the delegator's inbox
+      uid = *behalf;  // the delegator's inbox, without the ballots only they may cast
     }
     auto recs = store_.open_held_by(dir_.org(dir_.user(*uid).org).key);
     if (!recs) return recs.error();
@@ -851,7 +855,7 @@ Result<std::vector<DossierView>> CommandService::inbox(const std::string& user,
     for (auto& r : *recs) {
       auto view = view_of(std::move(r), true);
       if (!view) return view.error();
-      if (available_actions(*view->definition, dir_, view->state, *uid).empty()) continue;
+      if (available_actions(*view->definition, dir_, view->state, *uid, by_delegate).empty()) continue;
       out.push_back(std::move(*view));
     }
     return out;

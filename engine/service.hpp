@@ -162,7 +162,7 @@ class CommandService {
   Result<DossierView> show(DossierId id, const std::optional<std::string>& user);
   // The dossiers waiting for `user`: held by their org, with an action their roles may take now. With
   // `on_behalf_of`, those waiting for that user, whose current delegate `user` must be (else the
-  // refusal of check_delegation).
+  // refusal of check_delegation), leaving out those where only a ballot waits (a delegate casts none).
   Result<std::vector<DossierView>> inbox(const std::string& user, const std::string& on_behalf_of = "");
   // Every dossier of `workflow` (any definition version), in id order, each checked against its chain
   // head like `show`; an operator's view, for reports.
@@ -224,7 +224,8 @@ class CommandService {
 
  private:
   Result<UserId> find_user(const std::string& key) const;
-  // The user `key` names, or an invalid id for "" (a command nobody delegated).
+  // The user `key` names, or an invalid id for "" (a command nobody delegated); fails with kInvalidInput
+  // (unknown_user, subject on_behalf_of) when the directory has no such user.
   Result<UserId> find_principal(const std::string& key) const;
   Result<Outcome> commit(WriteTx& tx, const Definition& def, DossierState& state,
                          std::int64_t expected_version, std::string last_hash, const Decision& decision);

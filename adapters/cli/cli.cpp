@@ -597,12 +597,13 @@ int cmd_inbox(Ctx& c) {
   const auto behalf = c.args.get("on-behalf-of");
   auto items = r.service->inbox(*as, behalf.value_or(""));
   if (!items) return fail(c, items.error());
-  // Actions are listed as the inbox's owner may take them: the delegator's, when acting for them.
+  // Actions are listed as the inbox's owner may take them: the delegator's but a ballot, when acting for
+  // them.
   auto user = r.directory.find_user(behalf.value_or(*as));
   json::array arr;
   for (const auto& v : *items) {
     if (c.json_out()) {
-      arr.push_back(dossier_json(r, v, user));
+      arr.push_back(dossier_json(r, v, user, behalf.has_value()));
     } else {
       const Definition& def = *v.definition;
       std::string due;
@@ -747,6 +748,9 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     for (const auto& name : parsed->flags)
       if (!ok(name)) return usage(c, fmt::format("lệnh '{}' không dùng tùy chọn --{}", p[0], name));
   }
+  // Empty, it would name nobody and the command would quietly be the user's own.
+  if (parsed->get("on-behalf-of") == std::optional<std::string>(""))
+    return usage(c, "--on-behalf-of không được để trống: cần mã người dùng đã ủy quyền cho --as");
   try {
     const std::string& cmd = p[0];
     if (cmd == "init") return p.size() == 1 ? cmd_init(c) : usage(c, "init không nhận tham số vị trí");

@@ -220,6 +220,10 @@ Result<RawInput> raw_input(const json::object& o) {
   return in;
 }
 
+// A refusal the server logs: no permission, or a delegation refused (the user named to act for is unknown or
+// the caller themself).
+bool is_denial(const Error& e) { return e.code == ErrorCode::kNotPermitted || e.subject == "on_behalf_of"; }
+
 // A command's answer: the dossier's id, version and state and the events the command appended. Written
 // straight to text (the bytes serializing the same JSON document gives): the payloads are the codec's JSON.
 std::string outcome_text(const Outcome& o) {
@@ -248,7 +252,7 @@ class Handler {
     if (!user) return denied(user.error());
     user_ = *user;
     Result<json::value> out = route(p, m);
-    if (!out) return out.error().code == ErrorCode::kNotPermitted ? denied(out.error()) : error_reply(out.error());
+    if (!out) return is_denial(out.error()) ? denied(out.error()) : error_reply(out.error());
     if (text_) return Response{created_ ? 201 : 200, std::move(*text_), {}, {}};
     return json_response(created_ ? 201 : 200, *out);
   }
@@ -287,22 +291,54 @@ class Handler {
 
   Response denied(const Error& e) {
     Response r = error_reply(e);
-    r.denied = fmt::format("denied {} {} user={} reason={}", as_text(req_.method), as_text(req_.target),
+    const std::string behalf = claimed_behalf();
+    r.denied = fmt::format("denied {} {} user={}{} reason={}", as_text(req_.method), as_text(req_.target),
                            user_.valid() ? app_.directory.user(user_).key : "-",
+                           behalf.empty() ? "" : " on_behalf_of=" + behalf,
                            e.reason.empty() ? error_code_name(e.code) : e.reason);
     return r;
   }
 
+  // Whom the request says the user acts for ("" when nobody): GET /inbox's query, a command's body. What the
+  // client sent, not a key the directory vouches for, so as one word: at most 128 bytes, each space or
+  // control character a '?', never a second log line.
+  std::string claimed_behalf() const {
+    std::string key;
+    if (req_.method == "GET") {
+      if (auto q = t_.query.find("on_behalf_of"); q != t_.query.end()) key = q->second;
+    } else {
+      key = views::on_behalf_of_in(req_.body);
+    }
+    key = as_text(std::string_view(key).substr(0, 128));
+    std::replace_if(
+        key.begin(), key.end(), [](char c) { return static_cast<unsigned char>(c) <= ' ' || c == '\x7f'; },
+        '?');
+    return key;
+  }
+
   const std::string& user_key() const { return app_.directory.user(user_).key; }
 
-  // An auditor reads; they never write, whatever a workflow says.
-  Status may_write() const {
-    if (app_.directory.user(user_).has_role(Role::kAuditor)) {
-      Error e = make_error(ErrorCode::kNotPermitted, "Thanh tra chỉ được xem, không được thao tác trên hồ sơ");
+  // An auditor reads; they never write, whatever a workflow says: not with their token, and not through a
+  // delegate standing in for them (`on_behalf_of`, checked with the delegator's roles).
+  Status may_write(const std::string& on_behalf_of = "") const {
+    const auto delegator = app_.directory.find_user(on_behalf_of);
+    for (UserId u : {user_, delegator.value_or(UserId{})}) {
+      if (!u.valid() || !app_.directory.user(u).has_role(Role::kAuditor)) continue;
+      Error e = make_error(ErrorCode::kNotPermitted,
+                           fmt::format("'{}' là thanh tra: chỉ được xem, không được thao tác trên hồ sơ",
+                                       app_.directory.user(u).key));
       e.reason = "auditor_read_only";
       return e;
     }
     return Status::Ok();
+  }
+
+  // A command's input (raw_input), refused when the user it is done for may not write.
+  Result<RawInput> write_input(const json::object& o) const {
+    auto in = raw_input(o);
+    if (!in) return in.error();
+    if (auto w = may_write(in->on_behalf_of); !w) return w.error();
+    return in;
   }
 
   Result<json::value> create() {
@@ -313,7 +349,7 @@ class Handler {
     if (!workflow) return workflow.error();
     auto award = text_of(*o, "award", true);
     if (!award) return award.error();
-    auto in = raw_input(*o);
+    auto in = write_input(*o);
     if (!in) return in.error();
     auto out = app_.service->create(*workflow, *award, user_key(), *in);
     if (!out) return out.error();
@@ -327,7 +363,7 @@ class Handler {
     auto o =
         body_object(req_.body, {"fields", "documents", "note", "ballot", "expected_version", "on_behalf_of"});
     if (!o) return o.error();
-    auto in = raw_input(*o);
+    auto in = write_input(*o);
     if (!in) return in.error();
     auto out = app_.service->act(id, action, user_key(), *in);
     if (!out) return out.error();
@@ -363,11 +399,11 @@ class Handler {
     const std::string holder = behalf == t_.query.end() ? "" : behalf->second;
     auto views = app_.service->inbox(user_key(), holder);
     if (!views) return views.error();
-    // Actions as the inbox's owner may take them: the delegator's, when standing in for them.
+    // Actions as the inbox's owner may take them: the delegator's but a ballot, when standing in for them.
     const std::optional<UserId> owner =
         holder.empty() ? std::optional<UserId>(user_) : app_.directory.find_user(holder);
     json::array out;
-    for (const auto& v : *views) out.push_back(views::dossier_json(app_, v, owner));
+    for (const auto& v : *views) out.push_back(views::dossier_json(app_, v, owner, !holder.empty()));
     return json::value(std::move(out));
   }
 

@@ -2001,13 +2001,21 @@ bool migratable(std::int64_t version) {
   return version < SqliteStore::kSchemaVersion;
 }
 
-// Brings the database up to kSchemaVersion under the write lock, reading its version again inside (another
-// process may have migrated it first). Returns the SQLite code.
-int migrate(sqlite3* db) {
+// Brings the database up to kSchemaVersion under the write lock, reading its version again inside: another
+// process may have migrated it first (nothing left to do), or left a version this build cannot migrate
+// (refused with kInternal naming it, the file as it was).
+Status migrate(sqlite3* db, const std::string& path) {
   int rc = run(db, "BEGIN IMMEDIATE");
-  if (rc != SQLITE_OK) return rc;
   Inspection seen;
-  rc = inspect(db, seen);
+  if (rc == SQLITE_OK) rc = inspect(db, seen);
+  if (rc == SQLITE_OK && (seen.state != SchemaState::kHoso ||
+                          (seen.version != SqliteStore::kSchemaVersion && !migratable(seen.version)))) {
+    run(db, "ROLLBACK");
+    return internal(
+        fmt::format("cơ sở dữ liệu {} đã sang lược đồ phiên bản {} khi chờ nâng cấp; bản hoso này "
+                    "chỉ đọc phiên bản {}",
+                    path, seen.version, SqliteStore::kSchemaVersion));
+  }
   for (std::int64_t v = seen.version; rc == SQLITE_OK && v < SqliteStore::kSchemaVersion; ++v)
     for (const Migration& m : kMigrations)
       if (m.from == v && rc == SQLITE_OK) rc = run(db, m.sql);
@@ -2020,8 +2028,11 @@ int migrate(sqlite3* db) {
     if (rc == SQLITE_OK) rc = sqlite3_step(s) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
   }
   if (rc == SQLITE_OK) rc = run(db, "COMMIT");
-  if (rc != SQLITE_OK && sqlite3_get_autocommit(db) == 0) run(db, "ROLLBACK");
-  return rc;
+  if (rc == SQLITE_OK) return Status::Ok();
+  Error e =
+      open_error(db, path, rc, fmt::format("nâng lược đồ lên phiên bản {}", SqliteStore::kSchemaVersion));
+  if (sqlite3_get_autocommit(db) == 0) run(db, "ROLLBACK");
+  return e;
 }
 
 bool is_regular_file(const std::string& path) {
@@ -2091,8 +2102,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path, 
       return open_error(db.get(), path, rc, "đặt bộ nhớ đệm trang");
 
     if (seen.state == SchemaState::kHoso && seen.version != kSchemaVersion) {
-      if ((rc = migrate(db.get())) != SQLITE_OK)
-        return open_error(db.get(), path, rc, fmt::format("nâng lược đồ từ phiên bản {}", seen.version));
+      if (Status migrated = migrate(db.get(), path); !migrated) return migrated.error();
     }
     if (seen.state == SchemaState::kEmpty) {
       // Idempotent DDL under the write lock: two processes creating the same file at once both succeed.

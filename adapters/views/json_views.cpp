@@ -61,9 +61,14 @@ void write_event_json(JsonOut& out, const EventRecord& e) {
 }
 
 std::string on_behalf_of(const EventRecord& e) {
+  // Most events name nobody: their payloads are not parsed.
   if (e.payload.find("\"on_behalf_of\"") == std::string::npos) return "";
+  return on_behalf_of_in(e.payload);
+}
+
+std::string on_behalf_of_in(const std::string& json_text) {
   boost::system::error_code ec;
-  json::value v = json::parse(e.payload, ec);
+  json::value v = json::parse(json_text, ec);
   const auto* b = !ec && v.is_object() ? v.as_object().if_contains("on_behalf_of") : nullptr;
   return b && b->is_string() ? std::string(b->as_string()) : std::string();
 }
@@ -79,7 +84,8 @@ std::string org_name(const Directory& dir, const std::string& key) {
   return id ? dir.org(*id).name : key;
 }
 
-json::object dossier_json(const App& rt, const DossierView& v, const std::optional<UserId>& user) {
+json::object dossier_json(const App& rt, const DossierView& v, const std::optional<UserId>& user,
+                          bool by_delegate) {
   const Definition& def = *v.definition;
   const State& st = def.state(v.state.state);
   const Award& award = def.award(v.state.award);
@@ -126,7 +132,7 @@ json::object dossier_json(const App& rt, const DossierView& v, const std::option
   o["deadlines"] = std::move(clocks);
   if (user) {
     json::array actions;
-    for (ActionId a : available_actions(def, rt.directory, v.state, *user))
+    for (ActionId a : available_actions(def, rt.directory, v.state, *user, by_delegate))
       actions.push_back(json::string(def.action_name(a)));
     o["actions"] = std::move(actions);
   }

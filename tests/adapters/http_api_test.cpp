@@ -1,14 +1,14 @@
 // The HTTP API as a socket-free function over a real SQLite file: bearer tokens, every permission rule,
 // a dossier path driven through it, stale versions, bad requests, listing with filters and pages.
-#include <catch2/catch.hpp>
-
 #include <boost/json.hpp>
+#include <catch2/catch.hpp>
 #include <map>
 
 #include "adapters/http/api.hpp"
 #include "adapters/http/auth.hpp"
 #include "adapters/runtime/app.hpp"
 #include "adapters/views/json_views.hpp"
+#include "tests/support/project_edit.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace hoso;
@@ -23,12 +23,14 @@ struct Server {
   std::unique_ptr<Api> api;
   std::map<std::string, std::string> tokens;  // user -> bearer token
 
-  // With `virtual_at`, a simulation database whose clock stands at that UTC time (see set_clock).
-  explicit Server(const std::string& virtual_at = "") {
+  // With `virtual_at`, a simulation database whose clock stands at that UTC time (see set_clock); with
+  // `edit`, the shipped config as the test changes it.
+  explicit Server(const std::string& virtual_at = "", const testing::ProjectEdit& edit = {}) {
     auto store = SqliteStore::open(dir.file("hoso.db"), OpenMode::kCreate);
     REQUIRE(store.ok());
     auto project = yaml::load_project(std::string(HOSO_SOURCE_DIR) + "/config", std::string(HOSO_SOURCE_DIR) + "/workflows");
     REQUIRE(project.ok());
+    if (edit) edit(project);
     REQUIRE((*store)
                 ->write([&](WriteTx& tx) {
                   if (auto st = yaml::install_project(tx, project, "2026-01-01T00:00:00.000Z"); !st)
@@ -78,6 +80,15 @@ const char* kProposal = R"({"workflow":"standard","award":"giay_khen_xa","fields
 
 std::int64_t create(Server& s) {
   return s.ok("POST", "/dossiers", "xom-khuan-lan.clerk", kProposal, 201).at("id").as_int64();
+}
+
+// A new Giấy khen xã taken to the Chủ tịch UBND xã's decision; its path.
+std::string to_commune_decision(Server& s) {
+  const std::string at = "/dossiers/" + std::to_string(create(s));
+  s.ok("POST", at + "/actions/submit", "xom-khuan-lan.clerk");
+  s.ok("POST", at + "/actions/accept", "ca-xa-phuong-tien.clerk");
+  s.ok("POST", at + "/actions/appraise", "vhxh-xa-phuong-tien.appraiser");
+  return at;
 }
 
 }  // namespace
@@ -322,18 +333,10 @@ TEST_CASE("api: the Phó Chủ tịch decides on behalf of the Chủ tịch with
           "[http][delegation]") {
   Server s("2026-03-10T02:00:00.000Z");  // 10/03/2026 09:00 in Vietnam: within 01/03–30/04/2026
   const std::string deputy = "ubnd-xa-phuong-tien.appraiser", chair = "ubnd-xa-phuong-tien.signer";
-  auto to_decision = [&] {
-    const std::int64_t id = create(s);
-    const std::string at = "/dossiers/" + std::to_string(id);
-    s.ok("POST", at + "/actions/submit", "xom-khuan-lan.clerk");
-    s.ok("POST", at + "/actions/accept", "ca-xa-phuong-tien.clerk");
-    s.ok("POST", at + "/actions/appraise", "vhxh-xa-phuong-tien.appraiser");
-    return at;
-  };
   const std::string decide =
       R"({"fields":{"decision_number":"15/QĐ-UBND","decision_date":"2026-03-10"},"on_behalf_of":"ubnd-xa-phuong-tien.signer"})";
-  const std::string first = to_decision();
-  const std::string second = to_decision();
+  const std::string first = to_commune_decision(s);
+  const std::string second = to_commune_decision(s);
   // The Chủ tịch's inbox, seen by his delegate, with the actions he may take.
   auto inbox = s.ok("GET", "/inbox?on_behalf_of=" + chair, deputy).as_array();
   REQUIRE(inbox.size() == 2);
@@ -451,4 +454,117 @@ TEST_CASE("api: listing filters by award, jurisdiction, number and overdue, page
   CHECK(ids("/dossiers?overdue=false", unit) == std::vector<std::int64_t>{1, 3});
   CHECK(s.ok("GET", "/dossiers?overdue=true", unit).at("items").at(0).at("overdue") == true);
   CHECK(s.call("GET", "/dossiers?overdue=maybe", unit).status == 400);
+}
+
+TEST_CASE("api: an unknown delegator is a refused request, answered 400 naming the field and logged",
+          "[http][delegation]") {
+  Server s("2026-03-10T02:00:00.000Z");
+  const std::string deputy = "ubnd-xa-phuong-tien.appraiser";
+  const std::string at = to_commune_decision(s);
+  const auto version = s.ok("GET", at, "xom-khuan-lan.clerk").at("version").as_int64();
+  Response act = s.call(
+      "POST", at + "/actions/decide", deputy,
+      R"({"fields":{"decision_number":"15/QĐ-UBND","decision_date":"2026-03-10"},"on_behalf_of":"ai-do"})");
+  INFO(act.body);
+  CHECK(act.status == 400);
+  CHECK(reason(act) == "unknown_user");
+  CHECK(json::parse(act.body).at("error").at("subject").as_string() == "on_behalf_of");
+  CHECK_THAT(act.denied, Catch::Contains("user=" + deputy) && Catch::Contains("reason=unknown_user"));
+  std::string proposal = kProposal;
+  proposal.insert(proposal.size() - 1, R"(,"on_behalf_of":"ai-do")");
+  Response created = s.call("POST", "/dossiers", deputy, proposal);
+  CHECK(created.status == 400);
+  CHECK_FALSE(created.denied.empty());
+  Response inbox = s.call("GET", "/inbox?on_behalf_of=ai-do", deputy);
+  CHECK(inbox.status == 400);
+  CHECK_FALSE(inbox.denied.empty());
+  CHECK(s.ok("GET", at, "xom-khuan-lan.clerk").at("version").as_int64() == version);
+}
+
+TEST_CASE("api: the denied line names whom the user claimed to act for", "[http][delegation]") {
+  Server s("2026-03-10T02:00:00.000Z");
+  const std::string deputy = "ubnd-xa-phuong-tien.appraiser", chair = "ubnd-xa-phuong-tien.signer";
+  const std::string at = to_commune_decision(s);
+  const std::string decide = R"({"fields":{"decision_number":"15/QĐ-UBND","decision_date":"2026-03-10"},)";
+  // Someone the Chủ tịch named nowhere: the line names the user and whom they claimed.
+  Response stranger = s.call("POST", at + "/actions/decide", "ubnd-xa-phuong-tien.clerk",
+                             decide + R"("on_behalf_of":")" + chair + "\"}");
+  CHECK(stranger.status == 403);
+  CHECK_THAT(stranger.denied, Catch::Contains("user=ubnd-xa-phuong-tien.clerk on_behalf_of=" + chair +
+                                              " reason=not_a_delegate"));
+  // A refusal without on_behalf_of names nobody else.
+  Response own = s.call("POST", at + "/actions/decide", deputy, decide + R"("note":"x"})");
+  CHECK(own.status == 403);
+  CHECK_THAT(own.denied, Catch::Contains("user=" + deputy + " reason=not_permitted"));
+  CHECK(own.denied.find("on_behalf_of") == std::string::npos);
+  // The inbox's query names them too.
+  Response inbox = s.call("GET", "/inbox?on_behalf_of=ai-do", deputy);
+  CHECK_THAT(inbox.denied, Catch::Contains("denied GET /inbox?on_behalf_of=ai-do user=" + deputy +
+                                           " on_behalf_of=ai-do reason=unknown_user"));
+  // What the body claims is logged as one word: it cannot add a line to the log.
+  Response forged = s.call("POST", at + "/actions/decide", deputy, R"({"on_behalf_of":"x\ndenied y"})");
+  CHECK_THAT(forged.denied, Catch::Contains("on_behalf_of=x?denied?y reason=unknown_user"));
+}
+
+TEST_CASE("api: a delegate never writes with the role of a delegator who is an auditor",
+          "[http][delegation]") {
+  // The tests' own config: the Chủ tịch UBND xã Phượng Tiến also audits.
+  Server s("2026-03-10T02:00:00.000Z", [](yaml::Project& p) {
+    testing::user_spec(p, "ubnd-xa-phuong-tien.signer").roles.push_back("auditor");
+  });
+  const std::string deputy = "ubnd-xa-phuong-tien.appraiser", chair = "ubnd-xa-phuong-tien.signer";
+  const std::string at = to_commune_decision(s);
+  const auto version = s.ok("GET", at, "xom-khuan-lan.clerk").at("version").as_int64();
+  Response r =
+      s.call("POST", at + "/actions/decide", deputy,
+             R"({"fields":{"decision_number":"15/QĐ-UBND","decision_date":"2026-03-10"},"on_behalf_of":")" +
+                 chair + "\"}");
+  INFO(r.body);
+  CHECK(r.status == 403);
+  CHECK(reason(r) == "auditor_read_only");
+  CHECK_THAT(r.body, Catch::Contains("'" + chair + "' là thanh tra"));
+  CHECK_THAT(r.denied, Catch::Contains("on_behalf_of=" + chair + " reason=auditor_read_only"));
+  CHECK(s.ok("GET", at, "xom-khuan-lan.clerk").at("version").as_int64() == version);
+  // Nor creates in his name.
+  std::string proposal = kProposal;
+  proposal.insert(proposal.size() - 1, R"(,"on_behalf_of":")" + chair + "\"");
+  CHECK(reason(s.call("POST", "/dossiers", deputy, proposal)) == "auditor_read_only");
+}
+
+TEST_CASE("api: the inbox a delegate keeps for a council member offers no ballot, and a ballot is refused",
+          "[http][delegation][vote]") {
+  // The tests' own config: a member of the Hội đồng TĐKT tỉnh Thái Nguyên who also closes the vote names the
+  // Sở's appraiser as delegate.
+  const std::string member = "snv-thai-nguyen.council1", deputy = "snv-thai-nguyen.appraiser";
+  Server s("2026-03-10T02:00:00.000Z", [&](yaml::Project& p) {
+    auto& u = testing::user_spec(p, member);
+    u.roles.push_back("clerk");
+    u.delegates.push_back({deputy, "2026-03-01", "2026-04-30", "Nghỉ phép"});
+  });
+  std::string proposal = kProposal;
+  proposal.replace(proposal.find("giay_khen_xa"), 12, "bang_khen_tinh");
+  const std::string at =
+      "/dossiers/" +
+      std::to_string(s.ok("POST", "/dossiers", "xom-khuan-lan.clerk", proposal, 201).at("id").as_int64());
+  for (const auto& [action, user] :
+       std::vector<std::pair<std::string, std::string>>{{"submit", "xom-khuan-lan.clerk"},
+                                                        {"accept", "ca-xa-phuong-tien.clerk"},
+                                                        {"appraise", "vhxh-xa-phuong-tien.appraiser"},
+                                                        {"forward", "ubnd-xa-phuong-tien.signer"},
+                                                        {"accept", "ca-tinh-thai-nguyen.clerk"},
+                                                        {"forward", "ca-tinh-thai-nguyen.appraiser"},
+                                                        {"appraise", deputy}})
+    s.ok("POST", at + "/actions/" + action, user);
+  REQUIRE(s.ok("GET", at, member).at("state").as_string() == "council_vote");
+  auto own = s.ok("GET", "/inbox", member).as_array();
+  REQUIRE(own.size() == 1);
+  CHECK(own[0].at("actions") == json::parse(R"(["vote","close_vote"])"));
+  auto theirs = s.ok("GET", "/inbox?on_behalf_of=" + member, deputy).as_array();
+  REQUIRE(theirs.size() == 1);
+  CHECK(theirs[0].at("actions") == json::parse(R"(["close_vote"])"));
+  Response ballot =
+      s.call("POST", at + "/actions/vote", deputy, R"({"ballot":"yes","on_behalf_of":")" + member + "\"}");
+  CHECK(ballot.status == 403);
+  CHECK(reason(ballot) == "vote_not_delegable");
+  CHECK_THAT(ballot.denied, Catch::Contains("on_behalf_of=" + member + " reason=vote_not_delegable"));
 }

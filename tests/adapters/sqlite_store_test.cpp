@@ -430,6 +430,39 @@ TEST_CASE("open: a version 8 database is migrated to 9, its users kept, with no 
   CHECK(SqliteStore::open(path, OpenMode::kExisting).ok());
 }
 
+TEST_CASE("open: a version another process changes while this one waits to migrate is refused, not stamped",
+          "[sqlite][delegation]") {
+  // What counts is the version read again under the write lock: another connection holds that lock and
+  // turns the version 8 file into `version` while this one, having read 8, waits to migrate it.
+  REQUIRE(SqliteStore::kSchemaVersion == 9);
+  for (int version : {7, SqliteStore::kSchemaVersion + 1}) {
+    TempDir dir;
+    const std::string path = dir.file("hoso.db");
+    open_store(path).reset();
+    {  // What a version 8 build wrote: no delegates column.
+      RawDb raw(path);
+      REQUIRE(raw.exec("ALTER TABLE users DROP COLUMN delegates") == SQLITE_OK);
+      REQUIRE(raw.exec("UPDATE meta SET value = '8' WHERE key = 'schema_version'") == SQLITE_OK);
+    }
+    RawDb other(path);
+    REQUIRE(other.exec("BEGIN IMMEDIATE") == SQLITE_OK);
+    REQUIRE(other.exec("UPDATE meta SET value = '" + std::to_string(version) +
+                       "' WHERE key = 'schema_version'") == SQLITE_OK);
+    std::thread committer([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      other.exec("COMMIT");
+    });
+    auto r = SqliteStore::open(path, OpenMode::kExisting, std::chrono::milliseconds(10'000));
+    committer.join();
+    INFO(version << ": " << (r.ok() ? "opened" : r.error().message));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == ErrorCode::kInternal);
+    CHECK_THAT(r.error().message, Catch::Contains("phiên bản " + std::to_string(version)));
+    RawDb raw(path);
+    CHECK(raw.scalar("SELECT value FROM meta WHERE key = 'schema_version'") == std::to_string(version));
+  }
+}
+
 TEST_CASE("replace_directory: delegates round-trip, and a corrupt column is an error",
           "[sqlite][delegation]") {
   TempDir dir;

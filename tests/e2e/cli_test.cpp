@@ -600,3 +600,24 @@ TEST_CASE("delegation: the Phó Chủ tịch decides for the Chủ tịch throug
   // --on-behalf-of is refused where it means nothing.
   CHECK(cli({"history", id, "--on-behalf-of", chair}).code == 2);
 }
+
+TEST_CASE("delegation: an empty --on-behalf-of is a usage error, never a command in one's own name",
+          "[e2e][delegation]") {
+  Cli cli;
+  cli.init();
+  const std::string unit = "xom-khuan-lan.clerk";
+  const std::string id = create(cli, "standard", "giay_khen_xa", unit, eligible_args(cli));
+  const std::string before = cli.dump();
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"dossier", "act", id, "submit", "--as", unit, "--on-behalf-of", ""},
+           {"dossier", "act", id, "submit", "--as", unit, "--on-behalf-of="},
+           {"dossier", "create", "--workflow", "standard", "--award", "giay_khen_xa", "--as", unit,
+            "--on-behalf-of", ""},
+           {"inbox", "--as", unit, "--on-behalf-of", ""}}) {
+    auto r = cli(args);
+    INFO(args[0] << " " << args[1] << " → " << r.code << ": " << r.err);
+    CHECK(r.code == 2);
+    CHECK(r.err.find("--on-behalf-of không được để trống") != std::string::npos);
+  }
+  CHECK(cli.dump() == before);
+}

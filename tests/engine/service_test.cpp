@@ -730,6 +730,19 @@ DossierId at_commune_decision(World& w) {
   return id;
 }
 
+// The dossier replays as stored and the whole log replays and passes audit verify.
+void verifies(World& w, DossierId id) {
+  auto replay = w.service->replay(id);
+  REQUIRE(replay.ok());
+  CHECK(replay->ok);
+  auto all = w.service->replay_all();
+  REQUIRE(all.ok());
+  CHECK(all->ok);
+  auto audit = w.service->audit_verify();
+  REQUIRE(audit.ok());
+  CHECK(audit->ok);
+}
+
 RawInput decision(const std::string& on_behalf_of) {
   RawInput in;
   in.fields = {{"decision_number", "15/QĐ-UBND"}, {"decision_date", "2026-03-05"}};
@@ -768,15 +781,7 @@ TEST_CASE("delegation: the deputy decides for the Chủ tịch, recorded as such
   CHECK(decoded->actor.user == *w.directory.find_user(kDeputy));
   CHECK(decoded->on_behalf_of == *w.directory.find_user(kChair));
   CHECK(view->record.created_by == "xom-khuan-lan.clerk");
-  auto replay = w.service->replay(id);
-  REQUIRE(replay.ok());
-  CHECK(replay->ok);
-  auto all = w.service->replay_all();
-  REQUIRE(all.ok());
-  CHECK(all->ok);
-  auto audit = w.service->audit_verify();
-  REQUIRE(audit.ok());
-  CHECK(audit->ok);
+  verifies(w, id);
   // The history names the delegator too, so config may not drop them.
   auto keys = referenced_directory_keys(w.store);
   REQUIRE(keys.ok());
@@ -816,9 +821,19 @@ TEST_CASE("delegation: refusals name why, and nothing is written", "[service][de
     refused(w.service->act(id, "decide", kChair, decision(kChair)), ErrorCode::kInvalidInput,
             "invalid_input");
   }
-  SECTION("on behalf of nobody the directory knows") {
-    refused(w.service->act(id, "decide", kDeputy, decision("ubnd-xa-phuong-tien.nobody")),
-            ErrorCode::kNotFound, "unknown_user");
+  SECTION(
+      "on behalf of nobody the directory knows: a refused request naming the field, not a missing thing") {
+    const auto msg = refused(w.service->act(id, "decide", kDeputy, decision("ubnd-xa-phuong-tien.nobody")),
+                             ErrorCode::kInvalidInput, "unknown_user");
+    CHECK_THAT(msg, Catch::Contains("on_behalf_of") && Catch::Contains("'ubnd-xa-phuong-tien.nobody'"));
+    RawInput in = eligible_collective();
+    in.on_behalf_of = "ubnd-xa-phuong-tien.nobody";
+    refused(w.service->create("standard", "giay_khen_xa", kDeputy, in), ErrorCode::kInvalidInput,
+            "unknown_user");
+    auto inbox = w.service->inbox(kDeputy, "ubnd-xa-phuong-tien.nobody");
+    REQUIRE_FALSE(inbox.ok());
+    CHECK(inbox.error().code == ErrorCode::kInvalidInput);
+    CHECK(inbox.error().subject == "on_behalf_of");
   }
   SECTION("creating for the Chủ tịch is checked against his roles, which may not create") {
     RawInput in = eligible_collective();
@@ -878,4 +893,161 @@ TEST_CASE("delegation: a fold refuses a ballot cast on another's behalf", "[serv
   auto st = apply_event(*view->definition, s, e);
   REQUIRE_FALSE(st.ok());
   CHECK_THAT(st.error().message, Catch::Contains("ballot cast on another's behalf"));
+}
+
+TEST_CASE("delegation: the last day holds until midnight in Vietnam, 17:00 UTC", "[service][delegation]") {
+  World w;
+  const DossierId id = at_commune_decision(w);
+  w.clock.set(*parse_utc("2026-04-30T17:00:00.000Z"));  // 01/05/2026 00:00 in Vietnam: over
+  auto late = w.service->act(id, "decide", kDeputy, decision(kChair));
+  REQUIRE_FALSE(late.ok());
+  CHECK(late.error().reason == "delegation_expired");
+  auto late_inbox = w.service->inbox(kDeputy, kChair);
+  REQUIRE_FALSE(late_inbox.ok());
+  CHECK(late_inbox.error().reason == "delegation_expired");
+  w.clock.set(*parse_utc("2026-04-30T16:59:59.000Z"));  // 30/04/2026 23:59:59: still the last day
+  auto inbox = w.service->inbox(kDeputy, kChair);
+  REQUIRE(inbox.ok());
+  CHECK(inbox->size() == 1);
+  auto last = w.service->act(id, "decide", kDeputy, decision(kChair));
+  INFO((last ? "" : last.error().message));
+  CHECK(last.ok());
+}
+
+TEST_CASE("delegation: neither a retired delegator nor a retired delegate acts or reads the inbox",
+          "[service][delegation]") {
+  auto retire = [](const std::string& key) {
+    return [key](yaml::Project& p) { user_spec(p, key).active = false; };
+  };
+  auto refused_both = [](World& w, const std::string& why) {
+    const DossierId id = at_commune_decision(w);
+    const std::size_t before = w.store.data().events.size();
+    w.tick();
+    auto r = w.service->act(id, "decide", kDeputy, decision(kChair));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == ErrorCode::kNotPermitted);
+    CHECK(r.error().reason == "not_permitted");
+    CHECK_THAT(r.error().message, Catch::Contains(why));
+    CHECK(w.store.data().events.size() == before);
+    auto inbox = w.service->inbox(kDeputy, kChair);
+    REQUIRE_FALSE(inbox.ok());
+    CHECK(inbox.error().code == ErrorCode::kNotPermitted);
+  };
+  SECTION("the Chủ tịch retired: nobody acts for him") {
+    World w(retire(kChair));
+    refused_both(w, "không ai thay mặt được");
+  }
+  SECTION("the Phó Chủ tịch retired: she acts for nobody") {
+    World w(retire(kDeputy));
+    refused_both(w, "'" + kDeputy + "' đã ngừng hoạt động");
+  }
+}
+
+TEST_CASE("delegation: a dossier created on the unit clerk's behalf is the unit's, and verifies",
+          "[service][delegation]") {
+  const std::string unit = "xom-khuan-lan.clerk", deputy = "ubnd-xa-phuong-tien.clerk";
+  World w([&](yaml::Project& p) {
+    user_spec(p, unit).delegates.push_back({deputy, "2026-03-01", "2026-03-31", "Nghỉ ốm"});
+  });
+  RawInput in = eligible_collective();
+  in.on_behalf_of = unit;
+  auto r = w.service->create("standard", "giay_khen_xa", deputy, in);
+  INFO((r ? "" : r.error().message));
+  REQUIRE(r.ok());
+  REQUIRE(r->events.size() == 1);
+  const EventRecord& e = r->events.front();
+  CHECK(e.type == "DossierCreated");
+  CHECK(e.actor_user == deputy);
+  CHECK(e.actor_role == "clerk");
+  CHECK(e.actor_org == "xom-khuan-lan");
+  CHECK_THAT(e.payload, Catch::StartsWith(R"({"on_behalf_of":"xom-khuan-lan.clerk",)"));
+  auto view = w.service->show(r->id, unit);
+  REQUIRE(view.ok());
+  CHECK(view->record.origin == "xom-khuan-lan");
+  // The unit's clerk, back, carries on with it himself.
+  w.tick();
+  auto submitted = w.service->act(r->id, "submit", unit, {});
+  INFO((submitted ? "" : submitted.error().message));
+  CHECK(submitted.ok());
+  verifies(w, r->id);
+}
+
+TEST_CASE("delegation: replay and audit verify still pass once the period is over",
+          "[service][delegation][history]") {
+  World w;
+  const DossierId id = at_commune_decision(w);
+  w.tick();
+  REQUIRE(w.service->act(id, "decide", kDeputy, decision(kChair)).ok());
+  w.clock.set(*parse_utc("2026-06-01T02:00:00.000Z"));  // a month after 30/04/2026
+  verifies(w, id);
+  CHECK(w.service->show(id, std::nullopt).ok());
+}
+
+// ---------------------------------------------------------------------------------------------
+// A council ballot is the member's own. snv-thai-nguyen.council1, a member of the Hội đồng TĐKT tỉnh Thái
+// Nguyên, names the Sở's appraiser as delegate for March and April 2026 (the tests' own config).
+
+namespace {
+
+const std::string kMember = "snv-thai-nguyen.council1";
+const std::string kMemberDeputy = "snv-thai-nguyen.appraiser";
+
+void member_delegates(yaml::Project& p) {
+  user_spec(p, kMember).delegates.push_back({kMemberDeputy, "2026-03-01", "2026-04-30", "Nghỉ phép"});
+}
+
+// A Bằng khen tỉnh waiting for the council's ballots.
+DossierId at_council_vote(World& w) {
+  const DossierId id = create(w, "standard", "bang_khen_tinh", "xom-khuan-lan.clerk", eligible_collective());
+  REQUIRE(walk_forward(w, id, 60, "council_vote").back() == "council_vote");
+  return id;
+}
+
+}  // namespace
+
+TEST_CASE("delegation: a ballot is not cast on a member's behalf, and his inbox for the delegate holds none",
+          "[service][delegation][vote]") {
+  World w(member_delegates);
+  const DossierId id = at_council_vote(w);
+  auto own = w.service->inbox(kMember);
+  REQUIRE(own.ok());
+  REQUIRE(own->size() == 1);  // the member's ballot
+  auto theirs = w.service->inbox(kMemberDeputy, kMember);
+  REQUIRE(theirs.ok());
+  CHECK(theirs->empty());  // nothing there his delegate could do
+  const std::size_t before = w.store.data().events.size();
+  RawInput ballot;
+  ballot.ballot = "yes";
+  ballot.on_behalf_of = kMember;
+  w.tick();
+  auto r = w.service->act(id, "vote", kMemberDeputy, ballot);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == ErrorCode::kNotPermitted);
+  CHECK(r.error().reason == "vote_not_delegable");
+  CHECK_THAT(r.error().message, Catch::Contains("không được bỏ thay"));
+  CHECK(w.store.data().events.size() == before);
+}
+
+TEST_CASE("delegation: for a delegate, a member who also closes the vote has the closing and not the ballot",
+          "[service][delegation][vote]") {
+  World w([](yaml::Project& p) {
+    member_delegates(p);
+    user_spec(p, kMember).roles.push_back("clerk");
+  });
+  const DossierId id = at_council_vote(w);
+  auto theirs = w.service->inbox(kMemberDeputy, kMember);
+  REQUIRE(theirs.ok());
+  REQUIRE(theirs->size() == 1);
+  const DossierView& v = theirs->front();
+  CHECK(v.record.id == id);
+  const UserId member = *w.directory.find_user(kMember);
+  auto names = [&](const std::vector<ActionId>& actions) {
+    std::vector<std::string> out;
+    for (ActionId a : actions) out.push_back(v.definition->action_name(a));
+    return out;
+  };
+  CHECK(names(available_actions(*v.definition, w.directory, v.state, member)) ==
+        std::vector<std::string>{"vote", "close_vote"});
+  CHECK(names(available_actions(*v.definition, w.directory, v.state, member, true)) ==
+        std::vector<std::string>{"close_vote"});
 }

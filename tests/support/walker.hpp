@@ -9,9 +9,11 @@
 
 namespace hoso::testing {
 
-// The states visited, in order, until the dossier closes. Each step is taken by a user at the holder
-// org with a forward action available: submit, resubmit, accept, appraise, forward, decide or vote (yes).
-inline std::vector<std::string> walk_forward(World& w, DossierId id, int max_steps = 60) {
+// The states visited, in order, until the dossier closes (or reaches `stop_at`). Each step is taken by a user
+// at the holder org with a forward action available: submit, resubmit, accept, appraise, forward, decide or
+// vote (yes).
+inline std::vector<std::string> walk_forward(World& w, DossierId id, int max_steps = 60,
+                                             const std::string& stop_at = "") {
   static const std::vector<std::string> kForward = {"submit",  "resubmit", "accept", "appraise",
                                                     "forward", "decide",   "vote"};
   std::vector<std::string> visited;
@@ -19,7 +21,7 @@ inline std::vector<std::string> walk_forward(World& w, DossierId id, int max_ste
     auto view = w.service->show(id, std::nullopt);
     REQUIRE(view.ok());
     visited.push_back(view->record.state);
-    if (view->record.closed) return visited;
+    if (view->record.closed || view->record.state == stop_at) return visited;
     const auto holder = w.directory.find_org(view->record.holder);
     REQUIRE(holder.has_value());
     bool acted = false;

@@ -8,6 +8,7 @@
 #include "adapters/yaml/project.hpp"
 #include "engine/service.hpp"
 #include "tests/support/fakes.hpp"
+#include "tests/support/project_edit.hpp"
 
 namespace hoso::testing {
 
@@ -21,10 +22,12 @@ struct World {
   std::unique_ptr<yaml::StoreDefinitionRegistry> registry;
   std::unique_ptr<CommandService> service;
 
-  World() {
+  // With `edit`, the shipped config as the test changes it.
+  explicit World(const ProjectEdit& edit = {}) {
     auto project = yaml::load_project(std::string(HOSO_SOURCE_DIR) + "/config",
                                       std::string(HOSO_SOURCE_DIR) + "/workflows");
     if (!project.ok()) throw std::runtime_error(project.diagnostics.front().format());
+    if (edit) edit(project);
     auto st = store.write(
         [&](WriteTx& tx) { return yaml::install_project(tx, project, "2026-01-01T00:00:00.000Z"); });
     if (!st) throw std::runtime_error(st.error().message);
