@@ -165,6 +165,13 @@ Result<std::string> text_of(const json::object& o, std::string_view key, bool re
   return std::string(v->as_string());
 }
 
+// An on_behalf_of given but empty (as the CLI refuses an empty --on-behalf-of).
+Error empty_behalf() {
+  Error e = bad_request("empty_value", "'on_behalf_of' không được để trống: cần mã người dùng đã ủy quyền");
+  e.subject = "on_behalf_of";
+  return e;
+}
+
 // fields, documents, note, ballot, expected_version and on_behalf_of of a command body.
 Result<RawInput> raw_input(const json::object& o) {
   RawInput in;
@@ -216,6 +223,7 @@ Result<RawInput> raw_input(const json::object& o) {
   // The token names who clicks; on_behalf_of, whom they stand in for (a delegation in config/users.yaml).
   auto behalf = text_of(o, "on_behalf_of", false);
   if (!behalf) return behalf.error();
+  if (o.contains("on_behalf_of") && behalf->empty()) return empty_behalf();
   in.on_behalf_of = std::move(*behalf);
   return in;
 }
@@ -396,6 +404,7 @@ class Handler {
 
   Result<json::value> inbox() {
     auto behalf = t_.query.find("on_behalf_of");
+    if (behalf != t_.query.end() && behalf->second.empty()) return empty_behalf();
     const std::string holder = behalf == t_.query.end() ? "" : behalf->second;
     auto views = app_.service->inbox(user_key(), holder);
     if (!views) return views.error();

@@ -478,6 +478,12 @@ TEST_CASE("api: an unknown delegator is a refused request, answered 400 naming t
   Response inbox = s.call("GET", "/inbox?on_behalf_of=ai-do", deputy);
   CHECK(inbox.status == 400);
   CHECK_FALSE(inbox.denied.empty());
+  // An empty one is refused too (as the CLI refuses an empty --on-behalf-of), never taken as nobody.
+  Response empty = s.call("POST", at + "/actions/decide", deputy,
+                          R"({"fields":{"decision_number":"15/QĐ-UBND","decision_date":"2026-03-10"},"on_behalf_of":""})");
+  CHECK(empty.status == 400);
+  CHECK(reason(empty) == "empty_value");
+  CHECK(reason(s.call("GET", "/inbox?on_behalf_of=", deputy)) == "empty_value");
   CHECK(s.ok("GET", at, "xom-khuan-lan.clerk").at("version").as_int64() == version);
 }
 
