@@ -131,11 +131,23 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string head_, body_;  // the answer being written
 };
 
+// A thread running an io_context until stop(); what was posted before stop() still runs.
+struct Worker {
+  asio::io_context ctx;
+  asio::executor_work_guard<asio::io_context::executor_type> work{ctx.get_executor()};
+  std::thread thread;
+  void start() { thread = std::thread([this] { ctx.run(); }); }
+  void stop() {
+    work.reset();
+    if (thread.joinable()) thread.join();
+  }
+};
+
 }  // namespace
 
 struct Server::Impl {
   Impl(App& a, ServerSettings s)
-      : app(a), settings(std::move(s)), api(a), acceptor(ioc), timer(ioc), signals(ioc), engine_work(engine.get_executor()) {}
+      : app(a), settings(std::move(s)), api(a), acceptor(ioc), timer(ioc), signals(ioc) {}
 
   App& app;
   ServerSettings settings;
@@ -151,9 +163,7 @@ struct Server::Impl {
   // The engine: one thread that alone uses the App (its store connection, its caches). It runs what the
   // loop hands it in order, so commands, reads and timer firings never overlap; the loop meanwhile goes on
   // reading and writing connections, and a group's flush to disk overlaps the next group's arrival.
-  asio::io_context engine;
-  asio::executor_work_guard<asio::io_context::executor_type> engine_work;
-  std::thread engine_thread;
+  Worker engine;
   std::mutex engine_m;
   bool engine_open = false;  // on_engine may post: the engine thread runs and will run what is posted
 
@@ -175,9 +185,7 @@ struct Server::Impl {
     std::shared_ptr<Done> done;
     LoopWork work;  // the loop does not stop while answers are on their way
   };
-  asio::io_context syncer;
-  asio::executor_work_guard<asio::io_context::executor_type> syncer_work{syncer.get_executor()};
-  std::thread syncer_thread;
+  Worker syncer;
   std::optional<LogSync> log_sync;
   std::mutex sync_m;
   std::vector<Synced> sync_pending;
@@ -186,9 +194,7 @@ struct Server::Impl {
   // Checkpoints, from a connection and a thread of their own, once the log has grown by kCheckpointFrames
   // pages since the last: copying the log into the database file never holds up a command.
   static constexpr std::int64_t kCheckpointFrames = 4000;
-  asio::io_context checkpointer;
-  asio::executor_work_guard<asio::io_context::executor_type> checkpointer_work{checkpointer.get_executor()};
-  std::thread checkpointer_thread;
+  Worker checkpointer;
   std::unique_ptr<SqliteStore> checkpoint_store;
   std::atomic<bool> checkpoint_posted{false};
 
@@ -206,8 +212,8 @@ struct Server::Impl {
     });
   }
 
-  // Group commit: requests read while the engine is busy (typically while the previous group is being made
-  // durable) wait here and go to it together; its commands run in one transaction, one flush.
+  // Group commit: requests read while the engine is busy with the previous batch wait here and go to it
+  // together; their commands run in one transaction, made durable by one flush.
   static constexpr std::size_t kMaxGroup = 256;
   std::vector<Queued> queue;
   bool engine_busy = false, dispatch_posted = false;
@@ -234,7 +240,7 @@ struct Server::Impl {
     }
     engine_busy = true;
     auto shared = std::make_shared<std::vector<Queued>>(std::move(batch));
-    asio::post(engine, [this, shared, work = asio::make_work_guard(ioc)]() mutable {
+    asio::post(engine.ctx, [this, shared, work = asio::make_work_guard(ioc)]() mutable {
       auto done = std::make_shared<Done>(run_batch(*shared));
       asio::post(ioc, [this] {  // the engine is free for the next group while this one is flushed
         engine_busy = false;
@@ -248,7 +254,7 @@ struct Server::Impl {
   // when the log has grown enough.
   void after_commit(Synced s) {
     if (app.store->log_frames() >= kCheckpointFrames && !checkpoint_posted.exchange(true))
-      asio::post(checkpointer, [this] {
+      asio::post(checkpointer.ctx, [this] {
         if (auto r = checkpoint_store->checkpoint(); !r) log(fmt::format("checkpoint: {}", r.error().message));
         checkpoint_posted = false;
       });
@@ -258,7 +264,7 @@ struct Server::Impl {
       sync_pending.push_back(std::move(s));
       post = !std::exchange(sync_posted, true);
     }
-    if (post) asio::post(syncer, [this] { flush_log(); });
+    if (post) asio::post(syncer.ctx, [this] { flush_log(); });
   }
 
   // On the flush thread: one fdatasync for everything handed over since the last, then the answers go to the
@@ -338,7 +344,7 @@ struct Server::Impl {
 
   // On the engine: fires what is due; then the loop arms the timer for the next.
   void fire() {
-    asio::post(engine, [this, work = asio::make_work_guard(ioc)]() mutable {
+    asio::post(engine.ctx, [this, work = asio::make_work_guard(ioc)]() mutable {
       auto fired = app.service->fire_due(app.clock->now(), app.virtual_clock());
       if (!fired)
         log(fmt::format("timers: {}", fired.error().message));
@@ -379,11 +385,7 @@ struct Server::Impl {
 
 Server::Server(App& app, ServerSettings settings) : impl_(std::make_unique<Impl>(app, std::move(settings))) {}
 Server::~Server() {
-  impl_->engine_work.reset();
-  impl_->syncer_work.reset();
-  impl_->checkpointer_work.reset();
-  for (auto* t : {&impl_->engine_thread, &impl_->syncer_thread, &impl_->checkpointer_thread})
-    if (t->joinable()) t->join();
+  for (Worker* w : {&impl_->engine, &impl_->syncer, &impl_->checkpointer}) w->stop();
 }
 
 Result<std::uint16_t> Server::listen() {
@@ -408,7 +410,7 @@ Status Server::on_engine(const std::function<Status(App&)>& work) {
   {
     std::lock_guard lock(impl_->engine_m);
     if (!impl_->engine_open) return make_error(ErrorCode::kInternal, "máy chủ không chạy (chưa chạy hoặc đang dừng)");
-    asio::post(impl_->engine, [&] {
+    asio::post(impl_->engine.ctx, [&] {
       try {
         done.set_value(work(impl_->app));
       } catch (...) {
@@ -436,9 +438,7 @@ Status Server::run(const std::function<void(const std::string&)>& log, const std
   m.checkpoint_store = std::move(*checkpoints);
   if (Status deferred = m.app.store->defer_durability(); !deferred) return deferred;
   m.log_sync.emplace(m.app.store->path());
-  m.engine_thread = std::thread([&m] { m.engine.run(); });
-  m.syncer_thread = std::thread([&m] { m.syncer.run(); });
-  m.checkpointer_thread = std::thread([&m] { m.checkpointer.run(); });
+  for (Worker* w : {&m.engine, &m.syncer, &m.checkpointer}) w->start();
   {
     std::lock_guard lock(m.engine_m);
     m.engine_open = true;
@@ -453,12 +453,7 @@ Status Server::run(const std::function<void(const std::string&)>& log, const std
     std::lock_guard lock(m.engine_m);
     m.engine_open = false;
   }
-  m.engine_work.reset();
-  m.engine_thread.join();
-  m.syncer_work.reset();
-  m.syncer_thread.join();
-  m.checkpointer_work.reset();
-  m.checkpointer_thread.join();
+  for (Worker* w : {&m.engine, &m.syncer, &m.checkpointer}) w->stop();  // in this order: each feeds the next
   m.log(fmt::format("{} requests in {} batches, {} flushes of the log", m.requests, m.batches, m.flushes.load()));
   return m.log_sync->sync();
 }

@@ -6,6 +6,7 @@
 
 #include "adapters/http/api.hpp"
 #include "adapters/http/auth.hpp"
+#include "adapters/http/server.hpp"
 #include "adapters/runtime/app.hpp"
 #include "adapters/views/json_views.hpp"
 #include "tests/support/project_edit.hpp"
@@ -17,7 +18,7 @@ namespace json = boost::json;
 
 namespace {
 
-struct Server {
+struct ApiServer {
   testing::TempDir dir;
   std::unique_ptr<App> app;
   std::unique_ptr<Api> api;
@@ -25,7 +26,7 @@ struct Server {
 
   // With `virtual_at`, a simulation database whose clock stands at that UTC time (see set_clock); with
   // `edit`, the shipped config as the test changes it.
-  explicit Server(const std::string& virtual_at = "", const testing::ProjectEdit& edit = {}) {
+  explicit ApiServer(const std::string& virtual_at = "", const testing::ProjectEdit& edit = {}) {
     auto store = SqliteStore::open(dir.file("hoso.db"), OpenMode::kCreate);
     REQUIRE(store.ok());
     auto project = yaml::load_project(std::string(HOSO_SOURCE_DIR) + "/config", std::string(HOSO_SOURCE_DIR) + "/workflows");
@@ -78,12 +79,12 @@ const char* kProposal = R"({"workflow":"standard","award":"giay_khen_xa","fields
   "movement_grade":"xuat_sac","good_models":2,"serious_incident":false,"party_org_clean":true,"has_complaints":false},
   "documents":[{"kind":"to_trinh","filename":"to_trinh.pdf","sha256":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","size":1024},{"kind":"bao_cao_thanh_tich","filename":"bao_cao_thanh_tich.pdf","sha256":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","size":1024},{"kind":"bien_ban_hop","filename":"bien_ban_hop.pdf","sha256":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","size":1024},{"kind":"y_kien_hiep_y","filename":"y_kien_hiep_y.pdf","sha256":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","size":1024},{"kind":"xac_nhan_thanh_tich","filename":"xac_nhan_thanh_tich.pdf","sha256":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","size":1024}]})";
 
-std::int64_t create(Server& s) {
+std::int64_t create(ApiServer& s) {
   return s.ok("POST", "/dossiers", "xom-khuan-lan.clerk", kProposal, 201).at("id").as_int64();
 }
 
 // A new Giấy khen xã taken to the Chủ tịch UBND xã's decision; its path.
-std::string to_commune_decision(Server& s) {
+std::string to_commune_decision(ApiServer& s) {
   const std::string at = "/dossiers/" + std::to_string(create(s));
   s.ok("POST", at + "/actions/submit", "xom-khuan-lan.clerk");
   s.ok("POST", at + "/actions/accept", "ca-xa-phuong-tien.clerk");
@@ -94,7 +95,7 @@ std::string to_commune_decision(Server& s) {
 }  // namespace
 
 TEST_CASE("api: health and the OpenAPI document need no token, everything else does", "[http]") {
-  Server s;
+  ApiServer s;
   CHECK(s.call("GET", "/health").status == 200);
   Response doc = s.call("GET", "/openapi.json");
   REQUIRE(doc.status == 200);
@@ -123,7 +124,7 @@ TEST_CASE("api: health and the OpenAPI document need no token, everything else d
 }
 
 TEST_CASE("api: a commune dossier driven to its decision by each level's clerks with their own tokens", "[http]") {
-  Server s;
+  ApiServer s;
   const std::int64_t id = create(s);
   const std::string at = "/dossiers/" + std::to_string(id);
   auto state = [&] { return std::string(s.ok("GET", at, "xom-khuan-lan.clerk").at("state").as_string()); };
@@ -147,7 +148,7 @@ TEST_CASE("api: a commune dossier driven to its decision by each level's clerks 
 }
 
 TEST_CASE("api: every permission rule refuses, and nothing is written", "[http]") {
-  Server s;
+  ApiServer s;
   const std::int64_t id = create(s);
   const std::string at = "/dossiers/" + std::to_string(id);
   s.ok("POST", at + "/actions/submit", "xom-khuan-lan.clerk");
@@ -171,7 +172,7 @@ TEST_CASE("api: every permission rule refuses, and nothing is written", "[http]"
 }
 
 TEST_CASE("api: a stale expected version is answered 409 and changes nothing", "[http]") {
-  Server s;
+  ApiServer s;
   const std::int64_t id = create(s);
   const std::string at = "/dossiers/" + std::to_string(id);
   s.ok("POST", at + "/actions/submit", "xom-khuan-lan.clerk", R"({"expected_version":1})");
@@ -184,7 +185,7 @@ TEST_CASE("api: a stale expected version is answered 409 and changes nothing", "
 }
 
 TEST_CASE("api: bad requests get a clear 4xx and write nothing", "[http]") {
-  Server s;
+  ApiServer s;
   const std::int64_t id = create(s);
   const std::string at = "/dossiers/" + std::to_string(id);
   auto refused = [&](const std::string& method, const std::string& target, const std::string& body, int status,
@@ -222,7 +223,7 @@ TEST_CASE("api: bad requests get a clear 4xx and write nothing", "[http]") {
 }
 
 TEST_CASE("api: listing shows what the user may read, filtered and in pages", "[http]") {
-  Server s;
+  ApiServer s;
   for (int i = 0; i < 3; ++i) create(s);
   s.ok("POST", "/dossiers/1/actions/submit", "xom-khuan-lan.clerk");
   auto all = s.ok("GET", "/dossiers?per_page=2", "xom-khuan-lan.clerk");
@@ -238,7 +239,7 @@ TEST_CASE("api: listing shows what the user may read, filtered and in pages", "[
 }
 
 TEST_CASE("api: calendar queries", "[http]") {
-  Server s;
+  ApiServer s;
   auto due = s.ok("GET", "/calendar/add?from=2026-04-20&days=10", "xom-khuan-lan.clerk");
   CHECK(due.at("due").as_string() == "2026-05-07");
   CHECK(s.ok("GET", "/calendar/between?from=2026-04-20&to=2026-05-07", "xom-khuan-lan.clerk").at("working_days").as_int64() ==
@@ -249,7 +250,7 @@ TEST_CASE("api: calendar queries", "[http]") {
 TEST_CASE("group commit: commands run together in one transaction each succeed or fail on their own, and a "
           "group that fails keeps none",
           "[api][group]") {
-  Server s;
+  ApiServer s;
   const auto a = create(s), b = create(s);
   const std::string act_a = "/dossiers/" + std::to_string(a) + "/actions/submit";
   const std::string act_b = "/dossiers/" + std::to_string(b) + "/actions/submit";
@@ -307,7 +308,7 @@ TEST_CASE("group commit: commands run together in one transaction each succeed o
 }
 
 TEST_CASE("expected_version: a notice going out is not an edit, a person's action is", "[api][version]") {
-  Server s;
+  ApiServer s;
   const auto id = create(s);
   const std::string at = "/dossiers/" + std::to_string(id);
   REQUIRE(s.ok("POST", at + "/actions/submit", "xom-khuan-lan.clerk", R"({"expected_version":1})").at("version") == 2);
@@ -331,7 +332,7 @@ TEST_CASE("expected_version: a notice going out is not an edit, a person's actio
 
 TEST_CASE("api: the Phó Chủ tịch decides on behalf of the Chủ tịch within the delegation, and not after it",
           "[http][delegation]") {
-  Server s("2026-03-10T02:00:00.000Z");  // 10/03/2026 09:00 in Vietnam: within 01/03–30/04/2026
+  ApiServer s("2026-03-10T02:00:00.000Z");  // 10/03/2026 09:00 in Vietnam: within 01/03–30/04/2026
   const std::string deputy = "ubnd-xa-phuong-tien.appraiser", chair = "ubnd-xa-phuong-tien.signer";
   const std::string decide =
       R"({"fields":{"decision_number":"15/QĐ-UBND","decision_date":"2026-03-10"},"on_behalf_of":"ubnd-xa-phuong-tien.signer"})";
@@ -388,7 +389,7 @@ TEST_CASE("api: the Phó Chủ tịch decides on behalf of the Chủ tịch with
 }
 
 TEST_CASE("api: a command's answer, written as text, is byte for byte the serialized document", "[http]") {
-  Server s;
+  ApiServer s;
   Response created = s.call("POST", "/dossiers", "xom-khuan-lan.clerk", kProposal);
   REQUIRE(created.status == 201);
   const std::int64_t id = json::parse(created.body).at("id").as_int64();
@@ -424,7 +425,7 @@ TEST_CASE("api: a command's answer, written as text, is byte for byte the serial
 }
 
 TEST_CASE("api: listing filters by award, jurisdiction, number and overdue, pages in id order", "[http]") {
-  Server s("2026-03-02T02:00:00.000Z");
+  ApiServer s("2026-03-02T02:00:00.000Z");
   for (int i = 0; i < 3; ++i) create(s);
   s.ok("POST", "/dossiers/2/actions/submit", "xom-khuan-lan.clerk");
   s.ok("POST", "/dossiers/2/actions/accept", "ca-xa-phuong-tien.clerk");
@@ -458,7 +459,7 @@ TEST_CASE("api: listing filters by award, jurisdiction, number and overdue, page
 
 TEST_CASE("api: an unknown delegator is a refused request, answered 400 naming the field and logged",
           "[http][delegation]") {
-  Server s("2026-03-10T02:00:00.000Z");
+  ApiServer s("2026-03-10T02:00:00.000Z");
   const std::string deputy = "ubnd-xa-phuong-tien.appraiser";
   const std::string at = to_commune_decision(s);
   const auto version = s.ok("GET", at, "xom-khuan-lan.clerk").at("version").as_int64();
@@ -488,7 +489,7 @@ TEST_CASE("api: an unknown delegator is a refused request, answered 400 naming t
 }
 
 TEST_CASE("api: the denied line names whom the user claimed to act for", "[http][delegation]") {
-  Server s("2026-03-10T02:00:00.000Z");
+  ApiServer s("2026-03-10T02:00:00.000Z");
   const std::string deputy = "ubnd-xa-phuong-tien.appraiser", chair = "ubnd-xa-phuong-tien.signer";
   const std::string at = to_commune_decision(s);
   const std::string decide = R"({"fields":{"decision_number":"15/QĐ-UBND","decision_date":"2026-03-10"},)";
@@ -515,7 +516,7 @@ TEST_CASE("api: the denied line names whom the user claimed to act for", "[http]
 TEST_CASE("api: a delegate never writes with the role of a delegator who is an auditor",
           "[http][delegation]") {
   // The tests' own config: the Chủ tịch UBND xã Phượng Tiến also audits.
-  Server s("2026-03-10T02:00:00.000Z", [](yaml::Project& p) {
+  ApiServer s("2026-03-10T02:00:00.000Z", [](yaml::Project& p) {
     testing::user_spec(p, "ubnd-xa-phuong-tien.signer").roles.push_back("auditor");
   });
   const std::string deputy = "ubnd-xa-phuong-tien.appraiser", chair = "ubnd-xa-phuong-tien.signer";
@@ -542,7 +543,7 @@ TEST_CASE("api: the inbox a delegate keeps for a council member offers no ballot
   // The tests' own config: a member of the Hội đồng TĐKT tỉnh Thái Nguyên who also closes the vote names the
   // Sở's appraiser as delegate.
   const std::string member = "snv-thai-nguyen.council1", deputy = "snv-thai-nguyen.appraiser";
-  Server s("2026-03-10T02:00:00.000Z", [&](yaml::Project& p) {
+  ApiServer s("2026-03-10T02:00:00.000Z", [&](yaml::Project& p) {
     auto& u = testing::user_spec(p, member);
     u.roles.push_back("clerk");
     u.delegates.push_back({deputy, "2026-03-01", "2026-04-30", "Nghỉ phép"});
@@ -573,4 +574,18 @@ TEST_CASE("api: the inbox a delegate keeps for a council member offers no ballot
   CHECK(ballot.status == 403);
   CHECK(reason(ballot) == "vote_not_delegable");
   CHECK_THAT(ballot.denied, Catch::Contains("on_behalf_of=" + member + " reason=vote_not_delegable"));
+}
+
+TEST_CASE("server: on_engine refuses work while the server is not running, and runs none of it", "[http]") {
+  ApiServer s;
+  http::Server server(*s.app, http::ServerSettings{});
+  bool ran = false;
+  Status st = server.on_engine([&](App&) {
+    ran = true;
+    return Status::Ok();
+  });
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.error().code == ErrorCode::kInternal);
+  CHECK(st.error().message.find("máy chủ không chạy") != std::string::npos);
+  CHECK_FALSE(ran);
 }
