@@ -130,28 +130,23 @@ void work_on_chunk(const LogChunk& c, const TimerRows& timers, ChunkWork& w) {
   }
 }
 
-// The notices up to the dispatch cursor and what the history records of them, checked as the log streams.
-// Deliveries go in log order, so every notice up to the cursor must have been settled (delivered or
-// dead-lettered) by at least one channel, never twice by the same channel, and no notice after the cursor
-// may have an attempt recorded except the first one (the one being sent). Attempts on a channel are numbered
-// from 1 without gaps, and none follows the channel's settling.
+// The notices and what the history records of them, checked as the log streams. Every notice up to the
+// dispatch cursor must have been settled (delivered or dead-lettered) by at least one channel; notices after
+// it settle independently (one waiting for a retry holds up none after it), so they may have attempts too.
+// No notice is settled twice by the same channel, attempts on a channel are numbered from 1 without gaps, and
+// none follows the channel's settling.
 class Dispatch {
  public:
   explicit Dispatch(NoticeKey cursor) : cursor_(cursor) {}
 
   void notices(std::int64_t gseq, const EventRecord& r, std::int64_t count) {
-    if (count <= 0 || (gseq > cursor_.gseq && head_)) return;
-    events_.push_back(Recorded{gseq, r.dossier, r.seq, count});
-    for (std::int64_t n = 0; n < count && !head_; ++n)
-      if (cursor_ < NoticeKey{gseq, n}) head_ = NoticeKey{gseq, n};
+    if (count > 0) events_.push_back(Recorded{gseq, r.dossier, r.seq, count});
   }
   // Why the notification event `r` (of type `type`) does not fit its notice; "" when it does.
   std::string attempt(const EventRecord& r, EventType type, const std::optional<NoticeOutcome>& o) {
     if (!o) return "bằng chứng gửi thông báo không ghi rõ thông báo nào, qua kênh nào";
     const NoticeKey& key = o->key;
     const std::string which = fmt::format("thông báo {}.{}", key.gseq, key.n);
-    if (cursor_ < key && key != head_)
-      return which + " có lần gửi được ghi nhận nhưng nằm sau vị trí gửi (vị trí gửi đã bị sửa)";
     const Recorded* e = find(key.gseq);
     if (e == nullptr || key.n < 0 || key.n >= e->count || e->dossier != r.dossier)
       return which + " được ghi nhận gửi nhưng không phải thông báo của hồ sơ trong nhật ký";
@@ -208,8 +203,7 @@ class Dispatch {
     return it != events_.end() && it->gseq == gseq ? &*it : nullptr;
   }
   NoticeKey cursor_;
-  std::optional<NoticeKey> head_;  // the first notice after the cursor, once the log reached it
-  std::vector<Recorded> events_;   // events with notices up to the cursor (and the head's), in log order
+  std::vector<Recorded> events_;  // events with notices, in log order
   std::map<std::tuple<std::int64_t, std::int64_t, std::string>, Channel> channels_;
   std::set<std::pair<std::int64_t, std::int64_t>> settled_;  // notices settled by some channel
 };

@@ -545,7 +545,7 @@ Status CommandService::fire_listed(WriteTx& tx, const DossierRecord& record, con
 }
 
 Result<std::vector<Notification>> CommandService::pending_notifications(
-    int limit, const std::vector<NotificationTemplate>& templates) {
+    int limit, const std::vector<NotificationTemplate>& templates, const std::function<bool(NoticeKey)>& skip) {
   return in_snapshot<std::vector<Notification>>(store_, [&]() -> Result<std::vector<Notification>> {
     auto cursor = store_.dispatch_cursor();
     if (!cursor) return cursor.error();
@@ -562,15 +562,8 @@ Result<std::vector<Notification>> CommandService::pending_notifications(
         const std::size_t count = listed ? listed->size() : 1;  // a malformed list is refused below
         for (std::size_t i = 0; i < count && static_cast<int>(out.size()) < limit; ++i) {
           const NoticeKey key{logged.gseq, static_cast<std::int64_t>(i)};
-          if (key <= *cursor) continue;
+          if (key <= *cursor || (skip && skip(key))) continue;
           auto n = render_notification(key, logged.record, templates);
-          // Only the first notice after the cursor can have attempts recorded: one after it that has was
-          // gone past by a cursor since moved back by hand.
-          if (n && !out.empty() && !n->progress.empty())
-            n = make_error(ErrorCode::kVerifyFailed,
-                           fmt::format("thông báo {}.{} đã có lần gửi được ghi nhận nhưng nằm sau vị trí gửi: vị trí "
-                                       "gửi đã bị sửa ngoài hệ thống",
-                                       key.gseq, key.n));
           if (!n) {
             if (!out.empty()) return out;  // deliver the genuine ones before it; the next call reports it
             return n.error();
@@ -679,6 +672,40 @@ Result<Notification> CommandService::render_notification(NoticeKey key, const Ev
   return n;
 }
 
+Result<NoticeKey> CommandService::advance_dispatch_cursor(const std::set<NoticeKey>& settled) {
+  NoticeKey at;
+  auto st = store_.write([&](WriteTx& tx) -> Status {
+    auto cursor = store_.dispatch_cursor();
+    if (!cursor) return cursor.error();
+    at = *cursor;
+    for (;;) {
+      auto next = next_notice(at);
+      if (!next) return next.error();
+      if (!next->has_value() || !settled.contains(**next)) return Status::Ok();
+      const NoticeKey key = **next;
+      // The history must say so too: a notice of its dossier's chain, settled on every channel that tried it.
+      auto logged = tx.event_at(key.gseq);
+      if (!logged) return logged.error();
+      if (!logged->has_value())
+        return make_error(ErrorCode::kVerifyFailed, fmt::format("không có sự kiện {}", key.gseq));
+      auto events = store_.chain((*logged)->dossier);
+      if (!events) return events.error();
+      if (auto notice = chained_notice(key, **logged, *events); !notice) return notice.error();
+      const auto progress = notice_progress(key, *events);
+      if (progress.empty() ||
+          std::any_of(progress.begin(), progress.end(), [](const auto& p) { return !p.second.settled; }))
+        return make_error(ErrorCode::kVerifyFailed,
+                          fmt::format("thông báo {}.{} chưa được gửi xong theo lịch sử hồ sơ {}: không dời vị trí gửi "
+                                      "qua nó",
+                                      key.gseq, key.n, (*logged)->dossier));
+      if (auto m = tx.mark_delivered(key.gseq, key.n); !m) return m;
+      at = key;
+    }
+  });
+  if (!st) return st.error();
+  return at;
+}
+
 Status CommandService::record_delivered(const Notification& n, const std::string& channel) {
   DeliveryAttempt a;
   a.channel = channel;
@@ -703,16 +730,14 @@ Status CommandService::record_attempt(const Notification& n, const DeliveryAttem
     if (!state) return state.error();
     auto events = store_.chain(n.dossier);
     if (!events) return events.error();
-    // Deliveries go in log order, none skipped: `n` must be the first notice after the cursor.
+    // Only a notice after the cursor is still being sent: every one up to it has gone out.
     const NoticeKey key{n.gseq, n.n};
     auto cursor = store_.dispatch_cursor();
     if (!cursor) return cursor.error();
-    auto next = next_notice(*cursor);
-    if (!next) return next.error();
-    if (!next->has_value() || **next != key)
+    if (key <= *cursor)
       return make_error(ErrorCode::kVersionConflict,
-                        fmt::format("thông báo {}.{} không phải thông báo kế tiếp cần gửi (đã gửi đến {}.{})",
-                                    n.gseq, n.n, cursor->gseq, cursor->n));
+                        fmt::format("thông báo {}.{} đã được gửi xong (đã gửi đến {}.{})", n.gseq, n.n, cursor->gseq,
+                                    cursor->n));
     auto logged = tx.event_at(n.gseq);
     if (!logged) return logged.error();
     auto notice = logged->has_value() ? chained_notice(key, **logged, *events)
@@ -738,8 +763,14 @@ Status CommandService::record_attempt(const Notification& n, const DeliveryAttem
                         fmt::format("lần gửi {} của thông báo {} qua kênh '{}' không phải lần kế tiếp (đã ghi {} lần "
                                     "lỗi)",
                                     a.attempt, n.id(), a.channel, failures));
-    if (a.settles)
-      if (auto m = tx.mark_delivered(n.gseq, n.n); !m) return m;
+    // Settled: the cursor moves to it when it is the next notice; one settled ahead of a notice still waiting
+    // for a retry stays recorded in the history until advance_dispatch_cursor passes it.
+    if (a.settles) {
+      auto next = next_notice(*cursor);
+      if (!next) return next.error();
+      if (*next == key)
+        if (auto m = tx.mark_delivered(n.gseq, n.n); !m) return m;
+    }
     Event e;
     e.type = a.outcome == DeliveryOutcome::kDelivered ? EventType::kNotificationDelivered
              : a.outcome == DeliveryOutcome::kFailed  ? EventType::kNotificationFailed

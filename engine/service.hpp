@@ -4,6 +4,7 @@
 #pragma once
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -115,8 +116,8 @@ struct DeliveryAttempt {
   std::int64_t attempt = 1;  // from 1: the failures the history records for this channel, plus one
   std::string error;         // why it failed (failed, dead-lettered)
   std::optional<Timestamp> retry_at;  // failed: when the next attempt is due
-  // With this record the notice is settled on every channel the dispatcher sends by: the dispatch cursor
-  // moves to it. Only a delivery or a dead letter settles.
+  // With this record the notice is settled on every channel the dispatcher sends by (the dispatch cursor
+  // moves to it if it is the next notice). Only a delivery or a dead letter settles.
   bool settles = true;
 };
 
@@ -193,18 +194,26 @@ class CommandService {
   Result<std::vector<TimerRecord>> pending_timers(std::size_t limit);
 
   // The next notices the log recorded after the dispatch cursor, in log order, at most `limit`, with their
-  // texts rendered from `templates` and what their history records of earlier attempts (only the first may
-  // have any: deliveries go in log order). Fails with kInvalidDefinition when a template is missing, and
-  // with kVerifyFailed at a notice whose event is not its dossier's chain, or a later one with attempts
-  // recorded (the cursor was moved back), after returning those before it.
+  // texts rendered from `templates` and what their history records of earlier attempts, leaving out those
+  // `skip` names (a dispatcher's notices settled ahead or waiting for a retry: they are not rendered again).
+  // Fails with kInvalidDefinition when a template is missing, and with kVerifyFailed at a notice whose event
+  // is not its dossier's chain, after returning those before it.
   Result<std::vector<Notification>> pending_notifications(int limit,
-                                                          const std::vector<NotificationTemplate>& templates);
-  // Records an attempt at sending `n` (the first notice after the dispatch cursor) by one channel as a
+                                                          const std::vector<NotificationTemplate>& templates,
+                                                          const std::function<bool(NoticeKey)>& skip = {});
+  // Records an attempt at sending `n` (a notice after the dispatch cursor) by one channel as a
   // NotificationDelivered, NotificationFailed or NotificationDeadLettered event by the system, and moves the
-  // cursor to `n` when the attempt settles it, in one transaction. Fails (kVersionConflict) when `n` is not
-  // the next notice or the attempt number is not the next for its channel (someone else recorded it), and
-  // (kVerifyFailed) when the history already settled `n` on that channel: a notice never goes out twice.
+  // cursor to `n` when the attempt settles it and it is the next notice, in one transaction. Notices settle
+  // independently: one waiting for a retry never holds up the notices after it. Fails (kVersionConflict) when
+  // the cursor is already past `n` or the attempt number is not the next for its channel (someone else
+  // recorded it), and (kVerifyFailed) when the history already settled `n` on that channel: a notice never
+  // goes out twice.
   Status record_attempt(const Notification& n, const DeliveryAttempt& attempt);
+  // Moves the dispatch cursor over the notices right after it that `settled` names (settled ahead of one that
+  // waited), each checked against its dossier's history (a notice of the chain, settled on every channel that
+  // tried it), in one transaction; stops at the first one not named. Returns where the cursor is. Fails
+  // (kVerifyFailed) when the history does not show a named notice settled, moving nothing.
+  Result<NoticeKey> advance_dispatch_cursor(const std::set<NoticeKey>& settled);
   // record_attempt of a delivery at the first attempt that settles `n`.
   Status record_delivered(const Notification& n, const std::string& channel);
 

@@ -25,8 +25,9 @@ namespace {
 
 // Delivers pending notices from a thread of its own, on a connection of its own, so that a slow or dead
 // receiver never holds up the API or the timers. Each round sends what is due (NoticeDispatcher: in log
-// order, every attempt recorded, failures retried with exponential backoff, then dead-lettered); between
-// rounds it sleeps a second, or until the next retry is due if that is sooner, or until told to stop.
+// order, each notice settling on its own, every attempt recorded, failures retried with exponential backoff,
+// then dead-lettered); between rounds it sleeps a second, or until the next retry is due if that is sooner,
+// or until told to stop.
 class Dispatcher {
  public:
   // Reads pending notices on a connection of its own; the attempts are written by the server's engine.

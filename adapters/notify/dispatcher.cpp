@@ -13,64 +13,89 @@ bool is_permanent_failure(const Error& e) {
 
 Result<DispatchRound> NoticeDispatcher::run(int max_notices, const std::function<void(const std::string&)>& log) {
   DispatchRound round;
-  int settled = 0;
-  while (settled < max_notices) {
-    auto batch = service_.pending_notifications(std::min(100, max_notices - settled), templates_);
-    if (!batch) return batch.error();
+  int handled = 0;
+  while (handled < max_notices) {
+    const Timestamp now = clock_.now();
+    auto known = [&](NoticeKey key) {
+      if (settled_ahead_.contains(key)) return true;
+      auto w = waiting_.find(key);
+      return w != waiting_.end() && now < w->second;
+    };
+    auto batch = service_.pending_notifications(std::min(100, max_notices - handled), templates_, known);
+    if (!batch) {
+      forget();
+      return batch.error();
+    }
     if (batch->empty()) break;
     if (barrier_)
       if (Status durable = barrier_(); !durable) return durable.error();
     // Send a batch, then record its attempts in one transaction (one flush for them all). A crash or a failed
     // commit in between sends them again later: delivery is at least once.
     std::vector<Attempt> attempts;
-    bool waiting = false;
+    std::set<NoticeKey> settled = settled_ahead_;
+    std::map<NoticeKey, Timestamp> waiting;
     for (const Notification& n : *batch) {
-      auto done = send(n, round, log, attempts);
-      if (!done) return done.error();
-      if (!*done) {
-        waiting = true;  // it waits for a retry: nothing after it goes first
-        break;
-      }
-      ++settled;
+      const NoticeKey key{n.gseq, n.n};
+      const Sent sent = send(n, round, log, attempts);
+      if (sent.settled)
+        settled.insert(key);
+      else if (sent.wait_until)
+        waiting[key] = *sent.wait_until;
+      ++handled;
     }
     for (const auto& ch : channels_)
       if (ch.flush)
         if (Status flushed = ch.flush(); !flushed) return flushed.error();
+    // The cursor follows each notice settled in turn; those settled ahead of one that waits (or settled by an
+    // earlier run, as the history shows) are passed over once it settles, checked against the history then.
+    NoticeKey cursor{0, -1};
     const Write write = [&](CommandService& service) {
       return service.group([&] {
         for (const auto& a : attempts)
           if (Status st = service.record_attempt(*a.notice, a.attempt); !st) return st;
+        if (settled.empty()) return Status::Ok();
+        auto moved = service.advance_dispatch_cursor(settled);
+        if (!moved) return Status(moved.error());
+        cursor = *moved;
         return Status::Ok();
       });
     };
     Status recorded = recorder_ ? recorder_(write) : write(service_);
-    if (!recorded) return recorded.error();
-    if (waiting) return round;
+    if (!recorded) {
+      forget();
+      return recorded.error();
+    }
+    // What is known of the notices after the cursor for the next batches and runs.
+    for (const auto& [key, at] : waiting) waiting_[key] = at;
+    for (const NoticeKey& key : settled) waiting_.erase(key);
+    settled_ahead_ = std::move(settled);
+    std::erase_if(settled_ahead_, [&](const NoticeKey& k) { return k <= cursor; });
+    std::erase_if(waiting_, [&](const auto& w) { return w.first <= cursor; });
   }
-  round.more = settled >= max_notices;
+  for (const auto& [key, at] : waiting_)
+    round.waiting_until = round.waiting_until ? std::min(*round.waiting_until, at) : at;
+  round.more = handled >= max_notices;
   return round;
 }
 
-Result<bool> NoticeDispatcher::send(const Notification& n, DispatchRound& round,
-                                    const std::function<void(const std::string&)>& log,
-                                    std::vector<Attempt>& attempts) {
+NoticeDispatcher::Sent NoticeDispatcher::send(const Notification& n, DispatchRound& round,
+                                              const std::function<void(const std::string&)>& log,
+                                              std::vector<Attempt>& attempts) {
+  Sent out;
   std::vector<const DeliveryChannel*> open;
   for (const auto& ch : channels_) {
     auto p = n.progress.find(ch.name);
     if (p == n.progress.end() || !p->second.settled) open.push_back(&ch);
   }
-  if (open.empty())
-    return make_error(ErrorCode::kVerifyFailed,
-                      fmt::format("thông báo {} đã được gửi qua mọi kênh nhưng vị trí gửi chưa qua nó: vị trí gửi đã "
-                                  "bị sửa ngoài hệ thống (hoặc danh sách kênh đã đổi giữa chừng)",
-                                  n.id()));
+  // Every channel settled it already (the history says so: an earlier run settled it ahead of a notice that
+  // waited, or the cursor was moved back): nothing to send, the cursor may pass it.
   std::size_t unsettled = open.size();
   for (const DeliveryChannel* ch : open) {
     const auto p = n.progress.find(ch->name);
     const ChannelProgress progress = p == n.progress.end() ? ChannelProgress{} : p->second;
     const Timestamp now = clock_.now();
     if (progress.retry_at && now < *progress.retry_at) {
-      round.waiting_until = round.waiting_until ? std::min(*round.waiting_until, *progress.retry_at) : *progress.retry_at;
+      out.wait_until = out.wait_until ? std::min(*out.wait_until, *progress.retry_at) : *progress.retry_at;
       continue;
     }
     DeliveryAttempt a;
@@ -98,13 +123,15 @@ Result<bool> NoticeDispatcher::send(const Notification& n, DispatchRound& round,
     if (a.outcome == DeliveryOutcome::kDelivered) ++round.delivered;
     if (a.outcome == DeliveryOutcome::kFailed) {
       ++round.failed;
-      round.waiting_until = round.waiting_until ? std::min(*round.waiting_until, *a.retry_at) : *a.retry_at;
+      out.wait_until = out.wait_until ? std::min(*out.wait_until, *a.retry_at) : *a.retry_at;
     }
     if (a.outcome == DeliveryOutcome::kDeadLettered) ++round.dead_lettered;
     if (settling) --unsettled;
     attempts.push_back(Attempt{&n, std::move(a)});
   }
-  return unsettled == 0;
+  out.settled = unsettled == 0;
+  if (out.settled) out.wait_until.reset();
+  return out;
 }
 
 }  // namespace hoso

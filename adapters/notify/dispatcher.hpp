@@ -1,13 +1,17 @@
-// The notification dispatcher: sends the notices the log recorded (the outbox) in log order, each by every
-// configured channel, and records every attempt in the dossier's history: NotificationDelivered, or
-// NotificationFailed with the time of the next attempt (exponential backoff), or NotificationDeadLettered
-// once the attempts run out or the failure is one that repeating cannot fix. What it has done so far is read
-// back from the history, so a restarted process resumes where the last one stopped: a channel that delivered
-// is not tried again, the attempt count and the backoff carry on.
+// The notification dispatcher: sends the notices the log recorded (the outbox), each by every configured
+// channel, and records every attempt in the dossier's history: NotificationDelivered, or NotificationFailed
+// with the time of the next attempt (exponential backoff), or NotificationDeadLettered once the attempts run
+// out or the failure is one that repeating cannot fix. Notices go out in log order and settle independently:
+// one waiting for a retry holds up neither the notices after it nor the other channels. The dispatch cursor
+// marks the notices that have all gone out; what the dispatcher has done after it is read back from the
+// history, so a restarted process resumes where the last one stopped: a channel that delivered is not tried
+// again, the attempt count and the backoff carry on.
 #pragma once
 #include <chrono>
 #include <functional>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,7 +36,7 @@ bool is_permanent_failure(const Error& e);
 
 struct DispatchRound {
   int delivered = 0, failed = 0, dead_lettered = 0;
-  // The first notice not yet settled waits until then for its next attempt (nothing after it goes first).
+  // The earliest time a notice waits until for its next attempt (none when no notice is waiting).
   std::optional<Timestamp> waiting_until;
   bool more = false;  // it stopped at max_notices: more may be pending
 };
@@ -47,10 +51,11 @@ class NoticeDispatcher {
         retry_(retry),
         templates_(std::move(templates)) {}
 
-  // Sends pending notices in log order until one must wait for a retry, none is left, or `max_notices` were
-  // settled; the attempts of each batch (up to 100 notices) are recorded together in one transaction. `log` gets one English line
-  // per failed attempt. Fails on a storage or verification error (nothing more is sent then), e.g. a notice
-  // every channel already settled while the cursor is before it (the cursor was moved back by hand).
+  // Sends the pending notices that are due, in log order, until none is left or `max_notices` were handled
+  // (sent, or found settled by the history); a notice whose retry is not yet due is passed over, not waited
+  // for. The attempts of each batch (up to 100 notices) are recorded together in one transaction, and the
+  // cursor moves over every notice that has settled. `log` gets one English line per failed attempt. Fails on
+  // a storage or verification error (nothing more is sent then); the next run starts again from the history.
   Result<DispatchRound> run(int max_notices, const std::function<void(const std::string&)>& log = {});
   // Called with the notices of a batch read and before any of them is sent: when the log's writer defers its
   // flushes (the server), this makes them durable first, so no notice goes out for a command a power cut
@@ -68,10 +73,20 @@ class NoticeDispatcher {
     const Notification* notice;
     DeliveryAttempt attempt;
   };
-  // Sends `n` by every channel that has not settled it, adding each attempt to `attempts`; true when all
-  // have settled it.
-  Result<bool> send(const Notification& n, DispatchRound& round, const std::function<void(const std::string&)>& log,
-                    std::vector<Attempt>& attempts);
+  // What became of a notice after a send: settled on every channel, or when its next attempt is due.
+  struct Sent {
+    bool settled = false;
+    std::optional<Timestamp> wait_until;
+  };
+  // Sends `n` by every channel that has not settled it and whose retry is due, adding each attempt to
+  // `attempts`.
+  Sent send(const Notification& n, DispatchRound& round, const std::function<void(const std::string&)>& log,
+            std::vector<Attempt>& attempts);
+  // Forgets what it knew of the notices after the cursor (after a failure: the history tells again).
+  void forget() {
+    settled_ahead_.clear();
+    waiting_.clear();
+  }
 
   CommandService& service_;
   Clock& clock_;
@@ -80,6 +95,10 @@ class NoticeDispatcher {
   std::vector<NotificationTemplate> templates_;
   std::function<Status()> barrier_;
   std::function<Status(const Write&)> recorder_;
+  // Between runs, of the notices after the cursor (as recorded): those settled ahead of one still waiting, and
+  // those waiting for a retry, with when it is due. Neither is read from the history again until then.
+  std::set<NoticeKey> settled_ahead_;
+  std::map<NoticeKey, Timestamp> waiting_;
 };
 
 }  // namespace hoso

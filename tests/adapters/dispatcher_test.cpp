@@ -88,67 +88,87 @@ TEST_CASE("retry policy: the wait doubles after each failure and stops growing a
   CHECK(p.backoff(40).count() == 5000);
 }
 
-TEST_CASE("dispatcher: a failing receiver is retried with backoff, each attempt in the history, in log order",
+TEST_CASE("dispatcher: a failing receiver is retried with backoff, each attempt in the history, and the notice "
+          "after it does not wait",
           "[notify][dispatcher]") {
   Pending p;
-  ScriptedChannel hook{"webhook", {transient("down"), transient("still down")}, {}};
+  ScriptedChannel hook{"webhook", {transient("down"), Status::Ok(), transient("still down")}, {}};
   NoticeDispatcher d(*p.w.service, p.w.clock, {hook.channel()}, policy(5), templates());
+  auto pending = p.w.service->pending_notifications(10, templates()).value();
+  const NoticeKey first_key{pending[0].gseq, pending[0].n}, second_key{pending[1].gseq, pending[1].n};
   auto first = d.run(100);
   REQUIRE(first.ok());
   CHECK(first->failed == 1);
-  CHECK(first->delivered == 0);
+  CHECK(first->delivered == 1);  // the second notice went out while the first waits
   REQUIRE(first->waiting_until);
   CHECK(first->waiting_until->millis == p.w.clock.now().millis + 2000);
-  // Not due yet: nothing is tried, and the second notice does not go first.
-  CHECK(d.run(100)->failed == 0);
-  CHECK(hook.calls.size() == 1);
+  // The first has not settled, so the cursor stays before it; the audit accepts the second settled ahead.
+  CHECK(p.w.store.data().cursor == NoticeKey{0, -1});
+  p.audit_passes();
+  // Not due yet: nothing is tried (nor is the settled one sent again).
+  auto idle = d.run(100);
+  CHECK(idle->failed == 0);
+  CHECK(idle->delivered == 0);
+  CHECK(hook.calls.size() == 2);
   p.w.clock.advance_ms(2000);
   CHECK(d.run(100)->failed == 1);  // the second failure waits twice as long
   p.w.clock.advance_ms(2000);
   CHECK(d.run(100)->failed == 0);
-  CHECK(hook.calls.size() == 2);
+  CHECK(hook.calls.size() == 3);
   p.w.clock.advance_ms(2000);
   auto third = d.run(100);
   REQUIRE(third.ok());
-  CHECK(third->delivered == 2);
+  CHECK(third->delivered == 1);
   CHECK_FALSE(third->waiting_until);
+  // Once the first settles, the cursor passes both.
+  CHECK(p.w.store.data().cursor == second_key);
   const auto& calls = hook.calls;
   REQUIRE(calls.size() == 4);
-  CHECK(calls[0] == calls[2]);
-  CHECK(calls[2] != calls[3]);
+  CHECK(calls[0] == pending[0].id());
+  CHECK(calls[1] == pending[1].id());
+  CHECK(calls[2] == pending[0].id());
+  CHECK(calls[3] == pending[0].id());
   auto a = p.attempts();
   REQUIRE(a.size() == 4);
   CHECK(std::get<0>(a[0]) == "NotificationFailed");
   CHECK(std::get<2>(a[0]) == 1);
   CHECK(std::get<3>(a[0]) == format_utc(Timestamp{kStart.millis + 120'000 + 2000}));
-  CHECK(std::get<0>(a[1]) == "NotificationFailed");
-  CHECK(std::get<2>(a[1]) == 2);
-  CHECK(std::get<0>(a[2]) == "NotificationDelivered");
-  CHECK(std::get<2>(a[2]) == 3);
-  CHECK(std::get<2>(a[3]) == 1);
+  CHECK(std::get<0>(a[1]) == "NotificationDelivered");  // the second notice, first time
+  CHECK(std::get<2>(a[1]) == 1);
+  CHECK(std::get<0>(a[2]) == "NotificationFailed");
+  CHECK(std::get<2>(a[2]) == 2);
+  CHECK(std::get<0>(a[3]) == "NotificationDelivered");
+  CHECK(std::get<2>(a[3]) == 3);
+  CHECK(first_key < second_key);
   CHECK(p.w.service->pending_notifications(10, templates())->empty());
   p.audit_passes();
 }
 
-TEST_CASE("dispatcher: a receiver that never answers ends in a dead letter, and the next notice goes out",
+TEST_CASE("dispatcher: a receiver that never answers ends in a dead letter, and the notices after it go out "
+          "meanwhile",
           "[notify][dispatcher]") {
   Pending p;
-  ScriptedChannel hook{"webhook", {transient("down"), transient("down"), transient("down")}, {}};
+  ScriptedChannel hook{"webhook", {transient("down"), Status::Ok(), transient("down"), transient("down")}, {}};
   NoticeDispatcher d(*p.w.service, p.w.clock, {hook.channel()}, policy(3), templates());
-  for (int i = 0; i < 3; ++i) {
-    REQUIRE(d.run(100).ok());
+  const auto pending = p.w.service->pending_notifications(10, templates()).value();
+  auto r = d.run(100);
+  REQUIRE(r.ok());
+  CHECK(r->delivered == 1);  // the second notice, at once
+  for (int i = 0; i < 2; ++i) {
     p.w.clock.advance_ms(10'000);
+    REQUIRE(d.run(100).ok());
   }
   auto a = p.attempts();
   REQUIRE(a.size() == 4);
-  CHECK(std::get<0>(a[2]) == "NotificationDeadLettered");
-  CHECK(std::get<2>(a[2]) == 3);
-  CHECK(std::get<3>(a[2]).empty());  // no retry after a dead letter
-  CHECK(std::get<0>(a[3]) == "NotificationDelivered");
+  CHECK(std::get<0>(a[1]) == "NotificationDelivered");
+  CHECK(std::get<0>(a[3]) == "NotificationDeadLettered");
+  CHECK(std::get<2>(a[3]) == 3);
+  CHECK(std::get<3>(a[3]).empty());  // no retry after a dead letter
   CHECK(p.w.service->pending_notifications(10, templates())->empty());
+  CHECK(p.w.store.data().cursor == NoticeKey{pending[1].gseq, pending[1].n});  // past both once settled
   p.audit_passes();
   auto text = p.w.service->history(p.id, std::nullopt).value();
-  CHECK(text[text.size() - 2].payload.find("\"error\":\"down (webhook_transient)\"") != std::string::npos);
+  CHECK(text.back().payload.find("\"error\":\"down (webhook_transient)\"") != std::string::npos);
 }
 
 TEST_CASE("dispatcher: a failure that repeating cannot fix is dead-lettered at once", "[notify][dispatcher]") {
@@ -168,41 +188,77 @@ TEST_CASE("dispatcher: with two channels each settles a notice once, and a resta
   Pending p;
   ScriptedChannel file{"file", {}, {}};
   ScriptedChannel hook{"webhook", {transient("down")}, {}};
+  auto pending = p.w.service->pending_notifications(10, templates()).value();
+  const NoticeKey second_key{pending[1].gseq, pending[1].n};
   {
     NoticeDispatcher d(*p.w.service, p.w.clock, {file.channel(), hook.channel()}, policy(5), templates());
     auto r = d.run(100);
     REQUIRE(r.ok());
-    CHECK(r->delivered == 1);  // by file; the webhook waits
+    CHECK(r->delivered == 3);  // the first by file (the webhook waits), the second by both
     CHECK(r->failed == 1);
   }
-  // The head notice is half sent: the cursor has not moved, the audit accepts it.
+  // The first notice is half sent: the cursor has not moved, the audit accepts it and the second settled ahead.
   CHECK(p.w.store.data().cursor == NoticeKey{0, -1});
   p.audit_passes();
-  // A new dispatcher (a restarted process): the file is not written again, the webhook's retry is honoured.
+  // A new dispatcher (a restarted process): nothing settled is sent again, the webhook's retry is honoured.
   p.w.clock.advance_ms(1000);
   NoticeDispatcher again(*p.w.service, p.w.clock, {file.channel(), hook.channel()}, policy(5), templates());
-  CHECK(again.run(100)->delivered == 0);
+  auto early = again.run(100);
+  REQUIRE(early.ok());
+  CHECK(early->delivered == 0);
+  REQUIRE(early->waiting_until);
+  CHECK(early->waiting_until->millis == p.w.clock.now().millis + 1000);
+  CHECK(p.w.store.data().cursor == NoticeKey{0, -1});
   p.w.clock.advance_ms(1000);
   auto r = again.run(100);
   REQUIRE(r.ok());
-  CHECK(r->delivered == 3);  // the webhook's first, then both channels of the second
+  CHECK(r->delivered == 1);  // the webhook's retry of the first
   CHECK(file.calls.size() == 2);
   CHECK(hook.calls.size() == 3);
+  CHECK(p.w.store.data().cursor == second_key);  // past both, the second checked against its history
   CHECK(p.w.service->pending_notifications(10, templates())->empty());
   p.audit_passes();
-  // Recording the file delivery of the first notice again is refused: the history has it.
-  SECTION("a cursor moved back by hand: nothing is sent twice, the dispatcher stops and says why") {
+  SECTION("a cursor moved back by hand: nothing is sent twice, the cursor catches up from the history") {
     p.w.store.data().cursor = NoticeKey{0, -1};
-    auto stopped = again.run(100);
-    REQUIRE_FALSE(stopped.ok());
-    CHECK(stopped.error().code == ErrorCode::kVerifyFailed);
-    CHECK(stopped.error().message.find("vị trí gửi đã bị sửa") != std::string::npos);
+    NoticeDispatcher third(*p.w.service, p.w.clock, {file.channel(), hook.channel()}, policy(5), templates());
+    auto caught_up = third.run(100);
+    REQUIRE(caught_up.ok());
+    CHECK(caught_up->delivered == 0);
     CHECK(file.calls.size() == 2);
     CHECK(hook.calls.size() == 3);
+    CHECK(p.w.store.data().cursor == second_key);
+    p.audit_passes();
   }
 }
 
-TEST_CASE("record_attempt refuses an attempt out of turn, a second settling and a failure without a retry time",
+TEST_CASE("advance_dispatch_cursor passes only the notices named and settled in the history, in log order",
+          "[notify][dispatcher]") {
+  Pending p;
+  auto pending = p.w.service->pending_notifications(10, templates()).value();
+  const NoticeKey first{pending[0].gseq, pending[0].n}, second{pending[1].gseq, pending[1].n};
+  // The first is not named: the cursor stays before it, whatever comes after.
+  CHECK(p.w.service->advance_dispatch_cursor({second}).value() == NoticeKey{0, -1});
+  // Named, but nothing in the history settles it: refused, nothing moves.
+  auto unsent = p.w.service->advance_dispatch_cursor({first, second});
+  REQUIRE_FALSE(unsent.ok());
+  CHECK(unsent.error().code == ErrorCode::kVerifyFailed);
+  CHECK(p.w.store.data().cursor == NoticeKey{0, -1});
+  // The first delivered (not marked settling), the second only failed so far: the cursor passes the first.
+  REQUIRE(p.w.service->record_attempt(pending[0], {"webhook", DeliveryOutcome::kDelivered, 1, "", std::nullopt, false}).ok());
+  REQUIRE(p.w.service
+              ->record_attempt(pending[1], {"webhook", DeliveryOutcome::kFailed, 1, "down",
+                                            Timestamp{kStart.millis + 999'000}, false})
+              .ok());
+  CHECK(p.w.store.data().cursor == NoticeKey{0, -1});
+  auto half = p.w.service->advance_dispatch_cursor({first, second});
+  REQUIRE_FALSE(half.ok());  // the second is named but its history has a failure unsettled: all or nothing
+  CHECK(p.w.store.data().cursor == NoticeKey{0, -1});
+  CHECK(p.w.service->advance_dispatch_cursor({first}).value() == first);
+  CHECK(p.w.store.data().cursor == first);
+  p.audit_passes();
+}
+
+TEST_CASE("record_attempt refuses an attempt out of turn or past the cursor, a second settling and a failure without a retry time",
           "[notify][dispatcher]") {
   Pending p;
   auto pending = p.w.service->pending_notifications(10, templates()).value();
@@ -210,9 +266,12 @@ TEST_CASE("record_attempt refuses an attempt out of turn, a second settling and 
   REQUIRE(p.w.service->record_attempt(pending[0], failed).ok());
   // The same attempt again (another dispatcher recorded it first): a conflict.
   CHECK(p.w.service->record_attempt(pending[0], failed).error().code == ErrorCode::kVersionConflict);
-  // The second notice before the first: a conflict.
+  // The second notice may settle before the first (it does not wait for the first's retry); the cursor stays
+  // before the first, and delivering the second again by the same channel is refused.
   DeliveryAttempt later{"webhook", DeliveryOutcome::kDelivered, 1, "", std::nullopt, true};
-  CHECK(p.w.service->record_attempt(pending[1], later).error().code == ErrorCode::kVersionConflict);
+  REQUIRE(p.w.service->record_attempt(pending[1], later).ok());
+  CHECK(p.w.store.data().cursor == NoticeKey{0, -1});
+  CHECK(p.w.service->record_attempt(pending[1], later).error().code == ErrorCode::kVerifyFailed);
   // A failure that claims to settle, or has no retry time: refused before anything is written.
   DeliveryAttempt bad = failed;
   bad.attempt = 2;
@@ -226,7 +285,13 @@ TEST_CASE("record_attempt refuses an attempt out of turn, a second settling and 
   REQUIRE(p.w.service->record_attempt(pending[0], partial).ok());
   partial.attempt = 3;
   CHECK(p.w.service->record_attempt(pending[0], partial).error().code == ErrorCode::kVerifyFailed);
-  CHECK(p.attempts().size() == 2);
+  CHECK(p.attempts().size() == 3);
+  // Once the cursor has passed a notice, no attempt at it is recorded, whatever the channel.
+  const NoticeKey second{pending[1].gseq, pending[1].n};
+  REQUIRE(p.w.service->advance_dispatch_cursor({NoticeKey{pending[0].gseq, pending[0].n}, second}).value() == second);
+  DeliveryAttempt by_file{"file", DeliveryOutcome::kDelivered, 1, "", std::nullopt, true};
+  CHECK(p.w.service->record_attempt(pending[0], by_file).error().code == ErrorCode::kVersionConflict);
+  CHECK(p.attempts().size() == 3);
   p.audit_passes();
 }
 

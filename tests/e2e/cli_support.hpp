@@ -114,6 +114,22 @@ inline void forge(const Cli& cli, const std::string& sql) {
   REQUIRE(rc == SQLITE_OK);
 }
 
+// The first column of the first row `sql` reads from the database file ("" when there is none).
+inline std::string read_one(const Cli& cli, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(cli.db.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  const int rc = sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr);
+  std::string out;
+  if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) != nullptr)
+    out = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  INFO(sql);
+  REQUIRE(rc == SQLITE_OK);
+  return out;
+}
+
 // Creates a dossier; `extra` adds arguments (fields, docs). Returns its id.
 inline std::string create(const Cli& cli, const std::string& workflow, const std::string& award,
                           const std::string& user, const std::vector<std::string>& extra) {

@@ -33,16 +33,15 @@ struct Served {
       argv.push_back(cli.dir + "/notices.jsonl");
     }
     argv.insert(argv.end(), extra.begin(), extra.end());
-    child = spawn(argv, env);
-    REQUIRE(child.pid > 0);
-    // The first line on stdout names the address.
-    std::string line;
-    char ch;
-    while (line.find('\n') == std::string::npos && ::read(child.out_fd, &ch, 1) == 1) line += ch;
-    const auto colon = line.rfind(':');
-    INFO(line);
-    REQUIRE(colon != std::string::npos);
-    port = std::stoi(line.substr(colon + 1));
+    start(argv, env);
+  }
+  // Configured only by `yaml`, written as DIR/conf/server.yaml: `hoso serve --config DIR/conf`, nothing else on
+  // the command line.
+  struct FromConfig {};
+  Served(const Cli& cli, FromConfig, const std::string& yaml, const std::vector<std::string>& env) {
+    std::filesystem::create_directories(cli.dir + "/conf");
+    std::ofstream(cli.dir + "/conf/server.yaml") << yaml;
+    start({HOSO_BINARY, "serve", "--config", cli.dir + "/conf"}, env);
   }
   ~Served() {
     if (child.pid > 0) {
@@ -57,6 +56,22 @@ struct Served {
     child.pid = -1;
     return r;
   }
+
+ private:
+  void start(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
+    child = spawn(argv, env);
+    REQUIRE(child.pid > 0);
+    // The first line on stdout names the address.
+    std::string line;
+    char ch;
+    while (line.find('\n') == std::string::npos && ::read(child.out_fd, &ch, 1) == 1) line += ch;
+    const auto colon = line.rfind(':');
+    INFO(line);
+    REQUIRE(colon != std::string::npos);
+    port = std::stoi(line.substr(colon + 1));
+  }
+
+ public:
   HttpReply call(const std::string& method, const std::string& target, const std::string& token = "",
                  const std::string& body = "") const {
     return http_request(port, method, target, token, body);
@@ -345,8 +360,8 @@ TEST_CASE("serve: configured from a file, notices go by email and webhook, and a
   HttpReceiver never("bí-mật-webhook");
   const std::string dead_url = never.url("/hoso");
   never.stop();  // its port refuses connections for the whole test
-  std::filesystem::create_directories(cli.dir + "/conf");
-  std::ofstream(cli.dir + "/conf/server.yaml") << fmt::format(R"(server:
+  // No --listen, --db or channel on the command line: all from the file; the secrets from the environment.
+  Served s(cli, Served::FromConfig{}, fmt::format(R"(server:
   listen: 127.0.0.1:0
   database: {}
 notify:
@@ -355,16 +370,9 @@ notify:
   email: {{host: 127.0.0.1, port: {}, from: khen-thuong@hoso.example, username: hoso, timeout_ms: 2000}}
   webhook: {{url: "{}", timeout_ms: 500}}
 )",
-                                                              cli.db, smtp.port(), dead_url);
-  // No --listen, --db or channel on the command line: all from the file; the secrets from the environment.
-  std::vector<std::string> argv = {HOSO_BINARY, "serve", "--config", cli.dir + "/conf"};
-  Child child = spawn(argv, {"HOSO_SMTP_PASSWORD=mật-khẩu-smtp", "HOSO_WEBHOOK_SECRET=bí-mật-webhook"});
-  REQUIRE(child.pid > 0);
-  std::string line;
-  char ch;
-  while (line.find('\n') == std::string::npos && ::read(child.out_fd, &ch, 1) == 1) line += ch;
-  REQUIRE(line.rfind(':') != std::string::npos);
-  const int port = std::stoi(line.substr(line.rfind(':') + 1));
+                                                  cli.db, smtp.port(), dead_url),
+           {"HOSO_SMTP_PASSWORD=mật-khẩu-smtp", "HOSO_WEBHOOK_SECRET=bí-mật-webhook"});
+  const int port = s.port;
   HttpReply created = http_request(port, "POST", "/dossiers", unit, proposal());
   REQUIRE(created.status == 201);
   const std::string id = std::to_string(body(created).at("id").as_int64());
@@ -375,8 +383,7 @@ notify:
     return !h.empty() && h.back().at("type").as_string() == "NotificationDeadLettered";
   };
   for (int i = 0; i < 100 && !settled(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  ::kill(child.pid, SIGTERM);
-  const RunResult stopped = finish(child);
+  const RunResult stopped = s.stop(SIGTERM);
   CHECK(stopped.code == 0);
   // Secrets are never logged, though the log names the channels and that the secrets are set.
   CHECK(stopped.err.find("mật-khẩu-smtp") == std::string::npos);
@@ -408,6 +415,65 @@ notify:
   CHECK(cli({"history", id}).out.find("hàng lỗi") != std::string::npos);
   CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
   CHECK(cli.ok_json({"replay", "--all"}).at("ok").as_bool());
+}
+
+TEST_CASE("serve: a webhook that stays down holds up neither the other channel nor the notices after the first",
+          "[e2e][serve][notify]") {
+  Cli cli;
+  cli.init();
+  const std::string unit = token(cli, "xom-khuan-lan.clerk");
+  HttpReceiver never("bí-mật-webhook");
+  const std::string dead_url = never.url("/hoso");
+  never.stop();  // its port refuses connections for the whole test
+  const std::string lines = cli.dir + "/notices.jsonl";
+  // A long backoff: one notice waiting for its retry would, if notices went out one after another, hold the
+  // rest for half a minute each.
+  Served s(cli, Served::FromConfig{}, fmt::format(R"(server:
+  listen: 127.0.0.1:0
+  database: {}
+notify:
+  channels: [file, webhook]
+  retry: {{max_attempts: 3, initial_backoff_ms: 30000, max_backoff_ms: 60000}}
+  file: {{path: "{}"}}
+  webhook: {{url: "{}", timeout_ms: 500}}
+)",
+                                                  cli.db, lines, dead_url),
+           {"HOSO_WEBHOOK_SECRET=bí-mật-webhook"});
+  const int port = s.port;
+  constexpr int kDossiers = 4;
+  std::vector<std::string> ids;
+  for (int i = 0; i < kDossiers; ++i) {
+    HttpReply created = http_request(port, "POST", "/dossiers", unit, proposal());
+    REQUIRE(created.status == 201);
+    ids.push_back(std::to_string(body(created).at("id").as_int64()));
+    REQUIRE(http_request(port, "POST", "/dossiers/" + ids.back() + "/actions/submit", unit).status == 200);
+  }
+  // Every submission's notice: delivered by file and tried once by the webhook, within seconds.
+  auto types = [&](const std::string& id) {
+    std::vector<std::string> out;
+    const auto history = cli.ok_json({"history", id});
+    for (const auto& e : history.as_array())
+      if (e.at("payload").as_object().contains("delivery"))
+        out.push_back(std::string(e.at("type").as_string()) + "/" +
+                      std::string(e.at("payload").at("delivery").at("channel").as_string()));
+    return out;
+  };
+  auto all_tried = [&] {
+    return std::all_of(ids.begin(), ids.end(), [&](const std::string& id) { return types(id).size() == 2; });
+  };
+  for (int i = 0; i < 100 && !all_tried(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK(s.stop(SIGTERM).code == 0);
+  for (const auto& id : ids) {
+    INFO("dossier " << id);
+    CHECK(types(id) == std::vector<std::string>{"NotificationDelivered/file", "NotificationFailed/webhook"});
+  }
+  std::ifstream in(lines);
+  int count = 0;
+  for (std::string l; std::getline(in, l);) ++count;
+  CHECK(count == kDossiers);
+  // None has settled on every channel, so the cursor has not moved; the audit accepts the attempts after it.
+  CHECK(read_one(cli, "SELECT value FROM meta WHERE key = 'dispatch_cursor'").empty());
+  CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
 }
 
 TEST_CASE("serve refuses a bad configuration file, naming the file, line and field, and writes nothing",
