@@ -98,6 +98,21 @@ std::optional<Refusal> check_note(const std::string& note) {
   return std::nullopt;
 }
 
+// A date field declared `not_after: today` (a decision's signing date) may not name a day after the Vietnam
+// date the command is made on: a date not yet come cannot have been signed.
+std::optional<Refusal> check_dates(const Definition& def, const std::vector<FieldChange>& changes, Timestamp now) {
+  const Date today = vietnam_date(now);
+  for (const auto& c : changes) {
+    const auto& f = def.field(c.field);
+    if (f.spec.not_after_today && c.value.kind == Value::Kind::kDate && c.value.num > today.days)
+      return refuse(ErrorCode::kInvalidInput, "date_in_future", f.key,
+                    fmt::format("'{}' ({}) ghi ngày {}, sau ngày hôm nay ({}): không ghi một ngày chưa tới",
+                                f.label, f.key, format_date_vietnamese(Date{static_cast<std::int32_t>(c.value.num)}),
+                                format_date_vietnamese(today)));
+  }
+  return std::nullopt;
+}
+
 bool has_document(const std::vector<DocumentRef>& a, const std::vector<DocumentRef>& b, DocKindId kind) {
   auto is = [kind](const DocumentRef& d) { return d.kind == kind; };
   return std::any_of(a.begin(), a.end(), is) || std::any_of(b.begin(), b.end(), is);
@@ -253,6 +268,7 @@ Decided decide_creation(const Definition& def, const Directory& dir, const Creat
                     "cho đơn vị ở vị trí này",
                     origin.name, award.name, def.name()));
   if (auto r = check_note(cmd.note)) return *r;
+  if (auto r = check_dates(def, cmd.fields, now)) return *r;
   std::vector<bool> given(def.fields().size(), false);
   for (const auto& c : cmd.fields) given[c.field.value] = true;
   for (const auto& f : def.fields())
@@ -460,6 +476,7 @@ Decided decide_act(const Definition& def, const Directory& dir, const DossierSta
                     fmt::format("Thao tác '{}' không cho phép cập nhật thông tin '{}'", action,
                                 def.field(c.field).key));
   }
+  if (auto r = check_dates(def, cmd.fields, now)) return *r;
   // Fields as they will be after this action (copied only when the action changes them).
   const bool changes = !cmd.fields.empty() || !t->set.empty();
   std::vector<Value> updated;
@@ -518,8 +535,12 @@ Status apply_event(const Definition& def, DossierState& s, const Event& e) {
   };
   if (e.seq != s.version + 1) return fail(fmt::format("sequence {} follows version {}", e.seq, s.version));
   if (!e.to.valid() || e.to.value >= def.states().size()) return fail("unknown target state");
-  for (const auto& c : e.changes)
+  for (const auto& c : e.changes) {
     if (!c.field.valid() || c.field.value >= def.fields().size()) return fail("unknown field");
+    if (def.field(c.field).spec.not_after_today && c.value.kind == Value::Kind::kDate &&
+        c.value.num > vietnam_date(e.at).days)
+      return fail(fmt::format("field '{}' dated after the event", def.field(c.field).key));
+  }
   if (s.version == 0 && e.type != EventType::kDossierCreated)
     return fail("the first event is not DossierCreated");
   if (e.on_behalf_of.valid()) {

@@ -327,6 +327,15 @@ class DefinitionCompiler {
         else
           decl.spec.max_length = static_cast<std::size_t>(f.max_length->value);
       }
+      if (f.not_after) {
+        if (*type != FieldType::kDate)
+          error(f.not_after->loc, fmt::format("field '{}': not_after applies to date fields only", f.key.value));
+        else if (f.not_after->value != "today")
+          error(f.not_after->loc,
+                fmt::format("field '{}': not_after must be 'today', not '{}'", f.key.value, f.not_after->value));
+        else
+          decl.spec.not_after_today = true;
+      }
       d().fields_.push_back(std::move(decl));
     }
   }

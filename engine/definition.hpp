@@ -78,6 +78,7 @@ struct FieldDeclSpec {
   Str key, type, label;
   std::vector<Str> values;
   std::optional<Located<std::int64_t>> min, max, max_length;
+  std::optional<Str> not_after;  // date fields: "today" (a date that has happened, e.g. a decision's signing)
   bool required = false;  // must be provided at creation
   SourceLoc loc;
 };

@@ -41,6 +41,7 @@ struct FieldSpec {
   std::vector<std::string> enum_values;  // for kEnum, in declaration order
   std::optional<std::int64_t> min, max;  // for kInt
   std::size_t max_length = 2000;         // for kText, in bytes
+  bool not_after_today = false;          // for kDate: never later than the day it is entered (not_after: today)
 };
 
 // Parses the text form of a value ("12", "true", "2025-11-15", an enum value, any UTF-8 text).

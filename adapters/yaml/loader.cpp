@@ -332,7 +332,8 @@ void read_fields(Reader& r, const Entry& e, std::vector<FieldDeclSpec>& out) {
       continue;
     }
     const MapView m =
-        r.fixed(f.value, ctx, {"type", "label", "required", "values", "min", "max", "max_length"}, {"type"});
+        r.fixed(f.value, ctx, {"type", "label", "required", "values", "min", "max", "max_length", "not_after"},
+                {"type"});
     r.str(m, "type", d.type);
     r.str(m, "label", d.label);
     r.str_list(m, "values", d.values);
@@ -341,6 +342,11 @@ void read_fields(Reader& r, const Entry& e, std::vector<FieldDeclSpec>& out) {
     if (const Entry* x = m.find("min"); x && r.integer(*x, v)) d.min = v;
     if (const Entry* x = m.find("max"); x && r.integer(*x, v)) d.max = v;
     if (const Entry* x = m.find("max_length"); x && r.integer(*x, v)) d.max_length = v;
+    if (m.find("not_after")) {
+      Str after;
+      r.str(m, "not_after", after);
+      d.not_after = std::move(after);
+    }
     out.push_back(std::move(d));
   }
 }

@@ -136,6 +136,14 @@ TEST_CASE("api: a commune dossier driven to its decision by each level's clerks 
   CHECK(inbox[0].at("actions").as_array().size() >= 1);
   s.ok("POST", at + "/actions/accept", "ca-xa-phuong-tien.clerk");
   s.ok("POST", at + "/actions/appraise", "vhxh-xa-phuong-tien.appraiser", R"({"note":"Đủ điều kiện"})");
+  // A signing date that has not come yet (this machine's clock: years before 2099) is refused, naming it.
+  Response future = s.call("POST", at + "/actions/decide", "ubnd-xa-phuong-tien.signer",
+                           R"({"fields":{"decision_number":"12/QĐ-UBND","decision_date":"2099-01-01"}})");
+  CHECK(future.status == 400);
+  auto refusal = json::parse(future.body).at("error");
+  CHECK(refusal.at("reason").as_string() == "date_in_future");
+  CHECK(refusal.at("subject").as_string() == "decision_date");
+  CHECK(state() == "commune_decision");  // unchanged
   auto decided = s.ok("POST", at + "/actions/decide", "ubnd-xa-phuong-tien.signer",
                       R"({"fields":{"decision_number":"12/QĐ-UBND","decision_date":"2026-03-04"}})");
   CHECK(decided.at("state").as_string() == "approved");

@@ -311,7 +311,7 @@ TEST_CASE("the timers table is audited, and a forged or missing row never fires 
     CHECK(boost::json::parse(audit.out).at("failure").as_string().find("thiếu hẹn giờ") != std::string::npos);
     must_act(cli, id, "appraise", "vhxh-xa-phuong-tien.appraiser");
     must_act(cli, id, "decide", "ubnd-xa-phuong-tien.signer",
-             {"--field", "decision_number=3/QĐ", "--field", "decision_date=2026-03-04"});
+             {"--field", "decision_number=3/QĐ", "--field", "decision_date=2026-03-02"});
     CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
   }
 }

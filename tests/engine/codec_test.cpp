@@ -57,7 +57,7 @@ World& walked() {
   act(big->id, "forward", "ban-tdkt-tw.appraiser");
   act(big->id, "forward", "vpcp.signer");
   RawInput decision;
-  decision.fields = {{"decision_number", "99/QĐ-CTN"}, {"decision_date", "2026-09-02"}};
+  decision.fields = {{"decision_number", "99/QĐ-CTN"}, {"decision_date", "2026-03-02"}};
   act(big->id, "decide", "vp-ctn.signer", decision);
   // A commune dossier left at a level: its reminder and limit fire, late.
   // A name with every character JSON escapes, and Vietnamese.

@@ -161,6 +161,35 @@ transitions:
     CHECK_THAT(s, Catch::Contains("terminal state 'done' has no holder"));
     CHECK_THAT(s, Catch::Contains("mini.yaml:14:") && Catch::Contains("set n"));
   }
+  SECTION("not_after: only 'today', and only on date fields") {
+    const std::string header = R"(workflow: mini
+title: "Thử"
+awards: [giay_khen_xa, bang_khen_tinh]
+origins: [unit]
+create_roles: [clerk]
+fields:
+  signed: {type: date, not_after: today}
+)";
+    const std::string rest = R"(states:
+  draft: {title: "T", initial: true, holder: origin}
+  done: {title: "T", terminal: true}
+transitions:
+  - {action: decide, kind: decide, from: draft, to: done, roles: [clerk], requires_fields: [signed]}
+)";
+    auto ok = yaml::compile_sources("mini.yaml", header + rest, kCatalogueFile, catalogue_source());
+    INFO(all(ok));
+    REQUIRE(ok.definition);
+    const Definition& d = *ok.definition;
+    CHECK(d.field(*d.find_field("signed")).spec.not_after_today);
+    auto bad = yaml::compile_sources("mini.yaml",
+                                     header + "  label: {type: text, not_after: today}\n" +
+                                         "  when: {type: date, not_after: tomorrow}\n" + rest,
+                                     kCatalogueFile, catalogue_source());
+    const std::string s = all(bad);
+    CHECK_FALSE(bad.definition);
+    CHECK_THAT(s, Catch::Contains("mini.yaml:8:") && Catch::Contains("not_after applies to date fields only"));
+    CHECK_THAT(s, Catch::Contains("mini.yaml:9:") && Catch::Contains("not_after must be 'today', not 'tomorrow'"));
+  }
   SECTION("malformed YAML") {
     auto o = compile("states: [unclosed\n");
     REQUIRE_FALSE(o.definition);

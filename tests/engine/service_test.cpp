@@ -755,7 +755,7 @@ void verifies(World& w, DossierId id) {
 
 RawInput decision(const std::string& on_behalf_of) {
   RawInput in;
-  in.fields = {{"decision_number", "15/QĐ-UBND"}, {"decision_date", "2026-03-05"}};
+  in.fields = {{"decision_number", "15/QĐ-UBND"}, {"decision_date", "2026-03-01"}};
   in.on_behalf_of = on_behalf_of;
   return in;
 }
@@ -869,6 +869,51 @@ TEST_CASE("delegation: not before the period starts", "[service][delegation]") {
   auto ok = w.service->act(id, "decide", kDeputy, decision(kChair));
   INFO((ok ? "" : ok.error().message));
   CHECK(ok.ok());
+}
+
+TEST_CASE("a decision's signing date is never after the day it is recorded (Vietnam date), delegated or not",
+          "[service][delegation]") {
+  World w;
+  const DossierId id = at_commune_decision(w);
+  const std::int64_t version = w.store.data().dossiers[id].version;
+  auto dated = [](const char* date, const std::string& on_behalf_of) {
+    RawInput in;
+    in.fields = {{"decision_number", "15/QĐ-UBND"}, {"decision_date", date}};
+    in.on_behalf_of = on_behalf_of;
+    return in;
+  };
+  // The clock: 2026-03-02 16:59 UTC, still 02/03 in Vietnam (UTC+7) until 17:00.
+  w.clock.set(*parse_utc("2026-03-02T16:59:00.000Z"));
+  for (const auto& [user, behalf] : {std::pair{kChair, std::string()}, std::pair{kDeputy, kChair}}) {
+    INFO(user);
+    auto r = w.service->act(id, "decide", user, dated("2026-03-03", behalf));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == ErrorCode::kInvalidInput);
+    CHECK(r.error().reason == "date_in_future");
+    CHECK(r.error().subject == "decision_date");
+    CHECK_THAT(r.error().message, Catch::Contains("03/03/2026") && Catch::Contains("02/03/2026"));
+    CHECK(w.store.data().dossiers[id].version == version);  // nothing written
+  }
+  // At 17:00 UTC it is 03/03 in Vietnam: that date is today, and may be recorded (by the deputy, for the chair).
+  w.clock.set(*parse_utc("2026-03-02T17:00:00.000Z"));
+  auto ok = w.service->act(id, "decide", kDeputy, dated("2026-03-03", kChair));
+  INFO((ok ? "" : ok.error().message));
+  REQUIRE(ok.ok());
+  verifies(w, id);
+  SECTION("a decision date forged into the log, later than its event, is named by replay") {
+    auto& events = w.store.data().events;
+    EventRecord& forged = events.back();
+    const auto at = forged.payload.find("\"decision_date\",\"2026-03-03\"");
+    REQUIRE(at != std::string::npos);
+    forged.payload.replace(at + 17, 10, "2026-12-31");
+    forged.hash = event_hash(forged);
+    w.store.data().dossiers[id].last_hash = forged.hash;
+    // (Its hash recomputed, so only a replay, which folds every event through the workflow's rules, sees it.)
+    auto replay = w.service->replay(id);
+    REQUIRE(replay.ok());
+    CHECK_FALSE(replay->ok);
+    CHECK_THAT(replay->failure, Catch::Contains("decision_date"));
+  }
 }
 
 TEST_CASE("delegation: the inbox of the delegator, for the delegate", "[service][delegation]") {

@@ -33,7 +33,7 @@ inline std::vector<std::string> walk_forward(World& w, DossierId id, int max_ste
         if (!a || std::find(actions.begin(), actions.end(), *a) == actions.end()) continue;
         RawInput in;
         if (name == "decide")
-          in.fields = {{"decision_number", "123/QĐ-UBND"}, {"decision_date", "2026-03-20"}};
+          in.fields = {{"decision_number", "123/QĐ-UBND"}, {"decision_date", "2026-03-02"}};
         if (name == "vote") in.ballot = "yes";
         w.tick();
         auto r = w.service->act(id, name, user.key, in);
