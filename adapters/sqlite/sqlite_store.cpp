@@ -909,12 +909,14 @@ class SqliteStore::Impl {
     Result<std::optional<Timestamp>> log_time() override {
       return guard([&]() -> Result<std::optional<Timestamp>> {
         if (!active_) return not_active();
+        if (impl_.in_group_ && impl_.group_log_time_) return impl_.group_log_time_;
         StmtUse use(impl_.stmt(Q::kLogTime));
         const int rc = use.step();
         if (rc == SQLITE_DONE) return std::optional<Timestamp>();
         if (rc != SQLITE_ROW) return impl_.db_error(rc, "đọc thời điểm sự kiện cuối");
         auto at = parse_utc(col_string(use.get(), 0));
         if (!at) return internal("thời điểm sự kiện cuối không hợp lệ");
+        if (impl_.in_group_) impl_.group_log_time_ = *at;
         return std::optional<Timestamp>(*at);
       });
     }
@@ -1129,6 +1131,13 @@ class SqliteStore::Impl {
       }
 
       known_[p.id] = Known{true, p.version, prev_gseq, p.holder, p.closed};
+      // The log's last event is now the last of these (the group's cached log time follows it).
+      if (impl_.in_group_) {
+        if (auto at = parse_utc(events.back().at))
+          impl_.group_log_time_ = *at;
+        else
+          impl_.group_log_time_.reset();
+      }
       return Status::Ok();
     }
 
@@ -1162,6 +1171,7 @@ class SqliteStore::Impl {
     }
     in_group_ = true;
     group_broken_ = Status::Ok();
+    group_log_time_.reset();
     Status result;
     try {
       result = work();
@@ -1197,6 +1207,7 @@ class SqliteStore::Impl {
     Status result = run_work(work);
     if (!result.ok()) {
       // Undo this command only; if even that fails the group cannot commit what it holds.
+      group_log_time_.reset();
       if (Status undo = exec(Q::kRollbackToSavepoint, "hủy lệnh trong giao dịch nhóm"); !undo) group_broken_ = undo;
     }
     if (Status rel = exec(Q::kReleaseSavepoint, "kết thúc lệnh trong giao dịch nhóm"); !rel) group_broken_ = rel;
@@ -1911,6 +1922,9 @@ class SqliteStore::Impl {
   bool in_write_ = false;
   bool in_group_ = false;
   Status group_broken_;  // a savepoint of the group could not be undone or released: the group must not commit
+  // Inside a group: the time of the log's last event, once read or appended (the group is the only writer, so
+  // it changes only through append); forgotten when a command of the group is undone.
+  std::optional<Timestamp> group_log_time_;
 };
 
 // ===================================================================================================

@@ -712,6 +712,49 @@ TEST_CASE("write: everything rolls back when work fails after appending", "[sqli
   CHECK(store->events(1).value() == m.events[1]);
 }
 
+TEST_CASE("group: the log's last time inside a group follows each append and forgets an undone command",
+          "[sqlite]") {
+  TempDir dir;
+  auto store = open_store(dir.file("hoso.db"));
+  Model m;
+  REQUIRE(advance(*store, m, 1, Step().n(2)).ok());
+  auto log_time = [&] {
+    std::optional<Timestamp> out;
+    REQUIRE(store
+                ->write([&](WriteTx& tx) {
+                  auto t = tx.log_time();
+                  REQUIRE(t.ok());
+                  out = *t;
+                  return Status::Ok();
+                })
+                .ok());
+    REQUIRE(out);
+    return format_utc(*out);
+  };
+  const auto [more, p_more] = next_step(m, 1, {});
+  Model after_more = m;
+  commit_step(after_more, 1, more, p_more);
+  const auto [undone, p_undone] = next_step(after_more, 1, {});
+  REQUIRE(more.back().at != undone.back().at);
+  Status g = store->group([&] {
+    CHECK(log_time() == m.events[1].back().at);
+    REQUIRE(store->write([&](WriteTx& tx) { return tx.append(2, p_more, more); }).ok());
+    CHECK(log_time() == more.back().at);
+    // A command that appends, then fails: undone, and so is what the group knew of the log's last time.
+    auto failed = store->write([&](WriteTx& tx) -> Status {
+      if (Status st = tx.append(3, p_undone, undone); !st) return st;
+      CHECK(tx.log_time().value() == parse_utc(undone.back().at));
+      return make_error(ErrorCode::kRefused, "từ chối sau khi ghi");
+    });
+    CHECK_FALSE(failed.ok());
+    CHECK(log_time() == more.back().at);
+    return Status::Ok();
+  });
+  REQUIRE(g.ok());
+  CHECK(log_time() == more.back().at);
+  CHECK(store->events(1).value() == after_more.events[1]);
+}
+
 TEST_CASE("write: a storage failure inside work rolls back even when work ignores it", "[sqlite]") {
   TempDir dir;
   auto store = open_store(dir.file("hoso.db"));
