@@ -213,41 +213,46 @@ struct Server::Impl {
   }
 
   // Group commit: requests read while the engine is busy with the previous batch wait here and go to it
-  // together; their commands run in one transaction, made durable by one flush.
+  // together; their commands run in one transaction, made durable by one flush. The engine takes the next
+  // batch itself as soon as it is done with one (no round trip through the loop, which may be busy writing
+  // answers); the loop only wakes it when it was idle.
   static constexpr std::size_t kMaxGroup = 256;
-  std::vector<Queued> queue;
-  bool engine_busy = false, dispatch_posted = false;
+  std::mutex queue_m;
+  std::vector<Queued> queue;  // guarded by queue_m
+  bool engine_idle = true;    // guarded by queue_m: no batch is running or posted
 
   void submit(Queued q) {
-    queue.push_back(std::move(q));
-    if (engine_busy || dispatch_posted) return;
-    dispatch_posted = true;  // after the requests this round of the loop reads
-    asio::post(ioc, [this] {
-      dispatch_posted = false;
-      dispatch();
-    });
+    {
+      std::lock_guard lock(queue_m);
+      queue.push_back(std::move(q));
+      if (!engine_idle) return;
+      engine_idle = false;
+    }
+    // The loop does not stop while the engine has requests of its connections to answer.
+    asio::post(engine.ctx, [this, work = asio::make_work_guard(ioc)]() mutable { run_next(std::move(work)); });
   }
 
-
-  void dispatch() {
-    if (engine_busy || queue.empty()) return;
+  // On the engine: one batch of what is queued (at most kMaxGroup), then, if more is waiting, the next one
+  // after whatever else was posted to the engine meanwhile (timer firings, the dispatcher's records).
+  void run_next(LoopWork work) {
     std::vector<Queued> batch;
-    if (queue.size() <= kMaxGroup) {
-      batch.swap(queue);
-    } else {
-      batch.assign(std::make_move_iterator(queue.begin()), std::make_move_iterator(queue.begin() + kMaxGroup));
-      queue.erase(queue.begin(), queue.begin() + kMaxGroup);
+    {
+      std::lock_guard lock(queue_m);
+      if (queue.size() <= kMaxGroup) {
+        batch.swap(queue);
+      } else {
+        batch.assign(std::make_move_iterator(queue.begin()), std::make_move_iterator(queue.begin() + kMaxGroup));
+        queue.erase(queue.begin(), queue.begin() + kMaxGroup);
+      }
+      if (batch.empty()) {
+        engine_idle = true;
+        return;
+      }
     }
-    engine_busy = true;
     auto shared = std::make_shared<std::vector<Queued>>(std::move(batch));
-    asio::post(engine.ctx, [this, shared, work = asio::make_work_guard(ioc)]() mutable {
-      auto done = std::make_shared<Done>(run_batch(*shared));
-      asio::post(ioc, [this] {  // the engine is free for the next group while this one is flushed
-        engine_busy = false;
-        dispatch();
-      });
-      after_commit(Synced{std::move(shared), std::move(done), std::move(work)});  // sessions are let go on the loop
-    });
+    auto done = std::make_shared<Done>(run_batch(*shared));
+    after_commit(Synced{std::move(shared), std::move(done), asio::make_work_guard(ioc)});
+    asio::post(engine.ctx, [this, work = std::move(work)]() mutable { run_next(std::move(work)); });
   }
 
   // On the engine, after a group or a timer firing: hands its answers to the flush, and asks for a checkpoint
