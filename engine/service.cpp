@@ -545,10 +545,12 @@ Status CommandService::fire_listed(WriteTx& tx, const DossierRecord& record, con
 }
 
 Result<std::vector<Notification>> CommandService::pending_notifications(
-    int limit, const std::vector<NotificationTemplate>& templates, const std::function<bool(NoticeKey)>& skip) {
+    int limit, const std::vector<NotificationTemplate>& templates, const std::function<bool(NoticeKey)>& skip,
+    NoticeKey* cursor_out) {
   return in_snapshot<std::vector<Notification>>(store_, [&]() -> Result<std::vector<Notification>> {
     auto cursor = store_.dispatch_cursor();
     if (!cursor) return cursor.error();
+    if (cursor_out) *cursor_out = *cursor;
     std::vector<Notification> out;
     // The log after the cursor (from the cursor's own event, which may have notices after it).
     std::int64_t after = cursor->n >= 0 ? cursor->gseq - 1 : cursor->gseq;
@@ -683,7 +685,9 @@ Result<NoticeKey> CommandService::advance_dispatch_cursor(const std::set<NoticeK
       if (!next) return next.error();
       if (!next->has_value() || !settled.contains(**next)) return Status::Ok();
       const NoticeKey key = **next;
-      // The history must say so too: a notice of its dossier's chain, settled on every channel that tried it.
+      // The history must say so too, as the audit reads it: a notice of its dossier's chain, settled by a
+      // channel. (Which channels count is the dispatcher's: one taken out of the configuration leaves its
+      // failed attempts unsettled in the history, and the notice is still settled on every channel in use.)
       auto logged = tx.event_at(key.gseq);
       if (!logged) return logged.error();
       if (!logged->has_value())
@@ -692,8 +696,7 @@ Result<NoticeKey> CommandService::advance_dispatch_cursor(const std::set<NoticeK
       if (!events) return events.error();
       if (auto notice = chained_notice(key, **logged, *events); !notice) return notice.error();
       const auto progress = notice_progress(key, *events);
-      if (progress.empty() ||
-          std::any_of(progress.begin(), progress.end(), [](const auto& p) { return !p.second.settled; }))
+      if (std::none_of(progress.begin(), progress.end(), [](const auto& p) { return p.second.settled; }))
         return make_error(ErrorCode::kVerifyFailed,
                           fmt::format("thông báo {}.{} chưa được gửi xong theo lịch sử hồ sơ {}: không dời vị trí gửi "
                                       "qua nó",

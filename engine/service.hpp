@@ -195,12 +195,14 @@ class CommandService {
 
   // The next notices the log recorded after the dispatch cursor, in log order, at most `limit`, with their
   // texts rendered from `templates` and what their history records of earlier attempts, leaving out those
-  // `skip` names (a dispatcher's notices settled ahead or waiting for a retry: they are not rendered again).
-  // Fails with kInvalidDefinition when a template is missing, and with kVerifyFailed at a notice whose event
-  // is not its dossier's chain, after returning those before it.
+  // `skip` names (a dispatcher's notices settled ahead or waiting for a retry: they are not rendered again);
+  // `cursor_out`, when given, gets the cursor they follow. Fails with kInvalidDefinition when a template is
+  // missing, and with kVerifyFailed at a notice whose event is not its dossier's chain, after returning those
+  // before it.
   Result<std::vector<Notification>> pending_notifications(int limit,
                                                           const std::vector<NotificationTemplate>& templates,
-                                                          const std::function<bool(NoticeKey)>& skip = {});
+                                                          const std::function<bool(NoticeKey)>& skip = {},
+                                                          NoticeKey* cursor_out = nullptr);
   // Records an attempt at sending `n` (a notice after the dispatch cursor) by one channel as a
   // NotificationDelivered, NotificationFailed or NotificationDeadLettered event by the system, and moves the
   // cursor to `n` when the attempt settles it and it is the next notice, in one transaction. Notices settle
@@ -210,9 +212,10 @@ class CommandService {
   // goes out twice.
   Status record_attempt(const Notification& n, const DeliveryAttempt& attempt);
   // Moves the dispatch cursor over the notices right after it that `settled` names (settled ahead of one that
-  // waited), each checked against its dossier's history (a notice of the chain, settled on every channel that
-  // tried it), in one transaction; stops at the first one not named. Returns where the cursor is. Fails
-  // (kVerifyFailed) when the history does not show a named notice settled, moving nothing.
+  // waited, on every channel the dispatcher sends by), each checked against its dossier's history (a notice of
+  // the chain, settled by a channel, as the audit requires), in one transaction; stops at the first one not
+  // named. Returns where the cursor is. Fails (kVerifyFailed) when the history does not show a named notice
+  // settled, moving nothing.
   Result<NoticeKey> advance_dispatch_cursor(const std::set<NoticeKey>& settled);
   // record_attempt of a delivery at the first attempt that settles `n`.
   Status record_delivered(const Notification& n, const std::string& channel);

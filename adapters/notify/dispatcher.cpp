@@ -21,11 +21,14 @@ Result<DispatchRound> NoticeDispatcher::run(int max_notices, const std::function
       auto w = waiting_.find(key);
       return w != waiting_.end() && now < w->second;
     };
-    auto batch = service_.pending_notifications(std::min(100, max_notices - handled), templates_, known);
+    NoticeKey read_at{0, -1};  // the cursor the batch follows
+    auto batch = service_.pending_notifications(std::min(100, max_notices - handled), templates_, known, &read_at);
     if (!batch) {
       forget();
       return batch.error();
     }
+    // What another process (hoso notify deliver, an operator) settled meanwhile is behind the cursor now.
+    prune(read_at);
     if (batch->empty()) break;
     if (barrier_)
       if (Status durable = barrier_(); !durable) return durable.error();
@@ -48,15 +51,21 @@ Result<DispatchRound> NoticeDispatcher::run(int max_notices, const std::function
         if (Status flushed = ch.flush(); !flushed) return flushed.error();
     // The cursor follows each notice settled in turn; those settled ahead of one that waits (or settled by an
     // earlier run, as the history shows) are passed over once it settles, checked against the history then.
-    NoticeKey cursor{0, -1};
+    // The move is a command of its own in the group: when the history disagrees with it (edited by hand), it
+    // alone is undone and reported, and the attempts (sent already) stay recorded, so nothing goes out twice.
+    NoticeKey cursor = read_at;
+    std::optional<Error> not_moved;
     const Write write = [&](CommandService& service) {
+      not_moved.reset();
       return service.group([&] {
         for (const auto& a : attempts)
           if (Status st = service.record_attempt(*a.notice, a.attempt); !st) return st;
         if (settled.empty()) return Status::Ok();
         auto moved = service.advance_dispatch_cursor(settled);
-        if (!moved) return Status(moved.error());
-        cursor = *moved;
+        if (moved)
+          cursor = *moved;
+        else
+          not_moved = moved.error();
         return Status::Ok();
       });
     };
@@ -69,8 +78,11 @@ Result<DispatchRound> NoticeDispatcher::run(int max_notices, const std::function
     for (const auto& [key, at] : waiting) waiting_[key] = at;
     for (const NoticeKey& key : settled) waiting_.erase(key);
     settled_ahead_ = std::move(settled);
-    std::erase_if(settled_ahead_, [&](const NoticeKey& k) { return k <= cursor; });
-    std::erase_if(waiting_, [&](const auto& w) { return w.first <= cursor; });
+    prune(cursor);
+    if (not_moved) {
+      forget();
+      return *not_moved;
+    }
   }
   for (const auto& [key, at] : waiting_)
     round.waiting_until = round.waiting_until ? std::min(*round.waiting_until, at) : at;

@@ -87,6 +87,11 @@ class NoticeDispatcher {
     settled_ahead_.clear();
     waiting_.clear();
   }
+  // Forgets what it knew of the notices up to `cursor` (they have all gone out).
+  void prune(NoticeKey cursor) {
+    std::erase_if(settled_ahead_, [&](const NoticeKey& k) { return k <= cursor; });
+    std::erase_if(waiting_, [&](const auto& w) { return w.first <= cursor; });
+  }
 
   CommandService& service_;
   Clock& clock_;

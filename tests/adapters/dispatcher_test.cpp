@@ -231,6 +231,75 @@ TEST_CASE("dispatcher: with two channels each settles a notice once, and a resta
   }
 }
 
+TEST_CASE("dispatcher: a channel taken out of the configuration leaves no notice waiting for it",
+          "[notify][dispatcher]") {
+  Pending p;
+  ScriptedChannel file{"file", {}, {}};
+  ScriptedChannel hook{"webhook", {transient("down")}, {}};
+  auto pending = p.w.service->pending_notifications(10, templates()).value();
+  {
+    NoticeDispatcher d(*p.w.service, p.w.clock, {file.channel(), hook.channel()}, policy(5), templates());
+    REQUIRE(d.run(100).ok());  // the first: by file, the webhook waits; the second: by both
+  }
+  CHECK(p.w.store.data().cursor == NoticeKey{0, -1});
+  // Restarted with the file channel only: both have gone out on every channel in use, nothing is sent again,
+  // and the cursor passes both (the webhook's failed attempt stays in the history as it was).
+  NoticeDispatcher file_only(*p.w.service, p.w.clock, {file.channel()}, policy(5), templates());
+  auto r = file_only.run(100);
+  INFO((r ? "" : r.error().message));
+  REQUIRE(r.ok());
+  CHECK(r->delivered == 0);
+  CHECK_FALSE(r->waiting_until);
+  CHECK(file.calls.size() == 2);
+  CHECK(hook.calls.size() == 2);
+  CHECK(p.w.store.data().cursor == NoticeKey{pending[1].gseq, pending[1].n});
+  p.audit_passes();
+}
+
+TEST_CASE("dispatcher: notices another process sent meanwhile are no longer waited for", "[notify][dispatcher]") {
+  Pending p;
+  ScriptedChannel hook{"webhook", {transient("down"), transient("down")}, {}};
+  NoticeDispatcher server(*p.w.service, p.w.clock, {hook.channel()}, policy(5), templates());
+  auto first = server.run(100);
+  REQUIRE(first.ok());
+  CHECK(first->failed == 2);
+  REQUIRE(first->waiting_until);
+  // hoso notify deliver (the file channel) sends both and moves the cursor past them.
+  ScriptedChannel file{"file", {}, {}};
+  NoticeDispatcher cli(*p.w.service, p.w.clock, {file.channel()}, policy(5), templates());
+  REQUIRE(cli.run(100).ok());
+  CHECK(file.calls.size() == 2);
+  // The server's retries come due: nothing is left to send, and nothing is waited for (no busy wake-ups).
+  p.w.clock.advance_ms(10'000);
+  auto later = server.run(100);
+  REQUIRE(later.ok());
+  CHECK(later->failed == 0);
+  CHECK_FALSE(later->waiting_until);
+  CHECK_FALSE(later->more);
+  CHECK(hook.calls.size() == 2);
+  p.audit_passes();
+}
+
+TEST_CASE("dispatcher: a cursor the history does not back is reported, and the attempts sent stay recorded",
+          "[notify][dispatcher]") {
+  Pending p;
+  // No channel at all (a configuration mistake): each notice looks settled to the dispatcher, but the history
+  // shows no channel settled it, so the cursor is not moved and the round says why.
+  NoticeDispatcher none(*p.w.service, p.w.clock, {}, policy(5), templates());
+  auto r = none.run(100);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == ErrorCode::kVerifyFailed);
+  CHECK(p.w.store.data().cursor == NoticeKey{0, -1});
+  CHECK(p.attempts().empty());
+  // With a channel the notices go out, once each.
+  ScriptedChannel file{"file", {}, {}};
+  NoticeDispatcher d(*p.w.service, p.w.clock, {file.channel()}, policy(5), templates());
+  REQUIRE(d.run(100).ok());
+  CHECK(file.calls.size() == 2);
+  CHECK(p.w.service->pending_notifications(10, templates())->empty());
+  p.audit_passes();
+}
+
 TEST_CASE("advance_dispatch_cursor passes only the notices named and settled in the history, in log order",
           "[notify][dispatcher]") {
   Pending p;
