@@ -2,6 +2,7 @@
 // the history, exponential backoff, dead letters, several channels each settling a notice once, and a
 // restarted dispatcher resuming from the history. The channels are fakes that count calls.
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include <map>
 
@@ -289,6 +290,7 @@ TEST_CASE("dispatcher: a cursor the history does not back is reported, and the a
   auto r = none.run(100);
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code == ErrorCode::kVerifyFailed);
+  CHECK_THAT(r.error().message, Catch::Contains("chưa được gửi xong"));
   CHECK(p.w.store.data().cursor == NoticeKey{0, -1});
   CHECK(p.attempts().empty());
   // With a channel the notices go out, once each.
@@ -311,6 +313,7 @@ TEST_CASE("advance_dispatch_cursor passes only the notices named and settled in 
   auto unsent = p.w.service->advance_dispatch_cursor({first, second});
   REQUIRE_FALSE(unsent.ok());
   CHECK(unsent.error().code == ErrorCode::kVerifyFailed);
+  CHECK_THAT(unsent.error().message, Catch::Contains(fmt::format("thông báo {}.{} chưa được gửi xong", first.gseq, first.n)));
   CHECK(p.w.store.data().cursor == NoticeKey{0, -1});
   // The first delivered (not marked settling), the second only failed so far: the cursor passes the first.
   REQUIRE(p.w.service->record_attempt(pending[0], {"webhook", DeliveryOutcome::kDelivered, 1, "", std::nullopt, false}).ok());

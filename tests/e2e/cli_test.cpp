@@ -321,6 +321,35 @@ TEST_CASE("bad input is refused with a clear error and leaves the database as it
   auto check = cli({"workflows", "check", "--config", kSource + "/config", "--workflows", wf});
   CHECK(check.code == 7);
   CHECK(check.err.find("broken/standard.yaml:3:1: error:") != std::string::npos);
+  // A date rule misused in a workflow: located, nothing loaded.
+  std::filesystem::create_directory(cli.dir + "/dated");
+  for (const char* name : {"standard.yaml", "simplified.yaml", "report.yaml"}) {
+    std::ifstream in(kSource + "/workflows/" + name);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (std::string(name) == "standard.yaml") {
+      const auto at = text.find("not_after: today");
+      REQUIRE(at != std::string::npos);
+      text.replace(at, 16, "not_after: tomorrow");
+    }
+    cli.write_file(std::string("dated/") + name, text);
+  }
+  auto dated = cli({"init", "--config", kSource + "/config", "--workflows", cli.dir + "/dated"});
+  CHECK(dated.code == 7);
+  CHECK(dated.err.find("dated/standard.yaml:35:") != std::string::npos);
+  CHECK(dated.err.find("not_after must be 'today', not 'tomorrow'") != std::string::npos);
+  CHECK(cli.dump() == before);
+  // A decision signed on a day that has not come: refused, naming the field, nothing written.
+  for (auto [action, user] : {std::pair{"submit", "xom-khuan-lan.clerk"}, std::pair{"accept", "ca-xa-phuong-tien.clerk"},
+                              std::pair{"appraise", "vhxh-xa-phuong-tien.appraiser"}})
+    REQUIRE(act(cli, id, action, user).code == 0);
+  const std::string at_decision = cli.dump();
+  auto future = act(cli, id, "decide", "ubnd-xa-phuong-tien.signer",
+                    {"--field", "decision_number=1/QĐ", "--field", "decision_date=2099-01-01"});
+  INFO(future.err);
+  CHECK(future.code == 2);
+  CHECK(future.err.find("decision_date") != std::string::npos);
+  CHECK(future.err.find("không ghi một ngày chưa tới") != std::string::npos);
+  CHECK(cli.dump() == at_decision);
   // A command on a database that does not exist creates nothing.
   Cli empty;
   auto none = empty({"dossier", "show", "1"});
