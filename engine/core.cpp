@@ -98,13 +98,18 @@ std::optional<Refusal> check_note(const std::string& note) {
   return std::nullopt;
 }
 
+// True when `v` is a date its field (declared `not_after: today`) may not hold on `today`: a day not yet come.
+bool dated_after(const FieldSpec& spec, const Value& v, Date today) {
+  return spec.not_after_today && v.kind == Value::Kind::kDate && v.num > today.days;
+}
+
 // A date field declared `not_after: today` (a decision's signing date) may not name a day after the Vietnam
 // date the command is made on: a date not yet come cannot have been signed.
 std::optional<Refusal> check_dates(const Definition& def, const std::vector<FieldChange>& changes, Timestamp now) {
   const Date today = vietnam_date(now);
   for (const auto& c : changes) {
     const auto& f = def.field(c.field);
-    if (f.spec.not_after_today && c.value.kind == Value::Kind::kDate && c.value.num > today.days)
+    if (dated_after(f.spec, c.value, today))
       return refuse(ErrorCode::kInvalidInput, "date_in_future", f.key,
                     fmt::format("'{}' ({}) ghi ngày {}, sau ngày hôm nay ({}): không ghi một ngày chưa tới",
                                 f.label, f.key, format_date_vietnamese(Date{static_cast<std::int32_t>(c.value.num)}),
@@ -537,8 +542,7 @@ Status apply_event(const Definition& def, DossierState& s, const Event& e) {
   if (!e.to.valid() || e.to.value >= def.states().size()) return fail("unknown target state");
   for (const auto& c : e.changes) {
     if (!c.field.valid() || c.field.value >= def.fields().size()) return fail("unknown field");
-    if (def.field(c.field).spec.not_after_today && c.value.kind == Value::Kind::kDate &&
-        c.value.num > vietnam_date(e.at).days)
+    if (dated_after(def.field(c.field).spec, c.value, vietnam_date(e.at)))
       return fail(fmt::format("field '{}' dated after the event", def.field(c.field).key));
   }
   if (s.version == 0 && e.type != EventType::kDossierCreated)

@@ -11,6 +11,13 @@ using namespace hoso::testing;
 
 namespace {
 
+// Rehashes `e`, edited in place, and records it as the dossier's head, as a forger with file access would: the
+// hash chain then holds, and only the rules (replay) can tell.
+void forge_head(World& w, DossierId id, EventRecord& e) {
+  e.hash = event_hash(e);
+  w.store.data().dossiers[id].last_hash = e.hash;
+}
+
 DossierId create(World& w, const std::string& workflow, const std::string& award, const std::string& user,
                  const RawInput& in) {
   auto r = w.service->create(workflow, award, user, in);
@@ -538,8 +545,7 @@ TEST_CASE("replay of a log whose first event is not DossierCreated fails cleanly
   const DossierId id = create(w, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_collective());
   auto& first = w.store.data().events[0];
   first.type = "DossierSubmitted";
-  first.hash = event_hash(first);
-  w.store.data().dossiers[id].last_hash = first.hash;
+  forge_head(w, id, first);
   auto r = w.service->replay(id);
   REQUIRE(r.ok());
   CHECK_FALSE(r->ok);
@@ -906,8 +912,7 @@ TEST_CASE("a decision's signing date is never after the day it is recorded (Viet
     const auto at = forged.payload.find("\"decision_date\",\"2026-03-03\"");
     REQUIRE(at != std::string::npos);
     forged.payload.replace(at + 17, 10, "2026-12-31");
-    forged.hash = event_hash(forged);
-    w.store.data().dossiers[id].last_hash = forged.hash;
+    forge_head(w, id, forged);
     // (Its hash recomputed, so only a replay, which folds every event through the workflow's rules, sees it.)
     auto replay = w.service->replay(id);
     REQUIRE(replay.ok());
