@@ -9,6 +9,7 @@
 #include <tuple>
 #include <iostream>
 #include <mutex>
+#include <pthread.h>
 #include <thread>
 
 #include "adapters/cli/context.hpp"
@@ -38,7 +39,12 @@ class Dispatcher {
         channels_(std::move(channels)),
         retry_(retry),
         log_(std::move(log)) {}
-  void start() { thread_ = std::thread([this] { loop(); }); }
+  void start() {
+    thread_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "hoso-notices");
+      loop();
+    });
+  }
   void stop() {
     {
       std::lock_guard lock(m_);
