@@ -956,7 +956,11 @@ Result<DossierState> decode_dossier_unchecked(const Definition& def, const Direc
   }
   s.fields.assign(def.fields().size(), Value{});
   boost::system::error_code ec;
-  json::value fv = json::parse(r.fields, ec);
+  // The four JSON texts are parsed into a stack buffer, not the heap (as payloads are): their trees live only
+  // while they are read into the state.
+  unsigned char buffer[8192];
+  json::monotonic_resource arena(buffer, sizeof buffer);
+  json::value fv = json::parse(r.fields, ec, &arena);
   if (ec || !fv.is_object()) return bad("projection fields are not a JSON object");
   for (const auto& kv : fv.as_object()) {
     auto f = def.find_field(kv.key());
@@ -966,12 +970,12 @@ Result<DossierState> decode_dossier_unchecked(const Definition& def, const Direc
     if (!v) return bad(v.error().message);
     s.fields[f->value] = std::move(v.value());
   }
-  json::value dv = json::parse(r.documents, ec);
+  json::value dv = json::parse(r.documents, ec, &arena);
   if (ec) return bad("projection documents are not JSON");
   auto docs = decode_documents(def, dv);
   if (!docs) return docs.error();
   s.documents = std::move(docs.value());
-  json::value vv = json::parse(r.vote, ec);
+  json::value vv = json::parse(r.vote, ec, &arena);
   if (ec || !vv.is_object()) return bad("projection vote is not a JSON object");
   const auto& vo = vv.as_object();
   if (!vo.contains("electorate") || !vo.contains("voted") || !vo.contains("yes") || !vo.contains("no") ||
@@ -987,7 +991,7 @@ Result<DossierState> decode_dossier_unchecked(const Definition& def, const Direc
   s.vote.no = static_cast<int>(vo.at("no").to_number<std::int64_t>());
   s.vote.abstain = static_cast<int>(vo.at("abstain").to_number<std::int64_t>());
   if (!r.timing.empty()) {
-    json::value tv = json::parse(r.timing, ec);
+    json::value tv = json::parse(r.timing, ec, &arena);
     if (ec || !tv.is_object() || !tv.as_object().contains("timers") || !tv.as_object().contains("clocks"))
       return bad("projection timing is not a JSON object with timers and clocks");
     auto timers = decode_timers(tv.as_object().at("timers"));

@@ -152,7 +152,7 @@ Result<json::object> body_object(const std::string& body, std::initializer_list<
   for (const auto& [k, _] : v.as_object())
     if (std::find(keys.begin(), keys.end(), std::string_view(k)) == keys.end())
       return bad_request("unknown_key", fmt::format("Khóa '{}' không được hỗ trợ", std::string_view(k)));
-  return v.as_object();
+  return std::move(v.as_object());  // moved, not copied: the parsed tree is handed over whole
 }
 
 Result<std::string> text_of(const json::object& o, std::string_view key, bool required) {
