@@ -189,6 +189,7 @@ EventRecord encode_event(const Definition& def, const Directory& dir, DossierId 
   r.to_state = def.state(e.to).key;
   r.holder = org_key(dir, e.holder);
   r.note = e.note;
+  r.payload.reserve(1024);  // one allocation for a typical payload instead of one per doubling
   JsonOut p(r.payload);
   p.begin_object();
   // Only when used, so the payloads (and hashes) of events nobody delegated stay as they were.
@@ -897,6 +898,9 @@ DossierRecord encode_dossier(const Definition& def, const Directory& dir, const 
   r.previous_holder = org_key(dir, s.previous_holder);
   r.closed = s.closed;
   r.version = s.version;
+  // Room for typical texts up front: one allocation each instead of one per doubling as they grow.
+  r.fields.reserve(512);
+  r.documents.reserve(256 * s.documents.size() + 2);
   JsonOut fields(r.fields);
   fields.begin_object();
   for (const auto& f : def.fields())

@@ -142,11 +142,13 @@ Result<std::int64_t> to_int(const std::string& s, const char* what, std::int64_t
   return v;
 }
 
-// The request body as a JSON object with only the given keys.
-Result<json::object> body_object(const std::string& body, std::initializer_list<std::string_view> keys) {
+// The request body as a JSON object with only the given keys, its tree allocated from `arena` (which must
+// outlive it).
+Result<json::object> body_object(const std::string& body, std::initializer_list<std::string_view> keys,
+                                 json::monotonic_resource& arena) {
   if (body.empty()) return json::object{};
   boost::system::error_code ec;
-  json::value v = json::parse(body, ec);
+  json::value v = json::parse(body, ec, &arena);
   if (ec) return bad_request("malformed_json", fmt::format("Nội dung không phải JSON hợp lệ: {}", ec.message()));
   if (!v.is_object()) return bad_request("malformed_json", "Nội dung phải là một đối tượng JSON");
   for (const auto& [k, _] : v.as_object())
@@ -351,7 +353,10 @@ class Handler {
 
   Result<json::value> create() {
     if (auto w = may_write(); !w) return w.error();
-    auto o = body_object(req_.body, {"workflow", "award", "fields", "documents", "note", "on_behalf_of"});
+    // The body's tree lives only while this command reads it: in a stack buffer, not the heap.
+    unsigned char buffer[16384];
+    json::monotonic_resource arena(buffer, sizeof buffer);
+    auto o = body_object(req_.body, {"workflow", "award", "fields", "documents", "note", "on_behalf_of"}, arena);
     if (!o) return o.error();
     auto workflow = text_of(*o, "workflow", true);
     if (!workflow) return workflow.error();
@@ -368,8 +373,10 @@ class Handler {
 
   Result<json::value> act(DossierId id, const std::string& action) {
     if (auto w = may_write(); !w) return w.error();
-    auto o =
-        body_object(req_.body, {"fields", "documents", "note", "ballot", "expected_version", "on_behalf_of"});
+    unsigned char buffer[16384];
+    json::monotonic_resource arena(buffer, sizeof buffer);
+    auto o = body_object(req_.body, {"fields", "documents", "note", "ballot", "expected_version", "on_behalf_of"},
+                         arena);
     if (!o) return o.error();
     auto in = write_input(*o);
     if (!in) return in.error();
