@@ -142,13 +142,19 @@ Result<std::int64_t> to_int(const std::string& s, const char* what, std::int64_t
   return v;
 }
 
-// The request body as a JSON object with only the given keys, its tree allocated from `arena` (which must
-// outlive it).
+// Where a command's request body is parsed: a stack buffer, not the heap, since the tree lives only while the
+// command reads it (a larger body spills over to the heap). Declared before the object it holds.
+struct BodyArena {
+  unsigned char buffer[16384];
+  json::monotonic_resource resource{buffer, sizeof buffer};
+};
+
+// The request body as a JSON object with only the given keys, its tree allocated in `arena`.
 Result<json::object> body_object(const std::string& body, std::initializer_list<std::string_view> keys,
-                                 json::monotonic_resource& arena) {
+                                 BodyArena& arena) {
   if (body.empty()) return json::object{};
   boost::system::error_code ec;
-  json::value v = json::parse(body, ec, &arena);
+  json::value v = json::parse(body, ec, &arena.resource);
   if (ec) return bad_request("malformed_json", fmt::format("Nội dung không phải JSON hợp lệ: {}", ec.message()));
   if (!v.is_object()) return bad_request("malformed_json", "Nội dung phải là một đối tượng JSON");
   for (const auto& [k, _] : v.as_object())
@@ -353,9 +359,7 @@ class Handler {
 
   Result<json::value> create() {
     if (auto w = may_write(); !w) return w.error();
-    // The body's tree lives only while this command reads it: in a stack buffer, not the heap.
-    unsigned char buffer[16384];
-    json::monotonic_resource arena(buffer, sizeof buffer);
+    BodyArena arena;
     auto o = body_object(req_.body, {"workflow", "award", "fields", "documents", "note", "on_behalf_of"}, arena);
     if (!o) return o.error();
     auto workflow = text_of(*o, "workflow", true);
@@ -373,8 +377,7 @@ class Handler {
 
   Result<json::value> act(DossierId id, const std::string& action) {
     if (auto w = may_write(); !w) return w.error();
-    unsigned char buffer[16384];
-    json::monotonic_resource arena(buffer, sizeof buffer);
+    BodyArena arena;
     auto o = body_object(req_.body, {"fields", "documents", "note", "ballot", "expected_version", "on_behalf_of"},
                          arena);
     if (!o) return o.error();

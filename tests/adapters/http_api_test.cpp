@@ -230,6 +230,30 @@ TEST_CASE("api: bad requests get a clear 4xx and write nothing", "[http]") {
   CHECK(s.ok("GET", at, "xom-khuan-lan.clerk").at("version").as_int64() == 1);
 }
 
+TEST_CASE("api: a body larger than the parse buffer is read whole, and refused whole when it is bad", "[http]") {
+  // A command's body is parsed into a 16 KiB stack buffer that spills over to the heap: these bodies are larger.
+  ApiServer s;
+  const std::string at = "/dossiers/" + std::to_string(create(s));
+  const std::string note(kMaxNoteBytes, 'n');  // the longest note allowed: the body is over 16 KiB
+  s.ok("POST", at + "/actions/submit", "xom-khuan-lan.clerk", R"({"expected_version":1,"note":")" + note + R"("})");
+  // The note came through intact.
+  CHECK(s.ok("GET", at, "xom-khuan-lan.clerk").at("version").as_int64() == 2);
+  const auto history = s.ok("GET", at + "/history", "xom-khuan-lan.clerk").as_array();
+  CHECK(history.back().at("note").as_string() == note);
+  // Over the limit, or a wrong type after 16 KiB of note: refused with the reason named, nothing written.
+  Response too_long = s.call("POST", at + "/actions/accept", "ca-xa-phuong-tien.clerk",
+                             R"({"note":")" + note + R"(x"})");
+  CHECK(too_long.status == 400);
+  CHECK(reason(too_long) == "note_too_long");
+  CHECK_THAT(std::string(json::parse(too_long.body).at("error").at("message").as_string()),
+             Catch::Contains("Ghi chú vượt quá"));
+  Response wrong = s.call("POST", at + "/actions/accept", "ca-xa-phuong-tien.clerk",
+                          R"({"note":")" + note + R"(","expected_version":"2"})");
+  CHECK(wrong.status == 400);
+  CHECK(reason(wrong) == "wrong_type");
+  CHECK(s.ok("GET", at, "xom-khuan-lan.clerk").at("version").as_int64() == 2);
+}
+
 TEST_CASE("api: listing shows what the user may read, filtered and in pages", "[http]") {
   ApiServer s;
   for (int i = 0; i < 3; ++i) create(s);
