@@ -1,5 +1,6 @@
 // The raw SQLite baseline the benchmarks measure hoso against: an append log and a state table written with
-// the same pragmas as the store, and the average row sizes of a hoso database to give its rows.
+// the same library configuration and pragmas as the store, and the average row sizes of a hoso database to
+// give its rows.
 #pragma once
 #include <fmt/format.h>
 #include <sqlite3.h>
@@ -8,6 +9,7 @@
 #include <string>
 #include <utility>
 
+#include "adapters/sqlite/sqlite_store.hpp"
 #include "bench/bench_support.hpp"
 
 namespace hoso::bench {
@@ -56,7 +58,10 @@ class RawLog {
         batch_(batch),
         ev_(static_cast<std::size_t>(event_bytes), 'e'),
         st_(static_cast<std::size_t>(state_bytes), 's') {
-    sqlite3_open(path.c_str(), &db_);
+    configure_sqlite_library();  // as the store: no memory statistics, and one thread per connection
+    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        nullptr) != SQLITE_OK)
+      die(fmt::format("sqlite: cannot open {}", path));
     exec(db_, "PRAGMA journal_mode=WAL");
     exec(db_, sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=OFF");
     exec(db_,

@@ -2056,9 +2056,19 @@ bool is_regular_file(const std::string& path) {
 
 }  // namespace
 
+bool configure_sqlite_library() {
+  static const bool configured = [] {
+    // sqlite3_config is refused (SQLITE_MISUSE) once the library is initialised; then nothing changes.
+    const bool set = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK;
+    return sqlite3_initialize() == SQLITE_OK && set;
+  }();
+  return configured;
+}
+
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path, OpenMode mode,
                                                        std::chrono::milliseconds busy_timeout,
                                                        Durability durability) {
+  configure_sqlite_library();
   return guarded([&]() -> Result<std::unique_ptr<SqliteStore>> {
     const bool create = mode == OpenMode::kCreate;
     if (!create && !is_regular_file(path)) return not_found(path, "tệp không tồn tại");
@@ -2147,6 +2157,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path, 
 }
 
 bool SqliteStore::exists(const std::string& path) {
+  configure_sqlite_library();
   if (!is_regular_file(path)) return false;
   sqlite3* raw = nullptr;
   const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);

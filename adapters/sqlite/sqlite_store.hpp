@@ -30,6 +30,13 @@ enum class Durability {
   kNoSync,  // synchronous=OFF: no fsync at all. Only for throwaway data (benchmark fixtures, tests).
 };
 
+// Configures the SQLite library for this process before its first use (idempotent; every SqliteStore::open
+// calls it): no memory statistics. SQLite otherwise takes one process-wide mutex around each of its
+// allocations to count them, and the server's engine, notice dispatcher and checkpoints, each on a connection
+// of its own, contend for it (futex waits on every few rows). hoso never reads those statistics. Returns
+// false when SQLite was already initialised by someone else (then it stays as they configured it).
+bool configure_sqlite_library();
+
 // Makes durable every transaction committed to the database at `db_path` so far, by any connection: one
 // fdatasync of its write-ahead log (fsync acts on the file, whichever descriptor wrote it). For a connection
 // with deferred durability. Thread-safe; uses no SQLite connection.

@@ -299,6 +299,20 @@ TEST_CASE("open: Durability::kNoSync (throwaway data) stores the same things", "
   CHECK(store->events(1).value() == m.events[1]);
 }
 
+// Each test case runs in a process of its own (ctest), so the store's open is the first use of SQLite here.
+TEST_CASE("open: the library runs without memory statistics (no process-wide lock around allocations)",
+          "[sqlite]") {
+  TempDir dir;
+  Model m;
+  auto store = open_store(dir.file("hoso.db"), OpenMode::kCreate);
+  REQUIRE(advance(*store, m, 1, Step().n(3)).ok());
+  CHECK(configure_sqlite_library());  // took effect: SQLite was not initialised before the first open
+  // With the statistics on, an open connection and its page cache count as memory in use.
+  CHECK(sqlite3_memory_used() == 0);
+  CHECK(sqlite3_memory_highwater(0) == 0);
+  CHECK(store->events(1).value() == m.events[1]);
+}
+
 TEST_CASE("deferred durability: commits wait for a LogSync, checkpoints come from another connection",
           "[sqlite]") {
   TempDir dir;
