@@ -43,7 +43,12 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, const ServerSettings& settings, const Log& log, std::function<void(Queued)> submit,
           const bool& stopping)
-      : stream_(std::move(socket)), settings_(settings), log_(log), submit_(std::move(submit)), stopping_(stopping) {}
+      : stream_(std::move(socket)), settings_(settings), log_(log), submit_(std::move(submit)), stopping_(stopping) {
+    // Beast reads into whatever room the buffer has (at least 512 bytes) and its parser consumes as it goes,
+    // so a buffer left to grow by itself stays at 512 bytes and a 1 KiB request takes three reads. With room
+    // for a typical request (headers, a bearer token and a proposal's body) it takes one.
+    buffer_.reserve(kReadRoom);
+  }
 
   // The answer to a request this session submitted.
   void answer(Response out, bool keep_alive) {
@@ -120,6 +125,7 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  static constexpr std::size_t kReadRoom = 4096;
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
