@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -38,6 +39,7 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <thread>
 #include <map>
 #include <memory>
 #include <optional>
@@ -174,6 +176,7 @@ struct PhaseResult {
   std::size_t requests = 0, failed = 0;
   double seconds = 0, client_cpu = 0, server_cpu = 0;
   std::map<std::string, double> thread_cpu;  // the server's, by thread name
+  std::uintmax_t max_log_bytes = 0;  // the largest the write-ahead log was (sampled every 20 ms)
   std::vector<std::uint32_t> micros;  // latency of request i
   std::string first_failure;
 };
@@ -213,8 +216,8 @@ std::optional<std::string_view> header_value(std::string_view line, std::string_
 // the server's, which shares the machine with it.
 class Loader {
  public:
-  Loader(std::uint16_t port, int connections, pid_t server)
-      : endpoint_(asio::ip::make_address("127.0.0.1"), port), server_(server) {
+  Loader(std::uint16_t port, int connections, pid_t server, std::string log_path)
+      : endpoint_(asio::ip::make_address("127.0.0.1"), port), server_(server), log_path_(std::move(log_path)) {
     for (int i = 0; i < connections; ++i) {
       conns_.push_back(std::make_unique<Connection>(ioc_));
       connect(*conns_.back());
@@ -231,6 +234,15 @@ class Loader {
     next_ = 0;
     const double cpu0 = own_cpu_seconds(), server0 = cpu_seconds_of(server_);
     const auto threads0 = thread_cpu_of(server_);
+    std::atomic<bool> ran{false};
+    std::thread sampler([&] {
+      while (!ran) {
+        std::error_code ec;
+        const auto size = fs::file_size(log_path_, ec);
+        if (!ec) r.max_log_bytes = std::max(r.max_log_bytes, size);
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    });
     const auto t0 = Clk::now();
     for (std::size_t i = 0; i < conns_.size() && i < p.count; ++i)
       asio::co_spawn(ioc_, drive(*conns_[i]), [this](std::exception_ptr e) {
@@ -239,6 +251,8 @@ class Loader {
     ioc_.restart();
     ioc_.run();
     r.seconds = seconds_since(t0);
+    ran = true;
+    sampler.join();
     r.client_cpu = own_cpu_seconds() - cpu0;
     r.server_cpu = cpu_seconds_of(server_) - server0;
     r.thread_cpu = thread_cpu_of(server_);
@@ -324,6 +338,7 @@ class Loader {
   asio::io_context ioc_;
   tcp::endpoint endpoint_;
   pid_t server_;
+  std::string log_path_;
   std::vector<std::unique_ptr<Connection>> conns_;
   const Phase* phase_ = nullptr;
   PhaseResult* result_ = nullptr;
@@ -352,8 +367,9 @@ void print_phase(const std::string& name, const std::string& what, const PhaseRe
   for (const auto& [thread, secs] : r.thread_cpu)
     fmt::format_to(std::back_inserter(per_thread), "  {} {:.0f}", thread == "hoso" ? "loop" : thread.substr(5),
                    1e6 * secs / static_cast<double>(r.requests));
-  fmt::print("          server CPU µs per request by thread:{}; client {:.0f}\n", per_thread,
-             1e6 * r.client_cpu / static_cast<double>(r.requests));
+  fmt::print("          server CPU µs per request by thread:{}; client {:.0f}; write-ahead log at most {:.1f} MiB\n",
+             per_thread, 1e6 * r.client_cpu / static_cast<double>(r.requests),
+             static_cast<double>(r.max_log_bytes) / (1 << 20));
 }
 
 // Phases run one after another, so their figures combine as total requests over total time.
@@ -366,6 +382,7 @@ PhaseResult combined(const std::vector<const PhaseResult*>& parts) {
     all.client_cpu += p->client_cpu;
     all.server_cpu += p->server_cpu;
     for (const auto& [name, secs] : p->thread_cpu) all.thread_cpu[name] += secs;
+    all.max_log_bytes = std::max(all.max_log_bytes, p->max_log_bytes);
     all.micros.insert(all.micros.end(), p->micros.begin(), p->micros.end());
   }
   return all;
@@ -479,7 +496,7 @@ int main(int argc, char** argv) {
   if (colon == std::string::npos) die(fmt::format("hoso serve did not start:\n{}", file_text(serve_log)));
   const auto port = static_cast<std::uint16_t>(std::stoi(line.substr(colon + 1)));
 
-  Loader loader(port, opt.connections, server.pid);
+  Loader loader(port, opt.connections, server.pid, db + "-wal");
   const auto dossiers = static_cast<std::size_t>(opt.dossiers);
   std::vector<std::int64_t> ids(dossiers, 0);
   const std::string proposal = proposal_json();
