@@ -581,8 +581,9 @@ Result<std::vector<Notification>> CommandService::pending_notifications(
 
 Result<std::optional<NoticeKey>> CommandService::next_notice(NoticeKey after) {
   std::int64_t from = after.n >= 0 ? after.gseq - 1 : after.gseq;
-  // The next notice is usually a few events on: read a few first, then larger pages.
-  for (int page = 8;; page = 256) {
+  // The next notice is usually the next event or a few on (the first one read is `after`'s own, which may
+  // list more): read two first, then larger pages. Each event read costs about as much as checking it.
+  for (int page = 2;; page = page < 32 ? 32 : 256) {
     auto batch = store_.events_after(from, page);
     if (!batch) return batch.error();
     if (batch->empty()) return std::optional<NoticeKey>();
@@ -741,13 +742,16 @@ Status CommandService::record_attempt(const Notification& n, const DeliveryAttem
       return make_error(ErrorCode::kVersionConflict,
                         fmt::format("thông báo {}.{} đã được gửi xong (đã gửi đến {}.{})", n.gseq, n.n, cursor->gseq,
                                     cursor->n));
-    auto logged = tx.event_at(n.gseq);
-    if (!logged) return logged.error();
-    auto notice = logged->has_value() ? chained_notice(key, **logged, *events)
-                                      : Result<Event::Notice>(make_error(
-                                            ErrorCode::kVerifyFailed, fmt::format("không có sự kiện {}", n.gseq)));
+    // The notice's event, as the dossier's chain has it (the chain is the log's rows linked from the head).
+    const auto logged = std::find_if(events->begin(), events->end(),
+                                     [&](const LoggedEvent& e) { return e.gseq == n.gseq; });
+    auto notice = logged != events->end()
+                      ? chained_notice(key, logged->record, *events)
+                      : Result<Event::Notice>(make_error(
+                            ErrorCode::kVerifyFailed,
+                            fmt::format("không có sự kiện {} trong lịch sử hồ sơ {}", n.gseq, n.dossier)));
     if (!notice) return notice.error();
-    if ((*logged)->dossier != n.dossier || (*logged)->seq != n.event_seq || notice->to != n.to_org ||
+    if (logged->record.dossier != n.dossier || logged->record.seq != n.event_seq || notice->to != n.to_org ||
         notice->template_key != n.template_key)
       return make_error(ErrorCode::kVerifyFailed,
                         fmt::format("thông báo {}.{} không khớp với sự kiện {} của hồ sơ {}", n.gseq, n.n,
