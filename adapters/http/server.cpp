@@ -6,6 +6,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <future>
@@ -328,7 +329,7 @@ struct Server::Impl {
     }
   }
 
-  // On the engine: the reads first (outside any transaction: they see only what is durable), then the
+  // On the engine: the reads first (outside the group's transaction: they see only what is durable), then the
   // commands in one group commit.
   // Counted for the log line at the end: batches the engine ran, the requests in them, flushes of the log.
   std::size_t batches = 0, requests = 0;
@@ -339,12 +340,19 @@ struct Server::Impl {
     requests += batch.size();
     Done done;
     done.out.resize(batch.size());
-    bool commands = false, changed = false;
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      if (batch[i].command)
-        commands = true;
-      else
-        done.out[i] = api.handle(batch[i].request);
+    const bool commands = std::any_of(batch.begin(), batch.end(), [](const Queued& q) { return q.command; });
+    bool changed = false;
+    if (!std::all_of(batch.begin(), batch.end(), [](const Queued& q) { return q.command; })) {
+      // The reads in one read transaction: each would otherwise begin and end its own, and its token's lookup
+      // another (a third of a dossier's read). They all see what the last group committed.
+      std::size_t answered = 0;
+      Status read = app.store->snapshot([&] {
+        for (; answered < batch.size(); ++answered)
+          if (!batch[answered].command) done.out[answered] = api.handle(batch[answered].request);
+        return Status::Ok();
+      });
+      for (std::size_t i = answered; i < batch.size(); ++i)
+        if (!read && !batch[i].command) done.out[i] = error_response(read.error());
     }
     if (!commands) return done;
     Status committed = app.service->group([&] {
