@@ -1,4 +1,5 @@
 #include "adapters/sqlite/sqlite_store.hpp"
+#include "adapters/sqlite/log_batching_vfs.hpp"
 #include "engine/codec.hpp"
 #include "engine/json_out.hpp"
 
@@ -1434,7 +1435,7 @@ class SqliteStore::Impl {
   Status open_readers(unsigned n, std::int64_t head, std::vector<DbHandle>& out) {
     for (unsigned k = 0; k < n; ++k) {
       sqlite3* raw = nullptr;
-      int rc = sqlite3_open_v2(path_.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+      int rc = sqlite3_open_v2(path_.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, log_batching_vfs());
       out.emplace_back(raw);
       if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(raw, static_cast<int>(busy_timeout_.count()));
       if (rc == SQLITE_OK) rc = sqlite3_exec(raw, "BEGIN", nullptr, nullptr, nullptr);
@@ -2060,7 +2061,7 @@ bool configure_sqlite_library() {
   static const bool configured = [] {
     // sqlite3_config is refused (SQLITE_MISUSE) once the library is initialised; then nothing changes.
     const bool set = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK;
-    return sqlite3_initialize() == SQLITE_OK && set;
+    return sqlite3_initialize() == SQLITE_OK && log_batching_vfs() != nullptr && set;
   }();
   return configured;
 }
@@ -2075,7 +2076,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path, 
 
     sqlite3* raw = nullptr;
     const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
-    int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+    int rc = sqlite3_open_v2(path.c_str(), &raw, flags, log_batching_vfs());
     DbHandle db(raw);
     if (rc != SQLITE_OK) {
       if (!create && rc == SQLITE_CANTOPEN) return not_found(path, "không mở được tệp");
@@ -2160,7 +2161,7 @@ bool SqliteStore::exists(const std::string& path) {
   configure_sqlite_library();
   if (!is_regular_file(path)) return false;
   sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, log_batching_vfs());
   DbHandle db(raw);
   if (rc != SQLITE_OK) return false;
   sqlite3_busy_timeout(db.get(), 1000);
