@@ -222,7 +222,12 @@ struct Server::Impl {
   Worker checkpointer{"hoso-checkpoint"};
   std::unique_ptr<SqliteStore> checkpoint_store;
   std::atomic<bool> checkpoint_posted{false};
-  std::atomic<std::int64_t> backfilled{0};  // how much of the log the last pass had copied
+  // How much of the log the last pass had copied, and of which log: the engine counts the times the log
+  // started over (its length fell between two commits), so that a pass over an earlier log tells nothing.
+  std::atomic<std::int64_t> backfilled{0};
+  std::atomic<std::uint64_t> backfilled_log{0};
+  std::int64_t last_frames = 0;  // the engine's alone
+  std::uint64_t log_number = 1;   // the engine's alone
 
   void accept() {
     acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
@@ -284,16 +289,22 @@ struct Server::Impl {
   // On the engine, after a group or a timer firing: hands its answers to the flush, and asks for a checkpoint
   // when the log has grown enough (or makes the last one itself, when the log is too long).
   void after_commit(Synced s) {
-    const std::int64_t frames = app.store->log_frames(), copied = backfilled;
-    // A log shorter than what the last pass copied was started over since: nothing is known of what is left.
-    const bool little_left = frames >= copied && frames - copied <= kCatchUpFrames;
-    if (frames >= kLogLimitFrames && !checkpoint_posted && (little_left || frames >= 4 * kLogLimitFrames)) {
+    const std::int64_t frames = app.store->log_frames();
+    if (frames < last_frames) ++log_number;
+    last_frames = frames;
+    // No pass is running (read first: a pass writes what it copied before it says it is done).
+    const bool idle = !checkpoint_posted;
+    const std::int64_t copied = backfilled;
+    const bool little_left =
+        idle && backfilled_log == log_number && frames >= copied && frames - copied <= kCatchUpFrames;
+    if (frames >= kLogLimitFrames && idle && (little_left || frames >= 4 * kLogLimitFrames)) {
       if (auto r = app.store->checkpoint(); !r) log(fmt::format("checkpoint: {}", r.error().message));
     } else if (frames >= kCheckpointFrames && !checkpoint_posted.exchange(true)) {
-      asio::post(checkpointer.ctx, [this] {
+      asio::post(checkpointer.ctx, [this, of_log = log_number] {
         auto r = checkpoint_store->checkpoint();
         if (!r) log(fmt::format("checkpoint: {}", r.error().message));
         backfilled = r ? r->second : 0;
+        backfilled_log = of_log;
         checkpoint_posted = false;
       });
     }
