@@ -344,14 +344,20 @@ TEST_CASE("deferred durability: commits wait for a LogSync, checkpoints come fro
   CHECK_FALSE(inside.ok());
 }
 
-TEST_CASE("the log's frames of a commit reach the file in a few large writes that plain SQLite reads back",
-          "[sqlite]") {
+// A new database whose writer defers its flushes to a LogSync, as `hoso serve`'s engine does.
+struct DeferredWriter {
   TempDir dir;
   const std::string path = dir.file("hoso.db");
   Model m;
-  auto store = open_store(path, OpenMode::kCreate);
-  REQUIRE(store->defer_durability().ok());
-  LogSync sync(path);
+  std::unique_ptr<SqliteStore> store = open_store(path, OpenMode::kCreate);
+  LogSync sync{path};
+  DeferredWriter() { REQUIRE(store->defer_durability().ok()); }
+};
+
+TEST_CASE("the log's frames of a commit reach the file in a few large writes that plain SQLite reads back",
+          "[sqlite]") {
+  DeferredWriter w;
+  auto& [dir, path, m, store, sync] = w;
   REQUIRE(advance(*store, m, 1000, Step().n(1)).ok());
   const std::int64_t frames_before = store->log_frames();
   const std::uint64_t writes_before = log_batching_writes();
@@ -386,12 +392,8 @@ TEST_CASE("the log's frames of a commit reach the file in a few large writes tha
 // give; the writer's own checkpoint of what they left does.
 TEST_CASE("deferred durability: a log the passes never copy whole starts over once its writer copies the rest",
           "[sqlite]") {
-  TempDir dir;
-  const std::string path = dir.file("hoso.db");
-  Model m;
-  auto writer = open_store(path, OpenMode::kCreate);
-  REQUIRE(writer->defer_durability().ok());
-  LogSync sync(path);
+  DeferredWriter w;
+  auto& [dir, path, m, writer, sync] = w;
   auto checkpoints = open_store(path, OpenMode::kExisting);
   auto reader = open_store(path, OpenMode::kExisting);
   REQUIRE(advance(*writer, m, 1, Step().n(3)).ok());
