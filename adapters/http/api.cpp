@@ -37,8 +37,10 @@ int status_of(const Error& e) {
       return 409;
     case ErrorCode::kInvalidDefinition:
     case ErrorCode::kVerifyFailed:
-    case ErrorCode::kInternal:
       return 500;
+    case ErrorCode::kInternal:
+      // No room to write (a full disk): 507 Insufficient Storage tells the client to try again later.
+      return e.reason == "storage_full" ? 507 : 500;
   }
   return 500;
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstddef>
 #include <cstring>
 #include <vector>
@@ -37,6 +38,15 @@ const sqlite3_io_methods* real_methods(File* f) { return f->real->pMethods; }
 // The most the base VFS writes in one call: the unix VFS takes fewer than 128 KiB at a time.
 constexpr std::size_t kMaxWrite = 120u << 10;
 
+// A write of the base VFS, with a failure for want of room reported as SQLITE_FULL ("database or disk is
+// full"): the unix VFS does so for ENOSPC only, and says "disk I/O error" when a quota or the file size limit
+// stops the write.
+int write_through(File* f, const void* data, int n, sqlite3_int64 at) {
+  const int rc = real_methods(f)->xWrite(f->real, data, n, at);
+  if ((rc & 0xFF) == SQLITE_IOERR && (errno == ENOSPC || errno == EDQUOT || errno == EFBIG)) return SQLITE_FULL;
+  return rc;
+}
+
 // Writes what is gathered, in as few calls to the base VFS as it takes.
 int write_gathered(File* f) {
   if (f->gathered == nullptr || f->gathered->empty()) return SQLITE_OK;
@@ -45,8 +55,7 @@ int write_gathered(File* f) {
   for (std::size_t done = 0; done < g.size() && rc == SQLITE_OK; done += kMaxWrite) {
     const std::size_t n = std::min(kMaxWrite, g.size() - done);
     ++g_log_writes;
-    rc = real_methods(f)->xWrite(f->real, g.data() + done, static_cast<int>(n),
-                                 f->gathered_at + static_cast<sqlite3_int64>(done));
+    rc = write_through(f, g.data() + done, static_cast<int>(n), f->gathered_at + static_cast<sqlite3_int64>(done));
   }
   f->gathered->clear();
   f->commit_page_next = false;
@@ -64,7 +73,7 @@ int x_close(sqlite3_file* file) {
 
 int x_write(sqlite3_file* file, const void* data, int n, sqlite3_int64 at) {
   File* f = file_of(file);
-  if (f->gathered == nullptr) return real_methods(f)->xWrite(f->real, data, n, at);
+  if (f->gathered == nullptr) return write_through(f, data, n, at);
   std::vector<char>& g = *f->gathered;
   if (!g.empty() && at != f->gathered_at + static_cast<sqlite3_int64>(g.size()))
     if (int rc = write_gathered(f); rc != SQLITE_OK) return rc;

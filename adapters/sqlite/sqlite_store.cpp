@@ -707,7 +707,8 @@ class SqliteStore::Impl {
   const std::string& path() const { return path_; }
   sqlite3_stmt* stmt(Q q) const { return stmts_[static_cast<std::size_t>(q)].get(); }
 
-  // A storage failure, with SQLite's own message. Every storage failure is kInternal.
+  // A storage failure, with SQLite's own message. Every storage failure is kInternal; one for want of room
+  // (a full disk or quota, a file at its size limit) has the reason "storage_full".
   Error db_error(int rc, std::string_view doing) const { return db_error(db_.get(), rc, doing); }
   // The same for a failure on connection `db` (a scan's own read connection).
   Error db_error(sqlite3* db, int rc, std::string_view doing) const {
@@ -717,8 +718,27 @@ class SqliteStore::Impl {
           fmt::format("cơ sở dữ liệu {} đang bị tiến trình khác khóa; đã chờ quá {} ms khi {} (SQLite: {})",
                       path_, busy_timeout_.count(), doing, sqlite3_errmsg(db)));
     }
+    // SQLite's extended code when it is about this failure (an unexpected SQLITE_DONE or ROW is not an error).
+    const int extended = (sqlite3_extended_errcode(db) & 0xFF) == primary ? sqlite3_extended_errcode(db) : rc;
+    if (primary == SQLITE_FULL || (primary == SQLITE_IOERR && no_room(sqlite3_system_errno(db)))) {
+      Error e = internal(fmt::format(
+          "không ghi được vào cơ sở dữ liệu {} khi {}: đĩa đã đầy hoặc tệp đã tới giới hạn dung lượng; cần giải "
+          "phóng chỗ trống rồi thử lại (SQLite: {}, mã {})",
+          path_, doing, sqlite3_errmsg(db), extended));
+      e.reason = "storage_full";
+      return e;
+    }
     return internal(
-        fmt::format("lỗi cơ sở dữ liệu {} khi {}: {} (mã SQLite {})", path_, doing, sqlite3_errmsg(db), rc));
+        fmt::format("lỗi cơ sở dữ liệu {} khi {}: {} (mã SQLite {})", path_, doing, sqlite3_errmsg(db), extended));
+  }
+  static bool no_room(int os_error) { return os_error == ENOSPC || os_error == EDQUOT || os_error == EFBIG; }
+
+  // SQLite rolled back the write transaction by itself (it may, after a storage failure or running out of
+  // memory): nothing of it is kept, and nothing more may be run as part of it.
+  Error transaction_lost() const {
+    return internal(fmt::format(
+        "giao dịch ghi vào cơ sở dữ liệu {} đã bị SQLite hủy sau một lỗi lưu trữ; không có gì của nó được lưu",
+        path_));
   }
 
   // Steps a statement that returns no rows.
@@ -754,7 +774,7 @@ class SqliteStore::Impl {
 
     Result<std::optional<DossierRecord>> load(DossierId id) override {
       return guard([&]() -> Result<std::optional<DossierRecord>> {
-        if (!active_) return not_active();
+        if (auto gone = lost()) return *gone;
         std::int64_t last_gseq = 0;
         auto r = impl_.load_row(id, &last_gseq);
         if (!r.ok()) return r;
@@ -768,7 +788,7 @@ class SqliteStore::Impl {
 
     Result<std::optional<EventRecord>> last_event(DossierId id) override {
       return guard([&]() -> Result<std::optional<EventRecord>> {
-        if (!active_) return not_active();
+        if (auto gone = lost()) return *gone;
         // load() in this transaction already found the chain head: one lookup instead of two.
         if (auto k = known_.find(id); k != known_.end() && k->second.exists)
           return impl_.read_event_at(id, k->second.last_gseq);
@@ -778,7 +798,7 @@ class SqliteStore::Impl {
 
     Result<DossierId> allocate_dossier_id() override {
       return guard([&]() -> Result<DossierId> {
-        if (!active_) return not_active();
+        if (auto gone = lost()) return *gone;
         StmtUse use(impl_.stmt(Q::kMaxId));
         const int rc = use.step();
         if (rc != SQLITE_ROW) return impl_.db_error(rc, "cấp mã hồ sơ mới");
@@ -796,7 +816,7 @@ class SqliteStore::Impl {
 
     Status put_definition(const DefinitionRecord& def) override {
       return guard([&]() -> Status {
-        if (!active_) return not_active();
+        if (auto gone = lost()) return *gone;
         {
           StmtUse use(impl_.stmt(Q::kInsertDefinition));
           Binder b(use.get());
@@ -837,7 +857,7 @@ class SqliteStore::Impl {
     Status replace_directory(const std::vector<OrgRecord>& orgs,
                              const std::vector<UserRecord>& users) override {
       return guard([&]() -> Status {
-        if (!active_) return not_active();
+        if (auto gone = lost()) return *gone;
         if (Status s = impl_.exec(Q::kDeleteOrgs, "xóa danh mục đơn vị"); !s) return poison(s.error());
         if (Status s = impl_.exec(Q::kDeleteUsers, "xóa danh mục người dùng"); !s) return poison(s.error());
         std::int64_t ord = 0;
@@ -871,7 +891,7 @@ class SqliteStore::Impl {
 
     Status put_sources(const ConfigSources& sources) override {
       return guard([&]() -> Status {
-        if (!active_) return not_active();
+        if (auto gone = lost()) return *gone;
         if (sources.name != "calendar" && sources.name != "templates" && sources.name != "reports")
           return internal(fmt::format("put_sources: tên '{}' không hợp lệ", sources.name));
         std::int64_t ord = 0;
@@ -888,7 +908,7 @@ class SqliteStore::Impl {
 
     Status set_clock(const ClockRecord& clock) override {
       return guard([&]() -> Status {
-        if (!active_) return not_active();
+        if (auto gone = lost()) return *gone;
         if (clock.kind != "system" && clock.kind != "virtual")
           return internal(fmt::format("set_clock: loại đồng hồ '{}' không hợp lệ", clock.kind));
         // Time never goes back, whoever moves the clock and however many processes do it at once: the
@@ -909,7 +929,7 @@ class SqliteStore::Impl {
 
     Result<std::optional<Timestamp>> log_time() override {
       return guard([&]() -> Result<std::optional<Timestamp>> {
-        if (!active_) return not_active();
+        if (auto gone = lost()) return *gone;
         if (impl_.in_group_ && impl_.group_log_time_) return impl_.group_log_time_;
         StmtUse use(impl_.stmt(Q::kLogTime));
         const int rc = use.step();
@@ -924,7 +944,7 @@ class SqliteStore::Impl {
 
     Status mark_delivered(std::int64_t gseq, std::int64_t n) override {
       return guard([&]() -> Status {
-        if (!active_) return not_active();
+        if (auto gone = lost()) return *gone;
         if (gseq < 1 || n < 0) return internal(fmt::format("thông báo {}.{} không có trong nhật ký", gseq, n));
         auto cursor = impl_.dispatch_cursor();
         if (!cursor) return cursor.error();
@@ -937,7 +957,7 @@ class SqliteStore::Impl {
 
     Status put_token(const TokenRecord& t) override {
       return guard([&]() -> Status {
-        if (!active_) return not_active();
+        if (auto gone = lost()) return *gone;
         StmtUse use(impl_.stmt(Q::kInsertToken));
         Binder b(use.get());
         b.text(t.hash).text(t.user).text(t.created_at);
@@ -949,7 +969,7 @@ class SqliteStore::Impl {
 
     Result<std::int64_t> revoke_tokens(const std::string& user, const std::string& at) override {
       return guard([&]() -> Result<std::int64_t> {
-        if (!active_) return not_active();
+        if (auto gone = lost()) return *gone;
         StmtUse use(impl_.stmt(Q::kRevokeTokens));
         Binder b(use.get());
         b.text(user).text(at);
@@ -961,14 +981,14 @@ class SqliteStore::Impl {
 
     Result<std::optional<EventRecord>> event_at(std::int64_t gseq) override {
       return guard([&]() -> Result<std::optional<EventRecord>> {
-        if (!active_) return not_active();
+        if (auto gone = lost()) return *gone;
         return impl_.event_at(gseq);
       });
     }
 
     Status add_timer(const TimerRecord& t) override {
       return guard([&]() -> Status {
-        if (!active_) return not_active();
+        if (auto gone = lost()) return *gone;
         // Text order must be time order: only the one canonical spelling of an instant is accepted.
         if (auto at = parse_utc(t.due_at); !at || format_utc(*at) != t.due_at)
           return internal(fmt::format("hẹn giờ '{}' có thời điểm '{}' không đúng dạng chuẩn", t.name, t.due_at));
@@ -984,7 +1004,7 @@ class SqliteStore::Impl {
 
     Status remove_timer(const TimerRecord& t) override {
       return guard([&]() -> Status {
-        if (!active_) return not_active();
+        if (auto gone = lost()) return *gone;
         StmtUse use(impl_.stmt(Q::kDeleteTimer));
         Binder b(use.get());
         b.text(t.due_at).i64(t.dossier).text(t.name);
@@ -1023,6 +1043,16 @@ class SqliteStore::Impl {
 
     static Error not_active() { return internal("WriteTx được dùng ngoài write(): giao dịch đã kết thúc"); }
 
+    // Why nothing more may be done in this transaction, if so: it has ended, or SQLite rolled it back after a
+    // storage failure (a full disk, an I/O error: SQLite may undo the whole transaction then). A statement run
+    // after that would be committed on its own, outside the transaction and the command.
+    std::optional<Error> lost() {
+      if (!active_) return not_active();
+      if (sqlite3_get_autocommit(impl_.db()) != 0)
+        return poison(poisoned_ ? *poisoned_ : impl_.transaction_lost());
+      return std::nullopt;
+    }
+
     // Records a failure after something may have been written: write() will roll back whatever work
     // returns.
     Error poison(Error e) {
@@ -1043,7 +1073,7 @@ class SqliteStore::Impl {
     }
 
     Status append_impl(std::int64_t expected, const DossierRecord& p, const std::vector<EventRecord>& events) {
-      if (!active_) return not_active();
+      if (auto gone = lost()) return *gone;
       // Checks the batch is one consistent step of the dossier before touching anything.
       if (expected < 0) return internal(fmt::format("append: phiên bản mong đợi âm ({})", expected));
       if (events.empty()) return internal(fmt::format("append: hồ sơ {} không có sự kiện nào để ghi", p.id));
@@ -1181,6 +1211,7 @@ class SqliteStore::Impl {
     }
     in_group_ = false;
     if (result.ok() && !group_broken_.ok()) result = group_broken_;
+    if (result.ok() && sqlite3_get_autocommit(db_.get()) != 0) result = transaction_lost();
     if (result.ok()) result = exec(Q::kCommit, "xác nhận giao dịch ghi nhóm");
     if (!result.ok()) rollback_if_open();
     return result;
@@ -1204,8 +1235,18 @@ class SqliteStore::Impl {
 
   // One command inside group(): a savepoint released when `work` succeeds, rolled back to when it fails.
   Status write_in_group(const std::function<Status(WriteTx&)>& work) {
+    // A group that cannot commit runs no more commands; and once SQLite has rolled the group's transaction
+    // back, a savepoint would begin a transaction of its own that its release commits: that command would be
+    // kept alone while its group is reported failed.
+    if (!group_broken_.ok()) return group_broken_;
+    if (sqlite3_get_autocommit(db_.get()) != 0) return group_broken_ = transaction_lost();
     if (Status s = exec(Q::kSavepoint, "bắt đầu lệnh trong giao dịch nhóm"); !s) return s;
     Status result = run_work(work);
+    if (sqlite3_get_autocommit(db_.get()) != 0) {
+      // The command's failure took the whole group with it.
+      group_broken_ = result.ok() ? Status(transaction_lost()) : result;
+      return group_broken_;
+    }
     if (!result.ok()) {
       // Undo this command only; if even that fails the group cannot commit what it holds.
       group_log_time_.reset();

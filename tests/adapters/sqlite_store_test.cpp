@@ -4,12 +4,14 @@
 
 #include <fmt/format.h>
 #include <sqlite3.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <csignal>
 #include <cstdlib>
 #include <thread>
 #include <chrono>
@@ -234,6 +236,30 @@ DefinitionRecord make_definition(const std::string& name, int v) {
   d.loaded_at = fmt::format("2026-01-0{}T00:00:00.000Z", v);
   return d;
 }
+
+// A full disk, as the process sees it: while one lives, no file of this process can grow past `bytes` (writes
+// beyond fail with EFBIG instead of raising SIGXFSZ). lift() makes room again.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    old_signal_ = std::signal(SIGXFSZ, SIG_IGN);
+    REQUIRE(getrlimit(RLIMIT_FSIZE, &old_) == 0);
+    rlimit lower = old_;
+    lower.rlim_cur = bytes;
+    REQUIRE(setrlimit(RLIMIT_FSIZE, &lower) == 0);
+  }
+  ~FileSizeLimit() {
+    lift();
+    std::signal(SIGXFSZ, old_signal_);
+  }
+  FileSizeLimit(const FileSizeLimit&) = delete;
+  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+  void lift() { setrlimit(RLIMIT_FSIZE, &old_); }
+
+ private:
+  rlimit old_{};
+  void (*old_signal_)(int) = SIG_DFL;
+};
 
 }  // namespace
 
@@ -1507,6 +1533,69 @@ TEST_CASE("chunked log scan: every event once, in log order, from the caller's s
     // Outside it, the new event is read.
     CHECK(run_chunks(*store, chunk_plan(2, 3)).events.size() == log.size() + 1);
   }
+}
+
+TEST_CASE("disk full: a command whose writes hit a full disk ends its group and no later command of the group "
+          "is kept on its own",
+          "[sqlite]") {
+  TempDir dir;
+  const std::string path = dir.file("hoso.db");
+  auto store = open_store(path);
+  REQUIRE(store->defer_durability().ok());  // as the server's writer: its 8 MiB page cache
+  Model m;
+  REQUIRE(advance(*store, m, 1, Step().n(2)).ok());
+  REQUIRE(advance(*store, m, 2).ok());
+  const Snapshot before = snapshot(*store);
+  // A command larger than the page cache: SQLite writes part of it to the log before its commit, and the
+  // disk is full by then.
+  auto [big, p_big] = next_step(m, 1, Step().n(4000).editing([](EventRecord& e) { e.note = std::string(3000, 'n'); }));
+  auto [small, p_small] = next_step(m, 2, {});
+  std::error_code ec;
+  const auto log_size = fs::exists(path + "-wal") ? fs::file_size(path + "-wal", ec) : 0;
+  Status big_written, small_written;
+  {
+    FileSizeLimit full(static_cast<rlim_t>(std::max(fs::file_size(path), log_size) + (1u << 20)));
+    Status group = store->group([&] {
+      big_written = store->write([&](WriteTx& tx) { return tx.append(2, p_big, big); });
+      full.lift();  // room again: the next command could be written
+      small_written = store->write([&](WriteTx& tx) { return tx.append(1, p_small, small); });
+      return Status::Ok();
+    });
+    INFO("group: " << (group.ok() ? std::string("ok") : group.error().message));
+    CHECK_FALSE(group.ok());
+  }
+  INFO("big: " << (big_written.ok() ? std::string("ok") : big_written.error().message));
+  INFO("small: " << (small_written.ok() ? std::string("ok") : small_written.error().message));
+  REQUIRE_FALSE(big_written.ok());
+  CHECK(big_written.error().reason == "storage_full");
+  CHECK_THAT(big_written.error().message, Catch::Contains("đĩa đã đầy"));
+  REQUIRE_FALSE(small_written.ok());
+  CHECK(small_written.error().reason == "storage_full");  // the group's cause, not run at all
+  CHECK(snapshot(*store) == before);
+
+  // The same command alone, on a full disk, with work that ignores the failure and writes on: refused whole,
+  // and what it wrote after the failure is not committed on its own either.
+  {
+    FileSizeLimit full(
+        static_cast<rlim_t>(std::max(fs::file_size(path), fs::file_size(path + "-wal", ec)) + (1u << 20)));
+    Status after;
+    Status alone = store->write([&](WriteTx& tx) -> Status {
+      if (tx.append(2, p_big, big).ok()) return make_error(ErrorCode::kInternal, "the disk was not full");
+      full.lift();
+      after = tx.append(1, p_small, small);
+      return Status::Ok();
+    });
+    REQUIRE_FALSE(alone.ok());
+    CHECK(alone.error().reason == "storage_full");
+    REQUIRE_FALSE(after.ok());
+  }
+  CHECK(snapshot(*store) == before);
+  // With room again the store goes on where it was.
+  REQUIRE(advance(*store, m, 2).ok());
+  REQUIRE(advance(*store, m, 1).ok());
+  CHECK(store->events(1).value() == m.events[1]);
+  CHECK(store->events(2).value() == m.events[2]);
+  CHECK(scan_all(*store) == m.log);
 }
 
 }  // namespace hoso

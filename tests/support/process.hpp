@@ -2,9 +2,12 @@
 #pragma once
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,12 +24,22 @@ struct Child {
   int out_fd = -1, err_fd = -1;
 };
 
-// `env` entries ("NAME=value") are added to the child's environment.
-inline Child spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env = {}) {
+// `env` entries ("NAME=value") are added to the child's environment. With `file_size_limit`, no file the child
+// writes can grow past that many bytes (RLIMIT_FSIZE, with SIGXFSZ ignored: such a write fails with EFBIG), as
+// on a full disk.
+inline Child spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
+                   std::optional<rlim_t> file_size_limit = std::nullopt) {
   int out[2], err[2];
   if (pipe(out) != 0 || pipe(err) != 0) return {};
   pid_t pid = fork();
   if (pid == 0) {
+    if (file_size_limit) {
+      signal(SIGXFSZ, SIG_IGN);  // an ignored signal stays ignored across execv
+      rlimit limit{};
+      getrlimit(RLIMIT_FSIZE, &limit);
+      limit.rlim_cur = *file_size_limit;
+      if (setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(126);
+    }
     dup2(out[1], 1);
     dup2(err[1], 2);
     close(out[0]);
