@@ -532,8 +532,8 @@ TEST_CASE("serve and users token/revoke refuse bad options and unknown users, an
   refused({"serve", "extra"}, 2, "cách dùng: hoso serve");
 }
 
-TEST_CASE("serve: on a full disk writes get 507 and keep nothing while reads go on - with room again the same "
-          "database goes on and verifies",
+TEST_CASE("serve: on a full disk writes get 507 and keep nothing while reads go on - once there is room again "
+          "it goes on by itself and the database verifies",
           "[e2e][serve]") {
   Cli cli;
   cli.init();
@@ -543,47 +543,50 @@ TEST_CASE("serve: on a full disk writes get 507 and keep nothing while reads go 
   const auto room = std::max<std::uintmax_t>(std::filesystem::file_size(cli.db), ec ? 0 : log_size) + (1u << 20);
   std::vector<std::int64_t> created;
   HttpReply refused;
-  {
-    Served s(cli, Served::DiskFull{static_cast<rlim_t>(room)});
-    // Dossiers are created until the log cannot grow any more.
-    for (int i = 0; i < 2000 && refused.status == 0; ++i) {
-      HttpReply r = s.call("POST", "/dossiers", unit, proposal());
-      if (r.status == 201)
-        created.push_back(body(r).at("id").as_int64());
-      else
-        refused = r;
-    }
-    INFO(refused.body);
-    REQUIRE(refused.status == 507);
-    REQUIRE(created.size() >= 10);
-    const json::value error = body(refused).at("error");
-    CHECK(error.at("code").as_string() == "internal");
-    CHECK(error.at("reason").as_string() == "storage_full");
-    CHECK_THAT(std::string(error.at("message").as_string()), Catch::Contains("đĩa đã đầy"));
-    // Still full: an action is refused the same way; reads and the health check go on.
-    const std::string first = "/dossiers/" + std::to_string(created.front());
-    CHECK(s.call("POST", first + "/actions/submit", unit, R"({"expected_version":1})").status == 507);
-    CHECK(s.call("GET", first, unit).status == 200);
-    CHECK(s.call("GET", "/health").status == 200);
-    const RunResult stopped = s.stop(SIGTERM);
-    CHECK(stopped.code == 0);
-    CHECK_THAT(stopped.err, Catch::Contains("group commit failed"));
+  Served s(cli, Served::DiskFull{static_cast<rlim_t>(room)});
+  // Dossiers are created until the log cannot grow any more.
+  for (int i = 0; i < 2000 && refused.status == 0; ++i) {
+    HttpReply r = s.call("POST", "/dossiers", unit, proposal());
+    if (r.status == 201)
+      created.push_back(body(r).at("id").as_int64());
+    else
+      refused = r;
   }
-  // Room again: the same database, every acknowledged dossier once and nothing of the refused writes.
-  Served s(cli);
-  const json::value all = body(s.call("GET", "/dossiers?per_page=100&page=1", auditor));
-  CHECK(all.at("total").as_int64() == static_cast<std::int64_t>(created.size()));
+  INFO(refused.body);
+  REQUIRE(refused.status == 507);
+  REQUIRE(created.size() >= 10);
+  const json::value error = body(refused).at("error");
+  CHECK(error.at("code").as_string() == "internal");
+  CHECK(error.at("reason").as_string() == "storage_full");
+  CHECK_THAT(std::string(error.at("message").as_string()), Catch::Contains("đĩa đã đầy"));
+  // Still full: an action is refused the same way; reads and the health check go on.
   const std::string first = "/dossiers/" + std::to_string(created.front());
-  const json::value dossier = body(s.call("GET", first, unit));
-  CHECK(dossier.at("version").as_int64() == 1);
+  CHECK(s.call("POST", first + "/actions/submit", unit, R"({"expected_version":1})").status == 507);
+  CHECK(body(s.call("GET", first, unit)).at("version").as_int64() == 1);
+  CHECK(s.call("GET", "/health").status == 200);
+  // An operator makes room (here: the running server's file size limit lifted): no restart needed.
+  rlimit lifted{};
+  REQUIRE(prlimit(s.child.pid, RLIMIT_FSIZE, nullptr, &lifted) == 0);
+  lifted.rlim_cur = lifted.rlim_max;
+  REQUIRE(prlimit(s.child.pid, RLIMIT_FSIZE, &lifted, nullptr) == 0);
   CHECK(s.call("POST", first + "/actions/submit", unit, R"({"expected_version":1})").status == 200);
-  CHECK(s.call("POST", "/dossiers", unit, proposal()).status == 201);
-  CHECK(s.stop(SIGTERM).code == 0);
+  HttpReply again = s.call("POST", "/dossiers", unit, proposal());
+  REQUIRE(again.status == 201);
+  created.push_back(body(again).at("id").as_int64());
+  const RunResult stopped = s.stop(SIGTERM);
+  CHECK(stopped.code == 0);
+  CHECK_THAT(stopped.err, Catch::Contains("group commit failed"));
+
+  // Restarted: every acknowledged dossier once and nothing of the refused writes.
+  Served restarted(cli);
+  const json::value all = body(restarted.call("GET", "/dossiers?per_page=100&page=1", auditor));
+  CHECK(all.at("total").as_int64() == static_cast<std::int64_t>(created.size()));
+  CHECK(restarted.stop(SIGTERM).code == 0);
   const std::vector<std::string> types = event_types(cli, created.front());
   REQUIRE(types.size() >= 2);  // and the submission's notice, when it went out before the stop
   CHECK(types[0] == "DossierCreated");
   CHECK(types[1] == "DossierSubmitted");
-  CHECK(std::count(types.begin(), types.end(), "DossierCreated") == 1);
+  CHECK(std::count(types.begin(), types.end(), "DossierSubmitted") == 1);
   CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
   CHECK(cli.ok_json({"replay", "--all"}).at("ok").as_bool());
 }
