@@ -436,20 +436,31 @@ Result<FireReport> CommandService::fire_due(Timestamp until, bool virtual_clock)
   FireReport report;
   // Rows dropped in one transaction, at most: a long run of cancelled timers is cleared in a few commits.
   constexpr std::size_t kMaxDropsPerCommit = 512;
+  // Rows left due because their dossier cannot be read or trusted: passed over, so that one such dossier
+  // never holds up every deadline after its own.
+  std::set<std::tuple<std::string, DossierId, std::string>> passed;
   for (;;) {
     bool none = false, fired = false;
     std::vector<TimerRecord> dropped;
+    std::vector<std::pair<TimerRecord, Error>> failed;
     auto st = store_.write([&](WriteTx& tx) -> Status {
       dropped.clear();
+      failed.clear();
       for (;;) {
         if (dropped.size() == kMaxDropsPerCommit) return Status::Ok();
-        auto due = tx.due_timers(limit, 1);
+        auto due = tx.due_timers(limit, static_cast<int>(passed.size() + failed.size()) + 1);
         if (!due) return due.error();
-        if (due->empty()) {
+        auto next = std::find_if(due->begin(), due->end(), [&](const TimerRecord& t) {
+          return !passed.contains({t.due_at, t.dossier, t.name}) &&
+                 std::none_of(failed.begin(), failed.end(), [&](const auto& f) {
+                   return f.first.due_at == t.due_at && f.first.dossier == t.dossier && f.first.name == t.name;
+                 });
+        });
+        if (next == due->end()) {
           none = true;
           return Status::Ok();
         }
-        const TimerRecord timer = due->front();
+        const TimerRecord timer = *next;
         // A row the dossier's own (chained) state does not list with this due time was cancelled or
         // paused before it came due (its row is left until now, see commit), or was written behind the
         // engine's back: it is dropped, never fired, and never stops the others.
@@ -457,17 +468,29 @@ Result<FireReport> CommandService::fire_due(Timestamp until, bool virtual_clock)
           dropped.push_back(timer);
           return tx.remove_timer(timer);
         };
+        // Nothing is written for a timer before its dossier is read and checked: one that fails there is
+        // passed over (reported), and the transaction goes on with the next.
+        auto pass_over = [&](Error why) { failed.emplace_back(timer, std::move(why)); };
         auto rec = tx.load(timer.dossier);
-        if (!rec) return rec.error();
+        if (!rec) {
+          pass_over(rec.error());
+          continue;
+        }
         if (!rec->has_value()) {
           if (auto s = drop(); !s) return s;
           continue;
         }
         const DossierRecord& record = **rec;
         auto def = defs_.by_hash(record.definition_hash);
-        if (!def) return def.error();
+        if (!def) {
+          pass_over(def.error());
+          continue;
+        }
         auto state = load_checked(tx, record, **def);
-        if (!state) return state.error();
+        if (!state) {
+          pass_over(state.error());
+          continue;
+        }
         auto listed = std::find_if(state->timers.begin(), state->timers.end(), [&](const PendingTimer& t) {
           return t.name == timer.name && format_utc(t.due) == timer.due_at;
         });
@@ -484,6 +507,10 @@ Result<FireReport> CommandService::fire_due(Timestamp until, bool virtual_clock)
       return st.error();
     }
     report.dropped.insert(report.dropped.end(), dropped.begin(), dropped.end());
+    for (auto& [timer, why] : failed) {
+      passed.insert({timer.due_at, timer.dossier, timer.name});
+      report.failed.emplace_back(std::move(timer), std::move(why));
+    }
     if (fired) {
       remember();
       ++report.fired;

@@ -84,6 +84,9 @@ struct FireReport {
   // Rows their dossier does not list (timers cancelled or paused before they came due, or rows written
   // behind the engine's back): removed, never fired.
   std::vector<TimerRecord> dropped;
+  // Due rows whose dossier could not be read or failed its head check (a projection forged behind the log's
+  // back): left as they are, not fired, each with why; the timers due after them were still fired.
+  std::vector<std::pair<TimerRecord, Error>> failed;
 };
 
 // What the history records of a notice on one channel (its NotificationDelivered / Failed / DeadLettered

@@ -164,6 +164,16 @@ int cmd_calendar(Ctx& c) {
 
 namespace {
 
+// The timers fire_due left due (their dossier unreadable or failing its head check), as one error: the
+// first one's code, every one named.
+Error unfired_error(const std::vector<std::pair<TimerRecord, Error>>& failed) {
+  Error e = failed.front().second;
+  e.message = fmt::format("{} hẹn giờ đến hạn chưa được xử lý", failed.size());
+  for (const auto& [t, why] : failed)
+    e.message += fmt::format("; hẹn giờ '{}' của hồ sơ {} (đến hạn {}): {}", t.name, t.dossier, t.due_at, why.message);
+  return e;
+}
+
 // "3d", "12h", "90m", "30s", "2w" and sums of them ("1d12h"): milliseconds, or nullopt.
 std::optional<std::int64_t> parse_duration(const std::string& s) {
   std::int64_t total = 0;
@@ -255,6 +265,8 @@ int cmd_clock(Ctx& c) {
   auto move_to = [&](Timestamp at) -> Status {
     auto f = a.service->fire_due(at, /*virtual_clock=*/true);
     if (!f) return f.error();
+    // A timer left unfired (its dossier unreadable or failing its head check) stops the clock before it.
+    if (!f->failed.empty()) return unfired_error(f->failed);
     fired.fired += f->fired;
     fired.dropped.insert(fired.dropped.end(), f->dropped.begin(), f->dropped.end());
     return a.store->write([&](WriteTx& tx) { return tx.set_clock(ClockRecord{"virtual", format_utc(at)}); });
@@ -303,6 +315,8 @@ int cmd_timers(Ctx& c) {
   // Timers that came due while nothing ran (the process was down) fire now, in due order, marked late.
   auto fired = a.service->fire_due(now, /*virtual_clock=*/false);
   if (!fired) return fail(c, fired.error());
+  // The others fired; those whose dossier cannot be read or trusted are named, and the command fails.
+  if (!fired->failed.empty()) return fail(c, unfired_error(fired->failed));
   if (c.json_out())
     c.out << json::serialize(json::object{{"now", format_utc(now)}, {"fired", fired->fired},
                                           {"dropped", fired->dropped.size()}})

@@ -9,8 +9,12 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <future>
 #include <mutex>
+#include <optional>
+#include <set>
+#include <tuple>
 #include <pthread.h>
 #include <limits>
 #include <thread>
@@ -385,28 +389,68 @@ struct Server::Impl {
     return done;
   }
 
-  // On the engine: how long until the first durable timer is due (the table's first row; zero when it is
-  // already due), or nullopt. The engine reads the clock: a simulation database's clock is in the store.
+  // Timers the last firing left due (their dossier could not be read or failed its head check), or a firing
+  // that failed whole (the store could not write): tried again at retry_at, after a wait that doubles from a
+  // second to a minute while the trouble lasts, instead of at once (that would spin the engine and the log as
+  // long as the trouble lasts). Timers due meanwhile still fire on time. The engine's alone.
+  using TimerKey = std::tuple<std::string, DossierId, std::string>;
+  static constexpr std::chrono::milliseconds kFirstRetry{1000}, kLastRetry{60000};
+  std::set<TimerKey> unfired;
+  bool firing_failed = false;
+  std::optional<std::chrono::steady_clock::time_point> retry_at;
+  std::chrono::milliseconds next_retry = kFirstRetry;
+
+  void after_firing(bool trouble) {
+    if (!trouble) {
+      retry_at.reset();
+      next_retry = kFirstRetry;
+      return;
+    }
+    retry_at = std::chrono::steady_clock::now() + next_retry;
+    next_retry = std::min(next_retry * 2, kLastRetry);
+  }
+
+  // On the engine: how long until the first durable timer is due (zero when it is already due) or the retry
+  // of those left due, or nullopt. The engine reads the clock: a simulation database's clock is in the store.
   Wait next_due() {
-    auto due = app.store->due_timers("9999-12-31T23:59:59.999Z", 1);
+    Wait wait;
+    if (retry_at)
+      wait = std::chrono::ceil<std::chrono::milliseconds>(
+          std::max(*retry_at - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration::zero()));
+    if (firing_failed) return wait;  // nothing can fire before the store writes again
+    auto due = app.store->due_timers("9999-12-31T23:59:59.999Z", static_cast<int>(unfired.size()) + 1);
     if (!due) {
       log(fmt::format("timers: {}", due.error().message));
-      return std::nullopt;
+      return wait;
     }
-    if (due->empty()) return std::nullopt;
-    auto at = parse_utc(due->front().due_at);
-    if (!at) return std::nullopt;
-    return std::chrono::milliseconds(std::max<std::int64_t>(0, at->millis - app.clock->now().millis));
+    const auto next = std::find_if(due->begin(), due->end(), [&](const TimerRecord& t) {
+      return !unfired.contains(TimerKey{t.due_at, t.dossier, t.name});
+    });
+    if (next == due->end()) return wait;
+    auto at = parse_utc(next->due_at);
+    if (!at) return wait;
+    const std::chrono::milliseconds until(std::max<std::int64_t>(0, at->millis - app.clock->now().millis));
+    return wait ? std::min(*wait, until) : until;
   }
 
   // On the engine: fires what is due; then the loop arms the timer for the next.
   void fire() {
     asio::post(engine.ctx, [this, work = asio::make_work_guard(ioc)]() mutable {
       auto fired = app.service->fire_due(app.clock->now(), app.virtual_clock());
-      if (!fired)
-        log(fmt::format("timers: {}", fired.error().message));
-      else if (fired->fired > 0)
-        log(fmt::format("timers: fired {}", fired->fired));
+      firing_failed = !fired;
+      if (!fired) {
+        log(fmt::format("timers: {} (trying again in {} ms)", fired.error().message, next_retry.count()));
+        after_firing(true);
+      } else {
+        if (fired->fired > 0) log(fmt::format("timers: fired {}", fired->fired));
+        unfired.clear();
+        for (const auto& [t, why] : fired->failed) {
+          unfired.insert(TimerKey{t.due_at, t.dossier, t.name});
+          log(fmt::format("timers: dossier {} timer {} due {} left unfired (trying again in {} ms): {}", t.dossier,
+                          t.name, t.due_at, next_retry.count(), why.message));
+        }
+        after_firing(!fired->failed.empty());
+      }
       auto done = std::make_shared<Done>();
       done->next_due = next_due();
       after_commit(Synced{std::make_shared<std::vector<Queued>>(), std::move(done), std::move(work)});

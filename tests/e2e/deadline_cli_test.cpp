@@ -304,6 +304,19 @@ TEST_CASE("the timers table is audited, and a forged or missing row never fires 
     advance_to(cli, "2026-03-16T17:00:00Z");  // the real limit still fires
     CHECK(cli.ok_json({"dossier", "show", id}).at("overdue").as_bool());
   }
+  SECTION(
+      "a due row of a dossier whose projection was forged: named and left while the rows after it are handled") {
+    const std::string other = submitted_dossier(cli);
+    forge(cli, "UPDATE dossiers SET fields = '{\"recipient_name\":\"Người khác\"}' WHERE id = " + id);
+    forge(cli, "INSERT INTO timers VALUES ('2026-03-02T00:00:00.000Z', " + id +
+                   ", 'processing'), ('2026-03-02T00:00:01.000Z', " + other + ", 'processing')");
+    auto run = cli({"timers", "run"});
+    CHECK(run.code == 8);
+    CHECK(run.err.find("của hồ sơ " + id + " (đến hạn 2026-03-02T00:00:00.000Z)") != std::string::npos);
+    CHECK(read_one(cli, "SELECT count(*) FROM timers WHERE dossier_id = " + other) == "0");  // dropped
+    CHECK(read_one(cli, "SELECT count(*) FROM timers WHERE dossier_id = " + id +
+                            " AND due_at = '2026-03-02T00:00:00.000Z'") == "1");
+  }
   SECTION("a deleted row: audit names it, and the dossier can still move on") {
     forge(cli, "DELETE FROM timers WHERE name = 'processing'");
     auto audit = cli({"audit", "verify", "--json"});

@@ -590,3 +590,36 @@ TEST_CASE("serve: on a full disk writes get 507 and keep nothing while reads go 
   CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
   CHECK(cli.ok_json({"replay", "--all"}).at("ok").as_bool());
 }
+
+TEST_CASE("serve: a due timer whose dossier fails its head check is tried again after a growing wait - never in "
+          "a loop - and holds up no other timer",
+          "[e2e][serve]") {
+  Cli cli;
+  init_virtual(cli, "2026-03-02T01:00:00Z");
+  const std::string forged = create(cli, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_args(cli));
+  const std::string sound = create(cli, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_args(cli));
+  // One dossier's projection edited behind the log's back, a due timer row for it, and after it a due row
+  // the other dossier does not list (to be dropped unfired once the firing gets past the first).
+  forge(cli, "UPDATE dossiers SET fields = '{\"recipient_name\":\"Người khác\"}' WHERE id = " + forged);
+  forge(cli, "INSERT INTO timers (due_at, dossier_id, name) VALUES ('2026-03-01T00:00:00.000Z', " + forged +
+                 ", 'processing'), ('2026-03-01T00:00:01.000Z', " + sound + ", 'processing')");
+  auto rows_of = [&](const std::string& id) {
+    return read_one(cli, "SELECT count(*) FROM timers WHERE dossier_id = " + id);
+  };
+  Served s(cli);
+  for (int i = 0; i < 100 && rows_of(sound) != "0"; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(rows_of(sound) == "0");
+  // A while with the forged dossier's timer due all along: the server serves, and tries it a few times only.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  CHECK(s.call("GET", "/health").status == 200);
+  const RunResult stopped = s.stop(SIGTERM);
+  CHECK(stopped.code == 0);
+  std::size_t attempts = 0;
+  for (auto at = stopped.err.find("left unfired"); at != std::string::npos; at = stopped.err.find("left unfired", at + 1))
+    ++attempts;
+  INFO(stopped.err.substr(0, 2000));
+  CHECK(attempts >= 1);
+  CHECK(attempts <= 5);  // at once, after 1 s, after 2 s more: not thousands
+  CHECK_THAT(stopped.err, Catch::Contains("dossier " + forged + " timer processing"));
+  CHECK(rows_of(forged) == "1");  // left as it was, for the operator
+}

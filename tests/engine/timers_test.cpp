@@ -116,6 +116,34 @@ TEST_CASE("a timer row the dossier does not list is dropped and reported, never 
   CHECK(w.service->show(id, std::nullopt)->overdue);
 }
 
+TEST_CASE("a due timer whose dossier fails its head check is passed over and reported - the others still fire",
+          "[timers]") {
+  World w;
+  const DossierId forged = accepted_dossier(w);
+  w.tick();
+  const DossierId sound = accepted_dossier(w);
+  // The first dossier's projection edited behind the log's back: its timers are due first.
+  w.store.data().dossiers[forged].fields = R"({"recipient_name":"Người khác","recipient_kind":"individual"})";
+  w.clock.advance_ms(30 * kDay);
+  auto r = w.service->fire_due(w.clock.now(), false);
+  REQUIRE(r.ok());
+  CHECK(r->fired == 2);  // the sound dossier's reminder and limit
+  REQUIRE(r->failed.size() == 2);
+  for (const auto& [timer, why] : r->failed) {
+    CHECK(timer.dossier == forged);
+    CHECK(why.code == ErrorCode::kVerifyFailed);
+  }
+  CHECK(r->dropped.empty());
+  CHECK(w.service->show(sound, std::nullopt)->overdue);
+  CHECK(w.store.data().timers.size() == 2);  // the forged dossier's rows, left as they were
+  for (const auto& t : w.store.data().timers) CHECK(std::get<1>(t) == forged);
+  // Firing again passes them over again, and fires nothing twice.
+  auto again = w.service->fire_due(w.clock.now(), false);
+  REQUIRE(again.ok());
+  CHECK(again->fired == 0);
+  CHECK(again->failed.size() == 2);
+}
+
 TEST_CASE("a paused timer's row stays until its due time, then is dropped unfired, and audit tells it from a forged row",
           "[timers]") {
   World w;
