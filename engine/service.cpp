@@ -634,6 +634,13 @@ Result<Notification> CommandService::render_notification(NoticeKey key, const Ev
   if (!def) return def.error();
   auto events = store_.chain(logged.dossier);
   if (!events) return events.error();
+  // A notice goes out only if its delivery can then be recorded in the dossier: one whose projection fails
+  // its head check (edited behind the log's back) refuses every write, and the notice would be sent again
+  // at every round, for ever.
+  if (auto head = verify_head(**rec, events->empty() ? std::optional<EventRecord>()
+                                                     : std::optional<EventRecord>(events->back().record));
+      !head)
+    return head.error();
   auto notice = chained_notice(key, logged, *events);
   if (!notice) return notice.error();
   auto tmpl = std::find_if(templates.begin(), templates.end(),

@@ -72,14 +72,26 @@ class Dispatcher {
       return recorded ? log_sync.sync() : recorded;
     });
     std::unique_lock lock(m_);
+    // After a failed round the next waits twice as long as the last, up to kLongestPause: what failed may
+    // fail the same way again (a history edited by hand, a full disk), and notices a round sent but could not
+    // record are sent again by the next (delivery is at least once), so repeating at once would repeat them.
+    auto pause = std::chrono::milliseconds(1000);
     while (!stopping_) {
       lock.unlock();
       auto wait = std::chrono::milliseconds(1000);
       on_engine = {};
       auto round = dispatcher.run(1000, log_);
       if (!round) {
-        log_(fmt::format("notify: {} ({})", round.error().message, round.error().reason));
-      } else if (round->more) {
+        log_(fmt::format("notify: {} ({}); trying again in {} ms", round.error().message, round.error().reason,
+                         pause.count()));
+        wait = pause;
+        pause = std::min(pause * 2, kLongestPause);
+        lock.lock();
+        cv_.wait_for(lock, wait, [this] { return stopping_; });
+        continue;
+      }
+      pause = std::chrono::milliseconds(1000);
+      if (round->more) {
         // A backlog: go on after a pause of kYield times the engine's time this round took, so that recording
         // deliveries (each an event in a dossier's chain, as costly as a clerk's command) never takes more
         // than 1/(kYield+1) of the engine while clerks are at work; without them the pause is short anyway.
@@ -94,6 +106,7 @@ class Dispatcher {
   }
 
   static constexpr int kYield = 3;
+  static constexpr std::chrono::milliseconds kLongestPause{300000};
   std::unique_ptr<App> app_;
   http::Server& server_;
   std::vector<DeliveryChannel> channels_;

@@ -623,3 +623,40 @@ TEST_CASE("serve: a due timer whose dossier fails its head check is tried again 
   CHECK_THAT(stopped.err, Catch::Contains("dossier " + forged + " timer processing"));
   CHECK(rows_of(forged) == "1");  // left as it was, for the operator
 }
+
+TEST_CASE("serve: a notice of a dossier that fails its head check is never sent - the one before it goes out "
+          "once and failed rounds are not repeated at once",
+          "[e2e][serve]") {
+  Cli cli;
+  cli.init();
+  const std::string sound = create(cli, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_args(cli));
+  const std::string forged = create(cli, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_args(cli));
+  for (const std::string& id : {sound, forged})
+    REQUIRE(cli({"dossier", "act", id, "submit", "--as", "xom-khuan-lan.clerk"}).code == 0);
+  // The second dossier's projection edited behind the log's back: its delivery could never be recorded.
+  forge(cli, "UPDATE dossiers SET fields = '{\"recipient_name\":\"Người khác\"}' WHERE id = " + forged);
+  const std::string notices = cli.dir + "/notices.jsonl";
+  auto lines = [&] {
+    std::ifstream in(notices);
+    std::vector<std::string> out;
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
+  };
+  Served s(cli);
+  for (int i = 0; i < 100 && lines().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // rounds go on meanwhile
+  const RunResult stopped = s.stop(SIGTERM);
+  CHECK(stopped.code == 0);
+  const std::vector<std::string> sent = lines();
+  REQUIRE(sent.size() == 1);  // the sound dossier's notice, once
+  CHECK(json::parse(sent.front()).at("dossier").as_int64() == std::stoll(sound));
+  const auto sound_types = event_types(cli, std::stoll(sound));
+  CHECK(std::count(sound_types.begin(), sound_types.end(), "NotificationDelivered") == 1);
+  std::size_t rounds = 0;
+  for (auto at = stopped.err.find("notify: "); at != std::string::npos; at = stopped.err.find("notify: ", at + 1))
+    ++rounds;
+  INFO(stopped.err.substr(0, 2000));
+  CHECK_THAT(stopped.err, Catch::Contains("Hồ sơ " + forged + " không khớp với lịch sử"));
+  CHECK(rounds >= 1);
+  CHECK(rounds <= 4);  // at once, after 1 s, after 2 s more: a growing wait
+}
