@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <iterator>
 #include <limits>
 #include <set>
 #include <tuple>
@@ -448,13 +449,10 @@ Result<FireReport> CommandService::fire_due(Timestamp until, bool virtual_clock)
       failed.clear();
       for (;;) {
         if (dropped.size() == kMaxDropsPerCommit) return Status::Ok();
-        auto due = tx.due_timers(limit, static_cast<int>(passed.size() + failed.size()) + 1);
+        auto due = tx.due_timers(limit, static_cast<int>(passed.size()) + 1);
         if (!due) return due.error();
         auto next = std::find_if(due->begin(), due->end(), [&](const TimerRecord& t) {
-          return !passed.contains({t.due_at, t.dossier, t.name}) &&
-                 std::none_of(failed.begin(), failed.end(), [&](const auto& f) {
-                   return f.first.due_at == t.due_at && f.first.dossier == t.dossier && f.first.name == t.name;
-                 });
+          return !passed.contains({t.due_at, t.dossier, t.name});
         });
         if (next == due->end()) {
           none = true;
@@ -470,7 +468,10 @@ Result<FireReport> CommandService::fire_due(Timestamp until, bool virtual_clock)
         };
         // Nothing is written for a timer before its dossier is read and checked: one that fails there is
         // passed over (reported), and the transaction goes on with the next.
-        auto pass_over = [&](Error why) { failed.emplace_back(timer, std::move(why)); };
+        auto pass_over = [&](Error why) {
+          passed.insert({timer.due_at, timer.dossier, timer.name});
+          failed.emplace_back(timer, std::move(why));
+        };
         auto rec = tx.load(timer.dossier);
         if (!rec) {
           pass_over(rec.error());
@@ -507,10 +508,7 @@ Result<FireReport> CommandService::fire_due(Timestamp until, bool virtual_clock)
       return st.error();
     }
     report.dropped.insert(report.dropped.end(), dropped.begin(), dropped.end());
-    for (auto& [timer, why] : failed) {
-      passed.insert({timer.due_at, timer.dossier, timer.name});
-      report.failed.emplace_back(std::move(timer), std::move(why));
-    }
+    std::move(failed.begin(), failed.end(), std::back_inserter(report.failed));
     if (fired) {
       remember();
       ++report.fired;
