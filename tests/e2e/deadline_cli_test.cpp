@@ -316,6 +316,14 @@ TEST_CASE("the timers table is audited, and a forged or missing row never fires 
     CHECK(read_one(cli, "SELECT count(*) FROM timers WHERE dossier_id = " + other) == "0");  // dropped
     CHECK(read_one(cli, "SELECT count(*) FROM timers WHERE dossier_id = " + id +
                             " AND due_at = '2026-03-02T00:00:00.000Z'") == "1");
+    // Moving the simulation's clock stops before it too, and names it; the clock stays where it was.
+    const RunResult shown = cli({"clock", "show"});
+    REQUIRE(shown.code == 0);
+    const std::string before = shown.out;
+    auto moved = cli({"clock", "advance", "1h"});
+    CHECK(moved.code == 8);
+    CHECK(moved.err.find("của hồ sơ " + id) != std::string::npos);
+    CHECK(cli({"clock", "show"}).out == before);
   }
   SECTION("a deleted row: audit names it, and the dossier can still move on") {
     forge(cli, "DELETE FROM timers WHERE name = 'processing'");
