@@ -571,7 +571,7 @@ Status CommandService::fire_listed(WriteTx& tx, const DossierRecord& record, con
 
 Result<std::vector<Notification>> CommandService::pending_notifications(
     int limit, const std::vector<NotificationTemplate>& templates, const std::function<bool(NoticeKey)>& skip,
-    NoticeKey* cursor_out) {
+    NoticeKey* cursor_out, std::vector<HeldNotice>* held) {
   return in_snapshot<std::vector<Notification>>(store_, [&]() -> Result<std::vector<Notification>> {
     auto cursor = store_.dispatch_cursor();
     if (!cursor) return cursor.error();
@@ -591,6 +591,10 @@ Result<std::vector<Notification>> CommandService::pending_notifications(
           const NoticeKey key{logged.gseq, static_cast<std::int64_t>(i)};
           if (key <= *cursor || (skip && skip(key))) continue;
           auto n = render_notification(key, logged.record, templates);
+          if (!n && held && n.error().code == ErrorCode::kVerifyFailed) {
+            held->push_back(HeldNotice{key, logged.record.dossier, n.error()});
+            continue;
+          }
           if (!n) {
             if (!out.empty()) return out;  // deliver the genuine ones before it; the next call reports it
             return n.error();

@@ -111,6 +111,15 @@ struct Notification {
   std::string id() const { return std::to_string(gseq) + "." + std::to_string(n); }
 };
 
+// A notice passed over because it cannot be rendered for its dossier (kVerifyFailed: the dossier's projection
+// fails its head check, or the notice is not in its dossier's chain): not sent, since its delivery could not
+// be recorded in that dossier, and reported with why, so that it holds up no other notice.
+struct HeldNotice {
+  NoticeKey key;
+  DossierId dossier = 0;
+  Error why;
+};
+
 // One attempt at sending a notice by one channel, as the dispatcher reports it.
 enum class DeliveryOutcome : std::uint8_t { kDelivered, kFailed, kDeadLettered };
 struct DeliveryAttempt {
@@ -200,12 +209,14 @@ class CommandService {
   // texts rendered from `templates` and what their history records of earlier attempts, leaving out those
   // `skip` names (a dispatcher's notices settled ahead or waiting for a retry: they are not rendered again);
   // `cursor_out`, when given, gets the cursor they follow. Fails with kInvalidDefinition when a template is
-  // missing, and with kVerifyFailed at a notice whose event is not its dossier's chain, after returning those
-  // before it.
+  // missing, and with kVerifyFailed at a notice that cannot be rendered for its dossier (not in its dossier's
+  // chain, or the dossier fails its head check), after returning those before it — unless `held` is given:
+  // such a notice is then added to it and passed over, and the notices after it are returned.
   Result<std::vector<Notification>> pending_notifications(int limit,
                                                           const std::vector<NotificationTemplate>& templates,
                                                           const std::function<bool(NoticeKey)>& skip = {},
-                                                          NoticeKey* cursor_out = nullptr);
+                                                          NoticeKey* cursor_out = nullptr,
+                                                          std::vector<HeldNotice>* held = nullptr);
   // Records an attempt at sending `n` (a notice after the dispatch cursor) by one channel as a
   // NotificationDelivered, NotificationFailed or NotificationDeadLettered event by the system, and moves the
   // cursor to `n` when the attempt settles it and it is the next notice, in one transaction. Notices settle

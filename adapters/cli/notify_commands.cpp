@@ -28,6 +28,14 @@ int cmd_notify(Ctx& c) {
   auto round = dispatcher.run(std::numeric_limits<int>::max(), [&](const std::string& line) { failure = line; });
   if (!round) return fail(c, round.error());
   const int delivered = round->delivered;
+  if (!round->held.empty()) {
+    // Sent the others; these wait until their dossier is repaired (hoso replay, hoso audit verify tell how).
+    Error e = round->held.front().why;
+    e.message = fmt::format("Đã gửi {} thông báo; {} thông báo bị giữ lại, không gửi", delivered, round->held.size());
+    for (const HeldNotice& h : round->held)
+      e.message += fmt::format("; thông báo {}.{} của hồ sơ {}: {}", h.key.gseq, h.key.n, h.dossier, h.why.message);
+    return fail(c, e);
+  }
   if (round->failed > 0 || round->dead_lettered > 0) {
     // Recorded in the history; the next run (or hoso serve) tries again when the retry is due.
     c.err << fmt::format("Đã gửi {} thông báo; {} lần gửi lỗi, {} thông báo bị đưa vào hàng lỗi{}: {}\n", delivered,

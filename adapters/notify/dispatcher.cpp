@@ -18,15 +18,19 @@ Result<DispatchRound> NoticeDispatcher::run(int max_notices, const std::function
     const Timestamp now = clock_.now();
     auto known = [&](NoticeKey key) {
       if (settled_ahead_.contains(key)) return true;
+      if (auto h = held_.find(key); h != held_.end() && now < h->second.retry_at) return true;
       auto w = waiting_.find(key);
       return w != waiting_.end() && now < w->second;
     };
     NoticeKey read_at{0, -1};  // the cursor the batch follows
-    auto batch = service_.pending_notifications(std::min(100, max_notices - handled), templates_, known, &read_at);
+    std::vector<HeldNotice> held;
+    auto batch =
+        service_.pending_notifications(std::min(100, max_notices - handled), templates_, known, &read_at, &held);
     if (!batch) {
       forget();
       return batch.error();
     }
+    hold(std::move(held), round, log);
     // What another process (hoso notify deliver, an operator) settled meanwhile is behind the cursor now.
     prune(read_at);
     if (batch->empty()) break;
@@ -39,6 +43,7 @@ Result<DispatchRound> NoticeDispatcher::run(int max_notices, const std::function
     std::map<NoticeKey, Timestamp> waiting;
     for (const Notification& n : *batch) {
       const NoticeKey key{n.gseq, n.n};
+      held_.erase(key);  // rendered again: its dossier passes its check now
       const Sent sent = send(n, round, log, attempts);
       if (sent.settled)
         settled.insert(key);
@@ -86,8 +91,25 @@ Result<DispatchRound> NoticeDispatcher::run(int max_notices, const std::function
   }
   for (const auto& [key, at] : waiting_)
     round.waiting_until = round.waiting_until ? std::min(*round.waiting_until, at) : at;
+  for (const auto& [key, h] : held_)
+    round.waiting_until = round.waiting_until ? std::min(*round.waiting_until, h.retry_at) : h.retry_at;
   round.more = handled >= max_notices;
   return round;
+}
+
+void NoticeDispatcher::hold(std::vector<HeldNotice> held, DispatchRound& round,
+                            const std::function<void(const std::string&)>& log) {
+  const Timestamp now = clock_.now();
+  for (HeldNotice& h : held) {
+    Held& at = held_[h.key];
+    const std::int64_t wait = at.next_wait_ms > 0 ? at.next_wait_ms : kFirstHoldMs;
+    at.retry_at = Timestamp{now.millis + wait};
+    at.next_wait_ms = std::min(wait * 2, kLongestHoldMs);
+    if (log)
+      log(fmt::format("notify: notice {}.{} of dossier {} held, not sent (trying again in {} ms): {}", h.key.gseq,
+                      h.key.n, h.dossier, wait, h.why.message));
+    round.held.push_back(std::move(h));
+  }
 }
 
 NoticeDispatcher::Sent NoticeDispatcher::send(const Notification& n, DispatchRound& round,

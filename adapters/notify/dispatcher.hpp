@@ -2,7 +2,10 @@
 // channel, and records every attempt in the dossier's history: NotificationDelivered, or NotificationFailed
 // with the time of the next attempt (exponential backoff), or NotificationDeadLettered once the attempts run
 // out or the failure is one that repeating cannot fix. Notices go out in log order and settle independently:
-// one waiting for a retry holds up neither the notices after it nor the other channels. The dispatch cursor
+// one waiting for a retry holds up neither the notices after it nor the other channels. Nor does one that
+// cannot be rendered for its dossier (a projection edited behind the log's back fails its head check, so its
+// delivery could not be recorded): it is held — not sent, logged, tried again after a wait that doubles from a
+// second to five minutes — and the cursor waits before it until its dossier is repaired. The dispatch cursor
 // marks the notices that have all gone out; what the dispatcher has done after it is read back from the
 // history, so a restarted process resumes where the last one stopped: a channel that delivered is not tried
 // again, the attempt count and the backoff carry on.
@@ -39,6 +42,8 @@ struct DispatchRound {
   // The earliest time a notice waits until for its next attempt (none when no notice is waiting).
   std::optional<Timestamp> waiting_until;
   bool more = false;  // it stopped at max_notices: more may be pending
+  // Notices held this round (not sent: their dossier cannot be trusted), each with why.
+  std::vector<HeldNotice> held;
 };
 
 class NoticeDispatcher {
@@ -82,7 +87,8 @@ class NoticeDispatcher {
   // `attempts`.
   Sent send(const Notification& n, DispatchRound& round, const std::function<void(const std::string&)>& log,
             std::vector<Attempt>& attempts);
-  // Forgets what it knew of the notices after the cursor (after a failure: the history tells again).
+  // Forgets what it knew of the notices after the cursor (after a failure: the history tells again). Held
+  // notices stay held: the history says nothing of them, and their wait keeps growing.
   void forget() {
     settled_ahead_.clear();
     waiting_.clear();
@@ -91,7 +97,10 @@ class NoticeDispatcher {
   void prune(NoticeKey cursor) {
     std::erase_if(settled_ahead_, [&](const NoticeKey& k) { return k <= cursor; });
     std::erase_if(waiting_, [&](const auto& w) { return w.first <= cursor; });
+    std::erase_if(held_, [&](const auto& h) { return h.first <= cursor; });
   }
+  // Holds the notices `pending_notifications` passed over until their next try, and logs each.
+  void hold(std::vector<HeldNotice> held, DispatchRound& round, const std::function<void(const std::string&)>& log);
 
   CommandService& service_;
   Clock& clock_;
@@ -104,6 +113,13 @@ class NoticeDispatcher {
   // those waiting for a retry, with when it is due. Neither is read from the history again until then.
   std::set<NoticeKey> settled_ahead_;
   std::map<NoticeKey, Timestamp> waiting_;
+  // Notices held (their dossier fails its check), with when to render them again and the wait after that.
+  struct Held {
+    Timestamp retry_at;
+    std::int64_t next_wait_ms = 0;
+  };
+  static constexpr std::int64_t kFirstHoldMs = 1000, kLongestHoldMs = 300000;
+  std::map<NoticeKey, Held> held_;
 };
 
 }  // namespace hoso

@@ -172,6 +172,104 @@ TEST_CASE("dispatcher: a receiver that never answers ends in a dead letter, and 
   CHECK(text.back().payload.find("\"error\":\"down (webhook_transient)\"") != std::string::npos);
 }
 
+TEST_CASE("dispatcher: a notice of a dossier that fails its head check is held with a growing wait - the notices "
+          "after it go out and it goes out once the dossier is repaired",
+          "[notify][dispatcher]") {
+  World w;
+  // Two dossiers submitted, the first one's notice first in the log; then its projection edited behind the
+  // log's back.
+  auto submitted = [&](const char* name) {
+    auto r = w.service->create("standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_collective(name));
+    REQUIRE(r.ok());
+    w.tick();
+    REQUIRE(w.service->act(r->id, "submit", "xom-khuan-lan.clerk", {}).ok());
+    w.tick();
+    return r->id;
+  };
+  const DossierId forged = submitted("Xóm Khuân Lân"), sound = submitted("Thôn Làng Mới");
+  const auto pending = w.service->pending_notifications(10, templates()).value();
+  REQUIRE(pending.size() == 2);
+  REQUIRE(pending[0].dossier == forged);
+  const NoticeKey forged_key{pending[0].gseq, pending[0].n}, sound_key{pending[1].gseq, pending[1].n};
+  const std::string original = w.store.data().dossiers[forged].fields;
+  w.store.data().dossiers[forged].fields = R"({"recipient_name":"Người khác","recipient_kind":"collective"})";
+
+  // The core: without a place to report it, the notice fails the read; with one, it is passed over.
+  auto refused = w.service->pending_notifications(10, templates());
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == ErrorCode::kVerifyFailed);
+  std::vector<HeldNotice> passed;
+  auto rest = w.service->pending_notifications(10, templates(), {}, nullptr, &passed);
+  REQUIRE(rest.ok());
+  REQUIRE(rest->size() == 1);
+  CHECK(rest->front().dossier == sound);
+  REQUIRE(passed.size() == 1);
+  CHECK(passed[0].key == forged_key);
+  CHECK(passed[0].dossier == forged);
+  CHECK(passed[0].why.code == ErrorCode::kVerifyFailed);
+
+  ScriptedChannel hook{"webhook", {}, {}};
+  std::vector<std::string> lines;
+  auto log = [&](const std::string& line) { lines.push_back(line); };
+  NoticeDispatcher d(*w.service, w.clock, {hook.channel()}, policy(5), templates());
+  auto first = d.run(100, log);
+  REQUIRE(first.ok());
+  CHECK(first->delivered == 1);
+  REQUIRE(first->held.size() == 1);
+  CHECK(first->held[0].dossier == forged);
+  CHECK(first->held[0].key == forged_key);
+  REQUIRE(hook.calls.size() == 1);
+  CHECK(hook.calls[0] == pending[1].id());
+  REQUIRE(first->waiting_until);
+  CHECK(first->waiting_until->millis == w.clock.now().millis + 1000);
+  REQUIRE(lines.size() == 1);
+  CHECK_THAT(lines[0], Catch::Contains(fmt::format("notice {} of dossier {} held, not sent (trying again in 1000 ms)",
+                                                   pending[0].id(), forged)));
+  // The sound dossier's delivery is recorded; the cursor waits before the held notice; nothing was written to
+  // the forged dossier.
+  auto delivered_in = [&](DossierId id) {
+    int n = 0;
+    for (const auto& e : w.service->history(id, std::nullopt).value()) n += e.type == "NotificationDelivered";
+    return n;
+  };
+  CHECK(delivered_in(sound) == 1);
+  CHECK(w.store.data().cursor < forged_key);
+  CHECK(w.store.data().dossiers[forged].version == 2);
+
+  // Before its wait is over it is not read again; after it, it is held again for twice as long.
+  auto idle = d.run(100, log);
+  REQUIRE(idle.ok());
+  CHECK(idle->held.empty());
+  CHECK(idle->delivered == 0);
+  CHECK(lines.size() == 1);
+  w.clock.advance_ms(1000);
+  auto again = d.run(100, log);
+  REQUIRE(again.ok());
+  CHECK(again->held.size() == 1);
+  CHECK(again->delivered == 0);
+  REQUIRE(again->waiting_until);
+  CHECK(again->waiting_until->millis == w.clock.now().millis + 2000);
+  CHECK(hook.calls.size() == 1);  // the sound one is not sent twice
+
+  // Repaired: it goes out once, and the cursor passes both.
+  w.store.data().dossiers[forged].fields = original;
+  w.clock.advance_ms(2000);
+  auto repaired = d.run(100, log);
+  REQUIRE(repaired.ok());
+  CHECK(repaired->held.empty());
+  CHECK(repaired->delivered == 1);
+  CHECK_FALSE(repaired->waiting_until);
+  REQUIRE(hook.calls.size() == 2);
+  CHECK(hook.calls[1] == pending[0].id());
+  CHECK(delivered_in(forged) == 1);
+  CHECK(delivered_in(sound) == 1);
+  CHECK(w.store.data().cursor == sound_key);
+  CHECK(w.service->pending_notifications(10, templates())->empty());
+  auto audit = w.service->audit_verify();
+  REQUIRE(audit.ok());
+  CHECK(audit->ok);
+}
+
 TEST_CASE("dispatcher: a failure that repeating cannot fix is dead-lettered at once", "[notify][dispatcher]") {
   Pending p;
   ScriptedChannel mail{"email", {failure("550 không có hộp thư", "smtp_permanent")}, {}};

@@ -408,6 +408,46 @@ TEST_CASE("notices are part of the chain: a forged one is neither delivered nor 
   }
 }
 
+TEST_CASE("notify deliver: a notice of a dossier whose projection was forged is held and named - the notices after "
+          "it go out and it goes out once the dossier is repaired",
+          "[e2e][notify]") {
+  Cli cli;
+  init_virtual(cli, "2026-03-02T01:00:00Z");
+  const std::string forged = submitted_dossier(cli), sound = submitted_dossier(cli);
+  const std::string original = read_one(cli, "SELECT fields FROM dossiers WHERE id = " + forged);
+  forge(cli, "UPDATE dossiers SET fields = '{\"recipient_name\":\"Người khác\"}' WHERE id = " + forged);
+  const std::string file = cli.dir + "/n.jsonl";
+  auto sent_for = [&] {
+    std::ifstream in(file);
+    std::vector<std::string> out;
+    for (std::string line; std::getline(in, line);)
+      out.push_back(std::to_string(boost::json::parse(line).at("dossier").as_int64()));
+    return out;
+  };
+  auto delivered_in = [&](const std::string& id) {
+    return read_one(cli, "SELECT count(*) FROM events WHERE type = 'NotificationDelivered' AND dossier_id = " + id);
+  };
+  auto held = cli({"notify", "deliver", "--file", file});
+  CHECK(held.code == 8);
+  CHECK_THAT(held.err, Catch::Contains("Đã gửi 1 thông báo; 1 thông báo bị giữ lại, không gửi"));
+  CHECK_THAT(held.err, Catch::Contains("của hồ sơ " + forged + ": Hồ sơ " + forged + " không khớp với lịch sử"));
+  CHECK(sent_for() == std::vector<std::string>{sound});
+  CHECK(delivered_in(sound) == "1");
+  CHECK(delivered_in(forged) == "0");
+  // Run again: held again, nothing sent twice.
+  CHECK(cli({"notify", "deliver", "--file", file}).code == 8);
+  CHECK(sent_for() == std::vector<std::string>{sound});
+  // The projection put back as the log says it is: its notice goes out, once, and the audit passes.
+  std::string quoted;
+  for (char ch : original) quoted += ch == '\'' ? std::string("''") : std::string(1, ch);
+  forge(cli, "UPDATE dossiers SET fields = '" + quoted + "' WHERE id = " + forged);
+  CHECK(cli.ok_json({"notify", "deliver", "--file", file}).at("delivered").as_int64() == 1);
+  CHECK(sent_for() == (std::vector<std::string>{sound, forged}));
+  CHECK(delivered_in(forged) == "1");
+  CHECK(cli.ok_json({"notify", "deliver", "--file", file}).at("delivered").as_int64() == 0);
+  CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
+}
+
 TEST_CASE("switching the stored clock behind the engine's back cannot back-date an event", "[e2e][audit]") {
   Cli cli;
   cli.init();  // a production database (system clock)
