@@ -47,7 +47,15 @@ int status_of(const Error& e) {
 
 namespace {
 
-Response json_response(int status, const json::value& v) { return Response{status, json::serialize(v), {}, {}}; }
+// An answer of `status` whose body is JSON text (with Response's content type, application/json).
+Response json_text(int status, std::string body) {
+  Response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+Response json_response(int status, const json::value& v) { return json_text(status, json::serialize(v)); }
 
 // `s` as well-formed UTF-8: a message may quote what the client sent, which need not be text.
 std::string as_text(std::string_view s) {
@@ -265,13 +273,13 @@ class Handler {
     const auto& p = t_.path;
     const std::string& m = req_.method;
     if (p.size() == 1 && p[0] == "health" && m == "GET") return health();
-    if (p.size() == 1 && p[0] == "openapi.json" && m == "GET") return Response{200, openapi_json(), {}, {}};
+    if (p.size() == 1 && p[0] == "openapi.json" && m == "GET") return json_text(200, openapi_json());
     auto user = authenticate(*app_.store, app_.directory, req_.authorization);
     if (!user) return denied(user.error());
     user_ = *user;
     Result<json::value> out = route(p, m);
     if (!out) return is_denial(out.error()) ? denied(out.error()) : error_reply(out.error());
-    if (text_) return Response{created_ ? 201 : 200, std::move(*text_), {}, {}};
+    if (text_) return json_text(created_ ? 201 : 200, std::move(*text_));
     return json_response(created_ ? 201 : 200, *out);
   }
 

@@ -123,6 +123,27 @@ TEST_CASE("api: health and the OpenAPI document need no token, everything else d
   CHECK(s.app->store->token(token_hash(old)).value().has_value());
 }
 
+TEST_CASE("api: every answer says it is JSON - health, the OpenAPI document, reads, commands and errors", "[http]") {
+  ApiServer s;
+  const std::int64_t id = create(s);
+  const std::string at = "/dossiers/" + std::to_string(id);
+  const std::vector<Response> answers = {
+      s.call("GET", "/health"),
+      s.call("GET", "/openapi.json"),
+      s.call("GET", at, "xom-khuan-lan.clerk"),
+      s.call("POST", at + "/actions/submit", "xom-khuan-lan.clerk"),
+      s.call("GET", "/inbox"),
+      s.call("GET", "/no-such-route", "xom-khuan-lan.clerk"),
+  };
+  const std::vector<int> statuses = {200, 200, 200, 200, 401, 404};
+  for (std::size_t i = 0; i < answers.size(); ++i) {
+    INFO(i << ": " << answers[i].body);
+    CHECK(answers[i].status == statuses[i]);
+    CHECK(answers[i].content_type == "application/json; charset=utf-8");
+    CHECK_NOTHROW(json::parse(answers[i].body));
+  }
+}
+
 TEST_CASE("api: a commune dossier driven to its decision by each level's clerks with their own tokens", "[http]") {
   ApiServer s;
   const std::int64_t id = create(s);
