@@ -1,5 +1,6 @@
 // hoso serve: the HTTP API, the durable timers and notification delivery (the file adapter) in one process.
 #include <fmt/format.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -63,6 +64,8 @@ class Dispatcher {
     }
     NoticeDispatcher dispatcher(*app_->service, *app_->clock, channels_, retry_, std::move(*templates));
     LogSync log_sync(app_->store->path());  // the server's engine defers its flushes
+    // Opened now, while descriptors are free (a failure here is met again, and logged, at the first round).
+    if (Status opened = log_sync.sync(); !opened) log_(fmt::format("notify: {}", opened.error().message));
     dispatcher.set_durability_barrier([&log_sync] { return log_sync.sync(); });
     std::chrono::steady_clock::duration on_engine{};  // the engine's time this round spent recording
     dispatcher.set_recorder([&](const NoticeDispatcher::Write& write) {
@@ -121,6 +124,20 @@ class Dispatcher {
 }  // namespace
 
 namespace {
+
+// Each connection holds a descriptor, and a service manager starts a process with a low soft limit on them
+// (1,024 under systemd) below a far higher hard one: the server takes the hard limit (as Go programs do), and
+// says what it got. Past it, accepting pauses (see Server) instead of failing in a loop.
+std::string raise_open_files_limit() {
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) != 0) return "open files limit unknown";
+  if (files.rlim_cur < files.rlim_max) {
+    rlimit raised = files;
+    raised.rlim_cur = files.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) files = raised;
+  }
+  return files.rlim_cur == RLIM_INFINITY ? "open files unlimited" : fmt::format("open files limit {}", files.rlim_cur);
+}
 
 // ADDRESS:PORT, or nullopt.
 std::optional<std::pair<std::string, std::uint16_t>> parse_listen(const std::string& listen) {
@@ -217,7 +234,7 @@ int cmd_serve(Ctx& c) {
   http::Server server(**app, settings);
   auto bound = server.listen();
   if (!bound) return fail(c, bound.error());
-  log(fmt::format("database {}; {}", ctx.db(), yaml::describe(cfg)));
+  log(fmt::format("database {}; {}; {}", ctx.db(), yaml::describe(cfg), raise_open_files_limit()));
   c.out << fmt::format("Đang phục vụ tại http://{}:{}", settings.address, *bound) << std::endl;
   Dispatcher dispatcher(std::move(*second), server, channels_of(cfg, ctx.db()), cfg.retry, log);
   Status ran = server.run(log, [&] { dispatcher.start(); });

@@ -233,10 +233,32 @@ struct Server::Impl {
   std::int64_t last_frames = 0;  // the engine's alone
   std::uint64_t log_number = 1;   // the engine's alone
 
+  // After a failed accept (out of descriptors or memory: the connection stays queued, so accepting again at
+  // once would fail at once, a spin of the loop for as long as it lasts) new connections wait, from 50 ms
+  // doubling up to 1 s, while the open ones are served and close; logged once when it starts and once when it
+  // is over.
+  static constexpr std::chrono::milliseconds kFirstAcceptPause{50}, kLongestAcceptPause{1000};
+  asio::steady_timer accept_pause{ioc};
+  std::chrono::milliseconds accept_wait{0};
+
   void accept() {
     acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
       if (stopping) return;
-      if (!ec) {
+      if (ec) {
+        if (accept_wait.count() == 0)
+          log(fmt::format("accept: {}; new connections wait while it lasts ({} open)", ec.message(), open_sessions()));
+        accept_wait = accept_wait.count() == 0 ? kFirstAcceptPause : std::min(accept_wait * 2, kLongestAcceptPause);
+        accept_pause.expires_after(accept_wait);
+        accept_pause.async_wait([this](beast::error_code waited) {
+          if (!waited && !stopping) accept();
+        });
+        return;
+      }
+      if (accept_wait.count() != 0) {
+        log("accept: accepting connections again");
+        accept_wait = std::chrono::milliseconds(0);
+      }
+      {
         auto session = std::make_shared<Session>(std::move(socket), settings, log,
                                                  [this](Queued q) { submit(std::move(q)); }, stopping);
         std::erase_if(sessions, [](const std::weak_ptr<Session>& w) { return w.expired(); });
@@ -245,6 +267,11 @@ struct Server::Impl {
       }
       accept();
     });
+  }
+
+  std::size_t open_sessions() const {
+    return static_cast<std::size_t>(
+        std::count_if(sessions.begin(), sessions.end(), [](const std::weak_ptr<Session>& w) { return !w.expired(); }));
   }
 
   // Group commit: requests read while the engine is busy with the previous batch wait here and go to it
@@ -476,6 +503,7 @@ struct Server::Impl {
     stopping = true;
     beast::error_code ec;
     acceptor.close(ec);
+    accept_pause.cancel();
     timer.cancel();
     signals.cancel();
     for (auto& w : sessions)
@@ -539,6 +567,9 @@ Status Server::run(const std::function<void(const std::string&)>& log, const std
   m.checkpoint_store = std::move(*checkpoints);
   if (Status deferred = m.app.store->defer_durability(); !deferred) return deferred;
   m.log_sync.emplace(m.app.store->path());
+  // Opens the log for the flushes now, before any connection is accepted: later the process may be out of
+  // descriptors (many connections), and every answer waits for a flush.
+  if (Status opened = m.log_sync->sync(); !opened) return opened;
   for (Worker* w : {&m.engine, &m.syncer, &m.checkpointer}) w->start();
   {
     std::lock_guard lock(m.engine_m);

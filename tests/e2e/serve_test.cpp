@@ -9,6 +9,8 @@
 #include <atomic>
 #include <mutex>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 #include <thread>
 
 #include "tests/e2e/cli_support.hpp"
@@ -57,6 +59,14 @@ struct Served {
     start({HOSO_BINARY, "serve", "--listen", "127.0.0.1:0", "--db", cli.db, "--file", cli.dir + "/notices.jsonl"},
           {}, full.bytes);
   }
+  // With the default options, able to hold no more than `files` descriptors (see spawn()).
+  struct FewFiles {
+    rlim_t files;
+  };
+  Served(const Cli& cli, FewFiles few) {
+    start({HOSO_BINARY, "serve", "--listen", "127.0.0.1:0", "--db", cli.db, "--file", cli.dir + "/notices.jsonl"},
+          {}, std::nullopt, few.files);
+  }
   // Stops it with `signal` and returns its exit code and stderr.
   RunResult stop(int signal) {
     ::kill(child.pid, signal);
@@ -67,8 +77,9 @@ struct Served {
 
  private:
   void start(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-             std::optional<rlim_t> file_size_limit = std::nullopt) {
-    child = spawn(argv, env, file_size_limit);
+             std::optional<rlim_t> file_size_limit = std::nullopt,
+             std::optional<rlim_t> open_files_limit = std::nullopt) {
+    child = spawn(argv, env, file_size_limit, open_files_limit);
     REQUIRE(child.pid > 0);
     // The first line on stdout names the address.
     std::string line;
@@ -622,6 +633,64 @@ TEST_CASE("serve: a due timer whose dossier fails its head check is tried again 
   CHECK(attempts <= 5);  // at once, after 1 s, after 2 s more: not thousands
   CHECK_THAT(stopped.err, Catch::Contains("dossier " + forged + " timer processing"));
   CHECK(rows_of(forged) == "1");  // left as it was, for the operator
+}
+
+// CPU seconds (user + system) the process has used so far.
+double cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  const std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+  std::string f;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> f; ++i)  // utime and stime are fields 14 and 15
+    if (i >= 14) ticks += std::stod(f);
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+TEST_CASE("serve: out of descriptors it stops accepting for a while instead of spinning - open connections are "
+          "served and new ones are accepted again once some close",
+          "[e2e][serve]") {
+  Cli cli;
+  cli.init();
+  Served s(cli, Served::FewFiles{64});
+  // More connections than it can hold: the kernel queues the ones it cannot accept.
+  std::vector<int> conns;
+  for (int i = 0; i < 80; ++i) {
+    const int fd = connect_loopback(s.port, 5000);
+    REQUIRE(fd >= 0);
+    conns.push_back(fd);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Out of descriptors for a second: the server does not spin on the queued connections.
+  const double cpu0 = cpu_seconds(s.child.pid);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  CHECK(cpu_seconds(s.child.pid) - cpu0 < 0.5);
+  // A connection it accepted is served meanwhile.
+  REQUIRE(send_all(conns.front(), "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
+  const std::string answered = read_all(conns.front());
+  INFO(answered);
+  CHECK(parse_reply(answered).status == 200);
+  CHECK_THAT(answered, Catch::Contains("\r\nContent-Type: application/json; charset=utf-8\r\n"));
+  for (int fd : conns) ::close(fd);
+  // Once they are closed it accepts again, without a restart.
+  int status = 0;
+  for (int i = 0; i < 50 && status != 200; ++i) {
+    status = s.call("GET", "/health").status;
+    if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(status == 200);
+  const RunResult stopped = s.stop(SIGTERM);
+  CHECK(stopped.code == 0);
+  INFO(stopped.err.substr(0, 3000));
+  CHECK_THAT(stopped.err, Catch::Contains("open files limit 64"));
+  std::size_t pauses = 0;
+  for (auto at = stopped.err.find("new connections wait"); at != std::string::npos;
+       at = stopped.err.find("new connections wait", at + 1))
+    ++pauses;
+  CHECK(pauses >= 1);
+  CHECK(pauses <= 3);  // once per time it ran out, not once per failed accept
+  CHECK_THAT(stopped.err, Catch::Contains("accept: Too many open files"));
+  CHECK_THAT(stopped.err, Catch::Contains("accept: accepting connections again"));
 }
 
 TEST_CASE("serve: a notice of a dossier that fails its head check is held and never sent - the one after it goes "

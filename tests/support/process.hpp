@@ -26,9 +26,11 @@ struct Child {
 
 // `env` entries ("NAME=value") are added to the child's environment. With `file_size_limit`, no file the child
 // writes can grow past that many bytes (RLIMIT_FSIZE, with SIGXFSZ ignored: such a write fails with EFBIG), as
-// on a full disk.
+// on a full disk. With `open_files_limit`, the child can hold no more descriptors than that (RLIMIT_NOFILE,
+// soft and hard: it cannot raise it).
 inline Child spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
-                   std::optional<rlim_t> file_size_limit = std::nullopt) {
+                   std::optional<rlim_t> file_size_limit = std::nullopt,
+                   std::optional<rlim_t> open_files_limit = std::nullopt) {
   int out[2], err[2];
   if (pipe(out) != 0 || pipe(err) != 0) return {};
   pid_t pid = fork();
@@ -39,6 +41,10 @@ inline Child spawn(const std::vector<std::string>& argv, const std::vector<std::
       getrlimit(RLIMIT_FSIZE, &limit);
       limit.rlim_cur = *file_size_limit;
       if (setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(126);
+    }
+    if (open_files_limit) {
+      const rlimit limit{*open_files_limit, *open_files_limit};
+      if (setrlimit(RLIMIT_NOFILE, &limit) != 0) _exit(126);
     }
     dup2(out[1], 1);
     dup2(err[1], 2);
