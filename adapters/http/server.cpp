@@ -78,6 +78,29 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(settings_.max_body);
     parser_->header_limit(static_cast<std::uint32_t>(settings_.max_header));
     stream_.expires_after(timeout);
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+  }
+
+  // The head is in (and checked against the limits: a Content-Length over the body limit fails here). A client
+  // that asked to be told before it sends its body (Expect: 100-continue, as curl does past 1 KiB) is told to
+  // go on, else it waits a second before sending it anyway; the body is then read within the same deadline.
+  void on_header(beast::error_code ec) {
+    if (ec || parser_->is_done()) return on_read(ec);
+    const auto expect = parser_->get()[bhttp::field::expect];
+    if (beast::iequals(expect, "100-continue")) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                        [self = shared_from_this()](beast::error_code wrote, std::size_t) {
+                          if (wrote) return self->on_read(wrote);
+                          self->read_body();
+                        });
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
     bhttp::async_read(stream_, buffer_, *parser_,
                       [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }

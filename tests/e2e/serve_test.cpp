@@ -186,6 +186,46 @@ TEST_CASE("serve: a dossier driven through HTTP only, every permission rule, a s
   CHECK(cli.ok_json({"replay", "--all"}).at("ok").as_bool());
 }
 
+TEST_CASE("serve: a client that expects 100-continue is told to go on at once - and a body over the limit is refused "
+          "before it is sent",
+          "[e2e][serve]") {
+  Cli cli;
+  cli.init();
+  Served s(cli);
+  const std::string t = token(cli, "xom-khuan-lan.clerk");
+  auto head = [&](std::size_t length) {
+    return "POST /dossiers HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + t +
+           "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(length) +
+           "\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n";
+  };
+  const std::string body = proposal();
+  {  // As curl sends a body past 1 KiB: the head, then the body once the server says to go on.
+    const int fd = connect_loopback(s.port, 3000);
+    REQUIRE(fd >= 0);
+    REQUIRE(send_all(fd, head(body.size())));
+    const std::string go_on = "HTTP/1.1 100 Continue\r\n\r\n";
+    std::string interim;
+    char ch;
+    while (interim.size() < go_on.size() && ::recv(fd, &ch, 1, 0) == 1) interim += ch;
+    CHECK(interim == go_on);  // not after the client's own wait: the receive times out after 3 s
+    REQUIRE(send_all(fd, body));
+    const HttpReply created = parse_reply(read_all(fd));
+    ::close(fd);
+    INFO(created.body);
+    CHECK(created.status == 201);
+  }
+  {  // A body over the limit: refused on its head, never asked for.
+    const int fd = connect_loopback(s.port, 3000);
+    REQUIRE(fd >= 0);
+    REQUIRE(send_all(fd, head(2 * 1024 * 1024)));
+    const std::string answer = read_all(fd);
+    ::close(fd);
+    CHECK(answer.find("100 Continue") == std::string::npos);
+    CHECK(parse_reply(answer).status == 413);
+  }
+  CHECK(read_one(cli, "SELECT count(*) FROM dossiers") == "1");
+}
+
 TEST_CASE("serve: malformed, oversize, slow and random requests get a 4xx or a closed connection, never a crash",
           "[e2e][serve]") {
   Cli cli;
