@@ -8,7 +8,8 @@ packages=(
   libfmt-dev                               # formatting
   catch2                                   # Catch2 v2.13 test framework
   libyaml-cpp-dev                          # workflow and config files are YAML, with line/column marks
-  libssl-dev                               # SHA-256 for the tamper-evident event chain (libcrypto)
+  libssl-dev                               # SHA-256 for the tamper-evident event chain (libcrypto), TLS
+  ca-certificates                          # the system's trust anchors for SMTP STARTTLS and https webhooks
   libjemalloc-dev                          # the hoso binary's allocator (fewer CPU cycles per command served)
 )
 missing=()

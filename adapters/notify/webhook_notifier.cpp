@@ -8,6 +8,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -16,6 +17,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/json/serialize.hpp>
 #include <cctype>
 
@@ -70,18 +72,19 @@ std::string webhook_signature(std::string_view secret, std::string_view body) {
   return out;
 }
 
-// Checks the settings and splits an http://host[:port][/path] URL.
+// Checks the settings and splits an http(s)://host[:port][/path] URL.
 Result<WebhookNotifier::Target> WebhookNotifier::check(const WebhookSettings& s) {
   const std::string_view url = s.url;
   if (std::any_of(url.begin(), url.end(), [](char c) { return c <= ' ' || c == '\x7f' || c == '#'; }))
     return bad_setting(s, "có khoảng trắng, ký tự điều khiển, ký tự ngoài ASCII hoặc phần #");
   const auto scheme_end = url.find("://");
-  if (scheme_end == std::string_view::npos) return bad_setting(s, "cần dạng http://máy:cổng/đường-dẫn");
+  if (scheme_end == std::string_view::npos)
+    return bad_setting(s, "cần dạng http://máy:cổng/đường-dẫn hoặc https://máy:cổng/đường-dẫn");
   std::string scheme(url.substr(0, scheme_end));
   std::transform(scheme.begin(), scheme.end(), scheme.begin(),
                  [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
-  if (scheme == "https") return bad_setting(s, "https chưa được hỗ trợ, chỉ http://");
-  if (scheme != "http") return bad_setting(s, "cần dạng http://máy:cổng/đường-dẫn");
+  if (scheme != "http" && scheme != "https")
+    return bad_setting(s, "cần dạng http://máy:cổng/đường-dẫn hoặc https://máy:cổng/đường-dẫn");
   const std::string_view rest = url.substr(scheme_end + 3);
   const auto path_start = std::min(rest.find('/'), rest.find('?'));
   const std::string_view authority = rest.substr(0, path_start);
@@ -89,10 +92,11 @@ Result<WebhookNotifier::Target> WebhookNotifier::check(const WebhookSettings& s)
     return bad_setting(s, "không được chứa tên người dùng hay mật khẩu (khóa bí mật đặt riêng)");
   const auto colon = authority.find(':');
   Target t;
+  t.tls = scheme == "https";
   t.host = std::string(authority.substr(0, colon));
   if (t.host.empty() || !std::all_of(t.host.begin(), t.host.end(), host_char))
     return bad_setting(s, "tên máy trống hoặc có ký tự không hợp lệ (địa chỉ IPv6 chưa được hỗ trợ)");
-  t.port = colon == std::string_view::npos ? "80" : std::string(authority.substr(colon + 1));
+  t.port = colon == std::string_view::npos ? (t.tls ? "443" : "80") : std::string(authority.substr(colon + 1));
   const bool digits = !t.port.empty() && t.port.size() <= 5 &&
                       std::all_of(t.port.begin(), t.port.end(), [](char c) { return c >= '0' && c <= '9'; });
   if (!digits || std::stoi(t.port) < 1 || std::stoi(t.port) > 65535)
@@ -123,7 +127,29 @@ bool transient_status(unsigned status) { return status == 408 || status == 429 |
 }  // namespace
 
 WebhookNotifier::WebhookNotifier(WebhookSettings settings)
-    : settings_(std::move(settings)), target_(check(settings_)) {}
+    : settings_(std::move(settings)), target_(check(settings_)) {
+  if (target_ && target_->tls)
+    if (Status ready = prepare_tls(); !ready) target_ = ready.error();
+}
+
+Status WebhookNotifier::prepare_tls() {
+  auto tls = std::make_shared<net::ssl::context>(net::ssl::context::tls_client);
+  tls->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                   net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1);
+  beast::error_code ec;
+  if (settings_.verify_peer) {
+    if (settings_.ca_file.empty())
+      tls->set_default_verify_paths(ec);
+    else
+      tls->load_verify_file(settings_.ca_file, ec);
+    if (ec)
+      return bad_setting(settings_, fmt::format("không đọc được chứng chỉ gốc {}: {}",
+                                                settings_.ca_file.empty() ? "của hệ thống" : settings_.ca_file,
+                                                ec.message()));
+  }
+  tls_ = std::move(tls);
+  return Status::Ok();
+}
 
 Status WebhookNotifier::deliver(const Notification& n, Timestamp at) {
   if (!target_) return target_.error();
@@ -137,7 +163,7 @@ Status WebhookNotifier::deliver(const Notification& n, Timestamp at) {
   };
 
   http::request<http::string_body> req{http::verb::post, t.path, 11};
-  req.set(http::field::host, t.port == "80" ? t.host : t.host + ":" + t.port);
+  req.set(http::field::host, t.port == (t.tls ? "443" : "80") ? t.host : t.host + ":" + t.port);
   req.set(http::field::user_agent, "hoso");
   req.set(http::field::content_type, "application/json");
   req.set("Idempotency-Key", n.id());
@@ -162,19 +188,45 @@ Status WebhookNotifier::deliver(const Notification& n, Timestamp at) {
   stream.expires_after(settings_.timeout);
   ec = run(ioc, [&](auto done) { stream.async_connect(endpoints, done); });
   if (ec) return io_failure("kết nối", ec);
-  stream.expires_after(settings_.timeout);
-  ec = run(ioc, [&](auto done) { http::async_write(stream, req, done); });
-  if (ec) return io_failure("gửi yêu cầu", ec);
 
-  beast::flat_buffer buffer;
+  // The request and its answer over `s`, plain or TLS; each step within the timeout.
   http::response_parser<http::string_body> parser;
   parser.body_limit(settings_.max_response_bytes);
-  stream.expires_after(settings_.timeout);
-  ec = run(ioc, [&](auto done) { http::async_read(stream, buffer, parser, done); });
-  // A body longer than the limit is left unread: the status alone decides.
-  if (ec && !(ec == http::error::body_limit && parser.is_header_done())) return io_failure("đọc trả lời", ec);
-  beast::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  auto exchange = [&](auto& s) -> Status {
+    beast::get_lowest_layer(s).expires_after(settings_.timeout);
+    beast::error_code e = run(ioc, [&](auto done) { http::async_write(s, req, done); });
+    if (e) return io_failure("gửi yêu cầu", e);
+    beast::flat_buffer buffer;
+    beast::get_lowest_layer(s).expires_after(settings_.timeout);
+    e = run(ioc, [&](auto done) { http::async_read(s, buffer, parser, done); });
+    // A body longer than the limit is left unread: the status alone decides.
+    if (e && !(e == http::error::body_limit && parser.is_header_done())) return io_failure("đọc trả lời", e);
+    return Status::Ok();
+  };
+  if (t.tls) {
+    beast::ssl_stream<beast::tcp_stream> secure(std::move(stream), *tls_);
+    // The name the receiver serves (SNI), and the one its certificate must carry (DNS name or IP address).
+    beast::error_code parsed;
+    net::ip::make_address(t.host, parsed);
+    if (parsed && !SSL_set_tlsext_host_name(secure.native_handle(), t.host.c_str()))
+      return failure(kWebhookPermanent, fmt::format("webhook {}: không đặt được tên máy cho TLS", url));
+    if (settings_.verify_peer) {
+      secure.set_verify_mode(net::ssl::verify_peer);
+      secure.set_verify_callback(net::ssl::host_name_verification(t.host));
+    } else {
+      secure.set_verify_mode(net::ssl::verify_none);
+    }
+    beast::get_lowest_layer(secure).expires_after(settings_.timeout);
+    ec = run(ioc, [&](auto done) { secure.async_handshake(net::ssl::stream_base::client, done); });
+    if (ec) return io_failure("bắt tay TLS (kiểm tra chứng chỉ của máy nhận)", ec);
+    if (Status st = exchange(secure); !st) return st;
+    beast::get_lowest_layer(secure).expires_after(settings_.timeout);
+    run(ioc, [&](auto done) { secure.async_shutdown(done); });  // the answer is in: how it closes is moot
+  } else {
+    if (Status st = exchange(stream); !st) return st;
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  }
 
   const unsigned status = parser.get().result_int();
   if (status >= 200 && status < 300) return Status::Ok();

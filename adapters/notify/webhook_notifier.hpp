@@ -1,16 +1,23 @@
 // The webhook notification adapter: POSTs each notification as JSON (the file adapter's shape) to one
-// http:// URL, signed with HMAC-SHA256 over the exact body bytes, and reports it delivered on a 2xx answer.
+// http:// or https:// URL, signed with HMAC-SHA256 over the exact body bytes, and reports it delivered on a
+// 2xx answer. Over https the receiver's certificate is checked against the system's trust anchors (or a CA
+// file) and must name the URL's host.
 // Connecting, writing and reading each give up after the timeout, so a silent or dead receiver never hangs
 // the caller; a failure says in Error::reason whether trying again later can help.
 #pragma once
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "engine/result.hpp"
 #include "engine/service.hpp"
 #include "engine/time.hpp"
+
+namespace boost::asio::ssl {
+class context;
+}
 
 namespace hoso {
 
@@ -20,8 +27,10 @@ inline constexpr std::string_view kWebhookTransient = "webhook_transient";
 inline constexpr std::string_view kWebhookPermanent = "webhook_permanent";
 
 struct WebhookSettings {
-  std::string url;     // http://host[:port][/path]; https is not supported yet and is refused
+  std::string url;     // http://host[:port][/path] or https://host[:port][/path]
   std::string secret;  // the HMAC key; required, and never written into a message
+  bool verify_peer = true;  // https: check the certificate and that it names the host (off: testing only)
+  std::string ca_file;      // https: PEM trust anchors; empty: the system's
   std::chrono::milliseconds timeout{10000};    // for each of connect, write and read
   std::size_t max_response_bytes = 64 * 1024;  // of the response body; the rest is not read
 };
@@ -42,11 +51,15 @@ class WebhookNotifier {
  private:
   struct Target {
     std::string host, port, path;
+    bool tls = false;
   };
   static Result<Target> check(const WebhookSettings& s);
+  // The TLS settings of an https target, made once: the trust anchors are loaded here, not per notice.
+  Status prepare_tls();
 
   WebhookSettings settings_;
   Result<Target> target_;  // the URL and settings checked once; a bad one is refused by every deliver
+  std::shared_ptr<boost::asio::ssl::context> tls_;  // https only
 };
 
 }  // namespace hoso

@@ -303,6 +303,10 @@ const std::vector<Field>& fields() {
        env_name_field([](ServerConfig& c) -> std::string& { return c.secret_env; })},
       {"notify.webhook", "timeout_ms", nullptr,
        millis_field([](ServerConfig& c) -> std::chrono::milliseconds& { return c.webhook.timeout; })},
+      {"notify.webhook", "verify_peer", nullptr,
+       bool_field([](ServerConfig& c) -> bool& { return c.webhook.verify_peer; })},
+      {"notify.webhook", "ca_file", nullptr,
+       text_field([](ServerConfig& c) -> std::string& { return c.webhook.ca_file; })},
   };
   return all;
 }
@@ -413,14 +417,15 @@ void validate(Ctx& x) {
                      "trống",
                      c.password_env));
   const Origin url = x.origin("notify.webhook.url");
-  const bool http = c.webhook.url.rfind("http://", 0) == 0 && c.webhook.url.size() > 7;
+  const bool http = (c.webhook.url.rfind("http://", 0) == 0 && c.webhook.url.size() > 7) ||
+                    (c.webhook.url.rfind("https://", 0) == 0 && c.webhook.url.size() > 8);
   if (!c.webhook.url.empty() && !http)
-    x.fail(url,
-           fmt::format("cần một URL http://MÁY[:CỔNG][/ĐƯỜNG_DẪN] (https chưa được hỗ trợ), nhận được '{}'",
-                       c.webhook.url));
+    x.fail(url, fmt::format("cần một URL http:// hoặc https://MÁY[:CỔNG][/ĐƯỜNG_DẪN], nhận được '{}'",
+                            c.webhook.url));
   if (const Origin* webhook = channel("webhook")) {
     if (c.webhook.url.empty())
-      x.fail(*webhook, "kênh webhook cần notify.webhook.url (hoặc HOSO_WEBHOOK_URL) là một URL http://");
+      x.fail(*webhook,
+             "kênh webhook cần notify.webhook.url (hoặc HOSO_WEBHOOK_URL) là một URL http:// hoặc https://");
     if (c.webhook.secret.empty())
       x.fail(*webhook,
              c.secret_env.empty()
@@ -512,6 +517,9 @@ std::string describe(const ServerConfig& c) {
     line += fmt::format("; webhook {} secret {} {}, timeout {} ms", c.webhook.url,
                         c.secret_env.empty() ? "-" : c.secret_env, set(c.webhook.secret),
                         c.webhook.timeout.count());
+  if (has("webhook") && c.webhook.url.rfind("https://", 0) == 0)
+    line += fmt::format(", verify_peer {}, ca_file {}", on(c.webhook.verify_peer),
+                        c.webhook.ca_file.empty() ? "(system)" : c.webhook.ca_file);
   return line;
 }
 

@@ -303,8 +303,17 @@ TEST_CASE("server config: each channel needs its settings", "[server_config]") {
   CHECK(parsed(hook, {{"K", "s3"}}).webhook.secret == "s3");
   REQUIRE_HAS(refused("notify:\n  channels: [webhook]\n", {{"HOSO_WEBHOOK_SECRET", "s3"}}),
               "s.yaml:2:14: error: notify.channels: kênh webhook cần notify.webhook.url");
-  const std::string https = refused("notify:\n  webhook: {url: \"https://h/x\"}\n");
-  REQUIRE_HAS(https, "s.yaml:2:18: error: notify.webhook.url: cần một URL http://");
+  const std::string ftp = refused("notify:\n  webhook: {url: \"ftp://h/x\"}\n");
+  REQUIRE_HAS(ftp, "s.yaml:2:18: error: notify.webhook.url: cần một URL http:// hoặc https://");
+  // An https:// URL with its trust anchors.
+  const ServerConfig tls = parsed(
+      "notify:\n  channels: [webhook]\n  webhook: {url: \"https://hook.example/h\", secret_env: K, ca_file: "
+      "/etc/hoso/ca.pem, verify_peer: true}\n",
+      {{"K", "s3"}});
+  CHECK(tls.webhook.url == "https://hook.example/h");
+  CHECK(tls.webhook.ca_file == "/etc/hoso/ca.pem");
+  CHECK(tls.webhook.verify_peer);
+  REQUIRE_HAS(refused("notify:\n  webhook: {verify_peer: maybe}\n"), "s.yaml:2:26: error: notify.webhook.verify_peer: cần true hoặc false");
   REQUIRE_HAS(
       refused("server: {}\n", {{"HOSO_NOTIFY_CHANNELS", "webhook"}, {"HOSO_WEBHOOK_URL", "http://h/"}}),
       "biến môi trường HOSO_NOTIFY_CHANNELS: kênh webhook cần khóa ký HMAC trong biến môi trường "

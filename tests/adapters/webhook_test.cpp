@@ -5,9 +5,12 @@
 #include <boost/json/serialize.hpp>
 #include <catch2/catch.hpp>
 
+#include <fstream>
+
 #include "adapters/notify/notification_json.hpp"
 #include "adapters/notify/webhook_notifier.hpp"
 #include "tests/support/http_receiver.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace hoso;
 using hoso::testing::HttpReceiver;
@@ -159,15 +162,57 @@ TEST_CASE("webhook: a receiver down is transient, and back up the same notificat
   CHECK(receiver.count("42.1") == 2);
 }
 
-TEST_CASE("webhook: https and malformed URLs and settings are refused before any connection", "[webhook]") {
+TEST_CASE("webhook: over https the receiver's certificate is checked - trusted it delivers signed, untrusted it "
+          "is refused and nothing is sent",
+          "[webhook]") {
+  HttpReceiver receiver(kSecret, 0, HttpReceiver::Scheme::kHttps);
+  REQUIRE(receiver.url().rfind("https://127.0.0.1:", 0) == 0);
+  hoso::testing::TempDir dir;
+  const std::string anchors = dir.file("ca.pem");
+  std::ofstream(anchors) << receiver.certificate_pem();
+  // Trusted (its certificate given as the trust anchor, naming 127.0.0.1): delivered, signed, once.
+  auto trusted = settings(receiver.url());
+  trusted.ca_file = anchors;
+  REQUIRE(WebhookNotifier(trusted).deliver(vietnamese_notice(), kAt).ok());
+  REQUIRE(receiver.requests().size() == 1);
+  CHECK(receiver.count(vietnamese_notice().id()) == 1);
+  CHECK(receiver.refused() == 0);
+  CHECK(boost::json::parse(receiver.requests()[0].body).at("subject").as_string() == vietnamese_notice().subject);
+  // By name: the certificate names localhost too.
+  auto by_name = trusted;
+  by_name.url = "https://localhost:" + std::to_string(receiver.port()) + "/hoso";
+  CHECK(WebhookNotifier(by_name).deliver(vietnamese_notice(), kAt).ok());
+  CHECK(receiver.requests().size() == 2);
+  // Untrusted (the system's anchors do not know a self-signed certificate): refused in the handshake, before
+  // the notice is sent; transient, as a receiver may put a proper certificate in place.
+  const Status untrusted = deliver(settings(receiver.url()));
+  check_failure(untrusted, kWebhookTransient, receiver.url());
+  CHECK(untrusted.error().message.find("TLS") != std::string::npos);
+  CHECK(receiver.requests().size() == 2);
+  // Not checked (verify_peer off, for testing only): delivered.
+  auto unchecked = settings(receiver.url());
+  unchecked.verify_peer = false;
+  CHECK(WebhookNotifier(unchecked).deliver(vietnamese_notice(), kAt).ok());
+  CHECK(receiver.requests().size() == 3);
+  // Plain http to a receiver that speaks TLS: no answer it can read, transient, nothing recorded.
+  auto plain = settings("http://127.0.0.1:" + std::to_string(receiver.port()) + "/hoso");
+  check_failure(deliver(plain), kWebhookTransient, plain.url);
+  CHECK(receiver.requests().size() == 3);
+}
+
+TEST_CASE("webhook: malformed URLs and settings are refused before any connection", "[webhook]") {
   HttpReceiver receiver(kSecret);
   const std::string port = std::to_string(receiver.port());
-  const auto https = deliver(settings("https://127.0.0.1:" + port + "/hoso"));
-  check_failure(https, kWebhookPermanent, "https://127.0.0.1:" + port + "/hoso");
-  CHECK(https.error().message.find("https") != std::string::npos);
+  auto missing_anchors = settings("https://127.0.0.1:" + port + "/hoso");
+  missing_anchors.ca_file = "/khong-co/ca.pem";
+  const auto no_ca = deliver(missing_anchors);
+  check_failure(no_ca, kWebhookPermanent, "https://127.0.0.1:" + port + "/hoso");
+  CHECK(no_ca.error().message.find("/khong-co/ca.pem") != std::string::npos);
   const std::vector<std::string> malformed = {"",
                                               "127.0.0.1:" + port + "/hoso",
                                               "ftp://127.0.0.1/hoso",
+                                              "https://",
+                                              "https://127.0.0.1:0/hoso",
                                               "http://",
                                               "http:///hoso",
                                               "http://:80/",

@@ -410,6 +410,51 @@ TEST_CASE("serve: notices go to a signed webhook, and a receiver that is down, t
   CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
 }
 
+TEST_CASE("serve: notices go to an https webhook whose certificate the configured trust anchors vouch for",
+          "[e2e][serve][notify]") {
+  Cli cli;
+  cli.init();
+  const std::string unit = token(cli, "xom-khuan-lan.clerk");
+  HttpReceiver receiver("bí-mật-tls", 0, HttpReceiver::Scheme::kHttps);
+  const std::string anchors = cli.dir + "/receiver-ca.pem";
+  std::ofstream(anchors) << receiver.certificate_pem();
+  Served s(cli, Served::FromConfig{}, fmt::format(R"(server:
+  listen: 127.0.0.1:0
+  database: {}
+notify:
+  channels: [webhook]
+  webhook: {{url: "{}", ca_file: "{}", timeout_ms: 2000}}
+)",
+                                                  cli.db, receiver.url("/hoso"), anchors),
+           {"HOSO_WEBHOOK_SECRET=bí-mật-tls"});
+  HttpReply created = s.call("POST", "/dossiers", unit, proposal());
+  REQUIRE(created.status == 201);
+  const std::string id = std::to_string(body(created).at("id").as_int64());
+  REQUIRE(s.call("POST", "/dossiers/" + id + "/actions/submit", unit).status == 200);
+  std::vector<ReceivedRequest> got;
+  for (int i = 0; i < 200 && got.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    got = receiver.requests();
+  }
+  REQUIRE(got.size() == 1);  // over TLS, its signature checked by the receiver
+  CHECK(receiver.refused() == 0);
+  CHECK(json::parse(got[0].body).at("to_org").as_string() == "ca-xa-phuong-tien");
+  // Its delivery is then recorded in the dossier's history.
+  auto recorded = [&] {
+    return read_one(cli, "SELECT count(*) FROM events WHERE type = 'NotificationDelivered' AND dossier_id = " + id);
+  };
+  for (int i = 0; i < 100 && recorded() != "1"; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const RunResult stopped = s.stop(SIGTERM);
+  CHECK(stopped.code == 0);
+  CHECK_THAT(stopped.err, Catch::Contains("ca_file " + anchors));
+  CHECK(stopped.err.find("bí-mật-tls") == std::string::npos);
+  const auto after = cli.ok_json({"history", id}).as_array();
+  REQUIRE(after.size() == 3);
+  CHECK(after[2].at("type").as_string() == "NotificationDelivered");
+  CHECK(after[2].at("payload").at("delivery").at("channel").as_string() == "webhook");
+  CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
+}
+
 TEST_CASE("serve: configured from a file, notices go by email and webhook, and a webhook that never comes up "
           "ends in a dead letter",
           "[e2e][serve][notify]") {

@@ -6,6 +6,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -14,9 +15,11 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <cctype>
 
 #include "adapters/notify/webhook_notifier.hpp"
+#include "tests/support/self_signed.hpp"
 
 namespace hoso::testing {
 namespace {
@@ -35,8 +38,8 @@ std::string lower(std::string_view s) {
 }
 
 // One connection: reads requests and writes the answers `receiver` decides, until either side closes.
-net::awaitable<void> serve(HttpReceiver& receiver, tcp::socket socket) {
-  beast::tcp_stream stream(std::move(socket));
+template <typename Stream>
+net::awaitable<void> exchange(HttpReceiver& receiver, Stream& stream) {
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
@@ -60,15 +63,31 @@ net::awaitable<void> serve(HttpReceiver& receiver, tcp::socket socket) {
     const auto [write_error, written] = co_await http::async_write(stream, res, kNoThrow);
     if (write_error || !res.keep_alive()) break;
   }
+}
+
+net::awaitable<void> serve(HttpReceiver& receiver, tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  co_await exchange(receiver, stream);
   beast::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-net::awaitable<void> accept_loop(HttpReceiver& receiver, tcp::acceptor acceptor) {
+net::awaitable<void> serve_tls(HttpReceiver& receiver, tcp::socket socket, net::ssl::context& tls) {
+  beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), tls);
+  const auto [handshake_error] = co_await stream.async_handshake(net::ssl::stream_base::server, kNoThrow);
+  if (handshake_error) co_return;  // e.g. a client that does not trust the certificate
+  co_await exchange(receiver, stream);
+  co_await stream.async_shutdown(kNoThrow);
+}
+
+net::awaitable<void> accept_loop(HttpReceiver& receiver, tcp::acceptor acceptor, net::ssl::context* tls) {
   for (;;) {
     auto [error, socket] = co_await acceptor.async_accept(kNoThrow);
     if (error) co_return;
-    net::co_spawn(acceptor.get_executor(), serve(receiver, std::move(socket)), net::detached);
+    if (tls)
+      net::co_spawn(acceptor.get_executor(), serve_tls(receiver, std::move(socket), *tls), net::detached);
+    else
+      net::co_spawn(acceptor.get_executor(), serve(receiver, std::move(socket)), net::detached);
   }
 }
 
@@ -79,14 +98,19 @@ std::string ReceivedRequest::header(std::string_view name) const {
   return it == headers.end() ? std::string() : it->second;
 }
 
-HttpReceiver::HttpReceiver(std::string secret, std::uint16_t port) : secret_(std::move(secret)), port_(port) {
+HttpReceiver::HttpReceiver(std::string secret, std::uint16_t port, Scheme scheme)
+    : secret_(std::move(secret)), port_(port) {
+  if (scheme == Scheme::kHttps) {
+    tls_ = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
+    certificate_pem_ = install_self_signed(*tls_);
+  }
   start();
 }
 
 HttpReceiver::~HttpReceiver() { stop(); }
 
 std::string HttpReceiver::url(std::string_view path) const {
-  return "http://127.0.0.1:" + std::to_string(port_) + std::string(path);
+  return (tls_ ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(port_) + std::string(path);
 }
 
 void HttpReceiver::start() {
@@ -99,7 +123,7 @@ void HttpReceiver::start() {
   acceptor.bind(at);
   acceptor.listen();
   port_ = acceptor.local_endpoint().port();
-  net::co_spawn(*ioc, accept_loop(*this, std::move(acceptor)), net::detached);
+  net::co_spawn(*ioc, accept_loop(*this, std::move(acceptor), tls_.get()), net::detached);
   ioc_ = std::move(ioc);
   thread_ = std::thread([ioc = ioc_.get()] { ioc->run(); });
 }

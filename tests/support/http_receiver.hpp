@@ -1,7 +1,8 @@
 // A real HTTP server for tests of the webhook adapter: listens on 127.0.0.1 (only) on a thread of its own,
 // checks each request's X-Hoso-Signature against its secret, records the requests it accepts and answers as
 // the test tells it: 200, another status, or never (to test timeouts). It can be stopped and started again
-// on the same port, and it stops by itself when destroyed.
+// on the same port, and it stops by itself when destroyed. With TLS it speaks https, with a self-signed
+// certificate made when it is constructed (certificate_pem(): what a client must trust).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -15,7 +16,10 @@
 
 namespace boost::asio {
 class io_context;
+namespace ssl {
+class context;
 }
+}  // namespace boost::asio
 
 namespace hoso::testing {
 
@@ -37,14 +41,17 @@ struct ReceiverAnswer {
 class HttpReceiver {
  public:
   // Listens on 127.0.0.1:`port` (0: a free port, see port()); throws when it cannot.
-  explicit HttpReceiver(std::string secret, std::uint16_t port = 0);
+  enum class Scheme { kHttp, kHttps };
+  explicit HttpReceiver(std::string secret, std::uint16_t port = 0, Scheme scheme = Scheme::kHttp);
   ~HttpReceiver();  // stop()
   HttpReceiver(const HttpReceiver&) = delete;
   HttpReceiver& operator=(const HttpReceiver&) = delete;
 
   std::uint16_t port() const { return port_; }
-  // Returns "http://127.0.0.1:<port><path>".
+  // Returns "http://127.0.0.1:<port><path>" (https:// with TLS).
   std::string url(std::string_view path = "/hoso") const;
+  // The certificate it presents, as PEM (empty without TLS).
+  const std::string& certificate_pem() const { return certificate_pem_; }
 
   // Closes the listener and every connection (a stalled one too) and joins the thread: connects are refused.
   void stop();
@@ -69,6 +76,8 @@ class HttpReceiver {
  private:
   const std::string secret_;
   std::uint16_t port_;
+  std::unique_ptr<boost::asio::ssl::context> tls_;  // with TLS
+  std::string certificate_pem_;
   std::unique_ptr<boost::asio::io_context> ioc_;
   std::thread thread_;
 
