@@ -226,12 +226,14 @@ int cmd_serve(Ctx& c) {
   if (!app) return fail(c, app.error());
   auto second = open_runtime(ctx);  // the dispatcher's own connection
   if (!second) return fail(c, second.error());
+  auto third = open_runtime(ctx);  // the reader's
+  if (!third) return fail(c, third.error());
   std::mutex log_mutex;
   auto log = [&](const std::string& line) {
     std::lock_guard lock(log_mutex);
     c.err << "hoso serve: " << line << std::endl;
   };
-  http::Server server(**app, settings);
+  http::Server server(**app, settings, third->get());
   auto bound = server.listen();
   if (!bound) return fail(c, bound.error());
   log(fmt::format("database {}; {}; {}", ctx.db(), yaml::describe(cfg), raise_open_files_limit()));

@@ -189,12 +189,23 @@ struct Worker {
 }  // namespace
 
 struct Server::Impl {
-  Impl(App& a, ServerSettings s)
-      : app(a), settings(std::move(s)), api(a), acceptor(ioc), timer(ioc), signals(ioc) {}
+  Impl(App& a, ServerSettings s, App* r)
+      : app(a),
+        settings(std::move(s)),
+        api(a),
+        reader_app(r),
+        reader_api(r ? std::make_unique<Api>(*r) : nullptr),
+        acceptor(ioc),
+        timer(ioc),
+        signals(ioc) {}
 
   App& app;
   ServerSettings settings;
   Api api;                // used on the engine thread only
+  // The reader: a thread with a connection (and an App) of its own that answers the reads, so that a long one
+  // (a list over every dossier) never holds up the commands or the timers. Without it the engine reads too.
+  App* reader_app;
+  std::unique_ptr<Api> reader_api;  // used on the reader thread only
   asio::io_context ioc;   // the loop: connections, the timer, signals
   tcp::acceptor acceptor;
   asio::steady_timer timer;  // the next due durable timer
@@ -307,6 +318,7 @@ struct Server::Impl {
   bool engine_idle = true;    // guarded by queue_m: no batch is running or posted
 
   void submit(Queued q) {
+    if (reader_app && !q.command) return submit_read(std::move(q));
     {
       std::lock_guard lock(queue_m);
       queue.push_back(std::move(q));
@@ -340,6 +352,62 @@ struct Server::Impl {
     asio::post(engine.ctx, [this, work = std::move(work)]() mutable { run_next(std::move(work)); });
   }
 
+  // The reads wait here while the reader is busy, and it takes them all at once: one read transaction, one
+  // snapshot for all of them. Their answers then wait for the next flush, like a group's: a read may see a
+  // group committed but not yet on disk, and nobody is shown what a power cut could still take back.
+  Worker reader{"hoso-reader"};
+  std::mutex read_m;
+  std::vector<Queued> read_queue;  // guarded by read_m
+  bool reader_idle = true;         // guarded by read_m
+  std::size_t reads = 0, read_passes = 0;  // the reader's alone
+
+  void submit_read(Queued q) {
+    {
+      std::lock_guard lock(read_m);
+      read_queue.push_back(std::move(q));
+      if (!reader_idle) return;
+      reader_idle = false;
+    }
+    asio::post(reader.ctx, [this, work = asio::make_work_guard(ioc)]() mutable { run_reads(std::move(work)); });
+  }
+
+  // On the reader: every read queued, in one snapshot; then the next pass if more came meanwhile.
+  void run_reads(LoopWork work) {
+    auto batch = std::make_shared<std::vector<Queued>>();
+    {
+      std::lock_guard lock(read_m);
+      batch->swap(read_queue);
+      if (batch->empty()) {
+        reader_idle = true;
+        return;
+      }
+    }
+    ++read_passes;
+    reads += batch->size();
+    auto done = std::make_shared<Done>();
+    done->out.resize(batch->size());
+    std::size_t answered = 0;
+    Status read = reader_app->store->snapshot([&] {
+      for (; answered < batch->size(); ++answered) done->out[answered] = reader_api->handle((*batch)[answered].request);
+      return Status::Ok();
+    });
+    for (std::size_t i = answered; i < batch->size(); ++i)
+      if (!read) done->out[i] = error_response(read.error());
+    to_flush(Synced{std::move(batch), std::move(done), asio::make_work_guard(ioc)});
+    asio::post(reader.ctx, [this, work = std::move(work)]() mutable { run_reads(std::move(work)); });
+  }
+
+  // Hands answers to the flush thread: they are written once everything committed so far is on disk.
+  void to_flush(Synced s) {
+    bool post = false;
+    {
+      std::lock_guard lock(sync_m);
+      sync_pending.push_back(std::move(s));
+      post = !std::exchange(sync_posted, true);
+    }
+    if (post) asio::post(syncer.ctx, [this] { flush_log(); });
+  }
+
   // On the engine, after a group or a timer firing: hands its answers to the flush, and asks for a checkpoint
   // when the log has grown enough (or makes the last one itself, when the log is too long).
   void after_commit(Synced s) {
@@ -362,13 +430,7 @@ struct Server::Impl {
         checkpoint_posted = false;
       });
     }
-    bool post = false;
-    {
-      std::lock_guard lock(sync_m);
-      sync_pending.push_back(std::move(s));
-      post = !std::exchange(sync_posted, true);
-    }
-    if (post) asio::post(syncer.ctx, [this] { flush_log(); });
+    to_flush(std::move(s));
   }
 
   // On the flush thread: one fdatasync for everything handed over since the last, then the answers go to the
@@ -535,9 +597,10 @@ struct Server::Impl {
   }
 };
 
-Server::Server(App& app, ServerSettings settings) : impl_(std::make_unique<Impl>(app, std::move(settings))) {}
+Server::Server(App& app, ServerSettings settings, App* reader)
+    : impl_(std::make_unique<Impl>(app, std::move(settings), reader)) {}
 Server::~Server() {
-  for (Worker* w : {&impl_->engine, &impl_->syncer, &impl_->checkpointer}) w->stop();
+  for (Worker* w : {&impl_->engine, &impl_->reader, &impl_->syncer, &impl_->checkpointer}) w->stop();
 }
 
 Result<std::uint16_t> Server::listen() {
@@ -593,7 +656,7 @@ Status Server::run(const std::function<void(const std::string&)>& log, const std
   // Opens the log for the flushes now, before any connection is accepted: later the process may be out of
   // descriptors (many connections), and every answer waits for a flush.
   if (Status opened = m.log_sync->sync(); !opened) return opened;
-  for (Worker* w : {&m.engine, &m.syncer, &m.checkpointer}) w->start();
+  for (Worker* w : {&m.engine, &m.reader, &m.syncer, &m.checkpointer}) w->start();
   {
     std::lock_guard lock(m.engine_m);
     m.engine_open = true;
@@ -608,8 +671,10 @@ Status Server::run(const std::function<void(const std::string&)>& log, const std
     std::lock_guard lock(m.engine_m);
     m.engine_open = false;
   }
-  for (Worker* w : {&m.engine, &m.syncer, &m.checkpointer}) w->stop();  // in this order: each feeds the next
-  m.log(fmt::format("{} requests in {} batches, {} flushes of the log", m.requests, m.batches, m.flushes.load()));
+  // In this order: the engine and the reader feed the flush, which feeds the loop.
+  for (Worker* w : {&m.engine, &m.reader, &m.syncer, &m.checkpointer}) w->stop();
+  m.log(fmt::format("{} requests in {} batches, {} reads in {} passes of the reader, {} flushes of the log",
+                    m.requests, m.batches, m.reads, m.read_passes, m.flushes.load()));
   return m.log_sync->sync();
 }
 

@@ -1,6 +1,7 @@
 // `hoso serve`: one Boost.Asio event loop drives the HTTP/1.1 connections (Beast parses the requests) and
 // the durable timers (the next due one armed on an Asio timer). The App is used by one engine thread only: it
-// runs the reads, then the commands of a batch in one group commit, and the timer firings. Commits are
+// runs the commands of a batch in one group commit, and the timer firings; a reader thread with an App of its
+// own answers the reads (the engine does when there is none), each pass in one snapshot. Commits are
 // flushed to disk by a thread of their own (one fdatasync for all the groups committed meanwhile) before
 // anything is answered, so the engine runs the next group while the last goes to disk; a checkpoint thread
 // copies the log into the database file. Notifications leave from a thread of their own (a slow receiver
@@ -28,7 +29,9 @@ struct ServerSettings {
 
 class Server {
  public:
-  Server(App& app, ServerSettings settings);
+  // `reader`, when given (an App over the same database, used by the reader thread only), answers the reads
+  // (GET, HEAD) on a thread and connection of its own; otherwise the engine answers them between its groups.
+  Server(App& app, ServerSettings settings, App* reader = nullptr);
   ~Server();
   // Binds and listens; returns the port (the one chosen when settings.port is 0).
   Result<std::uint16_t> listen();

@@ -2,13 +2,16 @@
 // a dossier path driven through it, stale versions, bad requests, listing with filters and pages.
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
+#include <future>
 #include <map>
+#include <thread>
 
 #include "adapters/http/api.hpp"
 #include "adapters/http/auth.hpp"
 #include "adapters/http/server.hpp"
 #include "adapters/runtime/app.hpp"
 #include "adapters/views/json_views.hpp"
+#include "tests/support/http_client.hpp"
 #include "tests/support/project_edit.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -641,4 +644,53 @@ TEST_CASE("server: on_engine refuses work while the server is not running, and r
   CHECK(st.error().code == ErrorCode::kInternal);
   CHECK(st.error().message.find("máy chủ không chạy") != std::string::npos);
   CHECK_FALSE(ran);
+}
+
+TEST_CASE("server: reads are answered by the reader while the engine is busy - a command waits for the engine",
+          "[http]") {
+  ApiServer s;
+  const std::string at = "/dossiers/" + std::to_string(create(s));
+  const std::string clerk = s.token("xom-khuan-lan.clerk");
+  auto reader_store = SqliteStore::open(s.dir.file("hoso.db"), OpenMode::kExisting);
+  REQUIRE(reader_store.ok());
+  auto reader = App::over(std::move(reader_store.value()));
+  REQUIRE(reader.ok());
+  ServerSettings settings;
+  settings.port = 0;
+  http::Server server(*s.app, settings, reader->get());
+  auto listening = server.listen();
+  REQUIRE(listening.ok());
+  const int port = listening.value();
+  std::promise<void> running;
+  std::thread loop([&] { server.run([](const std::string&) {}, [&] { running.set_value(); }); });
+  running.get_future().wait();
+  // The engine held by other work (as the dispatcher's records or a long command would hold it).
+  std::promise<void> held, release;
+  std::shared_future<void> released = release.get_future().share();
+  std::thread busy([&] {
+    CHECK(server.on_engine([&](App&) {
+                  held.set_value();
+                  released.wait();
+                  return Status::Ok();
+                })
+              .ok());
+  });
+  held.get_future().wait();
+  // A read is answered meanwhile (without the reader it would wait for the engine: the client gives up after
+  // 10 s and this fails).
+  const testing::HttpReply read = testing::http_request(port, "GET", at, clerk);
+  CHECK(read.status == 200);
+  CHECK(json::parse(read.body).at("state").as_string() == "draft");
+  // A command waits for the engine, and runs once it is free.
+  auto submitted =
+      std::async(std::launch::async, [&] { return testing::http_request(port, "POST", at + "/actions/submit", clerk); });
+  CHECK(submitted.wait_for(std::chrono::milliseconds(300)) == std::future_status::timeout);
+  release.set_value();
+  CHECK(submitted.get().status == 200);
+  busy.join();
+  // The reader sees what the command wrote once it was answered.
+  const testing::HttpReply after = testing::http_request(port, "GET", at, clerk);
+  CHECK(json::parse(after.body).at("state").as_string() == "commune_intake");
+  server.stop();
+  loop.join();
 }
