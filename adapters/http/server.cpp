@@ -317,16 +317,35 @@ struct Server::Impl {
   std::vector<Queued> queue;  // guarded by queue_m
   bool engine_idle = true;    // guarded by queue_m: no batch is running or posted
 
+  // Adds `q` to `waiting` (guarded by `m`); true when the thread that takes from it was idle (it is marked busy
+  // now, and the caller posts its run).
+  static bool enqueue(std::mutex& m, std::vector<Queued>& waiting, bool& idle, Queued q) {
+    std::lock_guard lock(m);
+    waiting.push_back(std::move(q));
+    return std::exchange(idle, false);
+  }
+
+  // Answers the reads among `batch` with `reading` in one read transaction of `store`.
+  static void answer_reads(SqliteStore& store, Api& reading, const std::vector<Queued>& batch, Done& done) {
+    std::size_t answered = 0;
+    Status read = store.snapshot([&] {
+      for (; answered < batch.size(); ++answered)
+        if (!batch[answered].command) done.out[answered] = reading.handle(batch[answered].request);
+      return Status::Ok();
+    });
+    for (std::size_t i = answered; i < batch.size(); ++i)
+      if (!read && !batch[i].command) done.out[i] = error_response(read.error());
+  }
+
   void submit(Queued q) {
-    if (reader_app && !q.command) return submit_read(std::move(q));
-    {
-      std::lock_guard lock(queue_m);
-      queue.push_back(std::move(q));
-      if (!engine_idle) return;
-      engine_idle = false;
+    if (reader_app && !q.command) {
+      if (enqueue(read_m, read_queue, reader_idle, std::move(q)))
+        asio::post(reader.ctx, [this, work = asio::make_work_guard(ioc)]() mutable { run_reads(std::move(work)); });
+      return;
     }
-    // The loop does not stop while the engine has requests of its connections to answer.
-    asio::post(engine.ctx, [this, work = asio::make_work_guard(ioc)]() mutable { run_next(std::move(work)); });
+    // The loop does not stop while the engine (or the reader) has requests of its connections to answer.
+    if (enqueue(queue_m, queue, engine_idle, std::move(q)))
+      asio::post(engine.ctx, [this, work = asio::make_work_guard(ioc)]() mutable { run_next(std::move(work)); });
   }
 
   // On the engine: one batch of what is queued (at most kMaxGroup), then, if more is waiting, the next one
@@ -361,16 +380,6 @@ struct Server::Impl {
   bool reader_idle = true;         // guarded by read_m
   std::size_t reads = 0, read_passes = 0;  // the reader's alone
 
-  void submit_read(Queued q) {
-    {
-      std::lock_guard lock(read_m);
-      read_queue.push_back(std::move(q));
-      if (!reader_idle) return;
-      reader_idle = false;
-    }
-    asio::post(reader.ctx, [this, work = asio::make_work_guard(ioc)]() mutable { run_reads(std::move(work)); });
-  }
-
   // On the reader: every read queued, in one snapshot; then the next pass if more came meanwhile.
   void run_reads(LoopWork work) {
     auto batch = std::make_shared<std::vector<Queued>>();
@@ -386,13 +395,7 @@ struct Server::Impl {
     reads += batch->size();
     auto done = std::make_shared<Done>();
     done->out.resize(batch->size());
-    std::size_t answered = 0;
-    Status read = reader_app->store->snapshot([&] {
-      for (; answered < batch->size(); ++answered) done->out[answered] = reader_api->handle((*batch)[answered].request);
-      return Status::Ok();
-    });
-    for (std::size_t i = answered; i < batch->size(); ++i)
-      if (!read) done->out[i] = error_response(read.error());
+    answer_reads(*reader_app->store, *reader_api, *batch, *done);
     to_flush(Synced{std::move(batch), std::move(done), asio::make_work_guard(ioc)});
     asio::post(reader.ctx, [this, work = std::move(work)]() mutable { run_reads(std::move(work)); });
   }
@@ -472,14 +475,7 @@ struct Server::Impl {
     if (!std::all_of(batch.begin(), batch.end(), [](const Queued& q) { return q.command; })) {
       // The reads in one read transaction: each would otherwise begin and end its own, and its token's lookup
       // another (a third of a dossier's read). They all see what the last group committed.
-      std::size_t answered = 0;
-      Status read = app.store->snapshot([&] {
-        for (; answered < batch.size(); ++answered)
-          if (!batch[answered].command) done.out[answered] = api.handle(batch[answered].request);
-        return Status::Ok();
-      });
-      for (std::size_t i = answered; i < batch.size(); ++i)
-        if (!read && !batch[i].command) done.out[i] = error_response(read.error());
+      answer_reads(*app.store, api, batch, done);
     }
     if (!commands) return done;
     Status committed = app.service->group([&] {
