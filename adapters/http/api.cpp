@@ -25,7 +25,7 @@ int status_of(const Error& e) {
     case ErrorCode::kInvalidInput:
       return 400;
     case ErrorCode::kNotFound:
-      return 404;
+      return e.reason == "method_not_allowed" ? 405 : 404;
     case ErrorCode::kNotPermitted:
       return e.reason == "no_token" || e.reason == "unknown_token" || e.reason == "revoked_token" ||
                      e.reason == "inactive_user"
@@ -271,42 +271,67 @@ class Handler {
     if (!target) return error_reply(target.error());
     t_ = std::move(*target);
     const auto& p = t_.path;
-    const std::string& m = req_.method;
-    if (p.size() == 1 && p[0] == "health" && m == "GET") return health();
-    if (p.size() == 1 && p[0] == "openapi.json" && m == "GET") return json_text(200, openapi_json());
+    // HEAD is answered as GET (the server sends the head only).
+    const std::string m = req_.method == "HEAD" ? "GET" : req_.method;
+    if (p.size() == 1 && (p[0] == "health" || p[0] == "openapi.json")) {
+      if (m != "GET") return wrong_method_reply(kReadOnly);
+      return p[0] == "health" ? health() : json_text(200, openapi_json());
+    }
     auto user = authenticate(*app_.store, app_.directory, req_.authorization);
     if (!user) return denied(user.error());
     user_ = *user;
     Result<json::value> out = route(p, m);
+    if (!out && out.error().reason == "method_not_allowed") return wrong_method_reply(allow_);
     if (!out) return is_denial(out.error()) ? denied(out.error()) : error_reply(out.error());
     if (text_) return json_text(created_ ? 201 : 200, std::move(*text_));
     return json_response(created_ ? 201 : 200, *out);
   }
 
  private:
+  static constexpr const char* kReadOnly = "GET, HEAD";
+
+  // A path that exists, asked with a method it does not take: 405 naming the ones it does (Allow).
+  Response wrong_method_reply(const char* allow) {
+    Error e = make_error(ErrorCode::kNotFound,
+                         fmt::format("Đường dẫn {} không nhận phương thức {} (chỉ nhận {})", as_text(req_.target),
+                                     as_text(req_.method), allow));
+    e.reason = "method_not_allowed";
+    Response r = error_reply(e);
+    r.allow = allow;
+    return r;
+  }
+
   Result<json::value> route(const std::vector<std::string>& p, const std::string& m) {
     auto no_route = [&]() -> Result<json::value> {
-      Error e = make_error(ErrorCode::kNotFound, fmt::format("Không có đường dẫn {} {}", m, req_.target));
+      Error e = make_error(ErrorCode::kNotFound, fmt::format("Không có đường dẫn {} {}", req_.method, req_.target));
       e.reason = "no_route";
       return e;
     };
+    // The path exists; `allow` are the methods it takes.
+    auto wrong_method = [&](const char* allow) -> Result<json::value> {
+      allow_ = allow;
+      Error e = make_error(ErrorCode::kNotFound, "method_not_allowed");
+      e.reason = "method_not_allowed";
+      return e;
+    };
+    auto read = [&](auto&& answer) -> Result<json::value> { return m == "GET" ? answer() : wrong_method(kReadOnly); };
     if (p.size() == 1 && p[0] == "dossiers") {
       if (m == "POST") return create();
       if (m == "GET") return list();
-      return no_route();
+      return wrong_method("GET, HEAD, POST");
     }
-    if (p.size() == 1 && p[0] == "inbox" && m == "GET") return inbox();
+    if (p.size() == 1 && p[0] == "inbox") return read([&] { return inbox(); });
     if (p.size() >= 2 && p[0] == "dossiers") {
       auto id = to_int(p[1], "Số hồ sơ", 1, std::numeric_limits<std::int64_t>::max());
       if (!id) return id.error();
-      if (p.size() == 2 && m == "GET") return show(*id);
-      if (p.size() == 3 && p[2] == "history" && m == "GET") return history(*id);
-      if (p.size() == 3 && p[2] == "replay" && m == "GET") return replay(*id);
-      if (p.size() == 4 && p[2] == "actions" && m == "POST") return act(*id, p[3]);
+      if (p.size() == 2) return read([&] { return show(*id); });
+      if (p.size() == 3 && p[2] == "history") return read([&] { return history(*id); });
+      if (p.size() == 3 && p[2] == "replay") return read([&] { return replay(*id); });
+      if (p.size() == 4 && p[2] == "actions") return m == "POST" ? act(*id, p[3]) : wrong_method("POST");
       return no_route();
     }
-    if (p.size() == 2 && p[0] == "calendar" && m == "GET") return calendar(p[1]);
-    if (p.size() == 2 && p[0] == "reports" && p[1] == "status" && m == "GET") return reports();
+    if (p.size() == 2 && p[0] == "calendar") return read([&] { return calendar(p[1]); });
+    if (p.size() == 2 && p[0] == "reports" && p[1] == "status") return read([&] { return reports(); });
     return no_route();
   }
 
@@ -538,6 +563,7 @@ class Handler {
   UserId user_;
   bool created_ = false;
   std::optional<std::string> text_;  // the answer, when the route wrote it as text (a command's outcome)
+  const char* allow_ = "";           // the methods the path takes, when asked with another
 };
 
 }  // namespace

@@ -24,9 +24,11 @@ struct Response {
   std::string content_type = "application/json; charset=utf-8";
   // For the server's log: who was refused what and why (set on 401/403), in English.
   std::string denied;
+  // On a 405: the methods the path takes (the Allow header).
+  std::string allow;
 };
 
-// The HTTP status for an error code (and reason): 400, 401, 403, 404, 409, 422 or 500.
+// The HTTP status for an error code (and reason): 400, 401, 403, 404, 405, 409, 422, 500 or 507.
 int status_of(const Error& e);
 // The JSON error answer for `e`: {"error": {code, message, reason, subject}} with status_of(e).
 Response error_response(const Error& e);

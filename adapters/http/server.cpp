@@ -58,7 +58,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // The answer to a request this session submitted.
   void answer(Response out, bool keep_alive) {
     if (!out.denied.empty()) log_(out.denied);
-    respond(out.status, std::move(out.body), out.content_type, keep_alive);
+    respond(out.status, std::move(out.body), out.content_type, keep_alive, out.allow);
   }
 
   void start() { read(settings_.read_timeout); }
@@ -135,14 +135,16 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // Writes the answer: a status line and four headers formatted here, then the body (none to a HEAD).
-  void respond(int status, std::string body, const std::string& content_type, bool keep_alive) {
+  void respond(int status, std::string body, const std::string& content_type, bool keep_alive,
+               const std::string& allow = "") {
     body_ = std::move(body);
     head_.clear();
     const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
     fmt::format_to(std::back_inserter(head_),
-                   "HTTP/1.1 {} {}\r\nServer: hoso\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}\r\n", status,
+                   "HTTP/1.1 {} {}\r\nServer: hoso\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}{}{}{}\r\n", status,
                    std::string_view(reason.data(), reason.size()), content_type, body_.size(),
-                   keep_alive ? "" : "Connection: close\r\n");
+                   keep_alive ? "" : "Connection: close\r\n", allow.empty() ? "" : "Allow: ", allow,
+                   allow.empty() ? "" : "\r\n");
     if (head_only_) body_.clear();
     stream_.expires_after(settings_.read_timeout);
     const std::array<asio::const_buffer, 2> out{asio::buffer(head_), asio::buffer(body_)};

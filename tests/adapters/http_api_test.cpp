@@ -5,6 +5,7 @@
 #include <future>
 #include <map>
 #include <thread>
+#include <tuple>
 
 #include "adapters/http/api.hpp"
 #include "adapters/http/auth.hpp"
@@ -147,6 +148,47 @@ TEST_CASE("api: every answer says it is JSON - health, the OpenAPI document, rea
   }
 }
 
+TEST_CASE("api: HEAD is answered as GET - and a path asked with a method it does not take gets 405 naming the "
+          "ones it does",
+          "[http]") {
+  ApiServer s;
+  const std::string at = "/dossiers/" + std::to_string(create(s));
+  // HEAD: where GET needs no token, neither does HEAD; elsewhere the same answer as GET (the server then
+  // sends its head only).
+  CHECK(s.call("HEAD", "/health").status == 200);
+  CHECK(s.call("HEAD", "/openapi.json").status == 200);
+  const Response head = s.call("HEAD", at, "xom-khuan-lan.clerk");
+  CHECK(head.status == 200);
+  CHECK(head.body == s.call("GET", at, "xom-khuan-lan.clerk").body);
+  CHECK(s.call("HEAD", "/inbox", "xom-khuan-lan.clerk").status == 200);
+  CHECK(s.call("HEAD", "/inbox").status == 401);
+  // 405 with Allow, for each kind of path; an unknown path stays 404.
+  const std::vector<std::tuple<std::string, std::string, std::string>> wrong = {
+      {"POST", "/health", "GET, HEAD"},
+      {"DELETE", "/openapi.json", "GET, HEAD"},
+      {"PUT", "/dossiers", "GET, HEAD, POST"},
+      {"DELETE", at, "GET, HEAD"},
+      {"POST", at + "/history", "GET, HEAD"},
+      {"GET", at + "/actions/submit", "POST"},
+      {"POST", "/inbox", "GET, HEAD"},
+      {"PATCH", "/reports/status", "GET, HEAD"},
+  };
+  for (const auto& [method, target, allow] : wrong) {
+    const Response r = s.call(method, target, "xom-khuan-lan.clerk");
+    INFO(method << " " << target << ": " << r.body);
+    CHECK(r.status == 405);
+    CHECK(r.allow == allow);
+    CHECK(reason(r) == "method_not_allowed");
+    CHECK(json::parse(r.body).at("error").at("message").as_string().find(allow) != std::string::npos);
+  }
+  const Response unknown = s.call("DELETE", "/no-such-thing", "xom-khuan-lan.clerk");
+  CHECK(unknown.status == 404);
+  CHECK(unknown.allow.empty());
+  // Nothing was written by any of them.
+  CHECK(s.call("GET", at, "xom-khuan-lan.clerk").status == 200);
+  CHECK(json::parse(s.call("GET", at, "xom-khuan-lan.clerk").body).at("version").as_int64() == 1);
+}
+
 TEST_CASE("api: a commune dossier driven to its decision by each level's clerks with their own tokens", "[http]") {
   ApiServer s;
   const std::int64_t id = create(s);
@@ -237,7 +279,8 @@ TEST_CASE("api: bad requests get a clear 4xx and write nothing", "[http]") {
           "wrong_type");
   refused("GET", "/dossiers/abc", "", 400, "bad_number");
   refused("GET", "/nowhere", "", 404, "no_route");
-  refused("DELETE", at, "", 404, "no_route");
+  refused("DELETE", at, "", 405, "method_not_allowed");
+  refused("GET", at + "/nowhere", "", 404, "no_route");
   refused("GET", "/dossiers?colour=red", "", 400, "unknown_key");
   refused("GET", "/dossiers?per_page=1000", "", 400, "bad_number");
   refused("GET", "/dossiers/%zz", "", 400, "bad_target");

@@ -226,6 +226,34 @@ TEST_CASE("serve: a client that expects 100-continue is told to go on at once - 
   CHECK(read_one(cli, "SELECT count(*) FROM dossiers") == "1");
 }
 
+TEST_CASE("serve: HEAD gets the head of the GET answer only - and a method a path does not take gets 405 with Allow",
+          "[e2e][serve]") {
+  Cli cli;
+  cli.init();
+  Served s(cli);
+  auto raw = [&](const std::string& request) {
+    const int fd = connect_loopback(s.port, 5000);
+    REQUIRE(fd >= 0);
+    REQUIRE(send_all(fd, request));
+    std::string answer = read_all(fd);
+    ::close(fd);
+    return answer;
+  };
+  const std::string got = raw("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  const std::string head = raw("HEAD /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  INFO(head);
+  REQUIRE(parse_reply(got).status == 200);
+  CHECK(parse_reply(head).status == 200);
+  const auto length = "Content-Length: " + std::to_string(parse_reply(got).body.size()) + "\r\n";
+  CHECK_THAT(head, Catch::Contains(length));
+  CHECK(head.size() == head.find("\r\n\r\n") + 4);  // the head alone
+  const std::string wrong = raw("DELETE /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  INFO(wrong);
+  CHECK(parse_reply(wrong).status == 405);
+  CHECK_THAT(wrong, Catch::Contains("\r\nAllow: GET, HEAD\r\n"));
+  CHECK(s.stop(SIGTERM).code == 0);
+}
+
 TEST_CASE("serve: malformed, oversize, slow and random requests get a 4xx or a closed connection, never a crash",
           "[e2e][serve]") {
   Cli cli;

@@ -114,7 +114,7 @@ int main(int argc, char** argv) {
     boost::json::parse(r.body, ec);
     if (ec) return fail("not JSON: " + req.method + " " + req.target + " -> " + r.body);
     switch (r.status) {
-      case 200: case 201: case 400: case 401: case 403: case 404: case 409: case 422: ++answered; break;
+      case 200: case 201: case 400: case 401: case 403: case 404: case 405: case 409: case 422: ++answered; break;
       default:
         return fail("status " + std::to_string(r.status) + " for " + req.method + " " + req.target + " " + req.body +
                     " -> " + r.body);
