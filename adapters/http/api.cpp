@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <initializer_list>
 #include <boost/json.hpp>
 #include <charconv>
 #include <limits>
@@ -290,6 +291,14 @@ class Handler {
  private:
   static constexpr const char* kReadOnly = "GET, HEAD";
 
+  // Refuses a query parameter the route does not take: 400 unknown_key, naming it.
+  Status only_query(std::initializer_list<std::string_view> keys) const {
+    for (const auto& [k, v] : t_.query)
+      if (std::find(keys.begin(), keys.end(), k) == keys.end())
+        return bad_request("unknown_key", fmt::format("Tham số '{}' không được hỗ trợ", as_text(k)));
+    return Status::Ok();
+  }
+
   // A path that exists, asked with a method it does not take: 405 naming the ones it does (Allow).
   Response wrong_method_reply(const char* allow) {
     Error e = make_error(ErrorCode::kNotFound,
@@ -393,6 +402,7 @@ class Handler {
   }
 
   Result<json::value> create() {
+    if (auto k = only_query({}); !k) return k.error();
     if (auto w = may_write(); !w) return w.error();
     BodyArena arena;
     auto o = body_object(req_.body, {"workflow", "award", "fields", "documents", "note", "on_behalf_of"}, arena);
@@ -411,6 +421,7 @@ class Handler {
   }
 
   Result<json::value> act(DossierId id, const std::string& action) {
+    if (auto k = only_query({}); !k) return k.error();
     if (auto w = may_write(); !w) return w.error();
     BodyArena arena;
     auto o = body_object(req_.body, {"fields", "documents", "note", "ballot", "expected_version", "on_behalf_of"},
@@ -425,12 +436,14 @@ class Handler {
   }
 
   Result<json::value> show(DossierId id) {
+    if (auto k = only_query({}); !k) return k.error();
     auto v = app_.service->show(id, user_key());
     if (!v) return v.error();
     return json::value(views::dossier_json(app_, *v, user_));
   }
 
   Result<json::value> history(DossierId id) {
+    if (auto k = only_query({}); !k) return k.error();
     auto events = app_.service->history(id, user_key());
     if (!events) return events.error();
     json::array out;
@@ -439,6 +452,7 @@ class Handler {
   }
 
   Result<json::value> replay(DossierId id) {
+    if (auto k = only_query({}); !k) return k.error();
     if (auto v = app_.service->show(id, user_key()); !v) return v.error();  // read permission
     auto r = app_.service->replay(id);
     if (!r) return r.error();
@@ -448,6 +462,7 @@ class Handler {
   }
 
   Result<json::value> inbox() {
+    if (auto k = only_query({"on_behalf_of"}); !k) return k.error();
     auto behalf = t_.query.find("on_behalf_of");
     if (behalf != t_.query.end() && behalf->second.empty()) return empty_behalf();
     const std::string holder = behalf == t_.query.end() ? "" : behalf->second;
@@ -464,10 +479,9 @@ class Handler {
   // Every dossier the user may read, filtered, in id order, one page at a time.
   Result<json::value> list() {
     const auto& q = t_.query;
-    for (const auto& [k, v] : q)
-      if (k != "workflow" && k != "state" && k != "holder" && k != "award" && k != "overdue" && k != "jurisdiction" &&
-          k != "q" && k != "page" && k != "per_page")
-        return bad_request("unknown_key", fmt::format("Tham số '{}' không được hỗ trợ", k));
+    if (auto k = only_query({"workflow", "state", "holder", "award", "overdue", "jurisdiction", "q", "page", "per_page"});
+        !k)
+      return k.error();
     auto get = [&](const char* k) -> std::optional<std::string> {
       auto it = q.find(k);
       return it == q.end() ? std::nullopt : std::optional<std::string>(it->second);
@@ -520,6 +534,9 @@ class Handler {
       if (!d) return bad_request("bad_date", fmt::format("Ngày '{}' không hợp lệ (YYYY-MM-DD)", it->second));
       return *d;
     };
+    if (what != "add" && what != "between")
+      return make_error(ErrorCode::kNotFound, fmt::format("Không có đường dẫn /calendar/{}", what));
+    if (auto k = what == "add" ? only_query({"from", "days"}) : only_query({"from", "to"}); !k) return k.error();
     auto from = date("from");
     if (!from) return from.error();
     if (what == "add") {
@@ -545,6 +562,7 @@ class Handler {
   }
 
   Result<json::value> reports() {
+    if (auto k = only_query({"year", "jurisdiction"}); !k) return k.error();
     auto it = t_.query.find("year");
     if (it == t_.query.end()) return bad_request("missing_key", "Thiếu tham số 'year'");
     auto year = to_int(it->second, "Năm", 2000, 2199);

@@ -282,6 +282,15 @@ TEST_CASE("api: bad requests get a clear 4xx and write nothing", "[http]") {
   refused("DELETE", at, "", 405, "method_not_allowed");
   refused("GET", at + "/nowhere", "", 404, "no_route");
   refused("GET", "/dossiers?colour=red", "", 400, "unknown_key");
+  // Every route names a parameter it does not take, whatever the route.
+  refused("GET", at + "?colour=red", "", 400, "unknown_key");
+  refused("GET", at + "/history?colour=red", "", 400, "unknown_key");
+  refused("POST", at + "/actions/submit?expected_version=1", "", 400, "unknown_key");
+  refused("POST", "/dossiers?workflow=standard", "", 400, "unknown_key");
+  refused("GET", "/inbox?holder=xom-khuan-lan", "", 400, "unknown_key");
+  refused("GET", "/reports/status?year=2026&colour=red", "", 400, "unknown_key");
+  refused("GET", "/calendar/add?from=2026-03-02&days=3&to=2026-03-05", "", 400, "unknown_key");
+  refused("GET", "/calendar/between?from=2026-03-02&to=2026-03-05&days=3", "", 400, "unknown_key");
   refused("GET", "/dossiers?per_page=1000", "", 400, "bad_number");
   refused("GET", "/dossiers/%zz", "", 400, "bad_target");
   // Messages say what was wrong, in Vietnamese.
