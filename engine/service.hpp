@@ -118,6 +118,7 @@ struct HeldNotice {
   NoticeKey key;
   DossierId dossier = 0;
   Error why;
+  bool sent = false;  // a dispatcher's: it went out, but its delivery could not be recorded
 };
 
 // One attempt at sending a notice by one channel, as the dispatcher reports it.

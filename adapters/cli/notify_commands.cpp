@@ -31,9 +31,10 @@ int cmd_notify(Ctx& c) {
   if (!round->held.empty()) {
     // Sent the others; these wait until their dossier is repaired (hoso replay, hoso audit verify tell how).
     Error e = round->held.front().why;
-    e.message = fmt::format("Đã gửi {} thông báo; {} thông báo bị giữ lại, không gửi", delivered, round->held.size());
+    e.message = fmt::format("Đã gửi {} thông báo; {} thông báo bị giữ lại", delivered, round->held.size());
     for (const HeldNotice& h : round->held)
-      e.message += fmt::format("; thông báo {}.{} của hồ sơ {}: {}", h.key.gseq, h.key.n, h.dossier, h.why.message);
+      e.message += fmt::format("; thông báo {}.{} của hồ sơ {} ({}): {}", h.key.gseq, h.key.n, h.dossier,
+                               h.sent ? "đã gửi nhưng chưa ghi được vào lịch sử" : "chưa gửi", h.why.message);
     return fail(c, e);
   }
   if (round->failed > 0 || round->dead_lettered > 0) {

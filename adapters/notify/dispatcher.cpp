@@ -58,13 +58,25 @@ Result<DispatchRound> NoticeDispatcher::run(int max_notices, const std::function
     // earlier run, as the history shows) are passed over once it settles, checked against the history then.
     // The move is a command of its own in the group: when the history disagrees with it (edited by hand), it
     // alone is undone and reported, and the attempts (sent already) stay recorded, so nothing goes out twice.
+    // An attempt whose record the history refuses (the dossier edited behind the log's back since its notice
+    // was rendered, another process recording the same attempt) is undone alone, as a refused command in a
+    // group is: the others stay recorded, and its notice is held (tried again after a growing wait) instead of
+    // the whole batch going out again. A storage failure still fails the round (nothing of it is kept).
     NoticeKey cursor = read_at;
     std::optional<Error> not_moved;
+    std::vector<HeldNotice> unrecorded;
     const Write write = [&](CommandService& service) {
       not_moved.reset();
+      unrecorded.clear();
       return service.group([&] {
         for (const auto& a : attempts)
-          if (Status st = service.record_attempt(*a.notice, a.attempt); !st) return st;
+          if (Status st = service.record_attempt(*a.notice, a.attempt); !st) {
+            if (st.error().code == ErrorCode::kInternal) return st;
+            const NoticeKey key{a.notice->gseq, a.notice->n};
+            settled.erase(key);
+            if (std::none_of(unrecorded.begin(), unrecorded.end(), [&](const HeldNotice& h) { return h.key == key; }))
+              unrecorded.push_back(HeldNotice{key, a.notice->dossier, st.error(), true});
+          }
         if (settled.empty()) return Status::Ok();
         auto moved = service.advance_dispatch_cursor(settled);
         if (moved)
@@ -82,6 +94,8 @@ Result<DispatchRound> NoticeDispatcher::run(int max_notices, const std::function
     // What is known of the notices after the cursor for the next batches and runs.
     for (const auto& [key, at] : waiting) waiting_[key] = at;
     for (const NoticeKey& key : settled) waiting_.erase(key);
+    for (const HeldNotice& h : unrecorded) waiting_.erase(h.key);
+    if (!unrecorded.empty()) hold(std::move(unrecorded), round, log);
     settled_ahead_ = std::move(settled);
     prune(cursor);
     if (not_moved) {
@@ -106,8 +120,8 @@ void NoticeDispatcher::hold(std::vector<HeldNotice> held, DispatchRound& round,
     at.retry_at = Timestamp{now.millis + wait};
     at.next_wait_ms = std::min(wait * 2, kLongestHoldMs);
     if (log)
-      log(fmt::format("notify: notice {}.{} of dossier {} held, not sent (trying again in {} ms): {}", h.key.gseq,
-                      h.key.n, h.dossier, wait, h.why.message));
+      log(fmt::format("notify: notice {}.{} of dossier {} held, {} (trying again in {} ms): {}", h.key.gseq, h.key.n,
+                      h.dossier, h.sent ? "sent but its delivery not recorded" : "not sent", wait, h.why.message));
     round.held.push_back(std::move(h));
   }
 }

@@ -42,7 +42,8 @@ struct DispatchRound {
   // The earliest time a notice waits until for its next attempt (none when no notice is waiting).
   std::optional<Timestamp> waiting_until;
   bool more = false;  // it stopped at max_notices: more may be pending
-  // Notices held this round (not sent: their dossier cannot be trusted), each with why.
+  // Notices held this round, each with why: not sent (their dossier cannot be trusted), or sent but their
+  // delivery could not be recorded (HeldNotice::sent; recorded when they are sent again).
   std::vector<HeldNotice> held;
 };
 

@@ -270,6 +270,81 @@ TEST_CASE("dispatcher: a notice of a dossier that fails its head check is held w
   CHECK(audit->ok);
 }
 
+TEST_CASE("dispatcher: an attempt whose record the history refuses is undone alone - the others stay recorded and "
+          "its notice is held then sent again",
+          "[notify][dispatcher]") {
+  World w;
+  auto submitted = [&](const char* name) {
+    auto r = w.service->create("standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_collective(name));
+    REQUIRE(r.ok());
+    w.tick();
+    REQUIRE(w.service->act(r->id, "submit", "xom-khuan-lan.clerk", {}).ok());
+    w.tick();
+    return r->id;
+  };
+  const DossierId edited = submitted("Xóm Khuân Lân"), sound = submitted("Thôn Làng Mới");
+  const auto pending = w.service->pending_notifications(10, templates()).value();
+  REQUIRE(pending.size() == 2);
+  REQUIRE(pending[0].dossier == edited);
+  const NoticeKey sound_key{pending[1].gseq, pending[1].n};
+  const std::string original = w.store.data().dossiers[edited].fields;
+  // A channel during whose send the first dossier's projection is edited behind the log's back: its
+  // delivery can no longer be recorded in that dossier.
+  std::vector<std::string> calls;
+  bool edit = true;
+  DeliveryChannel channel{"webhook", [&](const Notification& n, Timestamp) {
+                            calls.push_back(n.id());
+                            if (edit && n.dossier == edited)
+                              w.store.data().dossiers[edited].fields = R"({"recipient_name":"Người khác"})";
+                            return Status::Ok();
+                          }};
+  std::vector<std::string> lines;
+  auto log = [&](const std::string& line) { lines.push_back(line); };
+  NoticeDispatcher d(*w.service, w.clock, {channel}, policy(5), templates());
+  auto delivered_in = [&](DossierId id) {
+    int n = 0;
+    for (const auto& e : w.store.data().events)
+      n += e.dossier == id && e.type == "NotificationDelivered";
+    return n;
+  };
+  auto first = d.run(100, log);
+  REQUIRE(first.ok());  // the round stands: the other notice's record is kept
+  CHECK(first->delivered == 2);
+  REQUIRE(first->held.size() == 1);
+  CHECK(first->held[0].sent);
+  CHECK(first->held[0].dossier == edited);
+  CHECK(first->held[0].why.code == ErrorCode::kVerifyFailed);
+  CHECK(delivered_in(sound) == 1);
+  CHECK(delivered_in(edited) == 0);
+  CHECK(w.store.data().cursor < NoticeKey{pending[0].gseq, pending[0].n});
+  REQUIRE(lines.size() == 1);
+  CHECK_THAT(lines[0], Catch::Contains("held, sent but its delivery not recorded (trying again in 1000 ms)"));
+  // Not tried again before its wait; then held as a notice whose dossier fails its check (not sent).
+  CHECK(d.run(100, log)->delivered == 0);
+  w.clock.advance_ms(1000);
+  auto again = d.run(100, log);
+  REQUIRE(again.ok());
+  REQUIRE(again->held.size() == 1);
+  CHECK_FALSE(again->held[0].sent);
+  CHECK(calls.size() == 2);
+  // Repaired: sent again (at least once), recorded once; the cursor passes both; the audit passes.
+  edit = false;
+  w.store.data().dossiers[edited].fields = original;
+  w.clock.advance_ms(2000);
+  auto repaired = d.run(100, log);
+  REQUIRE(repaired.ok());
+  CHECK(repaired->delivered == 1);
+  CHECK(repaired->held.empty());
+  REQUIRE(calls.size() == 3);
+  CHECK(calls[2] == pending[0].id());
+  CHECK(delivered_in(edited) == 1);
+  CHECK(delivered_in(sound) == 1);
+  CHECK(w.store.data().cursor == sound_key);
+  auto audit = w.service->audit_verify();
+  REQUIRE(audit.ok());
+  CHECK(audit->ok);
+}
+
 TEST_CASE("dispatcher: a failure that repeating cannot fix is dead-lettered at once", "[notify][dispatcher]") {
   Pending p;
   ScriptedChannel mail{"email", {failure("550 không có hộp thư", "smtp_permanent")}, {}};
