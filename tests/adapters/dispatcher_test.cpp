@@ -71,6 +71,39 @@ struct Pending {
   }
 };
 
+// Two dossiers submitted, each with one notice (its submission's): the first one's first in the log.
+struct TwoSubmitted {
+  World w;
+  DossierId first = 0, second = 0;
+  std::vector<Notification> pending;
+  std::string first_fields;  // the first dossier's projection fields as the log has them
+  TwoSubmitted() {
+    first = submitted("Xóm Khuân Lân");
+    second = submitted("Thôn Làng Mới");
+    pending = w.service->pending_notifications(10, templates()).value();
+    REQUIRE(pending.size() == 2);
+    REQUIRE(pending[0].dossier == first);
+    first_fields = w.store.data().dossiers[first].fields;
+  }
+  DossierId submitted(const char* name) {
+    auto r = w.service->create("standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_collective(name));
+    REQUIRE(r.ok());
+    w.tick();
+    REQUIRE(w.service->act(r->id, "submit", "xom-khuan-lan.clerk", {}).ok());
+    w.tick();
+    return r->id;
+  }
+  // The first dossier's projection edited behind the log's back, or put back.
+  void edit_first(bool edited) {
+    w.store.data().dossiers[first].fields = edited ? R"({"recipient_name":"Người khác"})" : first_fields;
+  }
+  int delivered_in(DossierId id) {
+    int n = 0;
+    for (const auto& e : w.store.data().events) n += e.dossier == id && e.type == "NotificationDelivered";
+    return n;
+  }
+};
+
 RetryPolicy policy(int max_attempts) {
   RetryPolicy p;
   p.max_attempts = max_attempts;
@@ -175,24 +208,12 @@ TEST_CASE("dispatcher: a receiver that never answers ends in a dead letter, and 
 TEST_CASE("dispatcher: a notice of a dossier that fails its head check is held with a growing wait - the notices "
           "after it go out and it goes out once the dossier is repaired",
           "[notify][dispatcher]") {
-  World w;
-  // Two dossiers submitted, the first one's notice first in the log; then its projection edited behind the
-  // log's back.
-  auto submitted = [&](const char* name) {
-    auto r = w.service->create("standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_collective(name));
-    REQUIRE(r.ok());
-    w.tick();
-    REQUIRE(w.service->act(r->id, "submit", "xom-khuan-lan.clerk", {}).ok());
-    w.tick();
-    return r->id;
-  };
-  const DossierId forged = submitted("Xóm Khuân Lân"), sound = submitted("Thôn Làng Mới");
-  const auto pending = w.service->pending_notifications(10, templates()).value();
-  REQUIRE(pending.size() == 2);
-  REQUIRE(pending[0].dossier == forged);
+  TwoSubmitted t;
+  World& w = t.w;
+  const DossierId forged = t.first, sound = t.second;
+  const auto& pending = t.pending;
   const NoticeKey forged_key{pending[0].gseq, pending[0].n}, sound_key{pending[1].gseq, pending[1].n};
-  const std::string original = w.store.data().dossiers[forged].fields;
-  w.store.data().dossiers[forged].fields = R"({"recipient_name":"Người khác","recipient_kind":"collective"})";
+  t.edit_first(true);
 
   // The core: without a place to report it, the notice fails the read; with one, it is passed over.
   auto refused = w.service->pending_notifications(10, templates());
@@ -227,11 +248,7 @@ TEST_CASE("dispatcher: a notice of a dossier that fails its head check is held w
                                                    pending[0].id(), forged)));
   // The sound dossier's delivery is recorded; the cursor waits before the held notice; nothing was written to
   // the forged dossier.
-  auto delivered_in = [&](DossierId id) {
-    int n = 0;
-    for (const auto& e : w.service->history(id, std::nullopt).value()) n += e.type == "NotificationDelivered";
-    return n;
-  };
+  auto delivered_in = [&](DossierId id) { return t.delivered_in(id); };
   CHECK(delivered_in(sound) == 1);
   CHECK(w.store.data().cursor < forged_key);
   CHECK(w.store.data().dossiers[forged].version == 2);
@@ -252,7 +269,7 @@ TEST_CASE("dispatcher: a notice of a dossier that fails its head check is held w
   CHECK(hook.calls.size() == 1);  // the sound one is not sent twice
 
   // Repaired: it goes out once, and the cursor passes both.
-  w.store.data().dossiers[forged].fields = original;
+  t.edit_first(false);
   w.clock.advance_ms(2000);
   auto repaired = d.run(100, log);
   REQUIRE(repaired.ok());
@@ -273,40 +290,24 @@ TEST_CASE("dispatcher: a notice of a dossier that fails its head check is held w
 TEST_CASE("dispatcher: an attempt whose record the history refuses is undone alone - the others stay recorded and "
           "its notice is held then sent again",
           "[notify][dispatcher]") {
-  World w;
-  auto submitted = [&](const char* name) {
-    auto r = w.service->create("standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_collective(name));
-    REQUIRE(r.ok());
-    w.tick();
-    REQUIRE(w.service->act(r->id, "submit", "xom-khuan-lan.clerk", {}).ok());
-    w.tick();
-    return r->id;
-  };
-  const DossierId edited = submitted("Xóm Khuân Lân"), sound = submitted("Thôn Làng Mới");
-  const auto pending = w.service->pending_notifications(10, templates()).value();
-  REQUIRE(pending.size() == 2);
-  REQUIRE(pending[0].dossier == edited);
+  TwoSubmitted t;
+  World& w = t.w;
+  const DossierId edited = t.first, sound = t.second;
+  const auto& pending = t.pending;
   const NoticeKey sound_key{pending[1].gseq, pending[1].n};
-  const std::string original = w.store.data().dossiers[edited].fields;
   // A channel during whose send the first dossier's projection is edited behind the log's back: its
   // delivery can no longer be recorded in that dossier.
   std::vector<std::string> calls;
   bool edit = true;
   DeliveryChannel channel{"webhook", [&](const Notification& n, Timestamp) {
                             calls.push_back(n.id());
-                            if (edit && n.dossier == edited)
-                              w.store.data().dossiers[edited].fields = R"({"recipient_name":"Người khác"})";
+                            if (edit && n.dossier == edited) t.edit_first(true);
                             return Status::Ok();
                           }};
   std::vector<std::string> lines;
   auto log = [&](const std::string& line) { lines.push_back(line); };
   NoticeDispatcher d(*w.service, w.clock, {channel}, policy(5), templates());
-  auto delivered_in = [&](DossierId id) {
-    int n = 0;
-    for (const auto& e : w.store.data().events)
-      n += e.dossier == id && e.type == "NotificationDelivered";
-    return n;
-  };
+  auto delivered_in = [&](DossierId id) { return t.delivered_in(id); };
   auto first = d.run(100, log);
   REQUIRE(first.ok());  // the round stands: the other notice's record is kept
   CHECK(first->delivered == 2);
@@ -329,7 +330,7 @@ TEST_CASE("dispatcher: an attempt whose record the history refuses is undone alo
   CHECK(calls.size() == 2);
   // Repaired: sent again (at least once), recorded once; the cursor passes both; the audit passes.
   edit = false;
-  w.store.data().dossiers[edited].fields = original;
+  t.edit_first(false);
   w.clock.advance_ms(2000);
   auto repaired = d.run(100, log);
   REQUIRE(repaired.ok());
