@@ -98,6 +98,9 @@ class Directory {
   const std::vector<User>& users() const { return users_; }
   const Org& org(OrgId id) const { return orgs_[id.value]; }
   const User& user(UserId id) const { return users_[id.value]; }
+  // The store's directory_version this directory was read at (0 for one built from config).
+  std::int64_t version() const { return version_; }
+  void set_version(std::int64_t v) { version_ = v; }
   std::optional<OrgId> find_org(std::string_view key) const;
   std::optional<UserId> find_user(std::string_view key) const;
 
@@ -114,6 +117,7 @@ class Directory {
   OrgId jurisdiction_of(OrgId org) const;
 
  private:
+  std::int64_t version_ = 0;
   std::vector<Org> orgs_;
   std::vector<User> users_;
   // Transparent hashing: lookups by string_view allocate nothing.

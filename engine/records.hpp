@@ -105,6 +105,7 @@ struct TimerRecord {
 // Directory rows (the current org tree and users).
 struct OrgRecord {
   std::string key, name, kind, parent;
+  friend bool operator==(const OrgRecord&, const OrgRecord&) = default;
 };
 // Who may act for a user while they are away: the delegate's user key, the first and last day
 // ("YYYY-MM-DD", Vietnam dates, both included) and why.
@@ -117,6 +118,7 @@ struct UserRecord {
   std::vector<std::string> roles;
   bool active = true;
   std::vector<DelegationRecord> delegates{};  // who may act for this user, and when
+  friend bool operator==(const UserRecord&, const UserRecord&) = default;
 };
 
 }  // namespace hoso

@@ -155,6 +155,9 @@ class Store {
   virtual Result<std::optional<TokenRecord>> token(const std::string& hash) = 0;
   // Where the dispatcher is ({0, -1} before the first delivery).
   virtual Result<NoticeKey> dispatch_cursor() = 0;
+  // How many times replace_directory changed the org tree or the users (0 before the first change): a
+  // process that loaded the directory at another version acts on stale people and permissions.
+  virtual Result<std::int64_t> directory_version() = 0;
   // The events after `gseq`, in log order, at most `limit`.
   virtual Result<std::vector<LoggedEvent>> events_after(std::int64_t gseq, int limit) = 0;
   // The event at `gseq`, or nullopt when there is none.

@@ -41,6 +41,7 @@ int status_of(const Error& e) {
       return 500;
     case ErrorCode::kInternal:
       // No room to write (a full disk): 507 Insufficient Storage tells the client to try again later.
+      if (e.reason == "directory_changed") return 503;  // until the server restarts with the new directory
       return e.reason == "storage_full" ? 507 : 500;
   }
   return 500;

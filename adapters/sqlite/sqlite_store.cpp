@@ -858,6 +858,17 @@ class SqliteStore::Impl {
                              const std::vector<UserRecord>& users) override {
       return guard([&]() -> Status {
         if (auto gone = lost()) return *gone;
+        // The same tree and people again (init re-run with the same config): nothing changes, not even the
+        // version, so running servers go on.
+        auto had_orgs = impl_.orgs();
+        if (!had_orgs) return poison(had_orgs.error());
+        auto had_users = impl_.users();
+        if (!had_users) return poison(had_users.error());
+        if (*had_orgs == orgs && *had_users == users) return Status::Ok();
+        auto version = impl_.directory_version();
+        if (!version) return poison(version.error());
+        if (Status s = set_meta("directory_version", std::to_string(*version + 1), "ghi phiên bản danh mục"); !s)
+          return s;
         if (Status s = impl_.exec(Q::kDeleteOrgs, "xóa danh mục đơn vị"); !s) return poison(s.error());
         if (Status s = impl_.exec(Q::kDeleteUsers, "xóa danh mục người dùng"); !s) return poison(s.error());
         std::int64_t ord = 0;
@@ -1879,6 +1890,18 @@ class SqliteStore::Impl {
     return std::optional<TokenRecord>(std::move(t));
   }
 
+  // meta 'directory_version' (a decimal count); 0 when absent.
+  Result<std::int64_t> directory_version() {
+    auto v = meta("directory_version");
+    if (!v) return v.error();
+    if (!v->has_value()) return std::int64_t{0};
+    std::int64_t n = 0;
+    const std::string& text = **v;
+    if (std::from_chars(text.data(), text.data() + text.size(), n).ec != std::errc() || n < 0)
+      return internal(fmt::format("meta directory_version hỏng: '{}'", text));
+    return n;
+  }
+
   // meta 'dispatch_cursor' ("<gseq>.<n>"); {0, -1} before the first delivery.
   Result<NoticeKey> dispatch_cursor() {
     auto cursor = meta("dispatch_cursor");
@@ -2377,6 +2400,10 @@ Result<std::optional<TokenRecord>> SqliteStore::token(const std::string& hash) {
 
 Result<NoticeKey> SqliteStore::dispatch_cursor() {
   return guarded([&] { return impl_->dispatch_cursor(); });
+}
+
+Result<std::int64_t> SqliteStore::directory_version() {
+  return guarded([&] { return impl_->directory_version(); });
 }
 
 Result<std::vector<LoggedEvent>> SqliteStore::events_after(std::int64_t gseq, int limit) {

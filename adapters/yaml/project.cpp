@@ -260,14 +260,18 @@ Result<std::shared_ptr<const Definition>> StoreDefinitionRegistry::current(const
 Result<Directory> directory_from_store(Store& store) {
   std::vector<OrgRecord> org_rows;
   std::vector<UserRecord> user_rows;
+  std::int64_t version = 0;
   // One snapshot: a concurrent `hoso init` must not give us orgs of one version and users of another.
   auto read = store.snapshot([&]() -> Status {
     auto o = store.orgs();
     if (!o) return o.error();
     auto u = store.users();
     if (!u) return u.error();
+    auto v = store.directory_version();
+    if (!v) return v.error();
     org_rows = std::move(o.value());
     user_rows = std::move(u.value());
+    version = *v;
     return Status::Ok();
   });
   if (!read) return read.error();
@@ -278,7 +282,9 @@ Result<Directory> directory_from_store(Store& store) {
   for (const auto& o : *orgs) org_specs.push_back(OrgSpec{o.key, o.name, o.kind, o.parent});
   for (const auto& u : *users)
     user_specs.push_back(UserSpec{u.key, u.name, u.email, u.org, u.roles, u.active, u.delegates});
-  return Directory::build(org_specs, user_specs);
+  auto dir = Directory::build(org_specs, user_specs);
+  if (dir) dir->set_version(version);
+  return dir;
 }
 
 std::string sources_hash(const std::vector<SourceFile>& files) {

@@ -618,6 +618,39 @@ TEST_CASE("replace_directory: delegates round-trip, and a corrupt column is an e
   CHECK_THAT(broken.error().message, Catch::Contains("cột delegates của người dùng «xa.clerk» bị hỏng"));
 }
 
+TEST_CASE("replace_directory: the directory version moves only when the tree or the people change", "[sqlite]") {
+  TempDir dir;
+  auto store = open_store(dir.file("hoso.db"));
+  const std::vector<OrgRecord> orgs = {{"xa", "Xã B", "commune", ""}};
+  UserRecord clerk{"xa.clerk", "Nguyễn Văn An", "an@xa.example", "xa", {"clerk"}};
+  auto replace = [&](const std::vector<UserRecord>& users) {
+    REQUIRE(store->write([&](WriteTx& tx) { return tx.replace_directory(orgs, users); }).ok());
+    return store->directory_version().value();
+  };
+  CHECK(store->directory_version().value() == 0);
+  CHECK(replace({clerk}) == 1);
+  CHECK(replace({clerk}) == 1);  // the same again: no change
+  UserRecord gone = clerk;
+  gone.active = false;
+  CHECK(replace({gone}) == 2);
+  UserRecord moved = clerk;
+  moved.roles = {"signer"};
+  CHECK(replace({moved}) == 3);
+  moved.delegates = {{"xa.clerk2", "2026-01-01", "2026-01-31", ""}};
+  UserRecord second{"xa.clerk2", "Lê Văn C", "c@xa.example", "xa", {"clerk"}};
+  CHECK(replace({moved, second}) == 4);
+  CHECK(replace({moved, second}) == 4);
+  // A refused write changes nothing, the version included.
+  CHECK_FALSE(store
+                  ->write([&](WriteTx& tx) -> Status {
+                    if (auto st = tx.replace_directory(orgs, {clerk}); !st) return st;
+                    return make_error(ErrorCode::kRefused, "undone");
+                  })
+                  .ok());
+  CHECK(store->directory_version().value() == 4);
+  CHECK(store->users().value().size() == 2);
+}
+
 TEST_CASE("append: create then follow-ups round-trip every field", "[sqlite]") {
   TempDir dir;
   auto store = open_store(dir.file("hoso.db"));

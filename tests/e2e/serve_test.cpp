@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -224,6 +225,55 @@ TEST_CASE("serve: a client that expects 100-continue is told to go on at once - 
     CHECK(parse_reply(answer).status == 413);
   }
   CHECK(read_one(cli, "SELECT count(*) FROM dossiers") == "1");
+}
+
+TEST_CASE("serve: after hoso init changes the people the running server refuses to act on the old ones (503) "
+          "until it restarts - an init that changes nothing stops nobody",
+          "[e2e][serve]") {
+  Cli cli;
+  cli.init();
+  const std::string clerk = token(cli, "xom-khuan-lan.clerk"), police = token(cli, "ca-xa-phuong-tien.clerk");
+  // A copy of the shipped config, to change.
+  const std::string config = cli.dir + "/config";
+  std::filesystem::copy(kSource + "/config", config, std::filesystem::copy_options::recursive);
+  auto reinit = [&] {
+    auto r = cli({"init", "--config", config, "--workflows", kSource + "/workflows"});
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+  };
+  auto s = std::make_unique<Served>(cli);
+  REQUIRE(s->call("POST", "/dossiers", clerk, proposal()).status == 201);
+  reinit();  // the same config again: nothing changed
+  CHECK(s->call("POST", "/dossiers", clerk, proposal()).status == 201);
+  // The unit's clerk leaves: made inactive in the config, loaded by init while the server runs.
+  std::string users;
+  {
+    std::ifstream in(config + "/users.yaml");
+    users.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const std::string entry = "  - id: xom-khuan-lan.clerk\n";
+  const auto at = users.find(entry);
+  REQUIRE(at != std::string::npos);
+  users.insert(at + entry.size(), "    active: false\n");
+  std::ofstream(config + "/users.yaml") << users;
+  reinit();
+  // Every request that authenticates is refused until the restart, whoever makes it; health still answers.
+  const HttpReply refused = s->call("POST", "/dossiers", clerk, proposal());
+  CHECK(refused.status == 503);
+  CHECK(body(refused).at("error").at("reason").as_string() == "directory_changed");
+  CHECK_THAT(std::string(body(refused).at("error").at("message").as_string()),
+             Catch::Contains("khởi động lại máy chủ"));
+  CHECK(s->call("GET", "/inbox", police).status == 503);
+  CHECK(s->call("GET", "/health").status == 200);
+  CHECK(read_one(cli, "SELECT count(*) FROM dossiers") == "2");
+  CHECK(s->stop(SIGTERM).code == 0);
+  // Restarted: the clerk who left is refused as inactive, the others act.
+  s = std::make_unique<Served>(cli);
+  const HttpReply left = s->call("POST", "/dossiers", clerk, proposal());
+  CHECK(left.status == 401);
+  CHECK(body(left).at("error").at("reason").as_string() == "inactive_user");
+  CHECK(s->call("GET", "/inbox", police).status == 200);
+  CHECK(s->stop(SIGTERM).code == 0);
 }
 
 TEST_CASE("serve: HEAD gets the head of the GET answer only - and a method a path does not take gets 405 with Allow",

@@ -35,6 +35,7 @@ class MemoryStore : public Store {
     std::map<std::string, std::string> heads;
     std::vector<OrgRecord> orgs;
     std::vector<UserRecord> users;
+    std::int64_t directory_version = 0;
     std::map<std::string, ConfigSources> sources;
     ClockRecord clock;
     std::set<std::tuple<std::string, DossierId, std::string>> timers;  // (due_at, dossier, name)
@@ -141,6 +142,7 @@ class MemoryStore : public Store {
   }
   Result<std::int64_t> pending_timers() override { return static_cast<std::int64_t>(data_.timers.size()); }
   Result<NoticeKey> dispatch_cursor() override { return data_.cursor; }
+  Result<std::int64_t> directory_version() override { return data_.directory_version; }
   Result<std::optional<TokenRecord>> token(const std::string& hash) override {
     auto it = data_.tokens.find(hash);
     if (it == data_.tokens.end()) return std::optional<TokenRecord>();
@@ -211,6 +213,8 @@ class MemoryStore : public Store {
       return Status::Ok();
     }
     Status replace_directory(const std::vector<OrgRecord>& o, const std::vector<UserRecord>& u) override {
+      if (data.orgs == o && data.users == u) return Status::Ok();
+      ++data.directory_version;
       data.orgs = o;
       data.users = u;
       return Status::Ok();
