@@ -76,6 +76,7 @@ struct TwoSubmitted {
   World w;
   DossierId first = 0, second = 0;
   std::vector<Notification> pending;
+  NoticeKey first_key, second_key;  // their notices'
   std::string first_fields;  // the first dossier's projection fields as the log has them
   TwoSubmitted() {
     first = submitted("Xóm Khuân Lân");
@@ -83,7 +84,14 @@ struct TwoSubmitted {
     pending = w.service->pending_notifications(10, templates()).value();
     REQUIRE(pending.size() == 2);
     REQUIRE(pending[0].dossier == first);
+    first_key = NoticeKey{pending[0].gseq, pending[0].n};
+    second_key = NoticeKey{pending[1].gseq, pending[1].n};
     first_fields = w.store.data().dossiers[first].fields;
+  }
+  void audit_passes() {
+    auto audit = w.service->audit_verify();
+    REQUIRE(audit.ok());
+    CHECK(audit->ok);
   }
   DossierId submitted(const char* name) {
     auto r = w.service->create("standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_collective(name));
@@ -212,7 +220,7 @@ TEST_CASE("dispatcher: a notice of a dossier that fails its head check is held w
   World& w = t.w;
   const DossierId forged = t.first, sound = t.second;
   const auto& pending = t.pending;
-  const NoticeKey forged_key{pending[0].gseq, pending[0].n}, sound_key{pending[1].gseq, pending[1].n};
+  const NoticeKey forged_key = t.first_key, sound_key = t.second_key;
   t.edit_first(true);
 
   // The core: without a place to report it, the notice fails the read; with one, it is passed over.
@@ -282,9 +290,7 @@ TEST_CASE("dispatcher: a notice of a dossier that fails its head check is held w
   CHECK(delivered_in(sound) == 1);
   CHECK(w.store.data().cursor == sound_key);
   CHECK(w.service->pending_notifications(10, templates())->empty());
-  auto audit = w.service->audit_verify();
-  REQUIRE(audit.ok());
-  CHECK(audit->ok);
+  t.audit_passes();
 }
 
 TEST_CASE("dispatcher: an attempt whose record the history refuses is undone alone - the others stay recorded and "
@@ -294,7 +300,6 @@ TEST_CASE("dispatcher: an attempt whose record the history refuses is undone alo
   World& w = t.w;
   const DossierId edited = t.first, sound = t.second;
   const auto& pending = t.pending;
-  const NoticeKey sound_key{pending[1].gseq, pending[1].n};
   // A channel during whose send the first dossier's projection is edited behind the log's back: its
   // delivery can no longer be recorded in that dossier.
   std::vector<std::string> calls;
@@ -317,7 +322,7 @@ TEST_CASE("dispatcher: an attempt whose record the history refuses is undone alo
   CHECK(first->held[0].why.code == ErrorCode::kVerifyFailed);
   CHECK(delivered_in(sound) == 1);
   CHECK(delivered_in(edited) == 0);
-  CHECK(w.store.data().cursor < NoticeKey{pending[0].gseq, pending[0].n});
+  CHECK(w.store.data().cursor < t.first_key);
   REQUIRE(lines.size() == 1);
   CHECK_THAT(lines[0], Catch::Contains("held, sent but its delivery not recorded (trying again in 1000 ms)"));
   // Not tried again before its wait; then held as a notice whose dossier fails its check (not sent).
@@ -340,10 +345,8 @@ TEST_CASE("dispatcher: an attempt whose record the history refuses is undone alo
   CHECK(calls[2] == pending[0].id());
   CHECK(delivered_in(edited) == 1);
   CHECK(delivered_in(sound) == 1);
-  CHECK(w.store.data().cursor == sound_key);
-  auto audit = w.service->audit_verify();
-  REQUIRE(audit.ok());
-  CHECK(audit->ok);
+  CHECK(w.store.data().cursor == t.second_key);
+  t.audit_passes();
 }
 
 TEST_CASE("dispatcher: a failure that repeating cannot fix is dead-lettered at once", "[notify][dispatcher]") {
