@@ -552,14 +552,11 @@ class Handler {
                           {"due", format_date(*due)},
                           {"due_end_utc", format_utc(end_of_day_utc(*due))}};
     }
-    if (what == "between") {
-      auto to = date("to");
-      if (!to) return to.error();
-      auto n = (*cal)->working_days_between(*from, *to);
-      if (!n) return n.error();
-      return json::value{{"from", format_date(*from)}, {"to", format_date(*to)}, {"working_days", *n}};
-    }
-    return make_error(ErrorCode::kNotFound, fmt::format("Không có đường dẫn /calendar/{}", what));
+    auto to = date("to");  // "between"
+    if (!to) return to.error();
+    auto n = (*cal)->working_days_between(*from, *to);
+    if (!n) return n.error();
+    return json::value{{"from", format_date(*from)}, {"to", format_date(*to)}, {"working_days", *n}};
   }
 
   Result<json::value> reports() {

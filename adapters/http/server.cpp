@@ -141,10 +141,11 @@ class Session : public std::enable_shared_from_this<Session> {
     head_.clear();
     const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
     fmt::format_to(std::back_inserter(head_),
-                   "HTTP/1.1 {} {}\r\nServer: hoso\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}{}{}{}\r\n", status,
+                   "HTTP/1.1 {} {}\r\nServer: hoso\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}", status,
                    std::string_view(reason.data(), reason.size()), content_type, body_.size(),
-                   keep_alive ? "" : "Connection: close\r\n", allow.empty() ? "" : "Allow: ", allow,
-                   allow.empty() ? "" : "\r\n");
+                   keep_alive ? "" : "Connection: close\r\n");
+    if (!allow.empty()) fmt::format_to(std::back_inserter(head_), "Allow: {}\r\n", allow);
+    head_ += "\r\n";
     if (head_only_) body_.clear();
     stream_.expires_after(settings_.read_timeout);
     const std::array<asio::const_buffer, 2> out{asio::buffer(head_), asio::buffer(body_)};
@@ -294,13 +295,11 @@ struct Server::Impl {
         log("accept: accepting connections again");
         accept_wait = std::chrono::milliseconds(0);
       }
-      {
-        auto session = std::make_shared<Session>(std::move(socket), settings, log,
-                                                 [this](Queued q) { submit(std::move(q)); }, stopping);
-        std::erase_if(sessions, [](const std::weak_ptr<Session>& w) { return w.expired(); });
-        sessions.push_back(session);
-        session->start();
-      }
+      auto session = std::make_shared<Session>(std::move(socket), settings, log,
+                                               [this](Queued q) { submit(std::move(q)); }, stopping);
+      std::erase_if(sessions, [](const std::weak_ptr<Session>& w) { return w.expired(); });
+      sessions.push_back(session);
+      session->start();
       accept();
     });
   }
