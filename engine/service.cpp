@@ -204,7 +204,7 @@ Result<Outcome> CommandService::commit(WriteTx& tx, const Definition& def, Dossi
   }
   projection.last_hash = last_hash;
   if (auto st = tx.append(expected_version, projection, out.events); !st) return st.error();
-  pending_ = Written{std::move(projection)};
+  pending_ = Written{std::move(projection), state};
   out.id = state.id;
   out.version = state.version;
   out.state = def.state(state.state).key;
@@ -341,7 +341,7 @@ Result<Outcome> CommandService::act(DossierId id, const std::string& action, con
   if (!behalf) return behalf.error();
   Result<Outcome> result = Error{};
   auto st = store_.write([&](WriteTx& tx) -> Status {
-    auto rec = tx.load(id);
+    auto rec = load_for_write(tx, id);
     if (!rec) return rec.error();
     if (!rec->has_value())
       return with_reason(ErrorCode::kNotFound, fmt::format("Không tìm thấy hồ sơ {}", id), "unknown_dossier");
@@ -423,9 +423,18 @@ Result<Outcome> CommandService::act(DossierId id, const std::string& action, con
   return result;
 }
 
+Result<std::optional<DossierRecord>> CommandService::load_for_write(WriteTx& tx, DossierId id) {
+  if (auto known = written_.find(id); known != written_.end()) {
+    auto same = tx.still_written(id, known->second.record.version, known->second.record.last_hash);
+    if (!same) return same.error();
+    if (*same) return std::optional<DossierRecord>(known->second.record);
+  }
+  return tx.load(id);
+}
+
 Result<DossierState> CommandService::load_checked(WriteTx& tx, const DossierRecord& record, const Definition& d) {
   if (auto known = written_.find(record.id); known != written_.end() && known->second.record == record)
-    return decode_dossier(d, dir_, record);  // exactly what this service wrote and the chain recorded
+    return known->second.state;  // exactly what this service wrote and the chain recorded
   auto last = tx.last_event(record.id);
   if (!last) return last.error();
   if (auto head = verify_head(record, *last); !head) return head.error();
@@ -472,7 +481,7 @@ Result<FireReport> CommandService::fire_due(Timestamp until, bool virtual_clock)
           passed.insert({timer.due_at, timer.dossier, timer.name});
           failed.emplace_back(timer, std::move(why));
         };
-        auto rec = tx.load(timer.dossier);
+        auto rec = load_for_write(tx, timer.dossier);
         if (!rec) {
           pass_over(rec.error());
           continue;
@@ -760,7 +769,7 @@ Status CommandService::record_attempt(const Notification& n, const DeliveryAttem
                       fmt::format("lần gửi thông báo {} không hợp lệ (kênh '{}', lần {})", n.id(), a.channel,
                                   a.attempt));
   auto st = store_.write([&](WriteTx& tx) -> Status {
-    auto rec = tx.load(n.dossier);
+    auto rec = load_for_write(tx, n.dossier);
     if (!rec) return rec.error();
     if (!rec->has_value()) return make_error(ErrorCode::kVerifyFailed, "thông báo của hồ sơ không tồn tại");
     const DossierRecord& record = **rec;

@@ -249,6 +249,13 @@ class CommandService {
 
   const Directory& directory() const { return dir_; }
 
+  // The state this service remembers writing for dossier `id` (what its next command starts from when the
+  // stored projection is still the one written), if any: for the tests of that memory.
+  std::optional<DossierState> remembered_state(DossierId id) const {
+    auto known = written_.find(id);
+    return known == written_.end() ? std::nullopt : std::optional<DossierState>(known->second.state);
+  }
+
  private:
   Result<UserId> find_user(const std::string& key) const;
   // The user `key` names, or an invalid id for "" (a command nobody delegated); fails with kInvalidInput
@@ -276,6 +283,9 @@ class CommandService {
   // Writes a decided creation as a new dossier (or returns the refusal).
   Result<Outcome> commit_created(WriteTx& tx, const Definition& d, const Decided& decided);
   // The dossier `id` as of its projection, checked against the chain unless this service wrote it.
+  // The projection of `id` for a command: this service's copy of the one it last wrote, when the store vouches
+  // it is still the stored one (no read, no decoding); else read from the store.
+  Result<std::optional<DossierRecord>> load_for_write(WriteTx& tx, DossierId id);
   Result<DossierState> load_checked(WriteTx& tx, const DossierRecord& record, const Definition& def);
   // Fires `timer`, which `state` (of `record`) lists, and commits the TimerFired event.
   Status fire_listed(WriteTx& tx, const DossierRecord& record, const Definition& def, DossierState& state,
@@ -288,14 +298,16 @@ class CommandService {
   std::shared_ptr<const BusinessCalendar> calendar_;
   unsigned parts_ = 1;
 
-  // The projection this service last wrote for each dossier. When a command loads a projection
-  // byte-identical to the one remembered, it was written (and its digest recorded in the chain) by this
-  // service and nobody has touched it since, so the head check is skipped; any other projection takes the
-  // full path. Bounded (one entry leaves for each new one once full); not thread-safe (a service serves one
+  // The projection this service last wrote for each dossier, and the state it encodes. When a command loads
+  // a projection byte-identical to the one remembered, it was written (and its digest recorded in the chain)
+  // by this service and nobody has touched it since, so the head check and the decoding are skipped; any
+  // other projection takes the full path. Bounded (one entry leaves for each new one once full); not thread-safe (a service serves one
   // thread).
   static constexpr std::size_t kRemembered = 16384;
   struct Written {
     DossierRecord record;
+    DossierState state;  // what `record` decodes to: the state the commit left (decoding it again is a third
+                         // of a command's engine time)
   };
   std::unordered_map<DossierId, Written> written_;
   std::optional<Written> pending_;  // set by commit(), remembered once the write has committed

@@ -29,6 +29,13 @@ class WriteTx {
   virtual ~WriteTx() = default;
   // Returns the dossier's projection, or nullopt when there is none.
   virtual Result<std::optional<DossierRecord>> load(DossierId id) = 0;
+  // Whether the stored projection of `id` is for certain the one this store's own writes last put there, at
+  // `version` with head `last_hash`, and nobody has written it since: then the caller may use its copy of
+  // what it wrote instead of load(). False whenever the store cannot tell (the default: always load).
+  virtual Result<bool> still_written(DossierId id, std::int64_t version, const std::string& last_hash) {
+    (void)id, (void)version, (void)last_hash;
+    return false;
+  }
   // The dossier's latest event, or nullopt when there is no such dossier.
   virtual Result<std::optional<EventRecord>> last_event(DossierId id) = 0;
   // The time of the last event appended to the log (any dossier), or nullopt when the log is empty.

@@ -910,6 +910,108 @@ TEST_CASE("group: the log's last time inside a group follows each append and for
   CHECK(store->events(1).value() == after_more.events[1]);
 }
 
+TEST_CASE("still_written: only for the projection this connection wrote last and nobody touched since",
+          "[sqlite]") {
+  // A command uses its own copy of a projection when this says so instead of reading the row: each case here
+  // is one where that copy would be wrong.
+  TempDir dir;
+  const std::string path = dir.file("hoso.db");
+  auto store = open_store(path);
+  Model m;
+  REQUIRE(advance(*store, m, 1, Step().n(2)).ok());
+  REQUIRE(advance(*store, m, 2).ok());
+  auto still = [&](SqliteStore& s, const DossierRecord& p) {
+    std::optional<bool> out;
+    REQUIRE(s.write([&](WriteTx& tx) {
+               auto r = tx.still_written(p.id, p.version, p.last_hash);
+               REQUIRE(r.ok());
+               out = *r;
+               return Status::Ok();
+             }).ok());
+    return *out;
+  };
+  auto stored = [&](DossierId id) { return store->load(id).value().value(); };
+
+  // Own appends: the row is the one written, field for field.
+  CHECK(still(*store, m.projections[1]));
+  CHECK(stored(1) == m.projections[1]);
+  DossierRecord other_version = m.projections[1];
+  other_version.version -= 1;
+  CHECK_FALSE(still(*store, other_version));
+  DossierRecord other_head = m.projections[1];
+  other_head.last_hash = std::string(64, '0');
+  CHECK_FALSE(still(*store, other_head));
+  // A dossier it never wrote, and a connection that wrote nothing.
+  DossierRecord never_written = m.projections[2];
+  never_written.id = 3;
+  CHECK_FALSE(still(*store, never_written));
+  CHECK_FALSE(still(*open_store(path, OpenMode::kExisting), m.projections[1]));
+  // The transaction then goes on as after a read: the next append checks the version without reading it.
+  REQUIRE(store
+              ->write([&](WriteTx& tx) -> Status {
+                auto same = tx.still_written(1, m.projections[1].version, m.projections[1].last_hash);
+                if (!same || !*same) return make_error(ErrorCode::kInternal, "not still written");
+                auto [fresh, p] = next_step(m, 1, Step().to("ubnd-tinh-thai-nguyen"));
+                if (Status st = tx.append(m.version(1), p, fresh); !st) return st;
+                commit_step(m, 1, fresh, p);
+                return Status::Ok();
+              })
+              .ok());
+  CHECK(still(*store, m.projections[1]));
+  CHECK(stored(1) == m.projections[1]);
+
+  // Another connection edits the row behind this one's back: no longer vouched for.
+  {
+    RawDb raw(path);
+    REQUIRE(raw.exec("UPDATE dossiers SET fields = '{\"recipient_name\":\"Người khác\"}' WHERE id = 1") ==
+            SQLITE_OK);
+  }
+  CHECK_FALSE(still(*store, m.projections[1]));
+  // Any commit by another connection counts, whichever rows it touched.
+  REQUIRE(advance(*store, m, 2).ok());
+  CHECK(still(*store, m.projections[2]));
+  {
+    RawDb raw(path);
+    REQUIRE(raw.exec("INSERT INTO meta (\"key\", value) VALUES ('elsewhere', '1')") == SQLITE_OK);
+  }
+  CHECK_FALSE(still(*store, m.projections[2]));
+
+  // A command of a group appends then fails: what it wrote is undone and not vouched for.
+  REQUIRE(advance(*store, m, 2).ok());
+  const auto [undone, p_undone] = next_step(m, 2, Step().to("so-khac"));
+  Status g = store->group([&] {
+    auto failed = store->write([&](WriteTx& tx) -> Status {
+      if (Status st = tx.append(m.version(2), p_undone, undone); !st) return st;
+      CHECK(tx.still_written(2, p_undone.version, p_undone.last_hash).value());
+      return make_error(ErrorCode::kRefused, "từ chối sau khi ghi");
+    });
+    CHECK_FALSE(failed.ok());
+    CHECK_FALSE(still(*store, p_undone));
+    return Status::Ok();
+  });
+  REQUIRE(g.ok());
+  CHECK_FALSE(still(*store, p_undone));
+  CHECK(stored(2) == m.projections[2]);
+
+  // A group that fails after its commands appended: nothing of it is kept, nor vouched for.
+  Status failed_group = store->group([&] {
+    REQUIRE(store->write([&](WriteTx& tx) { return tx.append(m.version(2), p_undone, undone); }).ok());
+    return make_error(ErrorCode::kInternal, "nhóm thất bại");
+  });
+  CHECK_FALSE(failed_group.ok());
+  CHECK_FALSE(still(*store, p_undone));
+  CHECK(stored(2) == m.projections[2]);
+
+  // A write (outside a group) that appends then fails.
+  Status failed_write = store->write([&](WriteTx& tx) -> Status {
+    if (Status st = tx.append(m.version(2), p_undone, undone); !st) return st;
+    return make_error(ErrorCode::kRefused, "từ chối sau khi ghi");
+  });
+  CHECK_FALSE(failed_write.ok());
+  CHECK_FALSE(still(*store, p_undone));
+  CHECK(store->events(2).value() == m.events[2]);
+}
+
 TEST_CASE("write: a storage failure inside work rolls back even when work ignores it", "[sqlite]") {
   TempDir dir;
   auto store = open_store(dir.file("hoso.db"));

@@ -540,6 +540,59 @@ TEST_CASE("a service trusts only the projection it wrote itself, anything else i
   CHECK(w.store.data().events.size() == 4);
 }
 
+TEST_CASE("the state a service remembers after each command is the one its stored projection decodes to",
+          "[service][history]") {
+  // The next command on a dossier starts from the remembered state instead of decoding the projection again,
+  // so the two must be equal after every kind of command: creations, each level's steps, votes, decisions,
+  // returns with edited fields and documents, timers fired late, a paused and resumed legal clock.
+  World w;
+  std::vector<DossierId> seen;
+  auto matches = [&](DossierId id) {
+    auto rec = w.store.load(id);
+    REQUIRE(rec.ok());
+    REQUIRE(rec->has_value());
+    auto def = w.registry->by_hash((*rec)->definition_hash);
+    REQUIRE(def.ok());
+    auto decoded = decode_dossier(**def, w.directory, **rec);
+    REQUIRE(decoded.ok());
+    auto remembered = w.service->remembered_state(id);
+    REQUIRE(remembered.has_value());
+    INFO("dossier " << id << " at version " << (*rec)->version << " in state " << (*rec)->state);
+    CHECK(*remembered == *decoded);
+  };
+  for (const char* award : {"giay_khen_xa", "bang_khen_tinh", "bang_khen_ttg", "huan_chuong_ld_nhat"}) {
+    const DossierId id = create(w, "standard", award, "xom-khuan-lan.clerk", eligible_collective());
+    matches(id);
+    walk_forward(w, id, 60, "", [&] { matches(id); });
+  }
+  const DossierId quick = create(w, "simplified", "bang_khen_tinh_dot_xuat", "xom-khuan-lan.clerk", simplified_input());
+  walk_forward(w, quick, 60, "", [&] { matches(quick); });
+
+  const DossierId id = create(w, "standard", "bang_khen_tinh", "xom-khuan-lan.clerk", eligible_collective());
+  REQUIRE(w.service->act(id, "submit", "xom-khuan-lan.clerk", {}).ok());
+  matches(id);
+  RawInput why;
+  why.note = "Thiếu biên bản họp";
+  w.tick();
+  REQUIRE(w.service->act(id, "return", "ca-xa-phuong-tien.clerk", why).ok());
+  matches(id);
+  // Forty days later: the resubmission fires what came due meanwhile in the same command.
+  w.clock.advance_ms(40LL * 24 * 3600 * 1000);
+  RawInput fix;
+  fix.fields = {{"achievement_summary", "Bổ sung biên bản"}};
+  fix.documents = {{"bien_ban_hop", "bien-ban-moi.pdf", std::string(64, 'd'), 2048}};
+  REQUIRE(w.service->act(id, "resubmit", "xom-khuan-lan.clerk", fix).ok());
+  matches(id);
+  // Each later step ten days after the last: every deadline running meanwhile fires in the next command.
+  walk_forward(w, id, 60, "", [&] {
+    matches(id);
+    w.clock.advance_ms(10LL * 24 * 3600 * 1000);
+  });
+  auto events = w.service->history(id, std::nullopt);
+  REQUIRE(events.ok());
+  CHECK(std::any_of(events->begin(), events->end(), [](const EventRecord& e) { return e.type == "TimerFired"; }));
+}
+
 TEST_CASE("replay of a log whose first event is not DossierCreated fails cleanly", "[service][history]") {
   World w;
   const DossierId id = create(w, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_collective());

@@ -1,6 +1,7 @@
 // Walks a dossier forward through its path with whoever holds it, for tests.
 #pragma once
 #include <algorithm>
+#include <functional>
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>
@@ -11,9 +12,10 @@ namespace hoso::testing {
 
 // The states visited, in order, until the dossier closes (or reaches `stop_at`). Each step is taken by a user
 // at the holder org with a forward action available: submit, resubmit, accept, appraise, forward, decide or
-// vote (yes).
+// vote (yes). `after_each`, if given, runs after each command.
 inline std::vector<std::string> walk_forward(World& w, DossierId id, int max_steps = 60,
-                                             const std::string& stop_at = "") {
+                                             const std::string& stop_at = "",
+                                             const std::function<void()>& after_each = {}) {
   static const std::vector<std::string> kForward = {"submit",  "resubmit", "accept", "appraise",
                                                     "forward", "decide",   "vote"};
   std::vector<std::string> visited;
@@ -39,6 +41,7 @@ inline std::vector<std::string> walk_forward(World& w, DossierId id, int max_ste
         auto r = w.service->act(id, name, user.key, in);
         INFO(view->record.state << " " << name << " by " << user.key << ": " << (r ? "" : r.error().message));
         REQUIRE(r.ok());
+        if (after_each) after_each();
         acted = true;
         break;
       }
