@@ -159,20 +159,29 @@ Result<std::int64_t> to_int(const std::string& s, const char* what, std::int64_t
 struct BodyArena {
   unsigned char buffer[16384];
   json::monotonic_resource resource{buffer, sizeof buffer};
+  std::optional<json::value> parsed;  // the body, when the API parses it itself
 };
 
-// The request body as a JSON object with only the given keys, its tree allocated in `arena`.
-Result<json::object> body_object(const std::string& body, std::initializer_list<std::string_view> keys,
-                                 BodyArena& arena) {
-  if (body.empty()) return json::object{};
+// The request body as a JSON object with only the given keys: the one parsed ahead (Request::parsed), else
+// parsed now with its tree in `arena`.
+Result<const json::object*> body_object(const Request& req, std::initializer_list<std::string_view> keys,
+                                        BodyArena& arena) {
+  static const json::object kNone;
+  if (req.body.empty()) return &kNone;
   boost::system::error_code ec;
-  json::value v = json::parse(body, ec, &arena.resource);
+  const json::value* v = nullptr;
+  if (req.parsed) {
+    ec = req.parsed->error;
+    v = &req.parsed->value;
+  } else {
+    v = &arena.parsed.emplace(json::parse(req.body, ec, &arena.resource));  // moved: the tree stays in the arena
+  }
   if (ec) return bad_request("malformed_json", fmt::format("Nội dung không phải JSON hợp lệ: {}", ec.message()));
-  if (!v.is_object()) return bad_request("malformed_json", "Nội dung phải là một đối tượng JSON");
-  for (const auto& [k, _] : v.as_object())
+  if (!v->is_object()) return bad_request("malformed_json", "Nội dung phải là một đối tượng JSON");
+  for (const auto& [k, _] : v->as_object())
     if (std::find(keys.begin(), keys.end(), std::string_view(k)) == keys.end())
       return bad_request("unknown_key", fmt::format("Khóa '{}' không được hỗ trợ", std::string_view(k)));
-  return std::move(v.as_object());  // moved, not copied: the parsed tree is handed over whole
+  return &v->as_object();
 }
 
 Result<std::string> text_of(const json::object& o, std::string_view key, bool required) {
@@ -266,7 +275,8 @@ std::string outcome_text(const Outcome& o) {
 
 class Handler {
  public:
-  Handler(App& app, const Request& req) : app_(app), req_(req) {}
+  Handler(App& app, const Request& req, bool defer_rendering)
+      : app_(app), req_(req), defer_rendering_(defer_rendering) {}
 
   Response run() {
     auto target = parse_target(req_.target);
@@ -285,7 +295,14 @@ class Handler {
     Result<json::value> out = route(p, m);
     if (!out && out.error().reason == "method_not_allowed") return wrong_method_reply(allow_);
     if (!out) return is_denial(out.error()) ? denied(out.error()) : error_reply(out.error());
-    if (text_) return json_text(created_ ? 201 : 200, std::move(*text_));
+    if (outcome_) {
+      Response r = json_text(created_ ? 201 : 200, "");
+      if (defer_rendering_)
+        r.render = [o = std::make_shared<const Outcome>(std::move(*outcome_))] { return outcome_text(*o); };
+      else
+        r.body = outcome_text(*outcome_);
+      return r;
+    }
     return json_response(created_ ? 201 : 200, *out);
   }
 
@@ -406,18 +423,18 @@ class Handler {
     if (auto k = only_query({}); !k) return k.error();
     if (auto w = may_write(); !w) return w.error();
     BodyArena arena;
-    auto o = body_object(req_.body, {"workflow", "award", "fields", "documents", "note", "on_behalf_of"}, arena);
+    auto o = body_object(req_, {"workflow", "award", "fields", "documents", "note", "on_behalf_of"}, arena);
     if (!o) return o.error();
-    auto workflow = text_of(*o, "workflow", true);
+    auto workflow = text_of(**o, "workflow", true);
     if (!workflow) return workflow.error();
-    auto award = text_of(*o, "award", true);
+    auto award = text_of(**o, "award", true);
     if (!award) return award.error();
-    auto in = write_input(*o);
+    auto in = write_input(**o);
     if (!in) return in.error();
     auto out = app_.service->create(*workflow, *award, user_key(), *in);
     if (!out) return out.error();
     created_ = true;
-    text_ = outcome_text(*out);
+    answer(std::move(*out));
     return json::value();
   }
 
@@ -425,14 +442,13 @@ class Handler {
     if (auto k = only_query({}); !k) return k.error();
     if (auto w = may_write(); !w) return w.error();
     BodyArena arena;
-    auto o = body_object(req_.body, {"fields", "documents", "note", "ballot", "expected_version", "on_behalf_of"},
-                         arena);
+    auto o = body_object(req_, {"fields", "documents", "note", "ballot", "expected_version", "on_behalf_of"}, arena);
     if (!o) return o.error();
-    auto in = write_input(*o);
+    auto in = write_input(**o);
     if (!in) return in.error();
     auto out = app_.service->act(id, action, user_key(), *in);
     if (!out) return out.error();
-    text_ = outcome_text(*out);
+    answer(std::move(*out));
     return json::value();
   }
 
@@ -577,21 +593,36 @@ class Handler {
   const Request& req_;
   Target t_;
   UserId user_;
+  bool defer_rendering_ = false;
   bool created_ = false;
-  std::optional<std::string> text_;  // the answer, when the route wrote it as text (a command's outcome)
-  const char* allow_ = "";           // the methods the path takes, when asked with another
+  std::optional<Outcome> outcome_;  // a command's outcome, the answer (written as text, outcome_text)
+  const char* allow_ = "";          // the methods the path takes, when asked with another
+
+  void answer(Outcome out) { outcome_ = std::move(out); }
 };
 
 }  // namespace
 
 Response Api::handle(const Request& req) {
   try {
-    return Handler(app_, req).run();
+    return Handler(app_, req, defer_rendering_).run();
   } catch (const std::exception& ex) {
     return error_reply(make_error(ErrorCode::kInternal, fmt::format("Lỗi nội bộ: {}", ex.what())));
   }
 }
 
 Response error_response(const Error& e) { return error_reply(e); }
+
+void finish(Response& r) {
+  if (!r.render) return;
+  r.body = r.render();
+  r.render = nullptr;
+}
+
+std::shared_ptr<const ParsedBody> parse_body(const std::string& body) {
+  auto parsed = std::make_shared<ParsedBody>();
+  parsed->value = json::parse(body, parsed->error);
+  return parsed;
+}
 
 }  // namespace hoso::http

@@ -3,7 +3,10 @@
 // /openapi.json), maps the request onto the command service and renders the same JSON shapes as the CLI.
 // Errors are JSON {"error": {"code", "message" (Vietnamese), "reason"?, "subject"?}} with a stable code.
 #pragma once
+#include <boost/json/value.hpp>
 #include <cstddef>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -11,12 +14,24 @@
 
 namespace hoso::http {
 
+// A request body parsed as JSON ahead of time (see parse_body).
+struct ParsedBody {
+  boost::json::value value;
+  boost::system::error_code error;  // set: the body is not JSON
+};
+
 struct Request {
   std::string method;         // GET, POST, ...
   std::string target;         // path and query, e.g. /dossiers?state=intake&page=2
   std::string authorization;  // the Authorization header, "" when absent
   std::string body;
+  // `body` already parsed (by the server's loop thread, so that the engine does not); when null the API
+  // parses the body itself. Either way it is looked at only after authentication, in the same order.
+  std::shared_ptr<const ParsedBody> parsed = nullptr;
 };
+
+// `body` parsed as JSON, for Request::parsed.
+std::shared_ptr<const ParsedBody> parse_body(const std::string& body);
 
 struct Response {
   int status = 200;
@@ -26,7 +41,12 @@ struct Response {
   std::string denied;
   // On a 405: the methods the path takes (the Allow header).
   std::string allow;
+  // Set by an Api that defers rendering (see Api): writes `body`, once, on the thread that sends the answer.
+  std::function<std::string()> render;
 };
+
+// Writes a deferred body (Response::render) into `r.body`; nothing when there is none.
+void finish(Response& r);
 
 // The HTTP status for an error code (and reason): 400, 401, 403, 404, 405, 409, 422, 500 or 507.
 int status_of(const Error& e);
@@ -35,11 +55,14 @@ Response error_response(const Error& e);
 
 class Api {
  public:
-  explicit Api(App& app) : app_(app) {}
+  // With `defer_rendering`, a command's answer is left for Response::render (finish()) to write, so that the
+  // thread that runs commands does not spend its time on it; without, every answer comes with its body.
+  explicit Api(App& app, bool defer_rendering = false) : app_(app), defer_rendering_(defer_rendering) {}
   Response handle(const Request& req);
 
  private:
   App& app_;
+  bool defer_rendering_ = false;
 };
 
 // The OpenAPI 3 document of the routes above, served at /openapi.json.

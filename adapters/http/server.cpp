@@ -58,6 +58,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // The answer to a request this session submitted.
   void answer(Response out, bool keep_alive) {
     if (!out.denied.empty()) log_(out.denied);
+    finish(out);  // a command's answer is written here, on the loop, not on the engine
     respond(out.status, std::move(out.body), out.content_type, keep_alive, out.allow);
   }
 
@@ -122,6 +123,8 @@ class Session : public std::enable_shared_from_this<Session> {
       q.request.authorization = std::string(it->value());
     q.request.body = std::move(req.body());
     q.command = q.request.method != "GET" && q.request.method != "HEAD";
+    // Parsed here, on the loop, so that the engine only runs the command.
+    if (q.command && !q.request.body.empty()) q.request.parsed = parse_body(q.request.body);
     head_only_ = q.request.method == "HEAD";
     submit_(std::move(q));
   }
@@ -195,7 +198,7 @@ struct Server::Impl {
   Impl(App& a, ServerSettings s, App* r)
       : app(a),
         settings(std::move(s)),
-        api(a),
+        api(a, true),
         reader_app(r),
         reader_api(r ? std::make_unique<Api>(*r) : nullptr),
         acceptor(ioc),
@@ -204,7 +207,7 @@ struct Server::Impl {
 
   App& app;
   ServerSettings settings;
-  Api api;                // used on the engine thread only
+  Api api;                // used on the engine thread only; its answers are rendered on the loop (finish)
   // The reader: a thread with a connection (and an App) of its own that answers the reads, so that a long one
   // (a list over every dossier) never holds up the commands or the timers. Without it the engine reads too.
   App* reader_app;
