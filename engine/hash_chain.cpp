@@ -133,6 +133,7 @@ bool event_hash_matches(const EventRecord& e) {
 
 std::string projection_digest(const DossierRecord& d) {
   std::string bytes;
+  bytes.reserve(512 + d.fields.size() + d.documents.size() + d.vote.size() + d.timing.size());
   auto sink = [&bytes](const char* p, std::size_t n) { bytes.append(p, n); };
   put(sink, "hoso-projection-v3");
   put_number(sink, d.id);

@@ -228,6 +228,8 @@ int cmd_serve(Ctx& c) {
   if (!second) return fail(c, second.error());
   auto third = open_runtime(ctx);  // the reader's
   if (!third) return fail(c, third.error());
+  for (auto* beside : {&*second, &*third})
+    if (Status small = (*beside)->store->read_beside_writer(); !small) return fail(c, small.error());
   std::mutex log_mutex;
   auto log = [&](const std::string& line) {
     std::lock_guard lock(log_mutex);

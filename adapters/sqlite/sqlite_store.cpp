@@ -880,6 +880,7 @@ class SqliteStore::Impl {
         if (*had_orgs == orgs && *had_users == users) return Status::Ok();
         auto version = impl_.directory_version();
         if (!version) return poison(version.error());
+        impl_.group_directory_version_.reset();
         if (Status s = set_meta("directory_version", std::to_string(*version + 1), "ghi phiên bản danh mục"); !s)
           return s;
         if (Status s = impl_.exec(Q::kDeleteOrgs, "xóa danh mục đơn vị"); !s) return poison(s.error());
@@ -1232,6 +1233,7 @@ class SqliteStore::Impl {
     in_group_ = true;
     group_broken_ = Status::Ok();
     group_log_time_.reset();
+    group_directory_version_.reset();
     Status result;
     try {
       result = work();
@@ -1285,6 +1287,7 @@ class SqliteStore::Impl {
     if (!result.ok()) {
       // Undo this command only; if even that fails the group cannot commit what it holds.
       group_log_time_.reset();
+      group_directory_version_.reset();
       if (Status undo = exec(Q::kRollbackToSavepoint, "hủy lệnh trong giao dịch nhóm"); !undo) group_broken_ = undo;
     }
     if (Status rel = exec(Q::kReleaseSavepoint, "kết thúc lệnh trong giao dịch nhóm"); !rel) group_broken_ = rel;
@@ -1916,6 +1919,13 @@ class SqliteStore::Impl {
 
   // meta 'directory_version' (a decimal count); 0 when absent.
   Result<std::int64_t> directory_version() {
+    // Inside a group, read once: only the group writes meanwhile, and replace_directory forgets it.
+    if (in_group_ && group_directory_version_) return *group_directory_version_;
+    auto n = read_directory_version();
+    if (n && in_group_) group_directory_version_ = *n;
+    return n;
+  }
+  Result<std::int64_t> read_directory_version() {
     auto v = meta("directory_version");
     if (!v) return v.error();
     if (!v->has_value()) return std::int64_t{0};
@@ -2014,6 +2024,8 @@ class SqliteStore::Impl {
   // Inside a group: the time of the log's last event, once read or appended (the group is the only writer, so
   // it changes only through append); forgotten when a command of the group is undone.
   std::optional<Timestamp> group_log_time_;
+  // Inside a group: meta 'directory_version', once read (every request authenticates against it).
+  std::optional<std::int64_t> group_directory_version_;
 
   // The projections this connection wrote (their version, head and inbox key) for as long as no other
   // connection writes: still_written() answers from here, so that a command on a dossier this connection
@@ -2320,6 +2332,16 @@ Status SqliteStore::defer_durability() {
           return SQLITE_OK;
         },
         &impl_->log_frames_);
+    return Status::Ok();
+  });
+}
+
+Status SqliteStore::read_beside_writer() {
+  return guarded([&]() -> Status {
+    sqlite3* db = impl_->db();
+    if (sqlite3_get_autocommit(db) == 0) return internal("không đổi được bộ nhớ đệm khi đang trong một giao dịch");
+    if (int rc = run(db, "PRAGMA cache_size = -8192"); rc != SQLITE_OK)
+      return impl_->db_error(rc, "đặt bộ nhớ đệm trang");
     return Status::Ok();
   });
 }

@@ -85,6 +85,10 @@ class SqliteStore final : public Store {
   // before it reports any of them done or lets anything outside see them, and must checkpoint from another
   // connection (checkpoint()). Outside a transaction.
   Status defer_durability();
+  // For a connection that reads beside a busy writer: SQLite empties a connection's page cache whenever
+  // another has committed since its last read, so a cache larger than one pass's pages is memory filled for
+  // nothing: this one keeps at most 8 MiB (instead of 32). Outside a transaction.
+  Status read_beside_writer();
   // With deferred durability: frames in the write-ahead log after this connection's last commit (0 before).
   std::int64_t log_frames() const;
   // A passive checkpoint: copies what the write-ahead log holds (as far as readers allow) into the database

@@ -649,6 +649,24 @@ TEST_CASE("replace_directory: the directory version moves only when the tree or 
                   .ok());
   CHECK(store->directory_version().value() == 4);
   CHECK(store->users().value().size() == 2);
+  // Inside a group the version is read once, and follows the group's own changes and its undone commands.
+  REQUIRE(store
+              ->group([&] {
+                CHECK(store->directory_version().value() == 4);
+                REQUIRE(store->write([&](WriteTx& tx) { return tx.replace_directory(orgs, {clerk}); }).ok());
+                CHECK(store->directory_version().value() == 5);
+                CHECK_FALSE(store
+                                ->write([&](WriteTx& tx) -> Status {
+                                  if (auto st = tx.replace_directory(orgs, {gone}); !st) return st;
+                                  CHECK(store->directory_version().value() == 6);
+                                  return make_error(ErrorCode::kRefused, "undone");
+                                })
+                                .ok());
+                CHECK(store->directory_version().value() == 5);
+                return Status::Ok();
+              })
+              .ok());
+  CHECK(store->directory_version().value() == 5);
 }
 
 TEST_CASE("append: create then follow-ups round-trip every field", "[sqlite]") {
