@@ -204,7 +204,7 @@ Result<Outcome> CommandService::commit(WriteTx& tx, const Definition& def, Dossi
   }
   projection.last_hash = last_hash;
   if (auto st = tx.append(expected_version, projection, out.events); !st) return st.error();
-  pending_ = Written{std::move(projection), state};
+  pending_ = Written{std::move(projection.last_hash), state};
   out.id = state.id;
   out.version = state.version;
   out.state = def.state(state.state).key;
@@ -341,16 +341,15 @@ Result<Outcome> CommandService::act(DossierId id, const std::string& action, con
   if (!behalf) return behalf.error();
   Result<Outcome> result = Error{};
   auto st = store_.write([&](WriteTx& tx) -> Status {
-    auto rec = load_for_write(tx, id);
-    if (!rec) return rec.error();
-    if (!rec->has_value())
+    auto cur = current(tx, id);
+    if (!cur) return cur.error();
+    if (!cur->has_value())
       return with_reason(ErrorCode::kNotFound, fmt::format("Không tìm thấy hồ sơ {}", id), "unknown_dossier");
-    const DossierRecord& record = **rec;
-    auto def = defs_.by_hash(record.definition_hash);
+    Current& record = **cur;
+    DossierState* state = &record.state;
+    auto def = defs_.by_hash(state->definition_hash);
     if (!def) return def.error();
     const Definition& d = **def;
-    auto state = load_checked(tx, record, d);
-    if (!state) return state.error();
     auto clock_now = command_time(tx);
     if (!clock_now) return clock_now.error();
     const Timestamp now = *clock_now;
@@ -423,22 +422,29 @@ Result<Outcome> CommandService::act(DossierId id, const std::string& action, con
   return result;
 }
 
-Result<std::optional<DossierRecord>> CommandService::load_for_write(WriteTx& tx, DossierId id) {
-  if (auto known = written_.find(id); known != written_.end()) {
-    auto same = tx.still_written(id, known->second.record.version, known->second.record.last_hash);
+Result<std::optional<CommandService::Current>> CommandService::current(WriteTx& tx, DossierId id) {
+  auto known = written_.find(id);
+  if (known != written_.end()) {
+    auto same = tx.still_written(id, known->second.state.version, known->second.last_hash);
     if (!same) return same.error();
-    if (*same) return std::optional<DossierRecord>(known->second.record);
+    if (*same) return std::optional<Current>(Current{known->second.state.version, known->second.last_hash, known->second.state});
   }
-  return tx.load(id);
-}
-
-Result<DossierState> CommandService::load_checked(WriteTx& tx, const DossierRecord& record, const Definition& d) {
-  if (auto known = written_.find(record.id); known != written_.end() && known->second.record == record)
-    return known->second.state;  // exactly what this service wrote and the chain recorded
-  auto last = tx.last_event(record.id);
+  auto rec = tx.load(id);
+  if (!rec) return rec.error();
+  if (!rec->has_value()) return std::optional<Current>();
+  const DossierRecord& record = **rec;
+  auto last = tx.last_event(id);
   if (!last) return last.error();
   if (auto head = verify_head(record, *last); !head) return head.error();
-  return decode_dossier(d, dir_, record);
+  // The projection is the one the chain recorded: if that is the one remembered, so is its state.
+  if (known != written_.end() && known->second.state.version == record.version &&
+      known->second.last_hash == record.last_hash)
+    return std::optional<Current>(Current{record.version, record.last_hash, known->second.state});
+  auto def = defs_.by_hash(record.definition_hash);
+  if (!def) return def.error();
+  auto state = decode_dossier(**def, dir_, record);
+  if (!state) return state.error();
+  return std::optional<Current>(Current{record.version, record.last_hash, std::move(*state)});
 }
 
 Result<FireReport> CommandService::fire_due(Timestamp until, bool virtual_clock) {
@@ -481,24 +487,20 @@ Result<FireReport> CommandService::fire_due(Timestamp until, bool virtual_clock)
           passed.insert({timer.due_at, timer.dossier, timer.name});
           failed.emplace_back(timer, std::move(why));
         };
-        auto rec = load_for_write(tx, timer.dossier);
-        if (!rec) {
-          pass_over(rec.error());
+        auto cur = current(tx, timer.dossier);
+        if (!cur) {
+          pass_over(cur.error());
           continue;
         }
-        if (!rec->has_value()) {
+        if (!cur->has_value()) {
           if (auto s = drop(); !s) return s;
           continue;
         }
-        const DossierRecord& record = **rec;
-        auto def = defs_.by_hash(record.definition_hash);
+        Current& record = **cur;
+        DossierState* state = &record.state;
+        auto def = defs_.by_hash(state->definition_hash);
         if (!def) {
           pass_over(def.error());
-          continue;
-        }
-        auto state = load_checked(tx, record, **def);
-        if (!state) {
-          pass_over(state.error());
           continue;
         }
         auto listed = std::find_if(state->timers.begin(), state->timers.end(), [&](const PendingTimer& t) {
@@ -553,7 +555,7 @@ Result<std::vector<TimerRecord>> CommandService::pending_timers(std::size_t limi
   });
 }
 
-Status CommandService::fire_listed(WriteTx& tx, const DossierRecord& record, const Definition& def,
+Status CommandService::fire_listed(WriteTx& tx, const Current& record, const Definition& def,
                                    DossierState& state, PendingTimer timer, bool virtual_clock) {
   auto last = tx.log_time();
   if (!last) return last.error();
@@ -569,7 +571,7 @@ Status CommandService::fire_listed(WriteTx& tx, const DossierRecord& record, con
   auto event = fire_timer(def, dir_, state, timer.name, at);
   if (!event)
     return make_error(ErrorCode::kVerifyFailed, fmt::format("hẹn giờ '{}' của hồ sơ {} không khớp trạng thái hồ sơ: {}",
-                                                            timer.name, record.id, event.error().message));
+                                                            timer.name, state.id, event.error().message));
   if (virtual_clock)
     if (auto c = tx.set_clock(ClockRecord{"virtual", format_utc(event->at)}); !c) return c;
   Decision decision;
@@ -769,14 +771,13 @@ Status CommandService::record_attempt(const Notification& n, const DeliveryAttem
                       fmt::format("lần gửi thông báo {} không hợp lệ (kênh '{}', lần {})", n.id(), a.channel,
                                   a.attempt));
   auto st = store_.write([&](WriteTx& tx) -> Status {
-    auto rec = load_for_write(tx, n.dossier);
-    if (!rec) return rec.error();
-    if (!rec->has_value()) return make_error(ErrorCode::kVerifyFailed, "thông báo của hồ sơ không tồn tại");
-    const DossierRecord& record = **rec;
-    auto def = defs_.by_hash(record.definition_hash);
+    auto cur = current(tx, n.dossier);
+    if (!cur) return cur.error();
+    if (!cur->has_value()) return make_error(ErrorCode::kVerifyFailed, "thông báo của hồ sơ không tồn tại");
+    Current& record = **cur;
+    DossierState* state = &record.state;
+    auto def = defs_.by_hash(state->definition_hash);
     if (!def) return def.error();
-    auto state = load_checked(tx, record, **def);
-    if (!state) return state.error();
     auto events = store_.chain(n.dossier);
     if (!events) return events.error();
     // Only a notice after the cursor is still being sent: every one up to it has gone out.
@@ -878,7 +879,7 @@ Status CommandService::group(const std::function<Status()>& work) {
 
 void CommandService::remember() {
   if (!pending_) return;
-  const DossierId id = pending_->record.id;
+  const DossierId id = pending_->state.id;
   if (written_.size() >= kRemembered && !written_.contains(id)) written_.erase(written_.begin());
   written_.insert_or_assign(id, std::move(*pending_));
   pending_.reset();

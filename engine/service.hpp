@@ -283,12 +283,19 @@ class CommandService {
   // Writes a decided creation as a new dossier (or returns the refusal).
   Result<Outcome> commit_created(WriteTx& tx, const Definition& d, const Decided& decided);
   // The dossier `id` as of its projection, checked against the chain unless this service wrote it.
-  // The projection of `id` for a command: this service's copy of the one it last wrote, when the store vouches
-  // it is still the stored one (no read, no decoding); else read from the store.
-  Result<std::optional<DossierRecord>> load_for_write(WriteTx& tx, DossierId id);
-  Result<DossierState> load_checked(WriteTx& tx, const DossierRecord& record, const Definition& def);
+  // A dossier as a command starts from: its chain head and its state.
+  struct Current {
+    std::int64_t version = 0;
+    std::string last_hash;
+    DossierState state;
+  };
+  // Dossier `id` for a command, nullopt when there is none: the state this service remembers writing when the
+  // store vouches that its projection is still the stored one (nothing read); else the stored projection,
+  // refused unless it matches the dossier's latest event, with the remembered state when it is the one
+  // remembered, else decoded.
+  Result<std::optional<Current>> current(WriteTx& tx, DossierId id);
   // Fires `timer`, which `state` (of `record`) lists, and commits the TimerFired event.
-  Status fire_listed(WriteTx& tx, const DossierRecord& record, const Definition& def, DossierState& state,
+  Status fire_listed(WriteTx& tx, const Current& record, const Definition& def, DossierState& state,
                      PendingTimer timer, bool virtual_clock);
 
   Store& store_;
@@ -298,16 +305,14 @@ class CommandService {
   std::shared_ptr<const BusinessCalendar> calendar_;
   unsigned parts_ = 1;
 
-  // The projection this service last wrote for each dossier, and the state it encodes. When a command loads
-  // a projection byte-identical to the one remembered, it was written (and its digest recorded in the chain)
-  // by this service and nobody has touched it since, so the head check and the decoding are skipped; any
-  // other projection takes the full path. Bounded (one entry leaves for each new one once full); not thread-safe (a service serves one
-  // thread).
+  // The state this service last wrote for each dossier, with the head of its chain then. A command on one of
+  // them starts from it (see current()): without reading the projection when the store vouches it is still
+  // the stored one, else after the head check without decoding it. Bounded (one entry leaves for each new one
+  // once full); not thread-safe (a service serves one thread).
   static constexpr std::size_t kRemembered = 16384;
   struct Written {
-    DossierRecord record;
-    DossierState state;  // what `record` decodes to: the state the commit left (decoding it again is a third
-                         // of a command's engine time)
+    std::string last_hash;
+    DossierState state;
   };
   std::unordered_map<DossierId, Written> written_;
   std::optional<Written> pending_;  // set by commit(), remembered once the write has committed
