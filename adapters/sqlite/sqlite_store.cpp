@@ -26,6 +26,7 @@
 #include <string_view>
 #include <system_error>
 #include <thread>
+#include <map>
 #include <unordered_map>
 #include <utility>
 
@@ -983,6 +984,7 @@ class SqliteStore::Impl {
     Status put_token(const TokenRecord& t) override {
       return guard([&]() -> Status {
         if (auto gone = lost()) return *gone;
+        impl_.group_tokens_.clear();
         StmtUse use(impl_.stmt(Q::kInsertToken));
         Binder b(use.get());
         b.text(t.hash).text(t.user).text(t.created_at);
@@ -995,6 +997,7 @@ class SqliteStore::Impl {
     Result<std::int64_t> revoke_tokens(const std::string& user, const std::string& at) override {
       return guard([&]() -> Result<std::int64_t> {
         if (auto gone = lost()) return *gone;
+        impl_.group_tokens_.clear();
         StmtUse use(impl_.stmt(Q::kRevokeTokens));
         Binder b(use.get());
         b.text(user).text(at);
@@ -1233,7 +1236,7 @@ class SqliteStore::Impl {
     in_group_ = true;
     group_broken_ = Status::Ok();
     group_log_time_.reset();
-    group_directory_version_.reset();
+    forget_group_reads();
     Status result;
     try {
       result = work();
@@ -1287,7 +1290,7 @@ class SqliteStore::Impl {
     if (!result.ok()) {
       // Undo this command only; if even that fails the group cannot commit what it holds.
       group_log_time_.reset();
-      group_directory_version_.reset();
+      forget_group_reads();
       if (Status undo = exec(Q::kRollbackToSavepoint, "hủy lệnh trong giao dịch nhóm"); !undo) group_broken_ = undo;
     }
     if (Status rel = exec(Q::kReleaseSavepoint, "kết thúc lệnh trong giao dịch nhóm"); !rel) group_broken_ = rel;
@@ -1903,6 +1906,15 @@ class SqliteStore::Impl {
   }
 
   Result<std::optional<TokenRecord>> token(const std::string& hash) {
+    // Inside a group, each token read once: only the group writes meanwhile (put_token and revoke_tokens
+    // forget them), and a group's requests mostly come with a few tokens.
+    if (!in_group_) return read_token(hash);
+    if (auto seen = group_tokens_.find(hash); seen != group_tokens_.end()) return seen->second;
+    auto t = read_token(hash);
+    if (t) group_tokens_.emplace(hash, *t);
+    return t;
+  }
+  Result<std::optional<TokenRecord>> read_token(const std::string& hash) {
     StmtUse use(stmt(Q::kToken));
     Binder b(use.get());
     b.text(hash);
@@ -2024,8 +2036,14 @@ class SqliteStore::Impl {
   // Inside a group: the time of the log's last event, once read or appended (the group is the only writer, so
   // it changes only through append); forgotten when a command of the group is undone.
   std::optional<Timestamp> group_log_time_;
-  // Inside a group: meta 'directory_version', once read (every request authenticates against it).
+  // Inside a group: meta 'directory_version', once read (every request authenticates against it), and the
+  // tokens read, by hash. Forgotten when the group changes them or undoes a command.
   std::optional<std::int64_t> group_directory_version_;
+  std::map<std::string, std::optional<TokenRecord>, std::less<>> group_tokens_;
+  void forget_group_reads() {
+    group_directory_version_.reset();
+    group_tokens_.clear();
+  }
 
   // The projections this connection wrote (their version, head and inbox key) for as long as no other
   // connection writes: still_written() answers from here, so that a command on a dossier this connection

@@ -669,6 +669,55 @@ TEST_CASE("replace_directory: the directory version moves only when the tree or 
   CHECK(store->directory_version().value() == 5);
 }
 
+TEST_CASE("tokens: inside a group each is read once and follows the group's own changes and undone commands",
+          "[sqlite]") {
+  TempDir dir;
+  auto store = open_store(dir.file("hoso.db"));
+  const TokenRecord issued{std::string(64, 'a'), "xa.clerk", "2026-01-01T00:00:00.000Z", ""};
+  const std::string other(64, 'b');
+  REQUIRE(store->write([&](WriteTx& tx) { return tx.put_token(issued); }).ok());
+  auto revoked_at = [&](const std::string& hash) -> std::optional<std::string> {
+    auto t = store->token(hash);
+    REQUIRE(t.ok());
+    if (!t->has_value()) return std::nullopt;
+    return (*t)->revoked_at;
+  };
+  REQUIRE(store
+              ->group([&] {
+                CHECK(revoked_at(issued.hash) == "");
+                CHECK(revoked_at(other) == std::nullopt);
+                // Issued and revoked inside the group: read again as they now are.
+                REQUIRE(store
+                            ->write([&](WriteTx& tx) {
+                              return tx.put_token(TokenRecord{other, "xa.clerk", "2026-01-02T00:00:00.000Z", ""});
+                            })
+                            .ok());
+                CHECK(revoked_at(other) == "");
+                REQUIRE(store
+                            ->write([&](WriteTx& tx) -> Status {
+                              auto n = tx.revoke_tokens("xa.clerk", "2026-01-03T00:00:00.000Z");
+                              return n ? Status::Ok() : Status(n.error());
+                            })
+                            .ok());
+                CHECK(revoked_at(issued.hash) == "2026-01-03T00:00:00.000Z");
+                CHECK(revoked_at(other) == "2026-01-03T00:00:00.000Z");
+                // A command that issues a token and then fails is undone, and so is what was read meanwhile.
+                const std::string undone(64, 'c');
+                CHECK_FALSE(store
+                                ->write([&](WriteTx& tx) -> Status {
+                                  if (auto st = tx.put_token(TokenRecord{undone, "xa.clerk", "2026-01-04T00:00:00.000Z", ""}); !st)
+                                    return st;
+                                  CHECK(revoked_at(undone) == "");
+                                  return make_error(ErrorCode::kRefused, "undone");
+                                })
+                                .ok());
+                CHECK(revoked_at(undone) == std::nullopt);
+                return Status::Ok();
+              })
+              .ok());
+  CHECK(revoked_at(issued.hash) == "2026-01-03T00:00:00.000Z");
+}
+
 TEST_CASE("append: create then follow-ups round-trip every field", "[sqlite]") {
   TempDir dir;
   auto store = open_store(dir.file("hoso.db"));
