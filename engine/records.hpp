@@ -49,6 +49,13 @@ struct LoggedEvent {
   EventRecord record;
 };
 
+// An event's payload with its place in the log: what the outbox is scanned by (the notices an event lists are
+// in its payload), without reading the rest of each event.
+struct LoggedPayload {
+  std::int64_t gseq = 0;
+  std::string payload;
+};
+
 // A notice's place in the log: notice n (from 0) of the event at gseq. The log is the outbox: the notices an
 // event records are delivered in log order, and the dispatch cursor is the key of the last one gone out
 // ({0, -1} before the first).

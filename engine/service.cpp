@@ -591,19 +591,28 @@ Result<std::vector<Notification>> CommandService::pending_notifications(
     // The log after the cursor (from the cursor's own event, which may have notices after it).
     std::int64_t after = cursor->n >= 0 ? cursor->gseq - 1 : cursor->gseq;
     while (static_cast<int>(out.size()) < limit) {
-      auto batch = store_.events_after(after, 256);
+      // The payloads only (most events list no notice); an event is read whole when a notice of it is due.
+      auto batch = store_.payloads_after(after, 256);
       if (!batch) return batch.error();
       if (batch->empty()) break;
-      for (const LoggedEvent& logged : *batch) {
+      for (const LoggedPayload& logged : *batch) {
         after = logged.gseq;
-        auto listed = listed_notices(logged.record.payload);
+        auto listed = listed_notices(logged.payload);
         const std::size_t count = listed ? listed->size() : 1;  // a malformed list is refused below
+        std::optional<EventRecord> event;
         for (std::size_t i = 0; i < count && static_cast<int>(out.size()) < limit; ++i) {
           const NoticeKey key{logged.gseq, static_cast<std::int64_t>(i)};
           if (key <= *cursor || (skip && skip(key))) continue;
-          auto n = render_notification(key, logged.record, templates);
+          if (!event) {
+            auto read = store_.event_at(logged.gseq);
+            if (!read) return read.error();
+            if (!read->has_value())
+              return make_error(ErrorCode::kInternal, fmt::format("không đọc được sự kiện {} của nhật ký", logged.gseq));
+            event = std::move(**read);
+          }
+          auto n = render_notification(key, *event, templates);
           if (!n && held && n.error().code == ErrorCode::kVerifyFailed) {
-            held->push_back(HeldNotice{key, logged.record.dossier, n.error()});
+            held->push_back(HeldNotice{key, event->dossier, n.error()});
             continue;
           }
           if (!n) {
@@ -624,13 +633,13 @@ Result<std::optional<NoticeKey>> CommandService::next_notice(NoticeKey after) {
   // The next notice is usually the next event or a few on (the first one read is `after`'s own, which may
   // list more): read two first, then larger pages. Each event read costs about as much as checking it.
   for (int page = 2;; page = page < 32 ? 32 : 256) {
-    auto batch = store_.events_after(from, page);
+    auto batch = store_.payloads_after(from, page);
     if (!batch) return batch.error();
     if (batch->empty()) return std::optional<NoticeKey>();
-    for (const LoggedEvent& logged : *batch) {
+    for (const LoggedPayload& logged : *batch) {
       from = logged.gseq;
       std::int64_t count = 0;
-      Status listed = visit_listed_notices(logged.record.payload, [&](std::string_view, std::string_view) { ++count; });
+      Status listed = visit_listed_notices(logged.payload, [&](std::string_view, std::string_view) { ++count; });
       if (!listed) return listed.error();
       for (std::int64_t i = 0; i < count; ++i)
         if (after < NoticeKey{logged.gseq, i}) return std::optional<NoticeKey>(NoticeKey{logged.gseq, i});

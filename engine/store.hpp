@@ -165,8 +165,8 @@ class Store {
   // How many times replace_directory changed the org tree or the users (0 before the first change): a
   // process that loaded the directory at another version acts on stale people and permissions.
   virtual Result<std::int64_t> directory_version() = 0;
-  // The events after `gseq`, in log order, at most `limit`.
-  virtual Result<std::vector<LoggedEvent>> events_after(std::int64_t gseq, int limit) = 0;
+  // The payloads of the events after `gseq`, in log order, at most `limit`.
+  virtual Result<std::vector<LoggedPayload>> payloads_after(std::int64_t gseq, int limit) = 0;
   // The event at `gseq`, or nullopt when there is none.
   virtual Result<std::optional<EventRecord>> event_at(std::int64_t gseq) = 0;
   // How many timers are pending.

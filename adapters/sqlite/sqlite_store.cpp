@@ -232,7 +232,7 @@ enum class Q {
   kDeleteTimer,
   kDueTimers,
   kCountTimers,
-  kEventsAfter,
+  kPayloadsAfter,
   kInsertToken,
   kRevokeTokens,
   kToken,
@@ -296,7 +296,7 @@ constexpr std::array<const char*, static_cast<std::size_t>(Q::kCount)> kSql = {
     "DELETE FROM timers WHERE due_at = ?1 AND dossier_id = ?2 AND name = ?3",
     "SELECT due_at, dossier_id, name FROM timers WHERE due_at <= ?1 ORDER BY due_at, dossier_id, name LIMIT ?2",
     "SELECT count(*) FROM timers",
-    "SELECT " HOSO_EVENT_COLS ", gseq FROM events WHERE gseq > ?1 ORDER BY gseq LIMIT ?2",
+    "SELECT gseq, payload FROM events WHERE gseq > ?1 ORDER BY gseq LIMIT ?2",
     "INSERT INTO tokens (hash, user, created_at) VALUES (?1, ?2, ?3)",
     "UPDATE tokens SET revoked_at = ?2 WHERE user = ?1 AND revoked_at = ''",
     "SELECT hash, user, created_at, revoked_at FROM tokens WHERE hash = ?1",
@@ -1962,14 +1962,14 @@ class SqliteStore::Impl {
     return *key;
   }
 
-  Result<std::vector<LoggedEvent>> events_after(std::int64_t gseq, int limit) {
-    Binder b(stmt(Q::kEventsAfter));
+  Result<std::vector<LoggedPayload>> payloads_after(std::int64_t gseq, int limit) {
+    Binder b(stmt(Q::kPayloadsAfter));
     b.i64(gseq).i64(limit);
-    return collect<LoggedEvent>(Q::kEventsAfter, &b, "đọc nhật ký", [](sqlite3_stmt* s) {
-      LoggedEvent e;
-      read_event(s, e.record);
-      e.gseq = col_i64(s, 16);
-      return Result<LoggedEvent>(std::move(e));
+    return collect<LoggedPayload>(Q::kPayloadsAfter, &b, "đọc nhật ký", [](sqlite3_stmt* s) {
+      LoggedPayload e;
+      e.gseq = col_i64(s, 0);
+      col_text(s, 1, e.payload);
+      return Result<LoggedPayload>(std::move(e));
     });
   }
 
@@ -2503,8 +2503,8 @@ Result<std::int64_t> SqliteStore::directory_version() {
   return guarded([&] { return impl_->directory_version(); });
 }
 
-Result<std::vector<LoggedEvent>> SqliteStore::events_after(std::int64_t gseq, int limit) {
-  return guarded([&] { return impl_->events_after(gseq, limit); });
+Result<std::vector<LoggedPayload>> SqliteStore::payloads_after(std::int64_t gseq, int limit) {
+  return guarded([&] { return impl_->payloads_after(gseq, limit); });
 }
 
 Result<std::optional<EventRecord>> SqliteStore::event_at(std::int64_t gseq) {

@@ -139,7 +139,7 @@ class SqliteStore final : public Store {
   Result<NoticeKey> dispatch_cursor() override;
   Result<std::int64_t> directory_version() override;
   Result<std::optional<TokenRecord>> token(const std::string& hash) override;
-  Result<std::vector<LoggedEvent>> events_after(std::int64_t gseq, int limit) override;
+  Result<std::vector<LoggedPayload>> payloads_after(std::int64_t gseq, int limit) override;
   Result<std::optional<EventRecord>> event_at(std::int64_t gseq) override;
 
  private:

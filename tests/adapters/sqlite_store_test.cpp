@@ -1322,15 +1322,15 @@ TEST_CASE("the log as the outbox: events after a place, one event by place, a di
   for (DossierId id = 1; id <= 3; ++id) REQUIRE(advance(*store, m, id, Step().n(2)).ok());
   const std::vector<EventRecord> log = scan_all(*store);
   REQUIRE(log.size() == 6);
-  // Events after a gseq, in log order, at most `limit`.
-  auto after = store->events_after(2, 3).value();
+  // The payloads of the events after a gseq, in log order, at most `limit`.
+  auto after = store->payloads_after(2, 3).value();
   REQUIRE(after.size() == 3);
   for (std::size_t i = 0; i < 3; ++i) {
     CHECK(after[i].gseq == static_cast<std::int64_t>(i) + 3);
-    CHECK(after[i].record == log[i + 2]);
+    CHECK(after[i].payload == log[i + 2].payload);
   }
-  CHECK(store->events_after(6, 10).value().empty());
-  CHECK(store->events_after(0, 100).value().size() == 6);
+  CHECK(store->payloads_after(6, 10).value().empty());
+  CHECK(store->payloads_after(0, 100).value().size() == 6);
   CHECK(store->event_at(4).value().value() == log[3]);
   CHECK_FALSE(store->event_at(7).value().has_value());
   // The cursor starts before everything, and moves forward only, inside a write.

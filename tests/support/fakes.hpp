@@ -148,19 +148,19 @@ class MemoryStore : public Store {
     if (it == data_.tokens.end()) return std::optional<TokenRecord>();
     return std::optional<TokenRecord>(it->second);
   }
-  Result<std::vector<LoggedEvent>> events_after(std::int64_t gseq, int limit) override {
-    return events_after_of(data_, gseq, limit);
+  Result<std::vector<LoggedPayload>> payloads_after(std::int64_t gseq, int limit) override {
+    return payloads_after_of(data_, gseq, limit);
   }
   Result<std::optional<EventRecord>> event_at(std::int64_t gseq) override { return event_at_of(data_, gseq); }
 
   Data& data() { return data_; }
 
  private:
-  static std::vector<LoggedEvent> events_after_of(const Data& d, std::int64_t gseq, int limit) {
-    std::vector<LoggedEvent> out;
+  static std::vector<LoggedPayload> payloads_after_of(const Data& d, std::int64_t gseq, int limit) {
+    std::vector<LoggedPayload> out;
     for (auto g = std::max<std::int64_t>(gseq, 0) + 1;
          g <= static_cast<std::int64_t>(d.events.size()) && static_cast<int>(out.size()) < limit; ++g)
-      out.push_back(LoggedEvent{g, d.events[static_cast<std::size_t>(g - 1)]});
+      out.push_back(LoggedPayload{g, d.events[static_cast<std::size_t>(g - 1)].payload});
     return out;
   }
   static std::optional<EventRecord> event_at_of(const Data& d, std::int64_t gseq) {
