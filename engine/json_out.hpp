@@ -3,6 +3,7 @@
 // they are), without building a document first. The codec writes every event and projection with it.
 #pragma once
 #include <charconv>
+#include <cstring>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -75,15 +76,36 @@ class JsonOut {
   void comma() {
     if (comma_) out_ += ',';
   }
+  // Whether any of the 8 bytes of `w` must be escaped: below 0x20, '"' or '\\' (bytes from 0x80 never are).
+  static bool any_escaped(std::uint64_t w) {
+    constexpr std::uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
+    auto has_zero = [](std::uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+    const std::uint64_t below_space = (w - kOnes * 0x20) & ~w & kHigh;
+    return (below_space | has_zero(w ^ (kOnes * '"')) | has_zero(w ^ (kOnes * '\\'))) != 0;
+  }
   void quoted(std::string_view s) {
     static constexpr char kHex[] = "0123456789abcdef";
     out_ += '"';
-    std::size_t run = 0;  // start of the bytes not yet copied
-    for (std::size_t i = 0; i < s.size(); ++i) {
-      const auto c = static_cast<unsigned char>(s[i]);
-      if (c >= 0x20 && c != '"' && c != '\\') continue;
-      out_.append(s.data() + run, i - run);
-      run = i + 1;
+    const char* p = s.data();
+    const char* const end = p + s.size();
+    const char* run = p;  // start of the bytes not yet copied
+    while (p < end) {
+      // Eight bytes at a time while none needs escaping (most text), then byte by byte.
+      if (end - p >= 8) {
+        std::uint64_t w;
+        std::memcpy(&w, p, sizeof w);
+        if (!any_escaped(w)) {
+          p += 8;
+          continue;
+        }
+      }
+      const auto c = static_cast<unsigned char>(*p);
+      if (c >= 0x20 && c != '"' && c != '\\') {
+        ++p;
+        continue;
+      }
+      out_.append(run, static_cast<std::size_t>(p - run));
+      run = ++p;
       out_ += '\\';
       switch (c) {
         case '"': out_ += '"'; break;
@@ -99,7 +121,7 @@ class JsonOut {
           out_ += kHex[c & 0xF];
       }
     }
-    out_.append(s.data() + run, s.size() - run);
+    out_.append(run, static_cast<std::size_t>(end - run));
     out_ += '"';
   }
 

@@ -265,6 +265,7 @@ bool is_denial(const Error& e) { return e.code == ErrorCode::kNotPermitted || e.
 // straight to text (the bytes serializing the same JSON document gives): the payloads are the codec's JSON.
 std::string outcome_text(const Outcome& o) {
   std::string s;
+  s.reserve(128 + 1536 * o.events.size());  // an event's JSON is about a kilobyte
   JsonOut out(s);
   out.begin_object().member("id", o.id).member("version", o.version).member("state", o.state).key("events");
   out.begin_array();

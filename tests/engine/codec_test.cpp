@@ -187,6 +187,28 @@ TEST_CASE("a payload in another shape the direct reader accepts reads the same, 
   CHECK(twice.ok());
 }
 
+TEST_CASE("JSON strings are escaped alike wherever the byte to escape falls in them", "[codec]") {
+  // The writer looks at eight bytes at a time: every length around that, each byte that is escaped (and
+  // some that are not) at every place, among ASCII and among UTF-8 multi-byte text.
+  const std::vector<std::string> specials = {"\"", "\\", "\n", "\x1f", std::string(1, '\0'), "\x7f", " ", "ư", "\t"};
+  for (const char* filler : {"a", "\xc3\xa1"}) {
+    for (std::size_t length = 0; length <= 20; ++length) {
+      for (std::size_t at = 0; at <= length; ++at) {
+        for (const std::string& special : specials) {
+          std::string text;
+          for (std::size_t i = 0; i < at; ++i) text += filler;
+          text += special;
+          for (std::size_t i = at; i < length; ++i) text += filler;
+          std::string written;
+          JsonOut(written).value(text);
+          INFO("length " << length << ", at " << at);
+          REQUIRE(written == boost::json::serialize(boost::json::value(boost::json::string_view(text))));
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("JSON is written byte for byte as Boost.JSON serializes the same values", "[codec]") {
   std::string all;  // every ASCII byte, then UTF-8
   for (int c = 1; c < 128; ++c) all += static_cast<char>(c);
