@@ -427,7 +427,8 @@ Result<std::optional<CommandService::Current>> CommandService::current(WriteTx& 
   if (known != written_.end()) {
     auto same = tx.still_written(id, known->second.state.version, known->second.last_hash);
     if (!same) return same.error();
-    if (*same) return std::optional<Current>(Current{known->second.state.version, known->second.last_hash, known->second.state});
+    const Written& w = known->second;
+    if (*same) return std::optional<Current>(Current{w.state.version, w.last_hash, w.state});
   }
   auto rec = tx.load(id);
   if (!rec) return rec.error();
@@ -607,7 +608,8 @@ Result<std::vector<Notification>> CommandService::pending_notifications(
             auto read = store_.event_at(logged.gseq);
             if (!read) return read.error();
             if (!read->has_value())
-              return make_error(ErrorCode::kInternal, fmt::format("không đọc được sự kiện {} của nhật ký", logged.gseq));
+              return make_error(ErrorCode::kInternal,
+                                fmt::format("không đọc được sự kiện {} của nhật ký", logged.gseq));
             event = std::move(**read);
           }
           auto n = render_notification(key, *event, templates);

@@ -174,7 +174,8 @@ Result<const json::object*> body_object(const Request& req, std::initializer_lis
     ec = req.parsed->error;
     v = &req.parsed->value;
   } else {
-    v = &arena.parsed.emplace(json::parse(req.body, ec, &arena.resource));  // moved: the tree stays in the arena
+    // Moved in, not copied: the tree stays in the arena.
+    v = &arena.parsed.emplace(json::parse(req.body, ec, &arena.resource));
   }
   if (ec) return bad_request("malformed_json", fmt::format("Nội dung không phải JSON hợp lệ: {}", ec.message()));
   if (!v->is_object()) return bad_request("malformed_json", "Nội dung phải là một đối tượng JSON");
@@ -443,7 +444,8 @@ class Handler {
     if (auto k = only_query({}); !k) return k.error();
     if (auto w = may_write(); !w) return w.error();
     BodyArena arena;
-    auto o = body_object(req_, {"fields", "documents", "note", "ballot", "expected_version", "on_behalf_of"}, arena);
+    auto o = body_object(req_, {"fields", "documents", "note", "ballot", "expected_version", "on_behalf_of"},
+                         arena);
     if (!o) return o.error();
     auto in = write_input(**o);
     if (!in) return in.error();

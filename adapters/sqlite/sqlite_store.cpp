@@ -793,8 +793,8 @@ class SqliteStore::Impl {
       return guard([&]() -> Result<bool> {
         if (auto gone = lost()) return *gone;
         auto kept = impl_.rows_.find(id);
-        if (kept == impl_.rows_.end() || kept->second.known.version != version || kept->second.last_hash != last_hash)
-          return false;
+        if (kept == impl_.rows_.end()) return false;
+        if (kept->second.known.version != version || kept->second.last_hash != last_hash) return false;
         known_[id] = kept->second.known;
         return true;
       });
@@ -2357,7 +2357,8 @@ Status SqliteStore::defer_durability() {
 Status SqliteStore::read_beside_writer() {
   return guarded([&]() -> Status {
     sqlite3* db = impl_->db();
-    if (sqlite3_get_autocommit(db) == 0) return internal("không đổi được bộ nhớ đệm khi đang trong một giao dịch");
+    if (sqlite3_get_autocommit(db) == 0)
+      return internal("không đổi được bộ nhớ đệm khi đang trong một giao dịch");
     if (int rc = run(db, "PRAGMA cache_size = -8192"); rc != SQLITE_OK)
       return impl_->db_error(rc, "đặt bộ nhớ đệm trang");
     return Status::Ok();

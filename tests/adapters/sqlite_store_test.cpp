@@ -705,8 +705,8 @@ TEST_CASE("tokens: inside a group each is read once and follows the group's own 
                 const std::string undone(64, 'c');
                 CHECK_FALSE(store
                                 ->write([&](WriteTx& tx) -> Status {
-                                  if (auto st = tx.put_token(TokenRecord{undone, "xa.clerk", "2026-01-04T00:00:00.000Z", ""}); !st)
-                                    return st;
+                                  const TokenRecord later{undone, "xa.clerk", "2026-01-04T00:00:00.000Z", ""};
+                                  if (auto st = tx.put_token(later); !st) return st;
                                   CHECK(revoked_at(undone) == "");
                                   return make_error(ErrorCode::kRefused, "undone");
                                 })
