@@ -68,10 +68,13 @@ class Dispatcher {
     if (Status opened = log_sync.sync(); !opened) log_(fmt::format("notify: {}", opened.error().message));
     dispatcher.set_durability_barrier([&log_sync] { return log_sync.sync(); });
     std::chrono::steady_clock::duration on_engine{};  // the engine's time this round spent recording
+    bool held_up = false;  // clerks' requests reached the engine while this round's records held it
     dispatcher.set_recorder([&](const NoticeDispatcher::Write& write) {
       const auto t0 = std::chrono::steady_clock::now();
+      const std::uint64_t before = server_.engine_requests();
       Status recorded = server_.on_engine([&](App& engine) { return write(*engine.service); });
       on_engine += std::chrono::steady_clock::now() - t0;
+      held_up = held_up || server_.engine_requests() != before;
       return recorded ? log_sync.sync() : recorded;
     });
     std::unique_lock lock(m_);
@@ -81,30 +84,27 @@ class Dispatcher {
     auto pause = std::chrono::milliseconds(1000);
     while (!stopping_) {
       lock.unlock();
-      auto wait = std::chrono::milliseconds(1000);
       on_engine = {};
+      held_up = false;
       auto round = dispatcher.run(1000, log_);
       if (!round) {
+        const auto wait = pause;
         log_(fmt::format("notify: {} ({}); trying again in {} ms", round.error().message, round.error().reason,
                          pause.count()));
-        wait = pause;
         pause = std::min(pause * 2, kLongestPause);
         lock.lock();
         cv_.wait_for(lock, wait, [this] { return stopping_; });
         continue;
       }
       pause = std::chrono::milliseconds(1000);
-      if (round->more) {
-        // A backlog: go on after a pause of kYield times the engine's time this round took, so that recording
-        // deliveries (each an event in a dossier's chain, as costly as a clerk's command) never takes more
-        // than 1/(kYield+1) of the engine while clerks are at work; without them the pause is short anyway.
-        wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(kYield * on_engine));
-      } else if (round->waiting_until) {
-        const auto until = std::chrono::milliseconds(round->waiting_until->millis - app_->clock->now().millis);
-        wait = std::clamp(until, std::chrono::milliseconds(10), wait);
-      }
+      // A backlog goes on at once, unless clerks' requests waited behind this round's records: then the
+      // engine is theirs for kYield times as long as the records took (each record is an event in a dossier's
+      // chain, as costly as a clerk's command), so that notices never take more than 1/(kYield+1) of the
+      // engine while clerks are at work, and all of it while none are.
+      const auto wait =
+          next_round_wait(*round, held_up, on_engine, kYield, app_->clock->now(), std::chrono::milliseconds(1000));
       lock.lock();
-      cv_.wait_for(lock, wait, [this] { return stopping_; });
+      if (wait.count() > 0) cv_.wait_for(lock, wait, [this] { return stopping_; });
     }
   }
 

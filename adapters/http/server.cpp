@@ -320,6 +320,7 @@ struct Server::Impl {
   std::mutex queue_m;
   std::vector<Queued> queue;  // guarded by queue_m
   bool engine_idle = true;    // guarded by queue_m: no batch is running or posted
+  std::atomic<std::uint64_t> engine_requests{0};  // handed to the engine so far
 
   // Adds `q` to `waiting` (guarded by `m`); true when the thread that takes from it was idle (it is marked busy
   // now, and the caller posts its run).
@@ -348,6 +349,7 @@ struct Server::Impl {
       return;
     }
     // The loop does not stop while the engine (or the reader) has requests of its connections to answer.
+    engine_requests.fetch_add(1, std::memory_order_relaxed);
     if (enqueue(queue_m, queue, engine_idle, std::move(q)))
       asio::post(engine.ctx, [this, work = asio::make_work_guard(ioc)]() mutable { run_next(std::move(work)); });
   }
@@ -635,6 +637,8 @@ Status Server::on_engine(const std::function<Status(App&)>& work) {
   }
   return result.get();
 }
+
+std::uint64_t Server::engine_requests() const { return impl_->engine_requests.load(std::memory_order_relaxed); }
 
 Status Server::run(const std::function<void(const std::string&)>& log, const std::function<void()>& started) {
   impl_->log = log;

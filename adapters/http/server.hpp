@@ -42,6 +42,9 @@ class Server {
   // returned; kInternal when the server is not running (not yet, or stopping). Thread-safe; blocks the caller.
   // Commits there are flushed with the next batch's (or by the caller's LogSync).
   Status on_engine(const std::function<Status(App&)>& work);
+  // How many requests the loop has handed to the engine so far (commands, and reads when there is no
+  // reader): work run with on_engine held up those that arrived while it ran. Thread-safe.
+  std::uint64_t engine_requests() const;
   // Asks the loop to stop (thread-safe).
   void stop();
 

@@ -11,6 +11,18 @@ bool is_permanent_failure(const Error& e) {
          e.reason == "webhook_permanent";
 }
 
+std::chrono::milliseconds next_round_wait(const DispatchRound& round, bool commands_waited,
+                                          std::chrono::steady_clock::duration recording, int yield,
+                                          Timestamp now, std::chrono::milliseconds idle) {
+  using std::chrono::milliseconds;
+  if (round.more) {
+    if (!commands_waited) return milliseconds(0);
+    return std::min(idle, std::chrono::ceil<milliseconds>(yield * recording));
+  }
+  if (!round.waiting_until) return idle;
+  return std::clamp(milliseconds(round.waiting_until->millis - now.millis), milliseconds(10), idle);
+}
+
 Result<DispatchRound> NoticeDispatcher::run(int max_notices, const std::function<void(const std::string&)>& log) {
   DispatchRound round;
   int handled = 0;

@@ -130,6 +130,34 @@ TEST_CASE("retry policy: the wait doubles after each failure and stops growing a
   CHECK(p.backoff(40).count() == 5000);
 }
 
+TEST_CASE("dispatcher rounds: a backlog goes on at once unless clerks waited behind its records - then it yields "
+          "to them - and without one the next round waits for the earliest retry",
+          "[notify][dispatcher]") {
+  using std::chrono::milliseconds;
+  const Timestamp now{1'800'000'000'000};
+  const milliseconds idle(1000);
+  const auto recording = std::chrono::microseconds(2'500);  // the records took 2.5 ms of the writer
+  DispatchRound backlog;
+  backlog.more = true;
+  backlog.waiting_until = Timestamp{now.millis + 50};  // a retry due soon changes nothing while a backlog lasts
+  CHECK(next_round_wait(backlog, false, recording, 3, now, idle) == milliseconds(0));
+  CHECK(next_round_wait(backlog, true, recording, 3, now, idle) == milliseconds(8));  // 3 × 2.5 ms, rounded up
+  CHECK(next_round_wait(backlog, true, std::chrono::seconds(2), 3, now, idle) == idle);  // at most the idle wait
+  CHECK(next_round_wait(backlog, true, recording, 0, now, idle) == milliseconds(0));
+
+  DispatchRound done;  // everything due went out
+  CHECK(next_round_wait(done, true, recording, 3, now, idle) == idle);
+  CHECK(next_round_wait(done, false, recording, 3, now, idle) == idle);
+  done.waiting_until = Timestamp{now.millis + 300};
+  CHECK(next_round_wait(done, false, recording, 3, now, idle) == milliseconds(300));
+  done.waiting_until = Timestamp{now.millis + 2};  // never sooner than 10 ms: no spinning on a retry due now
+  CHECK(next_round_wait(done, true, recording, 3, now, idle) == milliseconds(10));
+  done.waiting_until = Timestamp{now.millis - 5000};
+  CHECK(next_round_wait(done, false, recording, 3, now, idle) == milliseconds(10));
+  done.waiting_until = Timestamp{now.millis + 3'600'000};  // a retry an hour away: checked again after `idle`
+  CHECK(next_round_wait(done, false, recording, 3, now, idle) == idle);
+}
+
 TEST_CASE("dispatcher: a failing receiver is retried with backoff, each attempt in the history, and the notice "
           "after it does not wait",
           "[notify][dispatcher]") {

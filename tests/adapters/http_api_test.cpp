@@ -753,14 +753,20 @@ TEST_CASE("server: reads are answered by the reader while the engine is busy - a
               .ok());
   });
   held.get_future().wait();
+  const std::uint64_t handed = server.engine_requests();
   // A read is answered meanwhile (without the reader it would wait for the engine: the client gives up after
-  // 10 s and this fails).
+  // 10 s and this fails), and is not counted as held up by the engine's work.
   const testing::HttpReply read = testing::http_request(port, "GET", at, clerk);
   CHECK(read.status == 200);
   CHECK(json::parse(read.body).at("state").as_string() == "draft");
-  // A command waits for the engine, and runs once it is free.
+  CHECK(server.engine_requests() == handed);
+  // A command waits for the engine, and runs once it is free; it is counted as soon as it reaches the
+  // engine's queue (what tells the notice dispatcher that its records held a clerk up).
   auto submitted =
       std::async(std::launch::async, [&] { return testing::http_request(port, "POST", at + "/actions/submit", clerk); });
+  for (int i = 0; i < 1000 && server.engine_requests() == handed; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(server.engine_requests() == handed + 1);
   CHECK(submitted.wait_for(std::chrono::milliseconds(300)) == std::future_status::timeout);
   release.set_value();
   CHECK(submitted.get().status == 200);
