@@ -42,6 +42,7 @@ int status_of(const Error& e) {
     case ErrorCode::kInternal:
       // No room to write (a full disk): 507 Insufficient Storage tells the client to try again later.
       if (e.reason == "directory_changed") return 503;  // until the server restarts with the new directory
+      if (e.reason == "log_not_durable") return 503;    // a flush failed: the server stops; ask again after
       return e.reason == "storage_full" ? 507 : 500;
   }
   return 500;

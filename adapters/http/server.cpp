@@ -247,6 +247,24 @@ struct Server::Impl {
   };
   Worker syncer{"hoso-flush"};
   std::optional<LogSync> log_sync;
+  std::function<Status()> flush;  // set_flush's, when given: used instead of log_sync
+  // A flush failed: what it said (guarded by sync_m), and from then on nothing is run or answered as done.
+  std::atomic<bool> durability_lost{false};
+  std::optional<Error> flush_error;
+
+  // The answer to every request once a flush has failed: whether a command of it (or of a later group)
+  // reached the disk is not known, so none is reported done; the client finds out once the server is back.
+  Error lost_durability() {
+    std::lock_guard lock(sync_m);
+    Error e = make_error(
+        ErrorCode::kInternal,
+        fmt::format(
+            "Không ghi được nhật ký xuống đĩa ({}): không xác nhận được yêu cầu đã được lưu hay chưa; "
+            "máy chủ dừng lại — hãy xem lại hồ sơ khi máy chủ chạy lại",
+            flush_error ? flush_error->message : "?"));
+    e.reason = "log_not_durable";
+    return e;
+  }
   std::mutex sync_m;
   std::vector<Synced> sync_pending;
   bool sync_posted = false;
@@ -372,7 +390,13 @@ struct Server::Impl {
       }
     }
     auto shared = std::make_shared<std::vector<Queued>>(std::move(batch));
-    auto done = std::make_shared<Done>(run_batch(*shared));
+    auto done = std::make_shared<Done>();
+    if (durability_lost) {
+      // Nothing more is written: its answer could not be trusted (the server is stopping).
+      done->out.assign(shared->size(), error_response(lost_durability()));
+    } else {
+      *done = run_batch(*shared);
+    }
     after_commit(Synced{std::move(shared), std::move(done), asio::make_work_guard(ioc)});
     asio::post(engine.ctx, [this, work = std::move(work)]() mutable { run_next(std::move(work)); });
   }
@@ -451,12 +475,24 @@ struct Server::Impl {
       jobs.swap(sync_pending);
       sync_posted = false;
     }
-    Status synced = log_sync->sync();
+    // Once a flush has failed, none is tried again: the kernel may have dropped the pages it could not write
+    // and report success for the next flush, whose commands would then be answered as done while the log
+    // they continue is not on the disk. Everything after is answered as failed, and the server stops.
+    Status synced = durability_lost ? Status(lost_durability()) : flush ? flush() : log_sync->sync();
     ++flushes;
-    if (!synced) log(fmt::format("flush of the log failed: {}", synced.error().message));
+    if (!synced && !durability_lost.exchange(true)) {
+      {
+        std::lock_guard lock(sync_m);
+        flush_error = synced.error();
+      }
+      log(fmt::format("flush of the log failed: {}; nothing more is answered as done: stopping (a restart "
+                      "recovers what reached the disk)",
+                      synced.error().message));
+      asio::post(ioc, [this] { shutdown(); });
+    }
     for (auto& job : jobs) {
       if (!synced)
-        for (auto& r : job.done->out) r = error_response(synced.error());
+        for (auto& r : job.done->out) r = error_response(lost_durability());
       asio::post(ioc, [this, job = std::move(job)] {
         for (std::size_t i = 0; i < job.batch->size(); ++i)
           (*job.batch)[i].session->answer(std::move(job.done->out[i]), (*job.batch)[i].keep_alive);
@@ -629,6 +665,8 @@ Status Server::on_engine(const std::function<Status(App&)>& work) {
     if (!impl_->engine_open) return make_error(ErrorCode::kInternal, "máy chủ không chạy (chưa chạy hoặc đang dừng)");
     asio::post(impl_->engine.ctx, [&] {
       try {
+        // After a failed flush nothing more is written (see set_flush).
+        if (impl_->durability_lost) return done.set_value(impl_->lost_durability());
         done.set_value(work(impl_->app));
       } catch (...) {
         done.set_exception(std::current_exception());
@@ -679,8 +717,11 @@ Status Server::run(const std::function<void(const std::string&)>& log, const std
   for (Worker* w : {&m.engine, &m.reader, &m.syncer, &m.checkpointer}) w->stop();
   m.log(fmt::format("{} requests in {} batches, {} reads in {} passes of the reader, {} flushes of the log",
                     m.requests, m.batches, m.reads, m.read_passes, m.flushes.load()));
+  if (m.durability_lost) return m.lost_durability();
   return m.log_sync->sync();
 }
+
+void Server::set_flush(std::function<Status()> flush) { impl_->flush = std::move(flush); }
 
 void Server::stop() {
   asio::post(impl_->ioc, [this] { impl_->shutdown(); });

@@ -47,6 +47,12 @@ class Server {
   std::uint64_t engine_requests() const;
   // Asks the loop to stop (thread-safe).
   void stop();
+  // Replaces what makes the engine's commits durable before anything is answered (by default one fdatasync
+  // of the write-ahead log), e.g. by one that fails, in tests. Before run(). When it fails, the requests it
+  // was for and every one after are answered 503 (reason log_not_durable), none is run any more (nor
+  // on_engine's work), and run() returns that error once the server has stopped: after a failed fdatasync
+  // the kernel may report the next one as done although what failed never reached the disk.
+  void set_flush(std::function<Status()> flush);
 
  private:
   struct Impl;

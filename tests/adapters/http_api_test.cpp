@@ -723,6 +723,135 @@ TEST_CASE("server: on_engine refuses work while the server is not running, and r
   CHECK_FALSE(ran);
 }
 
+// A dossier in draft, the tokens of the clerks who submit and accept it, and a server over them (on any free
+// port, not yet listening).
+struct Draft {
+  ApiServer s;
+  std::string at = "/dossiers/" + std::to_string(create(s));
+  std::string clerk = s.token("xom-khuan-lan.clerk"), police = s.token("ca-xa-phuong-tien.clerk");
+  http::Server server{*s.app, [] {
+                        ServerSettings any_port;
+                        any_port.port = 0;
+                        return any_port;
+                      }()};
+};
+
+// A server listening on a free port and running on a thread of its own.
+struct Running {
+  explicit Running(http::Server& s) : server(s) {
+    auto listening = server.listen();
+    REQUIRE(listening.ok());
+    port = listening.value();
+    std::promise<void> started;
+    ran = std::async(std::launch::async, [this, &started] {
+      return server.run([](const std::string&) {}, [&] { started.set_value(); });
+    });
+    started.get_future().wait();
+  }
+  // What run() returned, once the server has stopped without being asked to (within 20 s; else it is
+  // stopped, so that the test fails instead of hanging).
+  Status stopped_by_itself() {
+    const bool stopped = ran.wait_for(std::chrono::seconds(20)) == std::future_status::ready;
+    if (!stopped) server.stop();
+    REQUIRE(stopped);
+    return ran.get();
+  }
+  http::Server& server;
+  int port = 0;
+  std::future<Status> ran;
+};
+
+TEST_CASE(
+    "server: after a failed flush of the log nothing more is answered as done - the waiting command gets "
+    "503 log_not_durable - no flush is tried again - and the server stops by itself with that error",
+    "[http]") {
+  Draft d;
+  const std::string &at = d.at, &clerk = d.clerk, &police = d.police;
+  http::Server& server = d.server;
+  std::atomic<bool> failing{false};
+  std::atomic<int> flushes{0}, after_failure{0};
+  server.set_flush([&]() -> Status {
+    ++flushes;
+    if (!failing) return Status::Ok();
+    if (++after_failure > 1) return Status::Ok();  // were it tried again, the kernel could well say so
+    return make_error(ErrorCode::kInternal, "fdatasync: Input/output error");
+  });
+  Running running(server);
+  const int port = running.port;
+  const testing::HttpReply submitted = testing::http_request(port, "POST", at + "/actions/submit", clerk);
+  CHECK(submitted.status == 200);
+  const int flushed = flushes;
+  CHECK(flushed >= 1);
+
+  failing = true;
+  const testing::HttpReply accepted = testing::http_request(port, "POST", at + "/actions/accept", police);
+  CHECK(accepted.status == 503);
+  const json::value error = json::parse(accepted.body).at("error");
+  CHECK(error.at("reason").as_string() == "log_not_durable");
+  CHECK_THAT(std::string(error.at("message").as_string()),
+             Catch::Contains("Input/output error") && Catch::Contains("không xác nhận được"));
+  // The server stops by itself, and says why.
+  const Status stopped = running.stopped_by_itself();
+  REQUIRE_FALSE(stopped.ok());
+  CHECK(stopped.error().reason == "log_not_durable");
+  CHECK(after_failure == 1);  // the failed flush was the last one tried
+  CHECK(testing::http_request(port, "GET", at, clerk).status == 0);  // nobody listens any more
+}
+
+TEST_CASE("server: work handed to the engine before a flush failed but run after it is not run", "[http]") {
+  Draft d;
+  const std::string &at = d.at, &clerk = d.clerk, &police = d.police;
+  http::Server& server = d.server;
+  std::promise<void> flushing, fail;
+  std::shared_future<void> go = fail.get_future().share();
+  std::atomic<bool> armed{false};
+  server.set_flush([&]() -> Status {
+    if (!armed) return Status::Ok();
+    flushing.set_value();  // the accept's group is committed and waits for this flush
+    go.wait();
+    return make_error(ErrorCode::kInternal, "fdatasync: Input/output error");
+  });
+  Running running(server);
+  const int port = running.port;
+  // Answered after a flush that covers it and everything handed over before (the timers fired at start).
+  CHECK(testing::http_request(port, "POST", at + "/actions/submit", clerk).status == 200);
+  armed = true;
+  auto accepted = std::async(std::launch::async, [&] {
+    return testing::http_request(port, "POST", at + "/actions/accept", police);
+  });
+  flushing.get_future().wait();
+  // The engine, free meanwhile, is held by work A; work B waits behind it.
+  std::promise<void> held, release;
+  std::shared_future<void> released = release.get_future().share();
+  auto a = std::async(std::launch::async, [&] {
+    return server.on_engine([&](App&) {
+      held.set_value();
+      released.wait();
+      return Status::Ok();
+    });
+  });
+  held.get_future().wait();
+  std::atomic<bool> b_ran{false};
+  auto b = std::async(std::launch::async, [&] {
+    return server.on_engine([&](App&) {
+      b_ran = true;
+      return Status::Ok();
+    });
+  });
+  fail.set_value();
+  CHECK(accepted.get().status == 503);  // answered once the failure is known
+  release.set_value();
+  CHECK(a.get().ok());
+  // B is refused: by the engine when it was posted before the server stopped (almost always), else by
+  // on_engine itself (the server no longer runs).
+  const Status b_status = b.get();
+  REQUIRE_FALSE(b_status.ok());
+  CHECK((b_status.error().reason == "log_not_durable" ||
+         b_status.error().message.find("máy chủ không chạy") != std::string::npos));
+  CHECK_FALSE(b_ran);
+  CHECK(running.stopped_by_itself().error().reason == "log_not_durable");
+}
+
 TEST_CASE("server: reads are answered by the reader while the engine is busy - a command waits for the engine",
           "[http]") {
   ApiServer s;
