@@ -20,7 +20,9 @@ inline void exec(sqlite3* db, const char* sql) {
     die(fmt::format("sqlite: {}", err ? err : "?"));
 }
 
-// Average bytes of an event row and of a projection row in the hoso database at `path`.
+// Average bytes of an event row and of a projection row in the hoso database at `path`: the events of commands
+// and timers, not the dispatcher's records of notices (one per notice and channel, and fewer or more of them
+// in the file depending on when the dispatcher ran).
 inline std::pair<int, int> row_sizes(const std::string& path) {
   sqlite3* db = nullptr;
   sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
@@ -36,7 +38,7 @@ inline std::pair<int, int> row_sizes(const std::string& path) {
       "avg(length(type)+length(at)+length(actor_user)+length(actor_role)+length(actor_org)+length(action)+"
       "length(from_state)+length(to_state)+length(holder)+length(note)+length(payload)+length(prev_hash)+"
       "length(hash)) "
-      "FROM events");
+      "FROM events WHERE type NOT LIKE 'Notification%'");
   const int pr =
       avg("SELECT "
           "avg(length(workflow)+length(definition_hash)+length(award)+length(origin)+length(state)+length("

@@ -550,8 +550,17 @@ Round run_round(const Options& opt) {
   fmt::print("hoso serve on 127.0.0.1:{}, {} keep-alive connections from one client thread:\n", port,
              opt.connections);
   std::vector<PhaseResult> results;
+  // Notices recorded so far (each a NotificationDelivered or DeadLettered event, written by the dispatcher).
+  const char* settled_sql =
+      "SELECT count(*) FROM events WHERE type IN ('NotificationDelivered', 'NotificationDeadLettered')";
+  std::int64_t settled_during_writes = 0;
+  Clk::time_point writes_end{};
   for (const Phase& p : phases) {
     results.push_back(loader.run(p));
+    if (&p == &phases[2]) {
+      writes_end = Clk::now();
+      settled_during_writes = count_rows(db, settled_sql);
+    }
     print_phase(p.name, p.what, results.back());
     if (results.back().failed > 0) {
       fmt::print("FAILED: {} non-2xx answers in phase {}; the first: {}\n", results.back().failed, p.name,
@@ -563,6 +572,22 @@ Round run_round(const Options& opt) {
   const PhaseResult writes = combined({&results[0], &results[1], &results[2]});
   print_phase("act", "submit + accept", act);
   print_phase("writes", "create + submit + accept", writes);
+  // The notices the commands caused (one channel: the file), and how long the dispatcher took to record those
+  // left when the commands stopped (it yields the engine to clerks while they keep it busy, not otherwise).
+  const std::int64_t caused = count_rows(
+      db, "SELECT coalesce(sum(json_array_length(payload, '$.notices')), 0) FROM events WHERE json_valid(payload)");
+  std::int64_t settled = count_rows(db, settled_sql);
+  while (settled < caused && seconds_since(writes_end) < 120) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    settled = count_rows(db, settled_sql);
+  }
+  const double drained = seconds_since(writes_end);
+  fmt::print(
+      "  notices: {} caused by the commands, {} recorded while they were served, {} within {:.1f} s after the "
+      "last ({:.0f} /s after the load){}\n",
+      caused, settled_during_writes, settled, drained,
+      static_cast<double>(settled - settled_during_writes) / drained,
+      settled < caused ? " — NOT ALL within 120 s" : "");
 
   ::kill(server.pid, SIGTERM);
   const int served = wait_exit(server.pid);
