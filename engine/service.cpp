@@ -884,6 +884,7 @@ Status CommandService::group(const std::function<Status()>& work) {
     // What the commands of the group wrote is gone: nothing remembered of them may stand for the store.
     written_.clear();
     pending_.reset();
+    listed_through_ = -1;  // (were a listing read inside the group, it may have seen them)
   }
   return st;
 }
@@ -972,28 +973,109 @@ Result<std::vector<DossierView>> CommandService::dossiers_of(const std::string& 
   });
 }
 
+namespace {
+
+// Whether a dossier with these projection values passes the query's filters other than `overdue`, and the
+// user may read it (as may_read judges it from its origin and holder).
+Result<bool> listed_match(const Directory& dir, const DossierQuery& q, UserId user, DossierId id,
+                          const std::string& workflow, const std::string& state, const std::string& holder,
+                          const std::string& award, const std::string& origin, const std::string& fields) {
+  if (!q.workflows.empty() && std::find(q.workflows.begin(), q.workflows.end(), workflow) == q.workflows.end())
+    return false;
+  if ((q.state && state != *q.state) || (q.holder && holder != *q.holder) || (q.award && award != *q.award))
+    return false;
+  if (q.text && fields.find(*q.text) == std::string::npos && std::to_string(id) != *q.text) return false;
+  auto org_of = [&](const std::string& key) { return key.empty() ? std::optional<OrgId>() : dir.find_org(key); };
+  DossierState where;
+  const auto origin_org = org_of(origin), holder_org = org_of(holder);
+  if (!origin_org)
+    return make_error(ErrorCode::kVerifyFailed, fmt::format("hồ sơ {}: không có cơ quan '{}'", id, origin));
+  where.origin = *origin_org;
+  if (holder_org) where.holder = *holder_org;
+  if (!may_read(dir, where, user)) return false;
+  if (q.within && !dir.is_within(where.origin, *q.within) &&
+      !(where.holder.valid() && dir.is_within(where.holder, *q.within)))
+    return false;
+  return true;
+}
+
+}  // namespace
+
+Status CommandService::refresh_listing() {
+  auto listed = [](const DossierRecord& r) {
+    return Listed{r.workflow, r.state, r.holder, r.award, r.origin, r.fields};
+  };
+  if (listed_through_ < 0) {
+    auto last = store_.last_gseq();
+    if (!last) return last.error();
+    std::map<DossierId, Listed> all;
+    auto st = store_.scan_dossiers([&](const DossierRecord& r) -> Status {
+      all.insert_or_assign(r.id, listed(r));
+      return Status::Ok();
+    });
+    if (!st) return st;
+    listed_ = std::move(all);
+    listed_through_ = *last;
+    return Status::Ok();
+  }
+  // A log shorter than what was read (a database file put back from a copy): read it all again.
+  auto last = store_.last_gseq();
+  if (!last) return last.error();
+  if (*last < listed_through_) {
+    listed_through_ = -1;
+    return refresh_listing();
+  }
+  auto changed = store_.dossiers_changed_after(listed_through_);
+  if (!changed) return changed.error();
+  for (const DossierId id : changed->ids) {
+    auto rec = store_.load(id);
+    if (!rec) return rec.error();
+    if (rec->has_value())
+      listed_.insert_or_assign(id, listed(**rec));
+    else
+      listed_.erase(id);
+  }
+  listed_through_ = changed->through;
+  return Status::Ok();
+}
+
 Result<DossierPage> CommandService::find_dossiers(const DossierQuery& q, UserId user) {
+  // Whether a dossier is overdue depends on the time as well as on its projection: every candidate is read.
+  if (q.overdue) return find_by_scan(q, user);
+  return in_snapshot<DossierPage>(store_, [&]() -> Result<DossierPage> {
+    if (Status fresh = refresh_listing(); !fresh) {
+      listed_through_ = -1;  // read again in full next time
+      return fresh.error();
+    }
+    DossierPage page;
+    const auto first = (q.page - 1) * q.per_page;
+    for (const auto& [id, r] : listed_) {
+      auto match = listed_match(dir_, q, user, id, r.workflow, r.state, r.holder, r.award, r.origin, r.fields);
+      if (!match) return match.error();
+      if (!*match) continue;
+      if (page.total >= first && page.total < first + q.per_page) {
+        auto rec = store_.load(id);
+        if (!rec) return rec.error();
+        if (!rec->has_value())
+          return make_error(ErrorCode::kInternal, fmt::format("không đọc được hồ sơ {}", id));
+        auto view = view_of(std::move(**rec), true);
+        if (!view) return view.error();
+        page.items.push_back(std::move(*view));
+      }
+      ++page.total;
+    }
+    return page;
+  });
+}
+
+Result<DossierPage> CommandService::find_by_scan(const DossierQuery& q, UserId user) {
   return in_snapshot<DossierPage>(store_, [&]() -> Result<DossierPage> {
     DossierPage page;
     const auto first = (q.page - 1) * q.per_page;
-    auto org_of = [&](const std::string& key) { return key.empty() ? std::optional<OrgId>() : dir_.find_org(key); };
     auto st = store_.scan_dossiers([&](const DossierRecord& r) -> Status {
-      if (!q.workflows.empty() && std::find(q.workflows.begin(), q.workflows.end(), r.workflow) == q.workflows.end())
-        return Status::Ok();
-      if ((q.state && r.state != *q.state) || (q.holder && r.holder != *q.holder) || (q.award && r.award != *q.award))
-        return Status::Ok();
-      if (q.text && r.fields.find(*q.text) == std::string::npos && std::to_string(r.id) != *q.text)
-        return Status::Ok();
-      // Read permission and jurisdiction from the projection's origin and holder (as may_read judges them).
-      DossierState where;
-      const auto origin = org_of(r.origin), holder = org_of(r.holder);
-      if (!origin) return make_error(ErrorCode::kVerifyFailed, fmt::format("hồ sơ {}: không có cơ quan '{}'", r.id, r.origin));
-      where.origin = *origin;
-      if (holder) where.holder = *holder;
-      if (!may_read(dir_, where, user)) return Status::Ok();
-      if (q.within && !dir_.is_within(where.origin, *q.within) &&
-          !(where.holder.valid() && dir_.is_within(where.holder, *q.within)))
-        return Status::Ok();
+      auto match = listed_match(dir_, q, user, r.id, r.workflow, r.state, r.holder, r.award, r.origin, r.fields);
+      if (!match) return match.error();
+      if (!*match) return Status::Ok();
       const bool on_page = page.total >= first && page.total < first + q.per_page;
       if (q.overdue || on_page) {
         auto view = view_of(r, true);

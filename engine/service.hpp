@@ -316,6 +316,18 @@ class CommandService {
   };
   std::unordered_map<DossierId, Written> written_;
   std::optional<Written> pending_;  // set by commit(), remembered once the write has committed
+
+  // What find_dossiers filters on, for every dossier, as of log position listed_through_ (-1: not read
+  // yet): a listing reads the whole projection table once, and after that only the dossiers that events
+  // appended since then belong to (a projection changes only with an event of its dossier). The page's
+  // dossiers are read whole, and head-checked, as before.
+  struct Listed {
+    std::string workflow, state, holder, award, origin, fields;
+  };
+  std::map<DossierId, Listed> listed_;
+  std::int64_t listed_through_ = -1;
+  Status refresh_listing();
+  Result<DossierPage> find_by_scan(const DossierQuery& q, UserId user);
 };
 
 }  // namespace hoso

@@ -95,6 +95,12 @@ struct LogChunk {
   std::size_t n_events = 0;
 };
 
+// The dossiers that events after a place in the log belong to, and where that stretch of the log ends.
+struct ChangedDossiers {
+  std::vector<DossierId> ids;  // each once, in the order of its first event in the stretch
+  std::int64_t through = 0;    // gseq of the stretch's last event (the place asked about when it is empty)
+};
+
 // A durable store of definitions, events (which are also the outbox: see NoticeKey) and projections.
 class Store {
  public:
@@ -169,6 +175,10 @@ class Store {
   virtual Result<std::vector<LoggedPayload>> payloads_after(std::int64_t gseq, int limit) = 0;
   // The event at `gseq`, or nullopt when there is none.
   virtual Result<std::optional<EventRecord>> event_at(std::int64_t gseq) = 0;
+  // The dossiers of the events after `gseq` (a projection changes only with an event of its dossier).
+  virtual Result<ChangedDossiers> dossiers_changed_after(std::int64_t gseq) = 0;
+  // gseq of the log's last event (0 when it has none).
+  virtual Result<std::int64_t> last_gseq() = 0;
   // How many timers are pending.
   virtual Result<std::int64_t> pending_timers() = 0;
 };

@@ -28,6 +28,7 @@
 #include <thread>
 #include <map>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 namespace hoso {
@@ -241,6 +242,8 @@ enum class Q {
   kReleaseSavepoint,
   kRollbackToSavepoint,
   kDataVersion,
+  kChangedAfter,
+  kLastGseq,
   kCount,
 };
 
@@ -305,6 +308,8 @@ constexpr std::array<const char*, static_cast<std::size_t>(Q::kCount)> kSql = {
     "RELEASE hoso_command",
     "ROLLBACK TO hoso_command",
     "PRAGMA data_version",
+    "SELECT gseq, dossier_id FROM events WHERE gseq > ?1 ORDER BY gseq",
+    "SELECT coalesce(max(gseq), 0) FROM events",
 };
 
 constexpr const char* kScanSql = "SELECT " HOSO_EVENT_COLS " FROM events ORDER BY gseq";
@@ -1962,6 +1967,35 @@ class SqliteStore::Impl {
     return *key;
   }
 
+  Result<ChangedDossiers> dossiers_changed_after(std::int64_t gseq) {
+    ReadTx rt(*this);
+    if (Status st = rt.begin(); !st) return st.error();
+    ChangedDossiers out;
+    out.through = gseq;
+    std::unordered_set<DossierId> seen;
+    sqlite3_stmt* s = stmt(Q::kChangedAfter);
+    StmtUse use(s);
+    Binder b(s);
+    b.i64(gseq);
+    if (b.rc() != SQLITE_OK) return db_error(b.rc(), "đọc nhật ký");
+    int rc = SQLITE_ROW;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      out.through = col_i64(s, 0);
+      if (const DossierId id = col_i64(s, 1); seen.insert(id).second) out.ids.push_back(id);
+    }
+    if (rc != SQLITE_DONE) return db_error(rc, "đọc nhật ký");
+    return out;
+  }
+
+  Result<std::int64_t> last_gseq() {
+    ReadTx rt(*this);
+    if (Status st = rt.begin(); !st) return st.error();
+    StmtUse use(stmt(Q::kLastGseq));
+    const int rc = use.step();
+    if (rc != SQLITE_ROW) return db_error(rc, "đọc nhật ký");
+    return col_i64(use.get(), 0);
+  }
+
   Result<std::vector<LoggedPayload>> payloads_after(std::int64_t gseq, int limit) {
     Binder b(stmt(Q::kPayloadsAfter));
     b.i64(gseq).i64(limit);
@@ -2502,6 +2536,14 @@ Result<NoticeKey> SqliteStore::dispatch_cursor() {
 
 Result<std::int64_t> SqliteStore::directory_version() {
   return guarded([&] { return impl_->directory_version(); });
+}
+
+Result<ChangedDossiers> SqliteStore::dossiers_changed_after(std::int64_t gseq) {
+  return guarded([&] { return impl_->dossiers_changed_after(gseq); });
+}
+
+Result<std::int64_t> SqliteStore::last_gseq() {
+  return guarded([&] { return impl_->last_gseq(); });
 }
 
 Result<std::vector<LoggedPayload>> SqliteStore::payloads_after(std::int64_t gseq, int limit) {

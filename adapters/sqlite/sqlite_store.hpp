@@ -140,6 +140,8 @@ class SqliteStore final : public Store {
   Result<std::int64_t> directory_version() override;
   Result<std::optional<TokenRecord>> token(const std::string& hash) override;
   Result<std::vector<LoggedPayload>> payloads_after(std::int64_t gseq, int limit) override;
+  Result<ChangedDossiers> dossiers_changed_after(std::int64_t gseq) override;
+  Result<std::int64_t> last_gseq() override;
   Result<std::optional<EventRecord>> event_at(std::int64_t gseq) override;
 
  private:

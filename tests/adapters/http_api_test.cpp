@@ -368,6 +368,67 @@ TEST_CASE("api: listing shows what the user may read, filtered and in pages", "[
   CHECK(s.ok("GET", "/dossiers", "ca-tinh-lao-cai.clerk").at("total").as_int64() == 0);
 }
 
+TEST_CASE("api: a listing kept up to date from the log answers as one read afresh - after commands on its own "
+          "connection and on another",
+          "[http]") {
+  ApiServer s;
+  auto open_app = [&] {
+    auto store = SqliteStore::open(s.dir.file("hoso.db"), OpenMode::kExisting);
+    REQUIRE(store.ok());
+    auto app = App::over(std::move(store.value()));
+    REQUIRE(app.ok());
+    return std::move(app.value());
+  };
+  // A long-lived App on a connection of its own lists (as the server's reader does): after its first
+  // listing it reads only the dossiers the log's new events belong to.
+  auto kept = open_app();
+  Api kept_api(*kept);
+  const std::string unit = "xom-khuan-lan.clerk", police = "ca-xa-phuong-tien.clerk";
+  const std::vector<std::pair<std::string, std::string>> asks = {
+      {"/dossiers?per_page=100", unit},
+      {"/dossiers?state=draft", unit},
+      {"/dossiers?holder=ca-xa-phuong-tien", police},
+      {"/dossiers?per_page=1&page=2", unit},
+      {"/dossiers?jurisdiction=vhxh-xa-phuong-tien", unit},
+      {"/dossiers?q=Khu%C3%A2n", unit},
+      {"/dossiers?award=giay_khen_xa&state=commune_intake", police},
+      {"/dossiers?per_page=100", "ca-tinh-lao-cai.clerk"},
+      {"/dossiers?per_page=100", "bo-noi-vu.auditor"},
+  };
+  for (const auto& [target, user] : asks) s.token(user);
+  auto listed = [&](Api& api, const std::string& target, const std::string& user) {
+    Response r = api.handle(Request{"GET", target, "Bearer " + s.token(user), "", nullptr});
+    INFO(target << " as " << user << ": " << r.body);
+    REQUIRE(r.status == 200);
+    return json::parse(r.body);
+  };
+  int nonempty = 0;
+  auto same = [&](const char* after) {
+    auto fresh = open_app();  // reads every projection
+    Api fresh_api(*fresh);
+    for (const auto& [target, user] : asks) {
+      INFO("after " << after << ": " << target << " as " << user);
+      const json::value kept_list = listed(kept_api, target, user);
+      CHECK(kept_list == listed(fresh_api, target, user));
+      CHECK(kept_list == listed(*s.api, target, user));
+      if (!kept_list.at("items").as_array().empty()) ++nonempty;
+    }
+  };
+  same("nothing");
+  for (int i = 0; i < 3; ++i) create(s);
+  same("three creations");
+  s.ok("POST", "/dossiers/2/actions/submit", unit);
+  same("a submission");
+  s.ok("POST", "/dossiers/2/actions/accept", police);
+  same("an acceptance");
+  // A command on the listing's own connection.
+  Response submitted =
+      kept_api.handle(Request{"POST", "/dossiers/3/actions/submit", "Bearer " + s.token(unit), "", nullptr});
+  REQUIRE(submitted.status == 200);
+  same("a submission on the listing's connection");
+  CHECK(nonempty > 10);
+}
+
 TEST_CASE("api: calendar queries", "[http]") {
   ApiServer s;
   auto due = s.ok("GET", "/calendar/add?from=2026-04-20&days=10", "xom-khuan-lan.clerk");

@@ -1314,6 +1314,31 @@ TEST_CASE("append: several appends and moves of one dossier inside one transacti
   CHECK(raw.scalar("PRAGMA integrity_check") == "ok");  // table and inbox index agree
 }
 
+TEST_CASE("the dossiers changed after a place in the log: each once in the order of its first event there - "
+          "and where the log ends",
+          "[sqlite]") {
+  TempDir dir;
+  auto store = open_store(dir.file("hoso.db"));
+  CHECK(store->last_gseq().value() == 0);
+  CHECK(store->dossiers_changed_after(0).value().ids.empty());
+  CHECK(store->dossiers_changed_after(0).value().through == 0);
+  Model m;
+  REQUIRE(advance(*store, m, 2, Step().n(2)).ok());  // gseq 1-2
+  REQUIRE(advance(*store, m, 1, Step().n(1)).ok());  // gseq 3
+  REQUIRE(advance(*store, m, 2, Step().n(1)).ok());  // gseq 4
+  REQUIRE(advance(*store, m, 3, Step().n(1)).ok());  // gseq 5
+  CHECK(store->last_gseq().value() == 5);
+  const ChangedDossiers all = store->dossiers_changed_after(0).value();
+  CHECK(all.ids == std::vector<DossierId>{2, 1, 3});
+  CHECK(all.through == 5);
+  const ChangedDossiers late = store->dossiers_changed_after(3).value();
+  CHECK(late.ids == std::vector<DossierId>{2, 3});
+  CHECK(late.through == 5);
+  const ChangedDossiers none = store->dossiers_changed_after(5).value();
+  CHECK(none.ids.empty());
+  CHECK(none.through == 5);
+}
+
 TEST_CASE("the log as the outbox: events after a place, one event by place, a dispatch cursor that only moves on",
           "[sqlite]") {
   TempDir dir;

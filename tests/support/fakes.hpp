@@ -152,6 +152,17 @@ class MemoryStore : public Store {
     return payloads_after_of(data_, gseq, limit);
   }
   Result<std::optional<EventRecord>> event_at(std::int64_t gseq) override { return event_at_of(data_, gseq); }
+  Result<ChangedDossiers> dossiers_changed_after(std::int64_t gseq) override {
+    ChangedDossiers out;
+    out.through = gseq;
+    for (auto g = std::max<std::int64_t>(gseq, 0) + 1; g <= static_cast<std::int64_t>(data_.events.size()); ++g) {
+      const DossierId id = data_.events[static_cast<std::size_t>(g - 1)].dossier;
+      if (std::find(out.ids.begin(), out.ids.end(), id) == out.ids.end()) out.ids.push_back(id);
+      out.through = g;
+    }
+    return out;
+  }
+  Result<std::int64_t> last_gseq() override { return static_cast<std::int64_t>(data_.events.size()); }
 
   Data& data() { return data_; }
 
