@@ -586,6 +586,7 @@ struct Server::Impl {
   // On the engine: fires what is due; then the loop arms the timer for the next.
   void fire() {
     asio::post(engine.ctx, [this, work = asio::make_work_guard(ioc)]() mutable {
+      if (durability_lost) return;  // nothing more is written (see set_flush); the server is stopping
       auto fired = app.service->fire_due(app.clock->now(), app.virtual_clock());
       firing_failed = !fired;
       if (!fired) {
