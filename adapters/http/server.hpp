@@ -50,8 +50,8 @@ class Server {
   // Replaces what makes the engine's commits durable before anything is answered (by default one fdatasync
   // of the write-ahead log), e.g. by one that fails, in tests. Before run(). When it fails, the requests it
   // was for and every one after are answered 503 (reason log_not_durable), none is run any more (nor
-  // on_engine's work, nor a timer firing), and run() returns that error once the server has stopped: after a failed fdatasync
-  // the kernel may report the next one as done although what failed never reached the disk.
+  // on_engine's work, nor a timer firing), and run() returns that error once the server has stopped: after
+  // a failed fdatasync the kernel may report the next one as done although what failed never reached disk.
   void set_flush(std::function<Status()> flush);
 
  private:
