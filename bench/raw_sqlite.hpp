@@ -20,9 +20,9 @@ inline void exec(sqlite3* db, const char* sql) {
     die(fmt::format("sqlite: {}", err ? err : "?"));
 }
 
-// Average bytes of an event row and of a projection row in the hoso database at `path`: the events of commands
-// and timers, not the dispatcher's records of notices (one per notice and channel, and fewer or more of them
-// in the file depending on when the dispatcher ran).
+// Average bytes of an event row and of a projection row in the hoso database at `path`: the events of
+// commands and timers, not the dispatcher's records of notices (one per notice and channel, and fewer or more
+// of them in the file depending on when the dispatcher ran).
 inline std::pair<int, int> row_sizes(const std::string& path) {
   sqlite3* db = nullptr;
   sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);

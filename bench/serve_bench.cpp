@@ -574,8 +574,9 @@ Round run_round(const Options& opt) {
   print_phase("writes", "create + submit + accept", writes);
   // The notices the commands caused (one channel: the file), and how long the dispatcher took to record those
   // left when the commands stopped (it yields the engine to clerks while they keep it busy, not otherwise).
-  const std::int64_t caused = count_rows(
-      db, "SELECT coalesce(sum(json_array_length(payload, '$.notices')), 0) FROM events WHERE json_valid(payload)");
+  const std::int64_t caused = count_rows(db,
+                                         "SELECT coalesce(sum(json_array_length(payload, '$.notices')), 0) "
+                                         "FROM events WHERE json_valid(payload)");
   std::int64_t settled = count_rows(db, settled_sql);
   while (settled < caused && seconds_since(writes_end) < 120) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -583,8 +584,8 @@ Round run_round(const Options& opt) {
   }
   const double drained = seconds_since(writes_end);
   fmt::print(
-      "  notices: {} caused by the commands, {} recorded while they were served, {} within {:.1f} s after the "
-      "last ({:.0f} /s after the load){}\n",
+      "  notices: {} caused by the commands, {} recorded while they were served, {} within {:.1f} s "
+      "after the last ({:.0f} /s after the load){}\n",
       caused, settled_during_writes, settled, drained,
       static_cast<double>(settled - settled_during_writes) / drained,
       settled < caused ? " — NOT ALL within 120 s" : "");
@@ -655,16 +656,18 @@ int main(int argc, char** argv) {
   if (rounds.size() == 1) return 0;
   fmt::print("=== {} rounds, {} connections, {} dossiers:\n", rounds.size(), opt.connections, opt.dossiers);
   for (std::size_t r = 0; r < rounds.size(); ++r)
-    fmt::print("  round {}: {:>6.0f} commands/s (submit + accept {:>6.0f}), raw {:>6.0f} events/s, ratio {:.3f}; "
-               "reads {:>6.0f} GET/s\n",
-               r + 1, rounds[r].writes, rounds[r].act, rounds[r].raw, rounds[r].ratio(), rounds[r].reads);
+    fmt::print(
+        "  round {}: {:>6.0f} commands/s (submit + accept {:>6.0f}), raw {:>6.0f} events/s, ratio {:.3f}; "
+        "reads {:>6.0f} GET/s\n",
+        r + 1, rounds[r].writes, rounds[r].act, rounds[r].raw, rounds[r].ratio(), rounds[r].reads);
   std::vector<double> ratios;
   for (const auto& r : rounds) ratios.push_back(r.ratio());
   std::sort(ratios.begin(), ratios.end());
   const std::size_t n = ratios.size();
   const double median = n % 2 == 1 ? ratios[n / 2] : (ratios[n / 2 - 1] + ratios[n / 2]) / 2;
-  fmt::print("median ratio durable commands/s / raw events/s at batch 100 over {} rounds: {:.3f} (range {:.3f}–{:.3f}; "
-             "target >= 0.50: {})\n",
-             n, median, ratios.front(), ratios.back(), median >= 0.5 ? "met" : "BELOW TARGET");
+  fmt::print(
+      "median ratio durable commands/s / raw events/s at batch 100 over {} rounds: {:.3f} "
+      "(range {:.3f}–{:.3f}; target >= 0.50: {})\n",
+      n, median, ratios.front(), ratios.back(), median >= 0.5 ? "met" : "BELOW TARGET");
   return 0;
 }

@@ -980,12 +980,15 @@ namespace {
 Result<bool> listed_match(const Directory& dir, const DossierQuery& q, UserId user, DossierId id,
                           const std::string& workflow, const std::string& state, const std::string& holder,
                           const std::string& award, const std::string& origin, const std::string& fields) {
-  if (!q.workflows.empty() && std::find(q.workflows.begin(), q.workflows.end(), workflow) == q.workflows.end())
+  if (!q.workflows.empty() &&
+      std::find(q.workflows.begin(), q.workflows.end(), workflow) == q.workflows.end())
     return false;
   if ((q.state && state != *q.state) || (q.holder && holder != *q.holder) || (q.award && award != *q.award))
     return false;
   if (q.text && fields.find(*q.text) == std::string::npos && std::to_string(id) != *q.text) return false;
-  auto org_of = [&](const std::string& key) { return key.empty() ? std::optional<OrgId>() : dir.find_org(key); };
+  auto org_of = [&](const std::string& key) {
+    return key.empty() ? std::optional<OrgId>() : dir.find_org(key);
+  };
   DossierState where;
   const auto origin_org = org_of(origin), holder_org = org_of(holder);
   if (!origin_org)
@@ -1050,7 +1053,8 @@ Result<DossierPage> CommandService::find_dossiers(const DossierQuery& q, UserId 
     DossierPage page;
     const auto first = (q.page - 1) * q.per_page;
     for (const auto& [id, r] : listed_) {
-      auto match = listed_match(dir_, q, user, id, r.workflow, r.state, r.holder, r.award, r.origin, r.fields);
+      auto match =
+          listed_match(dir_, q, user, id, r.workflow, r.state, r.holder, r.award, r.origin, r.fields);
       if (!match) return match.error();
       if (!*match) continue;
       if (page.total >= first && page.total < first + q.per_page) {
@@ -1073,7 +1077,8 @@ Result<DossierPage> CommandService::find_by_scan(const DossierQuery& q, UserId u
     DossierPage page;
     const auto first = (q.page - 1) * q.per_page;
     auto st = store_.scan_dossiers([&](const DossierRecord& r) -> Status {
-      auto match = listed_match(dir_, q, user, r.id, r.workflow, r.state, r.holder, r.award, r.origin, r.fields);
+      auto match =
+          listed_match(dir_, q, user, r.id, r.workflow, r.state, r.holder, r.award, r.origin, r.fields);
       if (!match) return match.error();
       if (!*match) return Status::Ok();
       const bool on_page = page.total >= first && page.total < first + q.per_page;

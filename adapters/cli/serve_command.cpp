@@ -89,8 +89,8 @@ class Dispatcher {
       auto round = dispatcher.run(1000, log_);
       if (!round) {
         const auto wait = pause;
-        log_(fmt::format("notify: {} ({}); trying again in {} ms", round.error().message, round.error().reason,
-                         pause.count()));
+        log_(fmt::format("notify: {} ({}); trying again in {} ms", round.error().message,
+                         round.error().reason, pause.count()));
         pause = std::min(pause * 2, kLongestPause);
         lock.lock();
         cv_.wait_for(lock, wait, [this] { return stopping_; });
@@ -101,8 +101,8 @@ class Dispatcher {
       // engine is theirs for kYield times as long as the records took (each record is an event in a dossier's
       // chain, as costly as a clerk's command), so that notices never take more than 1/(kYield+1) of the
       // engine while clerks are at work, and all of it while none are.
-      const auto wait =
-          next_round_wait(*round, held_up, on_engine, kYield, app_->clock->now(), std::chrono::milliseconds(1000));
+      const auto wait = next_round_wait(*round, held_up, on_engine, kYield, app_->clock->now(),
+                                        std::chrono::milliseconds(1000));
       lock.lock();
       if (wait.count() > 0) cv_.wait_for(lock, wait, [this] { return stopping_; });
     }

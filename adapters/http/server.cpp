@@ -485,8 +485,8 @@ struct Server::Impl {
         std::lock_guard lock(sync_m);
         flush_error = synced.error();
       }
-      log(fmt::format("flush of the log failed: {}; nothing more is answered as done: stopping (a restart "
-                      "recovers what reached the disk)",
+      log(fmt::format("flush of the log failed: {}; nothing more is answered as done: stopping "
+                      "(a restart recovers what reached the disk)",
                       synced.error().message));
       asio::post(ioc, [this] { shutdown(); });
     }
@@ -677,7 +677,9 @@ Status Server::on_engine(const std::function<Status(App&)>& work) {
   return result.get();
 }
 
-std::uint64_t Server::engine_requests() const { return impl_->engine_requests.load(std::memory_order_relaxed); }
+std::uint64_t Server::engine_requests() const {
+  return impl_->engine_requests.load(std::memory_order_relaxed);
+}
 
 Status Server::run(const std::function<void(const std::string&)>& log, const std::function<void()>& started) {
   impl_->log = log;

@@ -48,9 +48,9 @@ struct DispatchRound {
 };
 
 // How long a dispatcher that records through a busy writer (the server's engine) waits before its next
-// round, after a round that succeeded. With a backlog (`round.more`) it goes on at once unless clerks' commands
-// arrived while its records held the writer (`commands_waited`): then it leaves the writer to them for
-// `yield` times the time its records took (`recording`), so that recording never takes more than
+// round, after a round that succeeded. With a backlog (`round.more`) it goes on at once unless clerks'
+// commands arrived while its records held the writer (`commands_waited`): then it leaves the writer to them
+// for `yield` times the time its records took (`recording`), so that recording never takes more than
 // 1/(yield+1) of the writer while clerks are at work. Without a backlog it waits until the earliest retry
 // is due (at least 10 ms), or `idle` when none is.
 std::chrono::milliseconds next_round_wait(const DispatchRound& round, bool commands_waited,

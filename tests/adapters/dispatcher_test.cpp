@@ -130,19 +130,22 @@ TEST_CASE("retry policy: the wait doubles after each failure and stops growing a
   CHECK(p.backoff(40).count() == 5000);
 }
 
-TEST_CASE("dispatcher rounds: a backlog goes on at once unless clerks waited behind its records - then it yields "
-          "to them - and without one the next round waits for the earliest retry",
-          "[notify][dispatcher]") {
+TEST_CASE(
+    "dispatcher rounds: a backlog goes on at once unless clerks waited behind its records - then it yields "
+    "to them - and without one the next round waits for the earliest retry",
+    "[notify][dispatcher]") {
   using std::chrono::milliseconds;
   const Timestamp now{1'800'000'000'000};
   const milliseconds idle(1000);
   const auto recording = std::chrono::microseconds(2'500);  // the records took 2.5 ms of the writer
   DispatchRound backlog;
   backlog.more = true;
-  backlog.waiting_until = Timestamp{now.millis + 50};  // a retry due soon changes nothing while a backlog lasts
+  // A retry due soon changes nothing while a backlog lasts.
+  backlog.waiting_until = Timestamp{now.millis + 50};
   CHECK(next_round_wait(backlog, false, recording, 3, now, idle) == milliseconds(0));
-  CHECK(next_round_wait(backlog, true, recording, 3, now, idle) == milliseconds(8));  // 3 × 2.5 ms, rounded up
-  CHECK(next_round_wait(backlog, true, std::chrono::seconds(2), 3, now, idle) == idle);  // at most the idle wait
+  // 3 × 2.5 ms, rounded up; at most the idle wait.
+  CHECK(next_round_wait(backlog, true, recording, 3, now, idle) == milliseconds(8));
+  CHECK(next_round_wait(backlog, true, std::chrono::seconds(2), 3, now, idle) == idle);
   CHECK(next_round_wait(backlog, true, recording, 0, now, idle) == milliseconds(0));
 
   DispatchRound done;  // everything due went out

@@ -368,9 +368,10 @@ TEST_CASE("api: listing shows what the user may read, filtered and in pages", "[
   CHECK(s.ok("GET", "/dossiers", "ca-tinh-lao-cai.clerk").at("total").as_int64() == 0);
 }
 
-TEST_CASE("api: a listing kept up to date from the log answers as one read afresh - after commands on its own "
-          "connection and on another",
-          "[http]") {
+TEST_CASE(
+    "api: a listing kept up to date from the log answers as one read afresh - after commands on its own "
+    "connection and on another",
+    "[http]") {
   ApiServer s;
   auto open_app = [&] {
     auto store = SqliteStore::open(s.dir.file("hoso.db"), OpenMode::kExisting);

@@ -1314,9 +1314,10 @@ TEST_CASE("append: several appends and moves of one dossier inside one transacti
   CHECK(raw.scalar("PRAGMA integrity_check") == "ok");  // table and inbox index agree
 }
 
-TEST_CASE("the dossiers changed after a place in the log: each once in the order of its first event there - "
-          "and where the log ends",
-          "[sqlite]") {
+TEST_CASE(
+    "the dossiers changed after a place in the log: each once in the order of its first event there - "
+    "and where the log ends",
+    "[sqlite]") {
   TempDir dir;
   auto store = open_store(dir.file("hoso.db"));
   CHECK(store->last_gseq().value() == 0);

@@ -155,7 +155,8 @@ class MemoryStore : public Store {
   Result<ChangedDossiers> dossiers_changed_after(std::int64_t gseq) override {
     ChangedDossiers out;
     out.through = gseq;
-    for (auto g = std::max<std::int64_t>(gseq, 0) + 1; g <= static_cast<std::int64_t>(data_.events.size()); ++g) {
+    for (auto g = std::max<std::int64_t>(gseq, 0) + 1; g <= static_cast<std::int64_t>(data_.events.size());
+         ++g) {
       const DossierId id = data_.events[static_cast<std::size_t>(g - 1)].dossier;
       if (std::find(out.ids.begin(), out.ids.end(), id) == out.ids.end()) out.ids.push_back(id);
       out.through = g;
