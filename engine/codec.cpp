@@ -1018,6 +1018,17 @@ Result<DossierState> decode_dossier(const Definition& def, const Directory& dir,
   }
 }
 
+Result<std::vector<LegalClock>> timing_clocks(std::string_view timing) {
+  if (timing.empty()) return std::vector<LegalClock>{};
+  unsigned char buffer[4096];  // a projection's timing is small: its tree on the stack, spilling to the heap
+  json::monotonic_resource arena(buffer, sizeof buffer);
+  boost::system::error_code ec;
+  json::value tv = json::parse(timing, ec, &arena);
+  if (ec || !tv.is_object() || !tv.as_object().contains("timers") || !tv.as_object().contains("clocks"))
+    return bad("projection timing is not a JSON object with timers and clocks");
+  return decode_clocks(tv.as_object().at("clocks"));
+}
+
 namespace {
 
 // Reads a list of two-key objects in the exact shape json::serialize gives it, [{"<a>":"<x>","<b>":"<y>"},...],

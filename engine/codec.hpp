@@ -64,5 +64,9 @@ std::optional<NoticeOutcome> notice_outcome(std::string_view payload);
 std::optional<NoticeKey> parse_notice_key(std::string_view text);
 
 Result<DossierState> decode_dossier(const Definition& def, const Directory& dir, const DossierRecord& r);
+// The legal clocks a projection's `timing` records (none when it is empty), read without the rest of the
+// projection. Fails, as decode_dossier does, on a timing that is not {timers, clocks} or on a malformed
+// clock.
+Result<std::vector<LegalClock>> timing_clocks(std::string_view timing);
 
 }  // namespace hoso

@@ -104,13 +104,31 @@ std::map<std::string, ChannelProgress> notice_progress(NoticeKey key, const std:
   return out;
 }
 
+// What makes a dossier overdue, as its projection records it: `marked` (its state is an overdue one, or a
+// running clock's limit passed and was recorded by the timer's firing), else from `from` on (the end of the
+// earliest last day of its running clocks, when no runner has fired the timer yet).
+struct OverdueBasis {
+  bool marked = false;
+  std::optional<Timestamp> from;
+};
+
+OverdueBasis overdue_basis(bool overdue_state, const std::vector<LegalClock>& clocks) {
+  OverdueBasis b{overdue_state, std::nullopt};
+  for (const LegalClock& c : clocks) {
+    if (!c.running) continue;
+    b.marked = b.marked || c.overdue;
+    const Timestamp end = end_of_day_utc(c.due);
+    if (!b.from || end < *b.from) b.from = end;
+  }
+  return b;
+}
+
+bool overdue_at(const OverdueBasis& b, Timestamp now) { return b.marked || (b.from && *b.from <= now); }
+
 // The processing limit of the level holding the dossier has passed: recorded by its firing, or (when no
 // runner has fired it yet) by the clock.
 bool is_overdue(const Definition& def, const DossierState& s, Timestamp now) {
-  if (def.state(s.state).overdue) return true;
-  return std::any_of(s.clocks.begin(), s.clocks.end(), [&](const LegalClock& c) {
-    return c.running && (c.overdue || end_of_day_utc(c.due) <= now);
-  });
+  return overdue_at(overdue_basis(def.state(s.state).overdue, s.clocks), now);
 }
 
 // Runs `fn` (which returns Result<T>) inside one consistent read snapshot of `store`.
@@ -1004,10 +1022,30 @@ Result<bool> listed_match(const Directory& dir, const DossierQuery& q, UserId us
 
 }  // namespace
 
+CommandService::Listed CommandService::listed_of(const DossierRecord& r) {
+  Listed l{r.workflow, r.state, r.holder, r.award, r.origin, r.fields, false, std::nullopt, std::nullopt};
+  auto def = defs_.by_hash(r.definition_hash);
+  if (!def) {
+    l.overdue_unknown = def.error();
+    return l;
+  }
+  const auto state = (*def)->find_state(r.state);
+  auto clocks = timing_clocks(r.timing);
+  if (!state || !clocks) {
+    l.overdue_unknown =
+        make_error(ErrorCode::kVerifyFailed,
+                   fmt::format("dossier {}: malformed projection: {}", r.id,
+                               !state ? fmt::format("no state '{}'", r.state) : clocks.error().message));
+    return l;
+  }
+  const OverdueBasis b = overdue_basis((*def)->state(*state).overdue, *clocks);
+  l.overdue_marked = b.marked;
+  l.overdue_from = b.from;
+  return l;
+}
+
 Status CommandService::refresh_listing() {
-  auto listed = [](const DossierRecord& r) {
-    return Listed{r.workflow, r.state, r.holder, r.award, r.origin, r.fields};
-  };
+  auto listed = [this](const DossierRecord& r) { return listed_of(r); };
   if (listed_through_ < 0) {
     auto last = store_.last_gseq();
     if (!last) return last.error();
@@ -1043,8 +1081,6 @@ Status CommandService::refresh_listing() {
 }
 
 Result<DossierPage> CommandService::find_dossiers(const DossierQuery& q, UserId user) {
-  // Whether a dossier is overdue depends on the time as well as on its projection: every candidate is read.
-  if (q.overdue) return find_by_scan(q, user);
   return in_snapshot<DossierPage>(store_, [&]() -> Result<DossierPage> {
     if (Status fresh = refresh_listing(); !fresh) {
       listed_through_ = -1;  // read again in full next time
@@ -1052,11 +1088,16 @@ Result<DossierPage> CommandService::find_dossiers(const DossierQuery& q, UserId 
     }
     DossierPage page;
     const auto first = (q.page - 1) * q.per_page;
+    const Timestamp now = clock_.now();
     for (const auto& [id, r] : listed_) {
       auto match =
           listed_match(dir_, q, user, id, r.workflow, r.state, r.holder, r.award, r.origin, r.fields);
       if (!match) return match.error();
       if (!*match) continue;
+      if (q.overdue) {
+        if (r.overdue_unknown) return *r.overdue_unknown;
+        if (overdue_at(OverdueBasis{r.overdue_marked, r.overdue_from}, now) != *q.overdue) continue;
+      }
       if (page.total >= first && page.total < first + q.per_page) {
         auto rec = store_.load(id);
         if (!rec) return rec.error();
@@ -1068,30 +1109,6 @@ Result<DossierPage> CommandService::find_dossiers(const DossierQuery& q, UserId 
       }
       ++page.total;
     }
-    return page;
-  });
-}
-
-Result<DossierPage> CommandService::find_by_scan(const DossierQuery& q, UserId user) {
-  return in_snapshot<DossierPage>(store_, [&]() -> Result<DossierPage> {
-    DossierPage page;
-    const auto first = (q.page - 1) * q.per_page;
-    auto st = store_.scan_dossiers([&](const DossierRecord& r) -> Status {
-      auto match =
-          listed_match(dir_, q, user, r.id, r.workflow, r.state, r.holder, r.award, r.origin, r.fields);
-      if (!match) return match.error();
-      if (!*match) return Status::Ok();
-      const bool on_page = page.total >= first && page.total < first + q.per_page;
-      if (q.overdue || on_page) {
-        auto view = view_of(r, true);
-        if (!view) return view.error();
-        if (q.overdue && view->overdue != *q.overdue) return Status::Ok();
-        if (on_page) page.items.push_back(std::move(*view));
-      }
-      ++page.total;
-      return Status::Ok();
-    });
-    if (!st) return st.error();
     return page;
   });
 }

@@ -320,14 +320,19 @@ class CommandService {
   // What find_dossiers filters on, for every dossier, as of log position listed_through_ (-1: not read
   // yet): a listing reads the whole projection table once, and after that only the dossiers that events
   // appended since then belong to (a projection changes only with an event of its dossier). The page's
-  // dossiers are read whole, and head-checked, as before.
+  // dossiers are read whole, and head-checked, as before. Whether a dossier is overdue also depends on the
+  // time: what it depends on is kept (see is_overdue), or why that could not be read from the projection
+  // (answered only to a listing by overdue, as reading the dossier itself would answer it).
   struct Listed {
     std::string workflow, state, holder, award, origin, fields;
+    bool overdue_marked = false;            // an overdue state, or a running clock recorded overdue
+    std::optional<Timestamp> overdue_from;  // else overdue from then on: its running clocks' earliest limit
+    std::optional<Error> overdue_unknown;
   };
+  Listed listed_of(const DossierRecord& r);
   std::map<DossierId, Listed> listed_;
   std::int64_t listed_through_ = -1;
   Status refresh_listing();
-  Result<DossierPage> find_by_scan(const DossierQuery& q, UserId user);
 };
 
 }  // namespace hoso

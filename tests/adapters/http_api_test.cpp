@@ -1,5 +1,7 @@
 // The HTTP API as a socket-free function over a real SQLite file: bearer tokens, every permission rule,
 // a dossier path driven through it, stale versions, bad requests, listing with filters and pages.
+#include <sqlite3.h>
+
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 #include <future>
@@ -372,7 +374,7 @@ TEST_CASE(
     "api: a listing kept up to date from the log answers as one read afresh - after commands on its own "
     "connection and on another",
     "[http]") {
-  ApiServer s;
+  ApiServer s("2026-03-02T02:00:00.000Z");
   auto open_app = [&] {
     auto store = SqliteStore::open(s.dir.file("hoso.db"), OpenMode::kExisting);
     REQUIRE(store.ok());
@@ -395,6 +397,9 @@ TEST_CASE(
       {"/dossiers?award=giay_khen_xa&state=commune_intake", police},
       {"/dossiers?per_page=100", "ca-tinh-lao-cai.clerk"},
       {"/dossiers?per_page=100", "bo-noi-vu.auditor"},
+      {"/dossiers?overdue=true&per_page=100", unit},
+      {"/dossiers?overdue=false&per_page=100", police},
+      {"/dossiers?overdue=true&state=commune_intake", "bo-noi-vu.auditor"},
   };
   for (const auto& [target, user] : asks) s.token(user);
   auto listed = [&](Api& api, const std::string& target, const std::string& user) {
@@ -413,6 +418,11 @@ TEST_CASE(
       CHECK(kept_list == listed(fresh_api, target, user));
       CHECK(kept_list == listed(*s.api, target, user));
       if (!kept_list.at("items").as_array().empty()) ++nonempty;
+      // Filtered by overdue: each item is as the dossier read whole says it is.
+      for (const char* asked : {"overdue=true", "overdue=false"})
+        if (target.find(asked) != std::string::npos)
+          for (const auto& item : kept_list.at("items").as_array())
+            CHECK(item.at("overdue").as_bool() == (std::string_view(asked) == "overdue=true"));
     }
   };
   same("nothing");
@@ -427,7 +437,68 @@ TEST_CASE(
       kept_api.handle(Request{"POST", "/dossiers/3/actions/submit", "Bearer " + s.token(unit), "", nullptr});
   REQUIRE(submitted.status == 200);
   same("a submission on the listing's connection");
-  CHECK(nonempty > 10);
+  // Time alone makes a dossier overdue: no event, nothing to read again, the listings still agree.
+  CHECK(listed(kept_api, "/dossiers?overdue=true", unit).at("total").as_int64() == 0);
+  s.set_clock("2026-05-04T02:00:00.000Z");
+  same("two months");
+  const json::value late = listed(kept_api, "/dossiers?overdue=true", unit);
+  REQUIRE(late.at("total").as_int64() == 1);
+  CHECK(late.at("items").at(0).at("id").as_int64() == 2);
+  CHECK(listed(kept_api, "/dossiers?overdue=false", unit).at("total").as_int64() == 2);
+  // The limit's timer fires: the overdue is recorded in the dossier, which the kept listing reads again.
+  auto fired = s.app->service->fire_due(s.app->clock->now(), false);
+  INFO((fired.ok() ? std::string() : fired.error().message));
+  REQUIRE(fired.ok());
+  CHECK(fired->fired > 0);
+  same("the timers' firing");
+  CHECK(listed(kept_api, "/dossiers?overdue=true", unit).at("total").as_int64() == 1);
+  CHECK(nonempty > 20);
+}
+
+TEST_CASE(
+    "api: a listing by overdue reads the clocks of every candidate and answers one it cannot read as an "
+    "error",
+    "[http]") {
+  ApiServer s("2026-03-02T02:00:00.000Z");
+  for (int i = 0; i < 2; ++i) create(s);
+  const std::string unit = "xom-khuan-lan.clerk";
+  s.ok("POST", "/dossiers/2/actions/submit", unit);
+  s.ok("POST", "/dossiers/2/actions/accept", "ca-xa-phuong-tien.clerk");
+  s.set_clock("2026-05-04T02:00:00.000Z");
+  CHECK(s.ok("GET", "/dossiers?overdue=true", unit).at("total").as_int64() == 1);
+  // Dossier 1's clocks made unreadable behind the engine's back.
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(s.dir.file("hoso.db").c_str(), &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, "UPDATE dossiers SET timing = 'không phải JSON' WHERE id = 1", nullptr, nullptr,
+                       nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto store = SqliteStore::open(s.dir.file("hoso.db"), OpenMode::kExisting);
+  REQUIRE(store.ok());
+  auto app = App::over(std::move(store.value()));
+  REQUIRE(app.ok());
+  Api api(**app);
+  auto get = [&](const std::string& target) {
+    return api.handle(Request{"GET", target, "Bearer " + s.token(unit), "", nullptr});
+  };
+  // Whether dossier 1 is overdue cannot be told: a listing by overdue says so rather than leave it out.
+  for (const char* target : {"/dossiers?overdue=true", "/dossiers?overdue=false"}) {
+    Response r = get(target);
+    INFO(target << ": " << r.body);
+    CHECK(r.status == 500);
+    CHECK_THAT(r.body, Catch::Contains("dossier 1: malformed projection"));
+  }
+  // Other listings do not depend on it (dossier 1 not on the page).
+  Response other = get("/dossiers?per_page=1&page=2");
+  INFO(other.body);
+  REQUIRE(other.status == 200);
+  CHECK(json::parse(other.body).at("total").as_int64() == 2);
+  // Nor do listings by overdue that exclude dossier 1 for another reason first.
+  Response held = get("/dossiers?overdue=true&holder=vhxh-xa-phuong-tien");
+  INFO(held.body);
+  REQUIRE(held.status == 200);
+  CHECK(json::parse(held.body).at("total").as_int64() == 1);
 }
 
 TEST_CASE("api: calendar queries", "[http]") {
