@@ -927,6 +927,15 @@ DossierRecord encode_dossier(const Definition& def, const Directory& dir, const 
 }
 
 namespace {
+// A projection's timing as a JSON object listing its timers and clocks, its tree in `arena`.
+Result<json::value> timing_object(std::string_view timing, json::monotonic_resource& arena) {
+  boost::system::error_code ec;
+  json::value tv = json::parse(timing, ec, &arena);
+  if (ec || !tv.is_object() || !tv.as_object().contains("timers") || !tv.as_object().contains("clocks"))
+    return bad("projection timing is not a JSON object with timers and clocks");
+  return tv;
+}
+
 Result<DossierState> decode_dossier_unchecked(const Definition& def, const Directory& dir,
                                               const DossierRecord& r) {
   DossierState s;
@@ -995,12 +1004,11 @@ Result<DossierState> decode_dossier_unchecked(const Definition& def, const Direc
   s.vote.no = static_cast<int>(vo.at("no").to_number<std::int64_t>());
   s.vote.abstain = static_cast<int>(vo.at("abstain").to_number<std::int64_t>());
   if (!r.timing.empty()) {
-    json::value tv = json::parse(r.timing, ec, &arena);
-    if (ec || !tv.is_object() || !tv.as_object().contains("timers") || !tv.as_object().contains("clocks"))
-      return bad("projection timing is not a JSON object with timers and clocks");
-    auto timers = decode_timers(tv.as_object().at("timers"));
+    auto tv = timing_object(r.timing, arena);
+    if (!tv) return tv.error();
+    auto timers = decode_timers(tv->as_object().at("timers"));
     if (!timers) return timers.error();
-    auto clocks = decode_clocks(tv.as_object().at("clocks"));
+    auto clocks = decode_clocks(tv->as_object().at("clocks"));
     if (!clocks) return clocks.error();
     s.timers = std::move(timers.value());
     s.clocks = std::move(clocks.value());
@@ -1022,11 +1030,9 @@ Result<std::vector<LegalClock>> timing_clocks(std::string_view timing) {
   if (timing.empty()) return std::vector<LegalClock>{};
   unsigned char buffer[4096];  // a projection's timing is small: its tree on the stack, spilling to the heap
   json::monotonic_resource arena(buffer, sizeof buffer);
-  boost::system::error_code ec;
-  json::value tv = json::parse(timing, ec, &arena);
-  if (ec || !tv.is_object() || !tv.as_object().contains("timers") || !tv.as_object().contains("clocks"))
-    return bad("projection timing is not a JSON object with timers and clocks");
-  return decode_clocks(tv.as_object().at("clocks"));
+  auto tv = timing_object(timing, arena);
+  if (!tv) return tv.error();
+  return decode_clocks(tv->as_object().at("clocks"));
 }
 
 namespace {
