@@ -171,6 +171,10 @@ class Store {
   // How many times replace_directory changed the org tree or the users (0 before the first change): a
   // process that loaded the directory at another version acts on stale people and permissions.
   virtual Result<std::int64_t> directory_version() = 0;
+  // How many times what `hoso init` installs changed (0 before the first change): the directory, the current
+  // definition of a workflow, the calendar, the notice templates or the report plan. A long-running process
+  // that read them at another version reads them again (App::refresh).
+  virtual Result<std::int64_t> config_version() = 0;
   // The payloads of the events after `gseq`, in log order, at most `limit`.
   virtual Result<std::vector<LoggedPayload>> payloads_after(std::int64_t gseq, int limit) = 0;
   // The event at `gseq`, or nullopt when there is none.

@@ -275,7 +275,8 @@ constexpr std::array<const char*, static_cast<std::size_t>(Q::kCount)> kSql = {
     "SELECT version, last_gseq FROM dossiers WHERE id = ?1",
     "SELECT " HOSO_EVENT_COLS ", prev_gseq FROM events WHERE gseq = ?1",
     "SELECT " HOSO_DOSSIER_COLS ", submitted_at, timing FROM dossiers ORDER BY id",
-    "SELECT " HOSO_DOSSIER_COLS ", submitted_at, timing FROM dossiers WHERE holder = ?1 AND closed = 0 ORDER BY id",
+    "SELECT " HOSO_DOSSIER_COLS
+    ", submitted_at, timing FROM dossiers WHERE holder = ?1 AND closed = 0 ORDER BY id",
     "SELECT dossier_id, prev_gseq FROM events WHERE gseq = ?1",
     "SELECT " HOSO_DEFINITION_COLS " FROM definitions WHERE hash = ?1",
     "SELECT d.hash, d.name, d.workflow_file, d.workflow_source, d.catalogue_file, d.catalogue_source, "
@@ -283,7 +284,7 @@ constexpr std::array<const char*, static_cast<std::size_t>(Q::kCount)> kSql = {
     "INSERT OR IGNORE INTO definitions (" HOSO_DEFINITION_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     "SELECT name FROM definitions WHERE hash = ?1",
     "INSERT INTO definition_heads (name, hash) VALUES (?1, ?2) "
-    "ON CONFLICT (name) DO UPDATE SET hash = excluded.hash",
+    "ON CONFLICT (name) DO UPDATE SET hash = excluded.hash WHERE hash <> excluded.hash",
     "DELETE FROM orgs",
     "DELETE FROM users",
     "INSERT INTO orgs (\"key\", name, kind, parent, ord) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -292,12 +293,15 @@ constexpr std::array<const char*, static_cast<std::size_t>(Q::kCount)> kSql = {
     "SELECT \"key\", name, kind, parent FROM orgs ORDER BY ord",
     "SELECT \"key\", name, email, org, roles, active, delegates FROM users ORDER BY ord",
     "SELECT value FROM meta WHERE \"key\" = ?1",
-    "INSERT INTO meta (\"key\", value) VALUES (?1, ?2) ON CONFLICT (\"key\") DO UPDATE SET value = excluded.value",
+    "INSERT INTO meta (\"key\", value) VALUES (?1, ?2) ON CONFLICT (\"key\") DO UPDATE SET value = "
+    "excluded.value",
     "SELECT file, text, loaded_at FROM config_files WHERE name = ?1 AND hash = ?2 ORDER BY ord",
-    "INSERT OR IGNORE INTO config_files (name, hash, ord, file, text, loaded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    "INSERT OR IGNORE INTO config_files (name, hash, ord, file, text, loaded_at) VALUES (?1, ?2, ?3, ?4, ?5, "
+    "?6)",
     "INSERT OR IGNORE INTO timers (due_at, dossier_id, name) VALUES (?1, ?2, ?3)",
     "DELETE FROM timers WHERE due_at = ?1 AND dossier_id = ?2 AND name = ?3",
-    "SELECT due_at, dossier_id, name FROM timers WHERE due_at <= ?1 ORDER BY due_at, dossier_id, name LIMIT ?2",
+    "SELECT due_at, dossier_id, name FROM timers WHERE due_at <= ?1 ORDER BY due_at, dossier_id, name LIMIT "
+    "?2",
     "SELECT count(*) FROM timers",
     "SELECT gseq, payload FROM events WHERE gseq > ?1 ORDER BY gseq LIMIT ?2",
     "INSERT INTO tokens (hash, user, created_at) VALUES (?1, ?2, ?3)",
@@ -869,7 +873,8 @@ class SqliteStore::Impl {
         if (b.rc() != SQLITE_OK) return poison(impl_.db_error(b.rc(), "đặt định nghĩa hiện hành"));
         const int rc = use.step();
         if (rc != SQLITE_DONE) return poison(impl_.db_error(rc, "đặt định nghĩa hiện hành"));
-        return Status::Ok();
+        // A new head (the upsert leaves a head naming this hash as it is): running servers read it.
+        return sqlite3_changes(impl_.db()) == 0 ? Status::Ok() : config_changed();
       });
     }
 
@@ -884,11 +889,8 @@ class SqliteStore::Impl {
         auto had_users = impl_.users();
         if (!had_users) return poison(had_users.error());
         if (*had_orgs == orgs && *had_users == users) return Status::Ok();
-        auto version = impl_.directory_version();
-        if (!version) return poison(version.error());
-        impl_.group_directory_version_.reset();
-        if (Status s = set_meta("directory_version", std::to_string(*version + 1), "ghi phiên bản danh mục"); !s)
-          return s;
+        if (Status s = bump("directory_version", "ghi phiên bản danh mục"); !s) return s;
+        if (Status s = config_changed(); !s) return s;
         if (Status s = impl_.exec(Q::kDeleteOrgs, "xóa danh mục đơn vị"); !s) return poison(s.error());
         if (Status s = impl_.exec(Q::kDeleteUsers, "xóa danh mục người dùng"); !s) return poison(s.error());
         std::int64_t ord = 0;
@@ -933,7 +935,11 @@ class SqliteStore::Impl {
           const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
           if (rc != SQLITE_DONE) return poison(impl_.db_error(rc, fmt::format("lưu cấu hình '{}'", sources.name)));
         }
-        return set_meta(sources.name.c_str(), sources.hash, "đặt cấu hình hiện hành");
+        auto current = impl_.meta(sources.name.c_str());
+        if (!current) return poison(current.error());
+        if (current->has_value() && **current == sources.hash) return Status::Ok();
+        if (Status s = set_meta(sources.name.c_str(), sources.hash, "đặt cấu hình hiện hành"); !s) return s;
+        return config_changed();
       });
     }
 
@@ -1055,6 +1061,18 @@ class SqliteStore::Impl {
     }
 
    private:
+    // meta `key`, a count, one more.
+    Status bump(const char* key, std::string_view doing) {
+      auto n = impl_.counter(key);
+      if (!n) return poison(n.error());
+      return set_meta(key, std::to_string(*n + 1), doing);
+    }
+    // What `hoso init` installs changed: config_version moves (and a group reads it again).
+    Status config_changed() {
+      impl_.group_config_version_.reset();
+      return bump("config_version", "ghi phiên bản cấu hình");
+    }
+
     Status set_meta(const char* key, const std::string& value, std::string_view doing) {
       StmtUse use(impl_.stmt(Q::kSetMeta));
       Binder b(use.get());
@@ -1935,21 +1953,25 @@ class SqliteStore::Impl {
   }
 
   // meta 'directory_version' (a decimal count); 0 when absent.
-  Result<std::int64_t> directory_version() {
-    // Inside a group, read once: only the group writes meanwhile, and replace_directory forgets it.
-    if (in_group_ && group_directory_version_) return *group_directory_version_;
-    auto n = read_directory_version();
-    if (n && in_group_) group_directory_version_ = *n;
+  Result<std::int64_t> directory_version() { return counter("directory_version"); }
+  // meta 'config_version' (a decimal count); 0 when absent.
+  Result<std::int64_t> config_version() {
+    // Inside a group, read once (every request checks it): only the group writes meanwhile, and a change of
+    // the config forgets it.
+    if (in_group_ && group_config_version_) return *group_config_version_;
+    auto n = counter("config_version");
+    if (n && in_group_) group_config_version_ = *n;
     return n;
   }
-  Result<std::int64_t> read_directory_version() {
-    auto v = meta("directory_version");
+  // meta `key` as a count; 0 when absent.
+  Result<std::int64_t> counter(const char* key) {
+    auto v = meta(key);
     if (!v) return v.error();
     if (!v->has_value()) return std::int64_t{0};
     std::int64_t n = 0;
     const std::string& text = **v;
     if (std::from_chars(text.data(), text.data() + text.size(), n).ec != std::errc() || n < 0)
-      return internal(fmt::format("meta directory_version hỏng: '{}'", text));
+      return internal(fmt::format("meta {} hỏng: '{}'", key, text));
     return n;
   }
 
@@ -2070,12 +2092,12 @@ class SqliteStore::Impl {
   // Inside a group: the time of the log's last event, once read or appended (the group is the only writer, so
   // it changes only through append); forgotten when a command of the group is undone.
   std::optional<Timestamp> group_log_time_;
-  // Inside a group: meta 'directory_version', once read (every request authenticates against it), and the
-  // tokens read, by hash. Forgotten when the group changes them or undoes a command.
-  std::optional<std::int64_t> group_directory_version_;
+  // Inside a group: meta 'config_version', once read (every request checks it), and the tokens read, by
+  // hash. Forgotten when the group changes them or undoes a command.
+  std::optional<std::int64_t> group_config_version_;
   std::map<std::string, std::optional<TokenRecord>, std::less<>> group_tokens_;
   void forget_group_reads() {
-    group_directory_version_.reset();
+    group_config_version_.reset();
     group_tokens_.clear();
   }
 
@@ -2536,6 +2558,9 @@ Result<NoticeKey> SqliteStore::dispatch_cursor() {
 
 Result<std::int64_t> SqliteStore::directory_version() {
   return guarded([&] { return impl_->directory_version(); });
+}
+Result<std::int64_t> SqliteStore::config_version() {
+  return guarded([&] { return impl_->config_version(); });
 }
 
 Result<ChangedDossiers> SqliteStore::dossiers_changed_after(std::int64_t gseq) {

@@ -138,6 +138,7 @@ class SqliteStore final : public Store {
   Result<std::int64_t> pending_timers() override;
   Result<NoticeKey> dispatch_cursor() override;
   Result<std::int64_t> directory_version() override;
+  Result<std::int64_t> config_version() override;
   Result<std::optional<TokenRecord>> token(const std::string& hash) override;
   Result<std::vector<LoggedPayload>> payloads_after(std::int64_t gseq, int limit) override;
   Result<ChangedDossiers> dossiers_changed_after(std::int64_t gseq) override;

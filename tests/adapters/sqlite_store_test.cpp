@@ -618,16 +618,20 @@ TEST_CASE("replace_directory: delegates round-trip, and a corrupt column is an e
   CHECK_THAT(broken.error().message, Catch::Contains("cột delegates của người dùng «xa.clerk» bị hỏng"));
 }
 
-TEST_CASE("replace_directory: the directory version moves only when the tree or the people change", "[sqlite]") {
+TEST_CASE("replace_directory: the directory and config versions move only when the tree or the people change",
+          "[sqlite]") {
   TempDir dir;
   auto store = open_store(dir.file("hoso.db"));
   const std::vector<OrgRecord> orgs = {{"xa", "Xã B", "commune", ""}};
   UserRecord clerk{"xa.clerk", "Nguyễn Văn An", "an@xa.example", "xa", {"clerk"}};
+  // Only the directory changes here: both versions move together.
   auto replace = [&](const std::vector<UserRecord>& users) {
     REQUIRE(store->write([&](WriteTx& tx) { return tx.replace_directory(orgs, users); }).ok());
+    CHECK(store->config_version().value() == store->directory_version().value());
     return store->directory_version().value();
   };
   CHECK(store->directory_version().value() == 0);
+  CHECK(store->config_version().value() == 0);
   CHECK(replace({clerk}) == 1);
   CHECK(replace({clerk}) == 1);  // the same again: no change
   UserRecord gone = clerk;
@@ -640,7 +644,7 @@ TEST_CASE("replace_directory: the directory version moves only when the tree or 
   UserRecord second{"xa.clerk2", "Lê Văn C", "c@xa.example", "xa", {"clerk"}};
   CHECK(replace({moved, second}) == 4);
   CHECK(replace({moved, second}) == 4);
-  // A refused write changes nothing, the version included.
+  // A refused write changes nothing, the versions included.
   CHECK_FALSE(store
                   ->write([&](WriteTx& tx) -> Status {
                     if (auto st = tx.replace_directory(orgs, {clerk}); !st) return st;
@@ -648,25 +652,80 @@ TEST_CASE("replace_directory: the directory version moves only when the tree or 
                   })
                   .ok());
   CHECK(store->directory_version().value() == 4);
+  CHECK(store->config_version().value() == 4);
   CHECK(store->users().value().size() == 2);
-  // Inside a group the version is read once, and follows the group's own changes and its undone commands.
+  // Inside a group the config version (every request checks it) is read once, and follows the group's own
+  // changes and its undone commands.
   REQUIRE(store
               ->group([&] {
-                CHECK(store->directory_version().value() == 4);
+                CHECK(store->config_version().value() == 4);
                 REQUIRE(store->write([&](WriteTx& tx) { return tx.replace_directory(orgs, {clerk}); }).ok());
-                CHECK(store->directory_version().value() == 5);
+                CHECK(store->config_version().value() == 5);
                 CHECK_FALSE(store
                                 ->write([&](WriteTx& tx) -> Status {
                                   if (auto st = tx.replace_directory(orgs, {gone}); !st) return st;
-                                  CHECK(store->directory_version().value() == 6);
+                                  CHECK(store->config_version().value() == 6);
                                   return make_error(ErrorCode::kRefused, "undone");
                                 })
                                 .ok());
-                CHECK(store->directory_version().value() == 5);
+                CHECK(store->config_version().value() == 5);
                 return Status::Ok();
               })
               .ok());
   CHECK(store->directory_version().value() == 5);
+  CHECK(store->config_version().value() == 5);
+}
+
+TEST_CASE(
+    "config version: it moves when a workflow gets another current definition or the calendar templates "
+    "or report plan another current source - and not when the same are stored again",
+    "[sqlite]") {
+  TempDir dir;
+  auto store = open_store(dir.file("hoso.db"));
+  auto version = [&] { return store->config_version().value(); };
+  auto put = [&](const std::function<Status(WriteTx&)>& write) {
+    REQUIRE(store->write(write).ok());
+    return version();
+  };
+  auto definition = [](const std::string& name, const std::string& hash) {
+    return DefinitionRecord{hash,
+                            name,
+                            name + ".yaml",
+                            "source of " + hash,
+                            "catalogue.yaml",
+                            "catalogue",
+                            "2026-01-01T00:00:00.000Z"};
+  };
+  auto sources = [](const std::string& name, const std::string& hash) {
+    return ConfigSources{
+        name, hash, {SourceFile{name + ".yaml", "text of " + hash}}, "2026-01-01T00:00:00.000Z"};
+  };
+  CHECK(version() == 0);
+  CHECK(put([&](WriteTx& tx) { return tx.put_definition(definition("khen_thuong", "h1")); }) == 1);
+  CHECK(put([&](WriteTx& tx) { return tx.put_definition(definition("khen_thuong", "h1")); }) == 1);
+  CHECK(put([&](WriteTx& tx) { return tx.put_definition(definition("khen_thuong", "h2")); }) == 2);
+  CHECK(put([&](WriteTx& tx) { return tx.put_definition(definition("khen_thuong", "h1")); }) == 3);  // back
+  CHECK(put([&](WriteTx& tx) { return tx.put_definition(definition("thi_dua", "h3")); }) == 4);
+  for (const char* name : {"calendar", "templates", "reports"}) {
+    const auto before = version();
+    CHECK(put([&](WriteTx& tx) { return tx.put_sources(sources(name, std::string(name) + "1")); }) ==
+          before + 1);
+    CHECK(put([&](WriteTx& tx) { return tx.put_sources(sources(name, std::string(name) + "1")); }) ==
+          before + 1);
+    CHECK(put([&](WriteTx& tx) { return tx.put_sources(sources(name, std::string(name) + "2")); }) ==
+          before + 2);
+  }
+  CHECK(version() == 10);
+  CHECK(store->directory_version().value() == 0);
+  // A refused write moves nothing.
+  CHECK_FALSE(store
+                  ->write([&](WriteTx& tx) -> Status {
+                    if (auto st = tx.put_sources(sources("calendar", "calendar3")); !st) return st;
+                    return make_error(ErrorCode::kRefused, "undone");
+                  })
+                  .ok());
+  CHECK(version() == 10);
+  CHECK(store->sources("calendar").value()->hash == "calendar2");
 }
 
 TEST_CASE("tokens: inside a group each is read once and follows the group's own changes and undone commands",

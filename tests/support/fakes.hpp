@@ -36,6 +36,7 @@ class MemoryStore : public Store {
     std::vector<OrgRecord> orgs;
     std::vector<UserRecord> users;
     std::int64_t directory_version = 0;
+    std::int64_t config_version = 0;
     std::map<std::string, ConfigSources> sources;
     ClockRecord clock;
     std::set<std::tuple<std::string, DossierId, std::string>> timers;  // (due_at, dossier, name)
@@ -143,6 +144,7 @@ class MemoryStore : public Store {
   Result<std::int64_t> pending_timers() override { return static_cast<std::int64_t>(data_.timers.size()); }
   Result<NoticeKey> dispatch_cursor() override { return data_.cursor; }
   Result<std::int64_t> directory_version() override { return data_.directory_version; }
+  Result<std::int64_t> config_version() override { return data_.config_version; }
   Result<std::optional<TokenRecord>> token(const std::string& hash) override {
     auto it = data_.tokens.find(hash);
     if (it == data_.tokens.end()) return std::optional<TokenRecord>();
@@ -221,17 +223,21 @@ class MemoryStore : public Store {
     }
     Status put_definition(const DefinitionRecord& d) override {
       data.definitions.emplace(d.hash, d);
+      if (data.heads[d.name] != d.hash) ++data.config_version;
       data.heads[d.name] = d.hash;
       return Status::Ok();
     }
     Status replace_directory(const std::vector<OrgRecord>& o, const std::vector<UserRecord>& u) override {
       if (data.orgs == o && data.users == u) return Status::Ok();
       ++data.directory_version;
+      ++data.config_version;
       data.orgs = o;
       data.users = u;
       return Status::Ok();
     }
     Status put_sources(const ConfigSources& c) override {
+      if (auto had = data.sources.find(c.name); had == data.sources.end() || had->second.hash != c.hash)
+        ++data.config_version;
       data.sources[c.name] = c;
       return Status::Ok();
     }
