@@ -246,6 +246,12 @@ class CommandService {
 
   // The business calendar deadlines are counted with; without one, a deadline effect fails.
   void set_calendar(std::shared_ptr<const BusinessCalendar> calendar) { calendar_ = std::move(calendar); }
+  // The directory it was given was replaced in place (App::refresh): the states it remembers name users and
+  // orgs by their place in the old one, so they are forgotten.
+  void directory_replaced() {
+    written_.clear();
+    pending_.reset();
+  }
 
   const Directory& directory() const { return dir_; }
 

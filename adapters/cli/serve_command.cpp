@@ -86,7 +86,9 @@ class Dispatcher {
       lock.unlock();
       on_engine = {};
       held_up = false;
-      auto round = dispatcher.run(1000, log_);
+      // Recipients and texts as `hoso init` stored them last.
+      Status config = refresh(dispatcher);
+      auto round = config ? dispatcher.run(1000, log_) : Result<DispatchRound>(config.error());
       if (!round) {
         const auto wait = pause;
         log_(fmt::format("notify: {} ({}); trying again in {} ms", round.error().message,
@@ -107,6 +109,22 @@ class Dispatcher {
       if (wait.count() > 0) cv_.wait_for(lock, wait, [this] { return stopping_; });
     }
   }
+
+  // When `hoso init` changed the config since this thread read it: the directory (whose users get the
+  // notices) and the calendar again, and the templates.
+  Status refresh(NoticeDispatcher& dispatcher) {
+    auto refreshed = app_->refresh();
+    if (!refreshed) return refreshed.error();
+    templates_stale_ = templates_stale_ || *refreshed;
+    if (!templates_stale_) return Status::Ok();
+    auto templates = yaml::templates_from_store(*app_->store);
+    if (!templates) return templates.error();  // tried again next round
+    dispatcher.set_templates(std::move(*templates));
+    templates_stale_ = false;
+    log_(fmt::format("notify: config read again at version {}", app_->config_version));
+    return Status::Ok();
+  }
+  bool templates_stale_ = false;  // the config moved and the templates are still to be read again
 
   static constexpr int kYield = 3;
   static constexpr std::chrono::milliseconds kLongestPause{300000};

@@ -41,7 +41,8 @@ int status_of(const Error& e) {
       return 500;
     case ErrorCode::kInternal:
       // No room to write (a full disk): 507 Insufficient Storage tells the client to try again later.
-      if (e.reason == "directory_changed") return 503;  // until the server restarts with the new directory
+      if (e.reason == "config_unreadable")
+        return 503;  // what hoso init stored does not load: ask again after
       if (e.reason == "log_not_durable") return 503;    // a flush failed: the server stops; ask again after
       return e.reason == "storage_full" ? 507 : 500;
   }
@@ -292,9 +293,29 @@ class Handler {
       if (m != "GET") return wrong_method_reply(kReadOnly);
       return p[0] == "health" ? health() : json_text(200, openapi_json());
     }
+    // People, permissions, calendar and workflows as `hoso init` stored them last, read again when they moved
+    // (a user made inactive, moved or given other roles is judged by what they are now).
+    auto refreshed = app_.refresh();
+    if (!refreshed) return error_reply(refreshed.error());
     auto user = authenticate(*app_.store, app_.directory, req_.authorization);
-    if (!user) return denied(user.error());
+    if (!user) return noted(denied(user.error()), *refreshed);
     user_ = *user;
+    return noted(answer(p, m), *refreshed);
+  }
+
+ private:
+  static constexpr const char* kReadOnly = "GET, HEAD";
+
+  // For the server's log, when this request read the config again.
+  Response noted(Response r, bool refreshed) const {
+    if (refreshed)
+      r.note = fmt::format("config: read again at version {} (directory version {}, {} users)",
+                           app_.config_version, app_.directory.version(), app_.directory.users().size());
+    return r;
+  }
+
+  // The answer to an authenticated request for path `p` with method `m`.
+  Response answer(const std::vector<std::string>& p, const std::string& m) {
     Result<json::value> out = route(p, m);
     if (!out && out.error().reason == "method_not_allowed") return wrong_method_reply(allow_);
     if (!out) return is_denial(out.error()) ? denied(out.error()) : error_reply(out.error());
@@ -308,9 +329,6 @@ class Handler {
     }
     return json_response(created_ ? 201 : 200, *out);
   }
-
- private:
-  static constexpr const char* kReadOnly = "GET, HEAD";
 
   // Refuses a query parameter the route does not take: 400 unknown_key, naming it.
   Status only_query(std::initializer_list<std::string_view> keys) const {

@@ -39,6 +39,8 @@ struct Response {
   std::string content_type = "application/json; charset=utf-8";
   // For the server's log: who was refused what and why (set on 401/403), in English.
   std::string denied;
+  // For the server's log: the config read again (hoso init changed it) before answering, in English.
+  std::string note;
   // On a 405: the methods the path takes (the Allow header).
   std::string allow;
   // Set by an Api that defers rendering (see Api): writes `body`, once, on the thread that sends the answer.
@@ -48,7 +50,7 @@ struct Response {
 // Writes a deferred body (Response::render) into `r.body`; nothing when there is none.
 void finish(Response& r);
 
-// The HTTP status for an error code (and reason): 400, 401, 403, 404, 405, 409, 422, 500 or 507.
+// The HTTP status for an error code (and reason): 400, 401, 403, 404, 405, 409, 422, 500, 503 or 507.
 int status_of(const Error& e);
 // The JSON error answer for `e`: {"error": {code, message, reason, subject}} with status_of(e).
 Response error_response(const Error& e);

@@ -57,17 +57,6 @@ Result<UserId> authenticate(Store& store, const Directory& dir, std::string_view
   constexpr std::string_view kBearer = "Bearer ";
   if (!authorization.starts_with(kBearer) || authorization.size() == kBearer.size())
     return denied("no_token", "Cần mã truy cập (Authorization: Bearer ...)");
-  // People and permissions as this process loaded them: after `hoso init` changed them (a user made
-  // inactive, moved, given other roles), acting on the old ones is refused until the server restarts.
-  auto version = store.directory_version();
-  if (!version) return version.error();
-  if (*version != dir.version()) {
-    Error e = make_error(ErrorCode::kInternal,
-                         "Danh mục cơ quan và người dùng đã thay đổi (hoso init) từ khi máy chủ khởi động; cần khởi "
-                         "động lại máy chủ để áp dụng");
-    e.reason = "directory_changed";
-    return e;
-  }
   auto found = store.token(token_hash(authorization.substr(kBearer.size())));
   if (!found) return found.error();
   if (!found->has_value()) return denied("unknown_token", "Mã truy cập không hợp lệ");

@@ -21,8 +21,9 @@ Result<std::string> issue_token(Store& store, const Directory& dir, const std::s
 // Revokes every valid token of `user`; returns how many.
 Result<std::int64_t> revoke_tokens(Store& store, const Directory& dir, const std::string& user, Timestamp now);
 
-// The user an `Authorization: Bearer <token>` header names. Fails with kNotPermitted and a reason:
-// "no_token" (no or malformed header), "unknown_token", "revoked_token", "inactive_user".
+// The user an `Authorization: Bearer <token>` header names, as `dir` has them (the caller makes sure it is
+// the stored one: App::refresh). Fails with kNotPermitted and a reason: "no_token" (no or malformed header),
+// "unknown_token", "revoked_token", "inactive_user".
 Result<UserId> authenticate(Store& store, const Directory& dir, std::string_view authorization);
 
 }  // namespace hoso::http

@@ -7,7 +7,7 @@ const char* openapi_json() {
   return R"json({
   "openapi": "3.0.3",
   "info": {"title": "hoso", "version": "1.0",
-           "description": "Hồ sơ đề nghị khen thưởng — phong trào Toàn dân bảo vệ an ninh Tổ quốc. Mọi đường dẫn trừ /health và /openapi.json cần Authorization: Bearer <mã> (hoso users token NGƯỜI_DÙNG). Mọi đường dẫn GET cũng nhận HEAD (chỉ trả phần đầu); một đường dẫn có thật gọi bằng phương thức khác được trả 405, tiêu đề Allow liệt kê các phương thức nó nhận. Sau khi hoso init đổi danh mục cơ quan hoặc người dùng, mọi yêu cầu cần mã được trả 503 (reason directory_changed) cho đến khi máy chủ khởi động lại. Nếu không ghi được nhật ký xuống đĩa, các yêu cầu đang chờ được trả 503 (reason log_not_durable: không biết lệnh đã được lưu hay chưa) và máy chủ dừng lại."},
+           "description": "Hồ sơ đề nghị khen thưởng — phong trào Toàn dân bảo vệ an ninh Tổ quốc. Mọi đường dẫn trừ /health và /openapi.json cần Authorization: Bearer <mã> (hoso users token NGƯỜI_DÙNG). Mọi đường dẫn GET cũng nhận HEAD (chỉ trả phần đầu); một đường dẫn có thật gọi bằng phương thức khác được trả 405, tiêu đề Allow liệt kê các phương thức nó nhận. Những gì hoso init thay đổi (cơ quan, người dùng, quy trình, lịch làm việc, mẫu thông báo) có hiệu lực từ yêu cầu kế tiếp, không cần khởi động lại máy chủ; nếu cấu hình đã lưu không đọc được, các yêu cầu cần mã được trả 503 (reason config_unreadable) cho đến khi sửa xong. Nếu không ghi được nhật ký xuống đĩa, các yêu cầu đang chờ được trả 503 (reason log_not_durable: không biết lệnh đã được lưu hay chưa) và máy chủ dừng lại."},
   "components": {
     "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
     "schemas": {

@@ -57,6 +57,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // The answer to a request this session submitted.
   void answer(Response out, bool keep_alive) {
+    if (!out.note.empty()) log_(out.note);
     if (!out.denied.empty()) log_(out.denied);
     finish(out);  // a command's answer is written here, on the loop, not on the engine
     respond(out.status, std::move(out.body), out.content_type, keep_alive, out.allow);
@@ -587,7 +588,10 @@ struct Server::Impl {
   void fire() {
     asio::post(engine.ctx, [this, work = asio::make_work_guard(ioc)]() mutable {
       if (durability_lost) return;  // nothing more is written (see set_flush); the server is stopping
-      auto fired = app.service->fire_due(app.clock->now(), app.virtual_clock());
+      // Deadlines as the calendar and workflows `hoso init` stored last have them.
+      Status config = refresh_config();
+      auto fired = config ? app.service->fire_due(app.clock->now(), app.virtual_clock())
+                          : Result<FireReport>(config.error());
       firing_failed = !fired;
       if (!fired) {
         log(fmt::format("timers: {} (trying again in {} ms)", fired.error().message, next_retry.count()));
@@ -606,6 +610,18 @@ struct Server::Impl {
       done->next_due = next_due();
       after_commit(Synced{std::make_shared<std::vector<Queued>>(), std::move(done), std::move(work)});
     });
+  }
+
+  // On the engine, before work that no request started (timers, the dispatcher's records): the config
+  // `hoso init` stored last, read again when it moved (App::refresh; a request's does it as it
+  // authenticates).
+  Status refresh_config() {
+    auto refreshed = app.refresh();
+    if (!refreshed) return refreshed.error();
+    if (*refreshed)
+      log(fmt::format("config: read again at version {} (directory version {}, {} users)", app.config_version,
+                      app.directory.version(), app.directory.users().size()));
+    return Status::Ok();
   }
 
   // On the loop: the Asio timer waits for the next due durable timer (at once if it is already due).
@@ -668,7 +684,8 @@ Status Server::on_engine(const std::function<Status(App&)>& work) {
       try {
         // After a failed flush nothing more is written (see set_flush).
         if (impl_->durability_lost) return done.set_value(impl_->lost_durability());
-        done.set_value(work(impl_->app));
+        Status config = impl_->refresh_config();
+        done.set_value(config ? work(impl_->app) : config);
       } catch (...) {
         done.set_exception(std::current_exception());
       }

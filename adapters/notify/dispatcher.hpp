@@ -82,6 +82,8 @@ class NoticeDispatcher {
   // returned), so the dispatcher never competes for the database's write lock.
   using Write = std::function<Status(CommandService&)>;
   void set_recorder(std::function<Status(const Write&)> recorder) { recorder_ = std::move(recorder); }
+  // The texts of the notices from the next run on (`hoso init` stored new ones).
+  void set_templates(std::vector<NotificationTemplate> templates) { templates_ = std::move(templates); }
 
  private:
   // An attempt made, to be recorded.

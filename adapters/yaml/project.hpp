@@ -55,12 +55,14 @@ CompileOutcome compile_sources(const std::string& workflow_file, const std::stri
                                const std::string& catalogue_file, const std::string& catalogue_source);
 
 // Definitions loaded from the store by hash, compiled once and cached. Which version is current for a name
-// is resolved once per registry: a long-running process sees versions loaded later when it makes a new one.
+// is resolved once per registry until forget_current() (App::refresh calls it when `hoso init` changed them).
 class StoreDefinitionRegistry : public DefinitionRegistry {
  public:
   explicit StoreDefinitionRegistry(Store& store) : store_(store) {}
   Result<std::shared_ptr<const Definition>> by_hash(const std::string& hash) override;
   Result<std::shared_ptr<const Definition>> current(const std::string& workflow) override;
+  // Forgets which versions are current, so that the next current() reads them again (those loaded since).
+  void forget_current() { current_.clear(); }
 
  private:
   Store& store_;

@@ -4,6 +4,8 @@
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <map>
 #include <thread>
@@ -1039,4 +1041,165 @@ TEST_CASE("server: reads are answered by the reader while the engine is busy - a
   CHECK(json::parse(after.body).at("state").as_string() == "commune_intake");
   server.stop();
   loop.join();
+}
+
+namespace {
+
+// Runs `sql` on the database file of `s` behind the app's back (as another process could).
+void behind_the_back(ApiServer& s, const char* sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(s.dir.file("hoso.db").c_str(), &db) == SQLITE_OK);
+  char* err = nullptr;
+  const int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
+  INFO((err ? err : ""));
+  sqlite3_free(err);
+  sqlite3_close(db);
+  REQUIRE(rc == SQLITE_OK);
+}
+
+// `text` with its only occurrence of `from` replaced by `to`.
+std::string replaced_once(std::string text, const std::string& from, const std::string& to) {
+  const auto at = text.find(from);
+  REQUIRE(at != std::string::npos);
+  REQUIRE(text.find(from, at + 1) == std::string::npos);
+  return text.replace(at, from.size(), to);
+}
+
+std::string file_text(const std::string& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+}  // namespace
+
+TEST_CASE(
+    "api: what hoso init stores while an app serves holds from its next request - people and roles - the "
+    "calendar - the current workflows - while dossiers started before keep their definition and limits",
+    "[http]") {
+  ApiServer s("2026-03-02T02:00:00.000Z");  // Monday 2 March 2026, 09:00 in Hà Nội
+  const std::string unit = "xom-khuan-lan.clerk", police = "ca-xa-phuong-tien.clerk";
+  const std::int64_t before = create(s);
+  s.ok("POST", "/dossiers/" + std::to_string(before) + "/actions/submit", unit);
+  s.ok("POST", "/dossiers/" + std::to_string(before) + "/actions/accept", police);  // its limit starts
+  const json::value old_view = s.ok("GET", "/dossiers/" + std::to_string(before), unit);
+  // 10 working days from the day after: 3–6, 9–13 and 16 March.
+  CHECK(old_view.at("deadlines").at(0).at("working_days").as_int64() == 10);
+  CHECK(old_view.at("deadlines").at(0).at("due").as_string() == "2026-03-16");
+  const std::int64_t version = s.app->config_version;
+
+  // Another process runs `hoso init` with a changed config: a new ministry, the unit's clerk leaves and
+  // another takes over, Saturday 7 March 2026 is announced as a working day, and the commune levels get 12
+  // working days.
+  const std::string config = s.dir.file("config");
+  std::filesystem::copy(std::string(HOSO_SOURCE_DIR) + "/config", config,
+                        std::filesystem::copy_options::recursive);
+  // `path` rewritten by `edit` (read whole first: opening it for writing empties it).
+  auto rewrite = [](const std::string& path, const std::function<std::string(std::string)>& edit) {
+    const std::string edited = edit(file_text(path));
+    std::ofstream(path) << edited;
+  };
+  // A new ministry ahead of every other org but the root (each later org's place in the tree moves).
+  rewrite(config + "/orgs.yaml", [](std::string text) {
+    return replaced_once(std::move(text), "  - id: bo-cong-an\n",
+                         "  - id: bo-moi\n    name: \"Bộ Mới\"\n    kind: ministry\n    parent: trung-uong\n"
+                         "  - id: bo-cong-an\n");
+  });
+  rewrite(config + "/users.yaml", [](std::string text) {
+    return replaced_once(std::move(text), "  - id: xom-khuan-lan.clerk\n",
+                         "  - id: xom-khuan-lan.clerk\n    active: false\n") +
+           "  - id: xom-khuan-lan.clerk2\n    name: \"Hoàng Văn Mới\"\n    email: "
+           "moi.hv@xom-khuan-lan.example\n"
+           "    org: xom-khuan-lan\n    roles: [clerk]\n";
+  });
+  rewrite(config + "/calendar/2026.yaml", [](std::string text) {
+    return replaced_once(std::move(text), "working_days:\n",
+                         "working_days:\n  - date: 2026-03-07\n    note: \"Làm bù (thử nghiệm)\"\n");
+  });
+  const std::string commune_limit =
+      "  - id: cap_xa\n    levels: [commune_police, commune_culture, commune_peoples_committee]\n";
+  rewrite(config + "/awards.yaml", [&](std::string text) {
+    return replaced_once(std::move(text), commune_limit + "    working_days: 10\n",
+                         commune_limit + "    working_days: 12\n");
+  });
+  {
+    auto project = yaml::load_project(config, std::string(HOSO_SOURCE_DIR) + "/workflows");
+    INFO((project.ok() ? "" : project.diagnostics.front().format()));
+    REQUIRE(project.ok());
+    auto other = SqliteStore::open(s.dir.file("hoso.db"), OpenMode::kExisting);
+    REQUIRE(other.ok());
+    REQUIRE((*other)
+                ->write([&](WriteTx& tx) {
+                  return yaml::install_project(tx, project, "2026-03-02T02:00:00.000Z");
+                })
+                .ok());
+  }
+
+  // The app's next request reads it all again (once, and says so for the log).
+  Response left = s.call("POST", "/dossiers", unit, kProposal);
+  CHECK(left.status == 401);
+  CHECK(reason(left) == "inactive_user");
+  CHECK_THAT(left.note, Catch::Contains("config: read again at version"));
+  CHECK(s.app->config_version > version);
+  Response again = s.call("GET", "/inbox", police);
+  CHECK(again.status == 200);
+  CHECK(again.note.empty());
+  // The new clerk acts; the dossier takes the workflow as it is now, its limit counted on the new calendar.
+  const std::string newcomer = "xom-khuan-lan.clerk2";
+  const std::int64_t after = s.ok("POST", "/dossiers", newcomer, kProposal, 201).at("id").as_int64();
+  s.ok("POST", "/dossiers/" + std::to_string(after) + "/actions/submit", newcomer);
+  s.ok("POST", "/dossiers/" + std::to_string(after) + "/actions/accept", police);
+  const json::value new_view = s.ok("GET", "/dossiers/" + std::to_string(after), newcomer);
+  CHECK(new_view.at("definition_hash") != old_view.at("definition_hash"));
+  CHECK(new_view.at("deadlines").at(0).at("working_days").as_int64() == 12);
+  // 12 working days from the day after: 3–7 (Saturday worked), 9–13, 16 and 17 March.
+  CHECK(new_view.at("deadlines").at(0).at("due").as_string() == "2026-03-17");
+  CHECK(s.ok("GET", "/calendar/add?from=2026-03-02&days=12", newcomer).at("due").as_string() == "2026-03-17");
+  // The dossier submitted before keeps its pinned definition and the limit it was given.
+  const json::value kept = s.ok("GET", "/dossiers/" + std::to_string(before), police);
+  CHECK(kept.at("definition_hash") == old_view.at("definition_hash"));
+  CHECK(kept.at("deadlines").at(0).at("due").as_string() == "2026-03-16");
+  // And it goes on under it: appraised at the commune, still on its definition.
+  s.ok("POST", "/dossiers/" + std::to_string(before) + "/actions/appraise", "vhxh-xa-phuong-tien.appraiser");
+  const json::value appraised = s.ok("GET", "/dossiers/" + std::to_string(before), police);
+  CHECK(appraised.at("definition_hash") == old_view.at("definition_hash"));
+  CHECK(appraised.at("version").as_int64() == kept.at("version").as_int64() + 1);
+}
+
+TEST_CASE(
+    "api: a stored config that no longer loads is answered 503 config_unreadable with the reason - nothing "
+    "is "
+    "written and the app goes on once it is repaired",
+    "[http]") {
+  ApiServer s;
+  const std::string unit = "xom-khuan-lan.clerk";
+  create(s);
+  const std::int64_t version = s.app->config_version;
+  // The directory broken behind the app's back, and the version moved as an init would.
+  behind_the_back(s,
+                  "UPDATE users SET org = 'khong-co-don-vi' WHERE key = 'ca-xa-phuong-tien.clerk';"
+                  "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'config_version'");
+  for (const char* method : {"POST", "GET"}) {
+    Response r = s.call(method, method == std::string("POST") ? "/dossiers" : "/inbox", unit, kProposal);
+    INFO(method << ": " << r.body);
+    CHECK(r.status == 503);
+    CHECK(reason(r) == "config_unreadable");
+    CHECK_THAT(r.body, Catch::Contains("Không đọc được cấu hình mà hoso init đã lưu") &&
+                           Catch::Contains("user 'ca-xa-phuong-tien.clerk': unknown org 'khong-co-don-vi'"));
+  }
+  CHECK(s.call("GET", "/health").status == 200);
+  CHECK(s.app->config_version == version);  // the app is as it was
+  {
+    auto store = SqliteStore::open(s.dir.file("hoso.db"), OpenMode::kExisting);
+    REQUIRE(store.ok());
+    CHECK((*store)->last_gseq().value() == 1);  // only the first creation is in the log
+  }
+  // Repaired (and moved again): the app reads it and answers.
+  behind_the_back(s,
+                  "UPDATE users SET org = 'ca-xa-phuong-tien' WHERE key = 'ca-xa-phuong-tien.clerk';"
+                  "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'config_version'");
+  Response created = s.call("POST", "/dossiers", unit, kProposal);
+  INFO(created.body);
+  CHECK(created.status == 201);
+  CHECK_THAT(created.note, Catch::Contains("config: read again at version"));
+  CHECK(s.app->config_version == version + 2);
 }
