@@ -72,10 +72,11 @@ struct App {
   // Wires the service over an open store whose directory is loaded. Fails when the stored directory is
   // invalid.
   static Result<std::unique_ptr<App>> over(std::unique_ptr<SqliteStore> store) {
+    // The config version first: a change made while the rest is read is read again by refresh().
+    auto version = store->config_version();
+    if (!version) return version.error();
     auto dir = yaml::directory_from_store(*store);
     if (!dir) return dir.error();
-    auto version = store->config_version();  // read first: a change made meanwhile is read again later
-    if (!version) return version.error();
     auto app = std::make_unique<App>();
     app->config_version = *version;
     app->store = std::move(store);
