@@ -2,12 +2,15 @@
 // a dossier path driven through it, stale versions, bad requests, listing with filters and pages.
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <map>
+#include <mutex>
 #include <thread>
 #include <tuple>
 
@@ -1070,6 +1073,38 @@ std::string file_text(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+// `hoso init` run by another process on the database of `s`: a copy of the shipped config with each file
+// named (under config/) rewritten by its edit, installed from a connection of its own.
+using ConfigEdits = std::map<std::string, std::function<std::string(std::string)>>;
+void init_from_elsewhere(ApiServer& s, const ConfigEdits& edits) {
+  const std::string config = s.dir.file("config");
+  std::filesystem::remove_all(config);
+  std::filesystem::copy(std::string(HOSO_SOURCE_DIR) + "/config", config,
+                        std::filesystem::copy_options::recursive);
+  for (const auto& [file, edit] : edits) {
+    const std::string path = config + "/" + file, edited = edit(file_text(path));  // read whole, then write
+    std::ofstream(path) << edited;
+  }
+  auto project = yaml::load_project(config, std::string(HOSO_SOURCE_DIR) + "/workflows");
+  INFO((project.ok() ? "" : project.diagnostics.front().format()));
+  REQUIRE(project.ok());
+  auto other = SqliteStore::open(s.dir.file("hoso.db"), OpenMode::kExisting);
+  REQUIRE(other.ok());
+  REQUIRE(
+      (*other)
+          ->write([&](WriteTx& tx) { return yaml::install_project(tx, project, "2026-03-02T02:00:00.000Z"); })
+          .ok());
+}
+
+// `text` with every occurrence of `from` replaced by `to` (at least one).
+std::string replaced_all(std::string text, const std::string& from, const std::string& to) {
+  std::size_t count = 0;
+  for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()), ++count)
+    text.replace(at, from.size(), to);
+  REQUIRE(count > 0);
+  return text;
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -1090,49 +1125,34 @@ TEST_CASE(
   // Another process runs `hoso init` with a changed config: a new ministry, the unit's clerk leaves and
   // another takes over, Saturday 7 March 2026 is announced as a working day, and the commune levels get 12
   // working days.
-  const std::string config = s.dir.file("config");
-  std::filesystem::copy(std::string(HOSO_SOURCE_DIR) + "/config", config,
-                        std::filesystem::copy_options::recursive);
-  // `path` rewritten by `edit` (read whole first: opening it for writing empties it).
-  auto rewrite = [](const std::string& path, const std::function<std::string(std::string)>& edit) {
-    const std::string edited = edit(file_text(path));
-    std::ofstream(path) << edited;
-  };
-  // A new ministry ahead of every other org but the root (each later org's place in the tree moves).
-  rewrite(config + "/orgs.yaml", [](std::string text) {
-    return replaced_once(std::move(text), "  - id: bo-cong-an\n",
-                         "  - id: bo-moi\n    name: \"Bộ Mới\"\n    kind: ministry\n    parent: trung-uong\n"
-                         "  - id: bo-cong-an\n");
-  });
-  rewrite(config + "/users.yaml", [](std::string text) {
-    return replaced_once(std::move(text), "  - id: xom-khuan-lan.clerk\n",
-                         "  - id: xom-khuan-lan.clerk\n    active: false\n") +
-           "  - id: xom-khuan-lan.clerk2\n    name: \"Hoàng Văn Mới\"\n    email: "
-           "moi.hv@xom-khuan-lan.example\n"
-           "    org: xom-khuan-lan\n    roles: [clerk]\n";
-  });
-  rewrite(config + "/calendar/2026.yaml", [](std::string text) {
-    return replaced_once(std::move(text), "working_days:\n",
-                         "working_days:\n  - date: 2026-03-07\n    note: \"Làm bù (thử nghiệm)\"\n");
-  });
   const std::string commune_limit =
       "  - id: cap_xa\n    levels: [commune_police, commune_culture, commune_peoples_committee]\n";
-  rewrite(config + "/awards.yaml", [&](std::string text) {
-    return replaced_once(std::move(text), commune_limit + "    working_days: 10\n",
-                         commune_limit + "    working_days: 12\n");
-  });
-  {
-    auto project = yaml::load_project(config, std::string(HOSO_SOURCE_DIR) + "/workflows");
-    INFO((project.ok() ? "" : project.diagnostics.front().format()));
-    REQUIRE(project.ok());
-    auto other = SqliteStore::open(s.dir.file("hoso.db"), OpenMode::kExisting);
-    REQUIRE(other.ok());
-    REQUIRE((*other)
-                ->write([&](WriteTx& tx) {
-                  return yaml::install_project(tx, project, "2026-03-02T02:00:00.000Z");
-                })
-                .ok());
-  }
+  init_from_elsewhere(
+      s, {// A new ministry ahead of every other org but the root (each later org's place in the tree moves).
+          {"orgs.yaml",
+           [](std::string text) {
+             return replaced_once(
+                 std::move(text), "  - id: bo-cong-an\n",
+                 "  - id: bo-moi\n    name: \"Bộ Mới\"\n    kind: ministry\n    parent: trung-uong\n"
+                 "  - id: bo-cong-an\n");
+           }},
+          {"users.yaml",
+           [](std::string text) {
+             return replaced_once(std::move(text), "  - id: xom-khuan-lan.clerk\n",
+                                  "  - id: xom-khuan-lan.clerk\n    active: false\n") +
+                    "  - id: xom-khuan-lan.clerk2\n    name: \"Hoàng Văn Mới\"\n    email: "
+                    "moi.hv@xom-khuan-lan.example\n"
+                    "    org: xom-khuan-lan\n    roles: [clerk]\n";
+           }},
+          {"calendar/2026.yaml",
+           [](std::string text) {
+             return replaced_once(std::move(text), "working_days:\n",
+                                  "working_days:\n  - date: 2026-03-07\n    note: \"Làm bù (thử nghiệm)\"\n");
+           }},
+          {"awards.yaml", [&](std::string text) {
+             return replaced_once(std::move(text), commune_limit + "    working_days: 10\n",
+                                  commune_limit + "    working_days: 12\n");
+           }}});
 
   // The app's next request reads it all again (once, and says so for the log).
   Response left = s.call("POST", "/dossiers", unit, kProposal);
@@ -1202,4 +1222,63 @@ TEST_CASE(
   CHECK(created.status == 201);
   CHECK_THAT(created.note, Catch::Contains("config: read again at version"));
   CHECK(s.app->config_version == version + 2);
+}
+
+TEST_CASE(
+    "server: before firing timers the engine reads what hoso init stored since - an overdue dossier's "
+    "superior is told at the province police as the config has it now",
+    "[http]") {
+  ApiServer s("2026-03-02T02:00:00.000Z");
+  const std::string at = "/dossiers/" + std::to_string(create(s));
+  s.ok("POST", at + "/actions/submit", "xom-khuan-lan.clerk");
+  s.ok("POST", at + "/actions/accept", "ca-xa-phuong-tien.clerk");  // the commune's limit runs
+  // Its reminder fires (a virtual clock is moved through the due timers, never back).
+  s.set_clock("2026-03-12T01:00:00.000Z");
+  auto reminded = s.app->service->fire_due(s.app->clock->now(), true);
+  REQUIRE(reminded.ok());
+  REQUIRE(reminded->fired == 1);
+  http::Server server(*s.app, [] {
+    ServerSettings any_port;
+    any_port.port = 0;
+    return any_port;
+  }());
+  // While the server is down (its app wired already), the province police gets another id, and the limit
+  // passes.
+  auto renamed = [](std::string text) {
+    return replaced_all(std::move(text), "ca-tinh-thai-nguyen", "cong-an-tinh-thai-nguyen");
+  };
+  init_from_elsewhere(s, {{"orgs.yaml", renamed}, {"users.yaml", renamed}});
+  s.set_clock("2026-03-16T17:00:00.000Z");  // the end of the limit's last day
+  // Started: the due timers fire at once, no request made.
+  std::mutex m;
+  std::vector<std::string> logged;
+  REQUIRE(server.listen().ok());
+  std::promise<void> started;
+  auto ran = std::async(std::launch::async, [&] {
+    return server.run(
+        [&](const std::string& line) {
+          std::lock_guard lock(m);
+          logged.push_back(line);
+        },
+        [&] { started.set_value(); });
+  });
+  started.get_future().wait();
+  auto store = SqliteStore::open(s.dir.file("hoso.db"), OpenMode::kExisting);
+  REQUIRE(store.ok());
+  std::string escalation;
+  for (int i = 0; i < 200 && escalation.empty(); ++i) {
+    for (const EventRecord& e : (*store)->events(1).value())
+      if (e.type == "TimerFired" && e.payload.find("deadline_overdue_superior") != std::string::npos)
+        escalation = e.payload;
+    if (escalation.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  server.stop();
+  REQUIRE(ran.get().ok());
+  INFO(escalation);
+  CHECK_THAT(escalation, Catch::Contains("org:cong-an-tinh-thai-nguyen"));
+  CHECK_THAT(escalation, !Catch::Contains("org:ca-tinh-thai-nguyen"));
+  std::lock_guard lock(m);
+  CHECK(std::count_if(logged.begin(), logged.end(), [](const std::string& l) {
+          return l.starts_with("config: read again at version");
+        }) == 1);
 }
