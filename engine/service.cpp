@@ -222,7 +222,7 @@ Result<Outcome> CommandService::commit(WriteTx& tx, const Definition& def, Dossi
   }
   projection.last_hash = last_hash;
   if (auto st = tx.append(expected_version, projection, out.events); !st) return st.error();
-  pending_ = Written{std::move(projection.last_hash), state};
+  pending_ = Written{std::move(projection.last_hash), state, {}};  // its age: set once remembered
   out.id = state.id;
   out.version = state.version;
   out.state = def.state(state.state).key;
@@ -900,8 +900,7 @@ Status CommandService::group(const std::function<Status()>& work) {
   Status st = store_.group(work);
   if (!st) {
     // What the commands of the group wrote is gone: nothing remembered of them may stand for the store.
-    written_.clear();
-    pending_.reset();
+    forget_written();
     listed_through_ = -1;  // (were a listing read inside the group, it may have seen them)
   }
   return st;
@@ -910,8 +909,19 @@ Status CommandService::group(const std::function<Status()>& work) {
 void CommandService::remember() {
   if (!pending_) return;
   const DossierId id = pending_->state.id;
-  if (written_.size() >= kRemembered && !written_.contains(id)) written_.erase(written_.begin());
-  written_.insert_or_assign(id, std::move(*pending_));
+  if (auto known = written_.find(id); known != written_.end()) {
+    written_order_.splice(written_order_.begin(), written_order_, known->second.age);
+    pending_->age = written_order_.begin();
+    known->second = std::move(*pending_);
+  } else {
+    if (written_.size() >= remembered_) {
+      written_.erase(written_order_.back());
+      written_order_.pop_back();
+    }
+    written_order_.push_front(id);
+    pending_->age = written_order_.begin();
+    written_.emplace(id, std::move(*pending_));
+  }
   pending_.reset();
 }
 

@@ -2,13 +2,15 @@
 // pure core, and appends the outcome through the Store in one transaction. Also the read side:
 // show, inbox, history, replay and the audit of the hash chain. Knows only interfaces.
 #pragma once
+#include <algorithm>
 #include <functional>
+#include <list>
 #include <map>
-#include <set>
 #include <memory>
 #include <optional>
-#include <unordered_map>
+#include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/calendar.hpp"
@@ -248,9 +250,11 @@ class CommandService {
   void set_calendar(std::shared_ptr<const BusinessCalendar> calendar) { calendar_ = std::move(calendar); }
   // The directory it was given was replaced in place (App::refresh): the states it remembers name users and
   // orgs by their place in the old one, so they are forgotten.
-  void directory_replaced() {
-    written_.clear();
-    pending_.reset();
+  void directory_replaced() { forget_written(); }
+  // How many dossiers' states it remembers at most (kRemembered unless set; at least 1); forgets them all.
+  void set_remembered(std::size_t dossiers) {
+    remembered_ = std::max<std::size_t>(dossiers, 1);
+    forget_written();
   }
 
   const Directory& directory() const { return dir_; }
@@ -313,15 +317,24 @@ class CommandService {
 
   // The state this service last wrote for each dossier, with the head of its chain then. A command on one of
   // them starts from it (see current()): without reading the projection when the store vouches it is still
-  // the stored one, else after the head check without decoding it. Bounded (one entry leaves for each new one
-  // once full); not thread-safe (a service serves one thread).
-  static constexpr std::size_t kRemembered = 16384;
+  // the stored one, else after the head check without decoding it. Bounded: once full, the dossier written
+  // longest ago is forgotten for each new one (a few KiB each: at most some 100 MiB); not thread-safe (a
+  // service serves one thread).
+  static constexpr std::size_t kRemembered = 32768;
+  std::size_t remembered_ = kRemembered;
   struct Written {
     std::string last_hash;
     DossierState state;
+    std::list<DossierId>::iterator age;  // its place in written_order_
   };
   std::unordered_map<DossierId, Written> written_;
-  std::optional<Written> pending_;  // set by commit(), remembered once the write has committed
+  std::list<DossierId> written_order_;  // the dossiers of written_, most recently written first
+  std::optional<Written> pending_;      // set by commit(), remembered once the write has committed
+  void forget_written() {
+    written_.clear();
+    written_order_.clear();
+    pending_.reset();
+  }
 
   // What find_dossiers filters on, for every dossier, as of log position listed_through_ (-1: not read
   // yet): a listing reads the whole projection table once, and after that only the dossiers that events

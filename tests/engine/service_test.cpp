@@ -1164,3 +1164,26 @@ TEST_CASE("delegation: for a delegate, a member who also closes the vote has the
   CHECK(names(available_actions(*v.definition, w.directory, v.state, member, true)) ==
         std::vector<std::string>{"close_vote"});
 }
+
+TEST_CASE("a service full of remembered states forgets the dossier written longest ago", "[service]") {
+  World w;
+  w.service->set_remembered(2);
+  const DossierId a = create(w, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_collective());
+  const DossierId b = create(w, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_collective());
+  // A written again: B is now the one written longest ago.
+  REQUIRE(w.service->act(a, "submit", "xom-khuan-lan.clerk", {}).ok());
+  const DossierId c = create(w, "standard", "giay_khen_xa", "xom-khuan-lan.clerk", eligible_collective());
+  CHECK(w.service->remembered_state(a).has_value());
+  CHECK_FALSE(w.service->remembered_state(b).has_value());
+  CHECK(w.service->remembered_state(c).has_value());
+  CHECK(w.service->remembered_state(a)->version == 2);
+  // B written again comes back, and A (now written longest ago) leaves.
+  REQUIRE(w.service->act(b, "submit", "xom-khuan-lan.clerk", {}).ok());
+  CHECK_FALSE(w.service->remembered_state(a).has_value());
+  CHECK(w.service->remembered_state(b).has_value());
+  CHECK(w.service->remembered_state(c).has_value());
+  // A forgotten state costs nothing but a read: A's next command starts from its stored projection.
+  REQUIRE(w.service->act(a, "accept", "ca-xa-phuong-tien.clerk", {}).ok());
+  CHECK(w.service->remembered_state(a)->version == 3);
+  CHECK_FALSE(w.service->remembered_state(c).has_value());
+}
