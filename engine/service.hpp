@@ -318,7 +318,7 @@ class CommandService {
   // The state this service last wrote for each dossier, with the head of its chain then. A command on one of
   // them starts from it (see current()): without reading the projection when the store vouches it is still
   // the stored one, else after the head check without decoding it. Bounded: once full, the dossier written
-  // longest ago is forgotten for each new one (a few KiB each: at most some 100 MiB); not thread-safe (a
+  // longest ago is forgotten for each new one (~4 KiB each: up to ~130 MiB); not thread-safe (a
   // service serves one thread).
   static constexpr std::size_t kRemembered = 32768;
   std::size_t remembered_ = kRemembered;

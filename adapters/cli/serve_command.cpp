@@ -93,7 +93,9 @@ class Dispatcher {
         const auto wait = pause;
         log_(fmt::format("notify: {} ({}); trying again in {} ms", round.error().message,
                          round.error().reason, pause.count()));
-        pause = std::min(pause * 2, kLongestPause);
+        // A stored config that does not load is checked again soon (one read while its version stays).
+        pause =
+            std::min(pause * 2, round.error().reason == "config_unreadable" ? kConfigPause : kLongestPause);
         lock.lock();
         cv_.wait_for(lock, wait, [this] { return stopping_; });
         continue;
@@ -128,6 +130,7 @@ class Dispatcher {
 
   static constexpr int kYield = 3;
   static constexpr std::chrono::milliseconds kLongestPause{300000};
+  static constexpr std::chrono::milliseconds kConfigPause{10000};
   std::unique_ptr<App> app_;
   http::Server& server_;
   std::vector<DeliveryChannel> channels_;

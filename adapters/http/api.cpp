@@ -40,10 +40,10 @@ int status_of(const Error& e) {
     case ErrorCode::kVerifyFailed:
       return 500;
     case ErrorCode::kInternal:
-      // No room to write (a full disk): 507 Insufficient Storage tells the client to try again later.
       if (e.reason == "config_unreadable")
         return 503;  // what hoso init stored does not load: ask again after
       if (e.reason == "log_not_durable") return 503;    // a flush failed: the server stops; ask again after
+      // No room to write (a full disk): 507 Insufficient Storage tells the client to try again later.
       return e.reason == "storage_full" ? 507 : 500;
   }
   return 500;
@@ -295,8 +295,19 @@ class Handler {
     }
     // People, permissions, calendar and workflows as `hoso init` stored them last, read again when they moved
     // (a user made inactive, moved or given other roles is judged by what they are now).
-    auto refreshed = app_.refresh();
-    if (!refreshed) return error_reply(refreshed.error());
+    std::string failure;  // for the log: what in the stored config fails, not for the client
+    auto refreshed = app_.refresh(&failure);
+    if (!refreshed) {
+      Error e = refreshed.error();
+      if (e.reason == "config_unreadable")
+        e = Error{ErrorCode::kInternal,
+                  "Cấu hình mà hoso init đã lưu không đọc được; hãy báo quản trị viên (chi tiết trong nhật "
+                  "ký máy chủ)",
+                  "config_unreadable", ""};
+      Response r = error_reply(e);
+      r.note = std::move(failure);
+      return r;
+    }
     auto user = authenticate(*app_.store, app_.directory, req_.authorization);
     if (!user) return noted(denied(user.error()), *refreshed);
     user_ = *user;

@@ -39,7 +39,8 @@ struct Response {
   std::string content_type = "application/json; charset=utf-8";
   // For the server's log: who was refused what and why (set on 401/403), in English.
   std::string denied;
-  // For the server's log: the config read again (hoso init changed it) before answering, in English.
+  // For the server's log: the config read again (hoso init changed it) before answering, or why it could not
+  // be, in English.
   std::string note;
   // On a 405: the methods the path takes (the Allow header).
   std::string allow;

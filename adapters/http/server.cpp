@@ -533,7 +533,11 @@ struct Server::Impl {
       // Nothing of the group was kept: no command may be answered as done.
       log(fmt::format("group commit failed: {}", committed.error().message));
       for (std::size_t i = 0; i < batch.size(); ++i)
-        if (batch[i].command && done.out[i].status < 300) done.out[i] = error_response(committed.error());
+        if (batch[i].command && done.out[i].status < 300) {
+          Response undone = error_response(committed.error());
+          undone.note = std::move(done.out[i].note);  // the config it read stays read
+          done.out[i] = std::move(undone);
+        }
       changed = false;
     }
     if (changed) done.next_due = next_due();

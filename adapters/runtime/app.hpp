@@ -4,8 +4,9 @@
 #include <fmt/format.h>
 
 #include <memory>
-#include <thread>
+#include <optional>
 #include <string>
+#include <thread>
 
 #include "adapters/runtime/stored_clock.hpp"
 #include "adapters/runtime/system_clock.hpp"
@@ -24,20 +25,27 @@ struct App {
   std::unique_ptr<CommandService> service;
 
   std::int64_t config_version = 0;  // the store's config_version when the above were read
+  // The config version refresh() could not read, and why (not read again until the version moves).
+  std::int64_t unreadable_version_ = -1;
+  std::optional<Error> unreadable_;
 
   bool virtual_clock() const { return clock_kind.kind == "virtual"; }
 
   // Reads again what `hoso init` installed since this app read it (the store's config_version moved): the
-  // directory (in place, so the service's reference stays good), the calendar, and which definition of
-  // each workflow is current. All is read in one snapshot before anything is replaced: on failure (the stored
-  // config does not load: kInternal, reason config_unreadable) the app is as it was, and the next call tries
-  // again. Returns whether anything was read. Called by whoever uses the app, on its thread, before the work
-  // that relies on the config (the API before authenticating, the timers before firing).
-  Result<bool> refresh() {
+  // directory (in place, so the service's reference stays good; the service forgets the states it remembers,
+  // which name orgs and users by their place in it) and the calendar, in one snapshot, and forgets which
+  // definition of each workflow is current (read again when next asked). Nothing is replaced unless all of it
+  // was read: on failure the app is as it was and the error is kInternal with reason config_unreadable (or
+  // the store's own reason, e.g. storage_full); a version whose content does not load is not read again until
+  // the version moves (`failure_log`, when given, gets an English line when it was read). Returns whether it
+  // read anything. Called by whoever uses the app, on its thread, before the work that relies on the config
+  // (the API before authenticating, the engine before timers, the dispatcher before a round).
+  Result<bool> refresh(std::string* failure_log = nullptr) {
     auto moved = store->config_version();  // alone first: the common case opens no transaction
     if (!moved) return moved.error();
     if (*moved == config_version) return false;
-    std::int64_t version = 0;
+    if (unreadable_ && *moved == unreadable_version_) return *unreadable_;
+    std::int64_t version = *moved;
     std::optional<Directory> dir;
     std::shared_ptr<const BusinessCalendar> calendar;
     Status read = store->snapshot([&]() -> Status {
@@ -46,26 +54,34 @@ struct App {
       version = *v;
       auto d = yaml::directory_from_store(*store);
       if (!d) return d.error();
-      if (d->version() != directory.version()) dir = std::move(d.value());
+      dir = std::move(d.value());
       auto c = yaml::calendar_from_store(*store);
       if (!c) return c.error();
       calendar = std::move(c.value());
       return Status::Ok();
     });
     if (!read) {
-      Error e = read.error();
-      if (e.code == ErrorCode::kInternal && e.reason.empty()) return e;  // the store itself failed
-      return Error{ErrorCode::kInternal,
-                   fmt::format("Không đọc được cấu hình mà hoso init đã lưu: {}", e.message),
-                   "config_unreadable", e.subject};
+      const Error& e = read.error();
+      if (!e.reason.empty()) return e;  // the store's own trouble (a full disk ...): tried again next time
+      if (failure_log)
+        *failure_log =
+            fmt::format("config: version {} cannot be read, the previous one stays: {}", version, e.message);
+      Error unreadable{ErrorCode::kInternal,
+                       fmt::format("Không đọc được cấu hình mà hoso init đã lưu: {}", e.message),
+                       "config_unreadable", e.subject};
+      // What was stored does not load (not the store failing to read it, which is tried again next time).
+      if (e.code != ErrorCode::kInternal) {
+        unreadable_version_ = version;
+        unreadable_ = unreadable;
+      }
+      return unreadable;
     }
-    if (dir) {
-      directory = std::move(*dir);
-      service->directory_replaced();
-    }
+    directory = std::move(*dir);
+    service->directory_replaced();
     service->set_calendar(std::move(calendar));
     registry->forget_current();
     config_version = version;
+    unreadable_.reset();
     return true;
   }
 

@@ -245,7 +245,12 @@ TEST_CASE(
   };
   auto s = std::make_unique<Served>(cli);
   REQUIRE(s->call("POST", "/dossiers", clerk, proposal()).status == 201);
-  reinit();  // the same config again: nothing changed
+  // The copy loaded (its files' paths are stored with them: a change), then the same again: no change.
+  auto config_version = [&] { return read_one(cli, "SELECT value FROM meta WHERE key = 'config_version'"); };
+  reinit();
+  const std::string version = config_version();
+  reinit();
+  CHECK(config_version() == version);
   CHECK(s->call("POST", "/dossiers", clerk, proposal()).status == 201);
   // The unit's clerk leaves and another takes over; the commune police gets a second clerk. Loaded by init
   // while the server runs.
