@@ -319,9 +319,7 @@ class Handler {
 
   // For the server's log, when this request read the config again.
   Response noted(Response r, bool refreshed) const {
-    if (refreshed)
-      r.note = fmt::format("config: read again at version {} (directory version {}, {} users)",
-                           app_.config_version, app_.directory.version(), app_.directory.users().size());
+    if (refreshed) r.note = app_.config_read_line();
     return r;
   }
 

@@ -622,9 +622,7 @@ struct Server::Impl {
   Status refresh_config() {
     auto refreshed = app.refresh();
     if (!refreshed) return refreshed.error();
-    if (*refreshed)
-      log(fmt::format("config: read again at version {} (directory version {}, {} users)", app.config_version,
-                      app.directory.version(), app.directory.users().size()));
+    if (*refreshed) log(app.config_read_line());
     return Status::Ok();
   }
 

@@ -31,6 +31,12 @@ struct App {
 
   bool virtual_clock() const { return clock_kind.kind == "virtual"; }
 
+  // The log line for a refresh() that read the config again.
+  std::string config_read_line() const {
+    return fmt::format("config: read again at version {} (directory version {}, {} users)", config_version,
+                       directory.version(), directory.users().size());
+  }
+
   // Reads again what `hoso init` installed since this app read it (the store's config_version moved): the
   // directory (in place, so the service's reference stays good; the service forgets the states it remembers,
   // which name orgs and users by their place in it) and the calendar, in one snapshot, and forgets which
