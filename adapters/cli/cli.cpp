@@ -88,6 +88,7 @@ Cách dùng (mọi lệnh nhận --db PATH, mặc định ./hoso.db):
   hoso reports open [--year NĂM] [--json]                      mở các nghĩa vụ báo cáo của năm (config/reports.yaml)
   hoso reports status --year NĂM [--jurisdiction ĐỊA_BÀN] [--as USER] [--json]   ai đã gửi, ai còn hạn, ai quá hạn
   hoso notify deliver [--file TỆP] [--json]   (gửi thông báo chờ gửi vào tệp, mỗi dòng một JSON)
+  hoso notify status [--json]                 thông báo còn chờ gửi, chờ gửi lại, trong hàng lỗi, bị giữ lại
 
 Mã thoát: 0 thành công, 1 lỗi hệ thống, 2 sai cú pháp hoặc dữ liệu không hợp lệ, 3 không tìm thấy,
 4 không có quyền, 5 bị quy tắc từ chối, 6 xung đột phiên bản, 7 quy trình/cấu hình không hợp lệ,

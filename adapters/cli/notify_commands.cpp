@@ -1,11 +1,16 @@
 // hoso notify deliver: sends the notices recorded after the dispatch cursor through the file adapter, in log
 // order, recording each attempt (delivered, failed, dead-lettered) in its dossier's history.
+// hoso notify status: what is still to go out, read from the log alone (nothing is sent or written).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
-
 #include <limits>
+#include <map>
 #include <memory>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "adapters/cli/context.hpp"
 #include "adapters/notify/dispatcher.hpp"
@@ -14,12 +19,182 @@
 
 namespace hoso::cli {
 
+namespace {
+
+// The notices after the dispatch cursor as the history records them, by channel: an operator's view of what
+// the dispatcher (hoso serve or hoso notify deliver) still has to send, and of what it gave up on.
+struct ChannelCounts {
+  std::int64_t delivered = 0, waiting_retry = 0, dead_lettered = 0;
+  std::optional<Timestamp> next_retry;  // the earliest retry due among those waiting
+  std::string last_error;               // the error of the waiting notice whose retry is due first
+};
+struct NoticeBacklog {
+  std::optional<NoticeKey> cursor;  // none: no notice has gone out yet
+  std::int64_t after_cursor = 0, never_tried = 0;
+  std::optional<std::string>
+      oldest_waiting;  // UTC time of the earliest notice not tried or waiting to be retried
+  std::map<std::string, ChannelCounts> channels;
+  std::vector<HeldNotice> held;
+};
+
+// A notice given up on (NotificationDeadLettered): settled, so the cursor passes it; sending it again is an
+// operator's task, so they are all listed, wherever they are in the log.
+struct DeadLetter {
+  std::string notice, channel, to, error, at;
+  DossierId dossier = 0;
+};
+
+Result<std::vector<DeadLetter>> dead_letters(Store& store) {
+  std::vector<DeadLetter> out;
+  const std::string type = event_type_name(EventType::kNotificationDeadLettered);
+  Status scanned = store.scan_events([&](EventRecord& e) -> Status {
+    if (e.type != type) return Status::Ok();
+    boost::system::error_code ec;
+    const auto payload = boost::json::parse(e.payload, ec);
+    const auto* delivery = ec || !payload.is_object() ? nullptr : payload.as_object().if_contains("delivery");
+    if (!delivery || !delivery->is_object())
+      return make_error(ErrorCode::kVerifyFailed,
+                        fmt::format("sự kiện {} của hồ sơ {} không ghi thông báo nào", e.seq, e.dossier));
+    auto text = [&](const char* key) {
+      const auto* v = delivery->as_object().if_contains(key);
+      return v && v->is_string() ? std::string(v->as_string()) : std::string();
+    };
+    out.push_back(
+        DeadLetter{text("notification"), text("channel"), text("to"), text("error"), e.at, e.dossier});
+    return Status::Ok();
+  });
+  if (!scanned) return scanned.error();
+  return out;
+}
+
+NoticeBacklog backlog_of(std::optional<NoticeKey> cursor, const std::vector<Notification>& notices,
+                         std::vector<HeldNotice> held) {
+  NoticeBacklog b;
+  b.cursor = cursor;
+  b.after_cursor = static_cast<std::int64_t>(notices.size() + held.size());
+  b.held = std::move(held);
+  for (const Notification& n : notices) {
+    bool waiting = n.progress.empty();
+    if (n.progress.empty()) ++b.never_tried;
+    for (const auto& [channel, p] : n.progress) {
+      ChannelCounts& counts = b.channels[channel];
+      if (p.dead_lettered) {
+        ++counts.dead_lettered;
+      } else if (p.settled) {
+        ++counts.delivered;
+      } else {
+        waiting = true;
+        ++counts.waiting_retry;
+        if (p.retry_at && (!counts.next_retry || *p.retry_at < *counts.next_retry)) {
+          counts.next_retry = p.retry_at;
+          counts.last_error = p.last_error;
+        }
+      }
+    }
+    // Notices come in log order, and times never go backwards in it: the first one waiting is the oldest.
+    if (waiting && !b.oldest_waiting) b.oldest_waiting = n.created_at;
+  }
+  return b;
+}
+
+std::string vietnam_time(const std::string& utc) {
+  auto t = parse_utc(utc);
+  return t ? format_vietnam(*t) : utc;
+}
+
+std::string key_text(NoticeKey k) { return fmt::format("{}.{}", k.gseq, k.n); }
+
+int notify_status(Ctx& c, App& a) {
+  auto templates = yaml::templates_from_store(*a.store);
+  if (!templates) return fail(c, templates.error());
+  // The notices after the cursor and the dead letters as of one moment (a running server may be writing).
+  NoticeKey cursor;
+  std::vector<HeldNotice> held;
+  std::optional<Result<std::vector<Notification>>> pending;
+  std::optional<Result<std::vector<DeadLetter>>> dead;
+  Status read = a.store->snapshot([&]() -> Status {
+    pending.emplace(
+        a.service->pending_notifications(std::numeric_limits<int>::max(), *templates, {}, &cursor, &held));
+    if (!*pending) return pending->error();
+    dead.emplace(dead_letters(*a.store));
+    return *dead ? Status::Ok() : Status(dead->error());
+  });
+  if (!read) return fail(c, read.error());
+  const NoticeBacklog b = backlog_of(cursor.gseq > 0 ? std::optional<NoticeKey>(cursor) : std::nullopt,
+                                     **pending, std::move(held));
+  if (c.json_out()) {
+    boost::json::object channels;
+    for (const auto& [name, counts] : b.channels)
+      channels[name] = boost::json::object{
+          {"delivered", counts.delivered},
+          {"waiting_retry", counts.waiting_retry},
+          {"dead_lettered", counts.dead_lettered},
+          {"next_retry_at", counts.next_retry ? boost::json::value(format_utc(*counts.next_retry)) : nullptr},
+          {"last_error", counts.last_error}};
+    boost::json::array held_out;
+    for (const HeldNotice& h : b.held)
+      held_out.push_back(boost::json::object{{"id", key_text(h.key)},
+                                             {"dossier", h.dossier},
+                                             {"reason", h.why.reason},
+                                             {"message", h.why.message}});
+    boost::json::array dead_out;
+    for (const DeadLetter& d : **dead)
+      dead_out.push_back(boost::json::object{{"id", d.notice},
+                                             {"dossier", d.dossier},
+                                             {"channel", d.channel},
+                                             {"to_org", d.to},
+                                             {"at", d.at},
+                                             {"error", d.error}});
+    c.out << boost::json::serialize(boost::json::object{
+                 {"cursor", b.cursor ? boost::json::value(key_text(*b.cursor)) : nullptr},
+                 {"after_cursor", b.after_cursor},
+                 {"never_tried", b.never_tried},
+                 {"oldest_waiting_at", b.oldest_waiting ? boost::json::value(*b.oldest_waiting) : nullptr},
+                 {"channels", std::move(channels)},
+                 {"held", std::move(held_out)},
+                 {"dead_letters", std::move(dead_out)}})
+          << "\n";
+    return 0;
+  }
+  c.out << (b.cursor ? fmt::format("Vị trí gửi: thông báo {}\n", key_text(*b.cursor))
+                     : std::string("Vị trí gửi: chưa có thông báo nào được gửi xong\n"));
+  c.out << fmt::format("Thông báo sau vị trí gửi: {}; chưa gửi lần nào: {}", b.after_cursor, b.never_tried);
+  if (b.oldest_waiting)
+    c.out << fmt::format("; thông báo chờ gửi lâu nhất từ {}", vietnam_time(*b.oldest_waiting));
+  c.out << "\n";
+  for (const auto& [name, counts] : b.channels) {
+    c.out << fmt::format("Kênh {}: đã gửi {}, chờ gửi lại {}, đưa vào hàng lỗi {}", name, counts.delivered,
+                         counts.waiting_retry, counts.dead_lettered);
+    if (counts.next_retry)
+      c.out << fmt::format(" (gửi lại sớm nhất lúc {}; lỗi: {})", format_vietnam(*counts.next_retry),
+                           counts.last_error);
+    c.out << "\n";
+  }
+  if (!(*dead)->empty()) {
+    c.out << fmt::format("Đã đưa vào hàng lỗi (không gửi lại tự động): {} thông báo\n", (*dead)->size());
+    for (const DeadLetter& d : **dead)
+      c.out << fmt::format("  thông báo {} của hồ sơ {} đến {} qua kênh {}, lúc {}: {}\n", d.notice,
+                           d.dossier, d.to, d.channel, vietnam_time(d.at), d.error);
+  }
+  if (!b.held.empty()) {
+    c.out << fmt::format("Bị giữ lại (hồ sơ không qua kiểm tra toàn vẹn): {} thông báo\n", b.held.size());
+    for (const HeldNotice& h : b.held)
+      c.out << fmt::format("  thông báo {} của hồ sơ {}: {}\n", key_text(h.key), h.dossier, h.why.message);
+  }
+  return 0;
+}
+
+}  // namespace
+
 int cmd_notify(Ctx& c) {
   const auto& p = c.args.positional;
-  if (p.size() != 2 || p[1] != "deliver") return usage(c, "cách dùng: hoso notify deliver [--file TỆP] [--json]");
+  if (p.size() != 2 || (p[1] != "deliver" && p[1] != "status"))
+    return usage(c, "cách dùng: hoso notify deliver [--file TỆP] [--json] | hoso notify status [--json]");
+  if (p[1] == "status" && c.args.get("file")) return usage(c, "hoso notify status không nhận --file");
   auto app = open_runtime(c);
   if (!app) return fail(c, app.error());
   App& a = **app;
+  if (p[1] == "status") return notify_status(c, a);
   auto templates = yaml::templates_from_store(*a.store);
   if (!templates) return fail(c, templates.error());
   auto notifier = std::make_shared<FileNotifier>(c.args.get("file").value_or(c.db() + ".notifications.jsonl"));

@@ -283,6 +283,99 @@ TEST_CASE("notify deliver: each pending notice once, as a JSON line in Vietnames
   CHECK(cli.ok_json({"replay", "--all"}).at("ok").as_bool());
 }
 
+TEST_CASE("notify status: what is still to go out - never tried / waiting for a retry / dead-lettered / held",
+          "[e2e][notify]") {
+  Cli cli;
+  init_virtual(cli, "2026-04-20T01:00:00Z");
+  const std::string file = cli.dir + "/n.jsonl", broken = cli.dir + "/no-such-dir/x.jsonl";
+  auto status = [&] { return cli.ok_json({"notify", "status"}).as_object(); };
+  auto file_channel = [&] { return status().at("channels").at("file").as_object(); };
+  // Nothing recorded yet: no cursor, nothing waiting.
+  auto empty = status();
+  CHECK(empty.at("cursor").is_null());
+  CHECK(empty.at("after_cursor").as_int64() == 0);
+  CHECK(empty.at("oldest_waiting_at").is_null());
+  const std::string id = submitted_dossier(cli);
+  must_act(cli, id, "accept", "ca-xa-phuong-tien.clerk");
+  const auto recorded = notices_of(cli, id).size();
+  REQUIRE(recorded >= 2);
+  // The notices the commands recorded, none tried: counted, the oldest dated by its event (the submission).
+  auto waiting = status();
+  CHECK(waiting.at("cursor").is_null());
+  CHECK(waiting.at("after_cursor").as_int64() == static_cast<std::int64_t>(recorded));
+  CHECK(waiting.at("never_tried").as_int64() == static_cast<std::int64_t>(recorded));
+  CHECK(str(waiting.at("oldest_waiting_at")) == "2026-04-20T01:00:00.000Z");
+  CHECK(waiting.at("channels").as_object().empty());
+  auto text = cli({"notify", "status"});
+  CHECK(text.code == 0);
+  CHECK(text.out.find("chưa gửi lần nào: " + std::to_string(recorded)) != std::string::npos);
+  CHECK(text.out.find("từ 2026-04-20 08:00:00 (UTC+7)") != std::string::npos);  // the Vietnam time
+  // Delivered: the cursor moves past them and nothing waits.
+  REQUIRE(cli({"notify", "deliver", "--file", file}).code == 0);
+  auto sent = status();
+  CHECK_FALSE(sent.at("cursor").is_null());
+  CHECK(sent.at("after_cursor").as_int64() == 0);
+  CHECK(sent.at("never_tried").as_int64() == 0);
+  CHECK(sent.at("oldest_waiting_at").is_null());
+  // A failed attempt: waiting for its retry, with the time it is due and the error.
+  must_act(cli, id, "appraise", "vhxh-xa-phuong-tien.appraiser");
+  REQUIRE(cli({"notify", "deliver", "--file", broken}).code == 1);
+  auto retry = file_channel();
+  const auto retry_id =
+      cli.ok_json({"history", id}).as_array().back().at("payload").at("delivery").at("notification");
+  CHECK(retry.at("waiting_retry").as_int64() == 1);
+  CHECK(retry.at("dead_lettered").as_int64() == 0);
+  CHECK_FALSE(retry.at("next_retry_at").is_null());
+  CHECK(str(retry.at("last_error")).find("no-such-dir") != std::string::npos);
+  CHECK(status().at("never_tried").as_int64() == 0);
+  CHECK_FALSE(status().at("oldest_waiting_at").is_null());
+  text = cli({"notify", "status"});
+  CHECK(text.out.find("Kênh file: đã gửi 0, chờ gửi lại 1, đưa vào hàng lỗi 0 (gửi lại sớm nhất lúc") !=
+        std::string::npos);
+  // Every attempt failing until the last: dead-lettered, settled (the cursor passes it, nothing waits), and
+  // listed among the dead letters with its dossier, channel and error for the operator.
+  CHECK(status().at("dead_letters").as_array().empty());
+  for (int attempt = 2; attempt <= 6; ++attempt) {
+    REQUIRE(cli({"clock", "advance", "1h"}).code == 0);
+    REQUIRE(cli({"notify", "deliver", "--file", broken}).code == 1);
+  }
+  const auto after_dead = status();
+  CHECK(after_dead.at("after_cursor").as_int64() == 0);
+  CHECK(after_dead.at("oldest_waiting_at").is_null());
+  const auto& dead = after_dead.at("dead_letters").as_array();
+  REQUIRE(dead.size() == 1);
+  CHECK(std::to_string(dead[0].at("dossier").as_int64()) == id);
+  CHECK(str(dead[0].at("channel")) == "file");
+  CHECK(str(dead[0].at("to_org")) == "ubnd-xa-phuong-tien");
+  CHECK(str(dead[0].at("error")).find("no-such-dir") != std::string::npos);
+  CHECK(str(dead[0].at("id")) == str(retry_id));
+  text = cli({"notify", "status"});
+  CHECK(text.out.find("Đã đưa vào hàng lỗi (không gửi lại tự động): 1 thông báo") != std::string::npos);
+  CHECK(text.out.find("qua kênh file") != std::string::npos);
+  // A notice whose dossier fails its check is held: named with its dossier and why, and status still exits 0.
+  const std::string other = submitted_dossier(cli);
+  const auto other_notices = notices_of(cli, other).size();
+  forge(cli, "UPDATE dossiers SET last_hash = 'forged' WHERE id = " + other);
+  const auto with_held = status();
+  const auto& held = with_held.at("held").as_array();
+  REQUIRE(held.size() == other_notices);
+  CHECK(std::to_string(held[0].at("dossier").as_int64()) == other);
+  CHECK_FALSE(str(held[0].at("message")).empty());
+  CHECK(with_held.at("never_tried").as_int64() == 0);  // held ones are not counted as simply waiting
+  CHECK(with_held.at("after_cursor").as_int64() == static_cast<std::int64_t>(held.size()));
+  text = cli({"notify", "status"});
+  CHECK(text.code == 0);
+  CHECK(text.out.find("Bị giữ lại") != std::string::npos);
+  CHECK(text.out.find("của hồ sơ " + other) != std::string::npos);
+  // Reading the status writes nothing.
+  const std::string events = read_one(cli, "SELECT count(*) FROM events");
+  status();
+  CHECK(read_one(cli, "SELECT count(*) FROM events") == events);
+  // Bad input: an option it does not take.
+  CHECK(cli({"notify", "status", "--file", file}).code == 2);
+  CHECK(cli({"notify", "stats"}).code == 2);
+}
+
 TEST_CASE("the timers table is audited, and a forged or missing row never fires a deadline early",
           "[e2e][deadlines][audit]") {
   Cli cli;
