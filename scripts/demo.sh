@@ -91,6 +91,7 @@ s dossier act "$id" accept --as ca-xa-phuong-tien.clerk
 s timers list
 s clock set 2026-05-08T01:00:00Z
 s inbox --as vhxh-xa-phuong-tien.appraiser
+s notify status
 s notify deliver
 s history "$id"
 s audit verify
@@ -156,5 +157,6 @@ else
   kill -TERM "$server"; wait "$server" || true
 fi
 cat "$tmp/serve.log" >&2
+h notify status
 h audit verify
 echo; echo "Cơ sở dữ liệu: $DB (mô phỏng: $SIM) — thử: ./build/adapters/hoso inbox --as ca-tinh-thai-nguyen.clerk"
