@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -113,9 +114,24 @@ int notify_status(Ctx& c, App& a) {
   std::optional<Result<std::vector<Notification>>> pending;
   std::optional<Result<std::vector<DeadLetter>>> dead;
   Status read = a.store->snapshot([&]() -> Status {
-    pending.emplace(
-        a.service->pending_notifications(std::numeric_limits<int>::max(), *templates, {}, &cursor, &held));
-    if (!*pending) return pending->error();
+    // pending_notifications stops before a notice it cannot render for a reason other than its dossier's
+    // check (a template no longer configured, say) and returns the ones before it; asked again past those,
+    // it fails on that notice: every notice is counted, or the status fails naming the one that stops it.
+    std::vector<Notification> all;
+    std::set<NoticeKey> seen;
+    for (;;) {
+      auto more = a.service->pending_notifications(
+          std::numeric_limits<int>::max(), *templates, [&](NoticeKey k) { return seen.contains(k); }, &cursor,
+          &held);
+      if (!more) return more.error();
+      if (more->empty()) break;
+      for (Notification& n : *more) {
+        seen.insert(NoticeKey{n.gseq, n.n});
+        all.push_back(std::move(n));
+      }
+      for (const HeldNotice& h : held) seen.insert(h.key);
+    }
+    pending.emplace(std::move(all));
     dead.emplace(dead_letters(*a.store));
     return *dead ? Status::Ok() : Status(dead->error());
   });

@@ -376,6 +376,26 @@ TEST_CASE("notify status: what is still to go out - never tried / waiting for a 
   CHECK(cli({"notify", "stats"}).code == 2);
 }
 
+TEST_CASE("notify status fails naming what stops it rather than counting only the notices before it",
+          "[e2e][notify]") {
+  Cli cli;
+  init_virtual(cli, "2026-04-20T01:00:00Z");
+  const std::string id = submitted_dossier(cli);
+  // The notices of the submission and the acceptance render; the overdue notice to the level above, recorded
+  // once the limit passes, names a template the stored templates no longer have (changed behind init's back).
+  must_act(cli, id, "accept", "ca-xa-phuong-tien.clerk");
+  const auto before = cli.ok_json({"notify", "status"});
+  REQUIRE(before.at("never_tried").as_int64() >= 2);
+  forge(cli,
+        "UPDATE config_files SET text = replace(text, 'deadline_overdue_superior:', 'gone_superior:') "
+        "WHERE name = 'templates'");
+  REQUIRE(cli({"clock", "advance", "20d"}).code ==
+          0);  // past the limit: an overdue notice to the level above
+  auto r = cli({"notify", "status"});
+  CHECK(r.code != 0);
+  CHECK(r.err.find("deadline_overdue_superior") != std::string::npos);
+}
+
 TEST_CASE("the timers table is audited, and a forged or missing row never fires a deadline early",
           "[e2e][deadlines][audit]") {
   Cli cli;
