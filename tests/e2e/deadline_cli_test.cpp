@@ -392,7 +392,7 @@ TEST_CASE("notify status fails naming what stops it rather than counting only th
   REQUIRE(cli({"clock", "advance", "20d"}).code ==
           0);  // past the limit: an overdue notice to the level above
   auto r = cli({"notify", "status"});
-  CHECK(r.code != 0);
+  CHECK(r.code == 7);
   CHECK(r.err.find("deadline_overdue_superior") != std::string::npos);
 }
 
