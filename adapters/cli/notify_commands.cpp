@@ -53,15 +53,19 @@ Result<std::vector<DeadLetter>> dead_letters(Store& store) {
     boost::system::error_code ec;
     const auto payload = boost::json::parse(e.payload, ec);
     const auto* delivery = ec || !payload.is_object() ? nullptr : payload.as_object().if_contains("delivery");
-    if (!delivery || !delivery->is_object())
-      return make_error(ErrorCode::kVerifyFailed,
-                        fmt::format("sự kiện {} của hồ sơ {} không ghi thông báo nào", e.seq, e.dossier));
     auto text = [&](const char* key) {
-      const auto* v = delivery->as_object().if_contains(key);
+      const auto* v = delivery && delivery->is_object() ? delivery->as_object().if_contains(key) : nullptr;
       return v && v->is_string() ? std::string(v->as_string()) : std::string();
     };
-    out.push_back(
-        DeadLetter{text("notification"), text("channel"), text("to"), text("error"), e.at, e.dossier});
+    DeadLetter d{text("notification"), text("channel"), text("to"), text("error"), e.at, e.dossier};
+    // The codec writes none without them: only an event added behind the engine's back lacks them.
+    if (d.notice.empty() || d.channel.empty())
+      return make_error(
+          ErrorCode::kVerifyFailed,
+          fmt::format("sự kiện {} của hồ sơ {} ghi một thông báo bị đưa vào hàng lỗi nhưng không "
+                      "nói thông báo nào, qua kênh nào; hãy chạy 'hoso audit verify'",
+                      e.seq, e.dossier));
+    out.push_back(std::move(d));
     return Status::Ok();
   });
   if (!scanned) return scanned.error();
@@ -106,14 +110,16 @@ std::string vietnam_time(const std::string& utc) {
 std::string key_text(NoticeKey k) { return fmt::format("{}.{}", k.gseq, k.n); }
 
 int notify_status(Ctx& c, App& a) {
-  auto templates = yaml::templates_from_store(*a.store);
-  if (!templates) return fail(c, templates.error());
-  // The notices after the cursor and the dead letters as of one moment (a running server may be writing).
+  // The templates, the notices after the cursor and the dead letters as of one moment (a running server may
+  // be writing).
+  std::optional<Result<std::vector<NotificationTemplate>>> templates;
   NoticeKey cursor;
   std::vector<HeldNotice> held;
   std::optional<Result<std::vector<Notification>>> pending;
   std::optional<Result<std::vector<DeadLetter>>> dead;
   Status read = a.store->snapshot([&]() -> Status {
+    templates.emplace(yaml::templates_from_store(*a.store));
+    if (!*templates) return templates->error();
     // pending_notifications stops before a notice it cannot render for a reason other than its dossier's
     // check (a template no longer configured, say) and returns the ones before it; asked again past those,
     // it fails on that notice: every notice is counted, or the status fails naming the one that stops it.
@@ -121,8 +127,8 @@ int notify_status(Ctx& c, App& a) {
     std::set<NoticeKey> seen;
     for (;;) {
       auto more = a.service->pending_notifications(
-          std::numeric_limits<int>::max(), *templates, [&](NoticeKey k) { return seen.contains(k); }, &cursor,
-          &held);
+          std::numeric_limits<int>::max(), **templates, [&](NoticeKey k) { return seen.contains(k); },
+          &cursor, &held);
       if (!more) return more.error();
       if (more->empty()) break;
       for (Notification& n : *more) {
@@ -193,7 +199,9 @@ int notify_status(Ctx& c, App& a) {
                            d.dossier, d.to, d.channel, vietnam_time(d.at), d.error);
   }
   if (!b.held.empty()) {
-    c.out << fmt::format("Bị giữ lại (hồ sơ không qua kiểm tra toàn vẹn): {} thông báo\n", b.held.size());
+    // Held until the data is repaired: the dossier fails its check, the notice is not in its chain, or the
+    // org it is for is no longer in the directory (each says which).
+    c.out << fmt::format("Bị giữ lại cho đến khi dữ liệu được sửa: {} thông báo\n", b.held.size());
     for (const HeldNotice& h : b.held)
       c.out << fmt::format("  thông báo {} của hồ sơ {}: {}\n", key_text(h.key), h.dossier, h.why.message);
   }

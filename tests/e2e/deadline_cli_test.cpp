@@ -317,21 +317,39 @@ TEST_CASE("notify status: what is still to go out - never tried / waiting for a 
   CHECK(sent.at("after_cursor").as_int64() == 0);
   CHECK(sent.at("never_tried").as_int64() == 0);
   CHECK(sent.at("oldest_waiting_at").is_null());
-  // A failed attempt: waiting for its retry, with the time it is due and the error.
+  // A failed attempt (at 01:00:00): waiting for its retry, due when its NotificationFailed event says, with
+  // the error.
   must_act(cli, id, "appraise", "vhxh-xa-phuong-tien.appraiser");
   REQUIRE(cli({"notify", "deliver", "--file", broken}).code == 1);
   auto retry = file_channel();
-  const auto retry_id =
-      cli.ok_json({"history", id}).as_array().back().at("payload").at("delivery").at("notification");
+  const auto failed_delivery = cli.ok_json({"history", id}).as_array().back().at("payload").at("delivery");
+  const auto retry_id = failed_delivery.at("notification");
   CHECK(retry.at("waiting_retry").as_int64() == 1);
+  CHECK(retry.at("delivered").as_int64() == 0);
   CHECK(retry.at("dead_lettered").as_int64() == 0);
-  CHECK_FALSE(retry.at("next_retry_at").is_null());
+  CHECK(str(retry.at("next_retry_at")) == str(failed_delivery.at("retry_at")));
   CHECK(str(retry.at("last_error")).find("no-such-dir") != std::string::npos);
   CHECK(status().at("never_tried").as_int64() == 0);
-  CHECK_FALSE(status().at("oldest_waiting_at").is_null());
+  // A second later, its retry not due yet, another dossier's notices go out ahead of it: counted as delivered
+  // on the channel until the cursor passes them.
+  REQUIRE(cli({"clock", "set", "2026-04-20T01:00:01Z"}).code == 0);
+  const std::string later = submitted_dossier(cli);
+  const auto later_notices = static_cast<std::int64_t>(notices_of(cli, later).size());
+  REQUIRE(later_notices >= 1);
+  REQUIRE(cli({"notify", "deliver", "--file", file}).code == 0);
+  // And a third dossier's, not tried: the oldest waiting is still the failed one, not the latest.
+  const std::string third = submitted_dossier(cli);
+  const auto third_notices = static_cast<std::int64_t>(notices_of(cli, third).size());
+  const auto ahead = status();
+  CHECK(ahead.at("after_cursor").as_int64() == 1 + later_notices + third_notices);
+  CHECK(ahead.at("never_tried").as_int64() == third_notices);
+  CHECK(ahead.at("channels").at("file").at("delivered").as_int64() == later_notices);
+  CHECK(ahead.at("channels").at("file").at("waiting_retry").as_int64() == 1);
+  CHECK(str(ahead.at("oldest_waiting_at")) == "2026-04-20T01:00:00.000Z");
   text = cli({"notify", "status"});
-  CHECK(text.out.find("Kênh file: đã gửi 0, chờ gửi lại 1, đưa vào hàng lỗi 0 (gửi lại sớm nhất lúc") !=
-        std::string::npos);
+  CHECK(text.out.find("Kênh file: đã gửi " + std::to_string(later_notices) +
+                      ", chờ gửi lại 1, đưa vào hàng lỗi 0 (gửi lại sớm nhất lúc") != std::string::npos);
+  REQUIRE(cli({"notify", "deliver", "--file", file}).code == 0);  // the third's go out; the retry is not due
   // Every attempt failing until the last: dead-lettered, settled (the cursor passes it, nothing waits), and
   // listed among the dead letters with its dossier, channel and error for the operator.
   CHECK(status().at("dead_letters").as_array().empty());
@@ -353,16 +371,19 @@ TEST_CASE("notify status: what is still to go out - never tried / waiting for a 
   CHECK(text.out.find("Đã đưa vào hàng lỗi (không gửi lại tự động): 1 thông báo") != std::string::npos);
   CHECK(text.out.find("qua kênh file") != std::string::npos);
   // A notice whose dossier fails its check is held: named with its dossier and why, and status still exits 0.
+  // Another dossier's notices after them render and are counted once, the held ones too.
   const std::string other = submitted_dossier(cli);
   const auto other_notices = notices_of(cli, other).size();
   forge(cli, "UPDATE dossiers SET last_hash = 'forged' WHERE id = " + other);
+  const std::string renders = submitted_dossier(cli);
+  const auto renders_notices = static_cast<std::int64_t>(notices_of(cli, renders).size());
   const auto with_held = status();
   const auto& held = with_held.at("held").as_array();
   REQUIRE(held.size() == other_notices);
   CHECK(std::to_string(held[0].at("dossier").as_int64()) == other);
   CHECK_FALSE(str(held[0].at("message")).empty());
-  CHECK(with_held.at("never_tried").as_int64() == 0);  // held ones are not counted as simply waiting
-  CHECK(with_held.at("after_cursor").as_int64() == static_cast<std::int64_t>(held.size()));
+  CHECK(with_held.at("never_tried").as_int64() == renders_notices);  // held ones are not counted as waiting
+  CHECK(with_held.at("after_cursor").as_int64() == static_cast<std::int64_t>(held.size()) + renders_notices);
   text = cli({"notify", "status"});
   CHECK(text.code == 0);
   CHECK(text.out.find("Bị giữ lại") != std::string::npos);
@@ -394,6 +415,26 @@ TEST_CASE("notify status fails naming what stops it rather than counting only th
   auto r = cli({"notify", "status"});
   CHECK(r.code == 7);
   CHECK(r.err.find("deadline_overdue_superior") != std::string::npos);
+  CHECK(r.out.empty());  // no partial count
+}
+
+TEST_CASE("notify status: a dead letter that names no notice (added behind the engine's back) fails it",
+          "[e2e][notify][audit]") {
+  Cli cli;
+  init_virtual(cli, "2026-04-20T01:00:00Z");
+  const std::string id = submitted_dossier(cli);
+  REQUIRE(cli({"notify", "status"}).code == 0);
+  forge(cli,
+        "INSERT INTO events (dossier_id, seq, type, at, actor_user, actor_role, actor_org, \"action\", "
+        "from_state, to_state, holder, note, payload, schema_version, prev_hash, hash, prev_gseq) "
+        "SELECT dossier_id, seq + 1, 'NotificationDeadLettered', at, actor_user, actor_role, actor_org, "
+        "\"action\", to_state, to_state, holder, '', '{\"delivery\":{}}', schema_version, hash, hash, gseq "
+        "FROM events WHERE dossier_id = " +
+            id + " ORDER BY seq DESC LIMIT 1");
+  auto r = cli({"notify", "status", "--json"});
+  CHECK(r.code == 8);
+  CHECK(r.err.find("hàng lỗi") != std::string::npos);
+  CHECK(r.err.find("hồ sơ " + id) != std::string::npos);
 }
 
 TEST_CASE("the timers table is audited, and a forged or missing row never fires a deadline early",
