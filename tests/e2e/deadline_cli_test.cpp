@@ -392,9 +392,20 @@ TEST_CASE("notify status: what is still to go out - never tried / waiting for a 
   const std::string events = read_one(cli, "SELECT count(*) FROM events");
   status();
   CHECK(read_one(cli, "SELECT count(*) FROM events") == events);
-  // Bad input: an option it does not take.
-  CHECK(cli({"notify", "status", "--file", file}).code == 2);
-  CHECK(cli({"notify", "stats"}).code == 2);
+  // Bad input: an option it does not take, a subcommand it does not know, a database that does not exist —
+  // each refused with its own message, nothing written, no file created.
+  const auto with_file = cli({"notify", "status", "--file", file});
+  CHECK(with_file.code == 2);
+  CHECK(with_file.err.find("hoso notify status không nhận --file") != std::string::npos);
+  const auto unknown = cli({"notify", "stats"});
+  CHECK(unknown.code == 2);
+  CHECK(unknown.err.find("cách dùng: hoso notify deliver") != std::string::npos);
+  CHECK(read_one(cli, "SELECT count(*) FROM events") == events);
+  const std::string missing = cli.dir + "/khong-co.db";
+  const auto no_db = run({HOSO_BINARY, "notify", "status", "--db", missing});
+  CHECK(no_db.code == 3);
+  CHECK(no_db.err.find("không tìm thấy cơ sở dữ liệu") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(missing));
 }
 
 TEST_CASE("notify status fails naming what stops it rather than counting only the notices before it",
