@@ -16,6 +16,7 @@
 #include "adapters/cli/context.hpp"
 #include "adapters/notify/dispatcher.hpp"
 #include "adapters/notify/file_notifier.hpp"
+#include "adapters/views/json_views.hpp"
 #include "adapters/yaml/project.hpp"
 
 namespace hoso::cli {
@@ -32,8 +33,8 @@ struct ChannelCounts {
 struct NoticeBacklog {
   std::optional<NoticeKey> cursor;  // none: no notice has gone out yet
   std::int64_t after_cursor = 0, never_tried = 0;
-  std::optional<std::string>
-      oldest_waiting;  // UTC time of the earliest notice not tried or waiting to be retried
+  // UTC time of the earliest notice not tried or waiting to be retried.
+  std::optional<std::string> oldest_waiting;
   std::map<std::string, ChannelCounts> channels;
   std::vector<HeldNotice> held;
 };
@@ -102,48 +103,42 @@ NoticeBacklog backlog_of(std::optional<NoticeKey> cursor, const std::vector<Noti
   return b;
 }
 
-std::string vietnam_time(const std::string& utc) {
-  auto t = parse_utc(utc);
-  return t ? format_vietnam(*t) : utc;
-}
-
 std::string key_text(NoticeKey k) { return fmt::format("{}.{}", k.gseq, k.n); }
 
 int notify_status(Ctx& c, App& a) {
   // The templates, the notices after the cursor and the dead letters as of one moment (a running server may
   // be writing).
-  std::optional<Result<std::vector<NotificationTemplate>>> templates;
   NoticeKey cursor;
+  std::vector<Notification> pending;
   std::vector<HeldNotice> held;
-  std::optional<Result<std::vector<Notification>>> pending;
-  std::optional<Result<std::vector<DeadLetter>>> dead;
+  std::vector<DeadLetter> dead;
   Status read = a.store->snapshot([&]() -> Status {
-    templates.emplace(yaml::templates_from_store(*a.store));
-    if (!*templates) return templates->error();
+    auto templates = yaml::templates_from_store(*a.store);
+    if (!templates) return templates.error();
     // pending_notifications stops before a notice it cannot render for a reason other than its dossier's
     // check (a template no longer configured, say) and returns the ones before it; asked again past those,
     // it fails on that notice: every notice is counted, or the status fails naming the one that stops it.
-    std::vector<Notification> all;
     std::set<NoticeKey> seen;
     for (;;) {
       auto more = a.service->pending_notifications(
-          std::numeric_limits<int>::max(), **templates, [&](NoticeKey k) { return seen.contains(k); },
-          &cursor, &held);
+          std::numeric_limits<int>::max(), *templates, [&](NoticeKey k) { return seen.contains(k); }, &cursor,
+          &held);
       if (!more) return more.error();
       if (more->empty()) break;
       for (Notification& n : *more) {
         seen.insert(NoticeKey{n.gseq, n.n});
-        all.push_back(std::move(n));
+        pending.push_back(std::move(n));
       }
       for (const HeldNotice& h : held) seen.insert(h.key);
     }
-    pending.emplace(std::move(all));
-    dead.emplace(dead_letters(*a.store));
-    return *dead ? Status::Ok() : Status(dead->error());
+    auto letters = dead_letters(*a.store);
+    if (!letters) return letters.error();
+    dead = std::move(*letters);
+    return Status::Ok();
   });
   if (!read) return fail(c, read.error());
-  const NoticeBacklog b = backlog_of(cursor.gseq > 0 ? std::optional<NoticeKey>(cursor) : std::nullopt,
-                                     **pending, std::move(held));
+  const NoticeBacklog b =
+      backlog_of(cursor.gseq > 0 ? std::optional<NoticeKey>(cursor) : std::nullopt, pending, std::move(held));
   if (c.json_out()) {
     boost::json::object channels;
     for (const auto& [name, counts] : b.channels)
@@ -160,7 +155,7 @@ int notify_status(Ctx& c, App& a) {
                                              {"reason", h.why.reason},
                                              {"message", h.why.message}});
     boost::json::array dead_out;
-    for (const DeadLetter& d : **dead)
+    for (const DeadLetter& d : dead)
       dead_out.push_back(boost::json::object{{"id", d.notice},
                                              {"dossier", d.dossier},
                                              {"channel", d.channel},
@@ -182,7 +177,7 @@ int notify_status(Ctx& c, App& a) {
                      : std::string("Vị trí gửi: chưa có thông báo nào được gửi xong\n"));
   c.out << fmt::format("Thông báo sau vị trí gửi: {}; chưa gửi lần nào: {}", b.after_cursor, b.never_tried);
   if (b.oldest_waiting)
-    c.out << fmt::format("; thông báo chờ gửi lâu nhất từ {}", vietnam_time(*b.oldest_waiting));
+    c.out << fmt::format("; thông báo chờ gửi lâu nhất từ {}", views::vietnam_time(*b.oldest_waiting));
   c.out << "\n";
   for (const auto& [name, counts] : b.channels) {
     c.out << fmt::format("Kênh {}: đã gửi {}, chờ gửi lại {}, đưa vào hàng lỗi {}", name, counts.delivered,
@@ -192,11 +187,11 @@ int notify_status(Ctx& c, App& a) {
                            counts.last_error);
     c.out << "\n";
   }
-  if (!(*dead)->empty()) {
-    c.out << fmt::format("Đã đưa vào hàng lỗi (không gửi lại tự động): {} thông báo\n", (*dead)->size());
-    for (const DeadLetter& d : **dead)
+  if (!dead.empty()) {
+    c.out << fmt::format("Đã đưa vào hàng lỗi (không gửi lại tự động): {} thông báo\n", dead.size());
+    for (const DeadLetter& d : dead)
       c.out << fmt::format("  thông báo {} của hồ sơ {} đến {} qua kênh {}, lúc {}: {}\n", d.notice,
-                           d.dossier, d.to, d.channel, vietnam_time(d.at), d.error);
+                           d.dossier, d.to, d.channel, views::vietnam_time(d.at), d.error);
   }
   if (!b.held.empty()) {
     // Held until the data is repaired: the dossier fails its check, the notice is not in its chain, or the
