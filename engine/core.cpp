@@ -149,38 +149,6 @@ std::optional<Refusal> check_clauses(const Definition& def, const std::vector<Cl
   return std::nullopt;
 }
 
-// True when the dossier can reach a decision: a path from the initial state to a terminal state with
-// outcome "approved" along transitions whose routing conditions hold for this award and entry.
-bool route_exists(const Definition& def, const Award& award, Entry entry, OrgKind origin) {
-  bool any_approved = false;
-  for (const auto& st : def.states())
-    any_approved = any_approved || (st.terminal && st.outcome == "approved");
-  if (!any_approved) return true;
-  std::vector<bool> seen(def.states().size(), false);
-  std::vector<StateId> todo{def.initial()};
-  seen[def.initial().value] = true;
-  auto visit = [&](StateId s) {
-    if (!seen[s.value]) {
-      seen[s.value] = true;
-      todo.push_back(s);
-    }
-  };
-  while (!todo.empty()) {
-    const State& st = def.state(todo.back());
-    todo.pop_back();
-    if (st.terminal && st.outcome == "approved") return true;
-    if (st.vote) {
-      visit(st.vote->pass);
-      visit(st.vote->fail);
-    }
-    for (const auto& t : def.transitions())
-      if (t.when.matches(award, entry, origin) &&
-          std::find(t.from.begin(), t.from.end(), st.id) != t.from.end())
-        visit(t.to);
-  }
-  return false;
-}
-
 }  // namespace
 
 const char* event_type_name(EventType t) { return kEventTypeNames[static_cast<int>(t)]; }
@@ -266,7 +234,7 @@ Decided decide_creation(const Definition& def, const Directory& dir, const Creat
     return refuse(ErrorCode::kRefused, "award_not_in_force", award.key,
                   fmt::format("Hình thức '{}' không còn hoặc chưa có hiệu lực vào ngày {}", award.name,
                               format_date(vietnam_date(now))));
-  if (!route_exists(def, award, entry_of(dir, origin.id), origin.kind))
+  if (!def.routable(award.id, entry_of(dir, origin.id), origin.kind))
     return refuse(
         ErrorCode::kRefused, "no_route", award.key,
         fmt::format("'{}' không đề nghị được '{}': quy trình '{}' không có đường trình tới cấp quyết định "

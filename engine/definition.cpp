@@ -47,6 +47,18 @@ bool When::matches(const Award& a, Entry e, OrgKind origin) const {
 
 bool Definition::serves(AwardId a) const { return a.valid() && a.value < serves_.size() && serves_[a.value]; }
 
+namespace {
+std::size_t route_index(AwardId a, Entry entry, OrgKind origin) {
+  return (static_cast<std::size_t>(a.value) * 2 + static_cast<std::size_t>(entry)) * kOrgKindCount +
+         static_cast<std::size_t>(origin);
+}
+}  // namespace
+
+bool Definition::routable(AwardId a, Entry entry, OrgKind origin) const {
+  const std::size_t i = route_index(a, entry, origin);
+  return a.valid() && i < routable_.size() && routable_[i];
+}
+
 const std::vector<Clause>& Definition::eligibility(AwardId a) const {
   return a.valid() && a.value < eligibility_.size() ? eligibility_[a.value] : kNoClauses;
 }
@@ -114,6 +126,7 @@ class DefinitionCompiler {
     compile_effects(w_.on_create, d().on_create_);
     eligibility();
     if (diags_.empty()) graph_checks();
+    if (diags_.empty()) routes();
     CompileOutcome out;
     out.diagnostics = std::move(diags_);
     if (out.diagnostics.empty()) out.definition = std::move(def_);
@@ -775,6 +788,52 @@ class DefinitionCompiler {
         error(loc_of_state(st.id), fmt::format("state '{}' has no path to a terminal state", st.key));
     }
     if (!any_terminal) error(w_.name.loc, "the workflow has no terminal state");
+  }
+
+  // Whether a dossier of `award`, from an org of kind `origin` entering at `entry`, can reach a terminal
+  // state with outcome "approved" (vote outcomes included).
+  bool route_exists(const Award& award, Entry entry, OrgKind origin) const {
+    const Definition& def = d_const();
+    std::vector<bool> seen(def.states_.size(), false);
+    std::vector<StateId> todo{def.initial_};
+    seen[def.initial_.value] = true;
+    auto visit = [&](StateId s) {
+      if (!seen[s.value]) {
+        seen[s.value] = true;
+        todo.push_back(s);
+      }
+    };
+    while (!todo.empty()) {
+      const State& st = def.state(todo.back());
+      todo.pop_back();
+      if (st.terminal && st.outcome == "approved") return true;
+      if (st.vote) {
+        visit(st.vote->pass);
+        visit(st.vote->fail);
+      }
+      for (const auto& t : def.transitions_)
+        if (t.when.matches(award, entry, origin) &&
+            std::find(t.from.begin(), t.from.end(), st.id) != t.from.end())
+          visit(t.to);
+    }
+    return false;
+  }
+
+  // Definition::routable for every award, entry and origin kind: a creation looks it up instead of
+  // searching the graph.
+  void routes() {
+    auto& def = d();
+    bool any_approved = false;
+    for (const auto& st : def.states_)
+      any_approved = any_approved || (st.terminal && st.outcome == "approved");
+    def.routable_.assign(def.awards_.size() * 2 * kOrgKindCount, !any_approved);
+    if (!any_approved) return;
+    for (const auto& award : def.awards_)
+      for (Entry entry : {Entry::kCommune, Entry::kProvince})
+        for (int k = 0; k < kOrgKindCount; ++k) {
+          const auto origin = static_cast<OrgKind>(k);
+          def.routable_[route_index(award.id, entry, origin)] = route_exists(award, entry, origin);
+        }
   }
 
   const WorkflowSpec& w_;

@@ -340,6 +340,10 @@ class Definition {
   // Effects of every DossierCreated event (`on_create:`).
   const std::vector<Effect>& on_create() const { return on_create_; }
   bool serves(AwardId a) const;
+  // True when a dossier for award `a` from an org of kind `origin` entering the path at `entry` can reach a
+  // decision: a path from the initial state to a terminal state with outcome "approved" along transitions
+  // whose `when` holds for it (always true when no state has that outcome). Computed once, at compilation.
+  bool routable(AwardId a, Entry entry, OrgKind origin) const;
   // Eligibility clauses for an award (empty when none).
   const std::vector<Clause>& eligibility(AwardId a) const;
   // Transitions leaving `s` on `a`, in declaration order.
@@ -370,6 +374,7 @@ class Definition {
   std::vector<OrgKind> origin_kinds_;
   std::uint32_t create_roles_mask_ = 0;
   std::vector<bool> serves_;
+  std::vector<bool> routable_;  // [(award * 2 + entry) * kOrgKindCount + origin]
   std::vector<std::vector<Clause>> eligibility_;
   std::vector<std::vector<TransitionId>> table_;  // [state * actions + action]
   StateId initial_;

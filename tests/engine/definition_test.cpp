@@ -72,6 +72,49 @@ TEST_CASE("a valid mini workflow compiles into a typed table", "[definition]") {
   CHECK(to_json(d).find("\"name\":\"mini\"") != std::string::npos);
 }
 
+TEST_CASE("the route table: which award, entry and origin can reach an approved decision", "[definition]") {
+  const std::string states = R"(states:
+  draft: {title: "T", initial: true, holder: origin}
+  review: {title: "T", holder: {of: commune_police, within: commune}}
+  approved: {title: "T", terminal: true, outcome: approved}
+  rejected: {title: "T", terminal: true, outcome: rejected}
+)";
+  // Only a commune-chair award entering at the commune has a path to "approved".
+  auto o = compile(states + R"(transitions:
+  - {action: submit, kind: submit, from: draft, to: review, roles: [clerk]}
+  - {action: decide, kind: decide, from: review, to: approved, roles: [clerk], when: {entry: [commune], authority: [commune_chair]}}
+  - {action: reject, kind: reject, from: review, to: rejected, roles: [clerk]}
+)");
+  INFO(all(o));
+  REQUIRE(o.definition);
+  const Definition& d = *o.definition;
+  auto xa = d.find_award("giay_khen_xa"), tinh = d.find_award("bang_khen_tinh");
+  REQUIRE(xa);
+  REQUIRE(tinh);
+  CHECK(d.routable(*xa, Entry::kCommune, OrgKind::kUnit));
+  CHECK_FALSE(d.routable(*xa, Entry::kProvince, OrgKind::kUnit));
+  CHECK_FALSE(d.routable(*tinh, Entry::kCommune, OrgKind::kUnit));
+  CHECK_FALSE(d.routable(AwardId{}, Entry::kCommune, OrgKind::kUnit));
+  // An origin kind the `when` excludes.
+  auto by_origin = compile(states + R"(transitions:
+  - {action: submit, kind: submit, from: draft, to: review, roles: [clerk]}
+  - {action: decide, kind: decide, from: review, to: approved, roles: [clerk], when: {origin: [department]}}
+  - {action: reject, kind: reject, from: review, to: rejected, roles: [clerk]}
+)");
+  INFO(all(by_origin));
+  REQUIRE(by_origin.definition);
+  CHECK_FALSE(by_origin.definition->routable(*xa, Entry::kCommune, OrgKind::kUnit));
+  CHECK(by_origin.definition->routable(*xa, Entry::kCommune, OrgKind::kDepartment));
+  // No state with outcome "approved": nothing to reach, every creation has its route.
+  auto plain = compile(kStates + R"(transitions:
+  - {action: submit, kind: submit, from: draft, to: review, roles: [clerk]}
+  - {action: decide, kind: decide, from: review, to: done, roles: [clerk], when: {entry: [commune]}}
+)");
+  INFO(all(plain));
+  REQUIRE(plain.definition);
+  CHECK(plain.definition->routable(*xa, Entry::kProvince, OrgKind::kUnit));
+}
+
 TEST_CASE("validation errors name the file, line and column", "[definition]") {
   // Lines of kHeader: 1..9; kStates starts at line 10.
   SECTION("unknown state") {
