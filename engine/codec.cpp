@@ -1084,7 +1084,7 @@ bool read_pairs_exactly(std::string_view list, std::string_view a, std::string_v
 template <typename ReadExactly, typename ReadParsed>
 Status with_listed(std::string_view text, std::string_view pattern, const char* malformed, ReadExactly&& read_exactly,
                    ReadParsed&& read_parsed) {
-  const auto at = text.find(pattern);
+  const auto at = find_in_json(text, pattern);
   if (at == std::string_view::npos) return Status::Ok();
   const std::string_view list = text.substr(at + pattern.size() - 1);
   if (read_exactly(list)) return Status::Ok();

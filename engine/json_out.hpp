@@ -10,6 +10,15 @@
 
 namespace hoso {
 
+// Where `needle` (e.g. a quoted key) first occurs in JSON `text`, npos when nowhere. glibc's memmem, about
+// ten times faster here than std::string_view::find, which stops at every '"' (the first byte of a quoted
+// key, and the most frequent byte of JSON text) to compare the rest.
+inline std::size_t find_in_json(std::string_view text, std::string_view needle) {
+  if (needle.empty()) return 0;
+  const void* at = ::memmem(text.data(), text.size(), needle.data(), needle.size());
+  return at ? static_cast<std::size_t>(static_cast<const char*>(at) - text.data()) : std::string_view::npos;
+}
+
 class JsonOut {
  public:
   explicit JsonOut(std::string& out) : out_(out) {}

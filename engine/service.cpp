@@ -3,15 +3,16 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <iterator>
 #include <limits>
 #include <set>
 #include <tuple>
-#include <boost/json.hpp>
 #include <unordered_map>
 
 #include "engine/codec.hpp"
 #include "engine/hash_chain.hpp"
+#include "engine/json_out.hpp"
 #include "engine/timers.hpp"
 #include "engine/verify.hpp"
 
@@ -1143,15 +1144,15 @@ Result<ReferencedKeys> referenced_directory_keys(Store& store) {
     auto st = store.scan_events([&](const EventRecord& e) -> Status {
       note(keys.users, e.actor_user, e.dossier);
       note(keys.orgs, e.actor_org, e.dossier);
-      if (e.payload.find("\"on_behalf_of\"") != std::string::npos) {
+      if (find_in_json(e.payload, "\"on_behalf_of\"") != std::string::npos) {
         boost::system::error_code ec;
         boost::json::value v = boost::json::parse(e.payload, ec);
         const auto* o = !ec && v.is_object() ? v.as_object().if_contains("on_behalf_of") : nullptr;
         if (o && o->is_string()) note(keys.users, std::string(o->as_string()), e.dossier);
       }
       note(keys.orgs, e.holder, e.dossier);
-      if (e.payload.find("\"electorate\"") != std::string::npos ||
-          e.payload.find("\"origin\"") != std::string::npos) {
+      if (find_in_json(e.payload, "\"electorate\"") != std::string::npos ||
+          find_in_json(e.payload, "\"origin\"") != std::string::npos) {
         boost::system::error_code ec;
         boost::json::value v = boost::json::parse(e.payload, ec);
         if (ec || !v.is_object())

@@ -2,6 +2,7 @@
 
 #include "engine/calendar.hpp"
 #include "engine/core.hpp"
+#include "engine/json_out.hpp"
 
 namespace hoso::views {
 
@@ -62,7 +63,7 @@ void write_event_json(JsonOut& out, const EventRecord& e) {
 
 std::string on_behalf_of(const EventRecord& e) {
   // Most events name nobody: their payloads are not parsed.
-  if (e.payload.find("\"on_behalf_of\"") == std::string::npos) return "";
+  if (find_in_json(e.payload, "\"on_behalf_of\"") == std::string::npos) return "";
   return on_behalf_of_in(e.payload);
 }
 

@@ -209,6 +209,16 @@ TEST_CASE("JSON strings are escaped alike wherever the byte to escape falls in t
   }
 }
 
+TEST_CASE("a key is found in JSON text where std::string_view::find finds it", "[codec]") {
+  const std::string text = R"({"a":"\"x\"","notices":[{"to":"ubnd"}],"on_behalf":1,"on_behalf_of":"b"})";
+  for (std::string_view needle : {R"("notices":[)", R"("on_behalf_of")", R"("on_behalf")", R"("a")",
+                                  R"("to")", R"("missing")", "}", R"({"a")", R"("b"})", R"("b"}x)", "\"", ""})
+    CHECK(find_in_json(text, needle) == std::string_view(text).find(needle));
+  CHECK(find_in_json(text, R"("on_behalf_of")") == text.rfind(R"("on_behalf_of")"));
+  CHECK(find_in_json("", "x") == std::string_view::npos);
+  CHECK(find_in_json("ab", "abc") == std::string_view::npos);
+}
+
 TEST_CASE("JSON is written byte for byte as Boost.JSON serializes the same values", "[codec]") {
   std::string all;  // every ASCII byte, then UTF-8
   for (int c = 1; c < 128; ++c) all += static_cast<char>(c);
