@@ -335,7 +335,8 @@ class Loader {
     }
   }
 
-  asio::io_context ioc_;
+  // One thread runs it and alone uses its sockets: no locking in the scheduler or the reactor.
+  asio::io_context ioc_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE};
   tcp::endpoint endpoint_;
   pid_t server_;
   std::string log_path_;
