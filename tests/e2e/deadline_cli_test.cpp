@@ -25,6 +25,14 @@ std::string submitted_dossier(const Cli& cli) {
   return id;
 }
 
+// A fresh virtual database on Monday 20/04/2026, 08:00 in Vietnam, and a dossier the unit submitted and Công
+// an xã accepted then: its processing limit at Công an xã runs from that day.
+std::string accepted_on_monday(const Cli& cli) {
+  init_virtual(cli, "2026-04-20T01:00:00Z");
+  const std::string id = submitted_dossier(cli);
+  must_act(cli, id, "accept", "ca-xa-phuong-tien.clerk");
+  return id;
+}
 
 // The (type, timer) of each event of a dossier.
 std::vector<std::pair<std::string, std::string>> events_of(const Cli& cli, const std::string& id) {
@@ -61,10 +69,7 @@ bool has(const std::vector<std::pair<std::string, std::string>>& v, const std::s
 TEST_CASE("a dossier left at a level gets its reminder, then its overdue notice, on the right working day",
           "[e2e][deadlines]") {
   Cli cli;
-  // Monday 20/04/2026, 08:00 in Vietnam.
-  init_virtual(cli, "2026-04-20T01:00:00Z");
-  const std::string id = submitted_dossier(cli);
-  must_act(cli, id, "accept", "ca-xa-phuong-tien.clerk");
+  const std::string id = accepted_on_monday(cli);
   // 10 working days from the day after 20/04: 21–24, (27/04 nghỉ bù Giỗ Tổ), 28, 29, (30/04, 01/05), 04–07/05.
   const auto shown = cli.ok_json({"dossier", "show", id});
   REQUIRE(shown.at("deadlines").as_array().size() == 1);
@@ -216,9 +221,7 @@ TEST_CASE("the clock: only a simulation database moves, forwards only, and init 
 TEST_CASE("notify deliver: each pending notice once, as a JSON line in Vietnamese, recorded in the history",
           "[e2e][deadlines][notify]") {
   Cli cli;
-  init_virtual(cli, "2026-04-20T01:00:00Z");
-  const std::string id = submitted_dossier(cli);
-  must_act(cli, id, "accept", "ca-xa-phuong-tien.clerk");
+  const std::string id = accepted_on_monday(cli);
   advance_to(cli, "2026-05-08T01:00:00Z");  // past the reminder and the limit
   const std::string file = cli.dir + "/thong-bao.jsonl";
   auto first = cli.ok_json({"notify", "deliver", "--file", file});
@@ -411,11 +414,9 @@ TEST_CASE("notify status: what is still to go out - never tried / waiting for a 
 TEST_CASE("notify status fails naming what stops it rather than counting only the notices before it",
           "[e2e][notify]") {
   Cli cli;
-  init_virtual(cli, "2026-04-20T01:00:00Z");
-  const std::string id = submitted_dossier(cli);
   // The notices of the submission and the acceptance render; the overdue notice to the level above, recorded
   // once the limit passes, names a template the stored templates no longer have (changed behind init's back).
-  must_act(cli, id, "accept", "ca-xa-phuong-tien.clerk");
+  const std::string id = accepted_on_monday(cli);
   const auto before = cli.ok_json({"notify", "status"});
   REQUIRE(before.at("never_tried").as_int64() >= 2);
   forge(cli,
