@@ -1,17 +1,19 @@
 // hoso serve: the HTTP API, the durable timers and notification delivery (the file adapter) in one process.
 #include <fmt/format.h>
+#include <pthread.h>
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <condition_variable>
+#include <cstdint>
 #include <filesystem>
-#include <optional>
-#include <tuple>
 #include <iostream>
 #include <mutex>
-#include <pthread.h>
+#include <optional>
 #include <thread>
+#include <tuple>
 
 #include "adapters/cli/context.hpp"
 #include "adapters/http/server.hpp"
@@ -46,7 +48,9 @@ class Dispatcher {
       loop();
     });
   }
+  // Stops between two notices (one in delivery is finished) and records what was sent; waits for that.
   void stop() {
+    stop_requested_ = true;
     {
       std::lock_guard lock(m_);
       stopping_ = true;
@@ -67,6 +71,9 @@ class Dispatcher {
     // Opened now, while descriptors are free (a failure here is met again, and logged, at the first round).
     if (Status opened = log_sync.sync(); !opened) log_(fmt::format("notify: {}", opened.error().message));
     dispatcher.set_durability_barrier([&log_sync] { return log_sync.sync(); });
+    // From SIGTERM on it sends nothing new; what it sent is recorded before the engine closes (run's
+    // stopping).
+    dispatcher.set_stop([this] { return stop_requested_.load() || server_.stopping(); });
     std::chrono::steady_clock::duration on_engine{};  // the engine's time this round spent recording
     bool held_up = false;  // clerks' requests reached the engine while this round's records held it
     dispatcher.set_recorder([&](const NoticeDispatcher::Write& write) {
@@ -82,7 +89,7 @@ class Dispatcher {
     // fail the same way again (a history edited by hand, a full disk), and notices a round sent but could not
     // record are sent again by the next (delivery is at least once), so repeating at once would repeat them.
     auto pause = std::chrono::milliseconds(1000);
-    while (!stopping_) {
+    while (!stopping_ && !server_.stopping()) {
       lock.unlock();
       on_engine = {};
       held_up = false;
@@ -140,6 +147,7 @@ class Dispatcher {
   std::mutex m_;
   std::condition_variable cv_;
   bool stopping_ = false;
+  std::atomic<bool> stop_requested_{false};  // stopping_, read between notices without the lock
 };
 
 }  // namespace
@@ -176,8 +184,14 @@ std::optional<std::pair<std::string, std::uint16_t>> parse_listen(const std::str
   return std::pair{listen.substr(0, colon), static_cast<std::uint16_t>(port)};
 }
 
-// The channels the configuration names, in its order.
-std::vector<DeliveryChannel> channels_of(const yaml::ServerConfig& cfg, const std::string& db) {
+// The channels the configuration names, in its order; refused (kInvalidDefinition, naming the channel) when
+// the settings of one cannot work at all, so the server does not start rather than dead-letter every notice.
+Result<std::vector<DeliveryChannel>> channels_of(const yaml::ServerConfig& cfg, const std::string& db) {
+  auto unusable = [](const std::string& name, const Error& e) {
+    return Error{ErrorCode::kInvalidDefinition,
+                 fmt::format("cấu hình kênh thông báo '{}' không dùng được: {}", name, e.message),
+                 "server_config", name};
+  };
   std::vector<DeliveryChannel> out;
   for (const auto& name : cfg.channels) {
     if (name == "file") {
@@ -185,9 +199,11 @@ std::vector<DeliveryChannel> channels_of(const yaml::ServerConfig& cfg, const st
           std::make_shared<FileNotifier>(cfg.file_path.empty() ? db + ".notifications.jsonl" : cfg.file_path)));
     } else if (name == "email") {
       auto n = std::make_shared<SmtpNotifier>(cfg.smtp);
+      if (Status ready = n->ready(); !ready) return unusable(name, ready.error());
       out.push_back({name, [n](const Notification& x, Timestamp) { return n->deliver(x); }});
     } else if (name == "webhook") {
       auto n = std::make_shared<WebhookNotifier>(cfg.webhook);
+      if (Status ready = n->ready(); !ready) return unusable(name, ready.error());
       out.push_back({name, [n](const Notification& x, Timestamp at) { return n->deliver(x, at); }});
     }
   }
@@ -215,12 +231,16 @@ int cmd_serve(Ctx& c) {
     std::tie(cfg.address, cfg.port) = *at;
   }
   if (auto ms = c.args.get("read-timeout")) {
-    try {
-      cfg.read_timeout = std::chrono::milliseconds(std::stoll(*ms));
-    } catch (const std::exception&) {
+    // The whole value is a number of milliseconds ("10s" is not 10 ms).
+    std::int64_t n = 0;
+    const auto [end, ec] = std::from_chars(ms->data(), ms->data() + ms->size(), n);
+    if (ec != std::errc() || end != ms->data() + ms->size())
       return usage(c, fmt::format("--read-timeout cần số mili giây, nhận được '{}'", *ms));
-    }
+    cfg.read_timeout = std::chrono::milliseconds(n);
     if (cfg.read_timeout.count() <= 0) return usage(c, "--read-timeout phải lớn hơn 0");
+    if (cfg.read_timeout.count() > yaml::kMaxSettingMillis)
+      return usage(
+          c, fmt::format("--read-timeout không được quá {} mili giây (30 ngày)", yaml::kMaxSettingMillis));
   }
   if (auto url = c.args.get("webhook")) {
     if (c.args.get("file")) return usage(c, "chỉ dùng một trong --file và --webhook");
@@ -243,6 +263,8 @@ int cmd_serve(Ctx& c) {
   settings.read_timeout = cfg.read_timeout;
   settings.idle_timeout = cfg.idle_timeout;
   settings.max_body = cfg.max_body;
+  auto channels = channels_of(cfg, ctx.db());
+  if (!channels) return fail(c, channels.error());
   auto app = open_runtime(ctx);
   if (!app) return fail(c, app.error());
   auto second = open_runtime(ctx);  // the dispatcher's own connection
@@ -261,9 +283,11 @@ int cmd_serve(Ctx& c) {
   if (!bound) return fail(c, bound.error());
   log(fmt::format("database {}; {}; {}", ctx.db(), yaml::describe(cfg), raise_open_files_limit()));
   c.out << fmt::format("Đang phục vụ tại http://{}:{}", settings.address, *bound) << std::endl;
-  Dispatcher dispatcher(std::move(*second), server, channels_of(cfg, ctx.db()), cfg.retry, log);
-  Status ran = server.run(log, [&] { dispatcher.start(); });
-  dispatcher.stop();
+  Dispatcher dispatcher(std::move(*second), server, std::move(*channels), cfg.retry, log);
+  // The dispatcher stops before the engine closes: what it sent is recorded, not sent again after a restart.
+  Status ran = server.run(
+      log, [&] { dispatcher.start(); }, [&] { dispatcher.stop(); });
+  dispatcher.stop();  // when the server did not start
   log("stopped");
   return ran ? 0 : fail(c, ran.error());
 }

@@ -221,6 +221,7 @@ struct Server::Impl {
   asio::signal_set signals;
   Log log;
   bool stopping = false;
+  std::atomic<bool> stop_begun{false};  // stopping, for other threads
   std::vector<std::weak_ptr<Session>> sessions;
 
   // The engine: one thread that alone uses the App (its store connection, its caches). It runs what the
@@ -645,6 +646,7 @@ struct Server::Impl {
   // runs to its end on the engine).
   void shutdown() {
     stopping = true;
+    stop_begun = true;
     beast::error_code ec;
     acceptor.close(ec);
     accept_pause.cancel();
@@ -698,11 +700,14 @@ Status Server::on_engine(const std::function<Status(App&)>& work) {
   return result.get();
 }
 
+bool Server::stopping() const { return impl_->stop_begun.load(); }
+
 std::uint64_t Server::engine_requests() const {
   return impl_->engine_requests.load(std::memory_order_relaxed);
 }
 
-Status Server::run(const std::function<void(const std::string&)>& log, const std::function<void()>& started) {
+Status Server::run(const std::function<void(const std::string&)>& log, const std::function<void()>& started,
+                   const std::function<void()>& stopping) {
   impl_->log = log;
   impl_->signals.add(SIGINT);
   impl_->signals.add(SIGTERM);
@@ -731,8 +736,9 @@ Status Server::run(const std::function<void(const std::string&)>& log, const std
   m.accept();
   m.fire();  // timers that came due while the server was down fire at once, in due order
   m.ioc.run();
-  // Every answer is out, so every command is durable; the checkpoint in progress (if any) finishes. What
-  // on_engine posted before this runs to its end.
+  // Every answer is out, so every command is durable. What uses on_engine finishes while it still may; then
+  // the checkpoint in progress (if any) finishes, and what on_engine posted before this runs to its end.
+  if (stopping) stopping();
   {
     std::lock_guard lock(m.engine_m);
     m.engine_open = false;

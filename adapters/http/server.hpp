@@ -36,8 +36,11 @@ class Server {
   // Binds and listens; returns the port (the one chosen when settings.port is 0).
   Result<std::uint16_t> listen();
   // Runs the loop until stop() or SIGTERM/SIGINT; `log` receives one line per notable thing (English).
-  // `started` is called once the engine runs (e.g. to start what uses on_engine).
-  Status run(const std::function<void(const std::string&)>& log, const std::function<void()>& started = {});
+  // `started` is called once the engine runs (e.g. to start what uses on_engine); `stopping` once the loop
+  // has stopped (every answer written) and before the engine closes, so that what uses on_engine can finish
+  // there (the notice dispatcher records what it sent).
+  Status run(const std::function<void(const std::string&)>& log, const std::function<void()>& started = {},
+             const std::function<void()>& stopping = {});
   // Runs `work` on the engine thread, between its batches, with the App it alone uses, and returns what it
   // returned; kInternal when the server is not running (not yet, or stopping). Thread-safe; blocks the caller.
   // Commits there are flushed with the next batch's (or by the caller's LogSync).
@@ -45,6 +48,9 @@ class Server {
   // How many requests the loop has handed to the engine so far (commands, and reads when there is no
   // reader): work run with on_engine held up those that arrived while it ran. Thread-safe.
   std::uint64_t engine_requests() const;
+  // Whether the server has begun to stop (SIGTERM, SIGINT or stop()): what runs beside it starts nothing new.
+  // Thread-safe.
+  bool stopping() const;
   // Asks the loop to stop (thread-safe).
   void stop();
   // Replaces what makes the engine's commits durable before anything is answered (by default one fdatasync

@@ -26,7 +26,7 @@ std::chrono::milliseconds next_round_wait(const DispatchRound& round, bool comma
 Result<DispatchRound> NoticeDispatcher::run(int max_notices, const std::function<void(const std::string&)>& log) {
   DispatchRound round;
   int handled = 0;
-  while (handled < max_notices) {
+  while (handled < max_notices && !stop_requested()) {
     const Timestamp now = clock_.now();
     auto known = [&](NoticeKey key) {
       if (settled_ahead_.contains(key)) return true;
@@ -54,6 +54,8 @@ Result<DispatchRound> NoticeDispatcher::run(int max_notices, const std::function
     std::set<NoticeKey> settled = settled_ahead_;
     std::map<NoticeKey, Timestamp> waiting;
     for (const Notification& n : *batch) {
+      // Told to stop: no more is sent, and what was sent is recorded below (it is not sent again later).
+      if (stop_requested()) break;
       const NoticeKey key{n.gseq, n.n};
       held_.erase(key);  // rendered again: its dossier passes its check now
       const Sent sent = send(n, round, log, attempts);

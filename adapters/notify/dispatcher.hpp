@@ -82,6 +82,9 @@ class NoticeDispatcher {
   // returned), so the dispatcher never competes for the database's write lock.
   using Write = std::function<Status(CommandService&)>;
   void set_recorder(std::function<Status(const Write&)> recorder) { recorder_ = std::move(recorder); }
+  // Asked between notices: once it returns true, run() sends nothing more, records the attempts already made
+  // and returns (a server stopping waits for one delivery at most, and nothing sent goes out again).
+  void set_stop(std::function<bool()> stop) { stop_ = std::move(stop); }
   // The texts of the notices from the next run on (`hoso init` stored new ones).
   void set_templates(std::vector<NotificationTemplate> templates) { templates_ = std::move(templates); }
 
@@ -122,6 +125,8 @@ class NoticeDispatcher {
   std::vector<NotificationTemplate> templates_;
   std::function<Status()> barrier_;
   std::function<Status(const Write&)> recorder_;
+  std::function<bool()> stop_;
+  bool stop_requested() const { return stop_ && stop_(); }
   // Between runs, of the notices after the cursor (as recorded): those settled ahead of one still waiting, and
   // those waiting for a retry, with when it is due. Neither is read from the history again until then.
   std::set<NoticeKey> settled_ahead_;

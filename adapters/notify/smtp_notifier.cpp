@@ -458,6 +458,31 @@ std::string smtp_dot_stuff(std::string_view message) {
   return out;
 }
 
+// The sender and HELO name of `s`: checked at start-up and before every message.
+static Status check_sender(const SmtpSettings& s) {
+  if (!valid_address(s.from))
+    return input_error(
+        fmt::format("smtp: địa chỉ người gửi '{}' không hợp lệ (cần dạng ten@mien, không kèm tên "
+                    "hiển thị; tên hiển thị đặt ở from_name)",
+                    printable(s.from)));
+  if (!valid_helo_name(s.helo_name))
+    return input_error(fmt::format("smtp: tên HELO '{}' không hợp lệ", printable(s.helo_name)));
+  return Status::Ok();
+}
+
+Status SmtpNotifier::ready() const {
+  if (Status sender = check_sender(settings_); !sender) return sender;
+  if ((settings_.starttls || settings_.require_tls) && settings_.verify_peer && !settings_.ca_file.empty()) {
+    ssl::context ctx{ssl::context::tls_client};
+    error_code ec;
+    ctx.load_verify_file(settings_.ca_file, ec);
+    if (ec)
+      return input_error(
+          fmt::format("smtp: không đọc được chứng chỉ gốc {}: {}", settings_.ca_file, ec.message()));
+  }
+  return Status::Ok();
+}
+
 Status SmtpNotifier::deliver(const Notification& n) {
   if (n.emails.empty())
     return input_error(
@@ -466,10 +491,7 @@ Status SmtpNotifier::deliver(const Notification& n) {
     if (!valid_address(address))
       return input_error(
           fmt::format("notification {}: malformed email address '{}'", n.id(), printable(address)));
-  if (!valid_address(settings_.from))
-    return input_error(fmt::format("smtp: malformed sender address '{}'", printable(settings_.from)));
-  if (!valid_helo_name(settings_.helo_name))
-    return input_error(fmt::format("smtp: malformed HELO name '{}'", printable(settings_.helo_name)));
+  if (Status sender = check_sender(settings_); !sender) return sender;
   Session session(settings_);
   return session.send(n.emails, smtp_message(n, settings_, std::chrono::system_clock::now()));
 }

@@ -48,6 +48,10 @@ class SmtpNotifier {
   // the sender is malformed; otherwise with kInternal, a reason from smtp_reason, the step in
   // Error::subject and a message naming the server, the step and its reply. Never names the password.
   Status deliver(const Notification& n);
+  // Whether the settings can work at all (the sender address, the HELO name, the trust anchors when TLS is
+  // used and checked): kInvalidInput naming what is wrong. Checked when the server starts, so that a mistake
+  // stops it instead of dead-lettering every notice at its first attempt.
+  Status ready() const;
 
  private:
   SmtpSettings settings_;

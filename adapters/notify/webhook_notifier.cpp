@@ -20,8 +20,10 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/json/serialize.hpp>
 #include <cctype>
+#include <optional>
 
 #include "adapters/notify/notification_json.hpp"
+#include "adapters/notify/redact.hpp"
 
 namespace hoso {
 namespace {
@@ -37,23 +39,9 @@ Error failure(std::string_view reason, std::string message) {
   return e;
 }
 
-// The URL as messages show it: a user:password@ part and the secret, wherever it was put, are hidden.
-std::string shown(std::string_view url, std::string_view secret) {
-  const auto scheme_end = url.find("://");
-  const auto from = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
-  const auto at = url.find('@', from);
-  std::string out(url);
-  if (at != std::string_view::npos && url.find_first_of("/?", from) > at)
-    out = fmt::format("{}***{}", url.substr(0, from), url.substr(at));
-  if (secret.empty()) return out;
-  for (auto i = out.find(secret); i != std::string::npos; i = out.find(secret, i))
-    out.replace(i, secret.size(), "***");
-  return out;
-}
-
 Error bad_setting(const WebhookSettings& s, std::string_view why) {
   return failure(kWebhookPermanent,
-                 fmt::format("webhook: địa chỉ {} không dùng được: {}", shown(s.url, s.secret), why));
+                 fmt::format("webhook: địa chỉ {} không dùng được: {}", redacted_url(s.url, s.secret), why));
 }
 
 bool host_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-'; }
@@ -124,6 +112,9 @@ beast::error_code run(net::io_context& ioc, Start start) {
 // A 2xx is delivered; a status that says "later" (408, 429, 5xx) is transient; any other is permanent.
 bool transient_status(unsigned status) { return status == 408 || status == 429 || status >= 500; }
 
+// Interim answers read before giving up on the final one (each within the timeout).
+constexpr int kMaxInterim = 16;
+
 }  // namespace
 
 WebhookNotifier::WebhookNotifier(WebhookSettings settings)
@@ -154,7 +145,7 @@ Status WebhookNotifier::prepare_tls() {
 Status WebhookNotifier::deliver(const Notification& n, Timestamp at) {
   if (!target_) return target_.error();
   const Target& t = *target_;
-  const std::string url = shown(settings_.url, settings_.secret);
+  const std::string url = redacted_url(settings_.url, settings_.secret);
   const auto io_failure = [&](std::string_view step, const beast::error_code& ec) {
     if (ec == beast::error::timeout)
       return failure(kWebhookTransient, fmt::format("webhook {}: hết thời gian chờ ({} ms) khi {}", url,
@@ -189,19 +180,29 @@ Status WebhookNotifier::deliver(const Notification& n, Timestamp at) {
   ec = run(ioc, [&](auto done) { stream.async_connect(endpoints, done); });
   if (ec) return io_failure("kết nối", ec);
 
-  // The request and its answer over `s`, plain or TLS; each step within the timeout.
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(settings_.max_response_bytes);
+  // The request and its answer over `s`, plain or TLS; each step within the timeout. Interim answers (1xx
+  // but 101: 100 Continue, 103 Early Hints; RFC 9110 15.2) may come first: the final one is read past them.
+  std::optional<http::response_parser<http::string_body>> parser;
   auto exchange = [&](auto& s) -> Status {
     beast::get_lowest_layer(s).expires_after(settings_.timeout);
     beast::error_code e = run(ioc, [&](auto done) { http::async_write(s, req, done); });
     if (e) return io_failure("gửi yêu cầu", e);
     beast::flat_buffer buffer;
-    beast::get_lowest_layer(s).expires_after(settings_.timeout);
-    e = run(ioc, [&](auto done) { http::async_read(s, buffer, parser, done); });
-    // A body longer than the limit is left unread: the status alone decides.
-    if (e && !(e == http::error::body_limit && parser.is_header_done())) return io_failure("đọc trả lời", e);
-    return Status::Ok();
+    for (int interim = 0;; ++interim) {
+      if (interim == kMaxInterim)
+        return failure(kWebhookTransient,
+                       fmt::format("webhook {}: máy nhận gửi hơn {} trả lời tạm (1xx) mà chưa trả lời hẳn",
+                                   url, kMaxInterim));
+      parser.emplace();
+      parser->body_limit(settings_.max_response_bytes);
+      beast::get_lowest_layer(s).expires_after(settings_.timeout);
+      e = run(ioc, [&](auto done) { http::async_read(s, buffer, *parser, done); });
+      // A body longer than the limit is left unread: the status alone decides.
+      if (e && !(e == http::error::body_limit && parser->is_header_done()))
+        return io_failure("đọc trả lời", e);
+      const unsigned status = parser->get().result_int();
+      if (status < 100 || status >= 200 || status == 101) return Status::Ok();
+    }
   };
   if (t.tls) {
     beast::ssl_stream<beast::tcp_stream> secure(std::move(stream), *tls_);
@@ -228,7 +229,7 @@ Status WebhookNotifier::deliver(const Notification& n, Timestamp at) {
     stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
   }
 
-  const unsigned status = parser.get().result_int();
+  const unsigned status = parser->get().result_int();
   if (status >= 200 && status < 300) return Status::Ok();
   const std::string_view phrase = http::obsolete_reason(static_cast<http::status>(status));
   const std::string shown_status = phrase.starts_with('<')  // "<unknown-status>"

@@ -47,6 +47,10 @@ class WebhookNotifier {
   // reason kWebhookTransient or kWebhookPermanent. Name resolution is bounded by the system resolver's own
   // timeouts, not by `timeout` (an IP address needs none).
   Status deliver(const Notification& n, Timestamp at);
+  // Whether the settings can work at all (the URL's form, the secret, the timeout, the trust anchors of an
+  // https URL): checked when the server starts, so that a mistake stops it instead of dead-lettering every
+  // notice at its first attempt.
+  Status ready() const { return target_ ? Status::Ok() : Status(target_.error()); }
 
  private:
   struct Target {

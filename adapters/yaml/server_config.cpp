@@ -12,6 +12,7 @@
 #include <map>
 #include <utility>
 
+#include "adapters/notify/redact.hpp"
 #include "adapters/yaml/loader.hpp"
 #include "adapters/yaml/reader.hpp"
 
@@ -22,6 +23,7 @@ namespace {
 using detail::Entry;
 
 constexpr std::int64_t kMaxInt64 = std::numeric_limits<std::int64_t>::max();
+constexpr const char* kMillisExpected = "cần số mili giây từ 1 đến 2592000000 (30 ngày)";
 constexpr const char* kChannels[] = {"file", "email", "webhook"};
 
 // Where a value came from, to locate a problem with it: a place in the file, an environment variable,
@@ -88,7 +90,7 @@ class Ctx {
     return n;
   }
   std::optional<std::chrono::milliseconds> millis(const Raw& v) {
-    const auto n = integer(v, 1, kMaxInt64, "cần số mili giây lớn hơn 0");
+    const auto n = integer(v, 1, kMaxSettingMillis, kMillisExpected);
     if (!n) return std::nullopt;
     return std::chrono::milliseconds(*n);
   }
@@ -421,7 +423,7 @@ void validate(Ctx& x) {
                     (c.webhook.url.rfind("https://", 0) == 0 && c.webhook.url.size() > 8);
   if (!c.webhook.url.empty() && !http)
     x.fail(url, fmt::format("cần một URL http:// hoặc https://MÁY[:CỔNG][/ĐƯỜNG_DẪN], nhận được '{}'",
-                            c.webhook.url));
+                            redacted_url(c.webhook.url, c.webhook.secret)));
   if (const Origin* webhook = channel("webhook")) {
     if (c.webhook.url.empty())
       x.fail(*webhook,
@@ -514,9 +516,9 @@ std::string describe(const ServerConfig& c) {
         c.smtp.username.empty() ? "(none)" : c.smtp.username, c.password_env.empty() ? "-" : c.password_env,
         set(c.smtp.password), c.smtp.timeout.count());
   if (has("webhook"))
-    line += fmt::format("; webhook {} secret {} {}, timeout {} ms", c.webhook.url,
-                        c.secret_env.empty() ? "-" : c.secret_env, set(c.webhook.secret),
-                        c.webhook.timeout.count());
+    line += fmt::format(
+        "; webhook {} secret {} {}, timeout {} ms", redacted_url(c.webhook.url, c.webhook.secret),
+        c.secret_env.empty() ? "-" : c.secret_env, set(c.webhook.secret), c.webhook.timeout.count());
   if (has("webhook") && c.webhook.url.rfind("https://", 0) == 0)
     line += fmt::format(", verify_peer {}, ca_file {}", on(c.webhook.verify_peer),
                         c.webhook.ca_file.empty() ? "(system)" : c.webhook.ca_file);

@@ -23,6 +23,10 @@
 
 namespace hoso::yaml {
 
+// The longest duration a setting may give (timeouts, backoffs): 30 days. Far beyond any sensible wait, and
+// far from where adding it to a time or converting it to nanoseconds would overflow.
+inline constexpr std::int64_t kMaxSettingMillis = 30LL * 24 * 3600 * 1000;
+
 using RetryPolicy = ::hoso::RetryPolicy;
 
 struct ServerConfig {

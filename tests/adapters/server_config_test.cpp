@@ -212,7 +212,8 @@ TEST_CASE("server config: values of the wrong type are refused at the value", "[
   REQUIRE_HAS(refused("server:\n  listen: [a]\n"),
               "s.yaml:2:11: error: server.listen: cần một chuỗi, nhận được một danh sách");
   REQUIRE_HAS(refused("server:\n  read_timeout_ms: abc\n"),
-              "s.yaml:2:20: error: server.read_timeout_ms: cần số mili giây lớn hơn 0, nhận được 'abc'");
+              "s.yaml:2:20: error: server.read_timeout_ms: cần số mili giây từ 1 đến 2592000000 (30 ngày), "
+              "nhận được 'abc'");
   REQUIRE_HAS(refused("notify:\n  email: {starttls: yes}\n"),
               "s.yaml:2:21: error: notify.email.starttls: cần true hoặc false, nhận được 'yes'");
   REQUIRE_HAS(refused("notify:\n  retry: {multiplier: two}\n"),
@@ -239,9 +240,27 @@ TEST_CASE("server config: listen must be ADDRESS:PORT with a port 0 to 65535", "
   CHECK(parsed("server: {listen: \"::1:65535\"}\n").address == "::1");
 }
 
+TEST_CASE("server config: durations are at most 30 days - beyond that adding one to a time would overflow",
+          "[server_config]") {
+  REQUIRE_HAS(refused("notify:\n  retry: {max_backoff_ms: 9223372036854775807}\n"),
+              "notify.retry.max_backoff_ms: cần số mili giây từ 1 đến 2592000000 (30 ngày), nhận được "
+              "'9223372036854775807'");
+  REQUIRE_HAS(refused("notify:\n  retry: {initial_backoff_ms: 2592000001}\n"),
+              "notify.retry.initial_backoff_ms: cần số mili giây từ 1 đến 2592000000 (30 ngày)");
+  REQUIRE_HAS(
+      refused("notify:\n  webhook:\n    timeout_ms: 10000000000000\n"),
+      "s.yaml:3:17: error: notify.webhook.timeout_ms: cần số mili giây từ 1 đến 2592000000 (30 ngày)");
+  REQUIRE_HAS(refused("server:\n  read_timeout_ms: 10000000000000\n"),
+              "s.yaml:2:20: error: server.read_timeout_ms: cần số mili giây từ 1 đến 2592000000 (30 ngày)");
+  const auto longest =
+      parsed("notify:\n  retry: {initial_backoff_ms: 2592000000, max_backoff_ms: 2592000000}\n");
+  CHECK(longest.retry.max_backoff.count() == 2592000000);
+}
+
 TEST_CASE("server config: timeouts and sizes must be greater than 0", "[server_config]") {
   REQUIRE_HAS(refused("server:\n  idle_timeout_ms: 0\n"),
-              "s.yaml:2:20: error: server.idle_timeout_ms: cần số mili giây lớn hơn 0, nhận được '0'");
+              "s.yaml:2:20: error: server.idle_timeout_ms: cần số mili giây từ 1 đến 2592000000 (30 ngày), "
+              "nhận được '0'");
   REQUIRE_HAS(refused("server:\n  max_body_bytes: -1\n"),
               "s.yaml:2:19: error: server.max_body_bytes: cần số byte lớn hơn 0, nhận được '-1'");
   REQUIRE_HAS(refused("notify:\n  email:\n    timeout_ms: 0\n"),

@@ -184,6 +184,33 @@ TEST_CASE("smtp: a Vietnamese notification arrives intact, with a stable Message
   CHECK(parse(received[2].data).fields.at("Message-ID") != id);
 }
 
+TEST_CASE(
+    "smtp: settings that cannot work are found before any message - sender with a display name - "
+    "unreadable trust anchors",
+    "[smtp]") {
+  SmtpSettings s;
+  s.from = "khenthuong@laocai.gov.vn";
+  CHECK(SmtpNotifier(s).ready().ok());
+  SmtpSettings named = s;
+  named.from = "Khen thưởng <khenthuong@laocai.gov.vn>";
+  const Status sender = SmtpNotifier(named).ready();
+  REQUIRE_FALSE(sender.ok());
+  CHECK(sender.error().code == ErrorCode::kInvalidInput);
+  CHECK_THAT(sender.error().message,
+             Catch::Contains("địa chỉ người gửi 'Khen thưởng <khenthuong@laocai.gov.vn>'"));
+  SmtpSettings helo = s;
+  helo.helo_name = "hoso local";
+  CHECK_FALSE(SmtpNotifier(helo).ready().ok());
+  SmtpSettings anchors = s;
+  anchors.starttls = true;
+  anchors.ca_file = "/khong-co/ca.pem";
+  const Status unreadable = SmtpNotifier(anchors).ready();
+  REQUIRE_FALSE(unreadable.ok());
+  CHECK_THAT(unreadable.error().message, Catch::Contains("/khong-co/ca.pem"));
+  anchors.verify_peer = false;  // not checked: not read
+  CHECK(SmtpNotifier(anchors).ready().ok());
+}
+
 TEST_CASE("smtp: lines starting with a dot survive dot-stuffing", "[smtp]") {
   SmtpServer server;
   Notification n = vietnamese_notice();

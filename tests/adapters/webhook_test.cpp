@@ -123,6 +123,23 @@ TEST_CASE("webhook: 5xx, 408 and 429 are transient, other non-2xx answers perman
   CHECK(receiver.count("42.1") == cases.size() + 4);
 }
 
+TEST_CASE("webhook: interim 1xx answers are read past to the final one - which alone decides", "[webhook]") {
+  HttpReceiver receiver(kSecret);
+  receiver.interim({100, 103});
+  CHECK(deliver(settings(receiver.url())).ok());
+  receiver.answer(503);
+  check_failure(deliver(settings(receiver.url())), kWebhookTransient, receiver.url());
+  receiver.answer(404);
+  check_failure(deliver(settings(receiver.url())), kWebhookPermanent, receiver.url());
+  // A receiver that only ever sends interim answers is given up on (transient: it may recover).
+  receiver.interim(std::vector<unsigned>(40, 100));
+  receiver.answer(200);
+  const Status endless = deliver(settings(receiver.url()));
+  check_failure(endless, kWebhookTransient, receiver.url());
+  CHECK(endless.error().message.find("1xx") != std::string::npos);
+  CHECK(receiver.count("42.1") == 4);
+}
+
 TEST_CASE("webhook: a response body beyond the limit is not read, the status decides", "[webhook]") {
   HttpReceiver receiver(kSecret);
   auto s = settings(receiver.url());

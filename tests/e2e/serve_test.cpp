@@ -518,6 +518,73 @@ TEST_CASE("serve: notices go to a signed webhook, and a receiver that is down, t
   CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
 }
 
+TEST_CASE(
+    "serve: SIGTERM during a delivery sends nothing more and records the attempt - after a restart each "
+    "notice left goes out once",
+    "[e2e][serve][notify]") {
+  Cli cli;
+  cli.init();
+  const std::string unit = token(cli, "xom-khuan-lan.clerk");
+  HttpReceiver receiver("bí-mật-dừng");
+  receiver.stall();  // takes the first notice and never answers
+  const std::vector<std::string> webhook = {"--webhook", receiver.url("/hoso")};
+  const std::vector<std::string> secret = {"HOSO_WEBHOOK_SECRET=bí-mật-dừng"};
+  auto notices = [&](const char* type) {
+    return read_one(cli, fmt::format("SELECT count(*) FROM events WHERE type = '{}'", type));
+  };
+  std::vector<std::string> keys;  // of the three submissions' notices, in log order
+  {
+    Served s(cli, webhook, secret);
+    for (int i = 0; i < 3; ++i) {
+      HttpReply created = s.call("POST", "/dossiers", unit, proposal());
+      REQUIRE(created.status == 201);
+      const std::string id = std::to_string(body(created).at("id").as_int64());
+      REQUIRE(s.call("POST", "/dossiers/" + id + "/actions/submit", unit).status == 200);
+      keys.push_back(
+          read_one(cli, "SELECT gseq FROM events WHERE type = 'DossierSubmitted' AND dossier_id = " + id) +
+          ".0");
+    }
+    for (int i = 0; i < 200 && receiver.requests().empty(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    REQUIRE(receiver.requests().size() == 1);
+    CHECK(receiver.requests()[0].header("Idempotency-Key") == keys[0]);
+    ::kill(s.child.pid, SIGTERM);
+    // The server has begun to stop once it no longer accepts connections.
+    for (int i = 0; i < 200; ++i) {
+      const int fd = connect_loopback(s.port, 200);
+      if (fd < 0) break;
+      ::close(fd);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    receiver.stop();  // the delivery under way fails now: its connection closes unanswered
+    const RunResult stopped = s.stop(0);
+    INFO(stopped.err);
+    CHECK(stopped.code == 0);
+    CHECK(stopped.err.find("không chạy") == std::string::npos);  // its record was not refused
+  }
+  // Only the notice under way was tried, and its attempt is in the history; the other two wait.
+  CHECK(receiver.requests().size() == 1);
+  CHECK(notices("NotificationFailed") == "1");
+  CHECK(notices("NotificationDelivered") == "0");
+  CHECK(read_one(cli,
+                 "SELECT count(*) FROM events WHERE type = 'NotificationFailed' AND "
+                 "json_extract(payload, '$.delivery.notification') = '" +
+                     keys[0] + "'") == "1");
+  receiver.start();
+  receiver.answer(200);
+  {
+    Served s(cli, webhook, secret);
+    for (int i = 0; i < 300 && notices("NotificationDelivered") != "3"; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(s.stop(SIGTERM).code == 0);
+  }
+  CHECK(notices("NotificationDelivered") == "3");
+  CHECK(receiver.count(keys[0]) == 2);  // the attempt cut short, then its delivery (at least once)
+  CHECK(receiver.count(keys[1]) == 1);
+  CHECK(receiver.count(keys[2]) == 1);
+  CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
+}
+
 TEST_CASE("serve: notices go to an https webhook whose certificate the configured trust anchors vouch for",
           "[e2e][serve][notify]") {
   Cli cli;
@@ -730,6 +797,20 @@ TEST_CASE("serve and users token/revoke refuse bad options and unknown users, an
   refused({"serve", "--listen", "127.0.0.1:99999"}, 2, "--listen cần dạng ĐỊA_CHỈ:CỔNG");
   refused({"serve", "--listen", "not-an-address:80"}, 2, "không hợp lệ");
   refused({"serve", "--read-timeout", "0"}, 2, "--read-timeout phải lớn hơn 0");
+  refused({"serve", "--read-timeout", "10s"}, 2, "--read-timeout cần số mili giây, nhận được '10s'");
+  refused({"serve", "--read-timeout", "99999999999999"}, 2,
+          "--read-timeout không được quá 2592000000 mili giây");
+  // A webhook setting that cannot work stops the server before it serves, and its password is not shown.
+  refused({"serve", "--webhook", "http://hoso:mat-khau@127.0.0.1:9/x"}, 7,
+          "cấu hình kênh thông báo 'webhook' không dùng được: webhook: địa chỉ http://***@127.0.0.1:9/x",
+          {"HOSO_WEBHOOK_SECRET=k"});
+  refused({"serve", "--webhook", "http://[::1]:9/x"}, 7, "địa chỉ IPv6 chưa được hỗ trợ",
+          {"HOSO_WEBHOOK_SECRET=k"});
+  refused({"serve", "--listen", "127.0.0.1:0"}, 7,
+          "cấu hình kênh thông báo 'email' không dùng được: smtp: địa chỉ người gửi 'Khen thưởng "
+          "<kt@tinh.gov.vn>' "
+          "không hợp lệ",
+          {"HOSO_NOTIFY_CHANNELS=email", "HOSO_SMTP_FROM=Khen thưởng <kt@tinh.gov.vn>"});
   refused({"serve", "--webhook", "http://127.0.0.1:9/x"}, 2, "HOSO_WEBHOOK_SECRET");
   refused({"serve", "--webhook", "http://127.0.0.1:9/x", "--file", "x.jsonl"}, 2, "chỉ dùng một trong --file và --webhook",
           {"HOSO_WEBHOOK_SECRET=k"});

@@ -11,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -54,6 +55,12 @@ net::awaitable<void> exchange(HttpReceiver& receiver, Stream& stream) {
       net::steady_timer never(stream.get_executor(), net::steady_timer::time_point::max());
       co_await never.async_wait(kNoThrow);
       co_return;
+    }
+    for (const unsigned status : answer.interim) {
+      http::response<http::empty_body> early{static_cast<http::status>(status), req.version()};
+      if (status == 103) early.set(http::field::link, "</style.css>; rel=preload; as=style");
+      const auto [early_error, early_written] = co_await http::async_write(stream, early, kNoThrow);
+      if (early_error) co_return;
     }
     http::response<http::string_body> res{static_cast<http::status>(answer.status), req.version()};
     res.set(http::field::content_type, "text/plain; charset=utf-8");
@@ -137,12 +144,17 @@ void HttpReceiver::stop() {
 
 void HttpReceiver::answer(unsigned status, std::string body) {
   const std::lock_guard lock(mu_);
-  next_ = ReceiverAnswer{status, std::move(body)};
+  next_ = ReceiverAnswer{status, std::move(body), std::move(next_.interim)};
+}
+
+void HttpReceiver::interim(std::vector<unsigned> statuses) {
+  const std::lock_guard lock(mu_);
+  next_.interim = std::move(statuses);
 }
 
 void HttpReceiver::stall() {
   const std::lock_guard lock(mu_);
-  next_ = ReceiverAnswer{0, {}};
+  next_ = ReceiverAnswer{0, {}, {}};
 }
 
 std::vector<ReceivedRequest> HttpReceiver::requests() const {
@@ -165,7 +177,7 @@ ReceiverAnswer HttpReceiver::handle(ReceivedRequest request) {
   const std::lock_guard lock(mu_);
   if (request.header("X-Hoso-Signature") != webhook_signature(secret_, request.body)) {
     ++refused_;
-    return {401, "chữ ký không hợp lệ"};
+    return {401, "chữ ký không hợp lệ", {}};
   }
   ++counts_[request.header("Idempotency-Key")];
   request.answered = next_.status;

@@ -36,6 +36,7 @@ struct ReceivedRequest {
 struct ReceiverAnswer {
   unsigned status = 200;  // 0: never answer (stall)
   std::string body;
+  std::vector<unsigned> interim;  // 1xx answers (e.g. 100 Continue, 103 Early Hints) written before it
 };
 
 class HttpReceiver {
@@ -60,6 +61,8 @@ class HttpReceiver {
 
   // From now on answers each validly signed request with `status` and `body` (at first: 200, "ok").
   void answer(unsigned status, std::string body = "ok");
+  // From now on writes these 1xx interim answers before each final one (none at first).
+  void interim(std::vector<unsigned> statuses);
   // From now on reads each validly signed request (and records it) and never answers, until stop().
   void stall();
 
@@ -82,7 +85,7 @@ class HttpReceiver {
   std::thread thread_;
 
   mutable std::mutex mu_;  // guards what follows: the sessions run on thread_
-  ReceiverAnswer next_{200, "ok"};
+  ReceiverAnswer next_{200, "ok", {}};
   std::vector<ReceivedRequest> requests_;
   std::map<std::string, std::size_t> counts_;
   std::size_t refused_ = 0;
