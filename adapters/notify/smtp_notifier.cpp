@@ -136,14 +136,25 @@ std::string printable(std::string_view text) {
   return text.size() > kMaxQuoted ? out + "..." : out;
 }
 
+// `text` with every occurrence of each secret replaced by ***.
+std::string masked(std::string text, const std::vector<std::string>& secrets) {
+  for (const auto& secret : secrets)
+    if (!secret.empty())
+      for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at))
+        text.replace(at, secret.size(), "***");
+  return text;
+}
+
 struct Reply {
   int code = 0;
   std::vector<std::string> lines;  // the text after "NNN-" or "NNN "
 
-  std::string describe() const {
+  // The reply as an error quotes it: `secrets` masked in the whole text before it is cut to length, so that
+  // no part of one is left at the cut.
+  std::string describe(const std::vector<std::string>& secrets) const {
     std::string joined;
     for (const auto& line : lines) joined += (joined.empty() ? "" : " / ") + line;
-    return fmt::format("{} {}", code, printable(joined));
+    return fmt::format("{} {}", code, printable(masked(std::move(joined), secrets)));
   }
 };
 
@@ -190,6 +201,12 @@ class Session {
         if (!caps) return caps.error();
       } else if (s_.require_tls) {
         return fail("STARTTLS", smtp_reason::kTls, "TLS is required but the server does not offer STARTTLS");
+      } else if (!s_.username.empty()) {
+        // Asked for and not offered (perhaps stripped on the way): the credentials do not go in clear text.
+        return fail(
+            "STARTTLS", smtp_reason::kTls,
+            "STARTTLS is configured but the server does not offer it: the credentials are not sent in "
+            "clear text");
       }
     }
     if (!s_.username.empty())
@@ -301,7 +318,7 @@ class Session {
                 kind == 4   ? smtp_reason::kTransient
                 : kind == 5 ? smtp_reason::kPermanent
                             : smtp_reason::kProtocol,
-                reply->describe());
+                reply->describe(secrets_));
   }
 
   Result<Reply> read_reply(std::string_view step) {
@@ -389,11 +406,8 @@ class Session {
     if (reason == smtp_reason::kConnect || reason == smtp_reason::kTimeout ||
         reason == smtp_reason::kProtocol)
       in_step_ = false;
-    std::string message = fmt::format("smtp {}:{}: {}: {}", s_.host, s_.port, step, detail);
-    for (const auto& secret : secrets_)
-      for (auto at = message.find(secret); at != std::string::npos; at = message.find(secret, at))
-        message.replace(at, secret.size(), "***");
-    Error e = make_error(ErrorCode::kInternal, std::move(message));
+    Error e = make_error(ErrorCode::kInternal,
+                         masked(fmt::format("smtp {}:{}: {}: {}", s_.host, s_.port, step, detail), secrets_));
     e.reason = reason;
     e.subject = step;
     return e;

@@ -316,11 +316,35 @@ TEST_CASE("smtp: a wrong password is refused and never shown", "[smtp]") {
   SECTION("a refusal that quotes the password") {
     server.reply_to("AUTH", 535, "5.7.8 wrong password sai-mat-khau-7Qx");
   }
+  SECTION("a refusal that quotes it where the quote is cut to length") {
+    server.reply_to("AUTH", 535, "5.7.8 " + std::string(288, 'x') + " sai-mat-khau-7Qx");
+  }
   const Error e = refused(settings, vietnamese_notice(), smtp_reason::kPermanent);
   CHECK(e.subject == "AUTH PLAIN");
   CHECK(e.message.find("535") != std::string::npos);
   CHECK(e.message.find(settings.password) == std::string::npos);
+  CHECK(e.message.find("sai-m") == std::string::npos);  // nor a part of it
   CHECK(server.messages().empty());
+}
+
+TEST_CASE("smtp: with STARTTLS configured and not offered the credentials are not sent in clear text",
+          "[smtp]") {
+  SmtpServerOptions options;
+  options.user = "hoso-gui-thu";
+  options.password = "dung-roi";
+  SmtpServer server(options);  // offers AUTH, not STARTTLS
+  SmtpSettings settings = settings_for(server);
+  settings.username = options.user;
+  settings.password = options.password;
+  settings.starttls = true;
+  const Error e = refused(settings, vietnamese_notice(), smtp_reason::kTls);
+  CHECK(e.subject == "STARTTLS");
+  CHECK(e.message.find("clear text") != std::string::npos);
+  CHECK(server.messages().empty());
+  settings.starttls = false;  // plain SMTP chosen on purpose: AUTH goes as configured
+  CHECK(SmtpNotifier(settings).deliver(vietnamese_notice()).ok());
+  REQUIRE(server.messages().size() == 1);
+  CHECK(server.messages()[0].user == options.user);
 }
 
 TEST_CASE("smtp: a 4xx is transient and a 5xx permanent", "[smtp]") {
