@@ -65,6 +65,10 @@ class WriteTx {
   virtual Status put_token(const TokenRecord& token) = 0;
   // Marks every valid token of `user` revoked at `at`; returns how many.
   virtual Result<std::int64_t> revoke_tokens(const std::string& user, const std::string& at) = 0;
+  // Marks revoked at `at` every valid token whose user is not active in the directory as it now is
+  // (deactivated, or gone from it); returns how many. Taken back later (a new person in the same post gets
+  // the same key), the user starts with no token.
+  virtual Result<std::int64_t> revoke_tokens_of_inactive(const std::string& at) = 0;
   // Adds a pending timer; a row already there (a cancelled one started again with the same due time) is
   // kept as it is.
   virtual Status add_timer(const TimerRecord& timer) = 0;

@@ -60,9 +60,10 @@ Result<UserId> authenticate(Store& store, const Directory& dir, std::string_view
   auto found = store.token(token_hash(authorization.substr(kBearer.size())));
   if (!found) return found.error();
   if (!found->has_value()) return denied("unknown_token", "Mã truy cập không hợp lệ");
-  if (!(*found)->revoked_at.empty()) return denied("revoked_token", "Mã truy cập đã bị thu hồi");
+  // A user no longer active is told so (their tokens were revoked with it); a revoked token, that it is.
   auto id = dir.find_user((*found)->user);
   if (!id || !dir.user(*id).active) return denied("inactive_user", "Người dùng của mã truy cập không còn hoạt động");
+  if (!(*found)->revoked_at.empty()) return denied("revoked_token", "Mã truy cập đã bị thu hồi");
   return *id;
 }
 

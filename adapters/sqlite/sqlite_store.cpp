@@ -236,6 +236,7 @@ enum class Q {
   kPayloadsAfter,
   kInsertToken,
   kRevokeTokens,
+  kRevokeInactiveTokens,
   kToken,
   kLogTime,
   kSavepoint,
@@ -275,7 +276,8 @@ constexpr std::array<const char*, static_cast<std::size_t>(Q::kCount)> kSql = {
     "SELECT version, last_gseq FROM dossiers WHERE id = ?1",
     "SELECT " HOSO_EVENT_COLS ", prev_gseq FROM events WHERE gseq = ?1",
     "SELECT " HOSO_DOSSIER_COLS ", submitted_at, timing FROM dossiers ORDER BY id",
-    "SELECT " HOSO_DOSSIER_COLS ", submitted_at, timing FROM dossiers WHERE holder = ?1 AND closed = 0 ORDER BY id",
+    "SELECT " HOSO_DOSSIER_COLS
+    ", submitted_at, timing FROM dossiers WHERE holder = ?1 AND closed = 0 ORDER BY id",
     "SELECT dossier_id, prev_gseq FROM events WHERE gseq = ?1",
     "SELECT " HOSO_DEFINITION_COLS " FROM definitions WHERE hash = ?1",
     "SELECT d.hash, d.name, d.workflow_file, d.workflow_source, d.catalogue_file, d.catalogue_source, "
@@ -292,16 +294,21 @@ constexpr std::array<const char*, static_cast<std::size_t>(Q::kCount)> kSql = {
     "SELECT \"key\", name, kind, parent FROM orgs ORDER BY ord",
     "SELECT \"key\", name, email, org, roles, active, delegates FROM users ORDER BY ord",
     "SELECT value FROM meta WHERE \"key\" = ?1",
-    "INSERT INTO meta (\"key\", value) VALUES (?1, ?2) ON CONFLICT (\"key\") DO UPDATE SET value = excluded.value",
+    "INSERT INTO meta (\"key\", value) VALUES (?1, ?2) ON CONFLICT (\"key\") DO UPDATE SET value = "
+    "excluded.value",
     "SELECT file, text, loaded_at FROM config_files WHERE name = ?1 AND hash = ?2 ORDER BY ord",
-    "INSERT OR IGNORE INTO config_files (name, hash, ord, file, text, loaded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    "INSERT OR IGNORE INTO config_files (name, hash, ord, file, text, loaded_at) VALUES (?1, ?2, ?3, ?4, ?5, "
+    "?6)",
     "INSERT OR IGNORE INTO timers (due_at, dossier_id, name) VALUES (?1, ?2, ?3)",
     "DELETE FROM timers WHERE due_at = ?1 AND dossier_id = ?2 AND name = ?3",
-    "SELECT due_at, dossier_id, name FROM timers WHERE due_at <= ?1 ORDER BY due_at, dossier_id, name LIMIT ?2",
+    "SELECT due_at, dossier_id, name FROM timers WHERE due_at <= ?1 ORDER BY due_at, dossier_id, name LIMIT "
+    "?2",
     "SELECT count(*) FROM timers",
     "SELECT gseq, payload FROM events WHERE gseq > ?1 ORDER BY gseq LIMIT ?2",
     "INSERT INTO tokens (hash, user, created_at) VALUES (?1, ?2, ?3)",
     "UPDATE tokens SET revoked_at = ?2 WHERE user = ?1 AND revoked_at = ''",
+    "UPDATE tokens SET revoked_at = ?1 WHERE revoked_at = '' AND user NOT IN (SELECT \"key\" FROM users "
+    "WHERE active = 1)",
     "SELECT hash, user, created_at, revoked_at FROM tokens WHERE hash = ?1",
     "SELECT at FROM events ORDER BY gseq DESC LIMIT 1",
     "SAVEPOINT hoso_command",
@@ -1010,6 +1017,20 @@ class SqliteStore::Impl {
         b.text(user).text(at);
         const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
         if (rc != SQLITE_DONE) return poison(impl_.db_error(rc, "thu hồi mã truy cập"));
+        return static_cast<std::int64_t>(sqlite3_changes(impl_.db()));
+      });
+    }
+
+    Result<std::int64_t> revoke_tokens_of_inactive(const std::string& at) override {
+      return guard([&]() -> Result<std::int64_t> {
+        if (auto gone = lost()) return *gone;
+        impl_.group_tokens_.clear();
+        StmtUse use(impl_.stmt(Q::kRevokeInactiveTokens));
+        Binder b(use.get());
+        b.text(at);
+        const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
+        if (rc != SQLITE_DONE)
+          return poison(impl_.db_error(rc, "thu hồi mã truy cập của người dùng thôi hoạt động"));
         return static_cast<std::int64_t>(sqlite3_changes(impl_.db()));
       });
     }

@@ -219,7 +219,11 @@ Status install_project(WriteTx& tx, const Project& project, const std::string& l
   for (const auto& o : project.orgs) orgs.push_back(OrgRecord{o.key, o.name, o.kind, o.parent});
   for (const auto& u : project.users)
     users.push_back(UserRecord{u.key, u.name, u.email, u.org, u.roles, u.active, u.delegates});
-  return tx.replace_directory(orgs, users);
+  if (Status s = tx.replace_directory(orgs, users); !s) return s;
+  // Whoever is no longer active (deactivated or gone) loses their tokens for good: taken back later, or their
+  // post's key given to someone new, they start with none.
+  auto revoked = tx.revoke_tokens_of_inactive(loaded_at);
+  return revoked ? Status::Ok() : Status(revoked.error());
 }
 
 Result<std::shared_ptr<const Definition>> StoreDefinitionRegistry::by_hash(const std::string& hash) {

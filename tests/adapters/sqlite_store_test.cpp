@@ -728,6 +728,46 @@ TEST_CASE(
   CHECK(store->sources("calendar").value()->hash == "calendar2");
 }
 
+TEST_CASE("tokens: those of users deactivated or gone from the directory are revoked - an active user's stay",
+          "[sqlite]") {
+  TempDir dir;
+  auto store = open_store(dir.file("hoso.db"));
+  UserRecord here{"xa.clerk", "Nguyễn Văn An", "an@xa.example", "xa", {"clerk"}};
+  UserRecord left{"xa.leader", "Trần Văn Bình", "binh@xa.example", "xa", {"leader"}};
+  left.active = false;
+  const std::string kept(64, 'a'), of_left(64, 'b'), of_gone(64, 'c'), revoked_before(64, 'd');
+  REQUIRE(store
+              ->write([&](WriteTx& tx) -> Status {
+                if (auto st = tx.replace_directory({{"xa", "Xã B", "commune", ""}}, {here, left}); !st)
+                  return st;
+                if (auto st = tx.put_token(
+                        TokenRecord{revoked_before, "xa.leader", "2026-01-01T00:00:00.000Z", ""});
+                    !st)
+                  return st;
+                if (auto n = tx.revoke_tokens("xa.leader", "2026-01-02T00:00:00.000Z"); !n) return n.error();
+                for (const auto& [hash, user] : {std::pair{kept, "xa.clerk"}, std::pair{of_left, "xa.leader"},
+                                                 std::pair{of_gone, "xa.signer"}})
+                  if (auto st = tx.put_token(TokenRecord{hash, user, "2026-01-01T00:00:00.000Z", ""}); !st)
+                    return st;
+                return Status::Ok();
+              })
+              .ok());
+  std::int64_t revoked = -1;
+  REQUIRE(store
+              ->write([&](WriteTx& tx) -> Status {
+                auto n = tx.revoke_tokens_of_inactive("2026-01-03T00:00:00.000Z");
+                if (!n) return n.error();
+                revoked = *n;
+                return Status::Ok();
+              })
+              .ok());
+  CHECK(revoked == 2);
+  CHECK(store->token(kept).value()->revoked_at == "");
+  CHECK(store->token(of_left).value()->revoked_at == "2026-01-03T00:00:00.000Z");
+  CHECK(store->token(of_gone).value()->revoked_at == "2026-01-03T00:00:00.000Z");
+  CHECK(store->token(revoked_before).value()->revoked_at == "2026-01-02T00:00:00.000Z");  // kept as it was
+}
+
 TEST_CASE("tokens: inside a group each is read once and follows the group's own changes and undone commands",
           "[sqlite]") {
   TempDir dir;

@@ -276,6 +276,20 @@ TEST_CASE(
   CHECK(left.status == 401);
   CHECK(body(left).at("error").at("reason").as_string() == "inactive_user");
   CHECK(s->call("GET", "/inbox", clerk).status == 401);
+  // Leaving revoked the clerk's tokens: taken back (or the post given to someone new), the old one stays
+  // refused, and a new one is needed.
+  {
+    std::string back = users;
+    back.erase(back.find("    active: false\n"), std::string("    active: false\n").size());
+    std::ofstream(config + "/users.yaml") << back;
+    reinit();
+    const HttpReply old = s->call("GET", "/inbox", clerk);
+    CHECK(old.status == 401);
+    CHECK(body(old).at("error").at("reason").as_string() == "revoked_token");
+    CHECK(s->call("GET", "/inbox", token(cli, "xom-khuan-lan.clerk")).status == 200);
+    std::ofstream(config + "/users.yaml") << users;
+    reinit();
+  }
   // The new clerk acts at once; the others go on.
   const std::string newcomer = token(cli, "xom-khuan-lan.clerk2");
   CHECK(s->call("GET", "/inbox", newcomer).status == 200);

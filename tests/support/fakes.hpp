@@ -266,6 +266,18 @@ class MemoryStore : public Store {
         }
       return n;
     }
+    Result<std::int64_t> revoke_tokens_of_inactive(const std::string& at) override {
+      std::int64_t n = 0;
+      for (auto& [h, t] : data.tokens) {
+        const bool active = std::any_of(data.users.begin(), data.users.end(),
+                                        [&](const UserRecord& u) { return u.key == t.user && u.active; });
+        if (!active && t.revoked_at.empty()) {
+          t.revoked_at = at;
+          ++n;
+        }
+      }
+      return n;
+    }
     Status add_timer(const TimerRecord& t) override {
       data.timers.emplace(t.due_at, t.dossier, t.name);
       return Status::Ok();
