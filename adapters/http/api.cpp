@@ -387,7 +387,8 @@ class Handler {
       if (p.size() == 4 && p[2] == "actions") return m == "POST" ? act(*id, p[3]) : wrong_method("POST");
       return no_route();
     }
-    if (p.size() == 2 && p[0] == "calendar") return read([&] { return calendar(p[1]); });
+    if (p.size() == 2 && p[0] == "calendar" && (p[1] == "add" || p[1] == "between"))
+      return read([&] { return calendar(p[1]); });
     if (p.size() == 2 && p[0] == "reports" && p[1] == "status") return read([&] { return reports(); });
     return no_route();
   }
@@ -554,7 +555,12 @@ class Handler {
     }
     if (auto v = get("jurisdiction")) {
       query.within = app_.directory.find_org(*v);
-      if (!query.within) return make_error(ErrorCode::kNotFound, fmt::format("Không có cơ quan '{}'", *v));
+      if (!query.within) {
+        Error e = make_error(ErrorCode::kNotFound, fmt::format("Không có cơ quan '{}'", *v));
+        e.reason = "unknown_org";
+        e.subject = *v;
+        return e;
+      }
     }
     if (auto v = get("workflow")) query.workflows.push_back(*v);
     query.state = get("state");
@@ -582,8 +588,6 @@ class Handler {
       if (!d) return bad_request("bad_date", fmt::format("Ngày '{}' không hợp lệ (YYYY-MM-DD)", it->second));
       return *d;
     };
-    if (what != "add" && what != "between")
-      return make_error(ErrorCode::kNotFound, fmt::format("Không có đường dẫn /calendar/{}", what));
     if (auto k = what == "add" ? only_query({"from", "days"}) : only_query({"from", "to"}); !k) return k.error();
     auto from = date("from");
     if (!from) return from.error();

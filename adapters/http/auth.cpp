@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include "engine/hash_chain.hpp"
 
 namespace hoso::http {
@@ -54,9 +57,13 @@ Result<std::int64_t> revoke_tokens(Store& store, const Directory& dir, const std
 }
 
 Result<UserId> authenticate(Store& store, const Directory& dir, std::string_view authorization) {
-  constexpr std::string_view kBearer = "Bearer ";
-  if (!authorization.starts_with(kBearer) || authorization.size() == kBearer.size())
-    return denied("no_token", "Cần mã truy cập (Authorization: Bearer ...)");
+  // The scheme's name in any case (RFC 9110 11.1), then one space and the token.
+  constexpr std::string_view kBearer = "bearer ";
+  const bool bearer = authorization.size() > kBearer.size() &&
+                      std::equal(kBearer.begin(), kBearer.end(), authorization.begin(), [](char a, char b) {
+                        return a == std::tolower(static_cast<unsigned char>(b));
+                      });
+  if (!bearer) return denied("no_token", "Cần mã truy cập (Authorization: Bearer ...)");
   auto found = store.token(token_hash(authorization.substr(kBearer.size())));
   if (!found) return found.error();
   if (!found->has_value()) return denied("unknown_token", "Mã truy cập không hợp lệ");

@@ -149,6 +149,8 @@ class Session : public std::enable_shared_from_this<Session> {
                    std::string_view(reason.data(), reason.size()), content_type, body_.size(),
                    keep_alive ? "" : "Connection: close\r\n");
     if (!allow.empty()) fmt::format_to(std::back_inserter(head_), "Allow: {}\r\n", allow);
+    // RFC 9110 11.6.1: a 401 names the scheme that would do (RFC 6750: Bearer).
+    if (status == 401) head_ += "WWW-Authenticate: Bearer realm=\"hoso\"\r\n";
     head_ += "\r\n";
     if (head_only_) body_.clear();
     stream_.expires_after(settings_.read_timeout);
@@ -629,12 +631,14 @@ struct Server::Impl {
     return Status::Ok();
   }
 
-  // On the loop: the Asio timer waits for the next due durable timer (at once if it is already due).
+  // On the loop: the Asio timer waits for the next due durable timer (at once if it is already due), and at
+  // most kLongestWait: timers another process adds (`hoso reports open`, the CLI on the same database) are
+  // found within it, and a wait years long never reaches the clock's range.
+  static constexpr std::chrono::milliseconds kLongestWait{10000};
   void arm(Wait wait) {
     if (stopping) return;
     timer.cancel();
-    if (!wait) return;
-    timer.expires_after(*wait);
+    timer.expires_after(wait ? std::min(*wait, kLongestWait) : kLongestWait);
     timer.async_wait([this](beast::error_code ec) {
       if (ec || stopping) return;
       fire();

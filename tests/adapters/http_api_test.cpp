@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <future>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <tuple>
 
@@ -152,6 +154,79 @@ TEST_CASE("api: health and the OpenAPI document need no token, everything else d
   // Tokens are stored only as their hash.
   CHECK(s.app->store->token(old).value() == std::nullopt);
   CHECK(s.app->store->token(token_hash(old)).value().has_value());
+}
+
+TEST_CASE(
+    "api: the OpenAPI document lists every status its routes answer - and the body keys each command takes",
+    "[http]") {
+  ApiServer s;
+  const json::value spec = json::parse(s.call("GET", "/openapi.json").body);
+  const std::string at = "/dossiers/" + std::to_string(create(s));
+  const std::string clerk = "xom-khuan-lan.clerk", outsider = "ca-tinh-lao-cai.clerk";
+  struct Probe {
+    std::string method, target, user, body, path;  // path: the document's template
+    int status;
+  };
+  const std::vector<Probe> probes = {
+      {"GET", "/health", "", "", "/health", 200},
+      {"POST", "/dossiers", clerk, kProposal, "/dossiers", 201},
+      {"POST", "/dossiers", clerk, "{x", "/dossiers", 400},
+      {"POST", "/dossiers", "", kProposal, "/dossiers", 401},
+      {"POST", "/dossiers", "ubnd-tinh-lao-cai.auditor", kProposal, "/dossiers", 403},
+      {"POST", "/dossiers", clerk, R"({"workflow":"nope","award":"giay_khen_xa"})", "/dossiers", 404},
+      {"GET", "/dossiers?per_page=0", clerk, "", "/dossiers", 400},
+      {"GET", "/dossiers?jurisdiction=nope", clerk, "", "/dossiers", 404},
+      {"GET", "/dossiers", "", "", "/dossiers", 401},
+      {"GET", at, clerk, "", "/dossiers/{id}", 200},
+      {"GET", "/dossiers/0", clerk, "", "/dossiers/{id}", 400},
+      {"GET", at, outsider, "", "/dossiers/{id}", 403},
+      {"GET", "/dossiers/999", clerk, "", "/dossiers/{id}", 404},
+      {"POST", at + "/actions/nope", clerk, "", "/dossiers/{id}/actions/{action}", 400},
+      {"POST", "/dossiers/999/actions/submit", clerk, "", "/dossiers/{id}/actions/{action}", 404},
+      {"POST", at + "/actions/submit", outsider, "", "/dossiers/{id}/actions/{action}", 403},
+      {"POST", at + "/actions/submit", clerk, R"({"expected_version":7})", "/dossiers/{id}/actions/{action}",
+       409},
+      {"POST", at + "/actions/submit", clerk, "", "/dossiers/{id}/actions/{action}", 200},
+      {"POST", at + "/actions/submit", clerk, "", "/dossiers/{id}/actions/{action}", 422},
+      {"GET", at + "/history", clerk, "", "/dossiers/{id}/history", 200},
+      {"GET", at + "/history", outsider, "", "/dossiers/{id}/history", 403},
+      {"GET", "/dossiers/999/history", clerk, "", "/dossiers/{id}/history", 404},
+      {"GET", at + "/replay", clerk, "", "/dossiers/{id}/replay", 200},
+      {"GET", "/dossiers/x/replay", clerk, "", "/dossiers/{id}/replay", 400},
+      {"GET", "/inbox", clerk, "", "/inbox", 200},
+      {"GET", "/inbox?on_behalf_of=nobody", clerk, "", "/inbox", 400},
+      {"GET", "/inbox?on_behalf_of=ubnd-xa-phuong-tien.signer", clerk, "", "/inbox", 403},
+      {"GET", "/calendar/add?from=2026-03-02&days=3", clerk, "", "/calendar/add", 200},
+      {"GET", "/calendar/add?from=2026-03-02&days=-1", clerk, "", "/calendar/add", 400},
+      {"GET", "/calendar/between?from=2026-03-02&to=2026-03-09", clerk, "", "/calendar/between", 200},
+      {"GET", "/calendar/between?from=x&to=2026-03-09", clerk, "", "/calendar/between", 400},
+      {"GET", "/reports/status?year=2026", clerk, "", "/reports/status", 200},
+      {"GET", "/reports/status?year=1999", clerk, "", "/reports/status", 400},
+      {"GET", "/reports/status?year=2026&jurisdiction=nope", clerk, "", "/reports/status", 404},
+  };
+  for (const Probe& p : probes) {
+    const Response r = s.call(p.method, p.target, p.user, p.body);
+    INFO(p.method << " " << p.target << " as '" << p.user << "' -> " << r.status << " " << r.body);
+    CHECK(r.status == p.status);
+    std::string method = p.method;
+    std::transform(method.begin(), method.end(), method.begin(),
+                   [](char c) { return static_cast<char>(std::tolower(c)); });
+    const auto& responses = spec.at("paths").at(p.path).at(method).at("responses").as_object();
+    CHECK(responses.contains(std::to_string(r.status)));
+  }
+  // The body keys: exactly those the mapping takes (create and act), nothing the server refuses.
+  auto keys = [&](const char* schema) {
+    std::set<std::string> out;
+    for (const auto& [k, v] : spec.at("components").at("schemas").at(schema).at("properties").as_object())
+      out.insert(std::string(k));
+    return out;
+  };
+  CHECK(keys("Create") ==
+        std::set<std::string>{"workflow", "award", "fields", "documents", "note", "on_behalf_of"});
+  CHECK(keys("Command") ==
+        std::set<std::string>{"fields", "documents", "note", "ballot", "expected_version", "on_behalf_of"});
+  CHECK(s.call("POST", "/dossiers", clerk, R"({"workflow":"standard","award":"giay_khen_xa","ballot":"yes"})")
+            .status == 400);
 }
 
 TEST_CASE("api: every answer says it is JSON - health, the OpenAPI document, reads, commands and errors", "[http]") {
@@ -320,6 +395,11 @@ TEST_CASE("api: bad requests get a clear 4xx and write nothing", "[http]") {
   refused("GET", "/calendar/add?from=2026-03-02&days=3&to=2026-03-05", "", 400, "unknown_key");
   refused("GET", "/calendar/between?from=2026-03-02&to=2026-03-05&days=3", "", 400, "unknown_key");
   refused("GET", "/dossiers?per_page=1000", "", 400, "bad_number");
+  // A path that does not exist is 404 whatever the method; an org that does not exist names itself.
+  refused("POST", "/calendar/nope", "", 404, "no_route");
+  refused("GET", "/calendar/holidays", "", 404, "no_route");
+  refused("GET", "/dossiers?jurisdiction=nope", "", 404, "unknown_org");
+  refused("GET", "/reports/status?year=2026&jurisdiction=nope", "", 404, "unknown_org");
   refused("GET", "/dossiers/%zz", "", 400, "bad_target");
   // Messages say what was wrong, in Vietnamese.
   const json::value malformed = json::parse(s.call("POST", "/dossiers", "xom-khuan-lan.clerk", "{x").body);

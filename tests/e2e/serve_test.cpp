@@ -23,6 +23,17 @@ using namespace hoso::testing;
 
 namespace {
 
+// Sends `request` as it is on a new connection to 127.0.0.1:port and returns everything read until the server
+// closes it.
+std::string exchange_raw(int port, const std::string& request) {
+  const int fd = connect_loopback(port, 5000);
+  REQUIRE(fd >= 0);
+  REQUIRE(send_all(fd, request));
+  std::string answer = read_all(fd);
+  ::close(fd);
+  return answer;
+}
+
 // A running `hoso serve` on a free port of 127.0.0.1; killed (SIGKILL) at scope end if still running.
 struct Served {
   Child child;
@@ -325,14 +336,7 @@ TEST_CASE("serve: HEAD gets the head of the GET answer only - and a method a pat
   Cli cli;
   cli.init();
   Served s(cli);
-  auto raw = [&](const std::string& request) {
-    const int fd = connect_loopback(s.port, 5000);
-    REQUIRE(fd >= 0);
-    REQUIRE(send_all(fd, request));
-    std::string answer = read_all(fd);
-    ::close(fd);
-    return answer;
-  };
+  auto raw = [&](const std::string& request) { return exchange_raw(s.port, request); };
   const std::string got = raw("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
   const std::string head = raw("HEAD /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
   INFO(head);
@@ -345,6 +349,53 @@ TEST_CASE("serve: HEAD gets the head of the GET answer only - and a method a pat
   INFO(wrong);
   CHECK(parse_reply(wrong).status == 405);
   CHECK_THAT(wrong, Catch::Contains("\r\nAllow: GET, HEAD\r\n"));
+  CHECK(s.stop(SIGTERM).code == 0);
+}
+
+TEST_CASE(
+    "serve: timers another process adds fire without any request to the server - hoso reports open on a "
+    "live database",
+    "[e2e][serve]") {
+  Cli cli;
+  init_virtual(cli, "2026-11-20T01:00:00Z");
+  Served s(cli);
+  // The obligations of 2026 were due on 04/11: their timers are due as soon as they are written.
+  cli.ok_json({"reports", "open", "--year", "2026"});
+  auto due = [&] {
+    return read_one(cli, "SELECT count(*) FROM timers WHERE due_at <= '2026-11-20T01:00:00.000Z'");
+  };
+  REQUIRE(due() != "0");
+  for (int i = 0; i < 600 && due() != "0"; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(due() == "0");
+  CHECK(read_one(cli, "SELECT count(*) FROM events WHERE type = 'TimerFired'") != "0");
+  const RunResult stopped = s.stop(SIGTERM);
+  CHECK(stopped.code == 0);
+  CHECK_THAT(stopped.err, Catch::Contains("timers: fired"));
+  CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
+}
+
+TEST_CASE("serve: a 401 names the Bearer scheme - and the scheme's name is taken in any case",
+          "[e2e][serve]") {
+  Cli cli;
+  cli.init();
+  const std::string unit = token(cli, "xom-khuan-lan.clerk");
+  Served s(cli);
+  auto raw = [&](const std::string& authorization) {
+    return exchange_raw(
+        s.port, "GET /inbox HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" + authorization + "\r\n");
+  };
+  const std::string none = raw("");
+  INFO(none);
+  CHECK(parse_reply(none).status == 401);
+  CHECK_THAT(none, Catch::Contains("\r\nWWW-Authenticate: Bearer realm=\"hoso\"\r\n"));
+  CHECK_THAT(raw("Authorization: Bearer hoso_sai\r\n"), Catch::Contains("\r\nWWW-Authenticate: Bearer"));
+  for (const char* scheme : {"Bearer", "bearer", "BEARER"}) {
+    const std::string got = raw(fmt::format("Authorization: {} {}\r\n", scheme, unit));
+    INFO(scheme << ": " << got);
+    CHECK(parse_reply(got).status == 200);
+    CHECK(got.find("WWW-Authenticate") == std::string::npos);
+  }
+  CHECK(parse_reply(raw("Authorization: Basic " + unit + "\r\n")).status == 401);
   CHECK(s.stop(SIGTERM).code == 0);
 }
 
