@@ -240,8 +240,14 @@ class Session {
     return ec ? Status(io_failure("connect", ec, smtp_reason::kConnect)) : Status::Ok();
   }
 
+  // EHLO, or HELO when the server refuses EHLO with a 5xx (RFC 5321 3.2: an older server): then it offers no
+  // extension (no STARTTLS, no AUTH), and what needs one fails as it would with a server that lacks it.
   Result<Capabilities> hello() {
     auto reply = exchange("EHLO", "EHLO " + s_.helo_name, 2);
+    if (!reply && reply.error().reason == smtp_reason::kPermanent) {
+      if (auto helo = exchange("HELO", "HELO " + s_.helo_name, 2); !helo) return helo.error();
+      return Capabilities{};
+    }
     if (!reply) return reply.error();
     Capabilities caps;
     for (std::size_t i = 1; i < reply->lines.size(); ++i) {

@@ -327,6 +327,21 @@ TEST_CASE("smtp: a wrong password is refused and never shown", "[smtp]") {
   CHECK(server.messages().empty());
 }
 
+TEST_CASE("smtp: a server that refuses EHLO is greeted with HELO - and gets the message without extensions",
+          "[smtp]") {
+  SmtpServer server;
+  server.reply_to("EHLO", 502, "5.5.1 command not implemented");
+  SmtpSettings settings = settings_for(server);
+  REQUIRE(SmtpNotifier(settings).deliver(vietnamese_notice()).ok());
+  REQUIRE(server.messages().size() == 1);
+  CHECK(server.messages()[0].recipients == vietnamese_notice().emails);
+  // What needs an extension fails as with a server that lacks it.
+  settings.require_tls = true;
+  const Error e = refused(settings, vietnamese_notice(), smtp_reason::kTls);
+  CHECK(e.subject == "STARTTLS");
+  CHECK(server.messages().size() == 1);
+}
+
 TEST_CASE("smtp: with STARTTLS configured and not offered the credentials are not sent in clear text",
           "[smtp]") {
   SmtpServerOptions options;
