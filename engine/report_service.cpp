@@ -114,12 +114,9 @@ Result<std::vector<ReportStatusRow>> report_status(CommandService& service, cons
   std::optional<OrgId> within;
   if (jurisdiction) {
     within = dir.find_org(*jurisdiction);
-    if (!within) {
-      Error e = make_error(ErrorCode::kNotFound, fmt::format("Không có địa bàn '{}'", *jurisdiction));
-      e.reason = "unknown_org";
-      e.subject = *jurisdiction;
-      return e;
-    }
+    if (!within)
+      return Error{ErrorCode::kNotFound, fmt::format("Không có địa bàn '{}'", *jurisdiction), "unknown_org",
+                   *jurisdiction};
   }
   auto views = service.dossiers_of(kReportWorkflow);
   if (!views) return views.error();

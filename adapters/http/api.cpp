@@ -555,12 +555,8 @@ class Handler {
     }
     if (auto v = get("jurisdiction")) {
       query.within = app_.directory.find_org(*v);
-      if (!query.within) {
-        Error e = make_error(ErrorCode::kNotFound, fmt::format("Không có cơ quan '{}'", *v));
-        e.reason = "unknown_org";
-        e.subject = *v;
-        return e;
-      }
+      if (!query.within)
+        return Error{ErrorCode::kNotFound, fmt::format("Không có cơ quan '{}'", *v), "unknown_org", *v};
     }
     if (auto v = get("workflow")) query.workflows.push_back(*v);
     query.state = get("state");
