@@ -650,9 +650,11 @@ void finish(Response& r) {
   r.render = nullptr;
 }
 
+ParsedBody::ParsedBody() = default;
+
 std::shared_ptr<const ParsedBody> parse_body(const std::string& body) {
   auto parsed = std::make_shared<ParsedBody>();
-  parsed->value = json::parse(body, parsed->error);
+  parsed->value = json::parse(body, parsed->error, &parsed->resource);
   return parsed;
 }
 

@@ -3,6 +3,7 @@
 // /openapi.json), maps the request onto the command service and renders the same JSON shapes as the CLI.
 // Errors are JSON {"error": {"code", "message" (Vietnamese), "reason"?, "subject"?}} with a stable code.
 #pragma once
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/value.hpp>
 #include <cstddef>
 #include <functional>
@@ -14,9 +15,17 @@
 
 namespace hoso::http {
 
-// A request body parsed as JSON ahead of time (see parse_body).
+// A request body parsed as JSON ahead of time (see parse_body). The tree is in `resource`, first in the
+// struct's own buffer (a command's body fits), so it is built without an allocation per node and freed
+// at once; nothing taken from it outlives the request.
 struct ParsedBody {
-  boost::json::value value;
+  ParsedBody();  // user-provided, so that make_shared does not zero the buffer first
+  ParsedBody(const ParsedBody&) = delete;
+  ParsedBody& operator=(const ParsedBody&) = delete;
+  unsigned char buffer[8192];
+  boost::json::monotonic_resource resource{buffer, sizeof buffer};
+  boost::json::value value =
+      boost::json::value(boost::json::storage_ptr(&resource));  // moved into: kept there
   boost::system::error_code error;  // set: the body is not JSON
 };
 

@@ -127,6 +127,23 @@ std::string to_commune_decision(ApiServer& s) {
 
 }  // namespace
 
+TEST_CASE("api: a body parsed ahead keeps its tree in its own arena - a large one spills to the heap intact",
+          "[http]") {
+  auto small = parse_body(R"({"award":"giay-khen","fields":{"ho_ten":"Nguyễn Văn A","so":[1,2,3]}})");
+  REQUIRE_FALSE(small->error);
+  CHECK(small->value.storage().get() == &small->resource);  // moved into the arena, not copied out of it
+  CHECK(small->value.at("fields").at("ho_ten").as_string() == "Nguyễn Văn A");
+  CHECK(small->value.at("fields").at("so").as_array().size() == 3);
+  std::string big = R"({"note":")" + std::string(20000, 'x') + R"(","list":[)";
+  for (int i = 0; i < 2000; ++i) big += std::to_string(i) + (i + 1 < 2000 ? "," : "]}");
+  auto large = parse_body(big);
+  REQUIRE_FALSE(large->error);
+  CHECK(large->value.at("note").as_string().size() == 20000);
+  CHECK(large->value.at("list").as_array().back().as_int64() == 1999);
+  auto bad = parse_body("{\"a\":");
+  CHECK(bad->error);
+}
+
 TEST_CASE("api: health and the OpenAPI document need no token, everything else does", "[http]") {
   ApiServer s;
   CHECK(s.call("GET", "/health").status == 200);

@@ -2,15 +2,16 @@
 // own token, the permission rules, a stale version, bad and slow clients, notices delivered, SIGTERM, and
 // a kill -9 under load after which nothing acknowledged is lost and the history verifies.
 #include <fmt/format.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 
 #include <algorithm>
 #include <atomic>
-#include <mutex>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -431,6 +432,29 @@ TEST_CASE("serve: malformed, oversize, slow and random requests get a 4xx or a c
   }
   CHECK(s.call("GET", "/health").status == 200);  // still serving
   CHECK(s.stop(SIGINT).code == 0);
+}
+
+TEST_CASE("serve: a client that asks and never reads its answers is cut off by the read timeout",
+          "[e2e][serve]") {
+  Cli cli;
+  cli.init();
+  Served s(cli, {"--read-timeout", "300"});
+  const int fd = connect_loopback(s.port);
+  REQUIRE(fd >= 0);
+  // Requests one after another on one connection (pipelined), far more answers than the sockets' buffers
+  // hold: the server's write of an answer stops for want of room, and its deadline passes.
+  std::string asks;
+  for (int i = 0; i < 3000; ++i) asks += "GET /openapi.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  REQUIRE(send_all(fd, asks));
+  // Closed by the server (a reset: it leaves requests unread) with answers still unread here. Without a write
+  // deadline the connection would stay open and this wait would end at its own limit.
+  pollfd p{fd, POLLRDHUP, 0};
+  REQUIRE(::poll(&p, 1, 30000) == 1);
+  CHECK((p.revents & (POLLHUP | POLLERR | POLLRDHUP)) != 0);
+  ::close(fd);
+  CHECK(s.call("GET", "/health").status == 200);  // still serving
+  const RunResult stopped = s.stop(SIGTERM);
+  CHECK(stopped.code == 0);
 }
 
 TEST_CASE("serve: a kill -9 under load loses nothing acknowledged, and the restarted server goes on, with its "
