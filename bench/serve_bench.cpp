@@ -1,7 +1,7 @@
 // Load on `hoso serve` over loopback, against a raw SQLite baseline measured in the same run.
 //
 // The built `hoso` binary initialises a fresh database, issues the tokens and serves it on 127.0.0.1. One
-// client thread (Asio coroutines on one io_context, so the generator uses at most one core) keeps
+// client thread (a level-triggered epoll loop, as wrk's, so the generator uses at most one core) keeps
 // --connections keep-alive connections busy, each with its own reused buffers, through the phases:
 //   create  POST /dossiers (a Huân chương Lao động proposal by the unit's clerk), --dossiers of them;
 //   submit  POST /dossiers/{id}/actions/submit by the unit's clerk, with expected_version;
@@ -12,22 +12,23 @@
 // (of the average sizes of the served database's rows) per event, 100 events per transaction: what group
 // commit could reach; the median of three runs counts. The target compares durable commands/s over create +
 // submit + accept with it.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
@@ -39,13 +40,13 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
-#include <thread>
 #include <map>
 #include <memory>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bench/bench_support.hpp"
@@ -55,10 +56,8 @@ extern char** environ;
 
 using namespace hoso::bench;
 namespace fs = std::filesystem;
-namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-using tcp = asio::ip::tcp;
 
 namespace {
 
@@ -182,20 +181,24 @@ struct PhaseResult {
 };
 
 // One keep-alive connection and the buffers it reuses for every request.
-struct Connection {
-  explicit Connection(asio::io_context& ioc) : socket(ioc) {}
-  tcp::socket socket;
-  std::string target, body;  // the request being sent
-  std::string out;           // its bytes
-  std::string in;            // the answer's bytes
-  std::array<char, 16384> chunk;  // one read
-};
-
 // An answer as the load generator reads it: status, body and whether the server keeps the connection.
 struct Answer {
   int status = 0;
   std::string_view body;
   bool keep_alive = true;
+};
+
+// One keep-alive connection of the load generator and the request it has in flight.
+struct Connection {
+  int fd = -1;
+  std::size_t index = 0;                                                // the phase's request being answered
+  std::string target, body;                                             // the request being sent
+  std::string out;                                                      // its bytes
+  std::size_t sent = 0;                                                 // of them
+  std::string in;                                                       // the answer's bytes so far
+  std::size_t head_end = std::string::npos, total = std::string::npos;  // found in `in`
+  Answer answer;
+  std::chrono::steady_clock::time_point t0;
 };
 
 // Whether `line` is the header `name` (ASCII, any case), and its value then.
@@ -208,21 +211,29 @@ std::optional<std::string_view> header_value(std::string_view line, std::string_
   return v;
 }
 
-// `connections` connections to 127.0.0.1:port driven by coroutines on one thread: each takes the next
-// request of the phase as soon as its previous answer is in, so `connections` requests stay in flight. Like
-// wrk, the generator writes each request as prepared bytes and reads the answer with a minimal HTTP/1.1
-// reader (status line, Content-Length, Connection), with one send and one receive per request (no read
-// tried before the answer can be there, no re-arming of epoll): its own CPU per request stays small next to
-// the server's, which shares the machine with it.
+// `connections` connections to 127.0.0.1:port driven by one thread with a level-triggered epoll, as wrk
+// does: each connection takes the next request of the phase as soon as its previous answer is in, so
+// `connections` requests stay in flight. A request is written as prepared bytes with one send, its answer
+// read with one receive per readiness by a minimal HTTP/1.1 reader (status line, Content-Length,
+// Connection): no other system call per request, and next to no work of its own, since the generator
+// shares the machine with the server.
 class Loader {
  public:
   Loader(std::uint16_t port, int connections, pid_t server, std::string log_path)
-      : endpoint_(asio::ip::make_address("127.0.0.1"), port), server_(server), log_path_(std::move(log_path)) {
+      : port_(port), server_(server), log_path_(std::move(log_path)), epoll_(::epoll_create1(EPOLL_CLOEXEC)) {
+    if (epoll_ < 0) die(fmt::format("epoll_create1: {}", std::strerror(errno)));
     for (int i = 0; i < connections; ++i) {
-      conns_.push_back(std::make_unique<Connection>(ioc_));
+      conns_.push_back(std::make_unique<Connection>());
       connect(*conns_.back());
     }
   }
+  ~Loader() {
+    for (auto& c : conns_)
+      if (c->fd >= 0) ::close(c->fd);
+    ::close(epoll_);
+  }
+  Loader(const Loader&) = delete;
+  Loader& operator=(const Loader&) = delete;
 
   // Runs every request of `p`; dies on a transport error (a refused or reset connection).
   PhaseResult run(const Phase& p) {
@@ -232,6 +243,7 @@ class Loader {
     phase_ = &p;
     result_ = &r;
     next_ = 0;
+    std::size_t answered = 0;
     const double cpu0 = own_cpu_seconds(), server0 = cpu_seconds_of(server_);
     const auto threads0 = thread_cpu_of(server_);
     std::atomic<bool> ran{false};
@@ -244,12 +256,23 @@ class Loader {
       }
     });
     const auto t0 = Clk::now();
-    for (std::size_t i = 0; i < conns_.size() && i < p.count; ++i)
-      asio::co_spawn(ioc_, drive(*conns_[i]), [this](std::exception_ptr e) {
-        if (e && !failure_) failure_ = e;
-      });
-    ioc_.restart();
-    ioc_.run();
+    for (auto& c : conns_)
+      if (next_ < p.count) ask(*c);
+    std::array<epoll_event, 256> events;
+    while (answered < p.count) {
+      const int n = ::epoll_wait(epoll_, events.data(), static_cast<int>(events.size()), -1);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) die(fmt::format("epoll_wait: {}", std::strerror(errno)));
+      for (int e = 0; e < n; ++e) {
+        Connection& c = *static_cast<Connection*>(events[static_cast<std::size_t>(e)].data.ptr);
+        if (events[static_cast<std::size_t>(e)].events & EPOLLOUT) send_rest(c);
+        if ((events[static_cast<std::size_t>(e)].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && receive(c)) {
+          ++answered;
+          done(c);
+          if (next_ < p.count) ask(c);
+        }
+      }
+    }
     r.seconds = seconds_since(t0);
     ran = true;
     sampler.join();
@@ -258,38 +281,88 @@ class Loader {
     r.thread_cpu = thread_cpu_of(server_);
     for (auto& [name, secs] : r.thread_cpu)
       if (auto before = threads0.find(name); before != threads0.end()) secs -= before->second;
-    if (failure_) {
-      try {
-        std::rethrow_exception(failure_);
-      } catch (const std::exception& ex) {
-        die(fmt::format("{}: connection failed: {}", p.name, ex.what()));
-      }
-    }
     return r;
   }
 
  private:
   void connect(Connection& c) {
-    c.socket.close();
-    c.socket.connect(endpoint_);
-    c.socket.set_option(tcp::no_delay(true));
+    if (c.fd >= 0) ::close(c.fd);  // closing it takes it out of the epoll set too
+    c.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c.fd < 0) die(fmt::format("socket: {}", std::strerror(errno)));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port_);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(c.fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0)
+      die(fmt::format("connect to 127.0.0.1:{}: {}", port_, std::strerror(errno)));
+    const int one = 1;
+    ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    ::fcntl(c.fd, F_SETFL, ::fcntl(c.fd, F_GETFL) | O_NONBLOCK);
+    watch(c, EPOLL_CTL_ADD, EPOLLIN);
   }
 
-  // Reads one answer into c.in: the head up to its blank line, then Content-Length bytes of body.
-  asio::awaitable<Answer> read_answer(Connection& c) {
+  void watch(Connection& c, int op, std::uint32_t what) {
+    epoll_event ev{};
+    ev.events = what;
+    ev.data.ptr = &c;
+    if (::epoll_ctl(epoll_, op, c.fd, &ev) != 0) die(fmt::format("epoll_ctl: {}", std::strerror(errno)));
+  }
+
+  // Sends the phase's next request on `c`.
+  void ask(Connection& c) {
+    const Phase& p = *phase_;
+    const bool post = p.verb == http::verb::post;
+    c.index = next_++;
+    c.body.clear();
+    p.request(c.index, c.target, c.body);
+    c.out.clear();
+    fmt::format_to(std::back_inserter(c.out),
+                   "{} {} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\n", post ? "POST" : "GET",
+                   c.target, p.token);
+    if (post)
+      fmt::format_to(std::back_inserter(c.out), "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                     c.body.size());
+    c.out += "\r\n";
+    c.out += c.body;
     c.in.clear();
-    std::size_t head_end = std::string::npos, total = std::string::npos;
-    Answer a;
-    while (total == std::string::npos || c.in.size() < total) {
-      // Asio tries no read before the socket is ready when the last one emptied it, and waits for readiness
-      // without re-arming epoll: a send and a receive per request, no other system call.
-      const std::size_t n = co_await c.socket.async_read_some(asio::buffer(c.chunk), asio::use_awaitable);
-      c.in.append(c.chunk.data(), n);
-      if (head_end != std::string::npos || (head_end = c.in.find("\r\n\r\n")) == std::string::npos) continue;
-      const std::string_view head(c.in.data(), head_end);
+    c.head_end = c.total = std::string::npos;
+    c.answer = Answer{};
+    c.sent = 0;
+    c.t0 = Clk::now();
+    send_rest(c);
+  }
+
+  // Sends what is left of c.out; when the socket has no room for all of it, the rest once it has.
+  void send_rest(Connection& c) {
+    const bool waiting = c.sent > 0;
+    while (c.sent < c.out.size()) {
+      const ssize_t n = ::send(c.fd, c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (!waiting) watch(c, EPOLL_CTL_MOD, EPOLLIN | EPOLLOUT);
+        return;
+      }
+      if (n < 0) die(fmt::format("{}: connection failed: send: {}", phase_->name, std::strerror(errno)));
+      c.sent += static_cast<std::size_t>(n);
+    }
+    if (waiting) watch(c, EPOLL_CTL_MOD, EPOLLIN);
+  }
+
+  // One receive; true when the whole answer is in (the head up to its blank line, then Content-Length bytes).
+  bool receive(Connection& c) {
+    char chunk[16384];
+    const ssize_t n = ::recv(c.fd, chunk, sizeof chunk, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return false;
+    if (n <= 0)
+      die(fmt::format("{}: connection failed: {}", phase_->name,
+                      n == 0 ? "closed by the server" : std::strerror(errno)));
+    c.in.append(chunk, static_cast<std::size_t>(n));
+    if (c.head_end == std::string::npos) {
+      if ((c.head_end = c.in.find("\r\n\r\n")) == std::string::npos) return false;
+      const std::string_view head(c.in.data(), c.head_end);
       if (head.size() < 12 || !head.starts_with("HTTP/1.1 ") ||
-          std::from_chars(head.data() + 9, head.data() + 12, a.status).ec != std::errc())
-        throw std::runtime_error(fmt::format("not an HTTP/1.1 answer: {}", head.substr(0, 80)));
+          std::from_chars(head.data() + 9, head.data() + 12, c.answer.status).ec != std::errc())
+        die(fmt::format("{}: not an HTTP/1.1 answer: {}", phase_->name, head.substr(0, 80)));
       std::size_t length = 0;
       for (std::size_t at = head.find("\r\n"); at != std::string_view::npos;) {
         const std::size_t eol = head.find("\r\n", at + 2);
@@ -297,54 +370,37 @@ class Loader {
         if (auto v = header_value(line, "content-length"))
           std::from_chars(v->data(), v->data() + v->size(), length);
         else if (auto conn = header_value(line, "connection"))
-          a.keep_alive = *conn != "close";
+          c.answer.keep_alive = *conn != "close";
         at = eol;
       }
-      total = head_end + 4 + length;
+      c.total = c.head_end + 4 + length;
     }
-    a.body = std::string_view(c.in).substr(head_end + 4, total - head_end - 4);
-    co_return a;
+    return c.in.size() >= c.total;
   }
 
-  asio::awaitable<void> drive(Connection& c) {
+  // The answer on `c` is in: its latency, its check, and a new connection when the server closes this one.
+  void done(Connection& c) {
     const Phase& p = *phase_;
-    const bool post = p.verb == http::verb::post;
-    while (next_ < p.count) {
-      const std::size_t i = next_++;
-      c.body.clear();
-      p.request(i, c.target, c.body);
-      c.out.clear();
-      fmt::format_to(std::back_inserter(c.out), "{} {} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\n",
-                     post ? "POST" : "GET", c.target, p.token);
-      if (post)
-        fmt::format_to(std::back_inserter(c.out), "Content-Type: application/json\r\nContent-Length: {}\r\n",
-                       c.body.size());
-      c.out += "\r\n";
-      c.out += c.body;
-      const auto t0 = Clk::now();
-      co_await asio::async_write(c.socket, asio::buffer(c.out), asio::use_awaitable);
-      const Answer a = co_await read_answer(c);
-      result_->micros[i] = static_cast<std::uint32_t>(
-          std::chrono::duration_cast<std::chrono::microseconds>(Clk::now() - t0).count());
-      if (a.status / 100 == 2) {
-        if (p.answered) p.answered(i, a.body);
-      } else if (result_->failed++ == 0) {
-        result_->first_failure = fmt::format("{} {} → {}: {}", post ? "POST" : "GET", c.target, a.status, a.body);
-      }
-      if (!a.keep_alive) connect(c);  // the server closes after some errors
+    result_->micros[c.index] = static_cast<std::uint32_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(Clk::now() - c.t0).count());
+    c.answer.body = std::string_view(c.in).substr(c.head_end + 4, c.total - c.head_end - 4);
+    if (c.answer.status / 100 == 2) {
+      if (p.answered) p.answered(c.index, c.answer.body);
+    } else if (result_->failed++ == 0) {
+      result_->first_failure = fmt::format("{} {} → {}: {}", p.verb == http::verb::post ? "POST" : "GET",
+                                           c.target, c.answer.status, c.answer.body);
     }
+    if (!c.answer.keep_alive) connect(c);  // the server closes after some errors
   }
 
-  // One thread runs it and alone uses its sockets: no locking in the scheduler or the reactor.
-  asio::io_context ioc_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE};
-  tcp::endpoint endpoint_;
+  std::uint16_t port_;
   pid_t server_;
   std::string log_path_;
+  int epoll_;
   std::vector<std::unique_ptr<Connection>> conns_;
   const Phase* phase_ = nullptr;
   PhaseResult* result_ = nullptr;
   std::size_t next_ = 0;
-  std::exception_ptr failure_;
 };
 
 double percentile_ms(std::vector<std::uint32_t> v, double q) {
