@@ -69,10 +69,6 @@ class Session : public std::enable_shared_from_this<Session> {
     // so a buffer left to grow by itself stays at 512 bytes and a 1 KiB request takes three reads. With room
     // for a typical request (headers, a bearer token and a proposal's body) it takes one.
     buffer_.reserve(kReadRoom);
-    // Answers are written at once when the socket takes them (respond); asynchronous operations are
-    // non-blocking whatever this says.
-    beast::error_code ec;
-    socket_.non_blocking(true, ec);
   }
 
   // The answer to a request this session submitted.
@@ -83,7 +79,14 @@ class Session : public std::enable_shared_from_this<Session> {
     respond(out.status, std::move(out.body), out.content_type, keep_alive, out.allow);
   }
 
-  void start() { read(settings_.read_timeout); }
+  void start() {
+    // Answers are written at once when the socket takes them (respond), which must never block the loop;
+    // asynchronous operations are non-blocking whatever this says.
+    beast::error_code ec;
+    socket_.non_blocking(true, ec);
+    if (ec) return close();
+    read(settings_.read_timeout);
+  }
   void close() {
     deadline_ = Clock::time_point::max();
     beast::error_code ec;
@@ -157,6 +160,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_read(beast::error_code ec) {
+    // Closed meanwhile (its deadline passed, or shutdown, after the read had completed but before this ran):
+    // the request is dropped unanswered, as a timed-out one is, rather than run with no one to tell.
+    if (!socket_.is_open()) return;
     if (ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted ||
         ec == asio::error::connection_reset || ec == asio::error::eof)
       return close();
