@@ -102,17 +102,23 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
-  void read(std::chrono::milliseconds timeout) {
+  // Waits for the next request at most `wait` (the read timeout for a connection's first, the idle timeout
+  // between kept-alive ones); from its first byte the request has the read timeout to arrive whole.
+  void read(std::chrono::milliseconds wait) {
     parser_.emplace();
     parser_->body_limit(settings_.max_body);
     parser_->header_limit(static_cast<std::uint32_t>(settings_.max_header));
-    deadline_ = Clock::now() + timeout;
-    if (buffer_.size() > 0) return parse_buffered();  // the next request came with the last one
+    if (buffer_.size() > 0) {  // the next request came with the last one
+      deadline_ = Clock::now() + settings_.read_timeout;
+      return parse_buffered();
+    }
+    deadline_ = Clock::now() + wait;
     socket_.async_read_some(
         buffer_.prepare(beast::read_size(buffer_, kMaxRead)),
         [self = shared_from_this()](beast::error_code ec, std::size_t n) {
           if (ec) return self->on_read(ec == asio::error::eof ? bhttp::error::end_of_stream : ec);
           self->buffer_.commit(n);
+          self->deadline_ = Clock::now() + self->settings_.read_timeout;  // its first bytes
           self->parse_buffered();
         });
   }

@@ -434,6 +434,38 @@ TEST_CASE("serve: malformed, oversize, slow and random requests get a 4xx or a c
   CHECK(s.stop(SIGINT).code == 0);
 }
 
+TEST_CASE(
+    "serve: a kept-alive connection's next request has the read timeout from its first byte - not the "
+    "idle timeout",
+    "[e2e][serve]") {
+  Cli cli;
+  cli.init();
+  Served s(cli, {"--read-timeout", "300"});  // the idle timeout between requests stays 30 s
+  const int fd = connect_loopback(s.port);
+  REQUIRE(fd >= 0);
+  REQUIRE(send_all(fd, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+  // Its answer, whole (head and Content-Length bytes); the connection stays open.
+  std::string got;
+  for (std::size_t total = std::string::npos; total == std::string::npos || got.size() < total;) {
+    char buf[4096];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    REQUIRE(n > 0);
+    got.append(buf, static_cast<std::size_t>(n));
+    const auto head_end = got.find("\r\n\r\n");
+    const auto length_at = got.find("Content-Length: ");
+    if (head_end != std::string::npos && length_at != std::string::npos && length_at < head_end)
+      total = head_end + 4 + std::stoul(got.substr(length_at + 16));
+  }
+  CHECK(parse_reply(got).status == 200);
+  // The next request begins and stalls: cut off by the read timeout, long before the idle timeout would.
+  REQUIRE(send_all(fd, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "));
+  pollfd p{fd, POLLRDHUP, 0};
+  REQUIRE(::poll(&p, 1, 10000) == 1);
+  CHECK((p.revents & (POLLHUP | POLLERR | POLLRDHUP)) != 0);
+  ::close(fd);
+  CHECK(s.stop(SIGTERM).code == 0);
+}
+
 TEST_CASE("serve: a client that asks and never reads its answers is cut off by the read timeout",
           "[e2e][serve]") {
   Cli cli;
