@@ -144,6 +144,19 @@ Result<T> in_snapshot(Store& store, F&& fn) {
   return st.error();
 }
 
+// Where a dossier stands as its stored row says (origin and holder, org keys): what may_read looks at;
+// nullopt when the origin is no org of the directory.
+std::optional<DossierState> stored_place(const Directory& dir, const std::string& origin,
+                                         const std::string& holder) {
+  const auto origin_org = origin.empty() ? std::optional<OrgId>() : dir.find_org(origin);
+  if (!origin_org) return std::nullopt;
+  DossierState where;
+  where.origin = *origin_org;
+  if (auto holder_org = holder.empty() ? std::optional<OrgId>() : dir.find_org(holder))
+    where.holder = *holder_org;
+  return where;
+}
+
 }  // namespace
 
 Result<UserId> CommandService::find_user(const std::string& key) const {
@@ -946,15 +959,23 @@ Result<DossierView> CommandService::show(DossierId id, const std::optional<std::
     if (!rec) return rec.error();
     if (!rec->has_value())
       return with_reason(ErrorCode::kNotFound, fmt::format("Không tìm thấy hồ sơ {}", id), "unknown_dossier");
-    auto view = view_of(std::move(**rec), true);
-    if (!view) return view.error();
+    auto refused = [&] {
+      return with_reason(ErrorCode::kNotPermitted, fmt::format("'{}' không có quyền xem hồ sơ {}", *user, id),
+                         "not_permitted");
+    };
+    std::optional<UserId> reader;
     if (user) {
       auto uid = find_user(*user);
       if (!uid) return uid.error();
-      if (!may_read(dir_, view->state, *uid))
-        return with_reason(ErrorCode::kNotPermitted,
-                           fmt::format("'{}' không có quyền xem hồ sơ {}", *user, id), "not_permitted");
+      reader = *uid;
+      // Judged from the stored row first (as a listing does), so that a dossier the user may not read is
+      // refused whatever its state: one edited behind the log's back is not named to them as such.
+      const auto where = stored_place(dir_, (*rec)->origin, (*rec)->holder);
+      if (where && !may_read(dir_, *where, *reader)) return refused();
     }
+    auto view = view_of(std::move(**rec), true);
+    if (!view) return view.error();
+    if (reader && !may_read(dir_, view->state, *reader)) return refused();  // and from the checked state
     return view;
   });
 }
@@ -1015,18 +1036,12 @@ Result<bool> listed_match(const Directory& dir, const DossierQuery& q, UserId us
   if ((q.state && state != *q.state) || (q.holder && holder != *q.holder) || (q.award && award != *q.award))
     return false;
   if (q.text && fields.find(*q.text) == std::string::npos && std::to_string(id) != *q.text) return false;
-  auto org_of = [&](const std::string& key) {
-    return key.empty() ? std::optional<OrgId>() : dir.find_org(key);
-  };
-  DossierState where;
-  const auto origin_org = org_of(origin), holder_org = org_of(holder);
-  if (!origin_org)
+  const auto where = stored_place(dir, origin, holder);
+  if (!where)
     return make_error(ErrorCode::kVerifyFailed, fmt::format("hồ sơ {}: không có cơ quan '{}'", id, origin));
-  where.origin = *origin_org;
-  if (holder_org) where.holder = *holder_org;
-  if (!may_read(dir, where, user)) return false;
-  if (q.within && !dir.is_within(where.origin, *q.within) &&
-      !(where.holder.valid() && dir.is_within(where.holder, *q.within)))
+  if (!may_read(dir, *where, user)) return false;
+  if (q.within && !dir.is_within(where->origin, *q.within) &&
+      !(where->holder.valid() && dir.is_within(where->holder, *q.within)))
     return false;
   return true;
 }

@@ -558,6 +558,43 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "api: a dossier edited behind the log's back is refused as any other to whoever may not read it - "
+    "and named as edited to whoever may",
+    "[http]") {
+  ApiServer s;
+  const std::int64_t id = create(s);
+  const std::string at = "/dossiers/" + std::to_string(id);
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(s.dir.file("hoso.db").c_str(), &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, "UPDATE dossiers SET updated_at = '2030-01-01T00:00:00.000Z'", nullptr, nullptr,
+                       nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto store = SqliteStore::open(s.dir.file("hoso.db"), OpenMode::kExisting);
+  REQUIRE(store.ok());
+  auto app = App::over(std::move(store.value()));
+  REQUIRE(app.ok());
+  Api api(**app);
+  auto get = [&](const std::string& target, const std::string& user) {
+    return api.handle(Request{"GET", target, "Bearer " + s.token(user), "", nullptr});
+  };
+  // Another province's clerk learns nothing more than of an intact dossier: 403, nothing of the edit.
+  for (const std::string& target : {at, at + "/history", at + "/replay"}) {
+    Response r = get(target, "ca-tinh-lao-cai.clerk");
+    INFO(target << ": " << r.body);
+    CHECK(r.status == 403);
+    CHECK(reason(r) == "not_permitted");
+    CHECK(r.body.find("lịch sử") == std::string::npos);
+  }
+  // The unit's own clerk is told the dossier no longer matches its history.
+  Response own = get(at, "xom-khuan-lan.clerk");
+  INFO(own.body);
+  CHECK(own.status == 500);
+  CHECK(reason(own) == "tampered");
+}
+
+TEST_CASE(
     "api: a listing by overdue reads the clocks of every candidate and answers one it cannot read as an "
     "error",
     "[http]") {
