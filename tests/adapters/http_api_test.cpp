@@ -66,6 +66,20 @@ struct ApiServer {
   void set_clock(const std::string& at) {
     REQUIRE(app->store->write([&](WriteTx& tx) { return tx.set_clock(ClockRecord{"virtual", at}); }).ok());
   }
+  // The database edited by `sql` behind the engine's back, and an App over it as a new process opens it
+  // (nothing remembered from before the edit).
+  std::unique_ptr<App> edited(const char* sql) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(dir.file("hoso.db").c_str(), &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+    auto store = SqliteStore::open(dir.file("hoso.db"), OpenMode::kExisting);
+    REQUIRE(store.ok());
+    auto reopened = App::over(std::move(store.value()));
+    REQUIRE(reopened.ok());
+    return std::move(reopened.value());
+  }
+
   std::string token(const std::string& user) {
     auto it = tokens.find(user);
     if (it != tokens.end()) return it->second;
@@ -564,18 +578,8 @@ TEST_CASE(
   ApiServer s;
   const std::int64_t id = create(s);
   const std::string at = "/dossiers/" + std::to_string(id);
-  {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open(s.dir.file("hoso.db").c_str(), &db) == SQLITE_OK);
-    CHECK(sqlite3_exec(db, "UPDATE dossiers SET updated_at = '2030-01-01T00:00:00.000Z'", nullptr, nullptr,
-                       nullptr) == SQLITE_OK);
-    sqlite3_close(db);
-  }
-  auto store = SqliteStore::open(s.dir.file("hoso.db"), OpenMode::kExisting);
-  REQUIRE(store.ok());
-  auto app = App::over(std::move(store.value()));
-  REQUIRE(app.ok());
-  Api api(**app);
+  auto app = s.edited("UPDATE dossiers SET updated_at = '2030-01-01T00:00:00.000Z'");
+  Api api(*app);
   auto get = [&](const std::string& target, const std::string& user) {
     return api.handle(Request{"GET", target, "Bearer " + s.token(user), "", nullptr});
   };
@@ -606,18 +610,8 @@ TEST_CASE(
   s.set_clock("2026-05-04T02:00:00.000Z");
   CHECK(s.ok("GET", "/dossiers?overdue=true", unit).at("total").as_int64() == 1);
   // Dossier 1's clocks made unreadable behind the engine's back.
-  {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open(s.dir.file("hoso.db").c_str(), &db) == SQLITE_OK);
-    CHECK(sqlite3_exec(db, "UPDATE dossiers SET timing = 'không phải JSON' WHERE id = 1", nullptr, nullptr,
-                       nullptr) == SQLITE_OK);
-    sqlite3_close(db);
-  }
-  auto store = SqliteStore::open(s.dir.file("hoso.db"), OpenMode::kExisting);
-  REQUIRE(store.ok());
-  auto app = App::over(std::move(store.value()));
-  REQUIRE(app.ok());
-  Api api(**app);
+  auto app = s.edited("UPDATE dossiers SET timing = 'không phải JSON' WHERE id = 1");
+  Api api(*app);
   auto get = [&](const std::string& target) {
     return api.handle(Request{"GET", target, "Bearer " + s.token(unit), "", nullptr});
   };
