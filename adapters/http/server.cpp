@@ -40,6 +40,16 @@ using Clock = std::chrono::steady_clock;
 using Log = std::function<void(const std::string&)>;
 
 class Session;
+
+// Answers handed back together (a group's, after its flush) are all written before any of their connections
+// reads again. Reading right after an answer is written finds nothing yet (the client has not even received
+// it): a receive that fails, then a wait for the socket to be readable. Reading after the whole group's
+// answers are out finds many of the next requests already there, taken at once.
+struct HeldReads {
+  bool holding = false;
+  std::vector<std::shared_ptr<Session>> sessions;
+};
+
 // A request read from a connection, waiting for the engine thread.
 struct Queued {
   std::shared_ptr<Session> session;
@@ -59,12 +69,13 @@ struct Queued {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(Socket socket, const ServerSettings& settings, const Log& log, std::function<void(Queued)> submit,
-          const bool& stopping)
+          const bool& stopping, HeldReads& held)
       : socket_(std::move(socket)),
         settings_(settings),
         log_(log),
         submit_(std::move(submit)),
-        stopping_(stopping) {
+        stopping_(stopping),
+        held_(held) {
     // Beast reads into whatever room the buffer has (at least 512 bytes) and its parser consumes as it goes,
     // so a buffer left to grow by itself stays at 512 bytes and a 1 KiB request takes three reads. With room
     // for a typical request (headers, a bearer token and a proposal's body) it takes one.
@@ -96,6 +107,10 @@ class Session : public std::enable_shared_from_this<Session> {
   // Past the deadline of what it is doing (reading a request, waiting for one, writing an answer); never
   // while the engine has its request.
   bool overdue(Clock::time_point now) const { return now >= deadline_; }
+  // Waits for the next request, once the answers written with this one's are all out (HeldReads).
+  void read_next() {
+    if (socket_.is_open()) read(settings_.idle_timeout);
+  }
   // On shutdown: a connection waiting for a request is closed now; one answering finishes its answer first.
   void close_when_idle() {
     if (!answering_) close();
@@ -237,6 +252,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void written(beast::error_code ec, bool keep_alive) {
     answering_ = false;
     if (ec || !keep_alive || stopping_) return close();
+    if (held_.holding) return held_.sessions.push_back(shared_from_this());
     read(settings_.idle_timeout);
   }
 
@@ -250,6 +266,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const Log& log_;
   std::function<void(Queued)> submit_;
   const bool& stopping_;
+  HeldReads& held_;
   bool answering_ = false;  // between a request read and its answer written
   bool head_only_ = false;  // the request being answered is a HEAD
   std::string head_, body_;  // the answer being written
@@ -305,6 +322,7 @@ struct Server::Impl {
   bool stopping = false;
   std::atomic<bool> stop_begun{false};  // stopping, for other threads
   std::vector<std::weak_ptr<Session>> sessions;
+  HeldReads held_reads;  // the loop's
 
   // The engine: one thread that alone uses the App (its store connection, its caches). It runs what the
   // loop hands it in order, so commands, reads and timer firings never overlap; the loop meanwhile goes on
@@ -403,7 +421,7 @@ struct Server::Impl {
         accept_wait = std::chrono::milliseconds(0);
       }
       auto session = std::make_shared<Session>(
-          std::move(socket), settings, log, [this](Queued q) { submit(std::move(q)); }, stopping);
+          std::move(socket), settings, log, [this](Queued q) { submit(std::move(q)); }, stopping, held_reads);
       sessions.push_back(session);
       session->start();
       accept();
@@ -602,8 +620,11 @@ struct Server::Impl {
       if (!synced)
         for (auto& r : job.done->out) r = error_response(lost_durability());
       asio::post(ioc, [this, job = std::move(job)] {
+        held_reads.holding = true;
         for (std::size_t i = 0; i < job.batch->size(); ++i)
           (*job.batch)[i].session->answer(std::move(job.done->out[i]), (*job.batch)[i].keep_alive);
+        held_reads.holding = false;
+        for (auto& s : std::exchange(held_reads.sessions, {})) s->read_next();
         if (job.done->next_due) arm(*job.done->next_due);
       });
     }
