@@ -129,6 +129,22 @@ std::string proposal() {
 
 json::value body(const HttpReply& r) { return json::parse(r.body); }
 
+// One answer read whole (its head and Content-Length bytes) from a kept-alive connection, which stays open.
+HttpReply read_answer(int fd) {
+  std::string got;
+  for (std::size_t total = std::string::npos; total == std::string::npos || got.size() < total;) {
+    char buf[4096];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    REQUIRE(n > 0);
+    got.append(buf, static_cast<std::size_t>(n));
+    const auto head_end = got.find("\r\n\r\n");
+    const auto length_at = got.find("Content-Length: ");
+    if (head_end != std::string::npos && length_at != std::string::npos && length_at < head_end)
+      total = head_end + 4 + std::stoul(got.substr(length_at + 16));
+  }
+  return parse_reply(got);
+}
+
 // The types of a dossier's events, in order.
 std::vector<std::string> event_types(const Cli& cli, std::int64_t id) {
   const json::value history = cli.ok_json({"history", std::to_string(id)});
@@ -444,25 +460,72 @@ TEST_CASE(
   const int fd = connect_loopback(s.port);
   REQUIRE(fd >= 0);
   REQUIRE(send_all(fd, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
-  // Its answer, whole (head and Content-Length bytes); the connection stays open.
-  std::string got;
-  for (std::size_t total = std::string::npos; total == std::string::npos || got.size() < total;) {
-    char buf[4096];
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    REQUIRE(n > 0);
-    got.append(buf, static_cast<std::size_t>(n));
-    const auto head_end = got.find("\r\n\r\n");
-    const auto length_at = got.find("Content-Length: ");
-    if (head_end != std::string::npos && length_at != std::string::npos && length_at < head_end)
-      total = head_end + 4 + std::stoul(got.substr(length_at + 16));
-  }
-  CHECK(parse_reply(got).status == 200);
+  CHECK(read_answer(fd).status == 200);  // the connection stays open
   // The next request begins and stalls: cut off by the read timeout, long before the idle timeout would.
   REQUIRE(send_all(fd, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "));
   pollfd p{fd, POLLRDHUP, 0};
   REQUIRE(::poll(&p, 1, 10000) == 1);
   CHECK((p.revents & (POLLHUP | POLLERR | POLLRDHUP)) != 0);
   ::close(fd);
+  CHECK(s.stop(SIGTERM).code == 0);
+}
+
+TEST_CASE(
+    "serve: kept-alive connections whose commands were answered together each go on to their next request",
+    "[e2e][serve]") {
+  Cli cli;
+  cli.init();
+  const std::string unit = token(cli, "xom-khuan-lan.clerk");
+  Served s(cli);
+  // Every connection's proposal is sent before any answer is read, so the commands share group commits and
+  // their answers go out together; then each connection asks again, twice, on the same connection.
+  constexpr int kConnections = 24;
+  const std::string create =
+      "POST /dossiers HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + unit +
+      "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(proposal().size()) +
+      "\r\n\r\n" + proposal();
+  std::vector<int> fds;
+  for (int i = 0; i < kConnections; ++i) {
+    fds.push_back(connect_loopback(s.port));
+    REQUIRE(fds.back() >= 0);
+  }
+  for (int fd : fds) REQUIRE(send_all(fd, create));
+  std::vector<std::int64_t> ids;
+  std::vector<std::string> states;  // each dossier's state after its submission
+  for (int fd : fds) {
+    const HttpReply created = read_answer(fd);
+    INFO(created.body);
+    REQUIRE(created.status == 201);
+    ids.push_back(body(created).at("id").as_int64());
+  }
+  for (int round = 1; round <= 2; ++round) {
+    for (std::size_t i = 0; i < fds.size(); ++i) {
+      const std::string ask =
+          round == 1 ? "POST /dossiers/" + std::to_string(ids[i]) +
+                           "/actions/submit HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: "
+                           "Bearer " +
+                           unit + "\r\nContent-Length: 0\r\n\r\n"
+                     : "GET /dossiers/" + std::to_string(ids[i]) +
+                           " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + unit + "\r\n\r\n";
+      REQUIRE(send_all(fds[i], ask));
+    }
+    for (std::size_t i = 0; i < fds.size(); ++i) {
+      const HttpReply r = read_answer(fds[i]);
+      INFO("round " << round << " connection " << i << ": " << r.body);
+      REQUIRE(r.status == 200);
+      CHECK(body(r).at("id").as_int64() == ids[i]);
+      const std::string state(body(r).at("state").as_string());
+      if (round == 1)
+        states.push_back(state);
+      else
+        CHECK(state == states[i]);
+    }
+  }
+  for (int fd : fds) ::close(fd);
+  for (std::int64_t id : ids) {
+    const auto types = event_types(cli, id);
+    CHECK(std::count(types.begin(), types.end(), "DossierSubmitted") == 1);
+  }
   CHECK(s.stop(SIGTERM).code == 0);
 }
 
