@@ -236,10 +236,11 @@ Result<Outcome> CommandService::commit(WriteTx& tx, const Definition& def, Dossi
   }
   projection.last_hash = last_hash;
   if (auto st = tx.append(expected_version, projection, out.events); !st) return st.error();
-  pending_ = Written{std::move(projection.last_hash), state, {}};  // its age: set once remembered
   out.id = state.id;
   out.version = state.version;
   out.state = def.state(state.state).key;
+  // Taken, not copied: the caller is done with `state` (one that goes on from it reads pending_'s).
+  pending_ = Written{std::move(projection.last_hash), std::move(state), {}};  // its age: set once remembered
   return out;
 }
 
@@ -436,6 +437,7 @@ Result<Outcome> CommandService::act(DossierId id, const std::string& action, con
       timer.events.push_back(std::move(fired.value()));
       auto out = commit(tx, d, *state, version, last_hash, timer);
       if (!out) return out.error();
+      *state = pending_->state;  // commit took it; the action goes on from it
       version = out->version;
       last_hash = out->events.back().hash;
     }
@@ -459,8 +461,7 @@ Result<std::optional<CommandService::Current>> CommandService::current(WriteTx& 
   if (known != written_.end()) {
     auto same = tx.still_written(id, known->second.state.version, known->second.last_hash);
     if (!same) return same.error();
-    const Written& w = known->second;
-    if (*same) return std::optional<Current>(Current{w.state.version, w.last_hash, w.state});
+    if (*same) return std::optional<Current>(take_written(known));
   }
   auto rec = tx.load(id);
   if (!rec) return rec.error();
@@ -472,7 +473,7 @@ Result<std::optional<CommandService::Current>> CommandService::current(WriteTx& 
   // The projection is the one the chain recorded: if that is the one remembered, so is its state.
   if (known != written_.end() && known->second.state.version == record.version &&
       known->second.last_hash == record.last_hash)
-    return std::optional<Current>(Current{record.version, record.last_hash, known->second.state});
+    return std::optional<Current>(take_written(known));
   auto def = defs_.by_hash(record.definition_hash);
   if (!def) return def.error();
   auto state = decode_dossier(**def, dir_, record);
@@ -918,6 +919,13 @@ Status CommandService::group(const std::function<Status()>& work) {
     listed_through_ = -1;  // (were a listing read inside the group, it may have seen them)
   }
   return st;
+}
+
+CommandService::Current CommandService::take_written(std::unordered_map<DossierId, Written>::iterator known) {
+  Current c{known->second.state.version, std::move(known->second.last_hash), std::move(known->second.state)};
+  written_order_.erase(known->second.age);
+  written_.erase(known);
+  return c;
 }
 
 void CommandService::remember() {

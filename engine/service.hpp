@@ -302,7 +302,8 @@ class CommandService {
   // Dossier `id` for a command, nullopt when there is none: the state this service remembers writing when the
   // store vouches that its projection is still the stored one (nothing read); else the stored projection,
   // refused unless it matches the dossier's latest event, with the remembered state when it is the one
-  // remembered, else decoded.
+  // remembered, else decoded. A remembered state is taken out, not copied: remember() puts the command's back
+  // once its write commits; after a refusal or a rollback the next command reads the stored projection.
   Result<std::optional<Current>> current(WriteTx& tx, DossierId id);
   // Fires `timer`, which `state` (of `record`) lists, and commits the TimerFired event.
   Status fire_listed(WriteTx& tx, const Current& record, const Definition& def, DossierState& state,
@@ -330,6 +331,8 @@ class CommandService {
   std::unordered_map<DossierId, Written> written_;
   std::list<DossierId> written_order_;  // the dossiers of written_, most recently written first
   std::optional<Written> pending_;      // set by commit(), remembered once the write has committed
+  // The remembered state at `known`, taken out of the memory (current()).
+  Current take_written(std::unordered_map<DossierId, Written>::iterator known);
   void forget_written() {
     written_.clear();
     written_order_.clear();

@@ -3,12 +3,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <initializer_list>
 #include <boost/json.hpp>
 #include <charconv>
+#include <initializer_list>
 #include <limits>
 #include <map>
 #include <optional>
+#include <span>
+#include <utility>
 
 #include "adapters/http/auth.hpp"
 #include "adapters/views/json_views.hpp"
@@ -164,29 +166,6 @@ struct BodyArena {
   std::optional<json::value> parsed;  // the body, when the API parses it itself
 };
 
-// The request body as a JSON object with only the given keys: the one parsed ahead (Request::parsed), else
-// parsed now with its tree in `arena`.
-Result<const json::object*> body_object(const Request& req, std::initializer_list<std::string_view> keys,
-                                        BodyArena& arena) {
-  static const json::object kNone;
-  if (req.body.empty()) return &kNone;
-  boost::system::error_code ec;
-  const json::value* v = nullptr;
-  if (req.parsed) {
-    ec = req.parsed->error;
-    v = &req.parsed->value;
-  } else {
-    // Moved in, not copied: the tree stays in the arena.
-    v = &arena.parsed.emplace(json::parse(req.body, ec, &arena.resource));
-  }
-  if (ec) return bad_request("malformed_json", fmt::format("Nội dung không phải JSON hợp lệ: {}", ec.message()));
-  if (!v->is_object()) return bad_request("malformed_json", "Nội dung phải là một đối tượng JSON");
-  for (const auto& [k, _] : v->as_object())
-    if (std::find(keys.begin(), keys.end(), std::string_view(k)) == keys.end())
-      return bad_request("unknown_key", fmt::format("Khóa '{}' không được hỗ trợ", std::string_view(k)));
-  return &v->as_object();
-}
-
 Result<std::string> text_of(const json::object& o, std::string_view key, bool required) {
   const auto* v = o.if_contains(key);
   if (v == nullptr) {
@@ -258,6 +237,67 @@ Result<RawInput> raw_input(const json::object& o) {
   if (o.contains("on_behalf_of") && behalf->empty()) return empty_behalf();
   in.on_behalf_of = std::move(*behalf);
   return in;
+}
+
+// The keys a create's and an action's body may have.
+constexpr std::string_view kCreateKeys[] = {"workflow",  "award", "fields",
+                                            "documents", "note",  "on_behalf_of"};
+constexpr std::string_view kActKeys[] = {"fields", "documents",        "note",
+                                         "ballot", "expected_version", "on_behalf_of"};
+
+// A create's (`create`) or an action's body, parsed into `v` (null: the body is empty, as `{}`) or failed
+// with `ec`: only the route's keys, then a create's workflow and award, then the input (raw_input).
+Result<CommandBody> map_command_body(const json::value* v, const boost::system::error_code& ec, bool create) {
+  static const json::object kNone;
+  const json::object* o = &kNone;
+  if (v != nullptr) {
+    if (ec)
+      return bad_request("malformed_json", fmt::format("Nội dung không phải JSON hợp lệ: {}", ec.message()));
+    if (!v->is_object()) return bad_request("malformed_json", "Nội dung phải là một đối tượng JSON");
+    const auto keys =
+        create ? std::span<const std::string_view>(kCreateKeys) : std::span<const std::string_view>(kActKeys);
+    for (const auto& [k, _] : v->as_object())
+      if (std::find(keys.begin(), keys.end(), std::string_view(k)) == keys.end())
+        return bad_request("unknown_key", fmt::format("Khóa '{}' không được hỗ trợ", std::string_view(k)));
+    o = &v->as_object();
+  }
+  CommandBody body;
+  if (create) {
+    auto workflow = text_of(*o, "workflow", true);
+    if (!workflow) return workflow.error();
+    auto award = text_of(*o, "award", true);
+    if (!award) return award.error();
+    body.workflow = std::move(*workflow);
+    body.award = std::move(*award);
+  }
+  auto in = raw_input(*o);
+  if (!in) return in.error();
+  body.input = std::move(*in);
+  return body;
+}
+
+// Whether `target` is a create's path (POST /dossiers) or an action's (/dossiers/{id}/actions/{action}), or
+// neither.
+std::optional<bool> command_route(std::string_view target) {
+  auto t = parse_target(target);
+  if (!t) return std::nullopt;
+  const auto& p = t->path;
+  if (p.size() == 1 && p[0] == "dossiers") return true;
+  if (p.size() == 4 && p[0] == "dossiers" && p[2] == "actions") return false;
+  return std::nullopt;
+}
+
+// The request's command body (a create's when `create`): as the loop mapped it (Request::parsed, taken once),
+// else mapped now from the tree parsed ahead, else from the body parsed now into `arena`.
+Result<CommandBody> command_body(const Request& req, bool create, BodyArena& arena) {
+  if (req.body.empty()) return map_command_body(nullptr, {}, create);
+  if (req.parsed) {
+    if (auto ahead = std::exchange(req.parsed->command, std::nullopt)) return std::move(*ahead);
+    return map_command_body(&req.parsed->value, req.parsed->error, create);
+  }
+  boost::system::error_code ec;
+  const json::value& v = arena.parsed.emplace(json::parse(req.body, ec, &arena.resource));
+  return map_command_body(&v, ec, create);
 }
 
 // A refusal the server logs: no permission, or a delegation refused (the user named to act for is unknown or
@@ -442,27 +482,22 @@ class Handler {
     return Status::Ok();
   }
 
-  // A command's input (raw_input), refused when the user it is done for may not write.
-  Result<RawInput> write_input(const json::object& o) const {
-    auto in = raw_input(o);
-    if (!in) return in.error();
-    if (auto w = may_write(in->on_behalf_of); !w) return w.error();
-    return in;
+  // A create's (`create`) or an action's body (command_body), refused when the user it is done for may not
+  // write.
+  Result<CommandBody> write_body(bool create) const {
+    BodyArena arena;
+    auto body = command_body(req_, create, arena);
+    if (!body) return body.error();
+    if (auto w = may_write(body->input.on_behalf_of); !w) return w.error();
+    return body;
   }
 
   Result<json::value> create() {
     if (auto k = only_query({}); !k) return k.error();
     if (auto w = may_write(); !w) return w.error();
-    BodyArena arena;
-    auto o = body_object(req_, {"workflow", "award", "fields", "documents", "note", "on_behalf_of"}, arena);
-    if (!o) return o.error();
-    auto workflow = text_of(**o, "workflow", true);
-    if (!workflow) return workflow.error();
-    auto award = text_of(**o, "award", true);
-    if (!award) return award.error();
-    auto in = write_input(**o);
-    if (!in) return in.error();
-    auto out = app_.service->create(*workflow, *award, user_key(), *in);
+    auto body = write_body(true);
+    if (!body) return body.error();
+    auto out = app_.service->create(body->workflow, body->award, user_key(), body->input);
     if (!out) return out.error();
     created_ = true;
     answer(std::move(*out));
@@ -472,13 +507,9 @@ class Handler {
   Result<json::value> act(DossierId id, const std::string& action) {
     if (auto k = only_query({}); !k) return k.error();
     if (auto w = may_write(); !w) return w.error();
-    BodyArena arena;
-    auto o = body_object(req_, {"fields", "documents", "note", "ballot", "expected_version", "on_behalf_of"},
-                         arena);
-    if (!o) return o.error();
-    auto in = write_input(**o);
-    if (!in) return in.error();
-    auto out = app_.service->act(id, action, user_key(), *in);
+    auto body = write_body(false);
+    if (!body) return body.error();
+    auto out = app_.service->act(id, action, user_key(), body->input);
     if (!out) return out.error();
     answer(std::move(*out));
     return json::value();
@@ -652,9 +683,11 @@ void finish(Response& r) {
 
 ParsedBody::ParsedBody() = default;
 
-std::shared_ptr<const ParsedBody> parse_body(const std::string& body) {
+std::shared_ptr<const ParsedBody> parse_body(const std::string& body, std::string_view target) {
   auto parsed = std::make_shared<ParsedBody>();
   parsed->value = json::parse(body, parsed->error, &parsed->resource);
+  if (auto create = command_route(target); create && !body.empty())
+    parsed->command = map_command_body(&parsed->value, parsed->error, *create);
   return parsed;
 }
 

@@ -8,12 +8,22 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "adapters/runtime/app.hpp"
 
 namespace hoso::http {
+
+// What the body of a create (POST /dossiers) or of an action (POST /dossiers/{id}/actions/{action}) asks:
+// the workflow and award of a create, and the command's input; refused (400) for a key the route does not
+// take, a wrong type or a missing workflow or award, checked in that order.
+struct CommandBody {
+  std::string workflow, award;  // a create's
+  RawInput input;
+};
 
 // A request body parsed as JSON ahead of time (see parse_body). The tree is in `resource`, first in the
 // struct's own buffer (a command's body fits), so it is built without an allocation per node and freed
@@ -27,6 +37,10 @@ struct ParsedBody {
   boost::json::value value =
       boost::json::value(boost::json::storage_ptr(&resource));  // moved into: kept there
   boost::system::error_code error;  // set: the body is not JSON
+  // The body mapped onto a create's or an action's input when the target names one of those routes (the
+  // result the route would reach itself, error included); unset for any other target. Taken (moved out) by
+  // the route that runs the request: were it run again, it would map the tree again.
+  mutable std::optional<Result<CommandBody>> command;
 };
 
 struct Request {
@@ -39,8 +53,9 @@ struct Request {
   std::shared_ptr<const ParsedBody> parsed = nullptr;
 };
 
-// `body` parsed as JSON, for Request::parsed.
-std::shared_ptr<const ParsedBody> parse_body(const std::string& body);
+// `body` parsed as JSON, for Request::parsed, and mapped onto a command's input when `target` is a create's
+// or an action's path (ParsedBody::command).
+std::shared_ptr<const ParsedBody> parse_body(const std::string& body, std::string_view target = {});
 
 struct Response {
   int status = 200;

@@ -200,8 +200,9 @@ class Session : public std::enable_shared_from_this<Session> {
       q.request.authorization = std::string(it->value());
     q.request.body = std::move(req.body());
     q.command = q.request.method != "GET" && q.request.method != "HEAD";
-    // Parsed here, on the loop, so that the engine only runs the command.
-    if (q.command && !q.request.body.empty()) q.request.parsed = parse_body(q.request.body);
+    // Parsed (and a create's or an action's mapped onto its input) here, on the loop, so that the engine only
+    // runs the command.
+    if (q.command && !q.request.body.empty()) q.request.parsed = parse_body(q.request.body, q.request.target);
     head_only_ = q.request.method == "HEAD";
     submit_(std::move(q));
   }
