@@ -21,6 +21,7 @@
 #include "adapters/notify/file_notifier.hpp"
 #include "adapters/notify/smtp_notifier.hpp"
 #include "adapters/notify/webhook_notifier.hpp"
+#include "adapters/runtime/thread_priority.hpp"
 #include "adapters/yaml/server_config.hpp"
 
 namespace hoso::cli {
@@ -45,6 +46,7 @@ class Dispatcher {
   void start() {
     thread_ = std::thread([this] {
       pthread_setname_np(pthread_self(), "hoso-notices");
+      log_(lower_thread_priority("notice", kNoticeNice));
       loop();
     });
   }

@@ -1,25 +1,26 @@
 #include "adapters/http/server.hpp"
 
 #include <fmt/format.h>
+#include <pthread.h>
 
+#include <algorithm>
+#include <array>
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
-#include <algorithm>
-#include <array>
-#include <atomic>
 #include <chrono>
 #include <future>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <set>
-#include <tuple>
-#include <pthread.h>
-#include <limits>
 #include <thread>
+#include <tuple>
 
 #include "adapters/http/api.hpp"
+#include "adapters/runtime/thread_priority.hpp"
 
 namespace hoso::http {
 
@@ -856,6 +857,7 @@ Status Server::run(const std::function<void(const std::string&)>& log, const std
   // descriptors (many connections), and every answer waits for a flush.
   if (Status opened = m.log_sync->sync(); !opened) return opened;
   for (Worker* w : {&m.engine, &m.reader, &m.syncer, &m.checkpointer}) w->start();
+  asio::post(m.checkpointer.ctx, [&m] { m.log(lower_thread_priority("checkpoint", kCheckpointNice)); });
   {
     std::lock_guard lock(m.engine_m);
     m.engine_open = true;

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -653,6 +654,56 @@ TEST_CASE("serve: SIGTERM closes connections waiting for a request, whatever the
   CHECK(read_all(idle).empty());  // closed without an answer
   ::close(idle);
   ::close(half);
+}
+
+// The nice value of each of the process's threads, by thread name (/proc/PID/task/TID/comm and stat).
+std::map<std::string, int> thread_nices(pid_t pid) {
+  std::map<std::string, int> out;
+  const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+    std::string name;
+    std::getline(std::ifstream(task.path() / "comm"), name);
+    std::ifstream in(task.path() / "stat");
+    const std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (name.empty() || stat.rfind(')') == std::string::npos) continue;  // the thread ended meanwhile
+    std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+    std::string f;
+    for (int i = 3; i <= 19 && fields >> f; ++i)  // nice is field 19
+      if (i == 19) out[name] = std::stoi(f);
+  }
+  return out;
+}
+
+TEST_CASE("serve: the checkpoint and notice threads run at a lower CPU priority than the loop and the engine",
+          "[e2e][serve]") {
+  Cli cli;
+  cli.init();
+  Served s(cli);
+  // The main thread ("hoso") runs the loop at the priority the server was started with.
+  std::map<std::string, int> nices;
+  for (int tries = 0; tries < 250; ++tries) {
+    nices = thread_nices(s.child.pid);
+    if (nices.contains("hoso") && nices.contains("hoso-notices") && nices.contains("hoso-checkpoint") &&
+        nices["hoso-checkpoint"] != nices["hoso"] && nices["hoso-notices"] != nices["hoso"])
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  REQUIRE(nices.contains("hoso"));
+  const int base = nices["hoso"];
+  CHECK(nices["hoso-engine"] == base);
+  CHECK(nices["hoso-reader"] == base);
+  CHECK(nices["hoso-flush"] == base);
+  CHECK(nices["hoso-checkpoint"] == std::min(base + 5, 19));
+  CHECK(nices["hoso-notices"] == std::min(base + 10, 19));
+  // And it still serves (a command goes through the engine; its flush and answer are not held up).
+  const std::string clerk = token(cli, "xom-khuan-lan.clerk");
+  CHECK(s.call("POST", "/dossiers", clerk, proposal()).status == 201);
+  const RunResult stopped = s.stop(SIGTERM);
+  CHECK(stopped.code == 0);
+  CHECK_THAT(stopped.err,
+             Catch::Contains("checkpoint thread: background work, CPU priority lowered to nice"));
+  CHECK_THAT(stopped.err, Catch::Contains("notice thread: background work, CPU priority lowered to nice"));
 }
 
 TEST_CASE("serve: notices go to a signed webhook, and a receiver that is down, then up, gets each exactly once",
