@@ -72,6 +72,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(Socket socket, const ServerSettings& settings, const Log& log, std::function<void(Queued)> submit,
           const bool& stopping, HeldReads& held)
       : socket_(std::move(socket)),
+        buffer_(settings.max_header + kMaxRead),
         settings_(settings),
         log_(log),
         submit_(std::move(submit)),
@@ -190,6 +191,11 @@ class Session : public std::enable_shared_from_this<Session> {
       return close();
     if (ec == bhttp::error::body_limit) return reply_error(413, "body_too_large", "Nội dung yêu cầu quá lớn");
     if (ec == bhttp::error::header_limit) return reply_error(431, "header_too_large", "Phần đầu yêu cầu quá lớn");
+    // Bytes the parser cannot take yet filled the buffer (its limit: a head and one read): a chunk-size line
+    // or a trailer that does not end, which Beast's limits on the head and the body do not cover.
+    if (ec == bhttp::error::buffer_overflow)
+      return reply_error(413, "request_too_large",
+                         "Yêu cầu quá lớn: dòng khai báo một phần nội dung hoặc phần đuôi vượt giới hạn");
     if (ec) return reply_error(400, "bad_request", "Yêu cầu HTTP không hợp lệ");
     answering_ = true;
     deadline_ = Clock::time_point::max();  // the engine answers; the write that follows has its own deadline
@@ -211,6 +217,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void reply_error(int status, const char* reason, const char* message) {
     answering_ = true;
     head_only_ = false;
+    linger_ = true;  // the request may not have been read whole
     boost::json::object e{{"code", "invalid_input"}, {"message", message}, {"reason", reason}};
     respond(status, boost::json::serialize(boost::json::object{{"error", std::move(e)}}),
             "application/json; charset=utf-8", false);
@@ -219,6 +226,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // Writes the answer: a status line and four headers formatted here, then the body (none to a HEAD).
   void respond(int status, std::string body, const std::string& content_type, bool keep_alive,
                const std::string& allow = "") {
+    keep_alive = keep_alive && !stopping_;  // stopping: closed once this is out, and the client is told so
     body_ = std::move(body);
     head_.clear();
     const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
@@ -253,11 +261,36 @@ class Session : public std::enable_shared_from_this<Session> {
   // The answer is out (or could not be written): the next request, or the connection closed.
   void written(beast::error_code ec, bool keep_alive) {
     answering_ = false;
+    if (!ec && linger_ && !stopping_) return linger();
     if (ec || !keep_alive || stopping_) return close();
     if (held_.holding) return held_.sessions.push_back(shared_from_this());
     read(settings_.idle_timeout);
   }
 
+  // After an error answer the request may not have been read whole (a body over the limit, a malformed head):
+  // closed then, with bytes of it unread, the connection would be reset by the kernel, and a client still
+  // sending could lose the answer. So the sending side is shut (the client reads the answer, then its end),
+  // what the client still sends is read and dropped until it closes, for at most kLinger (within the read
+  // timeout), and then the connection is closed (as nginx's lingering close). On shutdown it is closed at
+  // once (close_when_idle).
+  void linger() {
+    beast::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) return close();
+    deadline_ = Clock::now() + std::min(settings_.read_timeout, kLinger);
+    drain();
+  }
+  void drain() {
+    buffer_.clear();
+    socket_.async_read_some(buffer_.prepare(kReadRoom),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (ec)
+                                return self->close();  // the client's end, a reset, or closed at the deadline
+                              self->drain();
+                            });
+  }
+
+  static constexpr std::chrono::milliseconds kLinger{5000};
   static constexpr std::size_t kReadRoom = 4096;
   static constexpr std::size_t kMaxRead = 65536;  // at most per read (as Beast's own reads)
   Socket socket_;
@@ -271,6 +304,7 @@ class Session : public std::enable_shared_from_this<Session> {
   HeldReads& held_;
   bool answering_ = false;  // between a request read and its answer written
   bool head_only_ = false;  // the request being answered is a HEAD
+  bool linger_ = false;     // the answer is an error that may leave the request unread: linger() after it
   std::string head_, body_;  // the answer being written
 };
 

@@ -1182,6 +1182,77 @@ TEST_CASE("server: work handed to the engine before a flush failed but run after
   CHECK(running.stopped_by_itself().error().reason == "log_not_durable");
 }
 
+// Holds the server's engine with work of its own (as the dispatcher's records or a long command would hold
+// it) from construction until release().
+struct HeldEngine {
+  explicit HeldEngine(http::Server& server) {
+    std::promise<void> held;
+    thread = std::thread([this, &server, &held] {
+      CHECK(server
+                .on_engine([&](App&) {
+                  held.set_value();
+                  released.wait();
+                  return Status::Ok();
+                })
+                .ok());
+    });
+    held.get_future().wait();
+  }
+  HeldEngine(const HeldEngine&) = delete;
+  HeldEngine& operator=(const HeldEngine&) = delete;
+  ~HeldEngine() { release(); }
+  // Lets the engine go on, once the holding work has returned.
+  void release() {
+    if (!thread.joinable()) return;
+    release_.set_value();
+    thread.join();
+  }
+  std::promise<void> release_;
+  std::shared_future<void> released = release_.get_future().share();
+  std::thread thread;
+};
+
+TEST_CASE(
+    "server: a command answered while the server stops tells its kept-alive client the connection closes",
+    "[http]") {
+  ApiServer s;
+  const std::string at = "/dossiers/" + std::to_string(create(s));
+  const std::string clerk = s.token("xom-khuan-lan.clerk");
+  ServerSettings settings;
+  settings.port = 0;
+  http::Server server(*s.app, settings);
+  auto listening = server.listen();
+  REQUIRE(listening.ok());
+  const int port = listening.value();
+  std::promise<void> running;
+  Status ran = Status::Ok();
+  std::thread loop([&] { ran = server.run([](const std::string&) {}, [&] { running.set_value(); }); });
+  running.get_future().wait();
+  HeldEngine engine(server);
+  // A submission on a kept-alive connection reaches the engine's queue; then the server is told to stop.
+  const std::uint64_t handed = server.engine_requests();
+  const int fd = testing::connect_loopback(port);
+  REQUIRE(fd >= 0);
+  REQUIRE(testing::send_all(fd, "POST " + at +
+                                    "/actions/submit HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " +
+                                    clerk + "\r\nContent-Length: 0\r\n\r\n"));
+  for (int i = 0; i < 1000 && server.engine_requests() == handed; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  REQUIRE(server.engine_requests() == handed + 1);
+  server.stop();  // on the loop before the answer, which is posted there only once the engine is released
+  engine.release();
+  // In-flight, it is run and answered - and the answer says the connection closes, which it then does.
+  const std::string answer = testing::read_all(fd);
+  ::close(fd);
+  const auto head_end = answer.find("\r\n\r\n");
+  REQUIRE(head_end != std::string::npos);
+  INFO(answer.substr(0, head_end));
+  CHECK(testing::parse_reply(answer).status == 200);
+  CHECK(answer.substr(0, head_end).find("\r\nConnection: close") != std::string::npos);
+  loop.join();
+  CHECK(ran.ok());
+}
+
 TEST_CASE("server: reads are answered by the reader while the engine is busy - a command waits for the engine",
           "[http]") {
   ApiServer s;
@@ -1200,18 +1271,7 @@ TEST_CASE("server: reads are answered by the reader while the engine is busy - a
   std::promise<void> running;
   std::thread loop([&] { server.run([](const std::string&) {}, [&] { running.set_value(); }); });
   running.get_future().wait();
-  // The engine held by other work (as the dispatcher's records or a long command would hold it).
-  std::promise<void> held, release;
-  std::shared_future<void> released = release.get_future().share();
-  std::thread busy([&] {
-    CHECK(server.on_engine([&](App&) {
-                  held.set_value();
-                  released.wait();
-                  return Status::Ok();
-                })
-              .ok());
-  });
-  held.get_future().wait();
+  HeldEngine engine(server);
   const std::uint64_t handed = server.engine_requests();
   // A read is answered meanwhile (without the reader it would wait for the engine: the client gives up after
   // 10 s and this fails), and is not counted as held up by the engine's work.
@@ -1227,9 +1287,8 @@ TEST_CASE("server: reads are answered by the reader while the engine is busy - a
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   CHECK(server.engine_requests() == handed + 1);
   CHECK(submitted.wait_for(std::chrono::milliseconds(300)) == std::future_status::timeout);
-  release.set_value();
+  engine.release();
   CHECK(submitted.get().status == 200);
-  busy.join();
   // The reader sees what the command wrote once it was answered.
   const testing::HttpReply after = testing::http_request(port, "GET", at, clerk);
   CHECK(json::parse(after.body).at("state").as_string() == "commune_intake");
