@@ -25,18 +25,31 @@ FileNotifier::~FileNotifier() {
 }
 
 Status FileNotifier::deliver(const Notification& n, Timestamp at) {
-  const std::string line = boost::json::serialize(notification_json(n, at)) + "\n";
+  // After a half line that could not be cut off, this one starts on a line of its own.
+  std::string line = need_newline_ ? "\n" : "";
+  line += boost::json::serialize(notification_json(n, at));
+  line += '\n';
   if (fd_ < 0) {
     fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd_ < 0) return file_error("mở được", path_, errno);
   }
+  // Where the line begins: a write that stops partway (the disk or the file's size limit reached) is cut off
+  // again, so that no half line is left for the next one to be glued to (a line no reader could parse).
+  const off_t start = ::lseek(fd_, 0, SEEK_END);
+  if (start < 0) return file_error("ghi được", path_, errno);
   std::size_t done = 0;
   while (done < line.size()) {
     const ssize_t w = ::write(fd_, line.data() + done, line.size() - done);
     if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return file_error("ghi được", path_, errno);
+    if (w <= 0) {
+      const int err = w < 0 ? errno : EIO;
+      // Not even cut back: the next line starts on a line of its own.
+      if (done > 0 && ::ftruncate(fd_, start) != 0) need_newline_ = true;
+      return file_error("ghi được", path_, err);
+    }
     done += static_cast<std::size_t>(w);
   }
+  need_newline_ = false;
   return Status::Ok();
 }
 

@@ -20,7 +20,8 @@ class FileNotifier {
   FileNotifier& operator=(const FileNotifier&) = delete;
 
   // Appends `n` (delivered at `at`) as one JSON line; kInternal naming the file when it cannot be opened or
-  // written. Not yet durable: flush() makes it so.
+  // written, and then nothing of the line is left in the file (a part written is cut off again). Not yet
+  // durable: flush() makes it so.
   Status deliver(const Notification& n, Timestamp at);
   // Syncs the lines appended since the last flush and closes the file; kInternal naming the file when the
   // disk refuses them. A crash between the flush and recording the deliveries repeats the lines later
@@ -31,6 +32,7 @@ class FileNotifier {
  private:
   std::string path_;
   int fd_ = -1;  // open while lines wait for flush()
+  bool need_newline_ = false;  // a half line could not be cut off: the next line starts after a newline
 };
 
 // The "file" channel over `notifier`: deliver appends, the batch's flush syncs.

@@ -1,5 +1,6 @@
-// How a webhook URL appears in logs and messages: a user:password@ part and the signing secret, wherever
-// it was put, are hidden. Header-only: the configuration's description uses it as well as the notifier.
+// Secrets kept out of logs and messages: how a webhook URL appears (a user:password@ part and the signing
+// secret, wherever it was put, are hidden), and any text with a secret masked. Header-only: the
+// configuration's description uses it as well as the notifiers.
 #pragma once
 #include <fmt/format.h>
 
@@ -8,6 +9,15 @@
 
 namespace hoso {
 
+// `text` with every occurrence of `secret` (when not empty) replaced by ***, searched from after each
+// replacement: a secret that occurs in *** (or is one) neither loops nor grows the text.
+inline std::string masked(std::string text, std::string_view secret) {
+  if (secret.empty()) return text;
+  for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at + 3))
+    text.replace(at, secret.size(), "***");
+  return text;
+}
+
 inline std::string redacted_url(std::string_view url, std::string_view secret) {
   const auto scheme_end = url.find("://");
   const auto from = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
@@ -15,10 +25,7 @@ inline std::string redacted_url(std::string_view url, std::string_view secret) {
   std::string out(url);
   if (at != std::string_view::npos && url.find_first_of("/?", from) > at)
     out = fmt::format("{}***{}", url.substr(0, from), url.substr(at));
-  if (secret.empty()) return out;
-  for (auto i = out.find(secret); i != std::string::npos; i = out.find(secret, i))
-    out.replace(i, secret.size(), "***");
-  return out;
+  return masked(std::move(out), secret);
 }
 
 }  // namespace hoso

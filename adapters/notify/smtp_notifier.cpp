@@ -15,6 +15,8 @@
 #include <optional>
 #include <vector>
 
+#include "adapters/notify/redact.hpp"
+
 namespace hoso {
 namespace {
 
@@ -138,10 +140,7 @@ std::string printable(std::string_view text) {
 
 // `text` with every occurrence of each secret replaced by ***.
 std::string masked(std::string text, const std::vector<std::string>& secrets) {
-  for (const auto& secret : secrets)
-    if (!secret.empty())
-      for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at))
-        text.replace(at, secret.size(), "***");
+  for (const auto& secret : secrets) text = hoso::masked(std::move(text), secret);
   return text;
 }
 

@@ -1,13 +1,21 @@
 // The notification dispatcher over the core with a fake clock and an in-memory store: attempts recorded in
 // the history, exponential backoff, dead letters, several channels each settling a notice once, and a
 // restarted dispatcher resuming from the history. The channels are fakes that count calls.
-#include <catch2/catch.hpp>
-#include <fmt/format.h>
+#include "adapters/notify/dispatcher.hpp"
 
+#include <fmt/format.h>
+#include <sys/resource.h>
+
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
 #include <map>
 
-#include "adapters/notify/dispatcher.hpp"
+#include "adapters/notify/file_notifier.hpp"
 #include "engine/codec.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/support/world.hpp"
 
 using namespace hoso;
@@ -614,4 +622,50 @@ TEST_CASE("dispatcher: a batch counts only once its channel's flush succeeds, an
   CHECK(p.attempts().size() == 2);
   CHECK(p.w.service->pending_notifications(10, templates())->empty());
   p.audit_passes();
+}
+
+TEST_CASE(
+    "file channel: a line the disk stops partway is cut off again - the lines before and after stay whole",
+    "[notify]") {
+  TempDir dir;
+  const std::string path = dir.file("notices.jsonl");
+  FileNotifier file(path);
+  auto notice = [](std::int64_t gseq) {
+    Notification n;
+    n.gseq = gseq;
+    n.dossier = 7;
+    n.to_org = "ca-xa-phuong-tien";
+    n.template_key = "dossier_received";
+    n.subject = "Hồ sơ 7";
+    n.body = std::string(2000, 'x');  // longer than the room left below: written in part
+    n.emails = {"van.thu@example.vn"};
+    return n;
+  };
+  REQUIRE(file.deliver(notice(1), Timestamp{0}).ok());
+  REQUIRE(file.flush().ok());
+  // A file size limit 100 bytes past the first line (as a full disk would stop it): the second line is
+  // written in part, then refused.
+  const auto size = static_cast<rlim_t>(std::filesystem::file_size(path));
+  rlimit before{};
+  REQUIRE(getrlimit(RLIMIT_FSIZE, &before) == 0);
+  rlimit low = before;
+  low.rlim_cur = size + 100;
+  auto* const old_handler = std::signal(SIGXFSZ, SIG_IGN);  // a write past the limit fails with EFBIG instead
+  REQUIRE(setrlimit(RLIMIT_FSIZE, &low) == 0);
+  const Status refused = file.deliver(notice(2), Timestamp{0});
+  REQUIRE(setrlimit(RLIMIT_FSIZE, &before) == 0);
+  std::signal(SIGXFSZ, old_handler);
+  REQUIRE_FALSE(refused.ok());
+  CHECK_THAT(refused.error().message, Catch::Contains(path));
+  CHECK(std::filesystem::file_size(path) == size);  // nothing of it is left
+  // The next one (its retry, or another notice) is a line of its own.
+  REQUIRE(file.deliver(notice(3), Timestamp{0}).ok());
+  REQUIRE(file.flush().ok());
+  std::ifstream in(path);
+  std::vector<std::string> ids;
+  for (std::string line; std::getline(in, line);) {
+    auto parsed = boost::json::parse(line);  // throws on a line glued to half of another
+    ids.emplace_back(parsed.at("id").as_string());
+  }
+  CHECK(ids == std::vector<std::string>{"1.0", "3.0"});
 }

@@ -4,10 +4,10 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <catch2/catch.hpp>
-
 #include <fstream>
 
 #include "adapters/notify/notification_json.hpp"
+#include "adapters/notify/redact.hpp"
 #include "adapters/notify/webhook_notifier.hpp"
 #include "tests/support/http_receiver.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -266,4 +266,15 @@ TEST_CASE("webhook: the secret never appears in a message, even where it is put 
   receiver.answer(500);
   check_failure(deliver(settings(receiver.url("/" + std::string(kSecret)))), kWebhookTransient,
                 receiver.url("/***"));
+}
+
+TEST_CASE("secrets are masked wherever they occur - even a secret that occurs in the mask itself",
+          "[webhook][smtp]") {
+  CHECK(masked("pw=abc; again abc.", "abc") == "pw=***; again ***.");
+  CHECK(masked("abcabc", "abc") == "******");
+  CHECK(masked("nothing here", "") == "nothing here");
+  // A secret of asterisks: masked once each, neither looping nor growing.
+  CHECK(masked("a*b**c", "*") == "a***b******c");
+  CHECK(masked("x***y", "***") == "x***y");
+  CHECK(redacted_url("https://h.example/p/***/q", "*") == "https://h.example/p/*********/q");
 }
