@@ -123,6 +123,9 @@ Result<Directory> Directory::build(const std::vector<OrgSpec>& org_specs,
       auto deputy = d.find_user(g.user);
       if (!deputy) return fail(fmt::format("user '{}': unknown delegate '{}'", u.key, g.user));
       if (*deputy == u.id) return fail(fmt::format("user '{}': cannot be their own delegate", u.key));
+      if (!d.is_within(u.org, d.jurisdiction_of(d.users_[deputy->value].org)))
+        return fail(fmt::format("user '{}': delegate '{}' is of an org whose area does not hold '{}'", u.key,
+                                g.user, d.orgs_[u.org.value].key));
       auto from = parse_date(g.from);
       auto until = parse_date(g.until);
       if (!from || !until)

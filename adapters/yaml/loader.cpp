@@ -848,6 +848,19 @@ std::vector<Diagnostic> check_directory(const std::vector<OrgSource>& orgs,
         }
       }
     }
+    // Whether org `org` lies in the area org `deputy` serves: a unit, a department or a level node serves
+    // its own subtree, an agency its level node's (agencies are direct children of it, checked above).
+    auto within_area = [&](std::size_t org, std::size_t deputy) {
+      std::size_t area = deputy;
+      if (kinds[deputy] && *kinds[deputy] != OrgKind::kUnit && *kinds[deputy] != OrgKind::kDepartment &&
+          *kinds[deputy] != OrgKind::kCentral && *kinds[deputy] != OrgKind::kProvince &&
+          *kinds[deputy] != OrgKind::kCommune && parent[deputy])
+        area = *parent[deputy];
+      std::optional<std::size_t> at = org;
+      for (std::size_t steps = 0; at && steps <= n; ++steps, at = parent[*at])
+        if (*at == area) return true;
+      return false;
+    };
     // Delegates, once every user id is known.
     for (const UserSource& u : users) {
       struct Period {
@@ -884,6 +897,20 @@ std::vector<Diagnostic> check_directory(const std::vector<OrgSource>& orgs,
           continue;
         }
         if (!known) continue;
+        // A delegate covers for a colleague: of the same org, or of an agency whose area holds the
+        // delegator's org (the commune's clerk for a hamlet's) — never of some other area, which would act
+        // (and read the inbox) where their own account may not.
+        if (const auto from_org = index.find(u.org.value),
+            to_org = index.find(users[user_index.at(g.user.value)].org.value);
+            from_org != index.end() && to_org != index.end() &&
+            !within_area(from_org->second, to_org->second)) {
+          err(at(g.user),
+              fmt::format("{}: '{}' (org '{}') may not act for a user of org '{}': a delegate belongs to the "
+                          "same org, or to an agency whose area holds it",
+                          field("user"), g.user.value, users[user_index.at(g.user.value)].org.value,
+                          u.org.value));
+          continue;
+        }
         for (const Period& p : periods)
           if (p.user == g.user.value && p.from <= *until && *from <= p.until) {
             err(at(g.user), fmt::format("{}: '{}' is already a delegate for an overlapping period (line {})",

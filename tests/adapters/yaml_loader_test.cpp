@@ -1033,3 +1033,41 @@ TEST_CASE("delegates: each rule is an error located at the offending value", "[y
     CHECK_THAT(dir.error().message, Catch::Contains("user 'xa.clerk': cannot be their own delegate"));
   }
 }
+
+TEST_CASE(
+    "delegates: a delegate is of the same org or of an agency whose area holds it - not of another area",
+    "[yaml][delegation]") {
+  // Two communes of one province, each with a clerk; the province's police with a clerk; the first commune's
+  // clerk lists one delegate (line 8 of the users).
+  const std::string orgs = std::string(kSmallOrgs) +
+                           "  - id: xa2\n    name: \"Xã C\"\n    kind: commune\n    parent: tinh\n"
+                           "  - id: ca-tinh\n    name: \"Công an tỉnh A\"\n    kind: province_police\n"
+                           "    parent: tinh\n";
+  auto users = [](const std::string& deputy) {
+    return std::string(kSmallUsers) + "    delegates:\n      - {user: " + deputy +
+           ", from: 2026-01-01, until: 2026-01-31}\n"
+           "  - id: xa2.clerk\n    name: \"Lê Văn Cường\"\n    email: cuong.lv@xa2.example\n    org: xa2\n"
+           "    roles: [clerk]\n"
+           "  - id: ca-tinh.clerk\n    name: \"Phạm Thị Dung\"\n    email: dung.pt@ca-tinh.example\n"
+           "    org: ca-tinh\n    roles: [clerk]\n";
+  };
+  {  // The province police serves the whole province, the first commune included: accepted.
+    Dir d = directory(orgs, users("ca-tinh.clerk"));
+    INFO(show(d.parse) << show(d.check));
+    REQUIRE(d.parse.empty());
+    CHECK(d.check.empty());
+    CHECK(Directory::build(d.orgs, d.users).ok());
+  }
+  {  // Another commune's clerk: refused, where the delegate is named, and by Directory::build alike.
+    Dir d = directory(orgs, users("xa2.clerk"));
+    REQUIRE(d.parse.empty());
+    REQUIRE_DIAG(
+        d.check, "users.yaml:8:16",
+        "user 'xa.clerk': delegates[0].user: 'xa2.clerk' (org 'xa2') may not act for a user of org 'xa': "
+        "a delegate belongs to the same org, or to an agency whose area holds it");
+    auto dir = Directory::build(d.orgs, d.users);
+    REQUIRE_FALSE(dir.ok());
+    CHECK_THAT(dir.error().message,
+               Catch::Contains("delegate 'xa2.clerk' is of an org whose area does not hold 'xa'"));
+  }
+}
