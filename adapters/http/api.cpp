@@ -348,7 +348,7 @@ class Handler {
       r.note = std::move(failure);
       return r;
     }
-    auto user = authenticate(*app_.store, app_.directory, req_.authorization);
+    auto user = authenticate(*app_.store, app_.directory, req_.authorization, &token_user_);
     if (!user) return noted(denied(user.error()), *refreshed);
     user_ = *user;
     return noted(answer(p, m), *refreshed);
@@ -442,7 +442,9 @@ class Handler {
     Response r = error_reply(e);
     const std::string behalf = claimed_behalf();
     r.denied = fmt::format("denied {} {} user={}{} reason={}", as_text(req_.method), as_text(req_.target),
-                           user_.valid() ? app_.directory.user(user_).key : "-",
+                           user_.valid()          ? app_.directory.user(user_).key
+                           : !token_user_.empty() ? token_user_  // a revoked token's, or a user's gone
+                                                  : "-",
                            behalf.empty() ? "" : " on_behalf_of=" + behalf,
                            e.reason.empty() ? error_code_name(e.code) : e.reason);
     return r;
@@ -655,6 +657,7 @@ class Handler {
   const Request& req_;
   Target t_;
   UserId user_;
+  std::string token_user_;  // whom the request's token was issued to, once it is found (for a denial's log)
   bool defer_rendering_ = false;
   bool created_ = false;
   std::optional<Outcome> outcome_;  // a command's outcome, the answer (written as text, outcome_text)

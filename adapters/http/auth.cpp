@@ -56,7 +56,8 @@ Result<std::int64_t> revoke_tokens(Store& store, const Directory& dir, const std
   return revoked;
 }
 
-Result<UserId> authenticate(Store& store, const Directory& dir, std::string_view authorization) {
+Result<UserId> authenticate(Store& store, const Directory& dir, std::string_view authorization,
+                            std::string* token_user) {
   // The scheme's name in any case (RFC 9110 11.1), then one space and the token.
   constexpr std::string_view kBearer = "bearer ";
   const bool bearer = authorization.size() > kBearer.size() &&
@@ -67,6 +68,7 @@ Result<UserId> authenticate(Store& store, const Directory& dir, std::string_view
   auto found = store.token(token_hash(authorization.substr(kBearer.size())));
   if (!found) return found.error();
   if (!found->has_value()) return denied("unknown_token", "Mã truy cập không hợp lệ");
+  if (token_user) *token_user = (*found)->user;
   // A user no longer active is told so (their tokens were revoked with it); a revoked token, that it is.
   auto id = dir.find_user((*found)->user);
   if (!id || !dir.user(*id).active) return denied("inactive_user", "Người dùng của mã truy cập không còn hoạt động");

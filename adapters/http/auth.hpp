@@ -23,7 +23,9 @@ Result<std::int64_t> revoke_tokens(Store& store, const Directory& dir, const std
 
 // The user an `Authorization: Bearer <token>` header names, as `dir` has them (the caller makes sure it is
 // the stored one: App::refresh). Fails with kNotPermitted and a reason: "no_token" (no or malformed header),
-// "unknown_token", "revoked_token", "inactive_user".
-Result<UserId> authenticate(Store& store, const Directory& dir, std::string_view authorization);
+// "unknown_token", "revoked_token", "inactive_user". When the token is known (refused or not), `token_user`
+// (if given) is set to the user it was issued to, for the log of a denied attempt.
+Result<UserId> authenticate(Store& store, const Directory& dir, std::string_view authorization,
+                            std::string* token_user = nullptr);
 
 }  // namespace hoso::http

@@ -235,6 +235,7 @@ TEST_CASE("api: health and the OpenAPI document need no token, everything else d
   Response forged = s.api->handle(Request{"GET", "/inbox", "Bearer hoso_0000", ""});
   CHECK(forged.status == 401);
   CHECK(reason(forged) == "unknown_token");
+  CHECK_THAT(forged.denied, Catch::Contains("user=- reason=unknown_token"));
   // A revoked token stops working; a new one works.
   const std::string old = s.token("xom-khuan-lan.clerk");
   CHECK(s.call("GET", "/inbox", "xom-khuan-lan.clerk").status == 200);
@@ -243,6 +244,9 @@ TEST_CASE("api: health and the OpenAPI document need no token, everything else d
   CHECK(revoked.status == 401);
   CHECK(reason(revoked) == "revoked_token");
   CHECK_THAT(revoked.denied, Catch::Contains("revoked_token"));
+  CHECK_THAT(revoked.denied,
+             Catch::Contains("user=xom-khuan-lan.clerk "));              // the log names whose token it was
+  CHECK(revoked.body.find("xom-khuan-lan.clerk") == std::string::npos);  // the answer does not
   s.tokens.erase("xom-khuan-lan.clerk");
   CHECK(s.call("GET", "/inbox", "xom-khuan-lan.clerk").status == 200);
   // Tokens are stored only as their hash.
@@ -1408,6 +1412,7 @@ TEST_CASE(
   Response left = s.call("POST", "/dossiers", unit, kProposal);
   CHECK(left.status == 401);
   CHECK(reason(left) == "inactive_user");
+  CHECK_THAT(left.denied, Catch::Contains("user=" + unit + " reason=inactive_user"));
   CHECK_THAT(left.note, Catch::Contains("config: read again at version"));
   CHECK(s.app->config_version > version);
   Response again = s.call("GET", "/inbox", police);
