@@ -118,7 +118,7 @@ Result<std::vector<ReportStatusRow>> report_status(CommandService& service, cons
       return Error{ErrorCode::kNotFound, fmt::format("Không có địa bàn '{}'", *jurisdiction), "unknown_org",
                    *jurisdiction};
   }
-  auto views = service.dossiers_of(kReportWorkflow);
+  auto views = service.dossiers_of(kReportWorkflow, reader);
   if (!views) return views.error();
   std::vector<ReportStatusRow> rows;
   for (const auto& v : *views) {

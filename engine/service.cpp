@@ -373,8 +373,23 @@ Result<Outcome> CommandService::act(DossierId id, const std::string& action, con
   auto behalf = find_principal(input.on_behalf_of);
   if (!behalf) return behalf.error();
   Result<Outcome> result = Error{};
+  // Whether the stored row puts the dossier out of the user's reach (as show judges it, and the delegator's
+  // reach only under a delegation that holds today): then it is refused as any other such dossier, whatever
+  // became of it, so that one edited behind the log's back is not named to them as such.
+  auto out_of_reach = [&](WriteTx& tx) {
+    auto rec = tx.load(id);
+    if (!rec || !rec->has_value()) return false;
+    const auto where = stored_place(dir_, (*rec)->origin, (*rec)->holder);
+    if (!where || may_read(dir_, *where, *uid)) return false;
+    auto now = command_time(tx);
+    return !(behalf->valid() && now && !check_delegation(dir_, *uid, *behalf, *now) &&
+             may_read(dir_, *where, *behalf));
+  };
   auto st = store_.write([&](WriteTx& tx) -> Status {
     auto cur = current(tx, id);
+    if (!cur && out_of_reach(tx))
+      return with_reason(ErrorCode::kNotPermitted,
+                         fmt::format("'{}' không có quyền truy cập hồ sơ {}", user, id), "not_permitted");
     if (!cur) return cur.error();
     if (!cur->has_value())
       return with_reason(ErrorCode::kNotFound, fmt::format("Không tìm thấy hồ sơ {}", id), "unknown_dossier");
@@ -1016,11 +1031,18 @@ Result<std::vector<DossierView>> CommandService::inbox(const std::string& user,
   });
 }
 
-Result<std::vector<DossierView>> CommandService::dossiers_of(const std::string& workflow) {
+Result<std::vector<DossierView>> CommandService::dossiers_of(const std::string& workflow,
+                                                             std::optional<UserId> reader) {
   return in_snapshot<std::vector<DossierView>>(store_, [&]() -> Result<std::vector<DossierView>> {
     std::vector<DossierView> out;
     auto st = store_.scan_dossiers([&](const DossierRecord& r) -> Status {
       if (r.workflow != workflow) return Status::Ok();
+      // One the reader may not read is passed over from its stored row, before it is checked: one edited
+      // behind the log's back elsewhere neither fails their answer nor is named to them.
+      if (reader)
+        if (const auto where = stored_place(dir_, r.origin, r.holder);
+            where && !may_read(dir_, *where, *reader))
+          return Status::Ok();
       auto view = view_of(r, true);
       if (!view) return view.error();
       out.push_back(std::move(*view));

@@ -182,7 +182,9 @@ class CommandService {
   Result<std::vector<DossierView>> inbox(const std::string& user, const std::string& on_behalf_of = "");
   // Every dossier of `workflow` (any definition version), in id order, each checked against its chain
   // head like `show`; an operator's view, for reports.
-  Result<std::vector<DossierView>> dossiers_of(const std::string& workflow);
+  // With `reader`, only those the reader may read (judged from the stored row first).
+  Result<std::vector<DossierView>> dossiers_of(const std::string& workflow,
+                                               std::optional<UserId> reader = std::nullopt);
   // The dossiers `user` may read that match `q`, one page of them, in one snapshot. Filters are judged on
   // the stored projections without decoding them; only the page's dossiers (and, with `overdue`, the
   // candidates) are decoded, each checked against its chain head like `show`.

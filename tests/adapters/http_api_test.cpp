@@ -663,6 +663,22 @@ TEST_CASE(
   INFO(own.body);
   CHECK(own.status == 500);
   CHECK(reason(own) == "tampered");
+  // Acting on it alike: refused as any dossier out of reach to the other province's clerk (and to a delegate
+  // claiming someone who never delegated), named as edited to the unit's clerk; nothing written.
+  auto act = [&](const std::string& user, const std::string& body) {
+    return api.handle(Request{"POST", at + "/actions/submit", "Bearer " + s.token(user), body, nullptr});
+  };
+  for (const auto& [user, body] : {std::pair<std::string, std::string>{"ca-tinh-lao-cai.clerk", ""},
+                                   {"ca-tinh-lao-cai.clerk", R"({"on_behalf_of":"xom-khuan-lan.clerk"})"}}) {
+    Response r = act(user, body);
+    INFO(user << " " << body << ": " << r.body);
+    CHECK(r.status == 403);
+    CHECK(r.body.find("lịch sử") == std::string::npos);
+  }
+  Response acted = act("xom-khuan-lan.clerk", "");
+  INFO(acted.body);
+  CHECK(acted.status == 500);
+  CHECK(reason(acted) == "tampered");
 }
 
 TEST_CASE(

@@ -209,6 +209,28 @@ TEST_CASE("reports: only the system opens obligations, a report needs its docume
   CHECK(plan_found);
 }
 
+TEST_CASE(
+    "reports: an obligation edited behind the log's back fails the status only of those who may read it",
+    "[e2e][reports]") {
+  Cli cli;
+  init_virtual(cli, "2026-11-02T01:00:00Z");
+  cli.ok_json({"reports", "open", "--year", "2026"});
+  const std::string id =
+      id_of(row_of(cli.ok_json({"reports", "status", "--year", "2026"}), kResults, "thon-phin-ngan"));
+  forge(cli, "UPDATE dossiers SET previous_holder = 'ai-do' WHERE id = " + id);
+  // A Thái Nguyên unit's clerk reads its own obligations as before: the Lào Cai one is neither read nor
+  // named.
+  const auto elsewhere =
+      cli({"reports", "status", "--year", "2026", "--as", "xom-khuan-lan.clerk", "--json"});
+  INFO(elsewhere.err);
+  CHECK(elsewhere.code == 0);
+  CHECK(elsewhere.out.find("thon-phin-ngan") == std::string::npos);
+  // Lào Cai's police reads it, and is told it no longer matches its history.
+  const auto province = cli({"reports", "status", "--year", "2026", "--as", "ca-tinh-lao-cai.clerk"});
+  CHECK(province.code != 0);
+  CHECK(province.err.find(id) != std::string::npos);
+}
+
 TEST_CASE("reports: the lenient reading of 'before day D' is a setting: late only from 00:00 of D+1",
           "[e2e][reports]") {
   Cli cli;
