@@ -418,6 +418,16 @@ void validate(Ctx& x) {
                      "có tên đăng nhập nhưng biến môi trường {} (notify.email.password_env) chưa đặt hoặc "
                      "trống",
                      c.password_env));
+  // AUTH sends the password (base64, not encrypted): over the network only inside TLS. A relay on this
+  // machine (loopback) may take it without.
+  const bool loopback =
+      c.smtp.host == "localhost" || c.smtp.host == "::1" || c.smtp.host.rfind("127.", 0) == 0;
+  if (!c.smtp.username.empty() && !c.smtp.starttls && !c.smtp.require_tls && !loopback)
+    x.fail(x.origin("notify.email.username"),
+           fmt::format("có tên đăng nhập nhưng không dùng TLS với máy chủ SMTP {}: mật khẩu sẽ đi qua mạng "
+                       "không mã hóa; hãy đặt notify.email.starttls: true (hoặc require_tls), hoặc dùng một "
+                       "máy chủ chuyển tiếp trên chính máy này (127.0.0.1)",
+                       c.smtp.host));
   const Origin url = x.origin("notify.webhook.url");
   const bool http = (c.webhook.url.rfind("http://", 0) == 0 && c.webhook.url.size() > 7) ||
                     (c.webhook.url.rfind("https://", 0) == 0 && c.webhook.url.size() > 8);

@@ -111,7 +111,7 @@ TEST_CASE("server config: the environment wins over the file", "[server_config]"
   const std::string file =
       "server:\n  listen: 0.0.0.0:9000\n  database: file.db\n"
       "notify:\n  channels: [file]\n  retry: {max_attempts: 3}\n  file: {path: from-file.jsonl}\n"
-      "  email: {host: mail.file, port: 2525, from: a@file, username: file-user, starttls: false}\n"
+      "  email: {host: 127.0.0.1, port: 2525, from: a@file, username: file-user, starttls: false}\n"
       "  webhook: {url: \"http://file.example/hook\"}\n";
   const ServerConfig f = parsed(file, {{"HOSO_SMTP_PASSWORD", "pw"}});
   CHECK(f.address == "0.0.0.0");
@@ -345,6 +345,19 @@ TEST_CASE("server config: each channel needs its settings", "[server_config]") {
               "HOSO_SMTP_PASSWORD (notify.email.password_env) chưa đặt hoặc trống");
   REQUIRE_HAS(refused("server: {}\n", {{"HOSO_SMTP_USERNAME", "u"}}),
               "biến môi trường HOSO_SMTP_USERNAME: có tên đăng nhập");
+  // A username for a server across the network needs TLS: the password is not sent in clear text. A relay on
+  // this machine may take it without; with starttls or require_tls any host will do.
+  REQUIRE_HAS(refused("notify:\n  email: {host: mail.example.vn, from: a@b.vn, username: clerk}\n",
+                      {{"HOSO_SMTP_PASSWORD", "pw"}}),
+              "s.yaml:2:58: error: notify.email.username: có tên đăng nhập nhưng không dùng TLS với máy chủ "
+              "SMTP mail.example.vn: mật khẩu sẽ đi qua mạng không mã hóa");
+  CHECK(parsed("notify:\n  email: {host: localhost, from: a@b.vn, username: clerk}\n",
+               {{"HOSO_SMTP_PASSWORD", "pw"}})
+            .smtp.username == "clerk");
+  for (const std::string with : {"starttls: true", "require_tls: true"})
+    CHECK(parsed("notify:\n  email: {host: mail.example.vn, from: a@b.vn, username: clerk, " + with + "}\n",
+                 {{"HOSO_SMTP_PASSWORD", "pw"}})
+              .smtp.username == "clerk");
 }
 
 TEST_CASE("server config: a bad environment value is an error naming the variable", "[server_config]") {
