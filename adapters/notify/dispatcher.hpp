@@ -2,13 +2,15 @@
 // channel, and records every attempt in the dossier's history: NotificationDelivered, or NotificationFailed
 // with the time of the next attempt (exponential backoff), or NotificationDeadLettered once the attempts run
 // out or the failure is one that repeating cannot fix. Notices go out in log order and settle independently:
-// one waiting for a retry holds up neither the notices after it nor the other channels. Nor does one that
+// one waiting for a retry holds up neither the notices after it nor the other channels (a send under way
+// does: notices and channels are sent one after another on the dispatcher's thread, so a receiver that takes
+// connections and never answers costs each notice that channel's timeout). Nor does one that
 // cannot be rendered for its dossier (a projection edited behind the log's back fails its head check, so its
-// delivery could not be recorded): it is held — not sent, logged, tried again after a wait that doubles from a
-// second to five minutes — and the cursor waits before it until its dossier is repaired. The dispatch cursor
-// marks the notices that have all gone out; what the dispatcher has done after it is read back from the
-// history, so a restarted process resumes where the last one stopped: a channel that delivered is not tried
-// again, the attempt count and the backoff carry on.
+// delivery could not be recorded): it is held — not sent, logged, tried again after a wait that doubles from
+// a second to five minutes — and the cursor waits before it until its dossier is repaired. The dispatch
+// cursor marks the notices that have all gone out; what the dispatcher has done after it is read back from
+// the history, so a restarted process resumes where the last one stopped: a channel that delivered is not
+// tried again, the attempt count and the backoff carry on.
 #pragma once
 #include <chrono>
 #include <functional>
