@@ -188,7 +188,8 @@ std::optional<std::pair<std::string, std::uint16_t>> parse_listen(const std::str
 
 // The channels the configuration names, in its order; refused (kInvalidDefinition, naming the channel) when
 // the settings of one cannot work at all, so the server does not start rather than dead-letter every notice.
-Result<std::vector<DeliveryChannel>> channels_of(const yaml::ServerConfig& cfg, const std::string& db) {
+Result<std::vector<DeliveryChannel>> channels_of(const yaml::ServerConfig& cfg, const std::string& db,
+                                                 const std::function<void(const std::string&)>& log) {
   auto unusable = [](const std::string& name, const Error& e) {
     return Error{ErrorCode::kInvalidDefinition,
                  fmt::format("cấu hình kênh thông báo '{}' không dùng được: {}", name, e.message),
@@ -202,6 +203,7 @@ Result<std::vector<DeliveryChannel>> channels_of(const yaml::ServerConfig& cfg, 
     } else if (name == "email") {
       auto n = std::make_shared<SmtpNotifier>(cfg.smtp);
       if (Status ready = n->ready(); !ready) return unusable(name, ready.error());
+      n->set_log(log);
       out.push_back({name, [n](const Notification& x, Timestamp) { return n->deliver(x); }});
     } else if (name == "webhook") {
       auto n = std::make_shared<WebhookNotifier>(cfg.webhook);
@@ -265,7 +267,12 @@ int cmd_serve(Ctx& c) {
   settings.read_timeout = cfg.read_timeout;
   settings.idle_timeout = cfg.idle_timeout;
   settings.max_body = cfg.max_body;
-  auto channels = channels_of(cfg, ctx.db());
+  std::mutex log_mutex;
+  auto log = [&](const std::string& line) {
+    std::lock_guard lock(log_mutex);
+    c.err << "hoso serve: " << line << std::endl;
+  };
+  auto channels = channels_of(cfg, ctx.db(), log);
   if (!channels) return fail(c, channels.error());
   auto app = open_runtime(ctx);
   if (!app) return fail(c, app.error());
@@ -275,11 +282,6 @@ int cmd_serve(Ctx& c) {
   if (!third) return fail(c, third.error());
   for (auto* beside : {&*second, &*third})
     if (Status small = (*beside)->store->read_beside_writer(); !small) return fail(c, small.error());
-  std::mutex log_mutex;
-  auto log = [&](const std::string& line) {
-    std::lock_guard lock(log_mutex);
-    c.err << "hoso serve: " << line << std::endl;
-  };
   http::Server server(**app, settings, third->get());
   auto bound = server.listen();
   if (!bound) return fail(c, bound.error());

@@ -180,15 +180,18 @@ class Session {
     if (!s_.password.empty()) secrets_.push_back(s_.password);
   }
 
-  // The whole dialogue for one message; a QUIT ends it whenever the connection is still in step.
-  Status send(const std::vector<std::string>& recipients, std::string_view message) {
-    Status st = dialogue(recipients, message);
+  // The whole dialogue for one message; a QUIT ends it whenever the connection is still in step. The
+  // recipients the server refused for good (and the others took) go to `left_out`, with its reply.
+  Status send(const std::vector<std::string>& recipients, std::string_view message,
+              std::vector<std::string>& left_out) {
+    Status st = dialogue(recipients, message, left_out);
     if (in_step_) quit();
     return st;
   }
 
  private:
-  Status dialogue(const std::vector<std::string>& recipients, std::string_view message) {
+  Status dialogue(const std::vector<std::string>& recipients, std::string_view message,
+                  std::vector<std::string>& left_out) {
     if (auto st = connect(); !st) return st;
     if (auto greeting = exchange("greeting", "", 2); !greeting) return greeting.error();
     auto caps = hello();
@@ -211,9 +214,18 @@ class Session {
     if (!s_.username.empty())
       if (auto st = authenticate(*caps); !st) return st;
     if (auto r = exchange("MAIL FROM", fmt::format("MAIL FROM:<{}>", s_.from), 2); !r) return r.error();
+    std::optional<Error> refused;  // the first recipient refused for good
     for (const auto& to : recipients) {
       const std::string command = fmt::format("RCPT TO:<{}>", to);
-      if (auto r = exchange(command, command, 2); !r) return r.error();
+      auto r = exchange(command, command, 2);
+      if (r) continue;
+      if (r.error().reason != smtp_reason::kPermanent) return r.error();  // later, for everyone
+      left_out.push_back(r.error().message);
+      if (!refused) refused = r.error();
+    }
+    if (left_out.size() == recipients.size()) {
+      left_out.clear();
+      return *refused;  // nobody to send it to
     }
     if (auto r = exchange("DATA", "DATA", 3); !r) return r.error();
     if (auto st = write("end of data", smtp_dot_stuff(message)); !st) return st;
@@ -512,7 +524,13 @@ Status SmtpNotifier::deliver(const Notification& n) {
           fmt::format("notification {}: malformed email address '{}'", n.id(), printable(address)));
   if (Status sender = check_sender(settings_); !sender) return sender;
   Session session(settings_);
-  return session.send(n.emails, smtp_message(n, settings_, std::chrono::system_clock::now()));
+  std::vector<std::string> left_out;
+  Status sent =
+      session.send(n.emails, smtp_message(n, settings_, std::chrono::system_clock::now()), left_out);
+  if (sent && log_)
+    for (const auto& why : left_out)
+      log_(fmt::format("notify email {}: a recipient left out, the others got it: {}", n.id(), why));
+  return sent;
 }
 
 }  // namespace hoso

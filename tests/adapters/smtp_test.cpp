@@ -383,6 +383,33 @@ TEST_CASE("smtp: a 4xx is transient and a 5xx permanent", "[smtp]") {
   CHECK(server.messages().empty());
 }
 
+TEST_CASE("smtp: a recipient refused for good is left out and named - the others get the message", "[smtp]") {
+  SmtpServer server;
+  Notification n = vietnamese_notice();
+  n.emails = {"van.thu@catinh.thainguyen.gov.vn", "nghi.huu@catinh.thainguyen.gov.vn",
+              "pho.phong@catinh.thainguyen.gov.vn"};
+  server.refuse_recipient("nghi.huu@catinh.thainguyen.gov.vn");
+  SmtpNotifier notifier(settings_for(server));
+  std::vector<std::string> logged;
+  notifier.set_log([&](const std::string& line) { logged.push_back(line); });
+  const Status sent = notifier.deliver(n);
+  INFO((sent ? "" : sent.error().message));
+  REQUIRE(sent.ok());
+  const auto received = server.messages();
+  REQUIRE(received.size() == 1);
+  CHECK(received[0].recipients ==
+        std::vector<std::string>{"van.thu@catinh.thainguyen.gov.vn", "pho.phong@catinh.thainguyen.gov.vn"});
+  REQUIRE(logged.size() == 1);
+  CHECK_THAT(logged[0], Catch::Contains("notify email 4211.1: a recipient left out"));
+  CHECK_THAT(logged[0], Catch::Contains("550 5.1.1 <nghi.huu@catinh.thainguyen.gov.vn>: no such user"));
+  // Every recipient refused: nothing is sent, a permanent failure naming the first.
+  server.refuse_recipient("van.thu@catinh.thainguyen.gov.vn");
+  server.refuse_recipient("pho.phong@catinh.thainguyen.gov.vn");
+  const Error e = refused(settings_for(server), n, smtp_reason::kPermanent);
+  CHECK_THAT(e.message, Catch::Contains("van.thu@catinh.thainguyen.gov.vn"));
+  CHECK(server.messages().size() == 1);
+}
+
 TEST_CASE("smtp: a silent server times out", "[smtp]") {
   SmtpServer server;
   SmtpSettings settings = settings_for(server);

@@ -11,6 +11,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
@@ -54,6 +55,11 @@ struct SmtpServer::Shared {
   const SmtpServerOptions options;
   mutable std::mutex mutex;
   std::map<std::string, Fault> faults;    // by command; under mutex
+  std::set<std::string> no_such_mailbox;  // recipients refused with 550; under mutex
+  bool refuses(const std::string& address) const {
+    std::lock_guard lock(mutex);
+    return no_such_mailbox.contains(address);
+  }
   std::vector<ReceivedMessage> messages;  // under mutex
 
   std::optional<Fault> fault(const std::string& command) const {
@@ -131,6 +137,7 @@ class Connection {
       const auto to = path_after(arg, "TO:");
       if (!to) co_return co_await reply(501, "5.5.4 syntax: RCPT TO:<address>");
       if (!mail_) co_return co_await reply(503, "5.5.1 MAIL first");
+      if (shared_.refuses(*to)) co_return co_await reply(550, "5.1.1 <" + *to + ">: no such user");
       mail_->recipients.push_back(*to);
       co_await reply(250, "2.1.5 recipient ok");
     } else if (verb == "DATA") {
@@ -273,6 +280,11 @@ void SmtpServer::stop() { running_.reset(); }
 void SmtpServer::reply_to(const std::string& command, int code, const std::string& text) {
   std::lock_guard lock(shared_->mutex);
   shared_->faults[command] = Fault{false, code, text};
+}
+
+void SmtpServer::refuse_recipient(const std::string& address) {
+  std::lock_guard lock(shared_->mutex);
+  shared_->no_such_mailbox.insert(address);
 }
 
 void SmtpServer::stall_at(const std::string& command) {

@@ -40,6 +40,8 @@ class SmtpServer {
   // From now on, answers `command` (a verb such as "EHLO", "AUTH", "MAIL", "RCPT", "DATA"; "." for the end
   // of the data) with `code` and `text` instead of carrying it out.
   void reply_to(const std::string& command, int code, const std::string& text);
+  // From now on, refuses `address` at RCPT with 550 (no such user); the other recipients are taken.
+  void refuse_recipient(const std::string& address);
   // From now on, never answers `command` ("CONNECT": the greeting); the session reads on until the client
   // hangs up.
   void stall_at(const std::string& command);
