@@ -28,6 +28,10 @@ std::optional<Level> level_for_kind(OrgKind k) {
 }  // namespace
 
 const char* org_kind_name(OrgKind k) { return kOrgKindNames[static_cast<int>(k)]; }
+
+bool serves_own_subtree(OrgKind k) {
+  return k == OrgKind::kUnit || k == OrgKind::kDepartment || level_for_kind(k).has_value();
+}
 std::optional<OrgKind> parse_org_kind(std::string_view name) {
   for (int i = 0; i < kOrgKindCount; ++i)
     if (name == kOrgKindNames[i]) return static_cast<OrgKind>(i);
@@ -175,8 +179,7 @@ std::vector<UserId> Directory::users_with_role(OrgId org, Role role) const {
 }
 
 OrgId Directory::jurisdiction_of(OrgId org) const {
-  const OrgKind k = orgs_[org.value].kind;
-  if (k == OrgKind::kUnit || k == OrgKind::kDepartment || level_for_kind(k)) return org;
+  if (serves_own_subtree(orgs_[org.value].kind)) return org;
   // An agency reads the level it belongs to (its parent level node).
   const Org& o = orgs_[org.value];
   return o.parent.valid() ? o.parent : org;

@@ -40,6 +40,9 @@ inline constexpr int kOrgKindCount = 15;
 enum class Level : std::uint8_t { kCentral, kProvince, kCommune };
 
 const char* org_kind_name(OrgKind k);
+// Whether an org of kind `k` serves its own subtree (a unit, a department, a level node); an agency serves
+// its parent level node's (Directory::jurisdiction_of).
+bool serves_own_subtree(OrgKind k);
 std::optional<OrgKind> parse_org_kind(std::string_view name);
 const char* role_name(Role r);
 std::optional<Role> parse_role(std::string_view name);

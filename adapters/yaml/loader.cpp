@@ -851,11 +851,8 @@ std::vector<Diagnostic> check_directory(const std::vector<OrgSource>& orgs,
     // Whether org `org` lies in the area org `deputy` serves: a unit, a department or a level node serves
     // its own subtree, an agency its level node's (agencies are direct children of it, checked above).
     auto within_area = [&](std::size_t org, std::size_t deputy) {
-      std::size_t area = deputy;
-      if (kinds[deputy] && *kinds[deputy] != OrgKind::kUnit && *kinds[deputy] != OrgKind::kDepartment &&
-          *kinds[deputy] != OrgKind::kCentral && *kinds[deputy] != OrgKind::kProvince &&
-          *kinds[deputy] != OrgKind::kCommune && parent[deputy])
-        area = *parent[deputy];
+      const std::size_t area =
+          kinds[deputy] && !serves_own_subtree(*kinds[deputy]) && parent[deputy] ? *parent[deputy] : deputy;
       std::optional<std::size_t> at = org;
       for (std::size_t steps = 0; at && steps <= n; ++steps, at = parent[*at])
         if (*at == area) return true;

@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <boost/asio/ip/address.hpp>
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -420,8 +421,10 @@ void validate(Ctx& x) {
                      c.password_env));
   // AUTH sends the password (base64, not encrypted): over the network only inside TLS. A relay on this
   // machine (loopback) may take it without.
-  const bool loopback =
-      c.smtp.host == "localhost" || c.smtp.host == "::1" || c.smtp.host.rfind("127.", 0) == 0;
+  // (An address, not a name that starts like one: "127.0.0.1.mail.example" is not this machine.)
+  boost::system::error_code not_ip;
+  const auto ip = boost::asio::ip::make_address(c.smtp.host, not_ip);
+  const bool loopback = c.smtp.host == "localhost" || (!not_ip && ip.is_loopback());
   if (!c.smtp.username.empty() && !c.smtp.starttls && !c.smtp.require_tls && !loopback)
     x.fail(x.origin("notify.email.username"),
            fmt::format("có tên đăng nhập nhưng không dùng TLS với máy chủ SMTP {}: mật khẩu sẽ đi qua mạng "

@@ -351,9 +351,14 @@ TEST_CASE("server config: each channel needs its settings", "[server_config]") {
                       {{"HOSO_SMTP_PASSWORD", "pw"}}),
               "s.yaml:2:58: error: notify.email.username: có tên đăng nhập nhưng không dùng TLS với máy chủ "
               "SMTP mail.example.vn: mật khẩu sẽ đi qua mạng không mã hóa");
-  CHECK(parsed("notify:\n  email: {host: localhost, from: a@b.vn, username: clerk}\n",
-               {{"HOSO_SMTP_PASSWORD", "pw"}})
-            .smtp.username == "clerk");
+  for (const char* here : {"localhost", "127.0.0.1", "127.1.2.3", "::1"})
+    CHECK(parsed(std::string("notify:\n  email: {host: \"") + here + "\", from: a@b.vn, username: clerk}\n",
+                 {{"HOSO_SMTP_PASSWORD", "pw"}})
+              .smtp.username == "clerk");
+  // A name that merely starts like a loopback address is another machine.
+  REQUIRE_HAS(refused("notify:\n  email: {host: 127.0.0.1.mail.example.vn, from: a@b.vn, username: clerk}\n",
+                      {{"HOSO_SMTP_PASSWORD", "pw"}}),
+              "không dùng TLS với máy chủ SMTP 127.0.0.1.mail.example.vn");
   for (const std::string with : {"starttls: true", "require_tls: true"})
     CHECK(parsed("notify:\n  email: {host: mail.example.vn, from: a@b.vn, username: clerk, " + with + "}\n",
                  {{"HOSO_SMTP_PASSWORD", "pw"}})
