@@ -221,6 +221,7 @@ EventRecord encode_event(const Definition& def, const Directory& dir, DossierId 
     if (e.delivery->attempt > 0) p.member("attempt", e.delivery->attempt);
     if (!e.delivery->error.empty()) p.member("error", e.delivery->error);
     if (!e.delivery->retry_at.empty()) p.member("retry_at", e.delivery->retry_at);
+    if (!e.delivery->left_out.empty()) p.member("left_out", e.delivery->left_out);
     p.end_object();
   }
   if (!e.timer.empty()) {
@@ -532,9 +533,14 @@ bool read_payload_fast(const Definition& def, const Directory& dir, std::string_
     } else if (key == "delivery") {
       ok = once(6) && in.flat_object(o);
       if (ok) {
-        Event::Delivery d{std::string(o.text("notification")), std::string(o.text("channel")),
-                          std::string(o.text("to")), std::string(o.text("template")), 0,
-                          std::string(o.text("error")), std::string(o.text("retry_at"))};
+        Event::Delivery d{std::string(o.text("notification")),
+                          std::string(o.text("channel")),
+                          std::string(o.text("to")),
+                          std::string(o.text("template")),
+                          0,
+                          std::string(o.text("error")),
+                          std::string(o.text("retry_at")),
+                          std::string(o.text("left_out"))};
         ok = !d.notification.empty() && !d.channel.empty() && !d.to.empty();
         if (const Scalar* a = o.find("attempt")) {
           ok = ok && a->kind == Scalar::Kind::kInt && a->number > 0;
@@ -758,8 +764,8 @@ Status decode_into_unchecked(const Definition& def, const Directory& dir, const 
       const auto* x = o ? o->if_contains(k) : nullptr;
       return x && x->is_string() ? std::string(x->as_string()) : std::string();
     };
-    Event::Delivery d{text("notification"), text("channel"), text("to"), text("template"), 0, text("error"),
-                      text("retry_at")};
+    Event::Delivery d{text("notification"), text("channel"),  text("to"),      text("template"), 0,
+                      text("error"),        text("retry_at"), text("left_out")};
     if (d.notification.empty() || d.channel.empty() || d.to.empty()) return bad("malformed delivery");
     if (const auto* a = o->if_contains("attempt")) {
       if (!a->is_int64() || a->as_int64() <= 0) return bad("malformed delivery attempt");

@@ -149,6 +149,9 @@ struct Event {
     std::int64_t attempt = 0;  // 0: not recorded (a delivery at the first attempt, or written before retries)
     std::string error;
     std::string retry_at;  // UTC text, "" when none
+    // Delivered: the recipients the receiver refused for good, each with its reply ("; " between them), when
+    // the others got it ("" when none): the history says who was not told.
+    std::string left_out;
     friend bool operator==(const Delivery&, const Delivery&) = default;
   };
   std::optional<Delivery> delivery;

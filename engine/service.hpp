@@ -134,6 +134,8 @@ struct DeliveryAttempt {
   // With this record the notice is settled on every channel the dispatcher sends by (the dispatch cursor
   // moves to it if it is the next notice). Only a delivery or a dead letter settles.
   bool settles = true;
+  std::string
+      left_out;  // delivered: the recipients refused for good, with the receiver's replies ("" when none)
 };
 
 struct VerifyReport {

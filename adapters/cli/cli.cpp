@@ -465,7 +465,10 @@ std::string system_event_summary(const EventRecord& e) {
     if (e.type == "NotificationDeadLettered")
       return fmt::format("ngừng gửi thông báo '{}' tới {} qua {} sau{} lỗi: {} (hàng lỗi, cần xử lý thủ công)",
                          text("template"), text("to"), text("channel"), nth, text("error"));
-    return fmt::format("đã gửi thông báo '{}' tới {} qua {}{}", text("template"), text("to"), text("channel"), nth);
+    const std::string left_out = text("left_out");
+    return fmt::format("đã gửi thông báo '{}' tới {} qua {}{}{}", text("template"), text("to"),
+                       text("channel"), nth,
+                       left_out.empty() ? std::string() : fmt::format("; không gửi được đến: {}", left_out));
   }
   return "";
 }

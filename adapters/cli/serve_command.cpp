@@ -188,8 +188,7 @@ std::optional<std::pair<std::string, std::uint16_t>> parse_listen(const std::str
 
 // The channels the configuration names, in its order; refused (kInvalidDefinition, naming the channel) when
 // the settings of one cannot work at all, so the server does not start rather than dead-letter every notice.
-Result<std::vector<DeliveryChannel>> channels_of(const yaml::ServerConfig& cfg, const std::string& db,
-                                                 const std::function<void(const std::string&)>& log) {
+Result<std::vector<DeliveryChannel>> channels_of(const yaml::ServerConfig& cfg, const std::string& db) {
   auto unusable = [](const std::string& name, const Error& e) {
     return Error{ErrorCode::kInvalidDefinition,
                  fmt::format("cấu hình kênh thông báo '{}' không dùng được: {}", name, e.message),
@@ -203,12 +202,14 @@ Result<std::vector<DeliveryChannel>> channels_of(const yaml::ServerConfig& cfg, 
     } else if (name == "email") {
       auto n = std::make_shared<SmtpNotifier>(cfg.smtp);
       if (Status ready = n->ready(); !ready) return unusable(name, ready.error());
-      n->set_log(log);
-      out.push_back({name, [n](const Notification& x, Timestamp) { return n->deliver(x); }});
+      out.push_back({name, [n](const Notification& x, Timestamp, DeliveryReceipt& receipt) {
+                       return n->deliver(x, &receipt.left_out);
+                     }});
     } else if (name == "webhook") {
       auto n = std::make_shared<WebhookNotifier>(cfg.webhook);
       if (Status ready = n->ready(); !ready) return unusable(name, ready.error());
-      out.push_back({name, [n](const Notification& x, Timestamp at) { return n->deliver(x, at); }});
+      out.push_back(
+          {name, [n](const Notification& x, Timestamp at, DeliveryReceipt&) { return n->deliver(x, at); }});
     }
   }
   return out;
@@ -272,7 +273,7 @@ int cmd_serve(Ctx& c) {
     std::lock_guard lock(log_mutex);
     c.err << "hoso serve: " << line << std::endl;
   };
-  auto channels = channels_of(cfg, ctx.db(), log);
+  auto channels = channels_of(cfg, ctx.db());
   if (!channels) return fail(c, channels.error());
   auto app = open_runtime(ctx);
   if (!app) return fail(c, app.error());

@@ -1,6 +1,7 @@
 #include "adapters/notify/dispatcher.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 
@@ -163,9 +164,14 @@ NoticeDispatcher::Sent NoticeDispatcher::send(const Notification& n, DispatchRou
     DeliveryAttempt a;
     a.channel = ch->name;
     a.attempt = progress.failures + 1;
-    Status sent = ch->deliver(n, now);
+    DeliveryReceipt receipt;
+    Status sent = ch->deliver(n, now, receipt);
     if (sent) {
       a.outcome = DeliveryOutcome::kDelivered;
+      a.left_out = fmt::format("{}", fmt::join(receipt.left_out, "; "));
+      if (log && !a.left_out.empty())
+        log(fmt::format("notify {} {} attempt {}: delivered, but left out: {}", ch->name, n.id(), a.attempt,
+                        a.left_out));
     } else {
       const Error& e = sent.error();
       a.error = e.reason.empty() ? e.message : fmt::format("{} ({})", e.message, e.reason);

@@ -25,10 +25,18 @@
 
 namespace hoso {
 
-// A way out for notices. `deliver` returns Ok once the receiver has taken the notice.
+// What a channel tells of a notice its receiver took, for the history.
+struct DeliveryReceipt {
+  // The recipients the receiver refused for good while the others got the notice (an email address the mail
+  // server does not know), each with its reply: recorded in the NotificationDelivered event.
+  std::vector<std::string> left_out;
+};
+
+// A way out for notices. `deliver` returns Ok once the receiver has taken the notice (and may fill the
+// receipt then).
 struct DeliveryChannel {
   std::string name;  // recorded in each notification event: "file", "email", "webhook"
-  std::function<Status(const Notification&, Timestamp)> deliver;
+  std::function<Status(const Notification&, Timestamp, DeliveryReceipt&)> deliver;
   // When set: called after a batch's sends, before any is recorded; a delivery counts only once it returns
   // Ok (e.g. the file channel syncs its lines here). When it fails, nothing of the batch is recorded and the
   // round fails: the notices go out again later (at least once).

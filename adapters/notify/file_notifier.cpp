@@ -64,8 +64,10 @@ Status FileNotifier::flush() {
 }
 
 DeliveryChannel file_channel(std::shared_ptr<FileNotifier> notifier) {
-  return DeliveryChannel{"file", [notifier](const Notification& n, Timestamp at) { return notifier->deliver(n, at); },
-                         [notifier] { return notifier->flush(); }};
+  return DeliveryChannel{
+      "file",
+      [notifier](const Notification& n, Timestamp at, DeliveryReceipt&) { return notifier->deliver(n, at); },
+      [notifier] { return notifier->flush(); }};
 }
 
 }  // namespace hoso

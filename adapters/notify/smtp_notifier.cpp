@@ -514,7 +514,7 @@ Status SmtpNotifier::ready() const {
   return Status::Ok();
 }
 
-Status SmtpNotifier::deliver(const Notification& n) {
+Status SmtpNotifier::deliver(const Notification& n, std::vector<std::string>* left_out) {
   if (n.emails.empty())
     return input_error(
         fmt::format("notification {} for {} has no email address to send to", n.id(), n.to_org));
@@ -524,12 +524,9 @@ Status SmtpNotifier::deliver(const Notification& n) {
           fmt::format("notification {}: malformed email address '{}'", n.id(), printable(address)));
   if (Status sender = check_sender(settings_); !sender) return sender;
   Session session(settings_);
-  std::vector<std::string> left_out;
-  Status sent =
-      session.send(n.emails, smtp_message(n, settings_, std::chrono::system_clock::now()), left_out);
-  if (sent && log_)
-    for (const auto& why : left_out)
-      log_(fmt::format("notify email {}: a recipient left out, the others got it: {}", n.id(), why));
+  std::vector<std::string> refused;
+  Status sent = session.send(n.emails, smtp_message(n, settings_, std::chrono::system_clock::now()), refused);
+  if (sent && left_out) *left_out = std::move(refused);
   return sent;
 }
 

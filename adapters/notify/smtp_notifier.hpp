@@ -45,15 +45,13 @@ class SmtpNotifier {
  public:
   explicit SmtpNotifier(SmtpSettings settings) : settings_(std::move(settings)) {}
   // Sends `n` to the addresses in n.emails. A recipient the server refuses for good (5xx at RCPT: no such
-  // mailbox) is left out and named to `log` (set_log), and the others get the message: one stale address
-  // in the directory does not keep a notice from the rest of the org; refused all, it fails (permanent). A
-  // transient refusal (4xx) of any recipient fails the whole message, tried again later. Fails with
-  // kInvalidInput (reason "smtp_input") when n.emails is empty or an address or the sender is malformed;
+  // mailbox) is left out and named in `left_out` (with the server's reply), and the others get the message:
+  // one stale address in the directory does not keep a notice from the rest of the org; refused all, it fails
+  // (permanent). A transient refusal (4xx) of any recipient fails the whole message, tried again later. Fails
+  // with kInvalidInput (reason "smtp_input") when n.emails is empty or an address or the sender is malformed;
   // otherwise with kInternal, a reason from smtp_reason, the step in Error::subject and a message naming the
   // server, the step and its reply. Never names the password.
-  Status deliver(const Notification& n);
-  // Where recipients left out are reported (the server's log); nowhere by default.
-  void set_log(std::function<void(const std::string&)> log) { log_ = std::move(log); }
+  Status deliver(const Notification& n, std::vector<std::string>* left_out = nullptr);
   // Whether the settings can work at all (the sender address, the HELO name, the trust anchors when TLS is
   // used and checked): kInvalidInput naming what is wrong. Checked when the server starts, so that a mistake
   // stops it instead of dead-lettering every notice at its first attempt.
@@ -61,7 +59,6 @@ class SmtpNotifier {
 
  private:
   SmtpSettings settings_;
-  std::function<void(const std::string&)> log_;
 };
 
 // The RFC 5322 message for `n` (CRLF line endings, before dot-stuffing): encoded-word From, To and Subject,

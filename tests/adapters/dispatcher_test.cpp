@@ -36,7 +36,7 @@ struct ScriptedChannel {
   std::vector<Status> script;
   std::vector<std::string> calls;  // notice ids, in call order
   DeliveryChannel channel() {
-    return {name, [this](const Notification& n, Timestamp) {
+    return {name, [this](const Notification& n, Timestamp, DeliveryReceipt&) {
               calls.push_back(n.id());
               if (script.empty()) return Status::Ok();
               Status s = script.front();
@@ -343,7 +343,7 @@ TEST_CASE("dispatcher: an attempt whose record the history refuses is undone alo
   // delivery can no longer be recorded in that dossier.
   std::vector<std::string> calls;
   bool edit = true;
-  DeliveryChannel channel{"webhook", [&](const Notification& n, Timestamp) {
+  DeliveryChannel channel{"webhook", [&](const Notification& n, Timestamp, DeliveryReceipt&) {
                             calls.push_back(n.id());
                             if (edit && n.dossier == edited) t.edit_first(true);
                             return Status::Ok();
@@ -386,6 +386,42 @@ TEST_CASE("dispatcher: an attempt whose record the history refuses is undone alo
   CHECK(delivered_in(sound) == 1);
   CHECK(w.store.data().cursor == t.second_key);
   t.audit_passes();
+}
+
+TEST_CASE(
+    "dispatcher: recipients a receiver left out are recorded with the delivery and logged - the audit "
+    "accepts the record",
+    "[notify][dispatcher]") {
+  Pending p;
+  auto pending = p.w.service->pending_notifications(10, templates()).value();
+  const std::string first = pending[0].id();
+  DeliveryChannel email{"email", [&](const Notification& n, Timestamp, DeliveryReceipt& receipt) {
+                          if (n.id() == first)
+                            receipt.left_out = {"RCPT TO:<cu@x.example>: 550 5.1.1 không có hộp thư",
+                                                "RCPT TO:<sai@x.example>: 553 sai địa chỉ"};
+                          return Status::Ok();
+                        }};
+  std::vector<std::string> lines;
+  NoticeDispatcher d(*p.w.service, p.w.clock, {email}, policy(5), templates());
+  auto round = d.run(100, [&](const std::string& line) { lines.push_back(line); });
+  REQUIRE(round.ok());
+  CHECK(round->delivered == 2);
+  // In the history: the first notice's delivery names both, the second's nobody.
+  std::vector<std::string> left_out;
+  for (const auto& e : p.w.service->history(p.id, std::nullopt).value()) {
+    if (e.type != "NotificationDelivered") continue;
+    const auto delivery = boost::json::parse(e.payload).at("delivery").as_object();
+    const auto* l = delivery.if_contains("left_out");
+    left_out.push_back(l ? std::string(l->as_string()) : std::string("(none)"));
+  }
+  REQUIRE(left_out.size() == 2);
+  CHECK(left_out[0] ==
+        "RCPT TO:<cu@x.example>: 550 5.1.1 không có hộp thư; RCPT TO:<sai@x.example>: 553 sai địa chỉ");
+  CHECK(left_out[1] == "(none)");
+  REQUIRE(lines.size() == 1);
+  CHECK_THAT(lines[0],
+             Catch::Contains("notify email " + first + " attempt 1: delivered, but left out: RCPT TO:<cu@"));
+  p.audit_passes();
 }
 
 TEST_CASE("dispatcher: a failure that repeating cannot fix is dead-lettered at once", "[notify][dispatcher]") {
@@ -532,11 +568,16 @@ TEST_CASE("advance_dispatch_cursor passes only the notices named and settled in 
   CHECK_THAT(unsent.error().message, Catch::Contains(fmt::format("thông báo {}.{} chưa được gửi xong", first.gseq, first.n)));
   CHECK(p.w.store.data().cursor == NoticeKey{0, -1});
   // The first delivered (not marked settling), the second only failed so far: the cursor passes the first.
-  REQUIRE(p.w.service->record_attempt(pending[0], {"webhook", DeliveryOutcome::kDelivered, 1, "", std::nullopt, false}).ok());
   REQUIRE(p.w.service
-              ->record_attempt(pending[1], {"webhook", DeliveryOutcome::kFailed, 1, "down",
-                                            Timestamp{kStart.millis + 999'000}, false})
+              ->record_attempt(pending[0],
+                               {"webhook", DeliveryOutcome::kDelivered, 1, "", std::nullopt, false, {}})
               .ok());
+  REQUIRE(
+      p.w.service
+          ->record_attempt(
+              pending[1],
+              {"webhook", DeliveryOutcome::kFailed, 1, "down", Timestamp{kStart.millis + 999'000}, false, {}})
+          .ok());
   CHECK(p.w.store.data().cursor == NoticeKey{0, -1});
   auto half = p.w.service->advance_dispatch_cursor({first, second});
   REQUIRE_FALSE(half.ok());  // the second is named but its history has a failure unsettled: all or nothing
@@ -550,13 +591,14 @@ TEST_CASE("record_attempt refuses an attempt out of turn or past the cursor, a s
           "[notify][dispatcher]") {
   Pending p;
   auto pending = p.w.service->pending_notifications(10, templates()).value();
-  DeliveryAttempt failed{"webhook", DeliveryOutcome::kFailed, 1, "down", Timestamp{kStart.millis + 999'000}, false};
+  DeliveryAttempt failed{
+      "webhook", DeliveryOutcome::kFailed, 1, "down", Timestamp{kStart.millis + 999'000}, false, {}};
   REQUIRE(p.w.service->record_attempt(pending[0], failed).ok());
   // The same attempt again (another dispatcher recorded it first): a conflict.
   CHECK(p.w.service->record_attempt(pending[0], failed).error().code == ErrorCode::kVersionConflict);
   // The second notice may settle before the first (it does not wait for the first's retry); the cursor stays
   // before the first, and delivering the second again by the same channel is refused.
-  DeliveryAttempt later{"webhook", DeliveryOutcome::kDelivered, 1, "", std::nullopt, true};
+  DeliveryAttempt later{"webhook", DeliveryOutcome::kDelivered, 1, "", std::nullopt, true, {}};
   REQUIRE(p.w.service->record_attempt(pending[1], later).ok());
   CHECK(p.w.store.data().cursor == NoticeKey{0, -1});
   CHECK(p.w.service->record_attempt(pending[1], later).error().code == ErrorCode::kVerifyFailed);
@@ -568,8 +610,16 @@ TEST_CASE("record_attempt refuses an attempt out of turn or past the cursor, a s
   bad.settles = false;
   bad.retry_at.reset();
   CHECK_FALSE(p.w.service->record_attempt(pending[0], bad).ok());
+  // Recipients left out belong to a delivery, never to a failure or a dead letter.
+  bad = failed;
+  bad.attempt = 2;
+  bad.left_out = "a@x.example: 550";
+  CHECK_FALSE(p.w.service->record_attempt(pending[0], bad).ok());
+  bad.outcome = DeliveryOutcome::kDeadLettered;
+  bad.retry_at.reset();
+  CHECK_FALSE(p.w.service->record_attempt(pending[0], bad).ok());
   // Delivered by the webhook, not settling (another channel still to go); then by the webhook again: refused.
-  DeliveryAttempt partial{"webhook", DeliveryOutcome::kDelivered, 2, "", std::nullopt, false};
+  DeliveryAttempt partial{"webhook", DeliveryOutcome::kDelivered, 2, "", std::nullopt, false, {}};
   REQUIRE(p.w.service->record_attempt(pending[0], partial).ok());
   partial.attempt = 3;
   CHECK(p.w.service->record_attempt(pending[0], partial).error().code == ErrorCode::kVerifyFailed);
@@ -577,7 +627,7 @@ TEST_CASE("record_attempt refuses an attempt out of turn or past the cursor, a s
   // Once the cursor has passed a notice, no attempt at it is recorded, whatever the channel.
   const NoticeKey second{pending[1].gseq, pending[1].n};
   REQUIRE(p.w.service->advance_dispatch_cursor({NoticeKey{pending[0].gseq, pending[0].n}, second}).value() == second);
-  DeliveryAttempt by_file{"file", DeliveryOutcome::kDelivered, 1, "", std::nullopt, true};
+  DeliveryAttempt by_file{"file", DeliveryOutcome::kDelivered, 1, "", std::nullopt, true, {}};
   CHECK(p.w.service->record_attempt(pending[0], by_file).error().code == ErrorCode::kVersionConflict);
   CHECK(p.attempts().size() == 3);
   p.audit_passes();

@@ -57,6 +57,13 @@ struct Cli {
     return json::parse(r.out);
   }
 
+  // A copy of the shipped config/ in the test's directory, for the test to change: its path.
+  std::string copy_config() const {
+    const std::string config = dir + "/config";
+    std::filesystem::copy(kSource + "/config", config, std::filesystem::copy_options::recursive);
+    return config;
+  }
+
   std::string write_file(const std::string& name, const std::string& content) const {
     const std::string path = dir + "/" + name;
     std::ofstream(path, std::ios::binary) << content;

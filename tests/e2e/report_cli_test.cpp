@@ -234,9 +234,7 @@ TEST_CASE(
 TEST_CASE("reports: the lenient reading of 'before day D' is a setting: late only from 00:00 of D+1",
           "[e2e][reports]") {
   Cli cli;
-  namespace fs = std::filesystem;
-  const std::string config = cli.dir + "/config";
-  fs::copy(kSource + "/config", config, fs::copy_options::recursive);
+  const std::string config = cli.copy_config();
   std::string plan = read_all(config + "/reports.yaml");
   const auto at = plan.find("reading: strict");
   REQUIRE(at != std::string::npos);
@@ -297,8 +295,7 @@ namespace hoso::testing {
 TEST_CASE("reports: init refuses a plan whose reporters the report workflow cannot serve, and writes nothing",
           "[e2e][reports]") {
   Cli cli;
-  const std::string config = cli.dir + "/config";
-  std::filesystem::copy(kSource + "/config", config, std::filesystem::copy_options::recursive);
+  const std::string config = cli.copy_config();
   std::ofstream(config + "/reports.yaml", std::ios::app)
       << "  - id: cong-an-xa\n"
          "    title: \"Báo cáo của Công an xã\"\n"

@@ -265,8 +265,7 @@ TEST_CASE(
   cli.init();
   const std::string clerk = token(cli, "xom-khuan-lan.clerk"), police = token(cli, "ca-xa-phuong-tien.clerk");
   // A copy of the shipped config, to change.
-  const std::string config = cli.dir + "/config";
-  std::filesystem::copy(kSource + "/config", config, std::filesystem::copy_options::recursive);
+  const std::string config = cli.copy_config();
   auto reinit = [&] {
     auto r = cli({"init", "--config", config, "--workflows", kSource + "/workflows"});
     INFO(r.err);
@@ -1026,6 +1025,64 @@ notify:
   CHECK(delivery(5).at("notification") == delivery(2).at("notification"));
   // The human history says so in Vietnamese, and the audit accepts the whole record.
   CHECK(cli({"history", id}).out.find("hàng lỗi") != std::string::npos);
+  CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
+  CHECK(cli.ok_json({"replay", "--all"}).at("ok").as_bool());
+}
+
+TEST_CASE(
+    "serve: an email the mail server takes for one clerk and refuses for another reaches the one - the "
+    "history names the one left out",
+    "[e2e][serve][notify]") {
+  Cli cli;
+  // The commune police gets a second clerk, whose address the mail server does not know.
+  const std::string config = cli.copy_config();
+  std::ofstream(config + "/users.yaml", std::ios::app)
+      << "  - id: ca-xa-phuong-tien.clerk2\n    name: \"Đinh Thị Hai\"\n    email: "
+         "hai.dt@ca-xa-phuong-tien.example\n"
+         "    org: ca-xa-phuong-tien\n    roles: [clerk]\n";
+  const RunResult init = cli({"init", "--config", config, "--workflows", kSource + "/workflows"});
+  INFO(init.err);
+  REQUIRE(init.code == 0);
+  const std::string unit = token(cli, "xom-khuan-lan.clerk");
+  SmtpServer smtp;
+  smtp.refuse_recipient("hai.dt@ca-xa-phuong-tien.example");
+  Served s(cli, Served::FromConfig{},
+           fmt::format(R"(server:
+  listen: 127.0.0.1:0
+  database: {}
+notify:
+  channels: [email]
+  email: {{host: 127.0.0.1, port: {}, from: khen-thuong@hoso.example, timeout_ms: 2000}}
+)",
+                       cli.db, smtp.port()),
+           {});
+  HttpReply created = http_request(s.port, "POST", "/dossiers", unit, proposal());
+  REQUIRE(created.status == 201);
+  const std::string id = std::to_string(body(created).at("id").as_int64());
+  REQUIRE(http_request(s.port, "POST", "/dossiers/" + id + "/actions/submit", unit).status == 200);
+  auto delivered = [&] {
+    auto h = body(http_request(s.port, "GET", "/dossiers/" + id + "/history", unit)).as_array();
+    return !h.empty() && h.back().at("type").as_string() == "NotificationDelivered";
+  };
+  for (int i = 0; i < 100 && !delivered(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  REQUIRE(delivered());
+  // The clerk the server knows got it; the other was refused at RCPT and left out.
+  const auto mail = smtp.messages();
+  REQUIRE(mail.size() == 1);
+  CHECK(mail[0].recipients == std::vector<std::string>{"vinh.lm@ca-xa-phuong-tien.example"});
+  // The history over HTTP records the delivery and who was left out, with the mail server's reply.
+  const auto h = body(http_request(s.port, "GET", "/dossiers/" + id + "/history", unit)).as_array();
+  const auto& delivery = h.back().at("payload").at("delivery").as_object();
+  CHECK(delivery.at("channel").as_string() == "email");
+  const std::string left_out(delivery.at("left_out").as_string());
+  CHECK_THAT(left_out, Catch::Contains("RCPT TO:<hai.dt@ca-xa-phuong-tien.example>"));
+  CHECK_THAT(left_out, Catch::Contains("550"));
+  CHECK_THAT(left_out, !Catch::Contains("vinh.lm@"));
+  const RunResult stopped = s.stop(SIGTERM);
+  CHECK(stopped.code == 0);
+  CHECK_THAT(stopped.err, Catch::Contains("delivered, but left out: "));
+  // In Vietnamese for people, and the audit accepts the record.
+  CHECK_THAT(cli({"history", id}).out, Catch::Contains("không gửi được đến: smtp 127.0.0.1"));
   CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
   CHECK(cli.ok_json({"replay", "--all"}).at("ok").as_bool());
 }

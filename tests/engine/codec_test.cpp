@@ -68,6 +68,28 @@ World& walked() {
   act(small->id, "accept", "ca-xa-phuong-tien.clerk");
   w.clock.advance_ms(40 * kDay);
   REQUIRE(w.service->fire_due(w.clock.now(), false).value().fired >= 2);
+  // Notices' attempts: one failed (with its retry time), one delivered with recipients the mail server left
+  // out, one given up on.
+  std::vector<NotificationTemplate> templates;
+  for (const char* key : {"dossier_received", "dossier_returned", "dossier_rejected", "dossier_decided"})
+    templates.push_back(NotificationTemplate{key, "Hồ sơ {ho_so}", "{buoc}", {}});
+  auto pending = w.service->pending_notifications(3, templates).value();
+  REQUIRE(pending.size() == 3);
+  const Timestamp retry{w.clock.now().millis + 60'000};
+  REQUIRE(
+      w.service
+          ->record_attempt(pending[0], {"email", DeliveryOutcome::kFailed, 1, "421 bận", retry, false, {}})
+          .ok());
+  DeliveryAttempt some{"email", DeliveryOutcome::kDelivered, 1, "", std::nullopt, false, {}};
+  some.left_out =
+      "smtp 127.0.0.1:25: RCPT TO:<a@x.example>: 550 5.1.1 không có hộp thư; smtp 127.0.0.1:25: RCPT "
+      "TO:<b@x.example>: 553 sai địa chỉ";
+  REQUIRE(w.service->record_attempt(pending[1], some).ok());
+  REQUIRE(
+      w.service
+          ->record_attempt(
+              pending[2], {"webhook", DeliveryOutcome::kDeadLettered, 1, "410 Gone", std::nullopt, false, {}})
+          .ok());
   return w;
 }
 
@@ -95,7 +117,8 @@ TEST_CASE("every stored payload decodes to the event it was encoded from, read d
   World& w = walked();
   const auto& events = w.store.data().events;
   REQUIRE(events.size() > 20);
-  bool timers = false, clocks = false, electorate = false, ballot = false, fired = false, documents = false;
+  bool timers = false, clocks = false, electorate = false, ballot = false, fired = false, documents = false,
+       retry = false, left_out = false, error = false;
   for (const EventRecord& r : events) {
     INFO(r.type << " " << r.payload);
     // Read directly, unless a string has an escape (the name with control characters): then parsed.
@@ -124,8 +147,18 @@ TEST_CASE("every stored payload decodes to the event it was encoded from, read d
     ballot = ballot || direct->ballot != Ballot::kNone;
     fired = fired || !direct->timer.empty();
     documents = documents || !direct->documents.empty();
+    if (direct->delivery) {
+      retry = retry || !direct->delivery->retry_at.empty();
+      error = error || !direct->delivery->error.empty();
+      if (!direct->delivery->left_out.empty()) {
+        left_out = true;
+        CHECK_THAT(direct->delivery->left_out, Catch::Contains("<b@x.example>: 553 sai địa chỉ"));
+        CHECK(direct->delivery->left_out == slow->delivery->left_out);
+      }
+    }
   }
   CHECK((timers && clocks && electorate && ballot && fired && documents));
+  CHECK((retry && left_out && error));
 }
 
 TEST_CASE("a payload in another shape the direct reader accepts reads the same, and refusals are the parser's", "[codec]") {
