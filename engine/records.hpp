@@ -98,6 +98,7 @@ struct TokenRecord {
   std::string user;        // user key
   std::string created_at;  // UTC
   std::string revoked_at;  // UTC; "" while valid
+  std::string expires_at;  // UTC: refused from then on; "" when it never expires
   friend bool operator==(const TokenRecord&, const TokenRecord&) = default;
 };
 

@@ -69,7 +69,9 @@ Cách dùng (mọi lệnh nhận --db PATH, mặc định ./hoso.db):
   hoso workflows list [--json]
   hoso workflows show NAME [--format mermaid|dot|json]
   hoso orgs list [--json]
-  hoso users list [--json] | hoso users token|revoke NGƯỜI_DÙNG [--json]
+  hoso users list [--json] | hoso users revoke NGƯỜI_DÙNG [--json]
+  hoso users token NGƯỜI_DÙNG [--expires-in THỜI_HẠN|never] [--json]
+                   (mã truy cập API; mặc định hết hạn sau 90 ngày, ví dụ --expires-in 30d, 12h, 2w)
   hoso serve [--config DIR] [--listen ĐỊA_CHỈ:CỔNG] [--file TỆP | --webhook URL] [--read-timeout MS]
                    (API HTTP, hẹn giờ và gửi thông báo; cấu hình ở DIR/server.yaml, mặc định config/server.yaml)
   hoso dossier create --workflow W --award KIND --as USER [--on-behalf-of USER] [--field K=V]... [--doc KIND=FILE]...
@@ -369,20 +371,39 @@ int cmd_workflows(Ctx& c) {
   return usage(c, fmt::format("lệnh con không hợp lệ: workflows {}", p[1]));
 }
 
-// hoso users token|revoke USER: a bearer token for the HTTP API (shown once, stored only as its hash), or
-// every token of the user revoked.
+// hoso users token|revoke USER: a bearer token for the HTTP API (shown once, stored only as its hash; valid
+// for --expires-in, 90 days by default, or until revoked with "never"), or every token of the user revoked.
 int cmd_user_tokens(Ctx& c) {
   const auto& p = c.args.positional;
+  std::optional<std::int64_t> lifetime = http::kDefaultTokenLifetimeMs;
+  if (auto given = c.args.get("expires-in")) {
+    constexpr std::int64_t kLongest = 3650LL * 86'400'000;  // ten years
+    lifetime = *given == "never" ? std::nullopt : parse_duration(*given);
+    if (*given != "never" && (!lifetime || *lifetime <= 0 || *lifetime > kLongest))
+      return usage(c,
+                   fmt::format("--expires-in '{}' không hợp lệ: cần một thời hạn từ 1s đến 3650d (ví dụ 30d, "
+                               "12h, 2w, 1d12h) hoặc never",
+                               *given));
+  }
   auto app = open_runtime(c);
   if (!app) return fail(c, app.error());
   App& a = **app;
   if (p[1] == "token") {
-    auto token = http::issue_token(*a.store, a.directory, p[2], a.clock->now());
-    if (!token) return fail(c, token.error());
-    if (c.json_out())
-      c.out << json::serialize(json::object{{"user", p[2]}, {"token", *token}}) << "\n";
-    else
-      c.out << fmt::format("Mã truy cập của {} (chỉ hiện một lần, hãy lưu lại):\n{}\n", p[2], *token);
+    auto issued = http::issue_token(*a.store, a.directory, p[2], a.clock->now(), lifetime);
+    if (!issued) return fail(c, issued.error());
+    const std::string& until = issued->expires_at;
+    if (c.json_out()) {
+      c.out << json::serialize(
+                   json::object{{"user", p[2]},
+                                {"token", issued->token},
+                                {"expires_at", until.empty() ? json::value() : json::value(until)}})
+            << "\n";
+    } else {
+      c.out << fmt::format("Mã truy cập của {} ({}; chỉ hiện một lần, hãy lưu lại):\n{}\n", p[2],
+                           until.empty() ? "không tự hết hạn, dùng được đến khi bị thu hồi"
+                                         : fmt::format("hết hạn lúc {}", vietnam_time(until)),
+                           issued->token);
+    }
     return 0;
   }
   auto revoked = http::revoke_tokens(*a.store, a.directory, p[2], a.clock->now());
@@ -710,11 +731,12 @@ const std::vector<std::string>* allowed_options(const std::vector<std::string>& 
       kAct = {"as", "field", "doc", "note", "note-file", "ballot", "expect-version", "on-behalf-of"},
       kAs = {"as"}, kInbox = {"as", "on-behalf-of"}, kReplay = {"all"}, kConfig = {"config"},
       kFile = {"file"}, kReportsOpen = {"year"}, kReportsStatus = {"year", "jurisdiction", "as"},
-      kServe = {"config", "listen", "file", "read-timeout", "webhook"};
+      kServe = {"config", "listen", "file", "read-timeout", "webhook"}, kToken = {"expires-in"};
   const std::string& cmd = p[0];
   const std::string sub = p.size() > 1 ? p[1] : "";
   if (cmd == "init") return &kInit;
   if (cmd == "workflows") return sub == "check" ? &kCheck : sub == "show" ? &kShow : &kNone;
+  if (cmd == "users" && sub == "token") return &kToken;
   if (cmd == "orgs" || cmd == "users" || cmd == "audit") return &kNone;
   if (cmd == "dossier") return sub == "create" ? &kCreate : sub == "act" ? &kAct : &kAs;
   if (cmd == "inbox") return &kInbox;

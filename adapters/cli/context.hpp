@@ -1,7 +1,9 @@
 // What the CLI's command files share: one invocation's context and the helpers every command uses.
 // Internal to adapters/cli.
 #pragma once
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 
@@ -30,6 +32,8 @@ Result<std::unique_ptr<SqliteStore>> open_existing(Ctx& c);
 // The database with its directory, definitions, clock and command service.
 Result<std::unique_ptr<App>> open_runtime(Ctx& c);
 
+// "3d", "12h", "90m", "30s", "2w" and sums of them ("1d12h"): milliseconds, or nullopt (time_commands.cpp).
+std::optional<std::int64_t> parse_duration(const std::string& s);
 // hoso calendar holidays|add|between (time_commands.cpp).
 int cmd_calendar(Ctx& c);
 // hoso clock show|set|advance: the virtual clock of a simulation database (time_commands.cpp).

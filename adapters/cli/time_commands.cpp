@@ -6,6 +6,7 @@
 #include <cctype>
 #include <charconv>
 #include <limits>
+#include <string_view>
 
 #include "adapters/cli/context.hpp"
 #include "adapters/yaml/calendar_loader.hpp"
@@ -174,32 +175,6 @@ Error unfired_error(const std::vector<std::pair<TimerRecord, Error>>& failed) {
   return e;
 }
 
-// "3d", "12h", "90m", "30s", "2w" and sums of them ("1d12h"): milliseconds, or nullopt.
-std::optional<std::int64_t> parse_duration(const std::string& s) {
-  std::int64_t total = 0;
-  std::size_t i = 0;
-  if (s.empty()) return std::nullopt;
-  while (i < s.size()) {
-    std::size_t j = i;
-    while (j < s.size() && std::isdigit(static_cast<unsigned char>(s[j]))) ++j;
-    if (j == i || j == s.size() || j - i > 6) return std::nullopt;
-    std::int64_t n = 0;
-    std::from_chars(s.data() + i, s.data() + j, n);
-    std::int64_t unit = 0;
-    switch (s[j]) {
-      case 'w': unit = 7 * 86'400'000LL; break;
-      case 'd': unit = 86'400'000LL; break;
-      case 'h': unit = 3'600'000LL; break;
-      case 'm': unit = 60'000LL; break;
-      case 's': unit = 1'000LL; break;
-      default: return std::nullopt;
-    }
-    total += n * unit;
-    i = j + 1;
-  }
-  return total;
-}
-
 constexpr const char* kForever = "9999-12-31T23:59:59.999Z";
 
 }  // namespace
@@ -324,6 +299,26 @@ int cmd_timers(Ctx& c) {
   else
     c.out << fmt::format("{} hẹn giờ đến hạn đã được xử lý lúc {}\n", fired->fired, format_vietnam(now));
   return 0;
+}
+
+std::optional<std::int64_t> parse_duration(const std::string& s) {
+  constexpr std::string_view kUnits = "wdhms";
+  constexpr std::int64_t kUnitMs[] = {7 * 86'400'000LL, 86'400'000LL, 3'600'000LL, 60'000LL, 1'000LL};
+  std::int64_t total = 0;
+  std::size_t i = 0;
+  if (s.empty()) return std::nullopt;
+  while (i < s.size()) {
+    std::size_t j = i;
+    while (j < s.size() && std::isdigit(static_cast<unsigned char>(s[j]))) ++j;
+    if (j == i || j == s.size() || j - i > 6) return std::nullopt;
+    std::int64_t n = 0;
+    std::from_chars(s.data() + i, s.data() + j, n);
+    const std::size_t unit = kUnits.find(s[j]);
+    if (unit == std::string_view::npos) return std::nullopt;
+    total += n * kUnitMs[unit];
+    i = j + 1;
+  }
+  return total;
 }
 
 }  // namespace hoso::cli

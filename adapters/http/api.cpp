@@ -31,7 +31,7 @@ int status_of(const Error& e) {
       return e.reason == "method_not_allowed" ? 405 : 404;
     case ErrorCode::kNotPermitted:
       return e.reason == "no_token" || e.reason == "unknown_token" || e.reason == "revoked_token" ||
-                     e.reason == "inactive_user"
+                     e.reason == "expired_token" || e.reason == "inactive_user"
                  ? 401
                  : 403;
     case ErrorCode::kRefused:
@@ -348,7 +348,7 @@ class Handler {
       r.note = std::move(failure);
       return r;
     }
-    auto user = authenticate(*app_.store, app_.directory, req_.authorization, &token_user_);
+    auto user = authenticate(*app_.store, app_.directory, req_.authorization, *app_.clock, &token_user_);
     if (!user) return noted(denied(user.error()), *refreshed);
     user_ = *user;
     return noted(answer(p, m), *refreshed);

@@ -30,17 +30,21 @@ Result<UserId> active_user(const Directory& dir, const std::string& key) {
 
 std::string token_hash(std::string_view token) { return sha256_hex(token); }
 
-Result<std::string> issue_token(Store& store, const Directory& dir, const std::string& user, Timestamp now) {
+Result<IssuedToken> issue_token(Store& store, const Directory& dir, const std::string& user, Timestamp now,
+                                std::optional<std::int64_t> lifetime_ms) {
   if (auto id = active_user(dir, user); !id) return id.error();
+  if (lifetime_ms && *lifetime_ms <= 0)
+    return make_error(ErrorCode::kInvalidInput, "Thời hạn của mã truy cập phải lớn hơn 0");
   unsigned char bytes[32];
   if (RAND_bytes(bytes, sizeof bytes) != 1) return make_error(ErrorCode::kInternal, "RAND_bytes failed");
   std::string token = "hoso_";
   for (unsigned char b : bytes) token += fmt::format("{:02x}", b);
+  IssuedToken issued{std::move(token), lifetime_ms ? format_utc(Timestamp{now.millis + *lifetime_ms}) : ""};
   Status st = store.write([&](WriteTx& tx) {
-    return tx.put_token(TokenRecord{token_hash(token), user, format_utc(now), ""});
+    return tx.put_token(TokenRecord{token_hash(issued.token), user, format_utc(now), "", issued.expires_at});
   });
   if (!st) return st.error();
-  return token;
+  return issued;
 }
 
 Result<std::int64_t> revoke_tokens(Store& store, const Directory& dir, const std::string& user, Timestamp now) {
@@ -56,7 +60,7 @@ Result<std::int64_t> revoke_tokens(Store& store, const Directory& dir, const std
   return revoked;
 }
 
-Result<UserId> authenticate(Store& store, const Directory& dir, std::string_view authorization,
+Result<UserId> authenticate(Store& store, const Directory& dir, std::string_view authorization, Clock& clock,
                             std::string* token_user) {
   // The scheme's name in any case (RFC 9110 11.1), then one space and the token.
   constexpr std::string_view kBearer = "bearer ";
@@ -73,6 +77,11 @@ Result<UserId> authenticate(Store& store, const Directory& dir, std::string_view
   auto id = dir.find_user((*found)->user);
   if (!id || !dir.user(*id).active) return denied("inactive_user", "Người dùng của mã truy cập không còn hoạt động");
   if (!(*found)->revoked_at.empty()) return denied("revoked_token", "Mã truy cập đã bị thu hồi");
+  // UTC texts of one format: their order is the times' order (the clock read only for a token that expires).
+  if (const std::string& until = (*found)->expires_at; !until.empty() && format_utc(clock.now()) >= until)
+    return denied("expired_token", fmt::format("Mã truy cập đã hết hạn lúc {} (giờ UTC); hãy xin mã mới "
+                                               "(hoso users token)",
+                                               until));
   return *id;
 }
 

@@ -165,7 +165,8 @@ CREATE TABLE IF NOT EXISTS tokens (
   hash       TEXT PRIMARY KEY,
   user       TEXT NOT NULL,
   created_at TEXT NOT NULL,
-  revoked_at TEXT NOT NULL DEFAULT ''
+  revoked_at TEXT NOT NULL DEFAULT '',
+  expires_at TEXT NOT NULL DEFAULT ''   -- UTC; '' when it never expires
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS orgs (
@@ -305,11 +306,11 @@ constexpr std::array<const char*, static_cast<std::size_t>(Q::kCount)> kSql = {
     "?2",
     "SELECT count(*) FROM timers",
     "SELECT gseq, payload FROM events WHERE gseq > ?1 ORDER BY gseq LIMIT ?2",
-    "INSERT INTO tokens (hash, user, created_at) VALUES (?1, ?2, ?3)",
+    "INSERT INTO tokens (hash, user, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
     "UPDATE tokens SET revoked_at = ?2 WHERE user = ?1 AND revoked_at = ''",
     "UPDATE tokens SET revoked_at = ?1 WHERE revoked_at = '' AND user NOT IN (SELECT \"key\" FROM users "
     "WHERE active = 1)",
-    "SELECT hash, user, created_at, revoked_at FROM tokens WHERE hash = ?1",
+    "SELECT hash, user, created_at, revoked_at, expires_at FROM tokens WHERE hash = ?1",
     "SELECT at FROM events ORDER BY gseq DESC LIMIT 1",
     "SAVEPOINT hoso_command",
     "RELEASE hoso_command",
@@ -1001,7 +1002,7 @@ class SqliteStore::Impl {
         impl_.group_tokens_.clear();
         StmtUse use(impl_.stmt(Q::kInsertToken));
         Binder b(use.get());
-        b.text(t.hash).text(t.user).text(t.created_at);
+        b.text(t.hash).text(t.user).text(t.created_at).text(t.expires_at);
         const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
         if (rc != SQLITE_DONE) return poison(impl_.db_error(rc, "ghi mã truy cập"));
         return Status::Ok();
@@ -1966,6 +1967,7 @@ class SqliteStore::Impl {
     col_text(use.get(), 1, t.user);
     col_text(use.get(), 2, t.created_at);
     col_text(use.get(), 3, t.revoked_at);
+    col_text(use.get(), 4, t.expires_at);
     return std::optional<TokenRecord>(std::move(t));
   }
 
@@ -2230,6 +2232,7 @@ struct Migration {
 };
 constexpr Migration kMigrations[] = {
     {8, "ALTER TABLE users ADD COLUMN delegates TEXT NOT NULL DEFAULT '[]'"},  // 9: who may act for whom
+    {9, "ALTER TABLE tokens ADD COLUMN expires_at TEXT NOT NULL DEFAULT ''"},  // 10: tokens that expire
 };
 
 bool migratable(std::int64_t version) {

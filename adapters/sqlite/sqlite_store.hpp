@@ -59,8 +59,8 @@ class SqliteStore final : public Store {
  public:
   // Version of the on-disk schema written by this build (meta.schema_version). Stored on disk.
   // 2: submitted_at, users.active; 3: outbox keys; 4,5: time; 6: config; 7: log as outbox; 8: tokens;
-  // 9: users.delegates (a version 8 file is migrated when opened)
-  static constexpr int kSchemaVersion = 9;
+  // 9: users.delegates; 10: tokens.expires_at (a version 8 or 9 file is migrated when opened)
+  static constexpr int kSchemaVersion = 10;
   // How long a command waits for another process's write lock before failing with kInternal.
   static constexpr std::chrono::milliseconds kDefaultBusyTimeout{10'000};
 

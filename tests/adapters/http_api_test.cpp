@@ -86,7 +86,7 @@ struct ApiServer {
     if (it != tokens.end()) return it->second;
     auto t = issue_token(*app->store, app->directory, user, app->clock->now());
     REQUIRE(t.ok());
-    return tokens[user] = *t;
+    return tokens[user] = t->token;
   }
   Response call(const std::string& method, const std::string& target, const std::string& user = "",
                 const std::string& body = "") {
@@ -252,6 +252,51 @@ TEST_CASE("api: health and the OpenAPI document need no token, everything else d
   // Tokens are stored only as their hash.
   CHECK(s.app->store->token(old).value() == std::nullopt);
   CHECK(s.app->store->token(token_hash(old)).value().has_value());
+}
+
+TEST_CASE(
+    "api: a token works until its expiry and is refused from then on - one issued to never expire goes on",
+    "[api][auth]") {
+  ApiServer s("2026-03-02T02:00:00.000Z");
+  const std::int64_t hour = 3'600'000;
+  auto issued =
+      issue_token(*s.app->store, s.app->directory, "xom-khuan-lan.clerk", s.app->clock->now(), hour);
+  REQUIRE(issued.ok());
+  CHECK(issued->expires_at == "2026-03-02T03:00:00.000Z");
+  auto forever =
+      issue_token(*s.app->store, s.app->directory, "xom-khuan-lan.clerk", s.app->clock->now(), std::nullopt);
+  REQUIRE(forever.ok());
+  CHECK(forever->expires_at.empty());
+  auto inbox = [&](const std::string& token) {
+    return s.api->handle(Request{"GET", "/inbox", "Bearer " + token, ""});
+  };
+  CHECK(inbox(issued->token).status == 200);
+  s.set_clock("2026-03-02T02:59:59.999Z");  // the last moment it is valid
+  CHECK(inbox(issued->token).status == 200);
+  s.set_clock("2026-03-02T03:00:00.000Z");
+  const Response expired = inbox(issued->token);
+  CHECK(expired.status == 401);
+  CHECK(reason(expired) == "expired_token");
+  CHECK_THAT(expired.body, Catch::Contains("Mã truy cập đã hết hạn lúc 2026-03-02T03:00:00.000Z"));
+  CHECK_THAT(expired.denied, Catch::Contains("user=xom-khuan-lan.clerk "));  // whose it was, in the log only
+  CHECK_THAT(expired.denied, Catch::Contains("expired_token"));
+  CHECK(expired.body.find("xom-khuan-lan.clerk") == std::string::npos);
+  // A write with it is refused alike, and writes nothing.
+  const Response create = s.api->handle(Request{"POST", "/dossiers", "Bearer " + issued->token,
+                                                R"({"workflow": "standard", "award": "giay_khen_xa"})"});
+  CHECK(create.status == 401);
+  CHECK(reason(create) == "expired_token");
+  CHECK(s.app->store->dossiers().value().empty());
+  // Issued to last until revoked: still good a year on; by default, 90 days.
+  s.set_clock("2027-03-02T03:00:00.000Z");
+  CHECK(inbox(forever->token).status == 200);
+  auto usual = issue_token(*s.app->store, s.app->directory, "xom-khuan-lan.clerk", s.app->clock->now());
+  REQUIRE(usual.ok());
+  CHECK(usual->expires_at == "2027-05-31T03:00:00.000Z");
+  // No lifetime at all is no token.
+  auto none = issue_token(*s.app->store, s.app->directory, "xom-khuan-lan.clerk", s.app->clock->now(), 0);
+  REQUIRE_FALSE(none.ok());
+  CHECK(none.error().code == ErrorCode::kInvalidInput);
 }
 
 TEST_CASE(

@@ -516,9 +516,9 @@ TEST_CASE("open: a schema version other than this build's is refused, older or n
   }
 }
 
-TEST_CASE("open: a version 8 database is migrated to 9, its users kept, with no delegates",
+TEST_CASE("open: a version 8 database is migrated to 10, its users kept, with no delegates",
           "[sqlite][delegation]") {
-  REQUIRE(SqliteStore::kSchemaVersion == 9);
+  REQUIRE(SqliteStore::kSchemaVersion == 10);
   TempDir dir;
   const std::string path = dir.file("hoso.db");
   {
@@ -531,9 +531,10 @@ TEST_CASE("open: a version 8 database is migrated to 9, its users kept, with no 
                 })
                 .ok());
   }
-  {  // Make it what a version 8 build wrote: no delegates column.
+  {  // Make it what a version 8 build wrote: no delegates column, tokens that never expire.
     RawDb raw(path);
     REQUIRE(raw.exec("ALTER TABLE users DROP COLUMN delegates") == SQLITE_OK);
+    REQUIRE(raw.exec("ALTER TABLE tokens DROP COLUMN expires_at") == SQLITE_OK);
     REQUIRE(raw.exec("UPDATE meta SET value = '8' WHERE key = 'schema_version'") == SQLITE_OK);
   }
   auto store = SqliteStore::open(path, OpenMode::kExisting);
@@ -546,24 +547,57 @@ TEST_CASE("open: a version 8 database is migrated to 9, its users kept, with no 
   CHECK(users->front().delegates.empty());
   store->reset();
   RawDb raw(path);
-  CHECK(raw.scalar("SELECT value FROM meta WHERE key = 'schema_version'") == "9");
+  CHECK(raw.scalar("SELECT value FROM meta WHERE key = 'schema_version'") == "10");
   CHECK(raw.scalar("SELECT delegates FROM users") == "[]");
+  CHECK(raw.scalar("SELECT count(*) FROM pragma_table_info('tokens') WHERE name = 'expires_at'") == "1");
   // Opening again finds nothing to do.
   CHECK(SqliteStore::open(path, OpenMode::kExisting).ok());
+}
+
+TEST_CASE("open: a version 9 database is migrated to 10 - its tokens kept, never expiring", "[sqlite]") {
+  REQUIRE(SqliteStore::kSchemaVersion == 10);
+  TempDir dir;
+  const std::string path = dir.file("hoso.db");
+  const std::string hash(64, 'c');
+  {
+    auto store = open_store(path);
+    REQUIRE(store
+                ->write([&](WriteTx& tx) {
+                  return tx.put_token(TokenRecord{hash, "xa.clerk", "2026-01-01T00:00:00.000Z", "", ""});
+                })
+                .ok());
+  }
+  {  // What a version 9 build wrote: tokens without an expiry.
+    RawDb raw(path);
+    REQUIRE(raw.exec("ALTER TABLE tokens DROP COLUMN expires_at") == SQLITE_OK);
+    REQUIRE(raw.exec("UPDATE meta SET value = '9' WHERE key = 'schema_version'") == SQLITE_OK);
+  }
+  auto store = SqliteStore::open(path, OpenMode::kExisting);
+  INFO((store.ok() ? "" : store.error().message));
+  REQUIRE(store.ok());
+  auto kept = (*store)->token(hash);
+  REQUIRE(kept.ok());
+  REQUIRE(kept->has_value());
+  CHECK((*kept)->user == "xa.clerk");
+  CHECK((*kept)->expires_at.empty());
+  store->reset();
+  RawDb raw(path);
+  CHECK(raw.scalar("SELECT value FROM meta WHERE key = 'schema_version'") == "10");
 }
 
 TEST_CASE("open: a version another process changes while this one waits to migrate is refused, not stamped",
           "[sqlite][delegation]") {
   // What counts is the version read again under the write lock: another connection holds that lock and
   // turns the version 8 file into `version` while this one, having read 8, waits to migrate it.
-  REQUIRE(SqliteStore::kSchemaVersion == 9);
+  REQUIRE(SqliteStore::kSchemaVersion == 10);
   for (int version : {7, SqliteStore::kSchemaVersion + 1}) {
     TempDir dir;
     const std::string path = dir.file("hoso.db");
     open_store(path).reset();
-    {  // What a version 8 build wrote: no delegates column.
+    {  // What a version 8 build wrote: no delegates column, no token expiry.
       RawDb raw(path);
       REQUIRE(raw.exec("ALTER TABLE users DROP COLUMN delegates") == SQLITE_OK);
+      REQUIRE(raw.exec("ALTER TABLE tokens DROP COLUMN expires_at") == SQLITE_OK);
       REQUIRE(raw.exec("UPDATE meta SET value = '8' WHERE key = 'schema_version'") == SQLITE_OK);
     }
     RawDb other(path);
@@ -741,13 +775,14 @@ TEST_CASE("tokens: those of users deactivated or gone from the directory are rev
                 if (auto st = tx.replace_directory({{"xa", "Xã B", "commune", ""}}, {here, left}); !st)
                   return st;
                 if (auto st = tx.put_token(
-                        TokenRecord{revoked_before, "xa.leader", "2026-01-01T00:00:00.000Z", ""});
+                        TokenRecord{revoked_before, "xa.leader", "2026-01-01T00:00:00.000Z", "", ""});
                     !st)
                   return st;
                 if (auto n = tx.revoke_tokens("xa.leader", "2026-01-02T00:00:00.000Z"); !n) return n.error();
                 for (const auto& [hash, user] : {std::pair{kept, "xa.clerk"}, std::pair{of_left, "xa.leader"},
                                                  std::pair{of_gone, "xa.signer"}})
-                  if (auto st = tx.put_token(TokenRecord{hash, user, "2026-01-01T00:00:00.000Z", ""}); !st)
+                  if (auto st = tx.put_token(TokenRecord{hash, user, "2026-01-01T00:00:00.000Z", "", ""});
+                      !st)
                     return st;
                 return Status::Ok();
               })
@@ -772,9 +807,11 @@ TEST_CASE("tokens: inside a group each is read once and follows the group's own 
           "[sqlite]") {
   TempDir dir;
   auto store = open_store(dir.file("hoso.db"));
-  const TokenRecord issued{std::string(64, 'a'), "xa.clerk", "2026-01-01T00:00:00.000Z", ""};
+  const TokenRecord issued{std::string(64, 'a'), "xa.clerk", "2026-01-01T00:00:00.000Z", "",
+                           "2026-04-01T00:00:00.000Z"};
   const std::string other(64, 'b');
   REQUIRE(store->write([&](WriteTx& tx) { return tx.put_token(issued); }).ok());
+  CHECK(store->token(issued.hash).value() == issued);  // its expiry too
   auto revoked_at = [&](const std::string& hash) -> std::optional<std::string> {
     auto t = store->token(hash);
     REQUIRE(t.ok());
@@ -788,7 +825,8 @@ TEST_CASE("tokens: inside a group each is read once and follows the group's own 
                 // Issued and revoked inside the group: read again as they now are.
                 REQUIRE(store
                             ->write([&](WriteTx& tx) {
-                              return tx.put_token(TokenRecord{other, "xa.clerk", "2026-01-02T00:00:00.000Z", ""});
+                              return tx.put_token(
+                                  TokenRecord{other, "xa.clerk", "2026-01-02T00:00:00.000Z", "", ""});
                             })
                             .ok());
                 CHECK(revoked_at(other) == "");
@@ -802,14 +840,15 @@ TEST_CASE("tokens: inside a group each is read once and follows the group's own 
                 CHECK(revoked_at(other) == "2026-01-03T00:00:00.000Z");
                 // A command that issues a token and then fails is undone, and so is what was read meanwhile.
                 const std::string undone(64, 'c');
-                CHECK_FALSE(store
-                                ->write([&](WriteTx& tx) -> Status {
-                                  const TokenRecord later{undone, "xa.clerk", "2026-01-04T00:00:00.000Z", ""};
-                                  if (auto st = tx.put_token(later); !st) return st;
-                                  CHECK(revoked_at(undone) == "");
-                                  return make_error(ErrorCode::kRefused, "undone");
-                                })
-                                .ok());
+                CHECK_FALSE(
+                    store
+                        ->write([&](WriteTx& tx) -> Status {
+                          const TokenRecord later{undone, "xa.clerk", "2026-01-04T00:00:00.000Z", "", ""};
+                          if (auto st = tx.put_token(later); !st) return st;
+                          CHECK(revoked_at(undone) == "");
+                          return make_error(ErrorCode::kRefused, "undone");
+                        })
+                        .ok());
                 CHECK(revoked_at(undone) == std::nullopt);
                 return Status::Ok();
               })

@@ -1183,6 +1183,11 @@ TEST_CASE("serve and users token/revoke refuse bad options and unknown users, an
   refused({"users", "token", "nobody"}, 3, "Không có người dùng 'nobody'");
   refused({"users", "revoke", "nobody"}, 3, "Không có người dùng 'nobody'");
   refused({"users", "token"}, 2, "cách dùng: hoso users");
+  for (const char* bad : {"soon", "0d", "3651d", "-1d", "12"})
+    refused({"users", "token", "xom-khuan-lan.clerk", "--expires-in", bad}, 2,
+            fmt::format("--expires-in '{}' không hợp lệ", bad));
+  refused({"users", "revoke", "xom-khuan-lan.clerk", "--expires-in", "1d"}, 2,
+          "lệnh 'users' không dùng tùy chọn --expires-in");
   refused({"serve", "--listen", "127.0.0.1"}, 2, "--listen cần dạng ĐỊA_CHỈ:CỔNG");
   refused({"serve", "--listen", "127.0.0.1:99999"}, 2, "--listen cần dạng ĐỊA_CHỈ:CỔNG");
   refused({"serve", "--listen", "not-an-address:80"}, 2, "không hợp lệ");
@@ -1205,6 +1210,37 @@ TEST_CASE("serve and users token/revoke refuse bad options and unknown users, an
   refused({"serve", "--webhook", "http://127.0.0.1:9/x", "--file", "x.jsonl"}, 2, "chỉ dùng một trong --file và --webhook",
           {"HOSO_WEBHOOK_SECRET=k"});
   refused({"serve", "extra"}, 2, "cách dùng: hoso serve");
+}
+
+TEST_CASE(
+    "serve: a token works until its expiry on the database's clock and is refused from then on - one issued "
+    "to never expire goes on",
+    "[e2e][serve]") {
+  Cli cli;
+  init_virtual(cli, "2026-03-02T02:00:00Z");
+  const auto hour = cli.ok_json({"users", "token", "xom-khuan-lan.clerk", "--expires-in", "1h"});
+  CHECK(hour.at("expires_at").as_string() == "2026-03-02T03:00:00.000Z");
+  const auto usual = cli.ok_json({"users", "token", "xom-khuan-lan.clerk"});
+  CHECK(usual.at("expires_at").as_string() == "2026-05-31T02:00:00.000Z");  // 90 days
+  const auto forever = cli.ok_json({"users", "token", "xom-khuan-lan.clerk", "--expires-in", "never"});
+  CHECK(forever.at("expires_at").is_null());
+  // For people: when it expires, in Vietnam's time.
+  CHECK_THAT(cli({"users", "token", "xom-khuan-lan.clerk", "--expires-in", "2d"}).out,
+             Catch::Contains("hết hạn lúc 2026-03-04 09:00:00 (UTC+7)"));
+  Served s(cli);
+  const std::string short_lived(hour.at("token").as_string()), lasting(forever.at("token").as_string());
+  CHECK(s.call("GET", "/inbox", short_lived).status == 200);
+  // The database's clock moves on while the server runs: from then on the token is refused.
+  REQUIRE(cli({"clock", "advance", "1h"}).code == 0);
+  const HttpReply expired = s.call("GET", "/inbox", short_lived);
+  CHECK(expired.status == 401);
+  CHECK(body(expired).at("error").at("reason").as_string() == "expired_token");
+  CHECK(s.call("POST", "/dossiers", short_lived, proposal()).status == 401);
+  CHECK(s.call("POST", "/dossiers", lasting, proposal()).status == 201);
+  const RunResult stopped = s.stop(SIGTERM);
+  CHECK(stopped.code == 0);
+  CHECK_THAT(stopped.err, Catch::Contains("reason=expired_token"));
+  CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
 }
 
 TEST_CASE("serve: on a full disk writes get 507 and keep nothing while reads go on - once there is room again "

@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
                            "ubnd-xa-phuong-tien.signer", "ubnd-tinh-thai-nguyen.auditor", "ca-tinh-lao-cai.clerk"}) {
     auto t = http::issue_token(*(*app)->store, (*app)->directory, user, (*app)->clock->now());
     if (!t) return fail(t.error().message);
-    tokens.push_back("Bearer " + *t);
+    tokens.push_back("Bearer " + t->token);
   }
   tokens.push_back("Bearer hoso_ffff");
   tokens.push_back("Basic abc");
