@@ -7,10 +7,12 @@
 
 namespace hoso {
 
+// By default a receiver may be down for about nine hours (a night) before a notice to it is given up:
+// waits of 2 s doubling to an hour, 20 attempts.
 struct RetryPolicy {
-  int max_attempts = 6;  // attempts per notice and channel; the last failure dead-letters it
+  int max_attempts = 20;  // attempts per notice and channel; the last failure dead-letters it
   std::chrono::milliseconds initial_backoff{2000};
-  std::chrono::milliseconds max_backoff{600000};
+  std::chrono::milliseconds max_backoff{3'600'000};
   double multiplier = 2.0;
   // The wait after the `failures`-th failed attempt (from 1; below 1 counts as 1):
   // min(max_backoff, initial_backoff * multiplier^(failures-1)).

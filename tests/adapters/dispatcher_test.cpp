@@ -138,6 +138,18 @@ TEST_CASE("retry policy: the wait doubles after each failure and stops growing a
   CHECK(p.backoff(40).count() == 5000);
 }
 
+TEST_CASE("retry policy: by default a receiver may be down for a night before a notice to it is given up",
+          "[notify][dispatcher]") {
+  const RetryPolicy p;  // as config/server.yaml ships it (server_config_test checks the file says the same)
+  std::int64_t waited = 0;
+  for (int failures = 1; failures < p.max_attempts; ++failures) waited += p.backoff(failures).count();
+  // The last attempt comes this long after the first: more than 8 hours, less than half a day.
+  CHECK(waited > 8 * 3'600'000LL);
+  CHECK(waited < 12 * 3'600'000LL);
+  CHECK(p.backoff(1).count() == 2000);  // a short blip costs seconds
+  CHECK(p.backoff(p.max_attempts - 1) == p.max_backoff);
+}
+
 TEST_CASE(
     "dispatcher rounds: a backlog goes on at once unless clerks waited behind its records - then it yields "
     "to them - and without one the next round waits for the earliest retry",

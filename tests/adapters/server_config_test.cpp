@@ -69,9 +69,9 @@ TEST_CASE("server config: the shipped config/server.yaml loads with its document
   CHECK(c.idle_timeout == 30000ms);
   CHECK(c.max_body == 1048576u);
   CHECK(c.channels == std::vector<std::string>{"file"});
-  CHECK(c.retry.max_attempts == 6);
+  CHECK(c.retry.max_attempts == 20);
   CHECK(c.retry.initial_backoff == 2000ms);
-  CHECK(c.retry.max_backoff == 600000ms);
+  CHECK(c.retry.max_backoff == 3600000ms);
   CHECK(c.retry.multiplier == 2.0);
   CHECK(c.file_path.empty());
   CHECK(c.smtp.host == "127.0.0.1");
@@ -409,8 +409,9 @@ TEST_CASE("server config: the backoff doubles from the initial delay up to the m
   CHECK(p.backoff(3) == 8s);
   CHECK(p.backoff(4) == 16s);
   CHECK(p.backoff(9) == 512s);
-  CHECK(p.backoff(10) == 600s);  // 1024 s, capped
-  CHECK(p.backoff(5000) == 600s);
+  CHECK(p.backoff(11) == 2048s);
+  CHECK(p.backoff(12) == 3600s);  // 4096 s, capped at an hour
+  CHECK(p.backoff(5000) == 3600s);
   CHECK(p.backoff(0) == 2s);
   p.multiplier = 1.5;
   p.initial_backoff = 1000ms;

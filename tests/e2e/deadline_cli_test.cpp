@@ -356,7 +356,7 @@ TEST_CASE("notify status: what is still to go out - never tried / waiting for a 
   // Every attempt failing until the last: dead-lettered, settled (the cursor passes it, nothing waits), and
   // listed among the dead letters with its dossier, channel and error for the operator.
   CHECK(status().at("dead_letters").as_array().empty());
-  for (int attempt = 2; attempt <= 6; ++attempt) {
+  for (int attempt = 2; attempt <= 20; ++attempt) {  // the default: 20 attempts, at most an hour apart
     REQUIRE(cli({"clock", "advance", "1h"}).code == 0);
     REQUIRE(cli({"notify", "deliver", "--file", broken}).code == 1);
   }
