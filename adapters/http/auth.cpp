@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "adapters/views/json_views.hpp"
 #include "engine/hash_chain.hpp"
 
 namespace hoso::http {
@@ -79,9 +80,9 @@ Result<UserId> authenticate(Store& store, const Directory& dir, std::string_view
   if (!(*found)->revoked_at.empty()) return denied("revoked_token", "Mã truy cập đã bị thu hồi");
   // UTC texts of one format: their order is the times' order (the clock read only for a token that expires).
   if (const std::string& until = (*found)->expires_at; !until.empty() && format_utc(clock.now()) >= until)
-    return denied("expired_token", fmt::format("Mã truy cập đã hết hạn lúc {} (giờ UTC); hãy xin mã mới "
-                                               "(hoso users token)",
-                                               until));
+    return denied("expired_token",
+                  fmt::format("Mã truy cập đã hết hạn lúc {}; hãy xin mã mới (hoso users token)",
+                              views::vietnam_time(until)));
   return *id;
 }
 
