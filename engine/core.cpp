@@ -526,6 +526,8 @@ Status apply_event(const Definition& def, DossierState& s, const Event& e) {
     if (e.from != s.state || e.to != s.state || e.holder != s.holder)
       return fail("a notification event does not move the dossier");
     if (!e.delivery) return fail("a notification event names no notification");
+    if (!e.delivery->left_out.empty() && e.type != EventType::kNotificationDelivered)
+      return fail("recipients left out recorded for a notice that was not delivered");
     if (e.at < s.updated_at) return fail("event is older than the previous event");
     s.version = e.seq;
     s.updated_at = e.at;

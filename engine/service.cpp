@@ -825,8 +825,7 @@ Status CommandService::record_delivered(const Notification& n, const std::string
 Status CommandService::record_attempt(const Notification& n, const DeliveryAttempt& a) {
   const bool settling = a.outcome != DeliveryOutcome::kFailed;
   if (a.channel.empty() || a.attempt < 1 || (a.settles && !settling) ||
-      (a.outcome == DeliveryOutcome::kFailed) != a.retry_at.has_value() ||
-      (a.outcome != DeliveryOutcome::kDelivered && !a.left_out.empty()))
+      (a.outcome == DeliveryOutcome::kFailed) != a.retry_at.has_value())
     return make_error(ErrorCode::kInternal,
                       fmt::format("lần gửi thông báo {} không hợp lệ (kênh '{}', lần {})", n.id(), a.channel,
                                   a.attempt));
@@ -901,7 +900,7 @@ Status CommandService::record_attempt(const Notification& n, const DeliveryAttem
                                  a.attempt,
                                  a.outcome == DeliveryOutcome::kDelivered ? std::string() : a.error,
                                  a.retry_at ? format_utc(*a.retry_at) : std::string(),
-                                 a.outcome == DeliveryOutcome::kDelivered ? a.left_out : std::string()};
+                                 a.left_out};
     Decision d;
     d.events.push_back(std::move(e));
     auto out = commit(tx, **def, *state, record.version, record.last_hash, d);

@@ -6,7 +6,6 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <string_view>
 

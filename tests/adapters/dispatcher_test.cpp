@@ -622,14 +622,21 @@ TEST_CASE("record_attempt refuses an attempt out of turn or past the cursor, a s
   bad.settles = false;
   bad.retry_at.reset();
   CHECK_FALSE(p.w.service->record_attempt(pending[0], bad).ok());
-  // Recipients left out belong to a delivery, never to a failure or a dead letter.
+  // Recipients left out belong to a delivery, never to a failure or a dead letter: the history's own rule
+  // (replay and the audit hold every event to it too).
   bad = failed;
   bad.attempt = 2;
   bad.left_out = "a@x.example: 550";
-  CHECK_FALSE(p.w.service->record_attempt(pending[0], bad).ok());
+  auto refused_failure = p.w.service->record_attempt(pending[0], bad);
+  REQUIRE_FALSE(refused_failure.ok());
+  CHECK_THAT(refused_failure.error().message,
+             Catch::Contains("recipients left out recorded for a notice that was not delivered"));
   bad.outcome = DeliveryOutcome::kDeadLettered;
   bad.retry_at.reset();
-  CHECK_FALSE(p.w.service->record_attempt(pending[0], bad).ok());
+  auto refused_dead = p.w.service->record_attempt(pending[0], bad);
+  REQUIRE_FALSE(refused_dead.ok());
+  CHECK_THAT(refused_dead.error().message,
+             Catch::Contains("recipients left out recorded for a notice that was not delivered"));
   // Delivered by the webhook, not settling (another channel still to go); then by the webhook again: refused.
   DeliveryAttempt partial{"webhook", DeliveryOutcome::kDelivered, 2, "", std::nullopt, false, {}};
   REQUIRE(p.w.service->record_attempt(pending[0], partial).ok());
