@@ -892,7 +892,7 @@ Result<Event> decode_event(const Definition& def, const Directory& dir, const Ev
 }
 
 DossierRecord encode_dossier(const Definition& def, const Directory& dir, const DossierState& s,
-                             const std::string& last_hash) {
+                             const std::string& last_hash, const EncodedContent* same) {
   DossierRecord r;
   r.id = s.id;
   r.workflow = def.name();
@@ -904,16 +904,21 @@ DossierRecord encode_dossier(const Definition& def, const Directory& dir, const 
   r.previous_holder = org_key(dir, s.previous_holder);
   r.closed = s.closed;
   r.version = s.version;
-  // Room for typical texts up front: one allocation each instead of one per doubling as they grow.
-  r.fields.reserve(512);
-  r.documents.reserve(256 * s.documents.size() + 2);
-  JsonOut fields(r.fields);
-  fields.begin_object();
-  for (const auto& f : def.fields())
-    if (s.fields[f.id.value].present()) fields.member(f.key, format_value(f.spec, s.fields[f.id.value]));
-  fields.end_object();
-  JsonOut documents(r.documents);
-  write_documents(documents, def, s.documents);
+  if (same && same->known()) {
+    r.fields = same->fields;
+    r.documents = same->documents;
+  } else {
+    // Room for typical texts up front: one allocation each instead of one per doubling as they grow.
+    r.fields.reserve(512);
+    r.documents.reserve(256 * s.documents.size() + 2);
+    JsonOut fields(r.fields);
+    fields.begin_object();
+    for (const auto& f : def.fields())
+      if (s.fields[f.id.value].present()) fields.member(f.key, format_value(f.spec, s.fields[f.id.value]));
+    fields.end_object();
+    JsonOut documents(r.documents);
+    write_documents(documents, def, s.documents);
+  }
   JsonOut vote(r.vote);
   write_users(vote.begin_object().key("electorate"), dir, s.vote.electorate);
   write_users(vote.key("voted"), dir, s.vote.voted);

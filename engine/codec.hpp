@@ -35,9 +35,18 @@ Status decode_event_into(const Definition& def, const Directory& dir, const Even
 // any other JSON is parsed, with the same result). For tests.
 bool payload_reads_directly(const Definition& def, const Directory& dir, std::string_view payload);
 
-// The projection record of `s`.
+// A projection's fields and documents as encode_dossier writes them (JSON texts), kept by whoever wrote it:
+// the next projection of the same dossier whose fields and documents did not change takes them as they are
+// instead of encoding them again (most actions change neither). Empty when not known.
+struct EncodedContent {
+  std::string fields, documents;
+  bool known() const { return !fields.empty() && !documents.empty(); }
+};
+
+// The projection record of `s`. With `same` (known), the caller vouches that s's fields and documents are the
+// ones `same` encodes: its texts are taken instead of encoding them again.
 DossierRecord encode_dossier(const Definition& def, const Directory& dir, const DossierState& s,
-                             const std::string& last_hash);
+                             const std::string& last_hash, const EncodedContent* same = nullptr);
 // The state a projection record stands for.
 // The timers a JSON object lists under "timers" (a projection's `timing`, or an event's payload), as rows
 // of `id`; empty when it lists none. Fails on a "timers" that is not a list of {name, due}.

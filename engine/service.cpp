@@ -181,7 +181,7 @@ Result<UserId> CommandService::find_principal(const std::string& key) const {
 
 Result<Outcome> CommandService::commit(WriteTx& tx, const Definition& def, DossierState& state,
                                        std::int64_t expected_version, std::string last_hash,
-                                       const Decision& decision) {
+                                       const Decision& decision, EncodedContent content) {
   Outcome out;
   DossierRecord projection;
   for (Event e : decision.events) {
@@ -227,7 +227,12 @@ Result<Outcome> CommandService::commit(WriteTx& tx, const Definition& def, Dossi
       if (target.valid()) e.notices.push_back(Event::Notice{dir_.org(target).key, f.template_});
     }
     // The event records the digest of the projection it produces, so the projection is bound to the chain.
-    projection = encode_dossier(def, dir_, state, "");
+    // Only a creation's first event, and an event carrying field changes or documents, change the fields and
+    // documents (apply_event): any other takes their encoding from the projection before it.
+    const bool same_content =
+        content.known() && e.type != EventType::kDossierCreated && e.changes.empty() && e.documents.empty();
+    projection = encode_dossier(def, dir_, state, "", same_content ? &content : nullptr);
+    if (!same_content) content = EncodedContent{projection.fields, projection.documents};
     EventRecord r = encode_event(def, dir_, state.id, e, projection_digest(projection));
     r.prev_hash = last_hash;
     r.hash = event_hash(r);
@@ -240,7 +245,10 @@ Result<Outcome> CommandService::commit(WriteTx& tx, const Definition& def, Dossi
   out.version = state.version;
   out.state = def.state(state.state).key;
   // Taken, not copied: the caller is done with `state` (one that goes on from it reads pending_'s).
-  pending_ = Written{std::move(projection.last_hash), std::move(state), {}};  // its age: set once remembered
+  pending_ = Written{std::move(projection.last_hash),
+                     std::move(state),
+                     {},  // its age: set once remembered
+                     std::move(content)};
   return out;
 }
 
@@ -450,9 +458,10 @@ Result<Outcome> CommandService::act(DossierId id, const std::string& action, con
       if (!fired) return fired.error();
       Decision timer;
       timer.events.push_back(std::move(fired.value()));
-      auto out = commit(tx, d, *state, version, last_hash, timer);
+      auto out = commit(tx, d, *state, version, last_hash, timer, std::move(record.content));
       if (!out) return out.error();
       *state = pending_->state;  // commit took it; the action goes on from it
+      record.content = pending_->content;
       version = out->version;
       last_hash = out->events.back().hash;
     }
@@ -460,7 +469,8 @@ Result<Outcome> CommandService::act(DossierId id, const std::string& action, con
     if (cmd.expected_version && *cmd.expected_version == record.version) cmd.expected_version = version;
     Decided decided = decide_act(d, dir_, *state, cmd, *uid, now);
     if (auto* r = std::get_if<Refusal>(&decided)) return refusal_error(*r);
-    result = commit(tx, d, *state, version, last_hash, std::get<Decision>(decided));
+    result =
+        commit(tx, d, *state, version, last_hash, std::get<Decision>(decided), std::move(record.content));
     return result ? Status::Ok() : Status(result.error());
   });
   if (!st) {
@@ -493,7 +503,7 @@ Result<std::optional<CommandService::Current>> CommandService::current(WriteTx& 
   if (!def) return def.error();
   auto state = decode_dossier(**def, dir_, record);
   if (!state) return state.error();
-  return std::optional<Current>(Current{record.version, record.last_hash, std::move(*state)});
+  return std::optional<Current>(Current{record.version, record.last_hash, std::move(*state), {}});
 }
 
 Result<FireReport> CommandService::fire_due(Timestamp until, bool virtual_clock) {
@@ -625,7 +635,7 @@ Status CommandService::fire_listed(WriteTx& tx, const Current& record, const Def
     if (auto c = tx.set_clock(ClockRecord{"virtual", format_utc(event->at)}); !c) return c;
   Decision decision;
   decision.events.push_back(std::move(event.value()));
-  auto out = commit(tx, def, state, record.version, record.last_hash, decision);
+  auto out = commit(tx, def, state, record.version, record.last_hash, decision, record.content);
   return out ? Status::Ok() : Status(out.error());
 }
 
@@ -903,7 +913,7 @@ Status CommandService::record_attempt(const Notification& n, const DeliveryAttem
                                  a.left_out};
     Decision d;
     d.events.push_back(std::move(e));
-    auto out = commit(tx, **def, *state, record.version, record.last_hash, d);
+    auto out = commit(tx, **def, *state, record.version, record.last_hash, d, std::move(record.content));
     return out ? Status::Ok() : Status(out.error());
   });
   if (!st) {
@@ -938,7 +948,8 @@ Status CommandService::group(const std::function<Status()>& work) {
 }
 
 CommandService::Current CommandService::take_written(std::unordered_map<DossierId, Written>::iterator known) {
-  Current c{known->second.state.version, std::move(known->second.last_hash), std::move(known->second.state)};
+  Current c{known->second.state.version, std::move(known->second.last_hash), std::move(known->second.state),
+            std::move(known->second.content)};
   written_order_.erase(known->second.age);
   written_.erase(known);
   return c;

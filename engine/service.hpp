@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/calendar.hpp"
+#include "engine/codec.hpp"
 #include "engine/core.hpp"
 #include "engine/records.hpp"
 #include "engine/store.hpp"
@@ -275,8 +276,11 @@ class CommandService {
   // The user `key` names, or an invalid id for "" (a command nobody delegated); fails with kInvalidInput
   // (unknown_user, subject on_behalf_of) when the directory has no such user.
   Result<UserId> find_principal(const std::string& key) const;
+  // `content`: the encoded fields and documents of `state`'s projection, when this service wrote it (an event
+  // that changes neither reuses them).
   Result<Outcome> commit(WriteTx& tx, const Definition& def, DossierState& state,
-                         std::int64_t expected_version, std::string last_hash, const Decision& decision);
+                         std::int64_t expected_version, std::string last_hash, const Decision& decision,
+                         EncodedContent content = {});
 
   // "Now" for a command: the clock, read once; refused (kRefused, clock_behind) when it is earlier than
   // the last event in the log, so the log's times never go backwards whatever the clock (or its stored
@@ -302,6 +306,7 @@ class CommandService {
     std::int64_t version = 0;
     std::string last_hash;
     DossierState state;
+    EncodedContent content;  // its projection's, when remembered (not known when decoded from the store)
   };
   // Dossier `id` for a command, nullopt when there is none: the state this service remembers writing when the
   // store vouches that its projection is still the stored one (nothing read); else the stored projection,
@@ -323,7 +328,8 @@ class CommandService {
   // The state this service last wrote for each dossier, with the head of its chain then. A command on one of
   // them starts from it (see current()): without reading the projection when the store vouches it is still
   // the stored one, else after the head check without decoding it. Bounded: once full, the dossier written
-  // longest ago is forgotten for each new one (~4 KiB each: up to ~130 MiB); not thread-safe (a
+  // longest ago is forgotten for each new one (~5 KiB each with the projection's encoded fields and
+  // documents: up to ~160 MiB); not thread-safe (a
   // service serves one thread).
   static constexpr std::size_t kRemembered = 32768;
   std::size_t remembered_ = kRemembered;
@@ -331,6 +337,7 @@ class CommandService {
     std::string last_hash;
     DossierState state;
     std::list<DossierId>::iterator age;  // its place in written_order_
+    EncodedContent content;              // the fields and documents of the projection written
   };
   std::unordered_map<DossierId, Written> written_;
   std::list<DossierId> written_order_;  // the dossiers of written_, most recently written first

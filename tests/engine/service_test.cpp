@@ -544,7 +544,9 @@ TEST_CASE("the state a service remembers after each command is the one its store
           "[service][history]") {
   // The next command on a dossier starts from the remembered state instead of decoding the projection again,
   // so the two must be equal after every kind of command: creations, each level's steps, votes, decisions,
-  // returns with edited fields and documents, timers fired late, a paused and resumed legal clock.
+  // returns with edited fields and documents, timers fired late, a paused and resumed legal clock. And the
+  // stored projection is the remembered state's encoded afresh: a command that changes no field or document
+  // takes their encoding from the projection before it, one that does (resubmit) writes it anew.
   World w;
   std::vector<DossierId> seen;
   auto matches = [&](DossierId id) {
@@ -559,6 +561,7 @@ TEST_CASE("the state a service remembers after each command is the one its store
     REQUIRE(remembered.has_value());
     INFO("dossier " << id << " at version " << (*rec)->version << " in state " << (*rec)->state);
     CHECK(*remembered == *decoded);
+    CHECK(encode_dossier(**def, w.directory, *remembered, (*rec)->last_hash) == **rec);
   };
   for (const char* award : {"giay_khen_xa", "bang_khen_tinh", "bang_khen_ttg", "huan_chuong_ld_nhat"}) {
     const DossierId id = create(w, "standard", award, "xom-khuan-lan.clerk", eligible_collective());
