@@ -65,6 +65,8 @@ class WriteTx {
   virtual Status put_token(const TokenRecord& token) = 0;
   // Marks every valid token of `user` revoked at `at`; returns how many.
   virtual Result<std::int64_t> revoke_tokens(const std::string& user, const std::string& at) = 0;
+  // Marks the token whose hash is `hash` revoked at `at`; false when there is none not revoked yet.
+  virtual Result<bool> revoke_token(const std::string& hash, const std::string& at) = 0;
   // Marks revoked at `at` every valid token whose user is not active in the directory as it now is
   // (deactivated, or gone from it); returns how many. Taken back later (a new person in the same post gets
   // the same key), the user starts with no token.
@@ -170,6 +172,8 @@ class Store {
   virtual Result<std::vector<TimerRecord>> due_timers(const std::string& until, int limit) = 0;
   // The token whose hash is `hash`, or nullopt.
   virtual Result<std::optional<TokenRecord>> token(const std::string& hash) = 0;
+  // Every token of `user`, revoked ones included, oldest first.
+  virtual Result<std::vector<TokenRecord>> tokens_of(const std::string& user) = 0;
   // Where the dispatcher is ({0, -1} before the first delivery).
   virtual Result<NoticeKey> dispatch_cursor() = 0;
   // How many times replace_directory changed the org tree or the users (0 before the first change): a

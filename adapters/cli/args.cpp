@@ -11,9 +11,9 @@ namespace hoso::cli {
 
 namespace {
 constexpr std::array kValued = {
-    "db",     "as",           "note",      "expect-version", "workflow", "award",        "format",
-    "ballot", "config",       "workflows", "note-file",      "clock",    "at",           "file",
-    "year",   "jurisdiction", "listen",    "read-timeout",   "webhook",  "on-behalf-of", "expires-in"};
+    "db",     "as",           "note",      "expect-version", "workflow",   "award", "format", "ballot",
+    "config", "workflows",    "note-file", "clock",          "at",         "file",  "year",   "jurisdiction",
+    "listen", "read-timeout", "webhook",   "on-behalf-of",   "expires-in", "token"};
 constexpr std::array kRepeatable = {"field", "doc"};
 constexpr std::array kFlags = {"json", "all", "help"};
 

@@ -69,9 +69,11 @@ Cách dùng (mọi lệnh nhận --db PATH, mặc định ./hoso.db):
   hoso workflows list [--json]
   hoso workflows show NAME [--format mermaid|dot|json]
   hoso orgs list [--json]
-  hoso users list [--json] | hoso users revoke NGƯỜI_DÙNG [--json]
+  hoso users list [--json] | hoso users tokens NGƯỜI_DÙNG [--json]
   hoso users token NGƯỜI_DÙNG [--expires-in THỜI_HẠN|never] [--json]
                    (mã truy cập API; mặc định hết hạn sau 90 ngày, ví dụ --expires-in 30d, 12h, 2w)
+  hoso users revoke NGƯỜI_DÙNG [--token MÃ_SỐ] [--json]
+                   (thu hồi mọi mã truy cập của người dùng, hoặc chỉ mã mang MÃ_SỐ)
   hoso serve [--config DIR] [--listen ĐỊA_CHỈ:CỔNG] [--file TỆP | --webhook URL] [--read-timeout MS]
                    (API HTTP, hẹn giờ và gửi thông báo; cấu hình ở DIR/server.yaml, mặc định config/server.yaml)
   hoso dossier create --workflow W --award KIND --as USER [--on-behalf-of USER] [--field K=V]... [--doc KIND=FILE]...
@@ -371,8 +373,51 @@ int cmd_workflows(Ctx& c) {
   return usage(c, fmt::format("lệnh con không hợp lệ: workflows {}", p[1]));
 }
 
+// A token's state for people: valid (until when), revoked (when) or expired (when), in Vietnam time.
+std::string token_state(const TokenRecord& t, Timestamp now) {
+  if (!t.revoked_at.empty()) return fmt::format("đã thu hồi lúc {}", vietnam_time(t.revoked_at));
+  if (t.expires_at.empty()) return "còn hiệu lực, không tự hết hạn";
+  if (format_utc(now) >= t.expires_at) return fmt::format("đã hết hạn lúc {}", vietnam_time(t.expires_at));
+  return fmt::format("còn hiệu lực đến {}", vietnam_time(t.expires_at));
+}
+
+// hoso users tokens USER: the user's tokens by id (never their text, which is not kept), oldest first.
+int cmd_list_tokens(Ctx& c) {
+  const std::string& user = c.args.positional[2];
+  auto app = open_runtime(c);
+  if (!app) return fail(c, app.error());
+  App& a = **app;
+  auto tokens = http::list_tokens(*a.store, a.directory, user);
+  if (!tokens) return fail(c, tokens.error());
+  const Timestamp now = a.clock->now();
+  if (c.json_out()) {
+    json::array out;
+    for (const auto& t : *tokens) {
+      const bool expired = !t.expires_at.empty() && format_utc(now) >= t.expires_at;
+      auto or_null = [](const std::string& s) { return s.empty() ? json::value() : json::value(s); };
+      out.push_back(json::object{{"id", http::token_id(t.hash)},
+                                 {"created_at", t.created_at},
+                                 {"expires_at", or_null(t.expires_at)},
+                                 {"revoked_at", or_null(t.revoked_at)},
+                                 {"valid", t.revoked_at.empty() && !expired}});
+    }
+    c.out << json::serialize(json::object{{"user", user}, {"tokens", std::move(out)}}) << "\n";
+    return 0;
+  }
+  if (tokens->empty()) {
+    c.out << fmt::format("{} chưa có mã truy cập nào\n", user);
+    return 0;
+  }
+  c.out << fmt::format("Mã truy cập của {} (theo mã số; nội dung mã không được lưu):\n", user);
+  for (const auto& t : *tokens)
+    c.out << fmt::format("  {}  cấp lúc {}; {}\n", http::token_id(t.hash), vietnam_time(t.created_at),
+                         token_state(t, now));
+  return 0;
+}
+
 // hoso users token|revoke USER: a bearer token for the HTTP API (shown once, stored only as its hash; valid
-// for --expires-in, 90 days by default, or until revoked with "never"), or every token of the user revoked.
+// for --expires-in, 90 days by default, or until revoked with "never"), or the user's tokens revoked: every
+// one, or the one --token names by its id.
 int cmd_user_tokens(Ctx& c) {
   const auto& p = c.args.positional;
   std::optional<std::int64_t> lifetime = http::kDefaultTokenLifetimeMs;
@@ -396,6 +441,7 @@ int cmd_user_tokens(Ctx& c) {
       c.out << json::serialize(
                    json::object{{"user", p[2]},
                                 {"token", issued->token},
+                                {"id", issued->id},
                                 {"expires_at", until.empty() ? json::value() : json::value(until)}})
             << "\n";
     } else {
@@ -403,7 +449,20 @@ int cmd_user_tokens(Ctx& c) {
                            until.empty() ? "không tự hết hạn, dùng được đến khi bị thu hồi"
                                          : fmt::format("hết hạn lúc {}", vietnam_time(until)),
                            issued->token);
+      c.out << fmt::format("Mã số của nó (để thu hồi riêng: hoso users revoke {} --token {}): {}\n", p[2],
+                           issued->id, issued->id);
     }
+    return 0;
+  }
+  if (auto id = c.args.get("token")) {
+    auto revoked = http::revoke_token(*a.store, a.directory, p[2], *id, a.clock->now());
+    if (!revoked) return fail(c, revoked.error());
+    if (c.json_out())
+      c.out << json::serialize(
+                   json::object{{"user", p[2]}, {"id", http::token_id(revoked->hash)}, {"revoked", 1}})
+            << "\n";
+    else
+      c.out << fmt::format("Đã thu hồi mã truy cập {} của {}\n", http::token_id(revoked->hash), p[2]);
     return 0;
   }
   auto revoked = http::revoke_tokens(*a.store, a.directory, p[2], a.clock->now());
@@ -418,8 +477,10 @@ int cmd_user_tokens(Ctx& c) {
 int cmd_orgs_users(Ctx& c) {
   const auto& p = c.args.positional;
   if (p[0] == "users" && p.size() == 3 && (p[1] == "token" || p[1] == "revoke")) return cmd_user_tokens(c);
+  if (p[0] == "users" && p.size() == 3 && p[1] == "tokens") return cmd_list_tokens(c);
   if (p.size() != 2 || p[1] != "list")
-    return usage(c, p[0] == "users" ? "cách dùng: hoso users list|token NGƯỜI_DÙNG|revoke NGƯỜI_DÙNG [--json]"
+    return usage(c, p[0] == "users" ? "cách dùng: hoso users list|tokens NGƯỜI_DÙNG|token NGƯỜI_DÙNG|revoke "
+                                      "NGƯỜI_DÙNG [--token MÃ_SỐ] [--json]"
                                     : "cách dùng: hoso orgs list [--json]");
   auto store = open_existing(c);
   if (!store) return fail(c, store.error());
@@ -731,12 +792,14 @@ const std::vector<std::string>* allowed_options(const std::vector<std::string>& 
       kAct = {"as", "field", "doc", "note", "note-file", "ballot", "expect-version", "on-behalf-of"},
       kAs = {"as"}, kInbox = {"as", "on-behalf-of"}, kReplay = {"all"}, kConfig = {"config"},
       kFile = {"file"}, kReportsOpen = {"year"}, kReportsStatus = {"year", "jurisdiction", "as"},
-      kServe = {"config", "listen", "file", "read-timeout", "webhook"}, kToken = {"expires-in"};
+      kServe = {"config", "listen", "file", "read-timeout", "webhook"}, kToken = {"expires-in"},
+      kRevoke = {"token"};
   const std::string& cmd = p[0];
   const std::string sub = p.size() > 1 ? p[1] : "";
   if (cmd == "init") return &kInit;
   if (cmd == "workflows") return sub == "check" ? &kCheck : sub == "show" ? &kShow : &kNone;
   if (cmd == "users" && sub == "token") return &kToken;
+  if (cmd == "users" && sub == "revoke") return &kRevoke;
   if (cmd == "orgs" || cmd == "users" || cmd == "audit") return &kNone;
   if (cmd == "dossier") return sub == "create" ? &kCreate : sub == "act" ? &kAct : &kAs;
   if (cmd == "inbox") return &kInbox;

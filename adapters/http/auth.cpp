@@ -31,6 +31,8 @@ Result<UserId> active_user(const Directory& dir, const std::string& key) {
 
 std::string token_hash(std::string_view token) { return sha256_hex(token); }
 
+std::string token_id(const std::string& hash) { return hash.substr(0, 12); }
+
 Result<IssuedToken> issue_token(Store& store, const Directory& dir, const std::string& user, Timestamp now,
                                 std::optional<std::int64_t> lifetime_ms) {
   if (auto id = active_user(dir, user); !id) return id.error();
@@ -40,9 +42,11 @@ Result<IssuedToken> issue_token(Store& store, const Directory& dir, const std::s
   if (RAND_bytes(bytes, sizeof bytes) != 1) return make_error(ErrorCode::kInternal, "RAND_bytes failed");
   std::string token = "hoso_";
   for (unsigned char b : bytes) token += fmt::format("{:02x}", b);
-  IssuedToken issued{std::move(token), lifetime_ms ? format_utc(Timestamp{now.millis + *lifetime_ms}) : ""};
+  const std::string hash = token_hash(token);
+  IssuedToken issued{std::move(token), token_id(hash),
+                     lifetime_ms ? format_utc(Timestamp{now.millis + *lifetime_ms}) : ""};
   Status st = store.write([&](WriteTx& tx) {
-    return tx.put_token(TokenRecord{token_hash(issued.token), user, format_utc(now), "", issued.expires_at});
+    return tx.put_token(TokenRecord{hash, user, format_utc(now), "", issued.expires_at});
   });
   if (!st) return st.error();
   return issued;
@@ -59,6 +63,58 @@ Result<std::int64_t> revoke_tokens(Store& store, const Directory& dir, const std
   });
   if (!st) return st.error();
   return revoked;
+}
+
+Result<std::vector<TokenRecord>> list_tokens(Store& store, const Directory& dir, const std::string& user) {
+  if (!dir.find_user(user))
+    return make_error(ErrorCode::kNotFound, fmt::format("Không có người dùng '{}'", user));
+  return store.tokens_of(user);
+}
+
+Result<TokenRecord> revoke_token(Store& store, const Directory& dir, const std::string& user,
+                                 const std::string& id, Timestamp now) {
+  if (!dir.find_user(user))
+    return make_error(ErrorCode::kNotFound, fmt::format("Không có người dùng '{}'", user));
+  const bool hex = std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f');
+  });
+  if (!hex || id.size() < 8 || id.size() > 64)
+    return make_error(
+        ErrorCode::kInvalidInput,
+        fmt::format("Mã số '{}' không hợp lệ: cần 8 đến 64 chữ số thập lục phân viết thường, như "
+                    "'hoso users tokens {}' liệt kê",
+                    id, user));
+  std::optional<TokenRecord> found;
+  Status st = store.write([&](WriteTx& tx) -> Status {
+    auto all = store.tokens_of(user);
+    if (!all) return all.error();
+    std::vector<TokenRecord> named;
+    for (auto& t : *all)
+      if (t.hash.starts_with(id)) named.push_back(std::move(t));
+    if (named.empty())
+      return make_error(ErrorCode::kNotFound,
+                        fmt::format("{} không có mã truy cập nào mang mã số '{}'", user, id));
+    if (named.size() > 1)
+      return make_error(ErrorCode::kInvalidInput,
+                        fmt::format("Mã số '{}' ứng với {} mã truy cập của {}; hãy ghi thêm chữ số", id,
+                                    named.size(), user));
+    if (!named.front().revoked_at.empty()) {
+      Error e =
+          make_error(ErrorCode::kVersionConflict,
+                     fmt::format("Mã truy cập {} của {} đã bị thu hồi lúc {}", token_id(named.front().hash),
+                                 user, views::vietnam_time(named.front().revoked_at)));
+      e.reason = "token_revoked";
+      return e;
+    }
+    auto revoked = tx.revoke_token(named.front().hash, format_utc(now));
+    if (!revoked) return revoked.error();
+    if (!*revoked)
+      return make_error(ErrorCode::kVersionConflict, fmt::format("Mã truy cập {} vừa bị thu hồi", id));
+    found = std::move(named.front());
+    return Status::Ok();
+  });
+  if (!st) return st.error();
+  return std::move(*found);
 }
 
 Result<UserId> authenticate(Store& store, const Directory& dir, std::string_view authorization, Clock& clock,

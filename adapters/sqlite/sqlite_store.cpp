@@ -238,7 +238,9 @@ enum class Q {
   kInsertToken,
   kRevokeTokens,
   kRevokeInactiveTokens,
+  kRevokeToken,
   kToken,
+  kTokensOf,
   kLogTime,
   kSavepoint,
   kReleaseSavepoint,
@@ -310,7 +312,10 @@ constexpr std::array<const char*, static_cast<std::size_t>(Q::kCount)> kSql = {
     "UPDATE tokens SET revoked_at = ?2 WHERE user = ?1 AND revoked_at = ''",
     "UPDATE tokens SET revoked_at = ?1 WHERE revoked_at = '' AND user NOT IN (SELECT \"key\" FROM users "
     "WHERE active = 1)",
+    "UPDATE tokens SET revoked_at = ?2 WHERE hash = ?1 AND revoked_at = ''",
     "SELECT hash, user, created_at, revoked_at, expires_at FROM tokens WHERE hash = ?1",
+    "SELECT hash, user, created_at, revoked_at, expires_at FROM tokens WHERE user = ?1 ORDER BY created_at, "
+    "hash",
     "SELECT at FROM events ORDER BY gseq DESC LIMIT 1",
     "SAVEPOINT hoso_command",
     "RELEASE hoso_command",
@@ -1019,6 +1024,19 @@ class SqliteStore::Impl {
         const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
         if (rc != SQLITE_DONE) return poison(impl_.db_error(rc, "thu hồi mã truy cập"));
         return static_cast<std::int64_t>(sqlite3_changes(impl_.db()));
+      });
+    }
+
+    Result<bool> revoke_token(const std::string& hash, const std::string& at) override {
+      return guard([&]() -> Result<bool> {
+        if (auto gone = lost()) return *gone;
+        impl_.group_tokens_.clear();
+        StmtUse use(impl_.stmt(Q::kRevokeToken));
+        Binder b(use.get());
+        b.text(hash).text(at);
+        const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
+        if (rc != SQLITE_DONE) return poison(impl_.db_error(rc, "thu hồi mã truy cập"));
+        return sqlite3_changes(impl_.db()) == 1;
       });
     }
 
@@ -1962,13 +1980,26 @@ class SqliteStore::Impl {
     const int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
     if (rc == SQLITE_DONE) return std::optional<TokenRecord>();
     if (rc != SQLITE_ROW) return db_error(rc, "đọc mã truy cập");
+    return std::optional<TokenRecord>(token_row(use.get()));
+  }
+  Result<std::vector<TokenRecord>> tokens_of(const std::string& user) {
+    StmtUse use(stmt(Q::kTokensOf));
+    Binder b(use.get());
+    b.text(user);
+    std::vector<TokenRecord> out;
+    int rc = b.rc() == SQLITE_OK ? use.step() : b.rc();
+    for (; rc == SQLITE_ROW; rc = use.step()) out.push_back(token_row(use.get()));
+    if (rc != SQLITE_DONE) return db_error(rc, fmt::format("đọc các mã truy cập của {}", user));
+    return out;
+  }
+  static TokenRecord token_row(sqlite3_stmt* s) {
     TokenRecord t;
-    col_text(use.get(), 0, t.hash);
-    col_text(use.get(), 1, t.user);
-    col_text(use.get(), 2, t.created_at);
-    col_text(use.get(), 3, t.revoked_at);
-    col_text(use.get(), 4, t.expires_at);
-    return std::optional<TokenRecord>(std::move(t));
+    col_text(s, 0, t.hash);
+    col_text(s, 1, t.user);
+    col_text(s, 2, t.created_at);
+    col_text(s, 3, t.revoked_at);
+    col_text(s, 4, t.expires_at);
+    return t;
   }
 
   // meta 'directory_version' (a decimal count); 0 when absent.
@@ -2570,6 +2601,10 @@ Result<std::vector<TimerRecord>> SqliteStore::due_timers(const std::string& unti
 
 Result<std::optional<TokenRecord>> SqliteStore::token(const std::string& hash) {
   return guarded([&] { return impl_->token(hash); });
+}
+
+Result<std::vector<TokenRecord>> SqliteStore::tokens_of(const std::string& user) {
+  return guarded([&] { return impl_->tokens_of(user); });
 }
 
 Result<NoticeKey> SqliteStore::dispatch_cursor() {

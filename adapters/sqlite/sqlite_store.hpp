@@ -140,6 +140,7 @@ class SqliteStore final : public Store {
   Result<std::int64_t> directory_version() override;
   Result<std::int64_t> config_version() override;
   Result<std::optional<TokenRecord>> token(const std::string& hash) override;
+  Result<std::vector<TokenRecord>> tokens_of(const std::string& user) override;
   Result<std::vector<LoggedPayload>> payloads_after(std::int64_t gseq, int limit) override;
   Result<ChangedDossiers> dossiers_changed_after(std::int64_t gseq) override;
   Result<std::int64_t> last_gseq() override;

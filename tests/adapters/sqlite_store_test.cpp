@@ -803,6 +803,45 @@ TEST_CASE("tokens: those of users deactivated or gone from the directory are rev
   CHECK(store->token(revoked_before).value()->revoked_at == "2026-01-02T00:00:00.000Z");  // kept as it was
 }
 
+TEST_CASE("tokens: a user's are listed oldest first and one is revoked alone - once", "[sqlite]") {
+  TempDir dir;
+  auto store = open_store(dir.file("hoso.db"));
+  const std::string older(64, 'e'), newer(64, 'a'), other(64, 'f');
+  REQUIRE(store
+              ->write([&](WriteTx& tx) -> Status {
+                for (const auto& t : {TokenRecord{newer, "xa.clerk", "2026-01-02T00:00:00.000Z", "", ""},
+                                      TokenRecord{older, "xa.clerk", "2026-01-01T00:00:00.000Z", "", ""},
+                                      TokenRecord{other, "xa.leader", "2026-01-01T00:00:00.000Z", "", ""}})
+                  if (auto st = tx.put_token(t); !st) return st;
+                return Status::Ok();
+              })
+              .ok());
+  auto listed = store->tokens_of("xa.clerk");
+  REQUIRE(listed.ok());
+  REQUIRE(listed->size() == 2);
+  CHECK(listed->at(0).hash == older);  // by time issued, not by hash
+  CHECK(listed->at(1).hash == newer);
+  CHECK(store->tokens_of("nobody")->empty());
+  auto revoke = [&](const std::string& hash) {
+    bool done = false;
+    REQUIRE(store
+                ->write([&](WriteTx& tx) -> Status {
+                  auto r = tx.revoke_token(hash, "2026-01-05T00:00:00.000Z");
+                  if (!r) return r.error();
+                  done = *r;
+                  return Status::Ok();
+                })
+                .ok());
+    return done;
+  };
+  CHECK(revoke(older));
+  CHECK_FALSE(revoke(older));  // revoked already: its time stays the first
+  CHECK_FALSE(revoke(std::string(64, '0')));
+  CHECK(store->token(older).value()->revoked_at == "2026-01-05T00:00:00.000Z");
+  CHECK(store->token(newer).value()->revoked_at.empty());
+  CHECK(store->token(other).value()->revoked_at.empty());
+}
+
 TEST_CASE("tokens: inside a group each is read once and follows the group's own changes and undone commands",
           "[sqlite]") {
   TempDir dir;

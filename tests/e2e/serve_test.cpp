@@ -1253,6 +1253,75 @@ TEST_CASE(
   CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
 }
 
+TEST_CASE(
+    "serve: one token revoked by its id is refused at once by the running server while the user's other "
+    "token goes on - bad ids are refused and change nothing",
+    "[e2e][serve]") {
+  Cli cli;
+  cli.init();
+  const auto lost = cli.ok_json({"users", "token", "xom-khuan-lan.clerk"});
+  const auto kept = cli.ok_json({"users", "token", "xom-khuan-lan.clerk", "--expires-in", "never"});
+  const std::string lost_id(lost.at("id").as_string()), kept_id(kept.at("id").as_string());
+  CHECK(lost_id.size() == 12);
+  CHECK(lost_id != kept_id);
+  // The list names them by id, never by their text, which is not kept.
+  const auto listed = cli.ok_json({"users", "tokens", "xom-khuan-lan.clerk"});
+  const auto& tokens = listed.at("tokens").as_array();
+  REQUIRE(tokens.size() == 2);
+  CHECK(tokens[0].at("id").as_string() == lost_id);
+  CHECK(tokens[0].at("valid").as_bool());
+  CHECK(tokens[1].at("id").as_string() == kept_id);
+  CHECK(tokens[1].at("expires_at").is_null());
+  CHECK(json::serialize(listed).find(std::string(lost.at("token").as_string())) == std::string::npos);
+  const std::string listing = cli({"users", "tokens", "xom-khuan-lan.clerk"}).out;
+  CHECK_THAT(listing, Catch::Contains(lost_id + "  cấp lúc"));
+  CHECK_THAT(listing, Catch::Contains("còn hiệu lực, không tự hết hạn"));
+
+  Served s(cli);
+  const std::string lost_token(lost.at("token").as_string()), kept_token(kept.at("token").as_string());
+  CHECK(s.call("GET", "/inbox", lost_token).status == 200);
+  // Bad ids: told why, nothing written, both tokens still work.
+  const std::string before = cli.dump();
+  auto refused = [&](const std::string& id, int code, const std::string& message) {
+    const RunResult r = cli({"users", "revoke", "xom-khuan-lan.clerk", "--token", id});
+    INFO(r.err);
+    CHECK(r.code == code);
+    CHECK_THAT(r.err, Catch::Contains(message));
+    CHECK(cli.dump() == before);
+  };
+  refused(lost_id.substr(0, 7), 2, "cần 8 đến 64 chữ số thập lục phân");
+  refused("ZZZZZZZZ", 2, "không hợp lệ");
+  refused("00000000", 3, "không có mã truy cập nào mang mã số '00000000'");
+  const RunResult others = cli({"users", "revoke", "bo-noi-vu.auditor", "--token", lost_id});
+  CHECK(others.code == 3);  // an id is looked for among that user's tokens only
+  CHECK(cli.dump() == before);
+  CHECK(s.call("GET", "/inbox", lost_token).status == 200);
+
+  // Revoked by the first 8 digits of its id: refused by the server from the next request on.
+  const auto revoked =
+      cli.ok_json({"users", "revoke", "xom-khuan-lan.clerk", "--token", lost_id.substr(0, 8)});
+  CHECK(revoked.at("id").as_string() == lost_id);
+  const HttpReply refused_now = s.call("GET", "/inbox", lost_token);
+  CHECK(refused_now.status == 401);
+  CHECK(body(refused_now).at("error").at("reason").as_string() == "revoked_token");
+  CHECK(s.call("POST", "/dossiers", lost_token, proposal()).status == 401);
+  CHECK(s.call("POST", "/dossiers", kept_token, proposal()).status == 201);
+  // Once is enough: again is a conflict, and the list says when.
+  const RunResult again = cli({"users", "revoke", "xom-khuan-lan.clerk", "--token", lost_id});
+  CHECK(again.code == 6);
+  CHECK_THAT(again.err, Catch::Contains("đã bị thu hồi lúc"));
+  const auto after = cli.ok_json({"users", "tokens", "xom-khuan-lan.clerk"});
+  CHECK_FALSE(after.at("tokens").at(0).at("valid").as_bool());
+  CHECK(after.at("tokens").at(0).at("revoked_at").is_string());
+  CHECK(after.at("tokens").at(1).at("valid").as_bool());
+  CHECK(cli({"users", "tokens", "nobody"}).code == 3);
+  CHECK(cli({"users", "token", "xom-khuan-lan.clerk", "--token", kept_id}).code == 2);
+  const RunResult stopped = s.stop(SIGTERM);
+  CHECK(stopped.code == 0);
+  CHECK_THAT(stopped.err, Catch::Contains("reason=revoked_token"));
+  CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
+}
+
 TEST_CASE("serve: on a full disk writes get 507 and keep nothing while reads go on - once there is room again "
           "it goes on by itself and the database verifies",
           "[e2e][serve]") {

@@ -150,6 +150,15 @@ class MemoryStore : public Store {
     if (it == data_.tokens.end()) return std::optional<TokenRecord>();
     return std::optional<TokenRecord>(it->second);
   }
+  Result<std::vector<TokenRecord>> tokens_of(const std::string& user) override {
+    std::vector<TokenRecord> out;
+    for (const auto& [h, t] : data_.tokens)
+      if (t.user == user) out.push_back(t);
+    std::sort(out.begin(), out.end(), [](const TokenRecord& a, const TokenRecord& b) {
+      return std::tie(a.created_at, a.hash) < std::tie(b.created_at, b.hash);
+    });
+    return out;
+  }
   Result<std::vector<LoggedPayload>> payloads_after(std::int64_t gseq, int limit) override {
     return payloads_after_of(data_, gseq, limit);
   }
@@ -265,6 +274,12 @@ class MemoryStore : public Store {
           ++n;
         }
       return n;
+    }
+    Result<bool> revoke_token(const std::string& hash, const std::string& at) override {
+      auto it = data.tokens.find(hash);
+      if (it == data.tokens.end() || !it->second.revoked_at.empty()) return false;
+      it->second.revoked_at = at;
+      return true;
     }
     Result<std::int64_t> revoke_tokens_of_inactive(const std::string& at) override {
       std::int64_t n = 0;
