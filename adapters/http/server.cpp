@@ -876,7 +876,12 @@ Status Server::run(const std::function<void(const std::string&)>& log, const std
   impl_->signals.add(SIGTERM);
   impl_->signals.async_wait([this](beast::error_code ec, int signal) {
     if (ec) return;
-    impl_->log(fmt::format("signal {}: stopping", signal));
+    impl_->log(fmt::format("signal {}: stopping (a second SIGTERM or SIGINT stops at once)", signal));
+    // From now on both have their default effect: a second one ends the process at once, whatever it waits
+    // for (a receiver that does not answer, a slow client). The files are then as after a kill -9: every
+    // command answered as done is kept, nothing is half-written, and a restart goes on from there.
+    beast::error_code ignored;
+    impl_->signals.clear(ignored);
     impl_->shutdown();
   });
   auto& m = *impl_;

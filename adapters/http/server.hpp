@@ -35,7 +35,8 @@ class Server {
   ~Server();
   // Binds and listens; returns the port (the one chosen when settings.port is 0).
   Result<std::uint16_t> listen();
-  // Runs the loop until stop() or SIGTERM/SIGINT; `log` receives one line per notable thing (English).
+  // Runs the loop until stop() or SIGTERM/SIGINT (a second one of those ends the process at once);
+  // `log` receives one line per notable thing (English).
   // `started` is called once the engine runs (e.g. to start what uses on_engine); `stopping` once the loop
   // has stopped (every answer written) and before the engine closes, so that what uses on_engine can finish
   // there (the notice dispatcher records what it sent).

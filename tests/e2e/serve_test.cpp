@@ -861,6 +861,59 @@ TEST_CASE("serve: notices go to a signed webhook, and a receiver that is down, t
 }
 
 TEST_CASE(
+    "serve: a second SIGTERM while the first waits for a receiver that does not answer ends the server at "
+    "once "
+    "- a restart delivers the notice and the database verifies",
+    "[e2e][serve][notify]") {
+  Cli cli;
+  cli.init();
+  const std::string unit = token(cli, "xom-khuan-lan.clerk");
+  HttpReceiver receiver("bí-mật-dừng-gấp");
+  receiver.stall();  // takes the notice and never answers: a graceful stop waits for its reply's timeout
+  const std::vector<std::string> webhook = {"--webhook", receiver.url("/hoso")};
+  const std::vector<std::string> secret = {"HOSO_WEBHOOK_SECRET=bí-mật-dừng-gấp"};
+  std::string key;
+  {
+    Served s(cli, webhook, secret);
+    HttpReply created = s.call("POST", "/dossiers", unit, proposal());
+    REQUIRE(created.status == 201);
+    const std::string id = std::to_string(body(created).at("id").as_int64());
+    REQUIRE(s.call("POST", "/dossiers/" + id + "/actions/submit", unit).status == 200);
+    key = read_one(cli, "SELECT gseq FROM events WHERE type = 'DossierSubmitted' AND dossier_id = " + id) +
+          ".0";
+    for (int i = 0; i < 200 && receiver.requests().empty(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    REQUIRE(receiver.requests().size() == 1);
+    ::kill(s.child.pid, SIGTERM);
+    for (int i = 0; i < 200; ++i) {  // stopping once it no longer accepts connections
+      const int fd = connect_loopback(s.port, 200);
+      if (fd < 0) break;
+      ::close(fd);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    int status = 0;
+    REQUIRE(::waitpid(s.child.pid, &status, WNOHANG) == 0);  // still waiting for the receiver's reply
+    const RunResult stopped = s.stop(SIGTERM);
+    INFO(stopped.err);
+    CHECK(stopped.code == 128 + SIGTERM);  // ended by the second signal, not by the wait running out
+    CHECK_THAT(stopped.err,
+               Catch::Contains("signal 15: stopping (a second SIGTERM or SIGINT stops at once)"));
+  }
+  CHECK(read_one(cli, "SELECT count(*) FROM events WHERE type LIKE 'Notification%'") == "0");
+  receiver.start();
+  receiver.answer(200);
+  {
+    Served s(cli, webhook, secret);
+    for (int i = 0; i < 300 && receiver.count(key) < 2; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(s.stop(SIGTERM).code == 0);
+  }
+  CHECK(receiver.count(key) == 2);  // the attempt cut short, then its delivery (at least once)
+  CHECK(read_one(cli, "SELECT count(*) FROM events WHERE type = 'NotificationDelivered'") == "1");
+  CHECK(cli.ok_json({"audit", "verify"}).at("ok").as_bool());
+}
+
+TEST_CASE(
     "serve: SIGTERM during a delivery sends nothing more and records the attempt - after a restart each "
     "notice left goes out once",
     "[e2e][serve][notify]") {
