@@ -267,6 +267,7 @@ int cmd_serve(Ctx& c) {
   settings.port = cfg.port;
   settings.read_timeout = cfg.read_timeout;
   settings.idle_timeout = cfg.idle_timeout;
+  settings.max_connections = cfg.max_connections;
   settings.max_body = cfg.max_body;
   std::mutex log_mutex;
   auto log = [&](const std::string& line) {

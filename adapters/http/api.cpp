@@ -45,6 +45,7 @@ int status_of(const Error& e) {
       if (e.reason == "config_unreadable")
         return 503;  // what hoso init stored does not load: ask again after
       if (e.reason == "log_not_durable") return 503;    // a flush failed: the server stops; ask again after
+      if (e.reason == "too_many_connections") return 503;  // at the connection limit: ask again soon
       // No room to write (a full disk): 507 Insufficient Storage tells the client to try again later.
       return e.reason == "storage_full" ? 507 : 500;
   }

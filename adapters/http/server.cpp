@@ -70,8 +70,9 @@ struct Queued {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(Socket socket, const ServerSettings& settings, const Log& log, std::function<void(Queued)> submit,
-          const bool& stopping, HeldReads& held)
-      : socket_(std::move(socket)),
+          const bool& stopping, HeldReads& held, std::shared_ptr<std::atomic<std::size_t>> open = {})
+      : open_(std::move(open)),
+        socket_(std::move(socket)),
         buffer_(settings.max_header + kMaxRead),
         settings_(settings),
         log_(log),
@@ -82,7 +83,13 @@ class Session : public std::enable_shared_from_this<Session> {
     // so a buffer left to grow by itself stays at 512 bytes and a 1 KiB request takes three reads. With room
     // for a typical request (headers, a bearer token and a proposal's body) it takes one.
     buffer_.reserve(kReadRoom);
+    if (open_) ++*open_;
   }
+  ~Session() {
+    if (open_) --*open_;
+  }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   // The answer to a request this session submitted.
   void answer(Response out, bool keep_alive) {
@@ -99,6 +106,16 @@ class Session : public std::enable_shared_from_this<Session> {
     socket_.non_blocking(true, ec);
     if (ec) return close();
     read(settings_.read_timeout);
+  }
+  // Answers `out` at once, without reading a request, and closes (lingering: the client still sending its
+  // request reads the answer rather than a reset).
+  void refuse(const Response& out) {
+    beast::error_code ec;
+    socket_.non_blocking(true, ec);
+    if (ec) return close();
+    linger_ = true;
+    answering_ = true;
+    respond(out.status, out.body, out.content_type, false);
   }
   void close() {
     deadline_ = Clock::time_point::max();
@@ -293,6 +310,7 @@ class Session : public std::enable_shared_from_this<Session> {
   static constexpr std::chrono::milliseconds kLinger{5000};
   static constexpr std::size_t kReadRoom = 4096;
   static constexpr std::size_t kMaxRead = 65536;  // at most per read (as Beast's own reads)
+  std::shared_ptr<std::atomic<std::size_t>> open_;  // the server's count of connections served, or none
   Socket socket_;
   Clock::time_point deadline_ = Clock::time_point::max();
   beast::flat_buffer buffer_;
@@ -358,6 +376,9 @@ struct Server::Impl {
   bool stopping = false;
   std::atomic<bool> stop_begun{false};  // stopping, for other threads
   std::vector<std::weak_ptr<Session>> sessions;
+  // Connections served now (not those refused at the limit): each session counts itself in and out.
+  std::shared_ptr<std::atomic<std::size_t>> connections = std::make_shared<std::atomic<std::size_t>>(0);
+  bool at_limit = false;  // the loop's alone
   HeldReads held_reads;  // the loop's
 
   // The engine: one thread that alone uses the App (its store connection, its caches). It runs what the
@@ -456,8 +477,25 @@ struct Server::Impl {
         log("accept: accepting connections again");
         accept_wait = std::chrono::milliseconds(0);
       }
-      auto session = std::make_shared<Session>(
-          std::move(socket), settings, log, [this](Queued q) { submit(std::move(q)); }, stopping, held_reads);
+      auto submit_to = [this](Queued q) { submit(std::move(q)); };
+      if (connections->load() >= settings.max_connections) {
+        // At the limit: answered and closed at once, without a slot; logged when it begins, not for each.
+        if (!at_limit)
+          log(fmt::format("accept: {} connections open, the limit: new ones are answered 503 while it lasts",
+                          connections->load()));
+        at_limit = true;
+        auto refused =
+            std::make_shared<Session>(std::move(socket), settings, log, submit_to, stopping, held_reads);
+        sessions.push_back(refused);
+        refused->refuse(error_response(
+            Error{ErrorCode::kInternal, "Máy chủ đang phục vụ quá nhiều kết nối; hãy thử lại sau giây lát",
+                  "too_many_connections", ""}));
+        return accept();
+      }
+      if (at_limit) log("accept: below the connection limit again");
+      at_limit = false;
+      auto session = std::make_shared<Session>(std::move(socket), settings, log, submit_to, stopping,
+                                               held_reads, connections);
       sessions.push_back(session);
       session->start();
       accept();

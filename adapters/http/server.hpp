@@ -25,6 +25,9 @@ struct ServerSettings {
   std::size_t max_header = 16 * 1024;
   std::chrono::milliseconds read_timeout{10'000};  // a whole request, from its first byte
   std::chrono::milliseconds idle_timeout{30'000};  // between requests on a kept-alive connection
+  // Open connections at most: one more is answered 503 (reason too_many_connections) and closed, so that
+  // memory (each may hold a request of max_body bytes) and descriptors stay bounded.
+  std::size_t max_connections = 4096;
 };
 
 class Server {

@@ -252,6 +252,11 @@ const std::vector<Field>& fields() {
          if (auto n = x.integer(v, 1, kMaxInt64, "cần số byte lớn hơn 0"))
            x.c.max_body = static_cast<std::size_t>(*n);
        }},
+      {"server", "max_connections", "HOSO_MAX_CONNECTIONS",
+       [](Ctx& x, const Raw& v) {
+         if (auto n = x.integer(v, 1, 1'000'000, "cần số kết nối từ 1 đến 1000000"))
+           x.c.max_connections = static_cast<std::size_t>(*n);
+       }},
       {"notify", "channels", "HOSO_NOTIFY_CHANNELS", set_channels},
       {"notify.retry", "max_attempts", "HOSO_NOTIFY_MAX_ATTEMPTS",
        [](Ctx& x, const Raw& v) {
@@ -507,12 +512,12 @@ std::string describe(const ServerConfig& c) {
   std::string channels;
   for (const auto& ch : c.channels) channels += (channels.empty() ? "" : ",") + ch;
   std::string line = fmt::format(
-      "config: listen {}:{}, database {}, read timeout {} ms, idle timeout {} ms, max body {} bytes; "
-      "channels {}; "
+      "config: listen {}:{}, database {}, read timeout {} ms, idle timeout {} ms, max body {} bytes, max "
+      "connections {}; channels {}; "
       "retry up to {} attempts, backoff {} ms x{} up to {} ms",
       c.address, c.port, c.database.empty() ? "(not set)" : c.database, c.read_timeout.count(),
-      c.idle_timeout.count(), c.max_body, channels.empty() ? "(none)" : channels, c.retry.max_attempts,
-      c.retry.initial_backoff.count(), c.retry.multiplier, c.retry.max_backoff.count());
+      c.idle_timeout.count(), c.max_body, c.max_connections, channels.empty() ? "(none)" : channels,
+      c.retry.max_attempts, c.retry.initial_backoff.count(), c.retry.multiplier, c.retry.max_backoff.count());
   const auto has = [&](const char* name) {
     return std::find(c.channels.begin(), c.channels.end(), name) != c.channels.end();
   };

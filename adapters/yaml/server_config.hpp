@@ -35,6 +35,7 @@ struct ServerConfig {
   std::string database;       // empty: not set (the --db option / the CLI default decide)
   std::chrono::milliseconds read_timeout{10000}, idle_timeout{30000};
   std::size_t max_body = 1 << 20;
+  std::size_t max_connections = 4096;
   std::vector<std::string> channels{"file"};  // "file" | "email" | "webhook", in config order, each once
   RetryPolicy retry;
   std::string file_path;  // empty: <database>.notifications.jsonl (decided by the caller)

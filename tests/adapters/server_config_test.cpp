@@ -68,6 +68,7 @@ TEST_CASE("server config: the shipped config/server.yaml loads with its document
   CHECK(c.read_timeout == 10000ms);
   CHECK(c.idle_timeout == 30000ms);
   CHECK(c.max_body == 1048576u);
+  CHECK(c.max_connections == 4096u);
   CHECK(c.channels == std::vector<std::string>{"file"});
   CHECK(c.retry.max_attempts == 20);
   CHECK(c.retry.initial_backoff == 2000ms);
@@ -97,6 +98,7 @@ TEST_CASE("server config: the shipped config/server.yaml loads with its document
   CHECK(d->channels == c.channels);
   CHECK(d->retry.max_attempts == c.retry.max_attempts);
   CHECK(d->max_body == c.max_body);
+  CHECK(d->max_connections == c.max_connections);
   CHECK(d->smtp.from.empty());
 }
 
@@ -124,6 +126,7 @@ TEST_CASE("server config: the environment wins over the file", "[server_config]"
                                        {"HOSO_NOTIFY_CHANNELS", "webhook, email"},
                                        {"HOSO_NOTIFY_FILE", "env.jsonl"},
                                        {"HOSO_NOTIFY_MAX_ATTEMPTS", "9"},
+                                       {"HOSO_MAX_CONNECTIONS", "100"},
                                        {"HOSO_SMTP_HOST", "mail.env"},
                                        {"HOSO_SMTP_PORT", "587"},
                                        {"HOSO_SMTP_FROM", "b@env"},
@@ -138,6 +141,7 @@ TEST_CASE("server config: the environment wins over the file", "[server_config]"
   CHECK(c.channels == std::vector<std::string>{"webhook", "email"});
   CHECK(c.file_path == "env.jsonl");
   CHECK(c.retry.max_attempts == 9);
+  CHECK(c.max_connections == 100u);
   CHECK(c.smtp.host == "mail.env");
   CHECK(c.smtp.port == 587);
   CHECK(c.smtp.from == "b@env");
@@ -200,7 +204,7 @@ TEST_CASE("server config: unknown keys are refused with the keys allowed there",
   REQUIRE_HAS(
       refused("server:\n  listen: 127.0.0.1:1\n  lisen: x\n"),
       "s.yaml:3:3: error: server.lisen: khóa không được biết (các khóa được phép: 'listen', 'database', "
-      "'read_timeout_ms', 'idle_timeout_ms', 'max_body_bytes')");
+      "'read_timeout_ms', 'idle_timeout_ms', 'max_body_bytes', 'max_connections')");
   REQUIRE_HAS(refused("servr: {}\n"),
               "s.yaml:1:1: error: servr: khóa không được biết (các khóa được phép ở gốc tệp: "
               "'server', 'notify')");
@@ -263,6 +267,12 @@ TEST_CASE("server config: timeouts and sizes must be greater than 0", "[server_c
               "nhận được '0'");
   REQUIRE_HAS(refused("server:\n  max_body_bytes: -1\n"),
               "s.yaml:2:19: error: server.max_body_bytes: cần số byte lớn hơn 0, nhận được '-1'");
+  REQUIRE_HAS(refused("server:\n  max_connections: 0\n"),
+              "s.yaml:2:20: error: server.max_connections: cần số kết nối từ 1 đến 1000000, nhận được '0'");
+  REQUIRE_HAS(refused("server:\n  max_connections: 1000001\n"),
+              "s.yaml:2:20: error: server.max_connections: cần số kết nối từ 1 đến 1000000");
+  REQUIRE_HAS(refused("server: {}\n", {{"HOSO_MAX_CONNECTIONS", "many"}}),
+              "biến môi trường HOSO_MAX_CONNECTIONS: cần số kết nối từ 1 đến 1000000");
   REQUIRE_HAS(refused("notify:\n  email:\n    timeout_ms: 0\n"),
               "s.yaml:3:17: error: notify.email.timeout_ms: ");
   REQUIRE_HAS(refused("notify:\n  webhook:\n    timeout_ms: -5\n"),

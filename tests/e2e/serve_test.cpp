@@ -763,6 +763,48 @@ TEST_CASE("serve: SIGTERM closes connections waiting for a request, whatever the
   ::close(half);
 }
 
+TEST_CASE(
+    "serve: past its connection limit a new connection is answered 503 and closed - once one closes, "
+    "requests are served again",
+    "[e2e][serve]") {
+  Cli cli;
+  cli.init();
+  Served s(cli, {}, {"HOSO_MAX_CONNECTIONS=2"});
+  const int first = connect_loopback(s.port);
+  const int second = connect_loopback(s.port);
+  REQUIRE(first >= 0);
+  REQUIRE(second >= 0);
+  // Both are served (and so counted) before the third comes.
+  send_all(first, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  send_all(second, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  for (int fd : {first, second}) {
+    std::string head;
+    char ch;
+    while (head.find("\r\n\r\n") == std::string::npos && ::read(fd, &ch, 1) == 1) head += ch;
+    CHECK_THAT(head, Catch::StartsWith("HTTP/1.1 200"));
+  }
+  const HttpReply refused = s.call("GET", "/health");
+  CHECK(refused.status == 503);
+  CHECK(body(refused).at("error").at("reason").as_string() == "too_many_connections");
+  CHECK_THAT(std::string(body(refused).at("error").at("message").as_string()),
+             Catch::Contains("quá nhiều kết nối"));
+  // One closes: the next request is served (once the server has seen it go).
+  ::close(first);
+  HttpReply again;
+  for (int i = 0; i < 100 && again.status != 200; ++i) {
+    again = s.call("GET", "/health");
+    if (again.status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(again.status == 200);
+  ::close(second);
+  const RunResult stopped = s.stop(SIGTERM);
+  CHECK(stopped.code == 0);
+  CHECK_THAT(stopped.err, Catch::Contains("max connections 2"));
+  CHECK_THAT(stopped.err,
+             Catch::Contains("accept: 2 connections open, the limit: new ones are answered 503"));
+  CHECK_THAT(stopped.err, Catch::Contains("accept: below the connection limit again"));
+}
+
 // The nice value of each of the process's threads, by thread name (/proc/PID/task/TID/comm and stat).
 std::map<std::string, int> thread_nices(pid_t pid) {
   std::map<std::string, int> out;
