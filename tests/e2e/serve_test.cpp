@@ -1409,8 +1409,14 @@ TEST_CASE(
   CHECK_FALSE(after.at("tokens").at(0).at("valid").as_bool());
   CHECK(after.at("tokens").at(0).at("revoked_at").is_string());
   CHECK(after.at("tokens").at(1).at("valid").as_bool());
-  CHECK(cli({"users", "tokens", "nobody"}).code == 3);
-  CHECK(cli({"users", "token", "xom-khuan-lan.clerk", "--token", kept_id}).code == 2);
+  const std::string settled = cli.dump();
+  const RunResult nobody = cli({"users", "tokens", "nobody"});
+  CHECK(nobody.code == 3);
+  CHECK_THAT(nobody.err, Catch::Contains("Không có người dùng 'nobody'"));
+  const RunResult misplaced = cli({"users", "token", "xom-khuan-lan.clerk", "--token", kept_id});
+  CHECK(misplaced.code == 2);
+  CHECK_THAT(misplaced.err, Catch::Contains("lệnh 'users' không dùng tùy chọn --token"));
+  CHECK(cli.dump() == settled);  // no token issued by the refused command
   const RunResult stopped = s.stop(SIGTERM);
   CHECK(stopped.code == 0);
   CHECK_THAT(stopped.err, Catch::Contains("reason=revoked_token"));
